@@ -1,0 +1,1 @@
+# modules: file lists (included by the top Makefile.am)

@@ -1,0 +1,1 @@
+# server/config: sources and unit tests (owned by this area)

@@ -1,0 +1,1 @@
+# server core: loop, c2s, sessions, router, hooks, module host, control

@@ -1,0 +1,34 @@
+// StanzaError: an RFC 6120 §8.3 stanza error as a value.
+//
+// Any stage of the stanza path may return one; the core turns it into an
+// error reply to the sender (never in reply to an error, never for an iq
+// result or error). Value type: any thread.
+#pragma once
+
+#include <string>
+
+namespace parley {
+
+struct StanzaError {
+    // "auth", "cancel", "continue", "modify" or "wait".
+    std::string type;
+    // Defined condition element name, e.g. "service-unavailable".
+    std::string condition;
+    // Human-readable text (English), may be empty.
+    std::string text;
+
+    static StanzaError cancel(std::string condition, std::string text = {}) {
+        return {"cancel", std::move(condition), std::move(text)};
+    }
+    static StanzaError modify(std::string condition, std::string text = {}) {
+        return {"modify", std::move(condition), std::move(text)};
+    }
+    static StanzaError auth(std::string condition, std::string text = {}) {
+        return {"auth", std::move(condition), std::move(text)};
+    }
+    static StanzaError wait(std::string condition, std::string text = {}) {
+        return {"wait", std::move(condition), std::move(text)};
+    }
+};
+
+}  // namespace parley

@@ -1,0 +1,1 @@
+# server/net: sources and unit tests (owned by this area)

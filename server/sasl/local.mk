@@ -1,0 +1,1 @@
+# server/sasl: sources and unit tests (owned by this area)

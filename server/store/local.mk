@@ -1,0 +1,1 @@
+# server/store: sources and unit tests (owned by this area)

@@ -1,0 +1,1 @@
+# server/xml: sources and unit tests (owned by this area)

@@ -1,0 +1,1 @@
+# server/xmpp: sources and unit tests (owned by this area)

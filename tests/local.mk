@@ -1,0 +1,1 @@
+# tests: file lists (included by the top Makefile.am)

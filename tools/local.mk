@@ -1,0 +1,1 @@
+# tools: file lists (included by the top Makefile.am)
