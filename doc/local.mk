@@ -1,1 +1,2 @@
-# doc: file lists (included by the top Makefile.am)
+# doc: reference pages and guides (shipped in the tarball)
+EXTRA_DIST += doc/parleyd.8.md doc/modules.md
