@@ -1,0 +1,79 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include "xml/serializer.hpp"
+
+using parley::xml::Attribute;
+using parley::xml::Element;
+using parley::xml::kStreamNs;
+using parley::xml::to_string;
+
+BOOST_AUTO_TEST_SUITE(xml_serializer)
+
+BOOST_AUTO_TEST_CASE(text_and_attribute_values_are_escaped) {
+    Element m("message", "jabber:client");
+    m.set_attr("id", "a'b\"c<d>e&f");
+    m.add_child("body", "jabber:client").add_text("1 < 2 && 3 > 2 ]]> 'q' \"d\"");
+    BOOST_TEST(to_string(m, "jabber:client") ==
+                   "<message id='a&apos;b&quot;c&lt;d&gt;e&amp;f'><body>1 &lt; 2 &amp;&amp; 3 &gt; 2 ]]&gt; 'q' "
+                   "\"d\"</body></message>",
+               "xml: serializer escapes & < > in text and & < > ' \" in attributes");
+}
+
+BOOST_AUTO_TEST_CASE(whitespace_in_attribute_values_survives) {
+    Element e("x", "urn:a");
+    e.set_attr("v", "a\tb\nc\rd");
+    BOOST_TEST(to_string(e, "urn:a") == "<x v='a&#9;b&#10;c&#13;d'/>");
+}
+
+BOOST_AUTO_TEST_CASE(namespaces_are_declared_only_where_they_change) {
+    Element iq("iq", "jabber:client");
+    iq.set_attr("type", "result");
+    auto& q = iq.add_child("query", "jabber:iq:version");
+    q.add_child("name", "jabber:iq:version").add_text("Parley");
+    q.add_child("x", "jabber:client");
+    BOOST_TEST(to_string(iq, "jabber:client") ==
+               "<iq type='result'><query xmlns='jabber:iq:version'><name>Parley</name>"
+               "<x xmlns='jabber:client'/></query></iq>");
+    BOOST_TEST(to_string(iq, "jabber:server") ==
+               "<iq xmlns='jabber:client' type='result'><query xmlns='jabber:iq:version'><name>Parley</name>"
+               "<x xmlns='jabber:client'/></query></iq>",
+               "xml: an element outside the stream's default namespace declares its own");
+    Element none("a", "");
+    none.add_child("b", "");
+    BOOST_TEST(to_string(none, "jabber:client") == "<a xmlns=''><b/></a>", "xml: no namespace is xmlns=''");
+}
+
+BOOST_AUTO_TEST_CASE(stream_namespace_elements_use_the_stream_prefix) {
+    Element f("features", std::string(kStreamNs));
+    f.add_child("starttls", "urn:ietf:params:xml:ns:xmpp-tls").add_child("required", "urn:ietf:params:xml:ns:xmpp-tls");
+    f.add_child("c", "jabber:client");
+    BOOST_TEST(to_string(f, "jabber:client") ==
+               "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
+               "<c/></stream:features>",
+               "xml: stream: prefix, and children still inherit the stream's default namespace");
+}
+
+BOOST_AUTO_TEST_CASE(foreign_and_xml_namespace_attributes_are_redeclared) {
+    Element e("body", "jabber:client");
+    e.set_attr("xml:lang", "en");
+    e.set_attr("{urn:example:a}x", "1");
+    e.set_attr("{urn:example:b}y", "2");
+    e.set_attr("{urn:example:a}z", "3");
+    e.set_attr("{http://www.w3.org/XML/1998/namespace}space", "preserve");
+    e.set_attr("xmlns", "bogus");
+    BOOST_TEST(to_string(e, "jabber:client") ==
+               "<body xml:lang='en' xmlns:ns1='urn:example:a' ns1:x='1' xmlns:ns2='urn:example:b' ns2:y='2' "
+               "ns1:z='3' xml:space='preserve'/>");
+}
+
+BOOST_AUTO_TEST_CASE(stream_header_and_close) {
+    std::vector<Attribute> attrs{{"from", "example.com"}, {"id", "x'1"}, {"version", "1.0"}, {"xml:lang", "en"}};
+    BOOST_TEST(parley::xml::stream_header("jabber:client", attrs) ==
+               "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+               "xmlns:stream='http://etherx.jabber.org/streams' from='example.com' id='x&apos;1' version='1.0' "
+               "xml:lang='en'>");
+    BOOST_TEST(parley::xml::stream_close() == "</stream:stream>");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
