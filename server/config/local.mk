@@ -1,1 +1,9 @@
-# server/config: sources and unit tests (owned by this area)
+# server/config: parley.toml(5) and the module option schemas (owned by this area)
+libparley_la_SOURCES += \
+	server/config/schema.hpp server/config/schema.cpp \
+	server/config/toml_reader.hpp server/config/toml_reader.cpp \
+	server/config/config.hpp server/config/config.cpp
+
+tests_unit_parley_unit_SOURCES += \
+	tests/unit/config/config_test.cpp \
+	tests/unit/config/schema_test.cpp

@@ -1,0 +1,86 @@
+// The server configuration: parley.toml(5) read into plain values.
+//
+// load() parses one TOML file with toml++, checks every key, type and range
+// against the schema of the core (below) and returns a Config, or one Status
+// (code "config") listing every problem found, one per line, each naming
+// FILE:LINE and the key. Nothing is started or opened here: certificates,
+// modules and the store are checked by their owners. Relative paths in the
+// file are resolved against the file's directory. A module's own table,
+// `[modules.NAME]`, is kept raw as a Section for the module's schema
+// (config/schema.hpp) to check. doc/parley.toml.5.md documents every key.
+//
+// A Config is a value: built once per load, then shared read-only
+// (shared_ptr<const Config>) and swapped as a whole at reload. Any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/schema.hpp"
+#include "errors/status.hpp"
+
+namespace parley::config {
+
+struct VirtualHost {
+    std::string domain;       // lowercased
+    std::string certificate;  // absolute path of the PEM certificate chain
+    std::string key;          // absolute path of the PEM private key
+};
+
+// The SASL mechanisms parleyd knows, strongest first.
+extern const char* const kKnownMechanisms[];
+extern const size_t kKnownMechanismCount;
+
+struct Config {
+    std::string path;  // the file as given to load()
+    unsigned workers = 1;
+    std::string data_dir;
+    std::string module_dir;
+    std::vector<std::string> modules;  // in the order written
+    std::map<std::string, Section> module_sections;
+    std::vector<VirtualHost> hosts;  // at least one
+
+    struct C2s {
+        std::string address = "0.0.0.0";
+        uint16_t starttls_port = 5222;    // 0 disables
+        uint16_t direct_tls_port = 5223;  // XEP-0368; 0 disables
+        bool require_encryption = true;
+        unsigned handshake_timeout_s = 60;
+    } c2s;
+
+    struct Limits {
+        size_t max_stanza_bytes = 262144;
+        size_t max_depth = 32;
+        size_t max_send_queue_bytes = size_t{4} << 20;
+        size_t max_sessions_per_account = 16;
+    } limits;
+
+    struct Log {
+        std::string level = "info";
+        std::string file;  // empty: standard error
+    } log;
+
+    struct Sasl {
+        std::vector<std::string> mechanisms = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256",
+                                               "SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "PLAIN"};
+        uint64_t failure_delay_ms = 250;
+        uint64_t failure_delay_max_ms = 8000;
+        uint32_t scram_iterations = 4096;
+    } sasl;
+
+    std::string control_socket;  // default data_dir + "/parleyd.sock"
+
+    // The virtual host serving domain (ASCII case-insensitive), or nullptr.
+    const VirtualHost* find_host(std::string_view domain) const;
+};
+
+// Reads and checks the file. On error the Status message lists every
+// problem, one per line, as "FILE:LINE: KEY: what is wrong" (a TOML syntax
+// error as "FILE:LINE:COLUMN: parser message").
+Result<Config> load(const std::string& path);
+
+}  // namespace parley::config

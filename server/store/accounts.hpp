@@ -1,0 +1,81 @@
+// AccountStore: the local accounts of every virtual host, in the `accounts`
+// database of the state environment (data_dir/state).
+//
+// An account holds SCRAM-SHA-1 and SCRAM-SHA-256 credentials (salted keys,
+// RFC 5803) and its creation time, never the password: the password passed
+// to create() or set_password() is used to derive the keys and dropped.
+// Nodes and domains arrive already normalised (nodeprep, lowercased domain)
+// by the caller; the store compares bytes. Key and value layout, and the
+// schema version, are in doc/storage.md.
+//
+// Every call runs in its own LMDB transaction, so parleyctl (another
+// process) and parleyd see each other's changes at once. Writes and
+// check_password() run PBKDF2 and take milliseconds: callers on an event
+// loop run them off the loop. Any thread; the Env must outlive the store.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "errors/status.hpp"
+#include "store/env.hpp"
+#include "store/scram.hpp"
+
+namespace parley::store {
+
+struct Account {
+    std::string node, domain;
+    std::vector<scram::ScramCredential> scram;  // SCRAM-SHA-1 and SCRAM-SHA-256
+    int64_t created_unix = 0;
+};
+
+class AccountStore {
+  public:
+    static constexpr const char* kDatabase = "accounts";
+    static constexpr uint32_t kSchemaVersion = 1;
+
+    // Opens (creating) the accounts database; code "schema" if it was
+    // written by a newer Parley.
+    static Result<std::unique_ptr<AccountStore>> open(Env& env);
+
+    Result<bool> exists(std::string_view node, std::string_view domain) const;
+    Result<std::optional<Account>> get(std::string_view node, std::string_view domain) const;
+    // Code "exists" if the account is already there, "invalid" for an empty
+    // node or domain or one too long for a key.
+    Status create(std::string_view node, std::string_view domain, std::string_view password,
+                  uint32_t iterations = 4096);
+    // New salts and keys for both mechanisms; code "not-found" if absent.
+    Status set_password(std::string_view node, std::string_view domain, std::string_view password,
+                        uint32_t iterations = 4096);
+    // Code "not-found" if absent.
+    Status remove(std::string_view node, std::string_view domain);
+    // The nodes of one domain, sorted; with an empty domain every account as
+    // "node@domain", sorted.
+    Result<std::vector<std::string>> list(std::string_view domain) const;
+    // For SASL PLAIN: derives with the salt and iterations of the strongest
+    // stored credential and compares StoredKey in constant time. false for a
+    // wrong password and for an unknown account (which costs the same time).
+    Result<bool> check_password(std::string_view node, std::string_view domain,
+                                std::string_view password) const;
+
+  private:
+    AccountStore(Env& env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
+    Result<std::string> key_of(std::string_view node, std::string_view domain) const;
+
+    Env& env_;
+    MDB_dbi dbi_;
+};
+
+namespace detail {
+// The record codec, exposed for the unit tests (doc/storage.md).
+std::string account_key(std::string_view node, std::string_view domain);
+bool split_account_key(std::string_view key, std::string& node, std::string& domain);
+std::string encode_account(const Account& account);
+bool decode_account(std::string_view value, Account& out);  // node, domain untouched
+}  // namespace detail
+
+}  // namespace parley::store
