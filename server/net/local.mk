@@ -1,1 +1,10 @@
 # server/net: sources and unit tests (owned by this area)
+# (stream_transport.* is listed in server/core.mk.)
+libparley_la_SOURCES += \
+	server/net/tls.hpp server/net/tls.cpp
+
+tests_unit_parley_unit_SOURCES += \
+	tests/unit/net/tls_test.cpp
+
+# Test certificates for integration tests and the dev server (needs certtool).
+EXTRA_DIST += tests/support/certs.sh

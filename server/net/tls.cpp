@@ -1,0 +1,278 @@
+#include "net/tls.hpp"
+
+#include <gnutls/x509.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log/log.hpp"
+
+namespace parley::net {
+
+namespace {
+
+// TLS 1.2 and 1.3 only (no SSL 3, TLS 1.0 or 1.1), our cipher order.
+constexpr const char* kPriority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE";
+constexpr const char* kAlpnClient = "xmpp-client";
+// The most gnutls_record_recv can return at once (one record).
+constexpr size_t kRecordChunk = 16384;
+
+Status gnutls_status(const std::string& what, int rc) {
+    return Status::error("tls", what + ": " + gnutls_strerror(rc));
+}
+
+// Warns when a host's certificate does not name the host: clients would
+// refuse it, and the operator should hear it at start, not from users.
+void check_names(gnutls_certificate_credentials_t cred, unsigned index, const TlsCertificate& host) {
+    gnutls_datum_t der{};
+    if (gnutls_certificate_get_crt_raw(cred, index, 0, &der) < 0) return;
+    gnutls_x509_crt_t crt = nullptr;
+    if (gnutls_x509_crt_init(&crt) < 0) return;
+    if (gnutls_x509_crt_import(crt, &der, GNUTLS_X509_FMT_DER) >= 0 &&
+        gnutls_x509_crt_check_hostname(crt, host.domain.c_str()) == 0)
+        log::warn("tls", "the certificate {} does not name the host {}", host.certificate, host.domain);
+    gnutls_x509_crt_deinit(crt);
+}
+
+}  // namespace
+
+// ---- TlsContext ------------------------------------------------------------
+
+Result<std::shared_ptr<const TlsContext>> TlsContext::create(const std::vector<TlsCertificate>& hosts) {
+    if (hosts.empty()) return Status::error("tls", "no host certificate to load");
+    std::shared_ptr<TlsContext> ctx(new TlsContext());
+    int rc = gnutls_certificate_allocate_credentials(&ctx->cred_);
+    if (rc < 0) return gnutls_status("gnutls_certificate_allocate_credentials", rc);
+    // API v2: set_x509_key_file2 returns the index of the loaded pair.
+    gnutls_certificate_set_flags(ctx->cred_, GNUTLS_CERTIFICATE_API_V2);
+    for (const auto& h : hosts) {
+        if (h.certificate.empty() || h.key.empty())
+            return Status::error("tls", "host " + h.domain + ": certificate and key files are required");
+        // Loaded in config order into one credential: GnuTLS chooses among
+        // them by SNI and falls back to the first, our default host.
+        rc = gnutls_certificate_set_x509_key_file2(ctx->cred_, h.certificate.c_str(), h.key.c_str(),
+                                                   GNUTLS_X509_FMT_PEM, nullptr, 0);
+        if (rc < 0)
+            return gnutls_status("host " + h.domain + ": cannot load certificate " + h.certificate + " with key " +
+                                     h.key,
+                                 rc);
+        check_names(ctx->cred_, static_cast<unsigned>(rc), h);
+        ctx->domains_.push_back(h.domain);
+    }
+    const char* err_pos = nullptr;
+    rc = gnutls_priority_init2(&ctx->priority_, kPriority, &err_pos, 0);
+    if (rc < 0) {
+        ctx->priority_ = nullptr;
+        return gnutls_status(std::string("priority string at '") + (err_pos ? err_pos : "") + "'", rc);
+    }
+    return std::shared_ptr<const TlsContext>(std::move(ctx));
+}
+
+TlsContext::~TlsContext() {
+    if (priority_) gnutls_priority_deinit(priority_);
+    if (cred_) gnutls_certificate_free_credentials(cred_);
+}
+
+// ---- TlsSession ------------------------------------------------------------
+
+TlsSession::TlsSession(std::shared_ptr<const TlsContext> ctx, Mode mode) : ctx_(std::move(ctx)), mode_(mode) {}
+
+TlsSession::~TlsSession() {
+    if (session_) gnutls_deinit(session_);
+}
+
+Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const TlsContext> ctx, Mode mode) {
+    if (!ctx) return Status::error("tls", "no TLS context");
+    std::unique_ptr<TlsSession> s(new TlsSession(std::move(ctx), mode));
+    // No session tickets: resumption would need ticket keys shared and
+    // rotated across workers, for little gain on long-lived XMPP streams.
+    int rc = gnutls_init(&s->session_, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS);
+    if (rc < 0) {
+        s->session_ = nullptr;
+        return gnutls_status("gnutls_init", rc);
+    }
+    rc = gnutls_priority_set(s->session_, s->ctx_->priority());
+    if (rc < 0) return gnutls_status("gnutls_priority_set", rc);
+    rc = gnutls_credentials_set(s->session_, GNUTLS_CRD_CERTIFICATE, s->ctx_->credentials());
+    if (rc < 0) return gnutls_status("gnutls_credentials_set", rc);
+    gnutls_certificate_server_set_request(s->session_, GNUTLS_CERT_IGNORE);
+    if (mode == Mode::direct) {
+        // XEP-0368: ALPN "xmpp-client". Not mandatory: a client that offers
+        // no ALPN at all is still served.
+        gnutls_datum_t proto{reinterpret_cast<unsigned char*>(const_cast<char*>(kAlpnClient)),
+                             static_cast<unsigned>(std::strlen(kAlpnClient))};
+        rc = gnutls_alpn_set_protocols(s->session_, &proto, 1, GNUTLS_ALPN_SERVER_PRECEDENCE);
+        if (rc < 0) return gnutls_status("gnutls_alpn_set_protocols", rc);
+    }
+    gnutls_transport_set_ptr(s->session_, s.get());
+    gnutls_transport_set_push_function(s->session_, &TlsSession::push);
+    gnutls_transport_set_pull_function(s->session_, &TlsSession::pull);
+    gnutls_transport_set_pull_timeout_function(s->session_, &TlsSession::pull_timeout);
+    // The transport's own deadline bounds the handshake.
+    gnutls_handshake_set_timeout(s->session_, 0);
+    return s;
+}
+
+ssize_t TlsSession::push(gnutls_transport_ptr_t p, const void* data, size_t len) {
+    auto* self = static_cast<TlsSession*>(p);
+    self->out_.append(static_cast<const char*>(data), len);
+    return static_cast<ssize_t>(len);
+}
+
+ssize_t TlsSession::pull(gnutls_transport_ptr_t p, void* data, size_t len) {
+    auto* self = static_cast<TlsSession*>(p);
+    if (self->in_len_ == 0) {
+        gnutls_transport_set_errno(self->session_, EAGAIN);
+        return -1;
+    }
+    size_t n = std::min(len, self->in_len_);
+    std::memcpy(data, self->in_, n);
+    self->in_ += n;
+    self->in_len_ -= n;
+    return static_cast<ssize_t>(n);
+}
+
+int TlsSession::pull_timeout(gnutls_transport_ptr_t p, unsigned int) {
+    // Never waits: either the fed input has bytes left or it would block.
+    auto* self = static_cast<TlsSession*>(p);
+    return self->in_len_ > 0 ? 1 : 0;
+}
+
+Status TlsSession::failed(const char* what, int rc) {
+    failed_ = true;
+    return gnutls_status(what, rc);
+}
+
+Status TlsSession::feed(const char* data, size_t len, std::string& plain) {
+    if (failed_) return Status::error("tls", "the TLS session has failed");
+    in_ = data;
+    in_len_ = len;
+    Status s;
+    while (!handshake_done_) {
+        int rc = gnutls_handshake(session_);
+        if (rc == GNUTLS_E_SUCCESS) {
+            handshake_done_ = true;
+            s = send_pending();
+            break;
+        }
+        if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) break;  // needs more input
+        if (gnutls_error_is_fatal(rc)) {
+            if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+                const char* alert = gnutls_alert_get_name(gnutls_alert_get(session_));
+                failed_ = true;
+                s = Status::error("tls", std::string("handshake: the client sent the alert ") + (alert ? alert : "?"));
+            } else {
+                // Tell the client why (e.g. protocol_version for TLS 1.1).
+                gnutls_alert_send_appropriate(session_, rc);
+                s = failed("handshake", rc);
+            }
+            break;
+        }
+        // A warning alert and the like: go on with the handshake.
+    }
+    if (s && handshake_done_) s = read_records(plain);
+    in_ = nullptr;
+    in_len_ = 0;
+    return s;
+}
+
+Status TlsSession::read_records(std::string& plain) {
+    while (!peer_closed_) {
+        size_t old = plain.size();
+        plain.resize(old + kRecordChunk);
+        ssize_t n = gnutls_record_recv(session_, plain.data() + old, kRecordChunk);
+        plain.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+        if (n > 0) continue;
+        if (n == 0) {
+            peer_closed_ = true;  // close_notify
+            break;
+        }
+        int rc = static_cast<int>(n);
+        if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) break;  // all input consumed
+        if (rc == GNUTLS_E_REHANDSHAKE) {
+            // A TLS 1.2 client asking to renegotiate: we do not, and say so.
+            gnutls_alert_send(session_, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+            continue;
+        }
+        if (gnutls_error_is_fatal(rc)) return failed("record", rc);
+        // Non-fatal (a warning alert, a TLS 1.3 key update): keep reading.
+    }
+    if (plain.empty()) plain.shrink_to_fit();  // nothing decrypted: keep no buffer
+    return Status::ok();
+}
+
+Status TlsSession::send_pending() {
+    if (pending_.empty()) return Status::ok();
+    std::string data;
+    data.swap(pending_);
+    return write(data);
+}
+
+Status TlsSession::write(std::string_view plain) {
+    if (failed_) return Status::error("tls", "the TLS session has failed");
+    if (plain.empty()) return Status::ok();
+    if (!handshake_done_) {
+        pending_.append(plain);
+        return Status::ok();
+    }
+    while (!plain.empty()) {
+        ssize_t n = gnutls_record_send(session_, plain.data(), plain.size());
+        if (n > 0) {
+            plain.remove_prefix(static_cast<size_t>(n));
+            continue;
+        }
+        int rc = static_cast<int>(n);
+        if (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_AGAIN) continue;  // our push never blocks
+        return failed("record send", rc);
+    }
+    return Status::ok();
+}
+
+void TlsSession::bye() {
+    if (!handshake_done_ || bye_sent_ || failed_) return;
+    bye_sent_ = true;
+    // SHUT_WR: close_notify only; the push never blocks, so this completes.
+    gnutls_bye(session_, GNUTLS_SHUT_WR);
+}
+
+std::string TlsSession::take_output() {
+    std::string out;
+    out.swap(out_);  // the buffer's memory leaves with it
+    return out;
+}
+
+std::string TlsSession::protocol_name() const {
+    if (!handshake_done_) return {};
+    const char* name = gnutls_protocol_get_name(gnutls_protocol_get_version(session_));
+    return name ? name : "";
+}
+
+std::string TlsSession::alpn() const {
+    gnutls_datum_t proto{};
+    if (!handshake_done_ || gnutls_alpn_get_selected_protocol(session_, &proto) < 0) return {};
+    return std::string(reinterpret_cast<const char*>(proto.data), proto.size);
+}
+
+std::string TlsSession::sni() const {
+    char name[256];
+    size_t len = sizeof name;
+    unsigned type = 0;
+    if (gnutls_server_name_get(session_, name, &len, &type, 0) < 0 || type != GNUTLS_NAME_DNS) return {};
+    return std::string(name, strnlen(name, len));
+}
+
+std::optional<ChannelBindingData> TlsSession::channel_binding() const {
+    if (!handshake_done_) return std::nullopt;
+    const bool tls13 = gnutls_protocol_get_version(session_) == GNUTLS_TLS1_3;
+    // RFC 9266: tls-exporter for TLS 1.3; tls-unique (RFC 5929) is only
+    // defined up to TLS 1.2.
+    gnutls_datum_t cb{};
+    int rc = gnutls_session_channel_binding(session_, tls13 ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE, &cb);
+    if (rc < 0) return std::nullopt;
+    ChannelBindingData out{tls13 ? "tls-exporter" : "tls-unique",
+                           std::string(reinterpret_cast<const char*>(cb.data), cb.size)};
+    gnutls_free(cb.data);
+    return out;
+}
+
+}  // namespace parley::net

@@ -1,0 +1,63 @@
+// LoginThrottle: growing delays for failed logins, per account and per address.
+//
+// Each failed authentication counts against the account tried (when known)
+// and against the client's address. The delay before the failure is
+// answered grows with the larger of the two counts: base * 2^(n-1), capped
+// at max. A count is forgotten after kForgetAfter without a new failure for
+// that key. A success clears the account's count; the address keeps its
+// count (it still decays), so that logging in with one known-good account
+// cannot wash away an address's record of guessing at others. Memory is
+// bounded: at most max_keys keys are tracked, the least recently failed are
+// dropped first. Any thread: every method takes the object's mutex.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace parley::sasl {
+
+class LoginThrottle {
+public:
+    using Clock = std::function<std::chrono::steady_clock::time_point()>;
+    static constexpr std::chrono::minutes kForgetAfter{15};
+    static constexpr size_t kDefaultMaxKeys = 65536;
+
+    LoginThrottle(uint64_t base_delay_ms, uint64_t max_delay_ms, size_t max_keys = kDefaultMaxKeys);
+
+    // `account` may be empty (the authcid was never learnt): then only the
+    // address counts.
+    void failure(const std::string& account, const std::string& ip);
+    void success(const std::string& account, const std::string& ip);
+    // The delay for the failure just counted; 0 when neither key has failures.
+    uint64_t delay_ms(const std::string& account, const std::string& ip) const;
+    // At reload.
+    void set_delays(uint64_t base_delay_ms, uint64_t max_delay_ms);
+
+    // For tests: the time source (steady_clock::now by default).
+    void set_clock(Clock clock);
+    size_t tracked_keys() const;
+
+private:
+    struct Entry {
+        uint32_t count = 0;
+        std::chrono::steady_clock::time_point last;
+        std::list<std::string>::iterator lru;
+    };
+    void bump(const std::string& key, std::chrono::steady_clock::time_point now);
+    uint32_t count_of(const std::string& key, std::chrono::steady_clock::time_point now) const;
+    void expire(std::chrono::steady_clock::time_point now);
+
+    mutable std::mutex mutex_;
+    uint64_t base_ms_, max_ms_;
+    size_t max_keys_;
+    Clock clock_;
+    std::unordered_map<std::string, Entry> entries_;
+    std::list<std::string> lru_;  // most recently failed first
+};
+
+}  // namespace parley::sasl

@@ -1,0 +1,108 @@
+// SASL authentication for client streams, on Cyrus SASL.
+//
+// init() sets Cyrus up once per process, before any worker starts: mutex
+// callbacks (workers authenticate concurrently), options served from our
+// configuration only (no /etc/sasl2 file is read; only the SCRAM and PLAIN
+// plugin files are loaded, so no sasldb is ever opened), Cyrus's log routed
+// to ours, and our in-process auxprop plugin "parley" that answers the SCRAM
+// plugin's request for "authPassword" (RFC 5803 values, one per stored
+// SCRAM mechanism) from the AccountStore. PLAIN is checked through
+// AccountStore::check_password; no plaintext password is stored anywhere.
+// shutdown() undoes init() at exit, after the last ServerSession is gone.
+//
+// ServerSession is one authentication attempt on one stream (RAII over
+// sasl_conn_t): the c2s session makes a fresh one per attempt. It offers the
+// configured mechanisms that Cyrus has, PLAIN only on a secure stream, the
+// -PLUS variants only with TLS channel binding. Loop-affine: only the
+// worker that owns the stream (Cyrus itself may be used from any thread
+// after init()).
+#pragma once
+
+#include <sasl/sasl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "errors/status.hpp"
+#include "sasl/login_throttle.hpp"
+
+namespace parley::store {
+class AccountStore;
+}
+
+namespace parley::sasl {
+
+// Process-wide, once, before the first ServerSession. `mechanisms` in
+// offering order, e.g. {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256",
+// "SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "PLAIN"}. A second call while active
+// only replaces the account store and the mechanisms (tests use this).
+Status init(store::AccountStore* accounts, const std::vector<std::string>& mechanisms);
+void shutdown();
+
+// The TLS channel binding for SCRAM-*-PLUS (name as in RFC 5056 registry).
+struct ChannelBinding {
+    std::string name;
+    std::string data;
+};
+
+struct Outcome {
+    enum class Kind { challenge, success, failure };
+    Kind kind = Kind::failure;
+    std::string data;       // the challenge, or additional data with success (raw bytes)
+    std::string node;       // on success: the authenticated local part, realm stripped
+    std::string condition;  // on failure: RFC 6120 §6.5 condition, e.g. "not-authorized"
+    std::string text;       // on failure: a short human-readable reason (no secrets)
+};
+
+class ServerSession {
+public:
+    // `domain` is the stream's host: the server FQDN and the user realm.
+    // Addresses in Cyrus form "ip;port" (may be empty). `cb` is nullptr
+    // without TLS; it is copied.
+    static Result<std::unique_ptr<ServerSession>> create(const std::string& domain, const std::string& local_addr,
+                                                         const std::string& remote_addr, bool secure,
+                                                         const ChannelBinding* cb);
+    ~ServerSession();
+    ServerSession(const ServerSession&) = delete;
+    ServerSession& operator=(const ServerSession&) = delete;
+
+    // Offered now, in configured order.
+    std::vector<std::string> mechanisms() const;
+    // XEP-0440: the channel-binding types this stream supports.
+    std::vector<std::string> channel_binding_types() const;
+
+    Outcome start(const std::string& mech, std::optional<std::string_view> initial);
+    Outcome step(std::string_view data);
+    // The authcid tried (local part, realm stripped), for logs and
+    // throttling; empty while unknown.
+    std::string attempted_user() const { return attempted_user_; }
+
+private:
+    ServerSession(std::string domain, bool secure);
+    static int proxy_policy(sasl_conn_t* conn, void* context, const char* requested_user, unsigned rlen,
+                            const char* auth_identity, unsigned alen, const char* def_realm, unsigned urlen,
+                            struct propctx* propctx) noexcept;
+    Outcome finish(int rc, const char* out, unsigned outlen);
+    void note_user_from(std::string_view client_message);
+
+    struct ConnDeleter {
+        void operator()(sasl_conn_t* c) const { sasl_dispose(&c); }
+    };
+    std::string domain_;
+    bool secure_;
+    bool started_ = false;
+    bool done_ = false;
+    bool authzid_refused_ = false;
+    bool first_pending_ = false;  // started without initial response: the next step carries it
+    std::string mech_;
+    std::string attempted_user_;
+    std::string cb_name_, cb_data_;
+    sasl_channel_binding_t cbinding_{};    // points into cb_name_/cb_data_; Cyrus keeps the pointer
+    sasl_callback_t callbacks_[2]{};       // per connection: the proxy policy; Cyrus keeps the pointer
+    std::unique_ptr<sasl_conn_t, ConnDeleter> conn_;
+};
+
+}  // namespace parley::sasl
