@@ -1,1 +1,13 @@
-# server core: loop, c2s, sessions, router, hooks, module host, control
+# server core: workers, streams, c2s, sessions, router, hooks, module host, daemon, control
+libparley_la_SOURCES += \
+	server/loop/worker.hpp server/loop/worker.cpp \
+	server/loop/worker_host.hpp server/loop/worker_host.cpp \
+	server/loop/delay.hpp \
+	server/net/stream_transport.hpp server/net/stream_transport.cpp \
+	server/c2s/session.hpp server/c2s/session.cpp server/c2s/established.cpp \
+	server/sessions/registry.hpp server/sessions/registry.cpp \
+	server/router/router.hpp server/router/router.cpp server/router/rules.hpp server/router/rules.cpp \
+	server/hooks/hook_table.hpp server/hooks/hook_table.cpp \
+	server/module/module_api.hpp server/module/loader.hpp server/module/loader.cpp \
+	server/daemon/shared.hpp server/daemon/daemon.hpp server/daemon/daemon.cpp \
+	server/control/control_server.hpp server/control/control_server.cpp

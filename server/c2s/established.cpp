@@ -1,0 +1,135 @@
+// c2s::Session, established phase: validate, stamp, hook, route; deliver.
+#include <charconv>
+
+#include "c2s/session.hpp"
+#include "log/log.hpp"
+#include "loop/worker.hpp"
+#include "router/router.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::c2s {
+
+using xmpp::StreamErrorCondition;
+
+namespace {
+
+bool valid_iq_type(std::string_view t) { return t == "get" || t == "set" || t == "result" || t == "error"; }
+bool valid_presence_type(std::string_view t) {
+    return t.empty() || t == "unavailable" || t == "subscribe" || t == "subscribed" || t == "unsubscribe" ||
+           t == "unsubscribed" || t == "probe" || t == "error";
+}
+
+}  // namespace
+
+void Session::handle_established(xml::Element stanza) {
+    const std::string& name = stanza.name();
+    if (stanza.ns() != xmpp::kNsClient || (name != "message" && name != "presence" && name != "iq")) {
+        stream_error(StreamErrorCondition::unsupported_stanza_type,
+                     "unexpected element <" + name + "> in namespace '" + stanza.ns() + "'");
+        return;
+    }
+    // RFC 6120 §8.1.2.1: a 'from' other than the session's own JID is spoofing.
+    if (const std::string* from = stanza.attr("from")) {
+        auto f = xmpp::Jid::parse(*from);
+        if (!f || !(f.value() == state_.jid || (f->is_bare() && f.value() == state_.jid.bare()))) {
+            stream_error(StreamErrorCondition::invalid_from, "the 'from' address does not match this session");
+            return;
+        }
+    }
+    stanza.set_attr("from", state_.jid.str());
+    const std::string type(stanza.attr_or("type"));
+    auto& router = worker().router();
+
+    xmpp::Jid to;
+    if (const std::string* to_attr = stanza.attr("to")) {
+        auto t = xmpp::Jid::parse(*to_attr);
+        if (!t) {
+            // The error comes from our server, not from an address that does not parse.
+            stanza.remove_attr("to");
+            router.bounce(stanza, StanzaError::modify("jid-malformed", "the 'to' address is not a valid JID"));
+            return;
+        }
+        to = t.value();
+        stanza.set_attr("to", to.str());
+    }
+
+    if (name == "iq") {
+        if (!valid_iq_type(type) || !stanza.attr("id")) {
+            router.bounce(stanza, StanzaError::modify("bad-request", "an iq needs an id and a type of get, set, "
+                                                                     "result or error"));
+            return;
+        }
+        if ((type == "get" || type == "set") && stanza.child_count() != 1) {
+            router.bounce(stanza, StanzaError::modify("bad-request", "an iq request carries exactly one child"));
+            return;
+        }
+        // RFC 3921 session establishment: a no-op since RFC 6121, kept for old clients.
+        if (type == "set" && (to.empty() || (!to.has_node() && to.domain() == state_.jid.domain())) &&
+            stanza.child("session", xmpp::kNsSession)) {
+            xml::Element result("iq", std::string(xmpp::kNsClient));
+            result.set_attr("type", "result");
+            result.set_attr("id", std::string(stanza.attr_or("id")));
+            result.set_attr("from", state_.jid.domain());
+            result.set_attr("to", state_.jid.str());
+            send(result);
+            return;
+        }
+    } else if (name == "presence" && !valid_presence_type(type)) {
+        router.bounce(stanza, StanzaError::modify("bad-request", "unknown presence type"));
+        return;
+    }
+
+    auto& hooks = worker().hooks();
+    if (hooks.has_hooks(module::HookPoint::stanza_in)) {
+        module::StanzaContext ctx{stanza, state_.jid, to, true};
+        module::HookResult r = hooks.run(module::HookPoint::stanza_in, ctx);
+        if (r.verdict == module::HookResult::Verdict::handled) return;
+        if (r.verdict == module::HookResult::Verdict::reject) {
+            router.bounce(stanza, r.error);
+            return;
+        }
+    }
+
+    if (name == "presence" && to.empty()) {
+        // Presence without 'to' is the session's own broadcast (RFC 6121 §4.2, §4.5).
+        if (type.empty()) {
+            int prio = 0;
+            if (const xml::Element* p = stanza.child("priority", xmpp::kNsClient)) {
+                const std::string t = p->text();
+                int v = 0;
+                auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+                if (ec == std::errc() && ptr == t.data() + t.size() && v >= -128 && v <= 127) prio = v;
+            }
+            state_.available = true;
+            state_.priority = prio;
+        } else if (type == "unavailable") {
+            state_.available = false;
+        } else {
+            return;  // subscription states without 'to' mean nothing
+        }
+        worker().shared().registry->set_presence(state_.jid, sessions::SessionRef{worker().index(), state_.id},
+                                                 state_.available, state_.priority);
+        router.broadcast_own_presence(state_, stanza);
+        return;
+    }
+    router.route(std::move(stanza), state_.jid, to);
+}
+
+void Session::deliver(xml::Element stanza) {
+    if (closing()) return;
+    auto& hooks = worker().hooks();
+    if (hooks.has_hooks(module::HookPoint::stanza_out)) {
+        xmpp::Jid from;
+        if (auto f = xmpp::Jid::parse(stanza.attr_or("from")); f) from = f.value();
+        module::StanzaContext ctx{stanza, from, state_.jid, false};
+        module::HookResult r = hooks.run(module::HookPoint::stanza_out, ctx);
+        if (r.verdict == module::HookResult::Verdict::handled) return;
+        if (r.verdict == module::HookResult::Verdict::reject) {
+            worker().router().bounce(stanza, r.error);
+            return;
+        }
+    }
+    send(stanza);
+}
+
+}  // namespace parley::c2s

@@ -1,0 +1,421 @@
+// c2s::Session: stream header, features, STARTTLS, SASL and bind.
+// The established phase is in established.cpp.
+#include "c2s/session.hpp"
+
+#include <gnutls/crypto.h>
+
+#include <charconv>
+
+#include "log/log.hpp"
+#include "loop/worker.hpp"
+#include "router/router.hpp"
+#include "xml/serializer.hpp"
+#include "xmpp/base64.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::c2s {
+
+using xmpp::StreamErrorCondition;
+
+namespace {
+
+constexpr int kMaxSaslFailures = 5;
+
+std::string random_hex(size_t bytes) {
+    std::string raw(bytes, '\0');
+    gnutls_rnd(GNUTLS_RND_NONCE, raw.data(), raw.size());
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes * 2);
+    for (unsigned char c : raw) {
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 15]);
+    }
+    return out;
+}
+
+xml::StreamLimits limits_of(const loop::Worker& w) {
+    xml::StreamLimits l;
+    l.max_stanza_bytes = w.config().limits.max_stanza_bytes;
+    l.max_depth = w.config().limits.max_depth;
+    return l;
+}
+
+}  // namespace
+
+Session::Session(loop::Worker& worker, net::TlsSession::Mode mode)
+    : StreamTransport(worker, limits_of(worker)), mode_(mode) {
+    set_deadline(uint64_t{worker.config().c2s.handshake_timeout_s} * 1000);
+    if (mode_ == net::TlsSession::Mode::direct) {
+        Status s = start_tls(mode_);
+        if (!s) {
+            log::error("tls", "cannot start TLS: {}", s.message());
+            close_now();
+        }
+    }
+}
+
+Session::~Session() = default;
+
+std::string_view Session::default_ns() const { return xmpp::kNsClient; }
+
+void Session::on_tls_established() {
+    log::debug("c2s", "{}: TLS established ({}{})", remote_ip(), tls()->protocol_name(),
+               tls()->alpn().empty() ? "" : ", ALPN " + tls()->alpn());
+}
+
+void Session::on_stream_open(const xml::StreamHeader& header) {
+    if (closing()) return;
+    const config::Config& cfg = worker().config();
+    // RFC 6120 §4.7.5 and §4.8: the stream element and namespaces.
+    if (header.name != "stream" || header.ns != xml::kStreamNs) {
+        stream_error(StreamErrorCondition::invalid_namespace, "the stream element must be stream:stream in "
+                                                              "http://etherx.jabber.org/streams");
+        return;
+    }
+    if (header.default_ns != xmpp::kNsClient) {
+        stream_error(StreamErrorCondition::invalid_namespace, "the content namespace of a client stream must be "
+                                                              "jabber:client");
+        return;
+    }
+    std::string to;
+    for (const auto& a : header.attrs)
+        if (a.name == "to") to = a.value;
+    std::string version;
+    for (const auto& a : header.attrs)
+        if (a.name == "version") version = a.value;
+    std::string client_from;
+    for (const auto& a : header.attrs)
+        if (a.name == "from") client_from = a.value;
+
+    // Answer with a header first so that any error below is well-formed.
+    std::string domain;
+    if (to.empty()) {
+        domain = domain_.empty() ? cfg.hosts.front().domain : domain_;
+    } else {
+        auto j = xmpp::Jid::parse(to);
+        if (j && !j->has_node() && !j->has_resource()) domain = j->domain();
+    }
+    const bool hosted = !domain.empty() && cfg.find_host(domain) != nullptr;
+    state_.stream_id = random_hex(12);
+    std::string reply_to;
+    if (auto f = xmpp::Jid::parse(client_from); f && !client_from.empty()) reply_to = f->str();
+    send_stream_header(hosted ? domain : std::string_view{}, reply_to, state_.stream_id);
+    if (!hosted) {
+        stream_error(StreamErrorCondition::host_unknown, "this server does not serve that domain");
+        return;
+    }
+    if (!domain_.empty() && domain != domain_) {
+        stream_error(StreamErrorCondition::host_unknown, "the domain changed across a stream restart");
+        return;
+    }
+    domain_ = domain;
+    // RFC 6120 §4.7.5: major version 1 is what we speak; none means pre-1.0.
+    int major = 0;
+    auto dot = version.find('.');
+    auto [p, ec] = std::from_chars(version.data(), version.data() + (dot == std::string::npos ? version.size() : dot), major);
+    (void)p;
+    if (version.empty() || ec != std::errc() || dot == std::string::npos || major < 1) {
+        stream_error(StreamErrorCondition::unsupported_version, "XMPP version 1.0 is required");
+        return;
+    }
+    if (phase_ == Phase::header) phase_ = Phase::negotiating;
+    send_features();
+}
+
+void Session::send_features() {
+    const config::Config& cfg = worker().config();
+    xml::Element features("features", std::string(xml::kStreamNs));
+    if (phase_ == Phase::authenticated) {
+        features.add_child("bind", std::string(xmpp::kNsBind));
+        // RFC 3921 session establishment, optional per RFC 6121 appendix E,
+        // for clients that still send it.
+        features.add_child("session", std::string(xmpp::kNsSession)).add_child("optional", std::string(xmpp::kNsSession));
+        send(features);
+        return;
+    }
+    if (!secure()) {
+        auto& st = features.add_child("starttls", std::string(xmpp::kNsTls));
+        if (cfg.c2s.require_encryption) st.add_child("required", std::string(xmpp::kNsTls));
+    }
+    if (secure() || !cfg.c2s.require_encryption) {
+        reset_sasl();
+        if (!sasl_) {
+            stream_error(StreamErrorCondition::internal_server_error, "authentication is unavailable");
+            return;
+        }
+        auto& mechs = features.add_child("mechanisms", std::string(xmpp::kNsSasl));
+        for (const auto& m : sasl_->mechanisms()) mechs.add_child("mechanism", std::string(xmpp::kNsSasl)).add_text(m);
+    }
+    send(features);
+}
+
+void Session::on_stanza(xml::Element el) {
+    if (closing()) return;
+    if (phase_ == Phase::bound) {
+        handle_established(std::move(el));
+        return;
+    }
+    const std::string& ns = el.ns();
+    if (ns == xmpp::kNsTls && el.name() == "starttls") {
+        handle_starttls(el);
+    } else if (ns == xmpp::kNsSasl && el.name() == "auth") {
+        handle_auth(el);
+    } else if (ns == xmpp::kNsSasl && el.name() == "response") {
+        handle_sasl_response(el);
+    } else if (ns == xmpp::kNsSasl && el.name() == "abort") {
+        handle_sasl_abort();
+    } else if (phase_ == Phase::authenticated && ns == xmpp::kNsClient && el.name() == "iq") {
+        const xml::Element* bind = el.child("bind", xmpp::kNsBind);
+        if (bind && el.attr_or("type") == "set") {
+            handle_bind(el);
+        } else if (el.attr_or("type") == "get" || el.attr_or("type") == "set") {
+            send_iq_error(el, StanzaError::auth("not-authorized", "bind a resource first"));
+        }
+    } else if (ns == xmpp::kNsClient && (el.name() == "iq" || el.name() == "message" || el.name() == "presence")) {
+        // RFC 6120 §6.4.? and §4.9.3.12: no stanzas before authentication (and bind).
+        stream_error(StreamErrorCondition::not_authorized, "authenticate and bind a resource before sending stanzas");
+    } else {
+        stream_error(StreamErrorCondition::unsupported_stanza_type,
+                     "unexpected element <" + el.name() + "> in namespace '" + el.ns() + "'");
+    }
+}
+
+void Session::on_stream_close() {
+    log::debug("c2s", "{}: client closed the stream", remote_ip());
+    close_stream();
+}
+
+void Session::handle_starttls(const xml::Element&) {
+    if (secure() || tls() != nullptr || phase_ != Phase::negotiating) {
+        send_raw("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        close_stream();
+        return;
+    }
+    send_raw("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    // The proceed must reach the client in clear before any TLS record.
+    flush();
+    starttls_after_current();
+}
+
+void Session::handle_auth(const xml::Element& el) {
+    if (delay_ != nullptr) return;  // a failure is being delayed; the client must wait for it
+    if (phase_ == Phase::authenticated || phase_ == Phase::bound) {
+        stream_error(StreamErrorCondition::policy_violation, "already authenticated");
+        return;
+    }
+    const std::string mech = std::string(el.attr_or("mechanism"));
+    const config::Config& cfg = worker().config();
+    if (!secure() && (cfg.c2s.require_encryption || mech == "PLAIN")) {
+        sasl_failure("encryption-required", "TLS is required before authentication");
+        return;
+    }
+    if (!sasl_) {
+        sasl_failure("temporary-auth-failure", "authentication is not available now");
+        return;
+    }
+    const auto offered = sasl_->mechanisms();
+    if (mech.empty() || std::find(offered.begin(), offered.end(), mech) == offered.end()) {
+        sasl_failure("invalid-mechanism", "mechanism not offered");
+        return;
+    }
+    std::optional<std::string> initial;
+    const std::string text = el.text();
+    if (!text.empty()) {
+        if (text == "=") {
+            initial = std::string();  // RFC 6120 §6.4.2: an empty initial response
+        } else {
+            auto decoded = xmpp::base64_decode(text);
+            if (!decoded) {
+                sasl_failure("incorrect-encoding", "the initial response is not valid base64");
+                return;
+            }
+            initial = std::move(decoded.value());
+        }
+    }
+    phase_ = Phase::sasl;
+    sasl_mech_ = mech;
+    sasl::Outcome out = initial ? sasl_->start(mech, std::string_view(*initial)) : sasl_->start(mech, std::nullopt);
+    finish_sasl_step(std::move(out));
+}
+
+void Session::handle_sasl_response(const xml::Element& el) {
+    if (delay_ != nullptr) return;
+    if (phase_ != Phase::sasl || !sasl_) {
+        sasl_failure("malformed-request", "no authentication exchange is in progress");
+        return;
+    }
+    std::string data;
+    const std::string text = el.text();
+    if (!text.empty() && text != "=") {
+        auto decoded = xmpp::base64_decode(text);
+        if (!decoded) {
+            sasl_failure("incorrect-encoding", "the response is not valid base64");
+            return;
+        }
+        data = std::move(decoded.value());
+    }
+    finish_sasl_step(sasl_->step(data));
+}
+
+void Session::handle_sasl_abort() {
+    if (delay_ != nullptr) return;
+    phase_ = Phase::negotiating;
+    send_raw("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><aborted/></failure>");
+    reset_sasl();
+}
+
+void Session::reset_sasl() {
+    // A fresh Cyrus context per attempt; -PLUS needs the TLS channel binding.
+    sasl_.reset();
+    if (!secure() && worker().config().c2s.require_encryption) return;
+    std::optional<net::ChannelBindingData> cbd;
+    if (secure()) cbd = tls()->channel_binding();
+    // COMPAT(slixmpp 1.8, and every client without XEP-0440): a client that
+    // sees -PLUS offered binds with tls-unique, which TLS 1.3 does not have,
+    // and its login fails. So -PLUS is offered only where tls-unique exists
+    // (TLS 1.2). UNFINISHED: tls-exporter (RFC 9266) on TLS 1.3, advertised
+    // with XEP-0440 and offered only to clients that can use it.
+    if (cbd && cbd->name != "tls-unique") cbd.reset();
+    sasl::ChannelBinding cb;
+    if (cbd) cb = sasl::ChannelBinding{cbd->name, cbd->data};
+    auto s = sasl::ServerSession::create(domain_, local_addr(), remote_addr(), secure(), cbd ? &cb : nullptr);
+    if (s) sasl_ = std::move(s.value());
+    else log::error("sasl", "cannot start SASL: {}", s.status().message());
+}
+
+void Session::finish_sasl_step(sasl::Outcome out) {
+    if (sasl_ && !sasl_->attempted_user().empty()) sasl_user_ = sasl_->attempted_user();
+    switch (out.kind) {
+        case sasl::Outcome::Kind::challenge: {
+            xml::Element c("challenge", std::string(xmpp::kNsSasl));
+            c.add_text(out.data.empty() ? std::string("=") : xmpp::base64_encode(out.data));
+            send(c);
+            return;
+        }
+        case sasl::Outcome::Kind::success: {
+            auto jid = xmpp::Jid::make(out.node, domain_);
+            if (!jid) {
+                sasl_failure("not-authorized", "authentication failed");
+                return;
+            }
+            worker().shared().throttle->success(jid->bare_str(), remote_ip());
+            log::info("c2s", "{} authenticated from {} with {}", jid->bare_str(), remote_ip(), sasl_mech_);
+            state_.jid = jid.value();
+            xml::Element s("success", std::string(xmpp::kNsSasl));
+            if (!out.data.empty()) s.add_text(xmpp::base64_encode(out.data));
+            send(s);
+            sasl_.reset();
+            phase_ = Phase::authenticated;
+            restart_stream();
+            return;
+        }
+        case sasl::Outcome::Kind::failure:
+            sasl_failure(out.condition.empty() ? "not-authorized" : out.condition, out.text);
+            return;
+    }
+}
+
+void Session::sasl_failure(const std::string& condition, const std::string& text) {
+    phase_ = Phase::negotiating;
+    ++sasl_failures_;
+    std::string account = sasl_user_.empty() ? std::string() : sasl_user_ + "@" + domain_;
+    auto* throttle = worker().shared().throttle;
+    throttle->failure(account, remote_ip());
+    uint64_t delay = throttle->delay_ms(account, remote_ip());
+    log::info("c2s", "authentication failed for '{}' from {}: {}", account, remote_ip(), condition);
+    xml::Element f("failure", std::string(xmpp::kNsSasl));
+    f.add_child(condition, std::string(xmpp::kNsSasl));
+    if (!text.empty()) {
+        auto& t = f.add_child("text", std::string(xmpp::kNsSasl));
+        t.set_attr("xml:lang", "en");
+        t.add_text(text);
+    }
+    reset_sasl();
+    const bool give_up = sasl_failures_ >= kMaxSaslFailures;
+    auto respond = [this, f = std::move(f), give_up]() {
+        delay_ = nullptr;
+        if (closing()) return;
+        send(f);
+        if (give_up) stream_error(StreamErrorCondition::policy_violation, "too many failed authentication attempts");
+    };
+    if (delay == 0) {
+        respond();
+    } else {
+        // Each failure costs the client a growing wait (per account and per address).
+        delay_ = loop::Delay::start(worker().loop(), delay, std::move(respond));
+    }
+}
+
+void Session::handle_bind(const xml::Element& iq) {
+    const config::Config& cfg = worker().config();
+    const xml::Element* bind = iq.child("bind", xmpp::kNsBind);
+    std::string resource;
+    if (const xml::Element* r = bind->child("resource", xmpp::kNsBind)) resource = r->text();
+    if (resource.empty()) resource = "parley-" + random_hex(6);
+    auto full = state_.jid.bare().with_resource(resource);
+    if (!full) {
+        send_iq_error(iq, StanzaError::modify("bad-request", "the resource is not a valid resourcepart"));
+        return;
+    }
+    auto& shared = worker().shared();
+    if (shared.registry->count_of(full->bare()) >= cfg.limits.max_sessions_per_account &&
+        !shared.registry->find(full.value())) {
+        send_iq_error(iq, StanzaError::cancel("resource-constraint", "too many sessions for this account"));
+        return;
+    }
+    // The account may have been deleted while this stream negotiated.
+    auto exists = shared.accounts->exists(full->node(), full->domain());
+    if (!exists || !exists.value()) {
+        stream_error(StreamErrorCondition::not_authorized, "the account no longer exists");
+        return;
+    }
+    state_.id = shared.next_session_id();
+    state_.jid = full.value();
+    sessions::SessionRef ref{worker().index(), state_.id};
+    auto old = shared.registry->bind(state_.jid, ref);
+    worker().add_session(state_.id, this);
+    phase_ = Phase::bound;
+    set_deadline(0);
+    if (old) {
+        // RFC 6120 §7.7.2.2: the older session of this full JID is ended.
+        uint64_t old_id = old->ref.session_id;
+        auto end_old = [old_id](loop::Worker& w) {
+            if (Session* s = w.find_session(old_id))
+                s->end_with(StreamErrorCondition::conflict, "replaced by a new session with the same resource");
+        };
+        if (old->ref.worker == worker().index()) end_old(worker());
+        else shared.workers[old->ref.worker]->post(end_old);
+    }
+    xml::Element result("iq", std::string(xmpp::kNsClient));
+    result.set_attr("type", "result");
+    if (const std::string* id = iq.attr("id")) result.set_attr("id", *id);
+    result.add_child("bind", std::string(xmpp::kNsBind)).add_child("jid", std::string(xmpp::kNsBind)).add_text(state_.jid.str());
+    send(result);
+    log::info("c2s", "{} bound on worker {}", state_.jid.str(), worker().index());
+    worker().hooks().fire(module::SessionEvent::bound, state_.jid);
+}
+
+void Session::send_iq_error(const xml::Element& iq, const StanzaError& e) {
+    if (xmpp::is_error_or_result(iq)) return;
+    xml::Element reply = xmpp::make_error_reply(iq, e);
+    send(reply);
+}
+
+void Session::end_with(StreamErrorCondition condition, std::string_view text) { stream_error(condition, text); }
+
+void Session::on_closed() {
+    if (delay_) {
+        delay_->cancel();
+        delay_ = nullptr;
+    }
+    if (phase_ != Phase::bound) return;
+    auto& shared = worker().shared();
+    worker().remove_session(state_.id);
+    shared.registry->unbind(state_.jid, sessions::SessionRef{worker().index(), state_.id});
+    worker().router().session_ended(state_);
+    worker().hooks().fire(module::SessionEvent::closed, state_.jid);
+    log::info("c2s", "{} disconnected", state_.jid.str());
+}
+
+}  // namespace parley::c2s

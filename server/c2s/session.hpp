@@ -1,0 +1,85 @@
+// c2s::Session: one client-to-server stream (RFC 6120) and, once bound, the
+// user's session (RFC 6121).
+//
+// Negotiation: stream header checks -> STARTTLS (required before SASL by
+// default) -> SASL through Cyrus (progressive delay after failures) ->
+// stream restart -> resource binding (conflict: the older session is ended)
+// -> established. An established session stamps 'from' on everything it
+// sends, rejects spoofed addresses with <invalid-from/>, runs the stanza/in
+// hooks and hands stanzas to the worker's router.
+//
+// The session's routable state (SessionState) is plain data so stream
+// management can later move it to another worker. Loop-affine: owned by one
+// worker; deleted by its transport's close callback.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "loop/delay.hpp"
+#include "net/stream_transport.hpp"
+#include "sasl/sasl_server.hpp"
+#include "sessions/registry.hpp"
+#include "xmpp/jid.hpp"
+
+namespace parley::c2s {
+
+// What a bound session is, independent of its connection.
+struct SessionState {
+    uint64_t id = 0;
+    xmpp::Jid jid;          // full JID once bound
+    bool available = false;
+    int priority = 0;
+    std::string stream_id;
+};
+
+class Session final : public net::StreamTransport {
+public:
+    Session(loop::Worker& worker, net::TlsSession::Mode mode);
+    ~Session() override;
+
+    // Delivers a routed stanza to this client (runs stanza/out hooks).
+    void deliver(xml::Element stanza);
+    // Ends this session with a stream error (resource conflict, account deleted).
+    void end_with(xmpp::StreamErrorCondition condition, std::string_view text);
+
+    const SessionState& state() const { return state_; }
+    bool bound() const { return phase_ == Phase::bound; }
+
+    // StreamHandler
+    void on_stream_open(const xml::StreamHeader& header) override;
+    void on_stanza(xml::Element stanza) override;
+    void on_stream_close() override;
+
+protected:
+    void on_tls_established() override;
+    void on_closed() override;
+    std::string_view default_ns() const override;
+
+private:
+    enum class Phase { header, negotiating, sasl, authenticated, bound };
+
+    void send_features();
+    void handle_starttls(const xml::Element& el);
+    void handle_auth(const xml::Element& el);
+    void handle_sasl_response(const xml::Element& el);
+    void handle_sasl_abort();
+    void reset_sasl();
+    void finish_sasl_step(sasl::Outcome outcome);
+    void sasl_failure(const std::string& condition, const std::string& text);
+    void handle_bind(const xml::Element& iq);
+    void handle_established(xml::Element stanza);
+    void send_iq_error(const xml::Element& iq, const StanzaError& e);
+
+    net::TlsSession::Mode mode_;
+    Phase phase_ = Phase::header;
+    std::string domain_;        // the virtual host this stream is for
+    SessionState state_;
+    std::unique_ptr<sasl::ServerSession> sasl_;
+    std::string sasl_user_;     // the account tried, for throttling and logs
+    std::string sasl_mech_;     // the mechanism of the current attempt, for logs
+    int sasl_failures_ = 0;
+    loop::Delay* delay_ = nullptr;  // a delayed SASL failure pending
+};
+
+}  // namespace parley::c2s

@@ -1,0 +1,160 @@
+#include "control/control_server.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "c2s/session.hpp"
+#include "daemon/daemon.hpp"
+#include "log/log.hpp"
+#include "xmpp/jid.hpp"
+
+namespace parley::control {
+
+namespace {
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
+                else out += c;
+        }
+    }
+    return out;
+}
+
+std::string error_json(std::string_view text) { return fmt::format("{{\"ok\":false,\"error\":\"{}\"}}", json_escape(text)); }
+
+}  // namespace
+
+struct ControlServer::Client {
+    uv_pipe_t pipe{};
+    ControlServer* server = nullptr;
+    std::string in;
+    bool answered = false;
+    struct Write {
+        uv_write_t req{};
+        std::string data;
+        Client* client;
+    };
+    void close() {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe)))
+            uv_close(reinterpret_cast<uv_handle_t*>(&pipe), [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+    }
+};
+
+Status ControlServer::listen(const std::string& path) {
+    path_ = path;
+    ::unlink(path.c_str());  // a stale socket of an earlier run
+    pipe_ = new uv_pipe_t();
+    uv_pipe_init(loop_, pipe_, 0);
+    pipe_->data = this;
+    mode_t old = ::umask(0077);
+    int rc = uv_pipe_bind(pipe_, path.c_str());
+    ::umask(old);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(pipe_), 16, &ControlServer::on_connection);
+    if (rc != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+        pipe_ = nullptr;
+        return Status::error("control", fmt::format("control socket {}: {}", path, uv_strerror(rc)));
+    }
+    ::chmod(path.c_str(), 0600);
+    return Status::ok();
+}
+
+void ControlServer::close() {
+    if (!pipe_) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    pipe_ = nullptr;
+    ::unlink(path_.c_str());
+}
+
+void ControlServer::on_connection(uv_stream_t* server, int status) {
+    auto* self = static_cast<ControlServer*>(server->data);
+    if (status < 0) return;
+    auto* c = new Client();
+    c->server = self;
+    uv_pipe_init(self->loop_, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) {
+        c->close();
+        return;
+    }
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&c->pipe),
+        [](uv_handle_t*, size_t, uv_buf_t* buf) {
+            static thread_local char storage[4096];
+            buf->base = storage;
+            buf->len = sizeof storage;
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+            auto* c = static_cast<Client*>(s->data);
+            if (n < 0) {
+                c->close();
+                return;
+            }
+            if (c->answered) return;
+            c->in.append(buf->base, static_cast<size_t>(n));
+            auto nl = c->in.find('\n');
+            if (nl == std::string::npos && c->in.size() < 4096) return;
+            c->answered = true;
+            std::string line = c->in.substr(0, nl == std::string::npos ? c->in.size() : nl);
+            auto* w = new Client::Write();
+            w->client = c;
+            w->data = c->server->handle(line) + "\n";
+            w->req.data = w;
+            uv_buf_t out = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+            int rc = uv_write(&w->req, s, &out, 1, [](uv_write_t* req, int) {
+                auto* w = static_cast<Client::Write*>(req->data);
+                w->client->close();
+                delete w;
+            });
+            if (rc != 0) {
+                delete w;
+                c->close();
+            }
+        });
+}
+
+std::string ControlServer::handle(const std::string& line) {
+    auto& shared = daemon_.shared();
+    std::string cmd = line, arg;
+    if (auto sp = line.find(' '); sp != std::string::npos) {
+        cmd = line.substr(0, sp);
+        arg = line.substr(sp + 1);
+    }
+    if (cmd == "status") {
+        auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - shared.started);
+        return fmt::format("{{\"ok\":true,\"version\":\"{}\",\"uptime_s\":{},\"workers\":{},\"sessions\":{}}}",
+                           PACKAGE_VERSION, uptime.count(), daemon_.worker_count(), shared.registry->total());
+    }
+    if (cmd == "kick") {
+        auto jid = xmpp::Jid::parse(arg);
+        if (!jid || !jid->has_node()) return error_json("kick needs an account JID");
+        auto sessions = shared.registry->sessions_of(jid->bare());
+        for (const auto& s : sessions) {
+            uint64_t id = s.ref.session_id;
+            shared.workers[s.ref.worker]->post([id](loop::Worker& w) {
+                if (auto* session = w.find_session(id))
+                    session->end_with(xmpp::StreamErrorCondition::not_authorized,
+                                      "the account was changed or removed by an administrator");
+            });
+        }
+        log::info("control", "closing {} session(s) of {}", sessions.size(), jid->bare_str());
+        return fmt::format("{{\"ok\":true,\"closed\":{}}}", sessions.size());
+    }
+    if (cmd == "reload") {
+        Status s = daemon_.reload();
+        if (!s) return error_json(s.message());
+        return "{\"ok\":true}";
+    }
+    return error_json("unknown request '" + cmd + "'");
+}
+
+}  // namespace parley::control

@@ -1,0 +1,156 @@
+#include "daemon/daemon.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <csignal>
+
+#include "log/log.hpp"
+
+namespace parley::daemon {
+
+Result<std::shared_ptr<const net::TlsContext>> make_tls(const config::Config& cfg) {
+    std::vector<net::TlsCertificate> certs;
+    for (const auto& h : cfg.hosts) certs.push_back(net::TlsCertificate{h.domain, h.certificate, h.key});
+    return net::TlsContext::create(certs);
+}
+
+namespace {
+
+Status apply_logging(const config::Config& cfg) {
+    log::Level level;
+    if (!log::parse_level(cfg.log.level, level)) return Status::error("config", "bad log level " + cfg.log.level);
+    std::string err;
+    if (!log::set_file(cfg.log.file, err)) return Status::error("log", err);
+    log::set_level(level);
+    return Status::ok();
+}
+
+}  // namespace
+
+Daemon::~Daemon() = default;
+
+Status Daemon::start() {
+    auto cfg = config::load(config_path_);
+    if (!cfg) return cfg.status();
+    auto config = std::make_shared<const config::Config>(std::move(cfg.value()));
+    Status s = apply_logging(*config);
+    if (!s) return s;
+
+    auto tls = make_tls(*config);
+    if (!tls) return tls.status();
+    auto env = store::Env::open(config->data_dir + "/state");
+    if (!env) return env.status();
+    env_ = std::move(env.value());
+    auto accounts = store::AccountStore::open(*env_);
+    if (!accounts) return accounts.status();
+    accounts_ = std::move(accounts.value());
+    s = sasl::init(accounts_.get(), config->sasl.mechanisms);
+    if (!s) return s;
+    auto modules = module::load_all(*config);
+    if (!modules) return modules.status();
+    modules_ = std::move(modules.value());
+
+    registry_ = std::make_unique<sessions::LocalRegistry>();
+    throttle_ = std::make_unique<sasl::LoginThrottle>(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
+    shared_.set_config(config);
+    shared_.set_tls(tls.value());
+    shared_.accounts = accounts_.get();
+    shared_.registry = registry_.get();
+    shared_.throttle = throttle_.get();
+    for (unsigned i = 0; i < config->workers; ++i) workers_.push_back(std::make_unique<loop::Worker>(i, shared_));
+    for (auto& w : workers_) shared_.workers.push_back(w.get());
+    for (auto& w : workers_) {
+        s = w->start(modules_);
+        if (!s) return s;
+    }
+    control_ = std::make_unique<control::ControlServer>(*this, &loop_);
+    s = control_->listen(config->control_socket);
+    if (!s) return s;
+    log::info("parleyd", "Parley {} ready: {} workers, {} virtual host(s), modules: {}", PACKAGE_VERSION,
+              workers_.size(), config->hosts.size(), fmt::format("{}", fmt::join(config->modules, ", ")));
+    return Status::ok();
+}
+
+int Daemon::run() {
+    uv_loop_init(&loop_);
+    std::signal(SIGPIPE, SIG_IGN);
+    uv_signal_init(&loop_, &sigterm_);
+    uv_signal_init(&loop_, &sigint_);
+    uv_signal_init(&loop_, &sighup_);
+    sigterm_.data = sigint_.data = sighup_.data = this;
+    uv_signal_start(&sigterm_, &Daemon::on_signal, SIGTERM);
+    uv_signal_start(&sigint_, &Daemon::on_signal, SIGINT);
+    uv_signal_start(&sighup_, &Daemon::on_signal, SIGHUP);
+
+    Status s = start();
+    int code = 0;
+    if (!s) {
+        log::error("parleyd", "cannot start: {}", s.message());
+        code = 1;
+        request_shutdown();
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    for (auto& w : workers_) w->join();
+    workers_.clear();
+    modules_.clear();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    sasl::shutdown();
+    if (code == 0) log::info("parleyd", "stopped");
+    return code;
+}
+
+void Daemon::on_signal(uv_signal_t* h, int signum) {
+    auto* d = static_cast<Daemon*>(h->data);
+    if (signum == SIGHUP) {
+        Status s = d->reload();
+        if (!s) log::error("parleyd", "reload failed, the running config stays: {}", s.message());
+        return;
+    }
+    log::info("parleyd", "signal {}: shutting down", signum);
+    d->request_shutdown();
+}
+
+void Daemon::request_shutdown() {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    for (auto& w : workers_) w->request_shutdown();
+    if (control_) control_->close();
+    for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_})
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s))) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+}
+
+Status Daemon::reload() {
+    if (shutting_down_) return Status::error("reload", "shutting down");
+    log::info("parleyd", "reloading {}", config_path_);
+    auto cfg = config::load(config_path_);
+    if (!cfg) return cfg.status();
+    auto config = std::make_shared<const config::Config>(std::move(cfg.value()));
+    auto old = shared_.config();
+    if (config->workers != old->workers || config->data_dir != old->data_dir ||
+        config->c2s.address != old->c2s.address || config->c2s.starttls_port != old->c2s.starttls_port ||
+        config->c2s.direct_tls_port != old->c2s.direct_tls_port || config->control_socket != old->control_socket)
+        log::warn("parleyd", "workers, data_dir, listener addresses and the control socket change only on restart");
+    auto tls = make_tls(*config);
+    if (!tls) return tls.status();
+    auto modules = module::load_all(*config);
+    if (!modules) return modules.status();
+    // A module loaded before keeps its instance (reload() is called on it).
+    std::vector<std::shared_ptr<const module::LoadedModule>> next;
+    for (auto& m : modules.value()) {
+        auto it = std::find_if(modules_.begin(), modules_.end(), [&](const auto& o) { return o->name() == m->name(); });
+        next.push_back(it != modules_.end() ? *it : m);
+    }
+    Status s = apply_logging(*config);
+    if (!s) return s;
+    throttle_->set_delays(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
+    shared_.set_config(config);
+    shared_.set_tls(tls.value());
+    modules_ = next;
+    for (auto& w : workers_) w->post([config, next](loop::Worker& worker) { worker.apply_reload(config, next); });
+    log::info("parleyd", "reloaded: modules {}", fmt::format("{}", fmt::join(config->modules, ", ")));
+    return Status::ok();
+}
+
+}  // namespace parley::daemon

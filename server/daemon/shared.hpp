@@ -1,0 +1,63 @@
+// Shared: the state every worker may read, owned by the daemon.
+//
+// The config and the TLS context are immutable snapshots swapped as a whole
+// at reload (readers take a shared_ptr copy under a mutex). The account
+// store, registry and login throttle are thread-safe objects. The worker
+// list is fixed before the first worker starts. Any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "net/tls.hpp"
+#include "sasl/sasl_server.hpp"
+#include "sessions/registry.hpp"
+#include "store/accounts.hpp"
+
+namespace parley::loop {
+class Worker;
+}
+
+namespace parley::daemon {
+
+class Shared {
+public:
+    std::shared_ptr<const config::Config> config() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return config_;
+    }
+    void set_config(std::shared_ptr<const config::Config> c) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        config_ = std::move(c);
+    }
+    std::shared_ptr<const net::TlsContext> tls() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return tls_;
+    }
+    void set_tls(std::shared_ptr<const net::TlsContext> t) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        tls_ = std::move(t);
+    }
+    bool is_local_domain(std::string_view domain) const { return config()->find_host(domain) != nullptr; }
+
+    uint64_t next_session_id() { return next_session_id_.fetch_add(1) + 1; }
+
+    store::AccountStore* accounts = nullptr;
+    sessions::Registry* registry = nullptr;
+    sasl::LoginThrottle* throttle = nullptr;
+    std::vector<loop::Worker*> workers;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const config::Config> config_;
+    std::shared_ptr<const net::TlsContext> tls_;
+    std::atomic<uint64_t> next_session_id_{0};
+};
+
+}  // namespace parley::daemon

@@ -1,0 +1,111 @@
+#include "hooks/hook_table.hpp"
+
+#include <algorithm>
+#include <exception>
+
+#include "log/log.hpp"
+
+namespace parley::hooks {
+
+void HookTable::add_hook(const std::string& owner, module::HookPoint point, int priority, module::StanzaHook fn) {
+    hooks_.push_back(Hook{owner, point, priority, seq_++, std::move(fn)});
+    std::stable_sort(hooks_.begin(), hooks_.end(), [](const Hook& a, const Hook& b) {
+        if (a.point != b.point) return a.point < b.point;
+        if (a.priority != b.priority) return a.priority > b.priority;
+        return a.seq < b.seq;
+    });
+}
+
+bool HookTable::has_hooks(module::HookPoint point) const {
+    return std::any_of(hooks_.begin(), hooks_.end(), [&](const Hook& h) { return h.point == point; });
+}
+
+module::HookResult HookTable::run(module::HookPoint point, module::StanzaContext& ctx) const {
+    for (const Hook& h : hooks_) {
+        if (h.point != point) continue;
+        try {
+            module::HookResult r = h.fn(ctx);
+            if (r.verdict != module::HookResult::Verdict::pass) return r;
+        } catch (const std::exception& e) {
+            log::error("hooks", "hook of module {} failed: {}", h.owner, e.what());
+            return module::HookResult::reject(StanzaError::cancel("internal-server-error", "a server module failed"));
+        } catch (...) {
+            log::error("hooks", "hook of module {} failed", h.owner);
+            return module::HookResult::reject(StanzaError::cancel("internal-server-error", "a server module failed"));
+        }
+    }
+    return module::HookResult::pass();
+}
+
+Status HookTable::add_iq(const std::string& owner, module::IqTarget target, std::string_view type,
+                         std::string_view ns, std::string_view element, module::IqHandler fn) {
+    if (type != "get" && type != "set")
+        return Status::error("invalid", "iq handlers take type get or set, not '" + std::string(type) + "'");
+    IqKey key{static_cast<int>(target), std::string(type), std::string(ns), std::string(element)};
+    auto it = iqs_.find(key);
+    if (it != iqs_.end())
+        return Status::error("exists", fmt::format("iq {} {{{}}}{} is already handled by module {}", type, ns,
+                                                   element, it->second.owner));
+    iqs_.emplace(std::move(key), Iq{owner, std::move(fn)});
+    return Status::ok();
+}
+
+const module::IqHandler* HookTable::find_iq(module::IqTarget target, std::string_view type, std::string_view ns,
+                                            std::string_view element) const {
+    auto it = iqs_.find(IqKey{static_cast<int>(target), std::string(type), std::string(ns), std::string(element)});
+    return it == iqs_.end() ? nullptr : &it->second.fn;
+}
+
+void HookTable::add_session_handler(const std::string& owner, module::SessionEvent event,
+                                    module::SessionEventHandler fn) {
+    session_handlers_.emplace_back(owner, event, std::move(fn));
+}
+
+void HookTable::fire(module::SessionEvent event, const xmpp::Jid& full_jid) const {
+    for (const auto& [owner, ev, fn] : session_handlers_) {
+        if (ev != event) continue;
+        try {
+            fn(full_jid);
+        } catch (const std::exception& e) {
+            log::error("hooks", "session handler of module {} failed: {}", owner, e.what());
+        } catch (...) {
+            log::error("hooks", "session handler of module {} failed", owner);
+        }
+    }
+}
+
+void HookTable::add_feature(const std::string& owner, std::string feature) {
+    features_.emplace_back(owner, std::move(feature));
+}
+
+void HookTable::add_identity(const std::string& owner, module::DiscoIdentity identity) {
+    identities_.emplace_back(owner, std::move(identity));
+}
+
+std::vector<std::string> HookTable::features() const {
+    std::vector<std::string> out;
+    for (const auto& f : features_) out.push_back(f.second);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<module::DiscoIdentity> HookTable::identities() const {
+    std::vector<module::DiscoIdentity> out;
+    for (const auto& i : identities_)
+        if (std::find(out.begin(), out.end(), i.second) == out.end()) out.push_back(i.second);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.category, a.type, a.name) < std::tie(b.category, b.type, b.name);
+    });
+    return out;
+}
+
+void HookTable::drop(const std::string& owner) {
+    std::erase_if(hooks_, [&](const Hook& h) { return h.owner == owner; });
+    std::erase_if(iqs_, [&](const auto& kv) { return kv.second.owner == owner; });
+    std::erase_if(session_handlers_, [&](const auto& t) { return std::get<0>(t) == owner; });
+    std::erase_if(features_, [&](const auto& f) { return f.first == owner; });
+    std::erase_if(identities_, [&](const auto& i) { return i.first == owner; });
+}
+
+}  // namespace parley::hooks

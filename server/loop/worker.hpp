@@ -1,0 +1,129 @@
+// Worker: one thread running one libuv loop.
+//
+// A worker accepts its own connections (one SO_REUSEPORT listener socket per
+// worker and port), owns them for their whole life, runs one instance of
+// every module, and routes what its sessions send. Other threads reach it
+// only through post(): a self-contained function queued in its inbox and run
+// on its loop (MPSC queue + uv_async_t; a wake drains the whole queue).
+//
+// Writes are coalesced per loop iteration: transports mark themselves dirty
+// and the worker flushes them all in its uv_prepare callback, just before the
+// loop polls again.
+//
+// Thread affinity: post(), index() and join() from any thread; everything
+// else only on the worker's own loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/shared.hpp"
+#include "hooks/hook_table.hpp"
+#include "module/loader.hpp"
+
+namespace parley::net {
+class StreamTransport;
+}
+namespace parley::c2s {
+class Session;
+}
+namespace parley::router {
+class Router;
+}
+
+namespace parley::loop {
+
+class WorkerHost;
+
+class Worker {
+public:
+    Worker(unsigned index, daemon::Shared& shared);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Starts the thread: opens listeners, starts modules. Returns once the
+    // worker is running, or the first error (then the thread has ended).
+    Status start(const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
+    // Any thread. Runs fn on this worker's loop. Returns false once stopped.
+    bool post(std::function<void(Worker&)> fn);
+    // Any thread: asks the worker to end every stream with <system-shutdown/>,
+    // stop modules and leave its loop; join() waits for the thread.
+    void request_shutdown();
+    void join();
+
+    unsigned index() const { return index_; }
+    uv_loop_t* loop() { return &loop_; }
+    daemon::Shared& shared() { return shared_; }
+    hooks::HookTable& hooks() { return hooks_; }
+    router::Router& router() { return *router_; }
+    const config::Config& config() const { return *config_; }  // this worker's snapshot
+
+    // The read buffer every connection of this worker reads into (no idle
+    // connection owns one).
+    char* read_buffer() { return read_buffer_.get(); }
+    size_t read_buffer_size() const { return kReadBufferSize; }
+
+    void mark_dirty(net::StreamTransport* t);
+    void forget_transport(net::StreamTransport* t);
+    void add_transport(net::StreamTransport* t);
+
+    void add_session(uint64_t id, c2s::Session* s);
+    void remove_session(uint64_t id);
+    c2s::Session* find_session(uint64_t id) const;
+    size_t session_count() const { return sessions_.size(); }
+    size_t connection_count() const { return transports_.size(); }
+
+    // Loop thread: applies a new config snapshot and module set (SIGHUP).
+    void apply_reload(std::shared_ptr<const config::Config> cfg,
+                      const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
+
+private:
+    static constexpr size_t kReadBufferSize = 64 * 1024;
+    struct Listener;
+    struct RunningModule;
+
+    void run(std::promise<Status>& started, const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
+    Status open_listeners();
+    Status start_module(const std::shared_ptr<const module::LoadedModule>& m);
+    void stop_module(RunningModule& rm);
+    void drain_inbox();
+    void flush_dirty();
+    void begin_shutdown();
+    void maybe_finish_shutdown();
+
+    static void on_async(uv_async_t* h);
+    static void on_prepare(uv_prepare_t* h);
+    static void on_connection(uv_stream_t* server, int status);
+    static void on_shutdown_timer(uv_timer_t* t);
+
+    unsigned index_;
+    daemon::Shared& shared_;
+    std::shared_ptr<const config::Config> config_;
+    uv_loop_t loop_{};
+    uv_async_t async_{};
+    uv_prepare_t prepare_{};
+    uv_timer_t shutdown_timer_{};
+    std::thread thread_;
+    std::mutex inbox_mutex_;
+    std::vector<std::function<void(Worker&)>> inbox_;
+    bool accepting_posts_ = false;  // guarded by inbox_mutex_
+    bool shutting_down_ = false;
+    std::unique_ptr<char[]> read_buffer_;
+    hooks::HookTable hooks_;
+    std::unique_ptr<router::Router> router_;
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<std::unique_ptr<RunningModule>> modules_;
+    std::vector<net::StreamTransport*> dirty_;
+    std::unordered_map<net::StreamTransport*, bool> transports_;
+    std::unordered_map<uint64_t, c2s::Session*> sessions_;
+};
+
+}  // namespace parley::loop

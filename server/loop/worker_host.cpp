@@ -1,0 +1,97 @@
+#include "loop/worker_host.hpp"
+
+#include "log/log.hpp"
+#include "loop/worker.hpp"
+#include "router/router.hpp"
+
+namespace parley::loop {
+
+// A timer lives on the heap and is deleted from its close callback.
+struct WorkerHost::Timer {
+    uv_timer_t handle{};
+    WorkerHost* host = nullptr;
+    module::TimerId id = 0;
+    bool repeating = false;
+    std::function<void()> fn;
+};
+
+WorkerHost::WorkerHost(Worker& worker, std::string module_name, config::Section section)
+    : worker_(worker), name_(std::move(module_name)), section_(std::move(section)) {}
+
+WorkerHost::~WorkerHost() { drop_all(); }
+
+unsigned WorkerHost::worker_index() const { return worker_.index(); }
+std::string_view WorkerHost::server_version() const { return PACKAGE_VERSION; }
+
+void WorkerHost::hook(module::HookPoint point, int priority, module::StanzaHook fn) {
+    worker_.hooks().add_hook(name_, point, priority, std::move(fn));
+}
+
+Status WorkerHost::iq_handler(module::IqTarget target, std::string_view type, std::string_view ns,
+                              std::string_view element, module::IqHandler fn) {
+    return worker_.hooks().add_iq(name_, target, type, ns, element, std::move(fn));
+}
+
+void WorkerHost::on_session(module::SessionEvent event, module::SessionEventHandler fn) {
+    worker_.hooks().add_session_handler(name_, event, std::move(fn));
+}
+
+void WorkerHost::disco_feature(std::string feature) { worker_.hooks().add_feature(name_, std::move(feature)); }
+void WorkerHost::disco_identity(module::DiscoIdentity identity) {
+    worker_.hooks().add_identity(name_, std::move(identity));
+}
+std::vector<std::string> WorkerHost::disco_features() const { return worker_.hooks().features(); }
+std::vector<module::DiscoIdentity> WorkerHost::disco_identities() const { return worker_.hooks().identities(); }
+
+bool WorkerHost::is_local_domain(std::string_view domain) const { return worker_.config().find_host(domain) != nullptr; }
+
+void WorkerHost::send(xml::Element stanza) { worker_.router().route_from_server(std::move(stanza)); }
+
+module::TimerId WorkerHost::add_timer(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) {
+    auto* t = new Timer();
+    t->host = this;
+    t->id = ++next_timer_;
+    t->repeating = repeat_ms != 0;
+    t->fn = std::move(fn);
+    uv_timer_init(worker_.loop(), &t->handle);
+    t->handle.data = t;
+    uv_timer_start(&t->handle, &WorkerHost::on_timer, delay_ms, repeat_ms);
+    timers_[t->id] = t;
+    return t->id;
+}
+
+static void close_timer(uv_timer_t* h) {
+    uv_timer_stop(h);
+    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete static_cast<WorkerHost::Timer*>(hh->data); });
+}
+
+void WorkerHost::cancel_timer(module::TimerId id) {
+    auto it = timers_.find(id);
+    if (it == timers_.end()) return;
+    Timer* t = it->second;
+    timers_.erase(it);
+    close_timer(&t->handle);
+}
+
+void WorkerHost::on_timer(uv_timer_t* h) {
+    auto* t = static_cast<Timer*>(h->data);
+    WorkerHost* host = t->host;
+    module::TimerId id = t->id;
+    try {
+        t->fn();
+    } catch (const std::exception& e) {
+        log::error("module", "timer of module {} failed: {}", host->name_, e.what());
+    } catch (...) {
+        log::error("module", "timer of module {} failed", host->name_);
+    }
+    // A one-shot timer is done; the callback may already have cancelled it.
+    if (!t->repeating) host->cancel_timer(id);
+}
+
+void WorkerHost::drop_all() {
+    worker_.hooks().drop(name_);
+    for (auto& [id, t] : timers_) close_timer(&t->handle);
+    timers_.clear();
+}
+
+}  // namespace parley::loop

@@ -1,0 +1,56 @@
+// WorkerHost: the module::Host a module instance sees on one worker.
+//
+// Registrations go into the worker's HookTable under the module's name, so
+// stop() can drop them all; timers are libuv timers owned here and closed at
+// stop. Loop-affine: only the owning worker.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "module/module_api.hpp"
+
+namespace parley::loop {
+
+class Worker;
+
+class WorkerHost final : public module::Host {
+public:
+    WorkerHost(Worker& worker, std::string module_name, config::Section section);
+    ~WorkerHost() override;
+
+    unsigned worker_index() const override;
+    const config::Section& config() const override { return section_; }
+    std::string_view server_version() const override;
+    void hook(module::HookPoint point, int priority, module::StanzaHook fn) override;
+    Status iq_handler(module::IqTarget target, std::string_view type, std::string_view ns, std::string_view element,
+                      module::IqHandler fn) override;
+    void on_session(module::SessionEvent event, module::SessionEventHandler fn) override;
+    void disco_feature(std::string feature) override;
+    void disco_identity(module::DiscoIdentity identity) override;
+    std::vector<std::string> disco_features() const override;
+    std::vector<module::DiscoIdentity> disco_identities() const override;
+    bool is_local_domain(std::string_view domain) const override;
+    void send(xml::Element stanza) override;
+    module::TimerId add_timer(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) override;
+    void cancel_timer(module::TimerId id) override;
+
+    void set_section(config::Section s) { section_ = std::move(s); }
+    // Drops every registration and timer of this module.
+    void drop_all();
+
+    struct Timer;
+
+private:
+    static void on_timer(uv_timer_t* t);
+    Worker& worker_;
+    std::string name_;
+    config::Section section_;
+    std::map<module::TimerId, Timer*> timers_;
+    module::TimerId next_timer_ = 0;
+};
+
+}  // namespace parley::loop

@@ -1,0 +1,305 @@
+#include "net/stream_transport.hpp"
+
+#include <arpa/inet.h>
+
+#include "log/log.hpp"
+#include "loop/worker.hpp"
+#include "xml/serializer.hpp"
+
+namespace parley::net {
+
+struct StreamTransport::WriteReq {
+    uv_write_t req{};
+    std::string data;
+    StreamTransport* owner = nullptr;
+};
+
+namespace {
+
+void format_addr(const sockaddr_storage& ss, std::string& ip, std::string& ip_port) {
+    char host[INET6_ADDRSTRLEN] = "";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+        uv_ip4_name(a, host, sizeof host);
+        port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+        uv_ip6_name(a, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    }
+    ip = host;
+    ip_port = fmt::format("{};{}", host, port);
+}
+
+}  // namespace
+
+StreamTransport::StreamTransport(loop::Worker& worker, xml::StreamLimits limits)
+    : worker_(worker), parser_(*this, limits), max_queue_(worker.config().limits.max_send_queue_bytes) {
+    uv_tcp_init(worker_.loop(), &tcp_);
+    tcp_.data = this;
+    uv_timer_init(worker_.loop(), &timer_);
+    timer_.data = this;
+    open_handles_ = 2;
+    worker_.add_transport(this);
+}
+
+StreamTransport::~StreamTransport() { worker_.forget_transport(this); }
+
+Status StreamTransport::accept_from(uv_stream_t* server) {
+    int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
+    if (rc == 0) {
+        uv_tcp_nodelay(&tcp_, 1);
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            format_addr(ss, remote_ip_, remote_addr_);
+        len = sizeof ss;
+        std::string ignored;
+        if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            format_addr(ss, ignored, local_addr_);
+        rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &StreamTransport::on_alloc, &StreamTransport::on_read);
+    }
+    if (rc != 0) {
+        close_now();
+        return Status::error("accept", uv_strerror(rc));
+    }
+    return Status::ok();
+}
+
+Status StreamTransport::start_tls(TlsSession::Mode mode) {
+    auto ctx = worker_.shared().tls();
+    auto s = TlsSession::create(ctx, mode);
+    if (!s) return s.status();
+    tls_ = std::move(s.value());
+    return Status::ok();
+}
+
+void StreamTransport::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    auto* self = static_cast<StreamTransport*>(h->data);
+    buf->base = self->worker_.read_buffer();
+    buf->len = self->worker_.read_buffer_size();
+}
+
+void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* self = static_cast<StreamTransport*>(s->data);
+    if (nread == 0) return;
+    if (nread < 0) {
+        // EOF or error: the peer is gone; nothing more can be sent.
+        self->close_now();
+        return;
+    }
+    if (self->closing_) return;
+    self->handle_input(buf->base, static_cast<size_t>(nread));
+}
+
+void StreamTransport::handle_input(const char* data, size_t len) {
+    if (!tls_) {
+        feed_parser(data, len);
+        return;
+    }
+    std::string plain;
+    Status s = tls_->feed(data, len, plain);
+    if (tls_->has_output()) append_output(tls_->take_output());
+    if (!s) {
+        log::info("tls", "{}: TLS failed: {}", remote_ip_, s.message());
+        close_after_flush_ = true;
+        closing_ = true;
+        mark_dirty();
+        return;
+    }
+    if (!tls_was_done_ && tls_->handshake_done()) {
+        tls_was_done_ = true;
+        on_tls_established();
+    }
+    if (!plain.empty()) feed_parser(plain.data(), plain.size());
+    if (tls_ && tls_->peer_closed() && !closing_) close_stream();
+}
+
+void StreamTransport::feed_parser(const char* data, size_t len) {
+    // Bounded: each round consumes at least the stanza that asked for a restart.
+    while (len > 0 && !closing_) {
+        xml::FeedResult r = parser_.feed(data, len);
+        if (closing_) return;
+        if (r.error != xml::ParseError::none) {
+            stream_error(xmpp::from_parse_error(r.error), r.text);
+            return;
+        }
+        if (!restart_pending_) return;
+        restart_pending_ = false;
+        parser_.reset();
+        header_sent_ = false;
+        size_t used = std::min(r.consumed, len);
+        data += used;
+        len -= used;
+        if (tls_pending_) {
+            tls_pending_ = false;
+            Status s = start_tls(tls_pending_mode_);
+            if (!s) {
+                log::error("tls", "cannot start TLS: {}", s.message());
+                close_now();
+                return;
+            }
+            // Whatever followed <starttls/> in this read is TLS already.
+            if (len > 0) handle_input(data, len);
+            return;
+        }
+    }
+}
+
+void StreamTransport::starttls_after_current() {
+    tls_pending_ = true;
+    tls_pending_mode_ = TlsSession::Mode::starttls;
+    restart_stream();
+}
+
+void StreamTransport::restart_stream() {
+    restart_pending_ = true;
+    parser_.restart_after_current();
+}
+
+void StreamTransport::append_output(std::string_view bytes) {
+    if (bytes.empty()) return;
+    out_.append(bytes);
+    mark_dirty();
+}
+
+void StreamTransport::mark_dirty() {
+    if (dirty_) return;
+    dirty_ = true;
+    worker_.mark_dirty(this);
+}
+
+void StreamTransport::send_raw(std::string_view bytes) {
+    if (close_after_flush_ && closing_ && bytes.empty()) return;
+    if (tls_) {
+        Status s = tls_->write(bytes);
+        if (!s) {
+            close_now();
+            return;
+        }
+        if (tls_->has_output()) append_output(tls_->take_output());
+    } else {
+        append_output(bytes);
+    }
+    if (out_.size() + in_flight_ > max_queue_ && !closing_) {
+        // A peer that does not read its stream must not hold unbounded memory.
+        log::info("c2s", "{}: send queue over {} bytes; closing", remote_ip_, max_queue_);
+        close_now();
+    }
+}
+
+void StreamTransport::send(const xml::Element& element) {
+    std::string out;
+    xml::serialize(element, out, default_ns());
+    send_raw(out);
+}
+
+void StreamTransport::send_stream_header(std::string_view from, std::string_view to, std::string_view id) {
+    if (header_sent_) return;
+    header_sent_ = true;
+    std::vector<xml::Attribute> attrs;
+    if (!from.empty()) attrs.push_back({"from", std::string(from)});
+    if (!to.empty()) attrs.push_back({"to", std::string(to)});
+    if (!id.empty()) attrs.push_back({"id", std::string(id)});
+    attrs.push_back({"version", "1.0"});
+    attrs.push_back({"xml:lang", "en"});
+    send_raw(xml::stream_header(default_ns(), attrs));
+}
+
+void StreamTransport::stream_error(xmpp::StreamErrorCondition condition, std::string_view text) {
+    if (closing_) return;
+    log::info("stream", "{}: stream error {}: {}", remote_ip_, xmpp::condition_name(condition), text);
+    if (!header_sent_) send_stream_header({}, {}, {});
+    send(xmpp::make_stream_error(condition, text));
+    close_stream();
+}
+
+void StreamTransport::shutdown_stream() {
+    stream_error(xmpp::StreamErrorCondition::system_shutdown, "the server is shutting down");
+}
+
+void StreamTransport::close_stream() {
+    if (closing_) return;
+    if (header_sent_) send_raw(xml::stream_close());
+    if (tls_ && tls_->handshake_done()) {
+        tls_->bye();
+        if (tls_->has_output()) append_output(tls_->take_output());
+    }
+    closing_ = true;
+    close_after_flush_ = true;
+    mark_dirty();
+    // A peer that never reads must not keep the connection: cut it later.
+    set_deadline(5000);
+}
+
+void StreamTransport::flush() {
+    dirty_ = false;
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+    if (!out_.empty()) {
+        auto* w = new WriteReq();
+        w->data.swap(out_);  // the pending buffer's memory goes with the request
+        w->owner = this;
+        w->req.data = w;
+        uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+        in_flight_ += w->data.size();
+        int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &StreamTransport::on_write);
+        if (rc != 0) {
+            in_flight_ -= w->data.size();
+            delete w;  // a failed call means no callback
+            close_now();
+            return;
+        }
+    }
+    if (close_after_flush_ && in_flight_ == 0) begin_close();
+}
+
+void StreamTransport::on_write(uv_write_t* req, int status) {
+    auto* w = static_cast<WriteReq*>(req->data);
+    StreamTransport* self = w->owner;
+    self->in_flight_ -= w->data.size();
+    delete w;
+    if (status < 0) {
+        if (status != UV_ECANCELED) self->close_now();
+        return;
+    }
+    if (self->close_after_flush_ && self->in_flight_ == 0 && self->out_.empty()) self->begin_close();
+}
+
+void StreamTransport::close_now() {
+    closing_ = true;
+    out_.clear();
+    begin_close();
+}
+
+void StreamTransport::begin_close() {
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+    closing_ = true;
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &StreamTransport::on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &StreamTransport::on_close);
+}
+
+void StreamTransport::on_close(uv_handle_t* h) {
+    auto* self = static_cast<StreamTransport*>(h->data);
+    if (--self->open_handles_ > 0) return;
+    self->on_closed();
+    delete self;
+}
+
+void StreamTransport::set_deadline(uint64_t ms) {
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_))) return;
+    if (ms == 0) uv_timer_stop(&timer_);
+    else uv_timer_start(&timer_, &StreamTransport::on_timer, ms, 0);
+}
+
+void StreamTransport::on_timer(uv_timer_t* t) {
+    auto* self = static_cast<StreamTransport*>(t->data);
+    if (self->closing_) {
+        self->close_now();
+        return;
+    }
+    self->on_deadline();
+}
+
+}  // namespace parley::net

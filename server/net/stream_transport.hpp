@@ -1,0 +1,117 @@
+// StreamTransport: one XML stream over one TCP connection, TLS optional.
+//
+// The pipeline below an XMPP stream, shared by c2s and (later) s2s: socket
+// reads land in the worker's read buffer, go through GnuTLS when TLS is on,
+// then into the incremental expat stream parser, whose events reach the
+// subclass (the StreamHandler methods). Writes are appended to one pending
+// buffer (encrypted when TLS is on) and flushed once per loop iteration by
+// the worker; the buffer is released once handed to the kernel.
+//
+// Lifetime: created with new on its worker; deleted by itself in the close
+// callback of its last handle, after on_closed(). Every stream error is sent
+// (after a stream header if none was sent yet), followed by
+// </stream:stream> and TLS close_notify; the connection closes once that
+// is written. Loop-affine: only the owning worker.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "net/tls.hpp"
+#include "xml/stream_parser.hpp"
+#include "xmpp/errors.hpp"
+
+namespace parley::loop {
+class Worker;
+}
+
+namespace parley::net {
+
+class StreamTransport : public xml::StreamHandler {
+public:
+    StreamTransport(loop::Worker& worker, xml::StreamLimits limits);
+    ~StreamTransport() override;
+    StreamTransport(const StreamTransport&) = delete;
+    StreamTransport& operator=(const StreamTransport&) = delete;
+
+    // Accepts the pending connection of `server` and starts reading.
+    Status accept_from(uv_stream_t* server);
+
+    // Sends bytes of the XML stream (encrypted if TLS is on).
+    void send_raw(std::string_view bytes);
+    void send(const xml::Element& element);
+    // Sends the stream header, unless already sent for this stream.
+    void send_stream_header(std::string_view from, std::string_view to, std::string_view id);
+    // Stream error, then </stream:stream>, then the connection closes.
+    void stream_error(xmpp::StreamErrorCondition condition, std::string_view text);
+    // Ends our stream (</stream:stream>) and closes after it is written.
+    void close_stream();
+    // Closes now, dropping unsent data.
+    void close_now();
+    // SIGTERM: <system-shutdown/> by default.
+    virtual void shutdown_stream();
+
+    void flush();  // worker only: writes what is pending
+
+    bool closing() const { return closing_; }
+    bool secure() const { return tls_ && tls_->handshake_done(); }
+    TlsSession* tls() { return tls_.get(); }
+    loop::Worker& worker() { return worker_; }
+    const std::string& remote_ip() const { return remote_ip_; }
+    const std::string& remote_addr() const { return remote_addr_; }  // "ip;port" (Cyrus SASL form)
+    const std::string& local_addr() const { return local_addr_; }
+
+protected:
+    // Turns TLS on: direct TLS at accept, or STARTTLS after <proceed/> was
+    // queued (the rest of the current read is handed to TLS).
+    Status start_tls(TlsSession::Mode mode);
+    // The parser stops after the current stanza and expects a new stream
+    // header (RFC 6120 §4.3.3). Call from on_stanza.
+    void restart_stream();
+    // After <proceed/>: the stream restarts over TLS once this stanza ends.
+    void starttls_after_current();
+    virtual void on_tls_established() {}
+    // The transport is about to be deleted; unregister everything.
+    virtual void on_closed() {}
+    // The default namespace used for the stream header and serialization.
+    virtual std::string_view default_ns() const = 0;
+    // Deadline for the current phase (e.g. login); 0 cancels.
+    void set_deadline(uint64_t ms);
+    virtual void on_deadline() { stream_error(xmpp::StreamErrorCondition::connection_timeout, "timed out"); }
+    bool header_sent_ = false;
+
+private:
+    struct WriteReq;
+    static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+    static void on_write(uv_write_t* req, int status);
+    static void on_close(uv_handle_t* h);
+    static void on_timer(uv_timer_t* t);
+    void handle_input(const char* data, size_t len);
+    void feed_parser(const char* data, size_t len);
+    void append_output(std::string_view bytes);
+    void mark_dirty();
+    void begin_close();
+
+    loop::Worker& worker_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    int open_handles_ = 0;
+    xml::StreamParser parser_;
+    std::unique_ptr<TlsSession> tls_;
+    std::string out_;          // pending bytes to write (ciphertext when TLS is on)
+    size_t in_flight_ = 0;     // bytes handed to uv_write, not yet written
+    bool dirty_ = false;
+    bool closing_ = false;     // no more input is processed
+    bool close_after_flush_ = false;
+    bool restart_pending_ = false;
+    bool tls_pending_ = false;
+    TlsSession::Mode tls_pending_mode_ = TlsSession::Mode::starttls;
+    bool tls_was_done_ = false;
+    size_t max_queue_;
+    std::string remote_ip_, remote_addr_, local_addr_;
+};
+
+}  // namespace parley::net

@@ -1,0 +1,85 @@
+#include "router/rules.hpp"
+
+#include <algorithm>
+
+namespace parley::router {
+
+namespace {
+
+Decision bounce(std::string condition, std::string text) {
+    Decision d;
+    d.action = Decision::Action::bounce;
+    d.error = StanzaError::cancel(std::move(condition), std::move(text));
+    return d;
+}
+
+Decision act(Decision::Action a) {
+    Decision d;
+    d.action = a;
+    return d;
+}
+
+}  // namespace
+
+Decision decide_full(std::string_view kind, std::string_view type, const sessions::SessionEntry* found) {
+    if (found) {
+        Decision d = act(Decision::Action::deliver);
+        d.targets.push_back(*found);
+        return d;
+    }
+    // RFC 6121 §8.5.3.2: no session is bound to that full JID.
+    if (kind == "message") {
+        if (type.empty() || type == "normal" || type == "chat") return act(Decision::Action::to_bare);
+        if (type == "groupchat") return bounce("service-unavailable", "that resource is not online");
+        return act(Decision::Action::drop);  // headline, error
+    }
+    if (kind == "iq") {
+        if (type == "get" || type == "set") return bounce("service-unavailable", "that resource is not online");
+        return act(Decision::Action::drop);
+    }
+    return act(Decision::Action::drop);  // presence to an offline resource
+}
+
+Decision decide_bare(std::string_view kind, std::string_view type, const std::vector<sessions::SessionEntry>& sessions,
+                     bool account_exists) {
+    if (kind == "iq") {
+        // RFC 6121 §8.5.1 / RFC 6120 §10.5.4: the server answers for the account.
+        if (type != "get" && type != "set") return act(Decision::Action::drop);
+        if (!account_exists) return bounce("service-unavailable", "no such account");
+        return act(Decision::Action::handle_iq);
+    }
+    if (kind == "message") {
+        if (type == "error") return act(Decision::Action::drop);
+        if (type == "groupchat") return bounce("service-unavailable", "groupchat to an account is not allowed");
+        Decision d = act(Decision::Action::deliver);
+        if (type == "headline") {
+            // Every available resource with non-negative priority (§8.5.2.1.1).
+            for (const auto& s : sessions)
+                if (s.available && s.priority >= 0) d.targets.push_back(s);
+            if (d.targets.empty()) return act(Decision::Action::drop);
+            return d;
+        }
+        // normal and chat: the available resources of highest non-negative priority.
+        int best = -1;
+        for (const auto& s : sessions)
+            if (s.available && s.priority >= 0) best = std::max(best, s.priority);
+        if (best < 0) {
+            // UNFINISHED: offline storage (XEP-0160) comes with everyday IM.
+            if (!account_exists) return bounce("service-unavailable", "no such account");
+            return bounce("service-unavailable", "the recipient is not online");
+        }
+        for (const auto& s : sessions)
+            if (s.available && s.priority == best) d.targets.push_back(s);
+        return d;
+    }
+    // Presence to a bare JID reaches the available resources (§8.5.2.1.3).
+    // UNFINISHED: rosters, subscriptions and probes come with everyday IM.
+    if (type == "probe") return act(Decision::Action::drop);
+    Decision d = act(Decision::Action::deliver);
+    for (const auto& s : sessions)
+        if (s.available) d.targets.push_back(s);
+    if (d.targets.empty()) return act(Decision::Action::drop);
+    return d;
+}
+
+}  // namespace parley::router

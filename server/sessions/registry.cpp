@@ -1,0 +1,95 @@
+#include "sessions/registry.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace parley::sessions {
+
+LocalRegistry::Shard& LocalRegistry::shard_for(const std::string& bare) const {
+    return shards_[std::hash<std::string>{}(bare) % kShards];
+}
+
+std::optional<SessionEntry> LocalRegistry::bind(const xmpp::Jid& full_jid, SessionRef ref) {
+    const std::string bare = full_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto& list = s.by_bare[bare];
+    for (auto& e : list) {
+        if (e.full_jid.resource() == full_jid.resource()) {
+            SessionEntry old = e;
+            e = SessionEntry{full_jid, ref, false, 0};
+            return old;
+        }
+    }
+    list.push_back(SessionEntry{full_jid, ref, false, 0});
+    return std::nullopt;
+}
+
+bool LocalRegistry::unbind(const xmpp::Jid& full_jid, SessionRef ref) {
+    const std::string bare = full_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.by_bare.find(bare);
+    if (it == s.by_bare.end()) return false;
+    auto& list = it->second;
+    auto e = std::find_if(list.begin(), list.end(), [&](const SessionEntry& x) {
+        return x.ref == ref && x.full_jid.resource() == full_jid.resource();
+    });
+    if (e == list.end()) return false;
+    list.erase(e);
+    if (list.empty()) s.by_bare.erase(it);
+    return true;
+}
+
+void LocalRegistry::set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) {
+    const std::string bare = full_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.by_bare.find(bare);
+    if (it == s.by_bare.end()) return;
+    for (auto& e : it->second) {
+        if (e.ref == ref && e.full_jid.resource() == full_jid.resource()) {
+            e.available = available;
+            e.priority = priority;
+        }
+    }
+}
+
+std::optional<SessionEntry> LocalRegistry::find(const xmpp::Jid& full_jid) const {
+    const std::string bare = full_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.by_bare.find(bare);
+    if (it == s.by_bare.end()) return std::nullopt;
+    for (const auto& e : it->second)
+        if (e.full_jid.resource() == full_jid.resource()) return e;
+    return std::nullopt;
+}
+
+std::vector<SessionEntry> LocalRegistry::sessions_of(const xmpp::Jid& bare_jid) const {
+    const std::string bare = bare_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.by_bare.find(bare);
+    if (it == s.by_bare.end()) return {};
+    return it->second;
+}
+
+size_t LocalRegistry::count_of(const xmpp::Jid& bare_jid) const {
+    const std::string bare = bare_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.by_bare.find(bare);
+    return it == s.by_bare.end() ? 0 : it->second.size();
+}
+
+size_t LocalRegistry::total() const {
+    size_t n = 0;
+    for (auto& s : shards_) {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        for (const auto& [k, v] : s.by_bare) n += v.size();
+    }
+    return n;
+}
+
+}  // namespace parley::sessions

@@ -1,0 +1,74 @@
+// The session registry: which resources of which account are online, where.
+//
+// Maps a bare JID to its bound sessions (full JID, owning worker, session id,
+// presence availability and priority). Sharded by bare JID, each shard behind
+// its own mutex: any thread. Entries are plain values so that a session can
+// be found from any worker and reached by posting to its owner's inbox; a
+// node-to-node directory (NATS, later) can implement the same interface.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "xmpp/jid.hpp"
+
+namespace parley::sessions {
+
+// Where a bound session lives. session_id is unique within the process.
+struct SessionRef {
+    unsigned worker = 0;
+    uint64_t session_id = 0;
+    friend bool operator==(const SessionRef&, const SessionRef&) = default;
+};
+
+struct SessionEntry {
+    xmpp::Jid full_jid;
+    SessionRef ref;
+    bool available = false;  // sent available presence (RFC 6121 §4.2)
+    int priority = 0;        // from its last available presence
+};
+
+class Registry {
+public:
+    virtual ~Registry() = default;
+    // Binds full_jid to ref. When that full JID is already bound, the older
+    // entry is replaced and returned so its owner can end it with <conflict/>.
+    virtual std::optional<SessionEntry> bind(const xmpp::Jid& full_jid, SessionRef ref) = 0;
+    // Removes the entry only if it still belongs to ref (a newer session may
+    // have taken the resource over). Returns whether it was removed.
+    virtual bool unbind(const xmpp::Jid& full_jid, SessionRef ref) = 0;
+    virtual void set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) = 0;
+    virtual std::optional<SessionEntry> find(const xmpp::Jid& full_jid) const = 0;
+    virtual std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const = 0;
+    virtual size_t count_of(const xmpp::Jid& bare_jid) const = 0;
+    virtual size_t total() const = 0;
+};
+
+// The single-node registry: sharded in memory.
+class LocalRegistry final : public Registry {
+public:
+    std::optional<SessionEntry> bind(const xmpp::Jid& full_jid, SessionRef ref) override;
+    bool unbind(const xmpp::Jid& full_jid, SessionRef ref) override;
+    void set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) override;
+    std::optional<SessionEntry> find(const xmpp::Jid& full_jid) const override;
+    std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const override;
+    size_t count_of(const xmpp::Jid& bare_jid) const override;
+    size_t total() const override;
+
+private:
+    static constexpr size_t kShards = 64;
+    struct Shard {
+        mutable std::mutex mutex;
+        // bare JID string -> its sessions (few per account, so a vector).
+        std::unordered_map<std::string, std::vector<SessionEntry>> by_bare;
+    };
+    Shard& shard_for(const std::string& bare) const;
+    mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace parley::sessions

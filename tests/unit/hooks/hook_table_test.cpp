@@ -1,0 +1,94 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include "hooks/hook_table.hpp"
+
+using namespace parley;
+using module::HookPoint;
+using module::HookResult;
+
+BOOST_AUTO_TEST_SUITE(hooks_hook_table)
+
+BOOST_AUTO_TEST_CASE(higher_priority_runs_first_and_handled_stops) {
+    hooks::HookTable t;
+    std::vector<std::string> order;
+    t.add_hook("low", HookPoint::stanza_in, 1, [&](module::StanzaContext&) {
+        order.push_back("low");
+        return HookResult::pass();
+    });
+    t.add_hook("high", HookPoint::stanza_in, 10, [&](module::StanzaContext&) {
+        order.push_back("high");
+        return HookResult::pass();
+    });
+    t.add_hook("out", HookPoint::stanza_out, 100, [&](module::StanzaContext&) {
+        order.push_back("out");
+        return HookResult::handled();
+    });
+    xml::Element s("message", "jabber:client");
+    xmpp::Jid from, to;
+    module::StanzaContext ctx{s, from, to, true};
+    BOOST_TEST((t.run(HookPoint::stanza_in, ctx).verdict == HookResult::Verdict::pass));
+    BOOST_REQUIRE_EQUAL(order.size(), 2u);
+    BOOST_TEST(order[0] == "high");
+    BOOST_TEST(order[1] == "low");
+    t.add_hook("mid", HookPoint::stanza_in, 5, [&](module::StanzaContext&) {
+        return HookResult::reject(StanzaError::cancel("policy-violation", "no"));
+    });
+    order.clear();
+    auto r = t.run(HookPoint::stanza_in, ctx);
+    BOOST_TEST((r.verdict == HookResult::Verdict::reject));
+    BOOST_TEST(r.error.condition == "policy-violation");
+    BOOST_TEST(order.size() == 1u, "hooks: a reject must stop lower-priority hooks");
+}
+
+BOOST_AUTO_TEST_CASE(throwing_hook_becomes_internal_server_error) {
+    hooks::HookTable t;
+    t.add_hook("bad", HookPoint::stanza_in, 0, [](module::StanzaContext&) -> HookResult { throw std::runtime_error("boom"); });
+    xml::Element s("message", "jabber:client");
+    xmpp::Jid from, to;
+    module::StanzaContext ctx{s, from, to, true};
+    auto r = t.run(HookPoint::stanza_in, ctx);
+    BOOST_TEST((r.verdict == HookResult::Verdict::reject));
+    BOOST_TEST(r.error.condition == "internal-server-error");
+}
+
+BOOST_AUTO_TEST_CASE(iq_keys_are_unique_and_dropped_with_their_owner) {
+    hooks::HookTable t;
+    auto h = [](const module::IqRequest&, std::shared_ptr<module::IqResponder>) {};
+    BOOST_TEST(t.add_iq("ping", module::IqTarget::server, "get", "urn:xmpp:ping", "ping", h).is_ok());
+    Status dup = t.add_iq("other", module::IqTarget::server, "get", "urn:xmpp:ping", "ping", h);
+    BOOST_TEST(!dup.is_ok(), "hooks: a second handler for the same iq key must be refused");
+    BOOST_TEST(dup.message().find("ping") != std::string::npos);
+    BOOST_TEST(!t.add_iq("ping", module::IqTarget::server, "result", "urn:xmpp:ping", "ping", h).is_ok());
+    BOOST_TEST(t.find_iq(module::IqTarget::server, "get", "urn:xmpp:ping", "ping") != nullptr);
+    BOOST_TEST(t.find_iq(module::IqTarget::account, "get", "urn:xmpp:ping", "ping") == nullptr);
+    BOOST_TEST(t.find_iq(module::IqTarget::server, "set", "urn:xmpp:ping", "ping") == nullptr);
+    t.add_feature("ping", "urn:xmpp:ping");
+    t.add_feature("version", "jabber:iq:version");
+    t.add_feature("ping2", "urn:xmpp:ping");
+    BOOST_TEST(t.features().size() == 2u, "hooks: features are listed once");
+    t.drop("ping");
+    BOOST_TEST(t.find_iq(module::IqTarget::server, "get", "urn:xmpp:ping", "ping") == nullptr);
+    BOOST_TEST(t.features().size() == 2u, "ping2 still registers urn:xmpp:ping");
+    t.drop("ping2");
+    auto f = t.features();
+    BOOST_REQUIRE_EQUAL(f.size(), 1u);
+    BOOST_TEST(f[0] == "jabber:iq:version");
+}
+
+BOOST_AUTO_TEST_CASE(session_events_reach_handlers) {
+    hooks::HookTable t;
+    int bound = 0, closed = 0;
+    t.add_session_handler("m", module::SessionEvent::bound, [&](const xmpp::Jid&) { ++bound; });
+    t.add_session_handler("m", module::SessionEvent::closed, [&](const xmpp::Jid&) { ++closed; });
+    t.fire(module::SessionEvent::bound, xmpp::Jid());
+    t.fire(module::SessionEvent::bound, xmpp::Jid());
+    t.fire(module::SessionEvent::closed, xmpp::Jid());
+    BOOST_TEST(bound == 2);
+    BOOST_TEST(closed == 1);
+    t.drop("m");
+    t.fire(module::SessionEvent::bound, xmpp::Jid());
+    BOOST_TEST(bound == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

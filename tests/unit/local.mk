@@ -1,0 +1,22 @@
+# tests/unit: unit tests of the server core, and the loader's test modules.
+tests_unit_parley_unit_SOURCES += \
+	tests/unit/router/rules_test.cpp \
+	tests/unit/sessions/registry_test.cpp \
+	tests/unit/hooks/hook_table_test.cpp \
+	tests/unit/module/loader_test.cpp
+
+# Test modules for the loader: built for `make check` only.
+check_LTLIBRARIES = tests/support/modules/mod_testgood.la tests/support/modules/mod_testbadabi.la \
+	tests/support/modules/mod_testnosym.la
+PARLEY_TEST_MODULE_LINK = -module -avoid-version -shared -rpath /nowhere $(AM_LDFLAGS)
+tests_support_modules_mod_testgood_la_SOURCES = tests/support/modules/mod_testgood.cpp
+tests_support_modules_mod_testgood_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+tests_support_modules_mod_testgood_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
+tests_support_modules_mod_testgood_la_LIBADD = libparley.la
+tests_support_modules_mod_testbadabi_la_SOURCES = tests/support/modules/mod_testbadabi.cpp
+tests_support_modules_mod_testbadabi_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+tests_support_modules_mod_testbadabi_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
+tests_support_modules_mod_testbadabi_la_LIBADD = libparley.la
+tests_support_modules_mod_testnosym_la_SOURCES = tests/support/modules/mod_testnosym.cpp
+tests_support_modules_mod_testnosym_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+tests_support_modules_mod_testnosym_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)

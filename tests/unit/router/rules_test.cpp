@@ -1,0 +1,121 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include "router/rules.hpp"
+
+using parley::router::Decision;
+using parley::router::decide_bare;
+using parley::router::decide_full;
+using parley::sessions::SessionEntry;
+using parley::xmpp::Jid;
+
+namespace {
+
+SessionEntry entry(const char* resource, unsigned worker, uint64_t id, bool available, int priority) {
+    SessionEntry e;
+    e.full_jid = Jid::make("juliet", "example.org", resource).value();
+    e.ref = {worker, id};
+    e.available = available;
+    e.priority = priority;
+    return e;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(router_rules)
+
+BOOST_AUTO_TEST_CASE(full_jid_online_delivers_to_that_session_only) {
+    auto e = entry("balcony", 1, 7, false, 0);
+    for (const char* kind : {"message", "presence", "iq"}) {
+        Decision d = decide_full(kind, "", &e);
+        BOOST_TEST((d.action == Decision::Action::deliver), "router: " << kind << " to an online full JID");
+        BOOST_REQUIRE_EQUAL(d.targets.size(), 1u);
+        BOOST_TEST(d.targets[0].ref.session_id == 7u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(full_jid_offline_follows_rfc6121_8_5_3_2) {
+    BOOST_TEST((decide_full("message", "", nullptr).action == Decision::Action::to_bare));
+    BOOST_TEST((decide_full("message", "chat", nullptr).action == Decision::Action::to_bare));
+    BOOST_TEST((decide_full("message", "normal", nullptr).action == Decision::Action::to_bare));
+    Decision g = decide_full("message", "groupchat", nullptr);
+    BOOST_TEST((g.action == Decision::Action::bounce));
+    BOOST_TEST(g.error.condition == "service-unavailable");
+    BOOST_TEST((decide_full("message", "headline", nullptr).action == Decision::Action::drop));
+    BOOST_TEST((decide_full("message", "error", nullptr).action == Decision::Action::drop));
+    Decision iq = decide_full("iq", "get", nullptr);
+    BOOST_TEST((iq.action == Decision::Action::bounce));
+    BOOST_TEST(iq.error.condition == "service-unavailable");
+    BOOST_TEST((decide_full("iq", "set", nullptr).action == Decision::Action::bounce));
+    BOOST_TEST((decide_full("iq", "result", nullptr).action == Decision::Action::drop), "iq results are never answered");
+    BOOST_TEST((decide_full("iq", "error", nullptr).action == Decision::Action::drop), "iq errors are never answered");
+    BOOST_TEST((decide_full("presence", "", nullptr).action == Decision::Action::drop));
+}
+
+BOOST_AUTO_TEST_CASE(bare_jid_chat_goes_to_highest_non_negative_priority) {
+    std::vector<SessionEntry> s{entry("a", 0, 1, true, 5), entry("b", 1, 2, true, 5), entry("c", 0, 3, true, 1),
+                                entry("d", 1, 4, false, 50), entry("e", 0, 5, true, -1)};
+    Decision d = decide_bare("message", "chat", s, true);
+    BOOST_TEST((d.action == Decision::Action::deliver));
+    BOOST_REQUIRE_EQUAL(d.targets.size(), 2u);
+    BOOST_TEST(d.targets[0].ref.session_id == 1u);
+    BOOST_TEST(d.targets[1].ref.session_id == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(bare_jid_headline_goes_to_all_non_negative) {
+    std::vector<SessionEntry> s{entry("a", 0, 1, true, 5), entry("c", 0, 3, true, 0), entry("e", 0, 5, true, -1)};
+    Decision d = decide_bare("message", "headline", s, true);
+    BOOST_TEST((d.action == Decision::Action::deliver));
+    BOOST_TEST(d.targets.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(bare_jid_nobody_available_bounces_chat_and_drops_the_rest) {
+    std::vector<SessionEntry> s{entry("a", 0, 1, false, 0), entry("e", 0, 5, true, -1)};
+    Decision d = decide_bare("message", "chat", s, true);
+    BOOST_TEST((d.action == Decision::Action::bounce));
+    BOOST_TEST(d.error.condition == "service-unavailable");
+    BOOST_TEST((decide_bare("message", "error", s, true).action == Decision::Action::drop));
+    BOOST_TEST((decide_bare("message", "headline", s, true).action == Decision::Action::drop));
+    // Presence reaches every available resource, whatever its priority (RFC 6121 §8.5.2.1.3)...
+    Decision p = decide_bare("presence", "", s, true);
+    BOOST_TEST((p.action == Decision::Action::deliver));
+    BOOST_TEST(p.targets.size() == 1u);
+    // ...and is dropped when none is available.
+    std::vector<SessionEntry> none{entry("a", 0, 1, false, 0)};
+    BOOST_TEST((decide_bare("presence", "", none, true).action == Decision::Action::drop));
+}
+
+BOOST_AUTO_TEST_CASE(bare_jid_unknown_account) {
+    Decision m = decide_bare("message", "", {}, false);
+    BOOST_TEST((m.action == Decision::Action::bounce));
+    BOOST_TEST(m.error.condition == "service-unavailable");
+    Decision iq = decide_bare("iq", "get", {}, false);
+    BOOST_TEST((iq.action == Decision::Action::bounce));
+    BOOST_TEST(iq.error.condition == "service-unavailable");
+    BOOST_TEST((decide_bare("presence", "subscribe", {}, false).action == Decision::Action::drop));
+}
+
+BOOST_AUTO_TEST_CASE(bare_jid_iq_is_answered_by_the_server) {
+    std::vector<SessionEntry> s{entry("a", 0, 1, true, 0)};
+    BOOST_TEST((decide_bare("iq", "get", s, true).action == Decision::Action::handle_iq));
+    BOOST_TEST((decide_bare("iq", "set", {}, true).action == Decision::Action::handle_iq));
+    BOOST_TEST((decide_bare("iq", "result", s, true).action == Decision::Action::drop));
+    BOOST_TEST((decide_bare("iq", "error", s, true).action == Decision::Action::drop));
+}
+
+BOOST_AUTO_TEST_CASE(bare_jid_groupchat_bounces) {
+    std::vector<SessionEntry> s{entry("a", 0, 1, true, 0)};
+    Decision d = decide_bare("message", "groupchat", s, true);
+    BOOST_TEST((d.action == Decision::Action::bounce));
+}
+
+BOOST_AUTO_TEST_CASE(bare_jid_presence_reaches_available_resources) {
+    std::vector<SessionEntry> s{entry("a", 0, 1, true, -5), entry("b", 0, 2, false, 0)};
+    Decision d = decide_bare("presence", "", s, true);
+    BOOST_TEST((d.action == Decision::Action::deliver));
+    BOOST_REQUIRE_EQUAL(d.targets.size(), 1u);
+    BOOST_TEST(d.targets[0].ref.session_id == 1u);
+    BOOST_TEST((decide_bare("presence", "probe", s, true).action == Decision::Action::drop));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
