@@ -1,0 +1,55 @@
+#include "service_discovery.hpp"
+
+namespace parley::mod_disco {
+
+const config::OptionSpec kOptions[] = {
+    {"name", config::OptionType::string, "Parley", "name of the server identity (category server, type im)"},
+};
+const module::XepInfo kXeps[] = {{"0030", "2.5rc3", "complete for the server's own info and items"}};
+
+Status ServiceDiscovery::configure(const config::Section& section) {
+    std::string name = section.get_string("name", "Parley");
+    if (name.empty()) return Status::error("config", "name must not be empty");
+    name_ = std::move(name);
+    return Status::ok();
+}
+
+xml::Element ServiceDiscovery::info(const module::Host& host) {
+    xml::Element q("query", kNsInfo);
+    for (const auto& id : host.disco_identities()) {
+        auto& e = q.add_child("identity", kNsInfo);
+        e.set_attr("category", id.category);
+        e.set_attr("type", id.type);
+        if (!id.name.empty()) e.set_attr("name", id.name);
+    }
+    for (const auto& f : host.disco_features()) q.add_child("feature", kNsInfo).set_attr("var", f);
+    return q;
+}
+
+Status ServiceDiscovery::start(module::Host& host) {
+    host_ = &host;
+    // The identity is registered at start, so a reload that renames it takes
+    // effect on the next start; the name itself is read per request.
+    host.disco_identity(module::DiscoIdentity{"server", "im", name_});
+    host.disco_feature(kNsInfo);
+    host.disco_feature(kNsItems);
+    Status s = host.iq_handler(module::IqTarget::server, "get", kNsInfo, "query",
+                               [this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
+                                   if (!req.payload.attr_or("node").empty()) {
+                                       r->error(StanzaError::cancel("item-not-found", "no such node"));
+                                       return;
+                                   }
+                                   r->result(info(*host_));
+                               });
+    if (!s) return s;
+    return host.iq_handler(module::IqTarget::server, "get", kNsItems, "query",
+                           [](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
+                               if (!req.payload.attr_or("node").empty()) {
+                                   r->error(StanzaError::cancel("item-not-found", "no such node"));
+                                   return;
+                               }
+                               r->result(xml::Element("query", kNsItems));
+                           });
+}
+
+}  // namespace parley::mod_disco
