@@ -1,1 +1,18 @@
-# tools: file lists (included by the top Makefile.am)
+# tools: parleyctl (administration) and parley-bench (load generator).
+bin_PROGRAMS += tools/parleyctl/parleyctl
+tools_parleyctl_parleyctl_SOURCES = tools/parleyctl/parleyctl.cpp \
+	tools/parleyctl/control_client.hpp tools/parleyctl/control_client.cpp
+tools_parleyctl_parleyctl_LDADD = libparley.la $(FMT_LIBS)
+
+# parley-bench: a load generator; a client with its own tiny XML handling, so
+# it does not link libparley.
+bin_PROGRAMS += tools/bench/parley-bench
+tools_bench_parley_bench_SOURCES = tools/bench/main.cpp \
+	tools/bench/options.hpp tools/bench/options.cpp \
+	tools/bench/runner.hpp tools/bench/runner.cpp \
+	tools/bench/client_session.hpp tools/bench/client_session.cpp \
+	tools/bench/tls_client.hpp tools/bench/tls_client.cpp \
+	tools/bench/xml_scanner.hpp tools/bench/xml_scanner.cpp \
+	tools/bench/proc_stats.hpp tools/bench/proc_stats.cpp
+tools_bench_parley_bench_LDADD = $(UV_LIBS) $(GNUTLS_LIBS) $(FMT_LIBS) -lpthread
+EXTRA_DIST += tools/bench/run-bench

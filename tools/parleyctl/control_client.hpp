@@ -1,0 +1,17 @@
+// ControlClient: parleyctl's side of parleyd's control socket.
+//
+// One request line out, one JSON line back (see server/control/). A missing
+// socket or a refused connection means parleyd is not running, which is an
+// ordinary answer (Status code "not-running"), not a failure. Blocking I/O
+// with a timeout; parleyctl is a short-lived command. Any thread.
+#pragma once
+
+#include <string>
+
+#include "errors/status.hpp"
+
+namespace parley::ctl {
+
+Result<std::string> control_request(const std::string& socket_path, const std::string& line, int timeout_ms = 5000);
+
+}  // namespace parley::ctl

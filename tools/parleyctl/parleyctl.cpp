@@ -1,0 +1,261 @@
+// parleyctl: administration of a Parley server (first part: accounts, status).
+//
+// Accounts are written straight into the LMDB state store, which works
+// whether parleyd runs or not (LMDB allows several processes). When parleyd
+// runs, deleting an account or changing its password then asks it, over the
+// control socket, to close that account's sessions. Passwords are read from
+// the terminal (twice, without echo) or from standard input, never from the
+// command line, and are never printed or logged.
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "control_client.hpp"
+#include "store/accounts.hpp"
+#include "store/env.hpp"
+#include "xmpp/jid.hpp"
+
+using namespace parley;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotRunning = 3;
+
+void usage(std::ostream& out) {
+    out << "usage: parleyctl [--config FILE] COMMAND\n"
+           "  user add JID        create an account (password from the terminal or stdin)\n"
+           "  user passwd JID     set a new password; closes the account's sessions\n"
+           "  user del JID        delete an account; closes its sessions\n"
+           "  user list [DOMAIN]  list accounts (of one virtual host, or all)\n"
+           "  status              is parleyd running; workers, sessions, uptime\n"
+           "  reload              ask parleyd to reload its configuration and modules\n"
+           "The config file defaults to $PARLEY_CONFIG or " PARLEY_SYSCONFDIR "/parley/parley.toml.\n";
+}
+
+std::optional<std::string> read_line_noecho(const char* prompt) {
+    termios old{};
+    const bool tty = ::isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        std::cerr << prompt << std::flush;
+        termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    std::string line;
+    const bool got = static_cast<bool>(std::getline(std::cin, line));
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        std::cerr << "\n";
+    }
+    if (!got) return std::nullopt;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+// The new password: asked twice on a terminal, one line on a pipe.
+Result<std::string> read_new_password() {
+    auto first = read_line_noecho("New password: ");
+    if (!first) return Status::error("input", "no password given on standard input");
+    if (::isatty(STDIN_FILENO)) {
+        auto again = read_line_noecho("Repeat password: ");
+        if (!again || *again != *first) return Status::error("input", "the passwords differ");
+    }
+    if (first->empty()) return Status::error("input", "the password must not be empty");
+    if (first->size() > 1023) return Status::error("input", "the password is longer than 1023 bytes");
+    return std::move(*first);
+}
+
+struct Context {
+    config::Config cfg;
+    std::unique_ptr<store::Env> env;
+    std::unique_ptr<store::AccountStore> accounts;
+};
+
+Result<Context> open_store(const std::string& config_path) {
+    auto cfg = config::load(config_path);
+    if (!cfg) return cfg.status();
+    Context c{std::move(cfg.value()), nullptr, nullptr};
+    auto env = store::Env::open(c.cfg.data_dir + "/state");
+    if (!env) return env.status();
+    c.env = std::move(env.value());
+    auto acc = store::AccountStore::open(*c.env);
+    if (!acc) return acc.status();
+    c.accounts = std::move(acc.value());
+    return c;
+}
+
+Result<xmpp::Jid> account_jid(const Context& c, const std::string& text) {
+    auto jid = xmpp::Jid::parse(text);
+    if (!jid) return Status::error("invalid", "'" + text + "' is not a valid JID");
+    if (!jid->has_node() || jid->has_resource())
+        return Status::error("invalid", "an account is a bare JID with a local part, like alice@example.org");
+    if (!c.cfg.find_host(jid->domain()))
+        return Status::error("invalid", "'" + jid->domain() + "' is not a virtual host of " + c.cfg.path);
+    return jid;
+}
+
+// Asks a running parleyd to close the account's sessions.
+void kick(const Context& c, const xmpp::Jid& jid) {
+    auto r = ctl::control_request(c.cfg.control_socket, "kick " + jid.bare_str());
+    if (!r) {
+        if (r.status().code() != "not-running")
+            std::cerr << "parleyctl: could not ask parleyd to close the sessions: " << r.status().message() << "\n";
+        return;
+    }
+    if (r.value().find("\"ok\":true") == std::string::npos)
+        std::cerr << "parleyctl: parleyd refused to close the sessions: " << r.value() << "\n";
+}
+
+std::string json_field(const std::string& json, const std::string& key) {
+    auto k = json.find("\"" + key + "\":");
+    if (k == std::string::npos) return {};
+    size_t v = k + key.size() + 3;
+    if (v < json.size() && json[v] == '"') {
+        auto end = json.find('"', v + 1);
+        return json.substr(v + 1, end - v - 1);
+    }
+    auto end = json.find_first_of(",}", v);
+    return json.substr(v, end - v);
+}
+
+int fail(const Status& s) {
+    std::cerr << "parleyctl: " << s.message() << "\n";
+    return kExitFailure;
+}
+
+int user_command(const std::string& config_path, const std::vector<std::string>& args) {
+    if (args.empty()) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    const std::string& verb = args[0];
+    auto ctx = open_store(config_path);
+    if (!ctx) return fail(ctx.status());
+    Context& c = ctx.value();
+    if (verb == "list") {
+        if (args.size() > 2) {
+            usage(std::cerr);
+            return kExitUsage;
+        }
+        std::string domain = args.size() == 2 ? args[1] : std::string();
+        if (!domain.empty()) {
+            auto d = xmpp::Jid::parse(domain);
+            if (!d || d->has_node() || d->has_resource() || !c.cfg.find_host(d->domain()))
+                return fail(Status::error("invalid", "'" + domain + "' is not a virtual host of " + c.cfg.path));
+            domain = d->domain();
+        }
+        auto list = c.accounts->list(domain);
+        if (!list) return fail(list.status());
+        for (const auto& n : list.value()) std::cout << (domain.empty() ? n : n + "@" + domain) << "\n";
+        return kExitOk;
+    }
+    if (args.size() != 2 || (verb != "add" && verb != "del" && verb != "passwd")) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    auto jid = account_jid(c, args[1]);
+    if (!jid) return fail(jid.status());
+    if (verb == "del") {
+        Status s = c.accounts->remove(jid->node(), jid->domain());
+        if (!s) return fail(s.code() == "not-found" ? Status::error("not-found", jid->bare_str() + " does not exist") : s);
+        kick(c, jid.value());
+        std::cout << "deleted " << jid->bare_str() << "\n";
+        return kExitOk;
+    }
+    if (verb == "passwd") {
+        // Fail before asking for a password the account cannot use.
+        auto exists = c.accounts->exists(jid->node(), jid->domain());
+        if (!exists) return fail(exists.status());
+        if (!exists.value()) return fail(Status::error("not-found", jid->bare_str() + " does not exist"));
+    }
+    auto password = read_new_password();
+    if (!password) return fail(password.status());
+    const uint32_t iterations = c.cfg.sasl.scram_iterations;
+    if (verb == "add") {
+        Status s = c.accounts->create(jid->node(), jid->domain(), password.value(), iterations);
+        if (!s) return fail(s.code() == "exists" ? Status::error("exists", jid->bare_str() + " already exists") : s);
+        std::cout << "created " << jid->bare_str() << "\n";
+        return kExitOk;
+    }
+    Status s = c.accounts->set_password(jid->node(), jid->domain(), password.value(), iterations);
+    if (!s) return fail(s);
+    kick(c, jid.value());
+    std::cout << "changed the password of " << jid->bare_str() << "\n";
+    return kExitOk;
+}
+
+int status_command(const std::string& config_path) {
+    auto cfg = config::load(config_path);
+    if (!cfg) return fail(cfg.status());
+    auto r = ctl::control_request(cfg->control_socket, "status");
+    if (!r) {
+        if (r.status().code() == "not-running") {
+            std::cout << "parleyd is not running (no answer on " << cfg->control_socket << ")\n";
+            return kExitNotRunning;
+        }
+        return fail(r.status());
+    }
+    const std::string& j = r.value();
+    if (j.find("\"ok\":true") == std::string::npos) return fail(Status::error("control", j));
+    std::cout << "parleyd " << json_field(j, "version") << " running: " << json_field(j, "workers") << " workers, "
+              << json_field(j, "sessions") << " sessions, up " << json_field(j, "uptime_s") << " s\n";
+    return kExitOk;
+}
+
+int reload_command(const std::string& config_path) {
+    auto cfg = config::load(config_path);
+    if (!cfg) return fail(cfg.status());
+    auto r = ctl::control_request(cfg->control_socket, "reload", 30000);
+    if (!r) {
+        if (r.status().code() == "not-running") {
+            std::cout << "parleyd is not running\n";
+            return kExitNotRunning;
+        }
+        return fail(r.status());
+    }
+    if (r.value().find("\"ok\":true") == std::string::npos)
+        return fail(Status::error("reload", "parleyd kept its running configuration: " + json_field(r.value(), "error")));
+    std::cout << "reloaded\n";
+    return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path;
+    if (const char* env = std::getenv("PARLEY_CONFIG")) config_path = env;
+    if (config_path.empty()) config_path = PARLEY_SYSCONFDIR "/parley/parley.toml";
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+        else if (a.rfind("--config=", 0) == 0) config_path = a.substr(9);
+        else if (a == "--help" || a == "-h") {
+            usage(std::cout);
+            return kExitOk;
+        } else if (a == "--version") {
+            std::cout << "parleyctl " PACKAGE_VERSION "\n";
+            return kExitOk;
+        } else args.push_back(a);
+    }
+    if (args.empty()) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    const std::string cmd = args[0];
+    args.erase(args.begin());
+    if (cmd == "user") return user_command(config_path, args);
+    if (cmd == "status" && args.empty()) return status_command(config_path);
+    if (cmd == "reload" && args.empty()) return reload_command(config_path);
+    usage(std::cerr);
+    return kExitUsage;
+}
