@@ -1,0 +1,83 @@
+"""slixmpp clients for the integration tests: log in, wait for things, bounded."""
+import asyncio
+import logging
+
+import slixmpp
+
+logging.getLogger('slixmpp').setLevel(logging.CRITICAL)
+
+
+class Client(slixmpp.ClientXMPP):
+    """A real slixmpp client that records what it receives."""
+
+    def __init__(self, jid, password, ca, mech=None, plugins=(), tls_max=None, presence=True):
+        super().__init__(jid, password, sasl_mech=mech)
+        self.ca_certs = ca
+        if tls_max is not None:
+            self.ssl_context.maximum_version = tls_max
+        for p in plugins:
+            self.register_plugin(p)
+        loop = asyncio.get_event_loop()
+        self.outcome = loop.create_future()
+        self.gone = loop.create_future()
+        self.messages = asyncio.Queue()
+        self.stream_errors = []
+        self.send_initial_presence = presence
+        self.add_event_handler('session_start', self._on_start)
+        self.add_event_handler('failed_auth', self._on_failed)
+        self.add_event_handler('disconnected', self._on_disconnected)
+        self.add_event_handler('connection_failed', self._on_failed)
+        self.add_event_handler('stream_error', lambda e: self.stream_errors.append(e['condition']))
+        self.add_event_handler('message', lambda m: self.messages.put_nowait(m))
+
+    async def _on_start(self, _):
+        if self.send_initial_presence:
+            self.send_presence()
+        if not self.outcome.done():
+            self.outcome.set_result('session')
+
+    def _on_failed(self, *_):
+        if not self.outcome.done():
+            self.outcome.set_result('failed')
+
+    def _on_disconnected(self, *_):
+        if not self.outcome.done():
+            self.outcome.set_result('disconnected')
+        if not self.gone.done():
+            self.gone.set_result(True)
+
+    def mechanism(self):
+        m = self['feature_mechanisms'].mech
+        return m.name if m else None
+
+    async def login(self, port, use_ssl=False, timeout=20):
+        """Connects and waits for the session or the failure; returns 'session', 'failed' or 'disconnected'."""
+        self.connect(('127.0.0.1', port), use_ssl=use_ssl, force_starttls=not use_ssl)
+        return await asyncio.wait_for(asyncio.shield(self.outcome), timeout)
+
+    async def next_message(self, timeout=10):
+        return await asyncio.wait_for(self.messages.get(), timeout)
+
+    async def wait_gone(self, timeout=15):
+        await asyncio.wait_for(asyncio.shield(self.gone), timeout)
+
+    async def bye(self):
+        if not self.gone.done():
+            self.disconnect()
+            try:
+                await self.wait_gone(10)
+            except asyncio.TimeoutError:
+                pass
+
+
+async def online(server, node, password='secret', mech=None, resource=None, plugins=(), port=None,
+                 use_ssl=False, tls_max=None, presence=True):
+    """A logged-in client of `server`, or an AssertionError saying why not."""
+    jid = '%s@parley.test' % node + ('/' + resource if resource else '')
+    c = Client(jid, password, server.ca, mech=mech, plugins=plugins, tls_max=tls_max, presence=presence)
+    if port is None:
+        port = server.direct_port if use_ssl else server.starttls_port
+    outcome = await c.login(port, use_ssl=use_ssl)
+    if outcome != 'session':
+        raise AssertionError('%s could not log in: %s\n%s' % (jid, outcome, server.log_text()[-3000:]))
+    return c

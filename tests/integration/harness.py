@@ -1,0 +1,272 @@
+"""Integration test harness: a real parleyd on loopback, driven by real clients.
+
+ParleyServer writes a private config (workers = 2, a temporary data
+directory, free loopback ports below 32768), creates accounts with the real
+parleyctl, starts the real parleyd and stops it. Clients are slixmpp
+(Debian's python3-slixmpp), run on one asyncio loop per test; RawStream is a
+plain socket for what no polite client would send (bad XML, oversize
+stanzas). Every wait is bounded in time.
+"""
+import asyncio
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BUILD = os.environ.get('PARLEY_BUILD_DIR', os.path.join(TOP, '_build'))
+DOMAIN = 'parley.test'
+_CERT_DIR = None
+
+
+def cert_dir():
+    """Test CA and certificates, made once per run with tests/support/certs.sh."""
+    global _CERT_DIR
+    if _CERT_DIR is None:
+        d = os.path.join(tempfile.gettempdir(), 'parley-test-certs-%d' % os.getpid())
+        subprocess.run(['bash', os.path.join(TOP, 'tests/support/certs.sh'), d, DOMAIN, 'other.test'],
+                       check=True, stdout=subprocess.DEVNULL, timeout=60)
+        _CERT_DIR = d
+    return _CERT_DIR
+
+
+def free_port():
+    """A port below the ephemeral range that nothing listens on now."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError('no free port found')
+
+
+class ParleyServer:
+    def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra=''):
+        self.dir = tempfile.mkdtemp(prefix='parley-it-')
+        self.data = os.path.join(self.dir, 'data')
+        self.starttls_port = free_port()
+        self.direct_port = free_port()
+        while self.direct_port == self.starttls_port:
+            self.direct_port = free_port()
+        self.config = os.path.join(self.dir, 'parley.toml')
+        self.log_path = os.path.join(self.dir, 'parleyd.log')
+        self.ca = os.path.join(cert_dir(), 'ca.pem')
+        self.proc = None
+        self.write_config(workers, modules, extra)
+
+    def write_config(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra=''):
+        certs = cert_dir()
+        mods = ', '.join('"%s"' % m for m in modules)
+        with open(self.config, 'w') as f:
+            f.write(f'''workers = {workers}
+data_dir = "{self.data}"
+module_dir = "{BUILD}/modules/.libs"
+modules = [{mods}]
+
+[log]
+level = "debug"
+
+[c2s]
+address = "127.0.0.1"
+starttls_port = {self.starttls_port}
+direct_tls_port = {self.direct_port}
+
+[sasl]
+failure_delay_ms = 50
+failure_delay_max_ms = 200
+
+[[virtual_host]]
+domain = "{DOMAIN}"
+certificate = "{certs}/{DOMAIN}.pem"
+key = "{certs}/{DOMAIN}.key"
+{extra}
+''')
+
+    def ctl(self, *args, input=None, check=True):
+        cmd = [os.path.join(BUILD, 'tools/parleyctl/parleyctl'), '--config', self.config] + list(args)
+        r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError('parleyctl %s failed (%d): %s' % (' '.join(args), r.returncode, r.stderr))
+        return r
+
+    def add_user(self, node, password):
+        self.ctl('user', 'add', '%s@%s' % (node, DOMAIN), input=password + '\n')
+        return '%s@%s' % (node, DOMAIN)
+
+    def start(self):
+        self.log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen([os.path.join(BUILD, 'server/parleyd'), '--config', self.config],
+                                     stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError('parleyd exited at start (%d):\n%s' % (self.proc.returncode, self.log_text()))
+            if 'ready' in self.log_text():
+                for port in (self.starttls_port, self.direct_port):
+                    with socket.create_connection(('127.0.0.1', port), timeout=2):
+                        pass
+                return self
+            time.sleep(0.05)
+        raise AssertionError('parleyd did not become ready:\n' + self.log_text())
+
+    def log_text(self):
+        try:
+            with open(self.log_path, 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except FileNotFoundError:
+            return ''
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20):
+        """SIGTERM; returns parleyd's exit code (or kills it after the timeout)."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise AssertionError('parleyd did not stop on SIGTERM within %ds' % timeout)
+        finally:
+            self.log.close()
+
+    def cleanup(self):
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def wait_log(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.log_text()):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def client_ssl_context(ca, tls_max=None):
+    ctx = ssl.create_default_context(cafile=ca)
+    if tls_max is not None:
+        ctx.maximum_version = tls_max
+    return ctx
+
+
+class RawStream:
+    """A plain socket speaking raw XMPP for negative tests (bounded reads)."""
+
+    def __init__(self, port, host='127.0.0.1'):
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.buf = b''
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def open(self, to=DOMAIN, extra=''):
+        self.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                  "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'%s>" % (to, extra))
+
+    def read_until(self, pattern, timeout=10):
+        """Reads until `pattern` (regex on the decoded stream) matches; returns the text so far."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern, re.S)
+        while time.monotonic() < deadline:
+            text = self.buf.decode('utf-8', 'replace')
+            if rx.search(text):
+                return text
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            except (ConnectionResetError, ssl.SSLError):
+                break
+            if not chunk:
+                break
+            self.buf += chunk
+        text = self.buf.decode('utf-8', 'replace')
+        if rx.search(text):
+            return text
+        raise AssertionError('did not receive /%s/ within %ss; got: %r' % (pattern, timeout, text[-2000:]))
+
+    def closed_by_peer(self, timeout=10):
+        """True once the server closed the connection (EOF), within the timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+                return True
+            if not chunk:
+                return True
+            self.buf += chunk
+        return False
+
+    def starttls(self, ca, tls_max=None):
+        self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        self.read_until('<proceed')
+        self.buf = b''
+        self.sock.settimeout(10)
+        self.sock = client_ssl_context(ca, tls_max).wrap_socket(self.sock, server_hostname=DOMAIN)
+
+    def login_plain(self, ca, node, password, resource='raw'):
+        """STARTTLS, SASL PLAIN, bind: a ready session, the way a minimal client does it."""
+        import base64
+        self.open()
+        self.read_until('</stream:features>')
+        self.starttls(ca)
+        self.open()
+        self.read_until('</stream:features>')
+        self.buf = b''
+        token = base64.b64encode(b'\0' + node.encode() + b'\0' + password.encode()).decode()
+        self.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>" % token)
+        self.read_until('<success')
+        self.buf = b''
+        self.open()
+        self.read_until('</stream:features>')
+        self.buf = b''
+        self.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                  "<resource>%s</resource></bind></iq>" % resource)
+        self.read_until('</iq>')
+        self.buf = b''
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def run(coro, timeout=60):
+    """Runs one test conversation on a fresh event loop, bounded in time."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -1,0 +1,126 @@
+"""The server's life: SIGHUP reload keeps sessions and changes modules,
+SIGTERM says system-shutdown, parleyctl manages accounts with and without a
+running server, --check-config names file, line and key."""
+import asyncio
+import os
+import signal
+import subprocess
+import unittest
+
+from clients import online
+from harness import BUILD, DOMAIN, ParleyServer, run
+
+
+class Lifecycle(unittest.TestCase):
+    def setUp(self):
+        self.server = ParleyServer()
+
+    def tearDown(self):
+        self.server.stop()
+        self.server.cleanup()
+
+    def test_sighup_reload_keeps_sessions_and_applies_modules(self):
+        self.server.add_user('alice', 'secret')
+        self.server.add_user('bob', 'secret')
+        self.server.start()
+
+        async def conversation():
+            alice = await online(self.server, 'alice', resource='a', plugins=('xep_0030', 'xep_0202'))
+            bob = await online(self.server, 'bob', resource='b')
+            info = await alice['xep_0030'].get_info(jid=DOMAIN, timeout=10)
+            self.assertIn('urn:xmpp:time', info['disco_info']['features'])
+            # Drop mod_time and reload.
+            self.server.write_config(modules=('disco', 'ping', 'version'))
+            self.server.signal(signal.SIGHUP)
+            self.assertTrue(self.server.wait_log(r'reloaded'), self.server.log_text()[-2000:])
+            await asyncio.sleep(0.3)
+            info = await alice['xep_0030'].get_info(jid=DOMAIN, timeout=10)
+            self.assertNotIn('urn:xmpp:time', info['disco_info']['features'], 'disco must follow the loaded modules')
+            try:
+                await alice['xep_0202'].get_entity_time(DOMAIN, timeout=10)
+                self.fail('time must be gone after the reload')
+            except Exception as e:
+                self.assertEqual(getattr(e, 'condition', None), 'service-unavailable', repr(e))
+            # Both sessions survived the reload.
+            alice.send_message(mto='bob@parley.test/b', mbody='after reload', mtype='chat')
+            got = await bob.next_message()
+            self.assertEqual(got['body'], 'after reload')
+            # A broken config is refused and the running one stays.
+            with open(self.server.config, 'a') as f:
+                f.write('\nno_such_key = 1\n')
+            self.server.signal(signal.SIGHUP)
+            self.assertTrue(self.server.wait_log(r'reload failed'), self.server.log_text()[-2000:])
+            info = await alice['xep_0030'].get_info(jid=DOMAIN, timeout=10)
+            self.assertIn('urn:xmpp:ping', info['disco_info']['features'])
+            await bob.bye()
+            await alice.bye()
+        run(conversation())
+
+    def test_sigterm_ends_streams_with_system_shutdown(self):
+        self.server.add_user('alice', 'secret')
+        self.server.start()
+
+        async def conversation():
+            alice = await online(self.server, 'alice')
+            self.server.signal(signal.SIGTERM)
+            await alice.wait_gone()
+            self.assertIn('system-shutdown', alice.stream_errors)
+        run(conversation())
+        self.assertEqual(self.server.proc.wait(timeout=20), 0, 'parleyd exits 0 after SIGTERM')
+        self.assertNotIn('secret', self.server.log_text(), 'passwords never reach the log')
+
+    def test_parleyctl_accounts_with_and_without_parleyd(self):
+        ctl = self.server.ctl
+        # Not running: accounts still work, status says so.
+        self.server.add_user('alice', 'secret')
+        r = ctl('user', 'add', 'alice@' + DOMAIN, input='again\n', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('already exists', r.stderr)
+        self.assertEqual(ctl('user', 'list', DOMAIN).stdout.split(), ['alice@' + DOMAIN])
+        r = ctl('status', check=False)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn('not running', r.stdout)
+        r = ctl('user', 'add', 'x@not-a-host.example', input='pw\n', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        # No plaintext password anywhere in the data directory.
+        for root, _, files in os.walk(self.server.data):
+            for name in files:
+                with open(os.path.join(root, name), 'rb') as f:
+                    self.assertNotIn(b'secret', f.read(), 'plaintext password found in ' + name)
+        self.server.start()
+
+        async def conversation():
+            r = ctl('status', check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('running', r.stdout)
+            self.server.add_user('bob', 'bobpw')  # while parleyd runs
+            bob = await online(self.server, 'bob', password='bobpw')
+            alice = await online(self.server, 'alice')
+            ctl('user', 'passwd', 'alice@' + DOMAIN, input='newpw\n')
+            await alice.wait_gone()
+            ctl('user', 'del', 'bob@' + DOMAIN)
+            await bob.wait_gone()
+            self.assertEqual(ctl('user', 'list', DOMAIN).stdout.split(), ['alice@' + DOMAIN])
+            again = await online(self.server, 'alice', password='newpw')
+            await again.bye()
+        run(conversation())
+
+    def test_check_config_names_file_line_and_key(self):
+        parleyd = os.path.join(BUILD, 'server/parleyd')
+        r = subprocess.run([parleyd, '--check-config', '--config', self.server.config],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.server.config) as f:
+            lines = f.read().splitlines()
+        lines.insert(3, 'wrokers = 2')
+        with open(self.server.config, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        r = subprocess.run([parleyd, '--check-config', '--config', self.server.config],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(self.server.config + ':4', r.stderr)
+        self.assertIn('wrokers', r.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()

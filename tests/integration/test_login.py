@@ -1,0 +1,150 @@
+"""Logging in: STARTTLS and direct TLS, SCRAM-SHA-1/256 (and -PLUS), wrong
+passwords, PLAIN before TLS, and the delay after failures."""
+import re
+import ssl
+import time
+import unittest
+
+from clients import Client, online
+from harness import DOMAIN, ParleyServer, RawStream, client_ssl_context, run
+
+
+class Login(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ParleyServer()
+        cls.server.add_user('alice', 'secret')
+        cls.server.add_user('bob', 'secret')
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+
+    def test_starttls_scram_sha_1(self):
+        async def conversation():
+            alice = await online(self.server, 'alice', mech='SCRAM-SHA-1')
+            self.assertEqual(alice.mechanism(), 'SCRAM-SHA-1')
+            await alice.bye()
+        run(conversation())
+        self.assertRegex(self.server.log_text(), r'alice@parley.test authenticated')
+
+    def test_starttls_scram_sha_256(self):
+        async def conversation():
+            alice = await online(self.server, 'alice', mech='SCRAM-SHA-256')
+            self.assertEqual(alice.mechanism(), 'SCRAM-SHA-256')
+            await alice.bye()
+        run(conversation())
+
+    def test_scram_plus_with_channel_binding_on_tls12(self):
+        # tls-unique channel binding exists only up to TLS 1.2.
+        async def conversation():
+            alice = await online(self.server, 'alice', mech='SCRAM-SHA-256-PLUS', tls_max=ssl.TLSVersion.TLSv1_2)
+            self.assertEqual(alice.mechanism(), 'SCRAM-SHA-256-PLUS')
+            await alice.bye()
+        run(conversation())
+
+    def test_client_default_choice_logs_in_over_tls13(self):
+        # Whatever slixmpp picks by itself from what we offer must work.
+        async def conversation():
+            alice = await online(self.server, 'alice')
+            await alice.bye()
+        run(conversation())
+
+    def test_direct_tls_xep_0368_with_alpn(self):
+        async def conversation():
+            bob = await online(self.server, 'bob', use_ssl=True, mech='SCRAM-SHA-256')
+            await bob.bye()
+        run(conversation())
+        ctx = client_ssl_context(self.server.ca)
+        ctx.set_alpn_protocols(['xmpp-client'])
+        import socket
+        with socket.create_connection(('127.0.0.1', self.server.direct_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=DOMAIN) as tls:
+                self.assertEqual(tls.selected_alpn_protocol(), 'xmpp-client')
+                self.assertIn(tls.version(), ('TLSv1.2', 'TLSv1.3'))
+
+    def test_tls_below_1_2_is_refused(self):
+        import socket
+        ctx = client_ssl_context(self.server.ca, tls_max=ssl.TLSVersion.TLSv1_1)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        try:
+            ctx.set_ciphers('ALL:@SECLEVEL=0')
+        except ssl.SSLError:
+            pass
+        with socket.create_connection(('127.0.0.1', self.server.direct_port), timeout=10) as raw:
+            with self.assertRaises((ssl.SSLError, ConnectionResetError, OSError)):
+                ctx.wrap_socket(raw, server_hostname=DOMAIN)
+
+    def test_wrong_password_is_refused_with_not_authorized(self):
+        async def conversation():
+            c = Client('alice@%s' % DOMAIN, 'not-the-password', self.server.ca, mech='SCRAM-SHA-256')
+            outcome = await c.login(self.server.starttls_port)
+            self.assertNotEqual(outcome, 'session', 'a wrong password must not log in')
+            c.disconnect()
+        run(conversation())
+        s = RawStream(self.server.starttls_port)
+        s.open()
+        s.read_until('</stream:features>')
+        s.starttls(self.server.ca)
+        s.open()
+        s.read_until('</stream:features>')
+        import base64
+        s.buf = b''
+        s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
+               % base64.b64encode(b'\0alice\0wrong').decode())
+        text = s.read_until('</failure>')
+        self.assertIn('<not-authorized', text)
+        s.close()
+
+    def test_failures_are_delayed_more_each_time(self):
+        import base64
+        s = RawStream(self.server.starttls_port)
+        s.open()
+        s.read_until('</stream:features>')
+        s.starttls(self.server.ca)
+        s.open()
+        s.read_until('</stream:features>')
+        waits = []
+        for _ in range(3):
+            s.buf = b''
+            t0 = time.monotonic()
+            s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
+                   % base64.b64encode(b'\0nobody\0wrong').decode())
+            s.read_until('</failure>')
+            waits.append(time.monotonic() - t0)
+        s.close()
+        # failure_delay_ms = 50 in the test config: the third failure waits at least that long.
+        self.assertGreaterEqual(waits[-1], 0.045, 'failed logins must be delayed: %r' % waits)
+
+    def test_plain_is_not_offered_or_accepted_before_tls(self):
+        import base64
+        s = RawStream(self.server.starttls_port)
+        s.open()
+        features = s.read_until('</stream:features>')
+        self.assertRegex(features, r"<starttls xmlns=['\"]urn:ietf:params:xml:ns:xmpp-tls['\"]><required/>")
+        self.assertNotIn('PLAIN', features)
+        s.buf = b''
+        s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
+               % base64.b64encode(b'\0alice\0secret').decode())
+        text = s.read_until('</failure>')
+        self.assertIn('<encryption-required', text)
+        self.assertNotIn('<success', text)
+        s.close()
+
+    def test_offered_mechanisms_over_tls(self):
+        s = RawStream(self.server.starttls_port)
+        s.open()
+        s.read_until('</stream:features>')
+        s.starttls(self.server.ca)
+        s.open()
+        features = s.read_until('</stream:features>')
+        mechs = re.findall(r'<mechanism>([^<]+)</mechanism>', features)
+        for m in ('SCRAM-SHA-1', 'SCRAM-SHA-256', 'PLAIN'):
+            self.assertIn(m, mechs)
+        s.close()
+
+
+if __name__ == '__main__':
+    unittest.main()
