@@ -150,7 +150,8 @@ bool StreamParser::create_expat(bool primed) {
     XML_SetProcessingInstructionHandler(x, &StreamParser::on_pi);
     XML_SetSkippedEntityHandler(x, &StreamParser::on_skipped_entity);
     XML_SetParamEntityParsing(x, XML_PARAM_ENTITY_PARSING_NEVER);
-#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
+#if (defined(HAVE_DECL_XML_SETREPARSEDEFERRALENABLED) && HAVE_DECL_XML_SETREPARSEDEFERRALENABLED) || \
+    XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
     // A stanza must be delivered as soon as its end tag is here, not when
     // enough further input has arrived.
     XML_SetReparseDeferralEnabled(x, XML_FALSE);
