@@ -178,6 +178,7 @@ Status TlsSession::feed(const char* data, size_t len, std::string& plain) {
 
 Status TlsSession::read_records(std::string& plain) {
     while (!peer_closed_) {
+        const size_t unread_before = in_len_;
         size_t old = plain.size();
         plain.resize(old + kRecordChunk);
         ssize_t n = gnutls_record_recv(session_, plain.data() + old, kRecordChunk);
@@ -188,7 +189,14 @@ Status TlsSession::read_records(std::string& plain) {
             break;
         }
         int rc = static_cast<int>(n);
-        if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) break;  // all input consumed
+        if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+            // After a post-handshake message (a TLS 1.3 KeyUpdate or
+            // ticket) GnuTLS answers AGAIN although fed records remain; go
+            // on while input is still being used up, or the rest of this
+            // read would be lost. Bounded: each round consumes input.
+            if ((in_len_ > 0 && in_len_ < unread_before) || gnutls_record_check_pending(session_) > 0) continue;
+            break;  // all input consumed
+        }
         if (rc == GNUTLS_E_REHANDSHAKE) {
             // A TLS 1.2 client asking to renegotiate: we do not, and say so.
             gnutls_alert_send(session_, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);

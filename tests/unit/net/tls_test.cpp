@@ -213,6 +213,22 @@ BOOST_AUTO_TEST_CASE(handshake_tls13_and_app_data) {
     exchange_app_data(c, *server);
 }
 
+BOOST_AUTO_TEST_CASE(app_data_after_a_key_update_in_the_same_read_is_not_lost) {
+    auto server = server_session();
+    Client c("NORMAL:-VERS-ALL:+VERS-TLS1.3", "a.example");
+    std::string plain;
+    BOOST_REQUIRE(handshake(c, *server, plain));
+    BOOST_REQUIRE(c.done);
+    // A KeyUpdate and application data arrive in one socket read.
+    int rc = gnutls_session_key_update(c.s, 0);
+    BOOST_REQUIRE_MESSAGE(rc == 0 || rc == GNUTLS_E_AGAIN, "tls: client key update: " << gnutls_strerror(rc));
+    BOOST_REQUIRE_EQUAL(gnutls_record_send(c.s, "<presence/>", 11), 11);
+    std::string wire = c.take();
+    plain.clear();
+    BOOST_REQUIRE_MESSAGE(server->feed(wire.data(), wire.size(), plain), "tls: feed after a key update");
+    BOOST_CHECK_EQUAL(plain, "<presence/>");
+}
+
 BOOST_AUTO_TEST_CASE(handshake_tls12_and_app_data) {
     auto server = server_session();
     Client c("NORMAL:-VERS-ALL:+VERS-TLS1.2", "a.example");
