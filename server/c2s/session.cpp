@@ -199,7 +199,7 @@ void Session::handle_starttls(const xml::Element&) {
 }
 
 void Session::handle_auth(const xml::Element& el) {
-    if (delay_ != nullptr) return;  // a failure is being delayed; the client must wait for it
+    if (delay_ != nullptr || sasl_busy_) return;  // a failure is being delayed, or a check runs; the client must wait
     if (phase_ == Phase::authenticated || phase_ == Phase::bound) {
         stream_error(StreamErrorCondition::policy_violation, "already authenticated");
         return;
@@ -235,12 +235,18 @@ void Session::handle_auth(const xml::Element& el) {
     }
     phase_ = Phase::sasl;
     sasl_mech_ = mech;
+    if (checks_password(mech)) {
+        sasl_off_loop([mech, initial](sasl::ServerSession& ss) {
+            return initial ? ss.start(mech, std::string_view(*initial)) : ss.start(mech, std::nullopt);
+        });
+        return;
+    }
     sasl::Outcome out = initial ? sasl_->start(mech, std::string_view(*initial)) : sasl_->start(mech, std::nullopt);
     finish_sasl_step(std::move(out));
 }
 
 void Session::handle_sasl_response(const xml::Element& el) {
-    if (delay_ != nullptr) return;
+    if (delay_ != nullptr || sasl_busy_) return;
     if (phase_ != Phase::sasl || !sasl_) {
         sasl_failure("malformed-request", "no authentication exchange is in progress");
         return;
@@ -255,11 +261,15 @@ void Session::handle_sasl_response(const xml::Element& el) {
         }
         data = std::move(decoded.value());
     }
+    if (checks_password(sasl_mech_)) {
+        sasl_off_loop([data = std::move(data)](sasl::ServerSession& ss) { return ss.step(data); });
+        return;
+    }
     finish_sasl_step(sasl_->step(data));
 }
 
 void Session::handle_sasl_abort() {
-    if (delay_ != nullptr) return;
+    if (delay_ != nullptr || sasl_busy_) return;
     phase_ = Phase::negotiating;
     send_raw("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><aborted/></failure>");
     reset_sasl();
@@ -282,6 +292,73 @@ void Session::reset_sasl() {
     auto s = sasl::ServerSession::create(domain_, local_addr(), remote_addr(), secure(), cbd ? &cb : nullptr);
     if (s) sasl_ = std::move(s.value());
     else log::error("sasl", "cannot start SASL: {}", s.status().message());
+}
+
+bool Session::checks_password(std::string_view mech) {
+    // PLAIN verifies a password: PBKDF2 over the stored salt, milliseconds
+    // of CPU. SCRAM compares stored keys and stays on the loop.
+    return mech == "PLAIN";
+}
+
+namespace {
+
+struct SaslJob {
+    uv_work_t req{};
+    Session* session = nullptr;
+    std::unique_ptr<sasl::ServerSession> sasl;
+    std::function<sasl::Outcome(sasl::ServerSession&)> fn;
+    sasl::Outcome out;
+};
+
+sasl::Outcome temporary_failure(const char* text) {
+    sasl::Outcome o;
+    o.kind = sasl::Outcome::Kind::failure;
+    o.condition = "temporary-auth-failure";
+    o.text = text;
+    return o;
+}
+
+}  // namespace
+
+void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> fn) {
+    // The Cyrus context moves to the job for its duration (one thread at a
+    // time uses it); the job holds this session so that it outlives the job.
+    auto* job = new SaslJob();
+    job->req.data = job;
+    job->session = this;
+    job->sasl = std::move(sasl_);
+    job->fn = std::move(fn);
+    sasl_busy_ = true;
+    hold();
+    int rc = uv_queue_work(
+        worker().loop(), &job->req,
+        [](uv_work_t* r) {
+            auto* j = static_cast<SaslJob*>(r->data);
+            try {
+                j->out = j->fn(*j->sasl);
+            } catch (...) {
+                j->out = temporary_failure("authentication failed inside the server");
+            }
+        },
+        [](uv_work_t* r, int status) {
+            auto* j = static_cast<SaslJob*>(r->data);
+            Session* self = j->session;
+            self->sasl_busy_ = false;
+            if (status == 0 && !self->closing()) {
+                self->sasl_ = std::move(j->sasl);
+                self->finish_sasl_step(std::move(j->out));
+            }
+            delete j;
+            self->release();
+        });
+    if (rc != 0) {
+        // A failed call means no callback: undo here.
+        sasl_ = std::move(job->sasl);
+        sasl_busy_ = false;
+        delete job;
+        release();
+        finish_sasl_step(temporary_failure("authentication is busy; try again"));
+    }
 }
 
 void Session::finish_sasl_step(sasl::Outcome out) {

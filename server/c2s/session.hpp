@@ -13,6 +13,7 @@
 // worker; deleted by its transport's close callback.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -66,6 +67,11 @@ private:
     void handle_sasl_abort();
     void reset_sasl();
     void finish_sasl_step(sasl::Outcome outcome);
+    // Mechanisms whose steps verify a password (costly: PBKDF2) run on
+    // libuv's thread pool, never on the loop (DESIGN.md "Threads"); directory
+    // and Kerberos sign-in will use the same path.
+    static bool checks_password(std::string_view mech);
+    void sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> fn);
     void sasl_failure(const std::string& condition, const std::string& text);
     void handle_bind(const xml::Element& iq);
     void handle_established(xml::Element stanza);
@@ -80,6 +86,7 @@ private:
     std::string sasl_mech_;     // the mechanism of the current attempt, for logs
     int sasl_failures_ = 0;
     loop::Delay* delay_ = nullptr;  // a delayed SASL failure pending
+    bool sasl_busy_ = false;        // a SASL step runs on the thread pool
 };
 
 }  // namespace parley::c2s

@@ -90,7 +90,18 @@ void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf
         return;
     }
     if (self->closing_) return;
-    self->handle_input(buf->base, static_cast<size_t>(nread));
+    // No exception crosses into libuv: a failure ends only this connection.
+    try {
+        self->handle_input(buf->base, static_cast<size_t>(nread));
+    } catch (const std::exception& e) {
+        self->in_feed_ = false;
+        log::error("stream", "{}: internal error, closing the connection: {}", self->remote_ip_, e.what());
+        self->stream_error(xmpp::StreamErrorCondition::internal_server_error, "internal server error");
+    } catch (...) {
+        self->in_feed_ = false;
+        log::error("stream", "{}: internal error, closing the connection", self->remote_ip_);
+        self->stream_error(xmpp::StreamErrorCondition::internal_server_error, "internal server error");
+    }
 }
 
 void StreamTransport::handle_input(const char* data, size_t len) {
@@ -119,7 +130,9 @@ void StreamTransport::handle_input(const char* data, size_t len) {
 void StreamTransport::feed_parser(const char* data, size_t len) {
     // Bounded: each round consumes at least the stanza that asked for a restart.
     while (len > 0 && !closing_) {
+        in_feed_ = true;
         xml::FeedResult r = parser_.feed(data, len);
+        in_feed_ = false;
         if (closing_) return;
         if (r.error != xml::ParseError::none) {
             stream_error(xmpp::from_parse_error(r.error), r.text);
@@ -154,6 +167,13 @@ void StreamTransport::starttls_after_current() {
 }
 
 void StreamTransport::restart_stream() {
+    if (!in_feed_) {
+        // Called outside a parse (e.g. when a SASL step finished on the
+        // thread pool): the next bytes are the new stream header.
+        parser_.reset();
+        header_sent_ = false;
+        return;
+    }
     restart_pending_ = true;
     parser_.restart_after_current();
 }
@@ -280,11 +300,12 @@ void StreamTransport::begin_close() {
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &StreamTransport::on_close);
 }
 
-void StreamTransport::on_close(uv_handle_t* h) {
-    auto* self = static_cast<StreamTransport*>(h->data);
-    if (--self->open_handles_ > 0) return;
-    self->on_closed();
-    delete self;
+void StreamTransport::on_close(uv_handle_t* h) { static_cast<StreamTransport*>(h->data)->release(); }
+
+void StreamTransport::release() {
+    if (--open_handles_ > 0) return;
+    on_closed();
+    delete this;
 }
 
 void StreamTransport::set_deadline(uint64_t ms) {

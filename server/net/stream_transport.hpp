@@ -80,6 +80,11 @@ protected:
     // Deadline for the current phase (e.g. login); 0 cancels.
     void set_deadline(uint64_t ms);
     virtual void on_deadline() { stream_error(xmpp::StreamErrorCondition::connection_timeout, "timed out"); }
+    // Work in flight that refers to this object (a thread-pool job) keeps it
+    // alive: it is deleted only after its handles are closed and every hold
+    // is released. Loop thread only.
+    void hold() { ++open_handles_; }
+    void release();
     bool header_sent_ = false;
 
 private:
@@ -107,6 +112,7 @@ private:
     bool closing_ = false;     // no more input is processed
     bool close_after_flush_ = false;
     bool restart_pending_ = false;
+    bool in_feed_ = false;     // inside parser_.feed(): a restart waits for the stanza's end
     bool tls_pending_ = false;
     TlsSession::Mode tls_pending_mode_ = TlsSession::Mode::starttls;
     bool tls_was_done_ = false;

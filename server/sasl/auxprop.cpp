@@ -163,10 +163,9 @@ bool local_node(std::string_view canonical, std::string_view domain, std::string
 }
 
 // PLAIN: the password is checked by deriving the SCRAM keys with the stored
-// salt (PBKDF2, scram_iterations rounds, ~1-3 ms). UNFINISHED: this runs on
-// the worker's loop inside sasl_server_start; it belongs on libuv's thread
-// pool (the whole PLAIN step handed to uv_queue_work) so that a burst of
-// PLAIN logins cannot stall the loop. SCRAM logins do no PBKDF2 at all.
+// salt (PBKDF2, scram_iterations rounds, ~1-3 ms). The c2s session runs
+// PLAIN steps on libuv's thread pool, so this never stalls a loop; SCRAM
+// logins do no PBKDF2 at all. Any thread.
 int checkpass(sasl_conn_t* conn, void*, const char* user, const char* pass, unsigned passlen,
               struct propctx*) noexcept {
     try {
