@@ -3,7 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 
 #include "log/log.hpp"
 
@@ -28,13 +35,41 @@ Status apply_logging(const config::Config& cfg) {
 
 }  // namespace
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status Daemon::lock_data_dir(const std::string& dir) {
+    // Two daemons on one data directory would share its stores and steal
+    // each other's control socket (and, with SO_REUSEPORT, each other's
+    // connections): the second one refuses to start.
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        return Status::error("data_dir", fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+    const std::string path = dir + "/parleyd.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::error("data_dir", fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+        ::close(fd);
+        std::string who = n > 0 ? std::string(pid, static_cast<size_t>(n)) : std::string("?");
+        while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+        return Status::error("data_dir", fmt::format("another parleyd (pid {}) is running with data_dir {}", who, dir));
+    }
+    std::string pid = fmt::format("{}\n", ::getpid());
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0)
+        log::warn("parleyd", "cannot write the pid to {}", path);
+    lock_fd_ = fd;
+    return Status::ok();
+}
 
 Status Daemon::start() {
     auto cfg = config::load(config_path_);
     if (!cfg) return cfg.status();
     auto config = std::make_shared<const config::Config>(std::move(cfg.value()));
     Status s = apply_logging(*config);
+    if (!s) return s;
+    s = lock_data_dir(config->data_dir);
     if (!s) return s;
 
     auto tls = make_tls(*config);

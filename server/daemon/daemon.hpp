@@ -31,6 +31,8 @@ public:
 
 private:
     Status start();
+    // Takes an exclusive lock on data_dir/parleyd.lock (holding our pid).
+    Status lock_data_dir(const std::string& dir);
     static void on_signal(uv_signal_t* h, int signum);
 
     std::string config_path_;
@@ -45,6 +47,7 @@ private:
     std::vector<std::unique_ptr<loop::Worker>> workers_;
     std::unique_ptr<control::ControlServer> control_;
     bool shutting_down_ = false;
+    int lock_fd_ = -1;
 };
 
 // Builds the TLS context from the virtual hosts' certificates.

@@ -105,6 +105,15 @@ class Lifecycle(unittest.TestCase):
             await again.bye()
         run(conversation())
 
+    def test_a_second_parleyd_on_the_same_data_dir_refuses_to_start(self):
+        self.server.start()
+        r = subprocess.run([os.path.join(BUILD, 'server/parleyd'), '--config', self.server.config],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('another parleyd (pid %d)' % self.server.proc.pid, r.stderr)
+        # The first one is untouched: its control socket still answers.
+        self.assertEqual(self.server.ctl('status', check=False).returncode, 0)
+
     def test_check_config_names_file_line_and_key(self):
         parleyd = os.path.join(BUILD, 'server/parleyd')
         r = subprocess.run([parleyd, '--check-config', '--config', self.server.config],
