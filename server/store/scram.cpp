@@ -4,20 +4,11 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "xmpp/base64.hpp"
+
 namespace parley::store::scram {
 
 namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int b64_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
 
 struct Algorithms {
     gnutls_mac_algorithm_t mac;
@@ -50,61 +41,12 @@ size_t hash_size(std::string_view mechanism) {
     return algorithms(mechanism, a) ? a.size : 0;
 }
 
-std::string base64_encode(std::string_view raw) {
-    std::string out;
-    out.reserve((raw.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < raw.size(); i += 3) {
-        uint32_t n = (uint32_t(uint8_t(raw[i])) << 16) | (uint32_t(uint8_t(raw[i + 1])) << 8) |
-                     uint8_t(raw[i + 2]);
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += kAlphabet[n & 63];
-    }
-    if (i + 1 == raw.size()) {
-        uint32_t n = uint32_t(uint8_t(raw[i])) << 16;
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == raw.size()) {
-        uint32_t n = (uint32_t(uint8_t(raw[i])) << 16) | (uint32_t(uint8_t(raw[i + 1])) << 8);
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
+std::string base64_encode(std::string_view raw) { return xmpp::base64_encode(raw); }
 
 bool base64_decode(std::string_view text, std::string& out) {
-    if (text.size() % 4 != 0) return false;
-    std::string r;
-    r.reserve(text.size() / 4 * 3);
-    for (size_t i = 0; i < text.size(); i += 4) {
-        const bool last = i + 4 == text.size();
-        int v[4];
-        int pad = 0;
-        for (int j = 0; j < 4; ++j) {
-            char c = text[i + j];
-            if (c == '=' && last && j >= 2) {
-                v[j] = 0;
-                ++pad;
-                continue;
-            }
-            if (pad > 0) return false;  // data after padding
-            v[j] = b64_value(c);
-            if (v[j] < 0) return false;
-        }
-        uint32_t n = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) |
-                     uint32_t(v[3]);
-        // Canonical form only: the bits dropped by padding must be zero.
-        if ((pad == 1 && (n & 0xff)) || (pad == 2 && (n & 0xffff))) return false;
-        r += static_cast<char>((n >> 16) & 0xff);
-        if (pad < 2) r += static_cast<char>((n >> 8) & 0xff);
-        if (pad < 1) r += static_cast<char>(n & 0xff);
-    }
-    out = std::move(r);
+    auto r = xmpp::base64_decode(text);
+    if (!r) return false;
+    out = std::move(r.value());
     return true;
 }
 

@@ -48,7 +48,8 @@ Result<ScramCredential> from_rfc5803(std::string_view text);
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 // Standard base64 (RFC 4648 section 4) with padding; decode is strict and
-// returns false on anything non-canonical.
+// returns false on anything non-canonical. Thin wrappers over the one codec
+// in xmpp/base64.hpp.
 std::string base64_encode(std::string_view raw);
 bool base64_decode(std::string_view text, std::string& out);
 
