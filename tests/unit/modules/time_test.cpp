@@ -1,12 +1,24 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include <regex>
+#include <cctype>
 
 #include "../modules/time/entity_time.hpp"
 #include "support/fake_host.hpp"
 
 using namespace parley;
+
+namespace {
+// True when `text` matches `pattern`, where '9' stands for any digit and
+// every other character for itself.
+bool shaped(const std::string& text, const std::string& pattern) {
+    if (text.size() != pattern.size()) return false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (pattern[i] == '9' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != pattern[i]) return false;
+    }
+    return true;
+}
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(modules_time)
 
@@ -28,8 +40,8 @@ BOOST_AUTO_TEST_CASE(answers_with_tzo_and_utc) {
     const xml::Element* tzo = r->payload->child("tzo", mod_time::kNsTime);
     const xml::Element* utc = r->payload->child("utc", mod_time::kNsTime);
     BOOST_REQUIRE(tzo && utc);
-    BOOST_TEST(std::regex_match(tzo->text(), std::regex("[+-][0-9]{2}:[0-9]{2}")), "mod_time: tzo " << tzo->text());
-    BOOST_TEST(std::regex_match(utc->text(), std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")),
+    BOOST_TEST((shaped(tzo->text(), "+99:99") || shaped(tzo->text(), "-99:99")), "mod_time: tzo " << tzo->text());
+    BOOST_TEST(shaped(utc->text(), "9999-99-99T99:99:99Z"),
                "mod_time: utc " << utc->text());
     BOOST_TEST(host.disco_features() == std::vector<std::string>{"urn:xmpp:time"});
 }
