@@ -114,7 +114,10 @@ void read_limits(Reader& r, const toml::table& t, Config& cfg) {
                r.integer_field("max_send_queue_bytes", int64_t{64} << 10, int64_t{1} << 30,
                                l.max_send_queue_bytes),
                r.integer_field("max_sessions_per_account", 1, 10000, l.max_sessions_per_account),
+               r.integer_field("max_read_bytes_per_s", 0, int64_t{1} << 30, l.max_read_bytes_per_s),
            });
+    if (l.max_read_bytes_per_s != 0 && l.max_read_bytes_per_s < 1024)
+        r.error(line_of(t), "limits.max_read_bytes_per_s", "must be 0 (no limit) or at least 1024");
 }
 
 void read_mechanisms(Reader& r, const Node& n, const Key& k, Config& cfg) {

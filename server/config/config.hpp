@@ -57,6 +57,10 @@ struct Config {
         size_t max_depth = 32;
         size_t max_send_queue_bytes = size_t{4} << 20;
         size_t max_sessions_per_account = 16;
+        // What one connection may send us, on average (token bucket whose
+        // depth is the larger of this and max_stanza_bytes); reading pauses
+        // while it is over. 0: no limit.
+        size_t max_read_bytes_per_s = 262144;
     } limits;
 
     struct Log {

@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "log/log.hpp"
 #include "loop/worker.hpp"
 #include "xml/serializer.hpp"
@@ -40,7 +43,14 @@ StreamTransport::StreamTransport(loop::Worker& worker, xml::StreamLimits limits)
     tcp_.data = this;
     uv_timer_init(worker_.loop(), &timer_);
     timer_.data = this;
-    open_handles_ = 2;
+    uv_timer_init(worker_.loop(), &throttle_);
+    throttle_.data = this;
+    open_handles_ = 3;
+    const auto& lim = worker.config().limits;
+    read_rate_ = static_cast<double>(lim.max_read_bytes_per_s);
+    read_burst_ = std::max(read_rate_, static_cast<double>(lim.max_stanza_bytes));
+    read_tokens_ = read_burst_;
+    read_refill_ms_ = uv_now(worker_.loop());
     worker_.add_transport(this);
 }
 
@@ -93,6 +103,7 @@ void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf
     // No exception crosses into libuv: a failure ends only this connection.
     try {
         self->handle_input(buf->base, static_cast<size_t>(nread));
+        self->account_read(static_cast<size_t>(nread));
     } catch (const std::exception& e) {
         self->in_feed_ = false;
         log::error("stream", "{}: internal error, closing the connection: {}", self->remote_ip_, e.what());
@@ -102,6 +113,29 @@ void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf
         log::error("stream", "{}: internal error, closing the connection", self->remote_ip_);
         self->stream_error(xmpp::StreamErrorCondition::internal_server_error, "internal server error");
     }
+}
+
+void StreamTransport::account_read(size_t n) {
+    if (read_rate_ <= 0 || closing_) return;
+    const uint64_t now = uv_now(worker_.loop());
+    read_tokens_ = std::min(read_burst_, read_tokens_ + static_cast<double>(now - read_refill_ms_) * read_rate_ / 1000.0);
+    read_refill_ms_ = now;
+    read_tokens_ -= static_cast<double>(n);
+    if (read_tokens_ >= 0) return;
+    // Over the limit: read nothing more until the bucket is back at zero.
+    // The kernel's buffers fill and TCP slows the peer down; nothing queues
+    // here, and the peer is not disconnected.
+    const auto wait = static_cast<uint64_t>(std::ceil(-read_tokens_ * 1000.0 / read_rate_));
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    uv_timer_start(&throttle_, &StreamTransport::on_throttle, wait, 0);
+}
+
+void StreamTransport::on_throttle(uv_timer_t* t) {
+    auto* self = static_cast<StreamTransport*>(t->data);
+    if (self->closing_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&self->tcp_))) return;
+    int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), &StreamTransport::on_alloc,
+                           &StreamTransport::on_read);
+    if (rc != 0) self->close_now();
 }
 
 void StreamTransport::handle_input(const char* data, size_t len) {
@@ -296,8 +330,10 @@ void StreamTransport::begin_close() {
     if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
     closing_ = true;
     uv_timer_stop(&timer_);
+    uv_timer_stop(&throttle_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &StreamTransport::on_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &StreamTransport::on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&throttle_), &StreamTransport::on_close);
 }
 
 void StreamTransport::on_close(uv_handle_t* h) { static_cast<StreamTransport*>(h->data)->release(); }

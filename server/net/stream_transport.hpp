@@ -94,6 +94,9 @@ private:
     static void on_write(uv_write_t* req, int status);
     static void on_close(uv_handle_t* h);
     static void on_timer(uv_timer_t* t);
+    static void on_throttle(uv_timer_t* t);
+    // Token bucket on what the peer sends: pauses reading while over.
+    void account_read(size_t n);
     void handle_input(const char* data, size_t len);
     void feed_parser(const char* data, size_t len);
     void append_output(std::string_view bytes);
@@ -103,6 +106,7 @@ private:
     loop::Worker& worker_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
+    uv_timer_t throttle_{};    // resumes reading after a pause of the rate limit
     int open_handles_ = 0;
     xml::StreamParser parser_;
     std::unique_ptr<TlsSession> tls_;
@@ -117,6 +121,10 @@ private:
     TlsSession::Mode tls_pending_mode_ = TlsSession::Mode::starttls;
     bool tls_was_done_ = false;
     size_t max_queue_;
+    double read_rate_ = 0;      // bytes per second; 0: no limit
+    double read_burst_ = 0;     // bucket depth
+    double read_tokens_ = 0;
+    uint64_t read_refill_ms_ = 0;
     std::string remote_ip_, remote_addr_, local_addr_;
 };
 

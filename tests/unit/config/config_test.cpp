@@ -257,6 +257,17 @@ BOOST_AUTO_TEST_CASE(cross_checks) {
     BOOST_TEST(has(msg, "sasl.failure_delay_max_ms: 100 is less than failure_delay_ms (500)"), msg);
 }
 
+BOOST_AUTO_TEST_CASE(read_rate_limit_is_zero_or_at_least_1024) {
+    auto ok = load("data_dir = \"d\"\n[limits]\nmax_read_bytes_per_s = 0\n" + kHost);
+    BOOST_REQUIRE_MESSAGE(ok.is_ok(), "config: " << ok.status().to_string());
+    BOOST_TEST(ok.value().limits.max_read_bytes_per_s == 0u);
+    auto dflt = load("data_dir = \"d\"\n" + kHost);
+    BOOST_REQUIRE(dflt.is_ok());
+    BOOST_TEST(dflt.value().limits.max_read_bytes_per_s == 262144u);
+    std::string msg = error_of("data_dir = \"d\"\n[limits]\nmax_read_bytes_per_s = 10\n" + kHost);
+    BOOST_TEST(has(msg, "limits.max_read_bytes_per_s: must be 0 (no limit) or at least 1024"), msg);
+}
+
 BOOST_AUTO_TEST_CASE(module_sections_become_sections) {
     auto r = load(R"(data_dir = "d"
 [modules]
