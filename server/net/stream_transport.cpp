@@ -60,6 +60,9 @@ Status StreamTransport::accept_from(uv_stream_t* server) {
     int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
     if (rc == 0) {
         uv_tcp_nodelay(&tcp_, 1);
+        // A peer that vanished (cable, NAT timeout) is noticed by the kernel
+        // even on an idle stream; XEP-0198 and XEP-0199 pings come later.
+        uv_tcp_keepalive(&tcp_, 1, 120);
         sockaddr_storage ss{};
         int len = sizeof ss;
         if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
