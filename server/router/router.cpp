@@ -198,6 +198,9 @@ void Router::broadcast_own_presence(const c2s::SessionState& sender, const xml::
 
 void Router::session_ended(const c2s::SessionState& state) {
     if (!state.available) return;
+    // Replaced by a newer session of the same full JID (resource conflict):
+    // that address is still online, so nobody is told it went away.
+    if (auto now = worker_.shared().registry->find(state.jid); now && now->ref.session_id != state.id) return;
     xml::Element p("presence", std::string(xmpp::kNsClient));
     p.set_attr("type", "unavailable");
     p.set_attr("from", state.jid.str());

@@ -85,15 +85,23 @@ class Routing(unittest.TestCase):
 
     def test_resource_conflict_ends_the_older_session(self):
         async def conversation():
+            laptop = await online(self.server, 'carol', resource='laptop')
+            got_unavailable = []
+            laptop.add_event_handler('presence_unavailable', lambda p: got_unavailable.append(p['from'].full))
             first = await online(self.server, 'carol', resource='phone')
+            await asyncio.sleep(0.3)  # first's available presence reaches laptop
             second = await online(self.server, 'carol', resource='phone')
             await first.wait_gone()
             self.assertIn('conflict', first.stream_errors)
+            await asyncio.sleep(0.3)
+            self.assertNotIn('carol@parley.test/phone', got_unavailable,
+                             'the replaced session must not announce the resource as gone')
             # The newer session is the one that owns the resource now.
             second.send_message(mto='carol@parley.test/phone', mbody='still me', mtype='chat')
             got = await second.next_message()
             self.assertEqual(got['body'], 'still me')
             await second.bye()
+            await laptop.bye()
         run(conversation())
 
     def test_errors_for_unknown_accounts_resources_and_services(self):
