@@ -124,7 +124,7 @@ key = "{certs}/{DOMAIN}.key"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError('parleyd exited at start (%d):\n%s' % (self.proc.returncode, self.log_text()))
-            if 'ready' in self.log_text():
+            if re.search(r'Parley \S+ ready:', self.log_text()):
                 for port in (self.starttls_port, self.direct_port):
                     with socket.create_connection(('127.0.0.1', port), timeout=2):
                         pass
@@ -143,18 +143,27 @@ key = "{certs}/{DOMAIN}.key"
         self.proc.send_signal(sig)
 
     def stop(self, timeout=20):
-        """SIGTERM; returns parleyd's exit code (or kills it after the timeout)."""
-        if not self.proc or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            raise AssertionError('parleyd did not stop on SIGTERM within %ds' % timeout)
-        finally:
+        """SIGTERM, then checks that parleyd exited 0 and that no sanitizer
+        reported anything in its log; returns the exit code."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                raise AssertionError('parleyd did not stop on SIGTERM within %ds' % timeout)
+        if not self.log.closed:
             self.log.close()
+        text = self.log_text()
+        for marker in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'):
+            if marker in text:
+                raise AssertionError('parleyd: sanitizer report in its log:\n' + text[text.index(marker) - 200:][:4000])
+        if self.proc.returncode != 0:
+            raise AssertionError('parleyd exited with %d:\n%s' % (self.proc.returncode, text[-3000:]))
+        return self.proc.returncode
 
     def cleanup(self):
         try:

@@ -21,8 +21,10 @@ class BadInput(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
 
     def expect_stream_error(self, payload, condition, header=HEADER):
         s = RawStream(self.server.starttls_port)

@@ -16,8 +16,10 @@ class Lifecycle(unittest.TestCase):
         self.server = ParleyServer()
 
     def tearDown(self):
-        self.server.stop()
-        self.server.cleanup()
+        try:
+            self.server.stop()
+        finally:
+            self.server.cleanup()
 
     def test_sighup_reload_keeps_sessions_and_applies_modules(self):
         self.server.add_user('alice', 'secret')

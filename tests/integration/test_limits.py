@@ -25,8 +25,10 @@ class ReadRate(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
 
     def test_a_flooding_client_is_slowed_down_not_dropped(self):
         count, size = 30, 4000

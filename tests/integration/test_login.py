@@ -19,8 +19,10 @@ class Login(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
 
     def test_starttls_scram_sha_1(self):
         async def conversation():

@@ -15,8 +15,10 @@ class Modules(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
 
     def conversation(self, body):
         async def go():

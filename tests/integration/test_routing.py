@@ -24,8 +24,10 @@ class Routing(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
 
     def test_server_generates_a_resource_when_none_is_asked(self):
         s = RawStream(self.server.starttls_port)
