@@ -13,6 +13,7 @@ tools_bench_parley_bench_SOURCES = tools/bench/main.cpp \
 	tools/bench/client_session.hpp tools/bench/client_session.cpp \
 	tools/bench/tls_client.hpp tools/bench/tls_client.cpp \
 	tools/bench/xml_scanner.hpp tools/bench/xml_scanner.cpp \
+	tools/bench/scram_client.hpp tools/bench/scram_client.cpp \
 	tools/bench/proc_stats.hpp tools/bench/proc_stats.cpp
 tools_bench_parley_bench_LDADD = $(UV_LIBS) $(GNUTLS_LIBS) $(FMT_LIBS) -lpthread
 EXTRA_DIST += tools/bench/run-bench

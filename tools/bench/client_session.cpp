@@ -3,34 +3,18 @@
 #include <utility>
 
 #include "runner.hpp"
+#include "scram_client.hpp"
 
 namespace parley::bench {
 
 namespace {
 
-constexpr std::string_view kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64(std::string_view in) {
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                           static_cast<unsigned char>(in[i + 2]);
-        out += kBase64[(v >> 18) & 63];
-        out += kBase64[(v >> 12) & 63];
-        out += kBase64[(v >> 6) & 63];
-        out += kBase64[v & 63];
-    }
-    if (i < in.size()) {
-        unsigned v = static_cast<unsigned char>(in[i]) << 16;
-        if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-        out += kBase64[(v >> 18) & 63];
-        out += kBase64[(v >> 12) & 63];
-        out += i + 1 < in.size() ? kBase64[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
+// The text of a simple element: what lies between its start and end tags.
+std::string_view inner_text(std::string_view el) {
+    const size_t open = el.find('>');
+    const size_t close = el.rfind("</");
+    if (open == std::string_view::npos || close == std::string_view::npos || close <= open) return {};
+    return el.substr(open + 1, close - open - 1);
 }
 
 // A write request owns its bytes until libuv is done with them.
@@ -54,7 +38,8 @@ const char* ClientSession::step_name() const {
     case Step::proceed: return "STARTTLS proceed";
     case Step::handshake: return "TLS handshake";
     case Step::features_sasl: return "features after TLS";
-    case Step::sasl_result: return "SASL PLAIN result";
+    case Step::sasl_challenge: return "SASL SCRAM challenge";
+    case Step::sasl_result: return "SASL result";
     case Step::features_bind: return "features after SASL";
     case Step::bind_result: return "bind result";
     case Step::bound: return "bound";
@@ -222,19 +207,43 @@ void ClientSession::handle_element(std::string_view el) {
     }
     case Step::features_sasl: {
         if (name != "features") return expected("<stream:features>");
+        if (o.mech == "SCRAM-SHA-256") {
+            if (!has(el, ">SCRAM-SHA-256<")) return expected("features offering SASL SCRAM-SHA-256");
+            scram_ = std::make_unique<ScramClient>();
+            send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>" +
+                 base64_encode(scram_->first(user())) + "</auth>");
+            step_ = Step::sasl_challenge;
+            return;
+        }
         if (!has(el, ">PLAIN<")) return expected("features offering SASL PLAIN");
         std::string creds;
         creds += '\0';
         creds += user();
         creds += '\0';
         creds += o.password;
-        send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + base64(creds) + "</auth>");
+        send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + base64_encode(creds) + "</auth>");
+        step_ = Step::sasl_result;
+        return;
+    }
+    case Step::sasl_challenge: {
+        if (name == "failure") return fail("SASL " + o.mech + " refused for " + user() + "@" + o.domain + ": " + excerpt(el));
+        if (name != "challenge") return expected("<challenge/>");
+        std::string server_first, reply, err;
+        if (!base64_decode(inner_text(el), server_first)) return fail("the SCRAM challenge is not base64");
+        if (!scram_->final(server_first, o.password, reply, err)) return fail("SCRAM: " + err);
+        send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64_encode(reply) + "</response>");
         step_ = Step::sasl_result;
         return;
     }
     case Step::sasl_result:
-        if (name == "failure") return fail("SASL PLAIN refused for " + user() + "@" + o.domain + ": " + excerpt(el));
+        if (name == "failure") return fail("SASL " + o.mech + " refused for " + user() + "@" + o.domain + ": " + excerpt(el));
         if (name != "success") return expected("<success/>");
+        if (scram_) {
+            std::string server_final;
+            if (!base64_decode(inner_text(el), server_final) || !scram_->verify(server_final))
+                return fail("SCRAM: the server's signature does not verify");
+            scram_.reset();
+        }
         // RFC 6120 §6.4.6: a new stream, over the same TLS.
         scanner_.restart();
         stream_open_ = false;

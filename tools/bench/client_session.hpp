@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "scram_client.hpp"
 #include "tls_client.hpp"
 #include "xml_scanner.hpp"
 
@@ -43,6 +44,7 @@ public:
         proceed,
         handshake,
         features_sasl,
+        sasl_challenge,  // SCRAM only
         sasl_result,
         features_bind,
         bind_result,
@@ -102,6 +104,7 @@ private:
     Runner& runner_;
     const int index_;
     Step step_ = Step::idle;
+    std::unique_ptr<ScramClient> scram_;  // during a SCRAM login
     uv_tcp_t tcp_{};
     uv_connect_t connect_req_{};
     uv_shutdown_t shutdown_req_{};

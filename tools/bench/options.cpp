@@ -14,6 +14,7 @@ const char* usage_text() {
            "  --ca FILE            CA certificate (PEM) the server's certificate must chain to\n"
            "  --users PREFIX       accounts PREFIX0..PREFIX(N-1)@D (default bench)\n"
            "  --password PW        the password all those accounts share\n"
+           "  --mech M             SASL mechanism: PLAIN (default) or SCRAM-SHA-256\n"
            "  --sessions N         idle mode: sessions to open (messages mode: 2*pairs)\n"
            "  --connect-rate R     new connections per second (default 500)\n"
            "  --max-pending M      sessions logging in at once (default 200)\n"
@@ -97,6 +98,9 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& err) {
             o.user_prefix = v;
         } else if (flag == "--password") {
             o.password = v;
+        } else if (flag == "--mech") {
+            if (std::string(v) != "PLAIN" && std::string(v) != "SCRAM-SHA-256") return bad("PLAIN or SCRAM-SHA-256");
+            o.mech = v;
         } else if (flag == "--sessions") {
             if (!to_long(v, 1, 1000000, n)) return bad("a count from 1 to 1000000");
             o.sessions = static_cast<int>(n);

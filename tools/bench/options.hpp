@@ -17,6 +17,7 @@ struct Options {
     std::string ca_file;
     std::string user_prefix = "bench";  // accounts PREFIX0 .. PREFIX(N-1)
     std::string password;
+    std::string mech = "PLAIN";       // SASL mechanism: PLAIN or SCRAM-SHA-256
     int sessions = 0;                 // idle: N; messages: 2 * pairs unless given
     double connect_rate = 500;        // new connections per second, over all threads
     int max_pending = 200;            // sessions connecting or logging in at once
