@@ -82,6 +82,7 @@ Status Daemon::start() {
     accounts_ = std::move(accounts.value());
     s = sasl::init(accounts_.get(), config->sasl.mechanisms);
     if (!s) return s;
+    sasl::set_scram_iterations(config->sasl.scram_iterations);
     auto modules = module::load_all(*config);
     if (!modules) return modules.status();
     modules_ = std::move(modules.value());
@@ -180,6 +181,7 @@ Status Daemon::reload() {
     Status s = apply_logging(*config);
     if (!s) return s;
     throttle_->set_delays(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
+    sasl::set_scram_iterations(config->sasl.scram_iterations);
     shared_.set_config(config);
     shared_.set_tls(tls.value());
     modules_ = next;

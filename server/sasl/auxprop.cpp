@@ -39,7 +39,9 @@ constexpr size_t kMaxNode = 1023;
 // query shows the same salt), from a key that lives only in this process:
 // the exchange then runs to the end and fails like a wrong password, and the
 // server's answers do not tell who has an account.
-constexpr uint32_t kDecoyIterations = 4096;  // the store's default
+// Their iteration count follows [sasl] scram_iterations, which new
+// accounts get, so the count does not give them away either.
+std::atomic<uint32_t> g_decoy_iterations{4096};
 
 std::string decoy_bytes(std::string_view label, std::string_view user, size_t n) {
     static const std::string key = [] {
@@ -59,7 +61,7 @@ std::vector<store::scram::ScramCredential> decoys(std::string_view user) {
     for (auto [mech, len] : {std::pair<const char*, size_t>{"SCRAM-SHA-1", 20}, {"SCRAM-SHA-256", 32}}) {
         store::scram::ScramCredential c;
         c.mechanism = mech;
-        c.iterations = kDecoyIterations;
+        c.iterations = g_decoy_iterations.load();
         c.salt = decoy_bytes(std::string("salt ") + mech, user, 16);
         c.stored_key = decoy_bytes(std::string("stored ") + mech, user, len);
         c.server_key = decoy_bytes(std::string("server ") + mech, user, len);
@@ -150,6 +152,8 @@ std::string nodeprep(std::string_view node) {
     if (buf.empty() || buf.size() > kMaxNode) return {};
     return buf;
 }
+
+void set_decoy_iterations(uint32_t iterations) { g_decoy_iterations.store(iterations); }
 
 bool local_node(std::string_view canonical, std::string_view domain, std::string& node) {
     std::string_view local = canonical;

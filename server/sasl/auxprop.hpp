@@ -20,6 +20,8 @@ namespace parley::sasl::detail {
 constexpr const char* kAuxpropName = "parley";
 
 void set_accounts(store::AccountStore* accounts);
+// The iteration count of the decoy keys served for unknown users.
+void set_decoy_iterations(uint32_t iterations);
 store::AccountStore* accounts();
 
 // Registers the plugin with Cyrus (after sasl_server_init).

@@ -186,6 +186,8 @@ Status init(store::AccountStore* accounts, const std::vector<std::string>& mecha
     return Status::ok();
 }
 
+void set_scram_iterations(uint32_t iterations) { detail::set_decoy_iterations(iterations); }
+
 void shutdown() {
     Options& o = options();
     if (!o.active) return;

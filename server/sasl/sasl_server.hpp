@@ -41,6 +41,9 @@ namespace parley::sasl {
 // only replaces the account store and the mechanisms (tests use this).
 Status init(store::AccountStore* accounts, const std::vector<std::string>& mechanisms);
 void shutdown();
+// Unknown users are answered with decoy SCRAM keys of this iteration count
+// ([sasl] scram_iterations, what new accounts get). Any thread.
+void set_scram_iterations(uint32_t iterations);
 
 // The TLS channel binding for SCRAM-*-PLUS (name as in RFC 5056 registry).
 struct ChannelBinding {

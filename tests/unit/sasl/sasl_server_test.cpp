@@ -201,6 +201,21 @@ BOOST_AUTO_TEST_CASE(scram_wrong_password_and_unknown_user) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(unknown_users_get_the_configured_iteration_count) {
+    auto iterations_of = [&](const char* user) {
+        auto s = server(false);
+        Outcome c = s->start("SCRAM-SHA-256", std::string_view(std::string("n,,n=") + user + ",r=abcdefghijklmnop"));
+        BOOST_CHECK_EQUAL(kind(c), "challenge");
+        size_t i = c.data.find(",i=");
+        return i == std::string::npos ? std::string() : c.data.substr(i + 3);
+    };
+    parley::sasl::set_scram_iterations(8192);
+    BOOST_CHECK_EQUAL(iterations_of("nobody"), "8192");
+    parley::sasl::set_scram_iterations(4096);
+    BOOST_CHECK_EQUAL(iterations_of("nobody"), "4096");
+    BOOST_CHECK_EQUAL(iterations_of("alice"), "4096");  // a real account, made with 4096
+}
+
 BOOST_AUTO_TEST_CASE(user_names_are_prepared) {
     auto s = server(false);
     Outcome o = exchange(*s, "SCRAM-SHA-256", Creds{"Alice", "correct horse", ""});
