@@ -43,7 +43,6 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         tls_ = std::move(t);
     }
-    bool is_local_domain(std::string_view domain) const { return config()->find_host(domain) != nullptr; }
 
     uint64_t next_session_id() { return next_session_id_.fetch_add(1) + 1; }
 

@@ -71,7 +71,8 @@ void Router::route(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& 
         // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
         to = from.bare();
     }
-    if (!worker_.shared().is_local_domain(to.domain())) {
+    // The worker's own config snapshot: no lock on the stanza path.
+    if (worker_.config().find_host(to.domain()) == nullptr) {
         // UNFINISHED: server-to-server federation is a later capability.
         bounce(stanza, StanzaError::cancel("remote-server-not-found",
                                            "this server does not federate with other domains yet"));
