@@ -29,12 +29,20 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler('connection_failed', self._on_failed)
         self.add_event_handler('stream_error', lambda e: self.stream_errors.append(e['condition']))
         self.add_event_handler('message', lambda m: self.messages.put_nowait(m))
+        # The server reflects our own available presence back to us once it
+        # has recorded it: from then on we receive messages to our bare JID.
+        self.available = loop.create_future()
+        self.add_event_handler('presence_available', self._on_presence)
 
     async def _on_start(self, _):
         if self.send_initial_presence:
             self.send_presence()
         if not self.outcome.done():
             self.outcome.set_result('session')
+
+    def _on_presence(self, p):
+        if p['from'] == self.boundjid and not self.available.done():
+            self.available.set_result(True)
 
     def _on_failed(self, *_):
         if not self.outcome.done():
@@ -80,4 +88,9 @@ async def online(server, node, password='secret', mech=None, resource=None, plug
     outcome = await c.login(port, use_ssl=use_ssl)
     if outcome != 'session':
         raise AssertionError('%s could not log in: %s\n%s' % (jid, outcome, server.log_text()[-3000:]))
+    if presence:
+        try:
+            await asyncio.wait_for(asyncio.shield(c.available), 15)
+        except asyncio.TimeoutError:
+            raise AssertionError('%s: the server did not reflect our available presence' % jid)
     return c

@@ -35,8 +35,13 @@ class Lifecycle(unittest.TestCase):
             self.server.write_config(modules=('disco', 'ping', 'version'))
             self.server.signal(signal.SIGHUP)
             self.assertTrue(self.server.wait_log(r'reloaded'), self.server.log_text()[-2000:])
-            await asyncio.sleep(0.3)
-            info = await alice['xep_0030'].get_info(jid=DOMAIN, timeout=10)
+            # Each worker applies the reload from its inbox: ask until both
+            # have (bounded), since alice's worker may be the later one.
+            for _ in range(50):
+                info = await alice['xep_0030'].get_info(jid=DOMAIN, timeout=10)
+                if 'urn:xmpp:time' not in info['disco_info']['features']:
+                    break
+                await asyncio.sleep(0.1)
             self.assertNotIn('urn:xmpp:time', info['disco_info']['features'], 'disco must follow the loaded modules')
             try:
                 await alice['xep_0202'].get_entity_time(DOMAIN, timeout=10)

@@ -69,8 +69,6 @@ class Routing(unittest.TestCase):
                     break
                 await c.bye()
             self.assertIsNotNone(bob, 'could not get sessions on two workers')
-            # Wait until bob's available presence reached the server (bob sees his own).
-            await asyncio.sleep(0.2)
             alice.send_message(mto=bob.boundjid.full, mbody='to your full JID', mtype='chat')
             got = await bob.next_message()
             self.assertEqual(got['body'], 'to your full JID')
