@@ -109,6 +109,15 @@ class Lifecycle(unittest.TestCase):
             await bob.wait_gone()
             self.assertEqual(ctl('user', 'list', DOMAIN).stdout.split(), ['alice@' + DOMAIN])
             again = await online(self.server, 'alice', password='newpw')
+            # parleyctl reload: the same as SIGHUP, with the outcome on the terminal.
+            r = ctl('reload', check=False)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn('reloaded', r.stdout)
+            with open(self.server.config, 'a') as f:
+                f.write('\nbogus_key = true\n')
+            r = ctl('reload', check=False)
+            self.assertEqual(r.returncode, 1, 'a reload of a broken config must fail: ' + r.stdout)
+            self.assertIn('bogus_key', r.stderr)
             await again.bye()
         run(conversation())
 
