@@ -8,6 +8,7 @@ plain socket for what no polite client would send (bad XML, oversize
 stanzas). Every wait is bounded in time.
 """
 import asyncio
+import base64
 import os
 import random
 import re
@@ -18,6 +19,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BUILD = os.environ.get('PARLEY_BUILD_DIR', os.path.join(TOP, '_build'))
@@ -182,6 +184,27 @@ key = "{certs}/{DOMAIN}.key"
         return False
 
 
+class ServerTestCase(unittest.TestCase):
+    """One parleyd for the whole class: accounts `users` (password 'secret'),
+    config additions `extra`; stopped (and checked) after the last test."""
+    users = ()
+    extra = ''
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ParleyServer(extra=cls.extra)
+        for node in cls.users:
+            cls.server.add_user(node, 'secret')
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
+
+
 def client_ssl_context(ca, tls_max=None):
     ctx = ssl.create_default_context(cafile=ca)
     if tls_max is not None:
@@ -251,17 +274,26 @@ class RawStream:
         self.sock.settimeout(10)
         self.sock = client_ssl_context(ca, tls_max).wrap_socket(self.sock, server_hostname=DOMAIN)
 
-    def login_plain(self, ca, node, password, resource='raw'):
-        """STARTTLS, SASL PLAIN, bind: a ready session, the way a minimal client does it."""
-        import base64
+    def secure(self, ca):
+        """Stream header, STARTTLS, new stream: returns the features offered over TLS."""
         self.open()
         self.read_until('</stream:features>')
         self.starttls(ca)
         self.open()
-        self.read_until('</stream:features>')
+        features = self.read_until('</stream:features>')
+        self.buf = b''
+        return features
+
+    def auth_plain(self, node, password):
+        """Sends SASL PLAIN for node/password (the answer is left to read)."""
         self.buf = b''
         token = base64.b64encode(b'\0' + node.encode() + b'\0' + password.encode()).decode()
         self.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>" % token)
+
+    def login_plain(self, ca, node, password, resource='raw'):
+        """STARTTLS, SASL PLAIN, bind: a ready session, the way a minimal client does it."""
+        self.secure(ca)
+        self.auth_plain(node, password)
         self.read_until('<success')
         self.buf = b''
         self.open()

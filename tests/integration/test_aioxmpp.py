@@ -12,7 +12,7 @@ import aioxmpp.errors
 import aioxmpp.ping
 
 from clients import online
-from harness import DOMAIN, ParleyServer, run
+from harness import ServerTestCase, DOMAIN, run
 
 
 def aio_client(server, node, password, resource='aio'):
@@ -24,20 +24,8 @@ def aio_client(server, node, password, resource='aio'):
         override_peer=[('127.0.0.1', server.starttls_port, aioxmpp.connector.STARTTLSConnector())])
 
 
-class Aioxmpp(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ParleyServer()
-        cls.server.add_user('alice', 'secret')
-        cls.server.add_user('bob', 'secret')
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
+class Aioxmpp(ServerTestCase):
+    users = ('alice', 'bob')
 
     def test_aioxmpp_and_slixmpp_users_chat_both_ways(self):
         async def conversation():

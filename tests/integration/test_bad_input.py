@@ -5,26 +5,15 @@ import asyncio
 import unittest
 
 from clients import online
-from harness import DOMAIN, ParleyServer, RawStream, run
+from harness import ServerTestCase, DOMAIN, RawStream, run
 
 HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>" % DOMAIN)
 
 
-class BadInput(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ParleyServer(extra='\n[limits]\nmax_stanza_bytes = 65536\n')
-        cls.server.add_user('alice', 'secret')
-        cls.server.add_user('mallory', 'secret')
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
+class BadInput(ServerTestCase):
+    users = ('alice', 'mallory')
+    extra = '\n[limits]\nmax_stanza_bytes = 65536\n'
 
     def expect_stream_error(self, payload, condition, header=HEADER):
         s = RawStream(self.server.starttls_port)

@@ -6,7 +6,7 @@ import time
 import unittest
 
 from clients import online
-from harness import DOMAIN, ParleyServer, RawStream, run
+from harness import ServerTestCase, DOMAIN, RawStream, run
 
 RATE = 20000        # [limits] max_read_bytes_per_s in this test's config
 STANZA = 16384      # [limits] max_stanza_bytes
@@ -14,21 +14,9 @@ BURST = max(RATE, STANZA)  # the bucket depth
 READ = 65536        # the most the server reads at once (the worker's buffer)
 
 
-class ReadRate(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ParleyServer(extra='\n[limits]\nmax_stanza_bytes = %d\nmax_read_bytes_per_s = %d\n'
-                                        % (STANZA, RATE))
-        cls.server.add_user('mallory', 'secret')
-        cls.server.add_user('alice', 'secret')
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
+class ReadRate(ServerTestCase):
+    users = ('mallory', 'alice')
+    extra = '\n[limits]\nmax_stanza_bytes = %d\nmax_read_bytes_per_s = %d\n' % (STANZA, RATE)
 
     def test_a_flooding_client_is_slowed_down_not_dropped(self):
         count, size = 30, 4000

@@ -6,23 +6,11 @@ import time
 import unittest
 
 from clients import Client, online
-from harness import DOMAIN, ParleyServer, RawStream, client_ssl_context, run
+from harness import ServerTestCase, DOMAIN, RawStream, client_ssl_context, run
 
 
-class Login(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ParleyServer()
-        cls.server.add_user('alice', 'secret')
-        cls.server.add_user('bob', 'secret')
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
+class Login(ServerTestCase):
+    users = ('alice', 'bob')
 
     def test_starttls_scram_sha_1(self):
         async def conversation():
@@ -87,33 +75,19 @@ class Login(unittest.TestCase):
             c.disconnect()
         run(conversation())
         s = RawStream(self.server.starttls_port)
-        s.open()
-        s.read_until('</stream:features>')
-        s.starttls(self.server.ca)
-        s.open()
-        s.read_until('</stream:features>')
-        import base64
-        s.buf = b''
-        s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
-               % base64.b64encode(b'\0alice\0wrong').decode())
+        s.secure(self.server.ca)
+        s.auth_plain('alice', 'wrong')
         text = s.read_until('</failure>')
         self.assertIn('<not-authorized', text)
         s.close()
 
     def test_failures_are_delayed_more_each_time(self):
-        import base64
         s = RawStream(self.server.starttls_port)
-        s.open()
-        s.read_until('</stream:features>')
-        s.starttls(self.server.ca)
-        s.open()
-        s.read_until('</stream:features>')
+        s.secure(self.server.ca)
         waits = []
         for _ in range(3):
-            s.buf = b''
             t0 = time.monotonic()
-            s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
-                   % base64.b64encode(b'\0nobody\0wrong').decode())
+            s.auth_plain('nobody', 'wrong')
             s.read_until('</failure>')
             waits.append(time.monotonic() - t0)
         s.close()
@@ -121,15 +95,12 @@ class Login(unittest.TestCase):
         self.assertGreaterEqual(waits[-1], 0.045, 'failed logins must be delayed: %r' % waits)
 
     def test_plain_is_not_offered_or_accepted_before_tls(self):
-        import base64
         s = RawStream(self.server.starttls_port)
         s.open()
         features = s.read_until('</stream:features>')
         self.assertRegex(features, r"<starttls xmlns=['\"]urn:ietf:params:xml:ns:xmpp-tls['\"]><required/>")
         self.assertNotIn('PLAIN', features)
-        s.buf = b''
-        s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
-               % base64.b64encode(b'\0alice\0secret').decode())
+        s.auth_plain('alice', 'secret')
         text = s.read_until('</failure>')
         self.assertIn('<encryption-required', text)
         self.assertNotIn('<success', text)
@@ -137,11 +108,7 @@ class Login(unittest.TestCase):
 
     def test_offered_mechanisms_over_tls(self):
         s = RawStream(self.server.starttls_port)
-        s.open()
-        s.read_until('</stream:features>')
-        s.starttls(self.server.ca)
-        s.open()
-        features = s.read_until('</stream:features>')
+        features = s.secure(self.server.ca)
         mechs = re.findall(r'<mechanism>([^<]+)</mechanism>', features)
         for m in ('SCRAM-SHA-1', 'SCRAM-SHA-256', 'PLAIN'):
             self.assertIn(m, mechs)

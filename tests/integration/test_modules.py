@@ -3,22 +3,11 @@ import datetime
 import unittest
 
 from clients import online
-from harness import DOMAIN, ParleyServer, run
+from harness import ServerTestCase, DOMAIN, run
 
 
-class Modules(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ParleyServer()
-        cls.server.add_user('alice', 'secret')
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
+class Modules(ServerTestCase):
+    users = ('alice',)
 
     def conversation(self, body):
         async def go():

@@ -6,7 +6,7 @@ import re
 import unittest
 
 from clients import online
-from harness import DOMAIN, ParleyServer, RawStream, run
+from harness import ServerTestCase, DOMAIN, RawStream, run
 
 
 def worker_of(server, full_jid):
@@ -14,32 +14,13 @@ def worker_of(server, full_jid):
     return int(m[-1]) if m else None
 
 
-class Routing(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ParleyServer()
-        for u in ('alice', 'bob', 'carol'):
-            cls.server.add_user(u, 'secret')
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
+class Routing(ServerTestCase):
+    users = ('alice', 'bob', 'carol')
 
     def test_server_generates_a_resource_when_none_is_asked(self):
         s = RawStream(self.server.starttls_port)
-        s.open()
-        s.read_until('</stream:features>')
-        s.starttls(self.server.ca)
-        s.open()
-        s.read_until('</stream:features>')
-        import base64
-        s.buf = b''
-        s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
-               % base64.b64encode(b'\0carol\0secret').decode())
+        s.secure(self.server.ca)
+        s.auth_plain('carol', 'secret')
         s.read_until('<success')
         s.buf = b''
         s.open()
