@@ -78,15 +78,9 @@ void Session::on_stream_open(const xml::StreamHeader& header) {
                                                               "jabber:client");
         return;
     }
-    std::string to;
-    for (const auto& a : header.attrs)
-        if (a.name == "to") to = a.value;
-    std::string version;
-    for (const auto& a : header.attrs)
-        if (a.name == "version") version = a.value;
-    std::string client_from;
-    for (const auto& a : header.attrs)
-        if (a.name == "from") client_from = a.value;
+    const std::string to(header.attr("to"));
+    const std::string version(header.attr("version"));
+    const std::string client_from(header.attr("from"));
 
     // Answer with a header first so that any error below is well-formed.
     std::string domain;
@@ -405,7 +399,7 @@ void Session::sasl_failure(const std::string& condition, const std::string& text
     f.add_child(condition, std::string(xmpp::kNsSasl));
     if (!text.empty()) {
         auto& t = f.add_child("text", std::string(xmpp::kNsSasl));
-        t.set_attr("xml:lang", "en");
+        t.set_attr(xml::xml_lang(), "en");
         t.add_text(text);
     }
     reset_sasl();

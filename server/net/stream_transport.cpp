@@ -256,11 +256,11 @@ void StreamTransport::send_stream_header(std::string_view from, std::string_view
     if (header_sent_) return;
     header_sent_ = true;
     std::vector<xml::Attribute> attrs;
-    if (!from.empty()) attrs.push_back({"from", std::string(from)});
-    if (!to.empty()) attrs.push_back({"to", std::string(to)});
-    if (!id.empty()) attrs.push_back({"id", std::string(id)});
-    attrs.push_back({"version", "1.0"});
-    attrs.push_back({"xml:lang", "en"});
+    if (!from.empty()) attrs.emplace_back("from", std::string(from));
+    if (!to.empty()) attrs.emplace_back("to", std::string(to));
+    if (!id.empty()) attrs.emplace_back("id", std::string(id));
+    attrs.emplace_back("version", "1.0");
+    attrs.emplace_back(xml::xml_lang(), "en");
     send_raw(xml::stream_header(default_ns(), attrs));
 }
 

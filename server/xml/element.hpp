@@ -7,10 +7,16 @@
 // kept: the serializer writes default-namespace declarations (xmlns='...')
 // where an element's namespace differs from its parent's.
 //
-// Attribute names: an unqualified attribute is its local name ("type"); the
-// XML namespace is written "xml:lang"; an attribute in any other namespace is
-// "{URI}local" (Clark notation), which the serializer re-declares with a
-// generated prefix. Attribute values and text are stored unescaped.
+// Names: an element has a local name and a namespace URI; an attribute has a
+// QName, its namespace URI (empty for an ordinary unqualified attribute such
+// as "type"; xml::kXmlNs for xml:lang) and its local name, kept apart. There
+// is no string convention that folds a URI into a name: a URI may hold any
+// character, a name may not. Every local name is checked to be an XML NCName
+// when it enters an Element (constructor, add_child, set_attr), which throw
+// std::invalid_argument otherwise, so a tree can never carry a name the
+// serializer could not write. Names that come from the parser are valid by
+// construction (expat checked them). Attribute values and text are stored
+// unescaped.
 //
 // Value type: no shared state; an instance is used by one thread at a time.
 #pragma once
@@ -31,8 +37,28 @@ inline constexpr std::string_view kStreamNs = "http://etherx.jabber.org/streams"
 // The namespace bound to the `xml` prefix (xml:lang).
 inline constexpr std::string_view kXmlNs = "http://www.w3.org/XML/1998/namespace";
 
+// The namespace that only xmlns declarations live in: never an element's
+// or an attribute's namespace.
+inline constexpr std::string_view kXmlnsNs = "http://www.w3.org/2000/xmlns/";
+
+// True if `s` is an XML NCName (XML 1.0 fifth edition Name, without ':'),
+// in UTF-8.
+bool is_ncname(std::string_view s);
+
+// A qualified name: namespace URI and local name, kept apart.
+struct QName {
+    std::string ns;     // empty: no namespace
+    std::string local;  // an NCName
+    friend bool operator==(const QName&, const QName&) = default;
+};
+
+// xml:lang as a QName.
+QName xml_lang();
+
 struct Attribute {
-    std::string name;
+    Attribute(std::string local, std::string v) : name{std::string(), std::move(local)}, value(std::move(v)) {}
+    Attribute(QName n, std::string v) : name(std::move(n)), value(std::move(v)) {}
+    QName name;
     std::string value;
     friend bool operator==(const Attribute&, const Attribute&) = default;
 };
@@ -44,6 +70,8 @@ public:
     // The element children of an Element, skipping text nodes.
     class ElementRange;
 
+    // Throws std::invalid_argument if `name` is not an NCName or `ns` is a
+    // namespace no element can be in (kXmlNs, kXmlnsNs).
     Element(std::string name, std::string ns);
     Element(const Element&);
     Element(Element&&) noexcept;
@@ -54,11 +82,18 @@ public:
     const std::string& name() const { return name_; }
     const std::string& ns() const { return ns_; }
 
-    // Attributes.
-    const std::string* attr(std::string_view name) const;  // nullptr if absent
-    std::string_view attr_or(std::string_view name) const;  // empty if absent
-    void set_attr(std::string name, std::string value);     // replaces or appends
-    bool remove_attr(std::string_view name);                // true if it was there
+    // Attributes. The forms with only a local name are the unqualified
+    // attributes (no namespace), which is what stanzas mostly carry.
+    const std::string* attr(std::string_view local) const;  // nullptr if absent
+    const std::string* attr(std::string_view ns, std::string_view local) const;
+    std::string_view attr_or(std::string_view local) const;  // empty if absent
+    std::string_view attr_or(std::string_view ns, std::string_view local) const;
+    // Replaces or appends; throws std::invalid_argument for a local name
+    // that is not an NCName or a namespace an attribute cannot be in.
+    void set_attr(std::string local, std::string value);
+    void set_attr(QName name, std::string value);
+    bool remove_attr(std::string_view local);                 // true if it was there
+    bool remove_attr(std::string_view ns, std::string_view local);
     const std::vector<Attribute>& attrs() const { return attrs_; }
 
     // Children. The returned reference is valid until this element's

@@ -7,4 +7,5 @@ libparley_la_SOURCES += \
 tests_unit_parley_unit_SOURCES += \
 	tests/unit/xml/element_test.cpp \
 	tests/unit/xml/serializer_test.cpp \
-	tests/unit/xml/stream_parser_test.cpp
+	tests/unit/xml/stream_parser_test.cpp \
+	tests/unit/xml/round_trip_test.cpp

@@ -1,5 +1,6 @@
 #include "xml/serializer.hpp"
 
+#include <stdexcept>
 #include <utility>
 
 namespace parley::xml {
@@ -10,6 +11,8 @@ void append_escaped_text(std::string& out, std::string_view text) {
             case '&': out.append("&amp;"); break;
             case '<': out.append("&lt;"); break;
             case '>': out.append("&gt;"); break;  // keeps "]]>" out of the stream
+            // A literal CR would reach the reader as LF (end-of-line handling).
+            case '\r': out.append("&#13;"); break;
             default: out.push_back(c);
         }
     }
@@ -35,53 +38,58 @@ void append_escaped_attr(std::string& out, std::string_view value) {
 
 namespace {
 
-void append_attr(std::string& out, std::string_view name, std::string_view value) {
+// The one place a name is written. Element guarantees NCNames already; this
+// check makes the serializer itself unable to write anything else, whatever
+// a future code path does to a tree.
+void append_name(std::string& out, std::string_view prefix, std::string_view local) {
+    if (!is_ncname(local)) throw std::invalid_argument("xml serializer: not a name: '" + std::string(local) + "'");
+    if (!prefix.empty()) out.append(prefix).push_back(':');
+    out.append(local);
+}
+
+void append_attr(std::string& out, std::string_view prefix, std::string_view local, std::string_view value) {
     out.push_back(' ');
-    out.append(name);
+    append_name(out, prefix, local);
     out.append("='");
     append_escaped_attr(out, value);
     out.push_back('\'');
 }
 
-// Writes the attributes of one element, declaring a prefix for every
-// foreign namespace an attribute is in ("{URI}local").
-void append_attrs(std::string& out, const Element& e) {
-    std::vector<std::pair<std::string_view, std::string>> prefixes;  // URI -> prefix, this element only
-    for (const Attribute& a : e.attrs()) {
-        std::string_view name = a.name;
-        if (name == "xmlns" || name.substr(0, 6) == "xmlns:") continue;  // declarations are ours to write
-        if (name.size() > 2 && name.front() == '{') {
-            const size_t close = name.find('}');
-            if (close != std::string_view::npos && close + 1 < name.size()) {
-                const std::string_view uri = name.substr(1, close - 1);
-                const std::string_view local = name.substr(close + 1);
-                std::string prefix;
-                if (uri == kXmlNs) {
-                    prefix = "xml";
-                } else {
-                    for (const auto& p : prefixes)
-                        if (p.first == uri) prefix = p.second;
-                    if (prefix.empty()) {
-                        prefix = "ns" + std::to_string(prefixes.size() + 1);
-                        prefixes.emplace_back(uri, prefix);
-                        out.append(" xmlns:").append(prefix).append("='");
-                        append_escaped_attr(out, uri);
-                        out.push_back('\'');
-                    }
-                }
-                append_attr(out, prefix + ":" + std::string(local), a.value);
-                continue;
-            }
+// Writes the attributes of one element, declaring a generated prefix (ns1,
+// ns2, ...) on this element for every namespace an attribute is in; the
+// prefixes of the input are not kept. xml:* needs no declaration.
+void append_attrs(std::string& out, const std::vector<Attribute>& attrs) {
+    std::vector<std::string_view> declared;  // namespace URIs, index + 1 = prefix number
+    std::string prefix;
+    for (const Attribute& a : attrs) {
+        const std::string_view uri = a.name.ns;
+        if (uri.empty()) {
+            if (a.name.local == "xmlns") throw std::invalid_argument("xml serializer: xmlns is not an attribute");
+            append_attr(out, {}, a.name.local, a.value);
+            continue;
         }
-        append_attr(out, name, a.value);
+        if (uri == kXmlnsNs) throw std::invalid_argument("xml serializer: a namespace declaration is not an attribute");
+        if (uri == kXmlNs) {
+            append_attr(out, "xml", a.name.local, a.value);
+            continue;
+        }
+        size_t n = 0;
+        while (n < declared.size() && declared[n] != uri) ++n;
+        prefix = "ns" + std::to_string(n + 1);
+        if (n == declared.size()) {
+            declared.push_back(uri);
+            out.append(" xmlns:").append(prefix).append("='");
+            append_escaped_attr(out, uri);
+            out.push_back('\'');
+        }
+        append_attr(out, prefix, a.name.local, a.value);
     }
 }
 
 void write(const Element& e, std::string& out, std::string_view inherited) {
     const bool stream_ns = e.ns() == kStreamNs;
     out.push_back('<');
-    if (stream_ns) out.append("stream:");
-    out.append(e.name());
+    append_name(out, stream_ns ? "stream" : "", e.name());
     // The stream: prefix leaves the default namespace as it was.
     std::string_view for_children = inherited;
     if (!stream_ns && e.ns() != inherited) {
@@ -90,7 +98,7 @@ void write(const Element& e, std::string& out, std::string_view inherited) {
         out.push_back('\'');
         for_children = e.ns();
     }
-    append_attrs(out, e);
+    append_attrs(out, e.attrs());
     if (e.nodes().empty()) {
         out.append("/>");
         return;
@@ -101,8 +109,7 @@ void write(const Element& e, std::string& out, std::string_view inherited) {
         else write(n.element(), out, for_children);
     }
     out.append("</");
-    if (stream_ns) out.append("stream:");
-    out.append(e.name());
+    append_name(out, stream_ns ? "stream" : "", e.name());
     out.push_back('>');
 }
 
@@ -122,7 +129,7 @@ std::string stream_header(std::string_view default_ns, const std::vector<Attribu
     out.append("' xmlns:stream='");
     out.append(kStreamNs);
     out.push_back('\'');
-    for (const Attribute& a : attrs) append_attr(out, a.name, a.value);
+    append_attrs(out, attrs);
     out.push_back('>');
     return out;
 }

@@ -5,13 +5,21 @@
 // in the namespace it inherits gets no declaration, any other gets
 // xmlns='...'; an element in xml::kStreamNs is written with the `stream:`
 // prefix declared by stream_header() (<stream:features/>, <stream:error/>),
-// and its children still inherit the stream's default namespace. Attributes
-// in foreign namespaces ("{URI}local") get a generated prefix declared on the
-// element. Text is escaped (& < >), attribute values too (& < > ' "), and
-// values are quoted with '.
+// and its children still inherit the stream's default namespace. An
+// attribute in a namespace gets a generated prefix (ns1, ns2, ...) declared
+// on its element; xml:* uses the predefined xml prefix. Text is escaped
+// (& < > and CR), attribute values too (& < > ' " TAB LF CR), and values are
+// quoted with '. Namespace URIs are written as escaped attribute values, so
+// a URI of any content round-trips.
 //
-// Output is UTF-8 as stored; the caller is responsible for well-formed
-// content (the parser only ever produces such). Pure functions: any thread.
+// Names: every element and attribute name goes through one function that
+// checks it is an NCName and throws std::invalid_argument otherwise (Element
+// already refuses such names, so this cannot happen for a tree built through
+// its interface). Whatever the parser produced serializes to exactly one
+// element that parses back to the same tree (tests/unit/xml/round_trip_test,
+// tests/fuzz/stream_parser_fuzz). Text content is written as stored: the
+// caller keeps it valid UTF-8 without XML-forbidden characters, as the parser
+// does. Pure functions: any thread.
 #pragma once
 
 #include <string>

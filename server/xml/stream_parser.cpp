@@ -14,16 +14,16 @@ namespace {
 // expat joins URI, local name and prefix with this; it cannot occur in XML.
 constexpr char kSep = '\x01';
 
-struct QName {
+struct SplitName {
     std::string_view uri;
     std::string_view local;
     std::string_view prefix;
 };
 
 // expat with triplets gives "uri SEP local SEP prefix", "uri SEP local" or "local".
-QName split(const XML_Char* name) {
+SplitName split(const XML_Char* name) {
     std::string_view s(name);
-    QName q;
+    SplitName q;
     const size_t a = s.find(kSep);
     if (a == std::string_view::npos) {
         q.local = s;
@@ -41,17 +41,10 @@ QName split(const XML_Char* name) {
     return q;
 }
 
-std::string attr_name(const XML_Char* name) {
-    QName q = split(name);
-    if (q.uri.empty()) return std::string(q.local);
-    if (q.uri == kXmlNs) return "xml:" + std::string(q.local);
-    std::string out;
-    out.reserve(q.uri.size() + q.local.size() + 2);
-    out.push_back('{');
-    out.append(q.uri);
-    out.push_back('}');
-    out.append(q.local);
-    return out;
+// An attribute's name as expat gives it, URI and local name kept apart.
+xml::QName attr_name(const XML_Char* name) {
+    const SplitName q = split(name);
+    return xml::QName{std::string(q.uri), std::string(q.local)};
 }
 
 bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -70,6 +63,12 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
 }  // namespace
 
 StreamHandler::~StreamHandler() = default;
+
+std::string_view StreamHeader::attr(std::string_view local) const {
+    for (const Attribute& a : attrs)
+        if (a.name.ns.empty() && a.name.local == local) return a.value;
+    return {};
+}
 
 std::string_view parse_error_name(ParseError e) {
     switch (e) {
@@ -255,7 +254,7 @@ void StreamParser::after_handler(long long end) {
 void StreamParser::start_element(const XML_Char* name, const XML_Char** atts) {
     std::vector<Decl> decls = std::move(pending_decls_);
     pending_decls_.clear();
-    const QName q = split(name);
+    const SplitName q = split(name);
     const long long end = event_end();
 
     if (!root_open_) {
@@ -272,7 +271,7 @@ void StreamParser::start_element(const XML_Char* name, const XML_Char** atts) {
         h.ns = std::string(q.uri);
         for (const Decl& d : root_decls_)
             if (d.prefix.empty()) h.default_ns = d.uri;
-        for (const XML_Char** a = atts; a && a[0]; a += 2) h.attrs.push_back(Attribute{attr_name(a[0]), a[1]});
+        for (const XML_Char** a = atts; a && a[0]; a += 2) h.attrs.emplace_back(attr_name(a[0]), a[1]);
         handler_.on_stream_open(h);
         after_handler(end);
         return;

@@ -56,8 +56,10 @@ struct StreamHeader {
     std::string ns;          // its namespace URI, xml::kStreamNs for a good stream
     std::string default_ns;  // the default namespace declared on it, e.g. jabber:client
     // Attributes of the root in document order: "to", "from", "version",
-    // "id", "xml:lang" (other namespaces as "{URI}local").
+    // "id", xml:lang (QName{kXmlNs, "lang"}), others with their namespace.
     std::vector<Attribute> attrs;
+    // The value of an unqualified attribute ("to", "version"), or empty.
+    std::string_view attr(std::string_view local) const;
 };
 
 class StreamHandler {

@@ -44,7 +44,7 @@ xml::Element make_stream_error(StreamErrorCondition condition, std::string_view 
     e.add_child(std::string(condition_name(condition)), std::string(kNsStreamErrors));
     if (!text.empty()) {
         auto& t = e.add_child("text", std::string(kNsStreamErrors));
-        t.set_attr("xml:lang", "en");
+        t.set_attr(xml::xml_lang(), "en");
         t.add_text(std::string(text));
     }
     return e;
@@ -85,7 +85,7 @@ xml::Element make_error_reply(const xml::Element& stanza, const StanzaError& err
                 std::string(kNsStanzas));
     if (!error.text.empty()) {
         auto& t = e.add_child("text", std::string(kNsStanzas));
-        t.set_attr("xml:lang", "en");
+        t.set_attr(xml::xml_lang(), "en");
         t.add_text(error.text);
     }
     return reply;

@@ -2,10 +2,18 @@
 // arbitrary bytes in arbitrary pieces, after a valid stream header. It must
 // never crash, leak or report more consumed bytes than it was given, and
 // after an error it must deliver nothing more.
+//
+// The property that keeps one user's stanza from forging or breaking another
+// user's stream: every stanza it parses is serialized, and the output parsed
+// again by a fresh parser must give exactly one top-level element, the same
+// tree, and no error.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "xml/serializer.hpp"
 #include "xml/stream_parser.hpp"
@@ -14,14 +22,50 @@ namespace {
 
 using namespace parley;
 
+constexpr std::string_view kHeader =
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+    "xmlns:stream='http://etherx.jabber.org/streams' to='example.org' version='1.0'>";
+
+class Collect final : public xml::StreamHandler {
+public:
+    void on_stream_open(const xml::StreamHeader&) override {}
+    void on_stanza(xml::Element stanza) override { stanzas.push_back(std::move(stanza)); }
+    void on_stream_close() override { closed = true; }
+    std::vector<xml::Element> stanzas;
+    bool closed = false;
+};
+
+// Serialize, parse again, compare: abort on any difference.
+void check_round_trip(const xml::Element& stanza) {
+    std::string out;
+    xml::serialize(stanza, out, "jabber:client");
+    Collect again;
+    xml::StreamLimits big;  // escaping and declarations may grow a stanza
+    big.max_stanza_bytes = 1 << 24;
+    xml::StreamParser p(again, big);
+    std::string input(kHeader);
+    input += out;
+    const auto r = p.feed(input.data(), input.size());
+    if (r.error != xml::ParseError::none) {
+        std::fprintf(stderr, "round trip: not well-formed (%s): %s\n", r.text.c_str(), out.c_str());
+        std::abort();
+    }
+    if (again.stanzas.size() != 1 || again.closed) {
+        std::fprintf(stderr, "round trip: %zu top-level elements from: %s\n", again.stanzas.size(), out.c_str());
+        std::abort();
+    }
+    if (!(again.stanzas[0] == stanza)) {
+        std::fprintf(stderr, "round trip: a different tree from: %s\n", out.c_str());
+        std::abort();
+    }
+}
+
 class Sink final : public xml::StreamHandler {
 public:
     void on_stream_open(const xml::StreamHeader&) override { ++events; }
     void on_stanza(xml::Element stanza) override {
         ++events;
-        // Whatever was parsed serializes without trouble.
-        std::string out;
-        xml::serialize(stanza, out, "jabber:client");
+        check_round_trip(stanza);
     }
     void on_stream_close() override { ++events; }
     size_t events = 0;
@@ -43,9 +87,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     limits.max_depth = 8;
     xml::StreamParser parser(sink, limits);
     if (with_header) {
-        static constexpr std::string_view kHeader =
-            "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-            "xmlns:stream='http://etherx.jabber.org/streams' to='example.org' version='1.0'>";
         auto r = parser.feed(kHeader.data(), kHeader.size());
         if (r.error != xml::ParseError::none) std::abort();
     }

@@ -1,11 +1,14 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <stdexcept>
+
 #include "xml/serializer.hpp"
 
 using parley::xml::Attribute;
 using parley::xml::Element;
 using parley::xml::kStreamNs;
+using parley::xml::QName;
 using parley::xml::to_string;
 
 BOOST_AUTO_TEST_SUITE(xml_serializer)
@@ -18,6 +21,12 @@ BOOST_AUTO_TEST_CASE(text_and_attribute_values_are_escaped) {
                    "<message id='a&apos;b&quot;c&lt;d&gt;e&amp;f'><body>1 &lt; 2 &amp;&amp; 3 &gt; 2 ]]&gt; 'q' "
                    "\"d\"</body></message>",
                "xml: serializer escapes & < > in text and & < > ' \" in attributes");
+}
+
+BOOST_AUTO_TEST_CASE(carriage_returns_in_text_survive) {
+    Element e("x", "urn:a");
+    e.add_text("a\r\nb\rc");
+    BOOST_TEST(to_string(e, "urn:a") == "<x>a&#13;\nb&#13;c</x>", "xml: a CR in text is a reference, not a line end");
 }
 
 BOOST_AUTO_TEST_CASE(whitespace_in_attribute_values_survives) {
@@ -56,19 +65,48 @@ BOOST_AUTO_TEST_CASE(stream_namespace_elements_use_the_stream_prefix) {
 
 BOOST_AUTO_TEST_CASE(foreign_and_xml_namespace_attributes_are_redeclared) {
     Element e("body", "jabber:client");
-    e.set_attr("xml:lang", "en");
-    e.set_attr("{urn:example:a}x", "1");
-    e.set_attr("{urn:example:b}y", "2");
-    e.set_attr("{urn:example:a}z", "3");
-    e.set_attr("{http://www.w3.org/XML/1998/namespace}space", "preserve");
-    e.set_attr("xmlns", "bogus");
+    e.set_attr(parley::xml::xml_lang(), "en");
+    e.set_attr(QName{"urn:example:a", "x"}, "1");
+    e.set_attr(QName{"urn:example:b", "y"}, "2");
+    e.set_attr(QName{"urn:example:a", "z"}, "3");
+    e.set_attr(QName{std::string(parley::xml::kXmlNs), "space"}, "preserve");
     BOOST_TEST(to_string(e, "jabber:client") ==
                "<body xml:lang='en' xmlns:ns1='urn:example:a' ns1:x='1' xmlns:ns2='urn:example:b' ns2:y='2' "
                "ns1:z='3' xml:space='preserve'/>");
 }
 
+BOOST_AUTO_TEST_CASE(names_that_are_not_ncnames_are_refused) {
+    // The string convention "{URI}local" of old must not sneak back in.
+    Element e("x", "urn:a");
+    BOOST_CHECK_THROW(e.set_attr("{urn:a}b", "1"), std::invalid_argument);
+    BOOST_CHECK_THROW(e.set_attr("a='1'", "1"), std::invalid_argument);
+    BOOST_CHECK_THROW(e.set_attr("xml:lang", "en"), std::invalid_argument);
+    BOOST_CHECK_THROW(e.set_attr("xmlns", "urn:other"), std::invalid_argument);
+    BOOST_CHECK_THROW(e.set_attr(QName{"urn:x}q='1'/><", "a b"}, "1"), std::invalid_argument);
+    BOOST_CHECK_THROW(e.set_attr(QName{std::string(parley::xml::kXmlnsNs), "p"}, "urn:p"), std::invalid_argument);
+    BOOST_CHECK_THROW(Element("a b", "urn:a"), std::invalid_argument);
+    BOOST_CHECK_THROW(Element("", "urn:a"), std::invalid_argument);
+    BOOST_CHECK_THROW(Element("m>", "urn:a"), std::invalid_argument);
+    BOOST_CHECK_THROW(Element("lang", std::string(parley::xml::kXmlNs)), std::invalid_argument);
+    BOOST_CHECK_THROW(e.add_child("1st", "urn:a"), std::invalid_argument);
+    BOOST_TEST(e.attrs().empty(), "xml: a refused attribute is not added");
+    BOOST_TEST(e.child_count() == 0u, "xml: a refused child is not added");
+    BOOST_TEST(to_string(e, "urn:a") == "<x/>");
+}
+
+BOOST_AUTO_TEST_CASE(ncname_check) {
+    using parley::xml::is_ncname;
+    for (const char* good : {"a", "_x", "body", "x-1.2_3", "\xC3\xA9t\xC3\xA9", "\xE5\x90\x8D\xE5\x89\x8D",
+                             "a\xC2\xB7" "b", "\xF0\x90\x80\x80"})
+        BOOST_TEST(is_ncname(good), "xml: an NCName: " << good);
+    for (const char* bad : {"", "1a", "-a", ".a", "a:b", "a b", "a>", "a'", "a}", "{a", "a=", "\xC3", "\xC3\x28",
+                            "\xED\xA0\x80", "\xC0\x80", "a\xC3\x97" "b", "\xC2\xB7" "a", "\xEF\xBF\xBF"})
+        BOOST_TEST(!is_ncname(bad), "xml: not an NCName: " << bad);
+}
+
 BOOST_AUTO_TEST_CASE(stream_header_and_close) {
-    std::vector<Attribute> attrs{{"from", "example.com"}, {"id", "x'1"}, {"version", "1.0"}, {"xml:lang", "en"}};
+    std::vector<Attribute> attrs{
+        {"from", "example.com"}, {"id", "x'1"}, {"version", "1.0"}, {parley::xml::xml_lang(), "en"}};
     BOOST_TEST(parley::xml::stream_header("jabber:client", attrs) ==
                "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                "xmlns:stream='http://etherx.jabber.org/streams' from='example.com' id='x&apos;1' version='1.0' "
