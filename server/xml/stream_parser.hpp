@@ -11,8 +11,11 @@
 // Limits (StreamLimits): a stanza, or whatever is pending since the last
 // stanza boundary (a partial stanza or start tag, stray text), may not exceed
 // max_stanza_bytes, counted from its first byte that is not whitespace (the
-// stream header counts too, from the start of the stream); elements may not nest deeper than max_depth, counting
-// the stanza itself as depth 1.
+// stream header counts too, from the start of the stream); elements may not
+// nest deeper than max_depth, counting the stanza itself as depth 1; the tree
+// a stanza builds may not take more than max_tree_bytes (so that many tiny
+// elements cannot turn a small stanza into a large tree). set_limits()
+// changes them between stanzas (after authentication).
 //
 // Stream restarts (RFC 6120 §4.3.3): a handler that calls
 // restart_after_current() from on_stanza makes feed() return right after
@@ -46,9 +49,25 @@
 
 namespace parley::xml {
 
+// How much element tree a stanza may build per byte of its byte limit. Text
+// builds ~1 byte of tree per byte read, a roster-like list of items with
+// attributes ~9, 200 KB of "<a/>" ~39 (measured with mallinfo2).
+inline constexpr size_t kTreeBytesPerStanzaByte = 12;
+
 struct StreamLimits {
     size_t max_stanza_bytes = 262144;
     size_t max_depth = 32;
+    // The memory one stanza's tree may take while it is built, as counted by
+    // the parser: every element, attribute and text node at its size in the
+    // tree, plus the heap blocks of every name, namespace URI, value and
+    // text (an estimate within ~10% of the allocator's figure).
+    size_t max_tree_bytes = 262144 * kTreeBytesPerStanzaByte;
+
+    // Limits for a stream whose stanzas may be `stanza_bytes` long: the tree
+    // limit is derived from it.
+    static StreamLimits for_stanza_bytes(size_t stanza_bytes, size_t depth) {
+        return StreamLimits{stanza_bytes, depth, stanza_bytes * kTreeBytesPerStanzaByte};
+    }
 };
 
 struct StreamHeader {
@@ -105,6 +124,10 @@ public:
     // From on_stanza: stop right after the current stanza (see above).
     void restart_after_current();
 
+    // New limits, from the next event on (e.g. larger after authentication).
+    void set_limits(StreamLimits limits) { limits_ = limits; }
+    const StreamLimits& limits() const { return limits_; }
+
     // For tests and metrics: whether an expat parser is allocated now.
     bool holds_expat() const { return expat_ != nullptr; }
 
@@ -144,6 +167,7 @@ private:
     bool check_size(long long upto);
     long long event_end() const;
     void reset_state();
+    bool add_tree_bytes(size_t n);
 
     StreamHandler& handler_;
     StreamLimits limits_;
@@ -166,6 +190,7 @@ private:
     // Per stanza.
     std::unique_ptr<Element> stanza_;
     std::vector<Element*> stack_;  // open elements of the stanza; back() is the innermost
+    size_t tree_bytes_ = 0;        // the stanza's tree so far, as counted against max_tree_bytes
     // Per feed.
     bool in_feed_ = false;
     bool stopped_ = false;         // expat was asked to stop; ignore further callbacks

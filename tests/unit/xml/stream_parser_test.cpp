@@ -386,3 +386,57 @@ BOOST_AUTO_TEST_CASE(a_handler_exception_leaves_feed_not_expat) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(xml_stream_parser_tree_limit)
+
+// Many tiny elements: a small stanza in bytes, a large tree (issue 13).
+BOOST_AUTO_TEST_CASE(many_tiny_elements_hit_the_tree_limit_before_the_byte_limit) {
+    std::string many;
+    for (int i = 0; i < 50000; ++i) many += "<a/>";  // 200 KB, under the 256 KiB byte limit
+    Recorder r;
+    StreamParser p(r, StreamLimits{});
+    FeedResult f = p.feed(kHeader + "<message>" + many + "</message>");
+    BOOST_TEST((f.error == ParseError::too_large), "xml parser: 200 KB of <a/> must be refused for its tree");
+    BOOST_TEST(f.text.find("element tree") != std::string::npos, "xml parser: the text names the tree: " << f.text);
+    BOOST_TEST(r.stanzas.empty());
+}
+
+BOOST_AUTO_TEST_CASE(long_namespace_uris_copied_into_every_element_count) {
+    // Each child carries its own copy of a long inherited namespace URI.
+    const std::string uri(4000, 'u');
+    std::string kids;
+    for (int i = 0; i < 2000; ++i) kids += "<b/>";
+    Recorder r;
+    StreamParser p(r, StreamLimits::for_stanza_bytes(65536, 32));
+    FeedResult f = p.feed(kHeader + "<message><x xmlns='" + uri + "'>" + kids + "</x></message>");
+    BOOST_TEST((f.error == ParseError::too_large), "xml parser: 8 MB of copied URIs from 12 KB of input");
+}
+
+BOOST_AUTO_TEST_CASE(ordinary_large_stanzas_pass) {
+    // A roster-like list and a large text body, each near the byte limit.
+    std::string items;
+    while (items.size() < 200000)
+        items += "<item jid='user" + std::to_string(items.size()) +
+                 "@example.com' name='A Person' subscription='both'><group>Friends</group></item>";
+    Recorder r;
+    StreamParser p(r, StreamLimits{});
+    FeedResult f = p.feed(kHeader + "<iq type='set' id='r'><query xmlns='jabber:iq:roster'>" + items + "</query></iq>");
+    BOOST_TEST((f.error == ParseError::none), "xml parser: a 200 KB roster is accepted: " << f.text);
+    f = p.feed("<message><body>" + std::string(250000, 'x') + "</body></message>");
+    BOOST_TEST((f.error == ParseError::none), "xml parser: a 250 KB body is accepted: " << f.text);
+    BOOST_TEST(r.stanzas.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(limits_change_between_stanzas) {
+    Recorder r;
+    StreamParser p(r, StreamLimits::for_stanza_bytes(10000, 32));
+    const std::string big = "<message><body>" + std::string(20000, 'x') + "</body></message>";
+    BOOST_TEST((p.feed(kHeader + "<presence/>").error == ParseError::none));
+    p.set_limits(StreamLimits::for_stanza_bytes(65536, 32));
+    BOOST_TEST((p.feed(big).error == ParseError::none), "xml parser: the larger limit applies to the next stanza");
+    Recorder r2;
+    StreamParser small(r2, StreamLimits::for_stanza_bytes(10000, 32));
+    BOOST_TEST((small.feed(kHeader + big).error == ParseError::too_large));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
