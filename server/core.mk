@@ -4,6 +4,7 @@ libparley_la_SOURCES += \
 	server/loop/worker_host.hpp server/loop/worker_host.cpp \
 	server/loop/delay.hpp \
 	server/net/stream_transport.hpp server/net/stream_transport.cpp \
+	server/net/connection_limiter.hpp server/net/connection_limiter.cpp \
 	server/c2s/session.hpp server/c2s/session.cpp server/c2s/established.cpp \
 	server/sessions/registry.hpp server/sessions/registry.cpp \
 	server/router/router.hpp server/router/router.cpp server/router/rules.hpp server/router/rules.cpp \

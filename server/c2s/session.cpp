@@ -34,17 +34,22 @@ std::string random_hex(size_t bytes) {
     return out;
 }
 
-xml::StreamLimits limits_of(const loop::Worker& w) {
-    xml::StreamLimits l;
-    l.max_stanza_bytes = w.config().limits.max_stanza_bytes;
-    l.max_depth = w.config().limits.max_depth;
-    return l;
+// Before authentication a peer is anonymous: small stanzas only (SASL and
+// bind fit in RFC 6120's 10000 bytes).
+xml::StreamLimits limits_before_auth(const loop::Worker& w) {
+    const auto& l = w.config().limits;
+    return xml::StreamLimits::for_stanza_bytes(l.max_stanza_bytes_before_auth, l.max_depth);
+}
+
+xml::StreamLimits limits_after_auth(const loop::Worker& w) {
+    const auto& l = w.config().limits;
+    return xml::StreamLimits::for_stanza_bytes(l.max_stanza_bytes, l.max_depth);
 }
 
 }  // namespace
 
 Session::Session(loop::Worker& worker, net::TlsSession::Mode mode)
-    : StreamTransport(worker, limits_of(worker)), mode_(mode) {
+    : StreamTransport(worker, limits_before_auth(worker)), mode_(mode) {
     set_deadline(uint64_t{worker.config().c2s.handshake_timeout_s} * 1000);
     if (mode_ == net::TlsSession::Mode::direct) {
         Status s = start_tls(mode_);
@@ -378,6 +383,7 @@ void Session::finish_sasl_step(sasl::Outcome out) {
             send(s);
             sasl_.reset();
             phase_ = Phase::authenticated;
+            authenticated(limits_after_auth(worker()));
             restart_stream();
             return;
         }

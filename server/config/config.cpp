@@ -115,7 +115,17 @@ void read_limits(Reader& r, const toml::table& t, Config& cfg) {
                                l.max_send_queue_bytes),
                r.integer_field("max_sessions_per_account", 1, 10000, l.max_sessions_per_account),
                r.integer_field("max_read_bytes_per_s", 0, int64_t{1} << 30, l.max_read_bytes_per_s),
+               r.integer_field("max_stanza_bytes_before_auth", 4096, int64_t{64} << 20,
+                               l.max_stanza_bytes_before_auth),
+               r.integer_field("max_unauthenticated_connections", 1, 10000000, l.max_unauthenticated_connections),
+               r.integer_field("max_connections_per_address", 1, 10000000, l.max_connections_per_address),
+               r.integer_field("max_unauthenticated_connections_per_address", 1, 10000000,
+                               l.max_unauthenticated_connections_per_address),
            });
+    if (l.max_stanza_bytes_before_auth > l.max_stanza_bytes)
+        r.error(line_of(t), "limits.max_stanza_bytes_before_auth",
+                fmt::format("{} is more than max_stanza_bytes ({})", l.max_stanza_bytes_before_auth,
+                            l.max_stanza_bytes));
     if (l.max_read_bytes_per_s != 0 && l.max_read_bytes_per_s < 1024)
         r.error(line_of(t), "limits.max_read_bytes_per_s", "must be 0 (no limit) or at least 1024");
 }

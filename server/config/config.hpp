@@ -54,6 +54,15 @@ struct Config {
 
     struct Limits {
         size_t max_stanza_bytes = 262144;
+        // Before authentication (SASL and the stream restarts around it):
+        // what an anonymous peer may make the server hold per connection.
+        size_t max_stanza_bytes_before_auth = 10000;
+        // Connection counts (net/connection_limiter.hpp): in total before
+        // authentication; per client address (IPv4, or IPv6 /64); before
+        // authentication per address.
+        size_t max_unauthenticated_connections = 1000;
+        size_t max_connections_per_address = 500;
+        size_t max_unauthenticated_connections_per_address = 32;
         size_t max_depth = 32;
         size_t max_send_queue_bytes = size_t{4} << 20;
         size_t max_sessions_per_account = 16;

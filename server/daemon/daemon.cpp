@@ -16,6 +16,14 @@
 
 namespace parley::daemon {
 
+net::ConnectionLimits connection_limits(const config::Config& cfg) {
+    net::ConnectionLimits l;
+    l.max_unauthenticated = cfg.limits.max_unauthenticated_connections;
+    l.max_per_address = cfg.limits.max_connections_per_address;
+    l.max_unauthenticated_per_address = cfg.limits.max_unauthenticated_connections_per_address;
+    return l;
+}
+
 Result<std::shared_ptr<const net::TlsContext>> make_tls(const config::Config& cfg) {
     std::vector<net::TlsCertificate> certs;
     for (const auto& h : cfg.hosts) certs.push_back(net::TlsCertificate{h.domain, h.certificate, h.key});
@@ -94,6 +102,7 @@ Status Daemon::start() {
     shared_.accounts = accounts_.get();
     shared_.registry = registry_.get();
     shared_.throttle = throttle_.get();
+    shared_.limiter = std::make_shared<net::ConnectionLimiter>(connection_limits(*config));
     for (unsigned i = 0; i < config->workers; ++i) workers_.push_back(std::make_unique<loop::Worker>(i, shared_));
     for (auto& w : workers_) shared_.workers.push_back(w.get());
     for (auto& w : workers_) {
@@ -181,6 +190,7 @@ Status Daemon::reload() {
     Status s = apply_logging(*config);
     if (!s) return s;
     throttle_->set_delays(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
+    shared_.limiter->set_limits(connection_limits(*config));
     sasl::set_scram_iterations(config->sasl.scram_iterations);
     shared_.set_config(config);
     shared_.set_tls(tls.value());

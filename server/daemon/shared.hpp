@@ -2,7 +2,8 @@
 //
 // The config and the TLS context are immutable snapshots swapped as a whole
 // at reload (readers take a shared_ptr copy under a mutex). The account
-// store, registry and login throttle are thread-safe objects. The worker
+// store, registry, login throttle and connection limiter are thread-safe
+// objects. The worker
 // list is fixed before the first worker starts. Any thread.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "net/connection_limiter.hpp"
 #include "net/tls.hpp"
 #include "sasl/sasl_server.hpp"
 #include "sessions/registry.hpp"
@@ -49,6 +51,7 @@ public:
     store::AccountStore* accounts = nullptr;
     sessions::Registry* registry = nullptr;
     sasl::LoginThrottle* throttle = nullptr;
+    std::shared_ptr<net::ConnectionLimiter> limiter;
     std::vector<loop::Worker*> workers;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 

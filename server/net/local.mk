@@ -4,7 +4,8 @@ libparley_la_SOURCES += \
 	server/net/tls.hpp server/net/tls.cpp
 
 tests_unit_parley_unit_SOURCES += \
-	tests/unit/net/tls_test.cpp
+	tests/unit/net/tls_test.cpp \
+	tests/unit/net/connection_limiter_test.cpp
 
 # Test certificates for integration tests and the dev server (needs certtool).
 EXTRA_DIST += tests/support/certs.sh

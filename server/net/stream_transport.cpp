@@ -67,6 +67,9 @@ Status StreamTransport::accept_from(uv_stream_t* server) {
         int len = sizeof ss;
         if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
             format_addr(ss, remote_ip_, remote_addr_);
+        else
+            ss = sockaddr_storage{};
+        if (!admit(ss)) return Status::ok();
         len = sizeof ss;
         std::string ignored;
         if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
@@ -78,6 +81,34 @@ Status StreamTransport::accept_from(uv_stream_t* server) {
         return Status::error("accept", uv_strerror(rc));
     }
     return Status::ok();
+}
+
+bool StreamTransport::admit(const sockaddr_storage& peer) {
+    const auto& limiter = worker_.shared().limiter;
+    if (!limiter) return true;  // unit tests without a daemon
+    const AddressKey key = AddressKey::of(peer);
+    Refusal why = Refusal::none;
+    admission_ = limiter->admit(key, &why);
+    if (admission_) return true;
+    const std::string text = refusal_text(why, limiter->limits());
+    uint64_t silenced = 0;
+    if (limiter->should_log(key, std::chrono::steady_clock::now(), &silenced))
+        log::warn("c2s", "{}: connection refused: {}{}", remote_ip_, text,
+                  silenced ? fmt::format(" ({} more refused since the last report)", silenced) : std::string());
+    if (tls_) {
+        // Direct TLS: nothing can be said before a handshake worth refusing.
+        close_now();
+    } else {
+        closing_quietly_ = true;
+        stream_error(xmpp::StreamErrorCondition::policy_violation, text);
+        flush();
+    }
+    return false;
+}
+
+void StreamTransport::authenticated(xml::StreamLimits limits) {
+    admission_.authenticated();
+    parser_.set_limits(limits);
 }
 
 Status StreamTransport::start_tls(TlsSession::Mode mode) {
@@ -266,7 +297,7 @@ void StreamTransport::send_stream_header(std::string_view from, std::string_view
 
 void StreamTransport::stream_error(xmpp::StreamErrorCondition condition, std::string_view text) {
     if (closing_) return;
-    log::info("stream", "{}: stream error {}: {}", remote_ip_, xmpp::condition_name(condition), text);
+    if (!closing_quietly_) log::info("stream", "{}: stream error {}: {}", remote_ip_, xmpp::condition_name(condition), text);
     if (!header_sent_) send_stream_header({}, {}, {});
     send(xmpp::make_stream_error(condition, text));
     close_stream();

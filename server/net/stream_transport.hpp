@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "net/connection_limiter.hpp"
 #include "net/tls.hpp"
 #include "xml/stream_parser.hpp"
 #include "xmpp/errors.hpp"
@@ -36,7 +37,9 @@ public:
     StreamTransport(const StreamTransport&) = delete;
     StreamTransport& operator=(const StreamTransport&) = delete;
 
-    // Accepts the pending connection of `server` and starts reading.
+    // Accepts the pending connection of `server` and starts reading. Over a
+    // connection limit the peer gets <policy-violation/> (or, on direct TLS,
+    // is closed before TLS) and the connection closes.
     Status accept_from(uv_stream_t* server);
 
     // Sends bytes of the XML stream (encrypted if TLS is on).
@@ -77,6 +80,10 @@ protected:
     virtual void on_closed() {}
     // The default namespace used for the stream header and serialization.
     virtual std::string_view default_ns() const = 0;
+    // The peer authenticated: it no longer counts against the limits on
+    // unauthenticated connections, and its stanzas may be as large as
+    // `limits` says from the next one on.
+    void authenticated(xml::StreamLimits limits);
     // Deadline for the current phase (e.g. login); 0 cancels.
     void set_deadline(uint64_t ms);
     virtual void on_deadline() { stream_error(xmpp::StreamErrorCondition::connection_timeout, "timed out"); }
@@ -98,6 +105,8 @@ private:
     // Token bucket on what the peer sends: pauses reading while over.
     void account_read(size_t n);
     void handle_input(const char* data, size_t len);
+    // Counts this connection against the limits; false: refused and closing.
+    bool admit(const sockaddr_storage& peer);
     void feed_parser(const char* data, size_t len);
     void append_output(std::string_view bytes);
     void mark_dirty();
@@ -109,6 +118,7 @@ private:
     uv_timer_t throttle_{};    // resumes reading after a pause of the rate limit
     int open_handles_ = 0;
     xml::StreamParser parser_;
+    Admission admission_;      // this connection, counted by the daemon's ConnectionLimiter
     std::unique_ptr<TlsSession> tls_;
     std::string out_;          // pending bytes to write (ciphertext when TLS is on)
     size_t in_flight_ = 0;     // bytes handed to uv_write, not yet written
@@ -120,6 +130,7 @@ private:
     bool tls_pending_ = false;
     TlsSession::Mode tls_pending_mode_ = TlsSession::Mode::starttls;
     bool tls_was_done_ = false;
+    bool closing_quietly_ = false;  // refused at accept: logged (or not) by the limiter's rule
     size_t max_queue_;
     double read_rate_ = 0;      // bytes per second; 0: no limit
     double read_burst_ = 0;     // bucket depth

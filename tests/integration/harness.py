@@ -215,8 +215,11 @@ def client_ssl_context(ca, tls_max=None):
 class RawStream:
     """A plain socket speaking raw XMPP for negative tests (bounded reads)."""
 
-    def __init__(self, port, host='127.0.0.1'):
-        self.sock = socket.create_connection((host, port), timeout=10)
+    def __init__(self, port, host='127.0.0.1', source=None):
+        # `source`: another loopback address to connect from (127.0.0.2, ...),
+        # to look like a different client address.
+        self.sock = socket.create_connection((host, port), timeout=10,
+                                             source_address=(source, 0) if source else None)
         self.buf = b''
 
     def send(self, data):
