@@ -42,6 +42,7 @@ void check_round_trip(const xml::Element& stanza) {
     Collect again;
     xml::StreamLimits big;  // escaping and declarations may grow a stanza
     big.max_stanza_bytes = 1 << 24;
+    big.max_tree_bytes = size_t{1} << 30;
     xml::StreamParser p(again, big);
     std::string input(kHeader);
     input += out;
@@ -82,9 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     data += size > 1 ? 2 : 1;
     size -= size > 1 ? 2 : 1;
     Sink sink;
-    xml::StreamLimits limits;
-    limits.max_stanza_bytes = 4096;
-    limits.max_depth = 8;
+    const xml::StreamLimits limits = xml::StreamLimits::for_stanza_bytes(4096, 8);
     xml::StreamParser parser(sink, limits);
     if (with_header) {
         auto r = parser.feed(kHeader.data(), kHeader.size());
