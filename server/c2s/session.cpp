@@ -46,13 +46,22 @@ xml::StreamLimits limits_of(const loop::Worker& w) {
 Session::Session(loop::Worker& worker, net::TlsSession::Mode mode)
     : StreamTransport(worker, limits_of(worker)), mode_(mode) {
     set_deadline(uint64_t{worker.config().c2s.handshake_timeout_s} * 1000);
+}
+
+Status Session::accept(uv_stream_t* server) {
+    // TLS starts only once the socket is ours: closing the session before
+    // the accept would leave the pending connection's fd to a closed handle,
+    // never to be closed.
+    Status s = accept_from(server);
+    if (!s) return s;
     if (mode_ == net::TlsSession::Mode::direct) {
-        Status s = start_tls(mode_);
+        s = start_tls(mode_);
         if (!s) {
-            log::error("tls", "cannot start TLS: {}", s.message());
             close_now();
+            return Status::error("tls", "cannot start TLS: " + s.message());
         }
     }
+    return Status::ok();
 }
 
 Session::~Session() = default;
