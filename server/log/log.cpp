@@ -1,9 +1,14 @@
 #include "log/log.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -68,6 +73,57 @@ void sink_write(std::string_view data) {
     }
 }
 
+// When the logging thread must give up on a sink that takes nothing
+// (steady_clock nanoseconds; 0: never).
+std::atomic<int64_t> g_give_up_at{0};
+
+bool past_give_up() {
+    const int64_t at = g_give_up_at.load();
+    return at != 0 && std::chrono::steady_clock::now().time_since_epoch().count() >= at;
+}
+
+// The logging thread's write: waits for the sink to take data, in pieces no
+// larger than a pipe takes without blocking, so that stop_thread() can make
+// it give up on a sink that never drains (a stopped reader of stderr)
+// instead of keeping the process from exiting. Returns what was not written.
+std::string_view thread_write(std::string_view data) {
+    std::lock_guard<std::mutex> lock(g_fd_mutex);
+    const int fd = g_fd.load();
+    // A regular file is always "ready": write it in one piece.
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        while (!data.empty()) {
+            ssize_t n = ::write(fd, data.data(), data.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            data.remove_prefix(static_cast<size_t>(n));
+        }
+        return data;
+    }
+    while (!data.empty()) {
+        pollfd p{fd, POLLOUT, 0};
+        const int ready = ::poll(&p, 1, 100);
+        if (ready < 0 && errno != EINTR) break;
+        if (ready <= 0) {
+            if (past_give_up()) break;
+            continue;
+        }
+        if (p.revents & (POLLERR | POLLNVAL)) break;
+        ssize_t n = ::write(fd, data.data(), std::min<size_t>(data.size(), PIPE_BUF));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) break;
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    return data;
+}
+
+// Counts the lines of `rest` (whole or begun) as dropped.
+void drop_unwritten(std::string_view rest) {
+    if (rest.empty()) return;
+    uint64_t n = static_cast<uint64_t>(std::count(rest.begin(), rest.end(), '\n'));
+    g_dropped.fetch_add(std::max<uint64_t>(n, 1));
+}
+
 std::string dropped_line(uint64_t n, bool total) {
     return format_line(Level::warn, "log",
                        total ? fmt::format("{} log line(s) were dropped in all since start: the log could not keep up", n)
@@ -95,7 +151,7 @@ void run_thread() {
         out.clear();
         for (const auto& l : batch) out += l;
         if (dropped > 0) out += dropped_line(dropped, false);
-        sink_write(out);
+        drop_unwritten(thread_write(out));
         batch.clear();
         if (out.capacity() > (size_t{1} << 20)) std::string().swap(out);
     }
@@ -246,27 +302,29 @@ void start_thread(size_t max_lines, size_t max_bytes) {
     g_queue.thread = std::thread(run_thread);
 }
 
-void stop_thread() {
+void stop_thread(std::chrono::milliseconds wait) {
     {
         std::lock_guard<std::mutex> lock(g_queue.mutex);
         if (!g_queue.running) return;
         g_queue.stopping = true;
     }
+    g_give_up_at.store((std::chrono::steady_clock::now() + wait).time_since_epoch().count());
     g_queue.wake.notify_one();
     g_queue.thread.join();
+    std::string rest;
     {
         // Lines written between the thread's last batch and here.
         std::lock_guard<std::mutex> lock(g_queue.mutex);
         g_queue.running = false;
         g_queue.stopping = false;
-        std::string rest;
         for (const auto& l : g_queue.lines) rest += l;
         g_queue.lines.clear();
         g_queue.bytes = 0;
         g_queue.dropped_unreported = 0;
-        if (!rest.empty()) sink_write(rest);
     }
-    if (uint64_t n = g_dropped.load(); n > 0) sink_write(dropped_line(n, true));
+    drop_unwritten(thread_write(rest));
+    if (uint64_t n = g_dropped.load(); n > 0) thread_write(dropped_line(n, true));
+    g_give_up_at.store(0);
 }
 
 uint64_t dropped() { return g_dropped.load(); }

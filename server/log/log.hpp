@@ -11,7 +11,8 @@
 // so a slow log never stalls a worker loop. When the queue is full the line
 // is dropped and counted; the logging thread writes how many lines were
 // dropped as soon as it catches up, and stop_thread() writes everything still
-// queued and the total dropped since start. Without the thread (parleyctl,
+// queued and the total dropped since start (giving up on a sink that takes
+// nothing for a few seconds). Without the thread (parleyctl,
 // unit tests) write() writes synchronously. Each line goes out in whole
 // write(2) calls, so lines never interleave.
 //
@@ -21,6 +22,7 @@
 
 #include <fmt/core.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -53,8 +55,11 @@ inline constexpr size_t kQueueBytes = size_t{8} << 20;
 // bound are dropped and counted.
 void start_thread(size_t max_lines = kQueueLines, size_t max_bytes = kQueueBytes);
 // Writes every queued line, then the total of dropped lines if any, and
-// stops the thread; later writes are synchronous again. Main thread.
-void stop_thread();
+// stops the thread; later writes are synchronous again. A sink that takes
+// nothing for `wait` is given up on (what it did not take is counted as
+// dropped), so a stopped reader of stderr cannot keep parleyd from exiting.
+// Main thread.
+void stop_thread(std::chrono::milliseconds wait = std::chrono::seconds(5));
 // Lines dropped because the queue was full, since the process started.
 uint64_t dropped();
 

@@ -148,4 +148,38 @@ BOOST_AUTO_TEST_CASE(stop_thread_writes_everything_queued) {
     BOOST_TEST(text.find("[test] line 499\n") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(stop_gives_up_on_a_sink_that_takes_nothing) {
+    StderrAfter restore;
+    test::TempDir dir;
+    const std::string fifo = dir.sub("log.fifo");
+    BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // Opened and never read while parleyd "exits": a stopped reader of stderr.
+    int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    BOOST_REQUIRE(reader >= 0);
+    std::string err;
+    BOOST_REQUIRE_MESSAGE(log::set_file(fifo, err), err);
+    log::start_thread();
+    const uint64_t dropped_before = log::dropped();
+    // More than the pipe holds: the logging thread cannot finish it.
+    log::write(log::Level::info, "test", std::string(256 * 1024, 'y'));
+    log::write(log::Level::info, "test", "after the big one");
+    auto stopping = std::async(std::launch::async, [] { log::stop_thread(std::chrono::milliseconds(300)); });
+    const bool stopped = stopping.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+    BOOST_TEST(stopped, "log: stop_thread() must not wait for ever on a sink that takes nothing");
+    if (!stopped) {
+        // Unblock the thread so the test can end.
+        char buf[65536];
+        for (int i = 0; i < 100 && stopping.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready; ++i)
+            while (::read(reader, buf, sizeof buf) > 0) {
+            }
+        stopping.wait();
+    }
+    BOOST_TEST(log::dropped() - dropped_before >= 2u, "log: what the sink did not take counts as dropped");
+    log::set_file("", err);
+    ::close(reader);
+    // The thread is gone and the queue is clean: it starts again.
+    log::start_thread();
+    log::stop_thread();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
