@@ -4,4 +4,5 @@ EXTRA_DIST += tests/run-all tests/support/certs.sh \
 	tests/integration/harness.py tests/integration/clients.py tests/integration/run.py \
 	tests/integration/test_login.py tests/integration/test_routing.py tests/integration/test_bad_input.py \
 	tests/integration/test_modules.py tests/integration/test_lifecycle.py \
-	tests/integration/test_limits.py tests/integration/test_aioxmpp.py
+	tests/integration/test_limits.py tests/integration/test_aioxmpp.py \
+	tests/integration/test_control.py tests/integration/test_data_owner.py

@@ -51,13 +51,22 @@ xml::StreamLimits limits_after_auth(const loop::Worker& w) {
 Session::Session(loop::Worker& worker, net::TlsSession::Mode mode)
     : StreamTransport(worker, limits_before_auth(worker)), mode_(mode) {
     set_deadline(uint64_t{worker.config().c2s.handshake_timeout_s} * 1000);
+}
+
+Status Session::accept(uv_stream_t* server) {
+    // TLS starts only once the socket is ours: closing the session before
+    // the accept would leave the pending connection's fd to a closed handle,
+    // never to be closed.
+    Status s = accept_from(server);
+    if (!s) return s;
     if (mode_ == net::TlsSession::Mode::direct) {
-        Status s = start_tls(mode_);
+        s = start_tls(mode_);
         if (!s) {
-            log::error("tls", "cannot start TLS: {}", s.message());
             close_now();
+            return Status::error("tls", "cannot start TLS: " + s.message());
         }
     }
+    return Status::ok();
 }
 
 Session::~Session() = default;
@@ -436,21 +445,25 @@ void Session::handle_bind(const xml::Element& iq) {
         return;
     }
     auto& shared = worker().shared();
-    if (shared.registry->count_of(full->bare()) >= cfg.limits.max_sessions_per_account &&
-        !shared.registry->find(full.value())) {
-        send_iq_error(iq, StanzaError::cancel("resource-constraint", "too many sessions for this account"));
-        return;
-    }
     // The account may have been deleted while this stream negotiated.
     auto exists = shared.accounts->exists(full->node(), full->domain());
     if (!exists || !exists.value()) {
         stream_error(StreamErrorCondition::not_authorized, "the account no longer exists");
         return;
     }
-    state_.id = shared.next_session_id();
+    // The limit is checked by the registry in the same step as the insertion:
+    // a check here and a bind later would let binds racing on two workers
+    // both pass the check.
+    const uint64_t id = shared.next_session_id();
+    auto outcome = shared.registry->try_bind(full.value(), sessions::SessionRef{worker().index(), id},
+                                             cfg.limits.max_sessions_per_account);
+    if (outcome.refused) {
+        send_iq_error(iq, StanzaError::cancel("resource-constraint", "too many sessions for this account"));
+        return;
+    }
+    state_.id = id;
     state_.jid = full.value();
-    sessions::SessionRef ref{worker().index(), state_.id};
-    auto old = shared.registry->bind(state_.jid, ref);
+    auto& old = outcome.replaced;
     worker().add_session(state_.id, this);
     phase_ = Phase::bound;
     set_deadline(0);

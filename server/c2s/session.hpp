@@ -38,6 +38,10 @@ class Session final : public net::StreamTransport {
 public:
     Session(loop::Worker& worker, net::TlsSession::Mode mode);
     ~Session() override;
+    // Accepts the pending connection of `server`, then starts TLS at once
+    // for direct TLS. On failure the session closes itself (and the socket
+    // it accepted) and the error is returned.
+    Status accept(uv_stream_t* server);
 
     // Delivers a routed stanza to this client (runs stanza/out hooks).
     void deliver(xml::Element stanza);

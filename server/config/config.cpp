@@ -45,6 +45,15 @@ const VirtualHost* Config::find_host(std::string_view domain) const {
     return nullptr;
 }
 
+bool valid_domain(const std::string& d) {
+    // front() and back() of an empty string are undefined: test it first.
+    if (d.empty() || d.size() > 1023 || d.front() == '.' || d.back() == '.' || d.find("..") != std::string::npos)
+        return false;
+    for (unsigned char c : d)
+        if (c <= ' ' || c == 0x7f || std::strchr("@/\\\"'<>:", c)) return false;
+    return true;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -168,14 +177,6 @@ void read_sasl(Reader& r, const toml::table& t, Config& cfg) {
         r.error(line_of(t), "sasl.failure_delay_max_ms",
                 fmt::format("{} is less than failure_delay_ms ({})", s.failure_delay_max_ms,
                             s.failure_delay_ms));
-}
-
-bool valid_domain(const std::string& d) {
-    if (d.size() > 1023 || d.front() == '.' || d.back() == '.' || d.find("..") != std::string::npos)
-        return false;
-    for (unsigned char c : d)
-        if (c <= ' ' || c == 0x7f || std::strchr("@/\\\"'<>:", c)) return false;
-    return true;
 }
 
 void read_host(Reader& r, const toml::table& t, std::map<std::string, int>& seen, Config& cfg) {

@@ -96,4 +96,8 @@ struct Config {
 // error as "FILE:LINE:COLUMN: parser message").
 Result<Config> load(const std::string& path);
 
+// Whether d can be a virtual host's domain: not empty, at most 1023 bytes,
+// no empty label, no space, control byte or character JIDs reserve.
+bool valid_domain(const std::string& d);
+
 }  // namespace parley::config

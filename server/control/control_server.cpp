@@ -1,9 +1,13 @@
 #include "control/control_server.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <vector>
 
 #include "c2s/session.hpp"
 #include "daemon/daemon.hpp"
@@ -35,23 +39,63 @@ std::string error_json(std::string_view text) { return fmt::format("{{\"ok\":fal
 
 struct ControlServer::Client {
     uv_pipe_t pipe{};
+    uv_timer_t timer{};  // drops a client that stays silent
+    int open_handles = 2;
     ControlServer* server = nullptr;
     std::string in;
     bool answered = false;
+    bool permitted = true;  // its peer credentials are parleyd's user or root
     struct Write {
         uv_write_t req{};
         std::string data;
         Client* client;
     };
     void close() {
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe)))
-            uv_close(reinterpret_cast<uv_handle_t*>(&pipe), [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+        if (server) {
+            server->clients_.erase(this);
+            server = nullptr;
+        }
+        auto done = [](uv_handle_t* h) {
+            auto* c = static_cast<Client*>(h->data);
+            if (--c->open_handles == 0) delete c;
+        };
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&pipe))) uv_close(reinterpret_cast<uv_handle_t*>(&pipe), done);
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer))) uv_close(reinterpret_cast<uv_handle_t*>(&timer), done);
+    }
+    // Answers (once) and closes once the answer is written.
+    void answer(const std::string& json) {
+        answered = true;
+        auto* w = new Write();
+        w->client = this;
+        w->data = json + "\n";
+        w->req.data = w;
+        uv_buf_t out = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+        int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&pipe), &out, 1, [](uv_write_t* req, int) {
+            auto* w = static_cast<Client::Write*>(req->data);
+            w->client->close();
+            delete w;
+        });
+        if (rc != 0) {
+            delete w;
+            close();
+        }
     }
 };
 
 Status ControlServer::listen(const std::string& path) {
     path_ = path;
-    ::unlink(path.c_str());  // a stale socket of an earlier run
+    // A socket left by an earlier run (parleyd.lock says none runs now) is
+    // replaced; anything else at the path is not ours to delete.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return Status::error("control", fmt::format("control socket {} exists and is not a socket; refusing to "
+                                                        "remove it (move it away or set control_socket)",
+                                                        path));
+        ::unlink(path.c_str());
+    } else if (errno != ENOENT) {
+        return Status::error("control", fmt::format("control socket {}: {}", path, std::strerror(errno)));
+    }
     pipe_ = new uv_pipe_t();
     uv_pipe_init(loop_, pipe_, 0);
     pipe_->data = this;
@@ -65,14 +109,23 @@ Status ControlServer::listen(const std::string& path) {
         return Status::error("control", fmt::format("control socket {}: {}", path, uv_strerror(rc)));
     }
     ::chmod(path.c_str(), 0600);
+    if (::lstat(path.c_str(), &st) == 0) {
+        dev_ = st.st_dev;
+        ino_ = st.st_ino;
+    }
     return Status::ok();
 }
 
 void ControlServer::close() {
+    std::vector<Client*> all(clients_.begin(), clients_.end());
+    for (Client* c : all) c->close();
     if (!pipe_) return;
     uv_close(reinterpret_cast<uv_handle_t*>(pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
     pipe_ = nullptr;
-    ::unlink(path_.c_str());
+    // Remove only the socket we made, not whatever replaced it since.
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev_ && st.st_ino == ino_)
+        ::unlink(path_.c_str());
 }
 
 void ControlServer::on_connection(uv_stream_t* server, int status) {
@@ -80,11 +133,40 @@ void ControlServer::on_connection(uv_stream_t* server, int status) {
     if (status < 0) return;
     auto* c = new Client();
     c->server = self;
+    self->clients_.insert(c);
     uv_pipe_init(self->loop_, &c->pipe, 0);
     c->pipe.data = c;
+    uv_timer_init(self->loop_, &c->timer);
+    c->timer.data = c;
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) {
         c->close();
         return;
+    }
+    uv_timer_start(
+        &c->timer,
+        [](uv_timer_t* t) {
+            log::info("control", "dropped a client that sent no request within {} ms", kClientTimeoutMs);
+            static_cast<Client*>(t->data)->close();
+        },
+        kClientTimeoutMs, 0);
+    // Only parleyd's own user and root: the socket's mode is the first
+    // guard, this one holds even if the socket was made reachable.
+    uv_os_fd_t fd = -1;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->pipe), &fd) != 0 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        log::warn("control", "cannot read a client's credentials: {}", std::strerror(errno));
+        c->close();
+        return;
+    }
+    if (cred.uid != 0 && cred.uid != ::geteuid()) {
+        log::warn("control", "refused a client with uid {} (pid {}): only uid {} and root may use the control socket",
+                  cred.uid, cred.pid, ::geteuid());
+        // Its request is read (and ignored) before the refusal is sent:
+        // closing with unread data would reset the connection and lose the
+        // answer.
+        c->permitted = false;
     }
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->pipe),
@@ -99,26 +181,14 @@ void ControlServer::on_connection(uv_stream_t* server, int status) {
                 c->close();
                 return;
             }
-            if (c->answered) return;
+            if (c->answered || !c->server) return;
             c->in.append(buf->base, static_cast<size_t>(n));
             auto nl = c->in.find('\n');
             if (nl == std::string::npos && c->in.size() < 4096) return;
-            c->answered = true;
             std::string line = c->in.substr(0, nl == std::string::npos ? c->in.size() : nl);
-            auto* w = new Client::Write();
-            w->client = c;
-            w->data = c->server->handle(line) + "\n";
-            w->req.data = w;
-            uv_buf_t out = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-            int rc = uv_write(&w->req, s, &out, 1, [](uv_write_t* req, int) {
-                auto* w = static_cast<Client::Write*>(req->data);
-                w->client->close();
-                delete w;
-            });
-            if (rc != 0) {
-                delete w;
-                c->close();
-            }
+            c->answer(c->permitted ? c->server->handle(line)
+                                   : error_json("permission denied: only parleyd's own user and root may use "
+                                                "this socket"));
         });
 }
 

@@ -5,12 +5,24 @@
 // closes. Requests: "status", "kick BAREJID" (ends that account's sessions,
 // used after an account is deleted or its password changed), "reload".
 // The full admin protocol (roles, audit) is a later capability; this socket
-// only carries what parleyctl needs now. Main thread only.
+// only carries what parleyctl needs now.
+//
+// Only parleyd's own user and root may use it: besides the socket's mode,
+// each client's credentials (SO_PEERCRED) are checked, so a socket made
+// reachable by mistake (a permissive directory, a chmod) still refuses
+// others. A client that has not sent its request line within
+// kClientTimeoutMs is dropped, and close() drops every client, so no client
+// can keep parleyd from exiting. listen() replaces a stale socket of an
+// earlier run but refuses to remove anything else at the path. Main thread
+// only.
 #pragma once
 
 #include <uv.h>
 
+#include <cstdint>
 #include <string>
+#include <sys/types.h>
+#include <unordered_set>
 
 #include "errors/status.hpp"
 
@@ -22,8 +34,12 @@ namespace parley::control {
 
 class ControlServer {
 public:
+    static constexpr uint64_t kClientTimeoutMs = 5000;
+
     ControlServer(daemon::Daemon& daemon, uv_loop_t* loop) : daemon_(daemon), loop_(loop) {}
     Status listen(const std::string& path);
+    // Stops listening, drops every client and removes the socket (only if
+    // the path still holds the socket listen() made).
     void close();
     // Answers one request line; exposed for tests.
     std::string handle(const std::string& line);
@@ -35,6 +51,9 @@ private:
     uv_loop_t* loop_;
     uv_pipe_t* pipe_ = nullptr;
     std::string path_;
+    dev_t dev_ = 0;  // identity of the socket file listen() made
+    ino_t ino_ = 0;
+    std::unordered_set<Client*> clients_;
 };
 
 }  // namespace parley::control

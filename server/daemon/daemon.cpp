@@ -118,6 +118,9 @@ Status Daemon::start() {
 }
 
 int Daemon::run() {
+    // From here on a slow log (a full disk, a stopped pipe reader) costs
+    // dropped lines, never a stalled worker.
+    log::start_thread();
     uv_loop_init(&loop_);
     std::signal(SIGPIPE, SIG_IGN);
     uv_signal_init(&loop_, &sigterm_);
@@ -131,7 +134,14 @@ int Daemon::run() {
     Status s = start();
     int code = 0;
     if (!s) {
-        log::error("parleyd", "cannot start: {}", s.message());
+        // A config error lists one problem per line: one log line each
+        // (a newline inside a log line would be escaped).
+        std::string_view rest = s.message();
+        while (!rest.empty()) {
+            auto nl = rest.find('\n');
+            log::error("parleyd", "cannot start: {}", rest.substr(0, nl));
+            rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+        }
         code = 1;
         request_shutdown();
     }
@@ -143,6 +153,7 @@ int Daemon::run() {
     uv_loop_close(&loop_);
     sasl::shutdown();
     if (code == 0) log::info("parleyd", "stopped");
+    log::stop_thread();  // writes every queued line before the process exits
     return code;
 }
 

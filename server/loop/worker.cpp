@@ -137,7 +137,7 @@ void Worker::on_connection(uv_stream_t* server, int status) {
     }
     if (w.shutting_down_) return;
     auto* session = new c2s::Session(w, l->mode);
-    Status s = session->accept_from(server);
+    Status s = session->accept(server);
     if (!s) log::warn("c2s", "accept failed: {}", s.message());
 }
 

@@ -10,19 +10,30 @@ LocalRegistry::Shard& LocalRegistry::shard_for(const std::string& bare) const {
 }
 
 std::optional<SessionEntry> LocalRegistry::bind(const xmpp::Jid& full_jid, SessionRef ref) {
+    return try_bind(full_jid, ref, 0).replaced;
+}
+
+BindOutcome LocalRegistry::try_bind(const xmpp::Jid& full_jid, SessionRef ref, size_t max_sessions) {
     const std::string bare = full_jid.bare_str();
     Shard& s = shard_for(bare);
     std::lock_guard<std::mutex> lock(s.mutex);
     auto& list = s.by_bare[bare];
+    BindOutcome out;
     for (auto& e : list) {
         if (e.full_jid.resource() == full_jid.resource()) {
-            SessionEntry old = e;
+            // Taking over a resource does not add a session: never refused.
+            out.replaced = e;
             e = SessionEntry{full_jid, ref, false, 0};
-            return old;
+            return out;
         }
     }
+    if (max_sessions != 0 && list.size() >= max_sessions) {
+        if (list.empty()) s.by_bare.erase(bare);
+        out.refused = true;
+        return out;
+    }
     list.push_back(SessionEntry{full_jid, ref, false, 0});
-    return std::nullopt;
+    return out;
 }
 
 bool LocalRegistry::unbind(const xmpp::Jid& full_jid, SessionRef ref) {

@@ -33,12 +33,24 @@ struct SessionEntry {
     int priority = 0;        // from its last available presence
 };
 
+// What try_bind did: refused (the account is at its limit; nothing changed),
+// or bound, possibly replacing an older session of the same full JID.
+struct BindOutcome {
+    bool refused = false;
+    std::optional<SessionEntry> replaced;
+};
+
 class Registry {
 public:
     virtual ~Registry() = default;
     // Binds full_jid to ref. When that full JID is already bound, the older
     // entry is replaced and returned so its owner can end it with <conflict/>.
     virtual std::optional<SessionEntry> bind(const xmpp::Jid& full_jid, SessionRef ref) = 0;
+    // The same, but refused when the account already has max_sessions
+    // sessions (0: no limit) and full_jid is not one of them. The check and
+    // the insertion are one atomic step: binds racing on several workers
+    // can never take an account past its limit.
+    virtual BindOutcome try_bind(const xmpp::Jid& full_jid, SessionRef ref, size_t max_sessions) = 0;
     // Removes the entry only if it still belongs to ref (a newer session may
     // have taken the resource over). Returns whether it was removed.
     virtual bool unbind(const xmpp::Jid& full_jid, SessionRef ref) = 0;
@@ -53,6 +65,7 @@ public:
 class LocalRegistry final : public Registry {
 public:
     std::optional<SessionEntry> bind(const xmpp::Jid& full_jid, SessionRef ref) override;
+    BindOutcome try_bind(const xmpp::Jid& full_jid, SessionRef ref, size_t max_sessions) override;
     bool unbind(const xmpp::Jid& full_jid, SessionRef ref) override;
     void set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) override;
     std::optional<SessionEntry> find(const xmpp::Jid& full_jid) const override;

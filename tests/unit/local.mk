@@ -1,5 +1,7 @@
 # tests/unit: unit tests of the server core, and the loader's test modules.
 tests_unit_parley_unit_SOURCES += \
+	tests/unit/log/log_test.cpp \
+	tests/unit/loop/worker_accept_test.cpp \
 	tests/unit/router/rules_test.cpp \
 	tests/unit/sessions/registry_test.cpp \
 	tests/unit/hooks/hook_table_test.cpp \

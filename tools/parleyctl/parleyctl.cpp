@@ -6,10 +6,18 @@
 // control socket, to close that account's sessions. Passwords are read from
 // the terminal (twice, without echo) or from standard input, never from the
 // command line, and are never printed or logged.
+#include <grp.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -80,12 +88,78 @@ struct Context {
     std::unique_ptr<store::AccountStore> accounts;
 };
 
+// Run as root, parleyctl must not leave files in the data directory that a
+// parleyd running as another user cannot open (LMDB's data.mdb and lock.mdb,
+// the state directory, the data directory itself when it is new). While the
+// store is opened, which is when those files are created, its effective user
+// and group become the owner of the data directory, or of its nearest
+// existing parent when it does not exist yet (the user who could have made
+// it). Files created later would go through descriptors opened here.
+class AsDataOwner {
+public:
+    static Result<std::unique_ptr<AsDataOwner>> enter(const std::string& data_dir) {
+        auto self = std::unique_ptr<AsDataOwner>(new AsDataOwner());
+        if (::geteuid() != 0) return self;
+        std::string dir = data_dir;
+        struct stat st {};
+        while (::stat(dir.c_str(), &st) != 0) {
+            if (errno != ENOENT) return Status::error("data_dir", fmt::format("{}: {}", dir, std::strerror(errno)));
+            auto slash = dir.find_last_of('/');
+            dir = slash == 0 || slash == std::string::npos ? std::string("/") : dir.substr(0, slash);
+        }
+        if (st.st_uid == 0) return self;
+        self->egid_ = ::getegid();
+        const int n = ::getgroups(0, nullptr);
+        self->groups_.resize(static_cast<size_t>(std::max(n, 0)));
+        if (n > 0 && ::getgroups(n, self->groups_.data()) != n) self->groups_.clear();
+        self->changed_ = true;
+        const gid_t gid = st.st_gid;
+        if (::setgroups(1, &gid) != 0 || ::setegid(st.st_gid) != 0 || ::seteuid(st.st_uid) != 0) {
+            const int e = errno;
+            self->restore();
+            return Status::error("data_dir",
+                                 fmt::format("{} belongs to uid {}: cannot act as that user to create files in it "
+                                             "({}); run parleyctl as that user",
+                                             dir, st.st_uid, std::strerror(e)));
+        }
+        self->uid_ = st.st_uid;
+        return self;
+    }
+    ~AsDataOwner() { restore(); }
+    // The user files are created as, when not parleyctl's own.
+    std::optional<uid_t> acting_uid() const { return changed_ ? std::optional<uid_t>(uid_) : std::nullopt; }
+
+private:
+    AsDataOwner() = default;
+    void restore() {
+        if (!changed_) return;
+        // Back to root first: only root may set the group ids again.
+        if (::seteuid(0) != 0 || ::setegid(egid_) != 0 || ::setgroups(groups_.size(), groups_.data()) != 0) {
+            std::cerr << "parleyctl: cannot restore its own user and groups: " << std::strerror(errno) << "\n";
+            std::exit(kExitFailure);
+        }
+        changed_ = false;
+    }
+    bool changed_ = false;
+    uid_t uid_ = 0;
+    gid_t egid_ = 0;
+    std::vector<gid_t> groups_;
+};
+
 Result<Context> open_store(const std::string& config_path) {
     auto cfg = config::load(config_path);
     if (!cfg) return cfg.status();
     Context c{std::move(cfg.value()), nullptr, nullptr};
+    auto owner = AsDataOwner::enter(c.cfg.data_dir);
+    if (!owner) return owner.status();
     auto env = store::Env::open(c.cfg.data_dir + "/state");
-    if (!env) return env.status();
+    if (!env) {
+        if (auto uid = owner.value()->acting_uid())
+            return Status::error(env.status().code(),
+                                 fmt::format("{} (parleyctl acts as uid {}, the owner of the data directory)",
+                                             env.status().message(), *uid));
+        return env.status();
+    }
     c.env = std::move(env.value());
     auto acc = store::AccountStore::open(*c.env);
     if (!acc) return acc.status();

@@ -390,3 +390,22 @@ BOOST_AUTO_TEST_CASE(the_example_config_loads) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(config_valid_domain)
+
+BOOST_AUTO_TEST_CASE(empty_and_malformed_domains_are_refused) {
+    // The empty domain once reached d.front() and d.back(): undefined
+    // behaviour, and in practice accepted.
+    BOOST_TEST(!config::valid_domain(""), "config: the empty domain must not be valid");
+    BOOST_TEST(!config::valid_domain("."));
+    BOOST_TEST(!config::valid_domain(".example.org"));
+    BOOST_TEST(!config::valid_domain("example.org."));
+    BOOST_TEST(!config::valid_domain("a..b"));
+    BOOST_TEST(!config::valid_domain("a b"));
+    BOOST_TEST(!config::valid_domain(std::string(1024, 'a')));
+    BOOST_TEST(config::valid_domain("a"));
+    BOOST_TEST(config::valid_domain("example.org"));
+    BOOST_TEST(config::valid_domain(std::string(1023, 'a')));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
