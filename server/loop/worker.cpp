@@ -195,11 +195,13 @@ void Worker::apply_reload(std::shared_ptr<const config::Config> cfg,
 }
 
 bool Worker::post(std::function<void(Worker&)> fn) {
-    {
-        std::lock_guard<std::mutex> lock(inbox_mutex_);
-        if (!accepting_posts_) return false;
-        inbox_.push_back(std::move(fn));
-    }
+    // The wake happens under the inbox lock: maybe_finish_shutdown() stops
+    // accepting posts under the same lock before it closes the async handle,
+    // so no thread can wake a loop that is closing or closed (libuv aborts
+    // in uv_async_send then). uv_async_send only writes to an eventfd.
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (!accepting_posts_) return false;
+    inbox_.push_back(std::move(fn));
     uv_async_send(&async_);
     return true;
 }
@@ -253,11 +255,13 @@ void Worker::on_shutdown_timer(uv_timer_t* t) {
 
 void Worker::maybe_finish_shutdown() {
     if (!shutting_down_ || !transports_.empty()) return;
+    std::vector<std::function<void(Worker&)>> dropped;
     {
         std::lock_guard<std::mutex> lock(inbox_mutex_);
         accepting_posts_ = false;
-        inbox_.clear();
+        dropped.swap(inbox_);
     }
+    dropped.clear();  // outside the lock: a task's destructor may post elsewhere
     auto close = [](auto* h) {
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(h))) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
     };

@@ -52,7 +52,10 @@ public:
     // Starts the thread: opens listeners, starts modules. Returns once the
     // worker is running, or the first error (then the thread has ended).
     Status start(const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
-    // Any thread. Runs fn on this worker's loop. Returns false once stopped.
+    // Any thread. Runs fn on this worker's loop. Returns false (fn is not
+    // run) once the worker has stopped or is in its final teardown; safe to
+    // call at any time until the Worker is destroyed. Tasks still queued when
+    // the worker stops are destroyed without running.
     bool post(std::function<void(Worker&)> fn);
     // Any thread: asks the worker to end every stream with <system-shutdown/>,
     // stop modules and leave its loop; join() waits for the thread.

@@ -3,7 +3,8 @@ tests_unit_parley_unit_SOURCES += \
 	tests/unit/router/rules_test.cpp \
 	tests/unit/sessions/registry_test.cpp \
 	tests/unit/hooks/hook_table_test.cpp \
-	tests/unit/module/loader_test.cpp
+	tests/unit/module/loader_test.cpp \
+	tests/unit/loop/worker_test.cpp
 
 # Test modules for the loader: built for `make check` only.
 check_LTLIBRARIES = tests/support/modules/mod_testgood.la tests/support/modules/mod_testbadabi.la \
