@@ -215,8 +215,16 @@ def client_ssl_context(ca, tls_max=None):
 class RawStream:
     """A plain socket speaking raw XMPP for negative tests (bounded reads)."""
 
-    def __init__(self, port, host='127.0.0.1'):
-        self.sock = socket.create_connection((host, port), timeout=10)
+    def __init__(self, port, host='127.0.0.1', rcvbuf=None):
+        """`rcvbuf`: a small SO_RCVBUF, for a client that stops reading and
+        must make the server's writes to it stall soon."""
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=10)
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(10)
+            self.sock.connect((host, port))
         self.buf = b''
 
     def send(self, data):
