@@ -180,12 +180,20 @@ Status Daemon::reload() {
     }
     Status s = apply_logging(*config);
     if (!s) return s;
+    // All workers take the new modules and module settings, or none does.
+    std::vector<loop::Worker*> workers;
+    for (auto& w : workers_) workers.push_back(w.get());
+    s = loop::reload_workers(workers, config, next);
+    if (!s) {
+        Status back = apply_logging(*old);
+        if (!back) log::error("parleyd", "cannot restore the old log settings: {}", back.message());
+        return s;
+    }
     throttle_->set_delays(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
     sasl::set_scram_iterations(config->sasl.scram_iterations);
     shared_.set_config(config);
     shared_.set_tls(tls.value());
     modules_ = next;
-    for (auto& w : workers_) w->post([config, next](loop::Worker& worker) { worker.apply_reload(config, next); });
     log::info("parleyd", "reloaded: modules {}", fmt::format("{}", fmt::join(config->modules, ", ")));
     return Status::ok();
 }

@@ -51,8 +51,20 @@ def free_port():
     raise RuntimeError('no free port found')
 
 
+def module_dir_with_test_modules(into):
+    """A module directory holding the real modules and the test modules of
+    tests/support (built by `make check`), as symbolic links."""
+    os.makedirs(into, exist_ok=True)
+    for src in (os.path.join(BUILD, 'modules/.libs'), os.path.join(BUILD, 'tests/support/modules/.libs')):
+        for name in os.listdir(src):
+            if name.startswith('mod_') and name.endswith('.so'):
+                os.symlink(os.path.join(src, name), os.path.join(into, name))
+    return into
+
+
 class ParleyServer:
-    def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra=''):
+    def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None,
+                 module_dir=None):
         self.dir = tempfile.mkdtemp(prefix='parley-it-')
         self.data = os.path.join(self.dir, 'data')
         self.starttls_port = free_port()
@@ -63,17 +75,27 @@ class ParleyServer:
         self.log_path = os.path.join(self.dir, 'parleyd.log')
         self.ca = os.path.join(cert_dir(), 'ca.pem')
         self.proc = None
-        self.write_config(workers, modules, extra)
+        self.module_dir = module_dir or os.path.join(BUILD, 'modules/.libs')
+        self.write_config(workers, modules, extra, module_options)
 
-    def write_config(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra=''):
-        self.settings = (workers, modules, extra)
+    def write_config(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None):
+        """`module_options`: {module name: TOML lines of its [modules.NAME] table}."""
+        self.settings = (workers, modules, extra, module_options)
         certs = cert_dir()
         mods = ', '.join('"%s"' % m for m in modules)
+        if module_options:
+            # With option tables the module list moves into [modules] (parley.toml(5)).
+            modules_line = ''
+            extra += '\n[modules]\nenabled = [%s]\n' % mods
+            for name, lines in module_options.items():
+                extra += '\n[modules.%s]\n%s\n' % (name, lines)
+        else:
+            modules_line = 'modules = [%s]' % mods
         with open(self.config, 'w') as f:
             f.write(f'''workers = {workers}
 data_dir = "{self.data}"
-module_dir = "{BUILD}/modules/.libs"
-modules = [{mods}]
+module_dir = "{self.module_dir}"
+{modules_line}
 
 [log]
 level = "debug"

@@ -7,6 +7,7 @@
 
 #include "daemon/shared.hpp"
 #include "loop/worker.hpp"
+#include "module/loader.hpp"
 
 using namespace parley;
 
@@ -19,6 +20,27 @@ std::shared_ptr<const config::Config> bare_config() {
     cfg->c2s.starttls_port = 0;
     cfg->c2s.direct_tls_port = 0;
     return cfg;
+}
+
+const std::string kModuleDir = PARLEY_TEST_BUILDDIR "/tests/support/modules/.libs";
+
+std::shared_ptr<const config::Config> with_modules(std::vector<std::string> names,
+                                                   std::map<std::string, config::OptionValue> life_options) {
+    auto cfg = std::make_shared<config::Config>(*bare_config());
+    cfg->modules = std::move(names);
+    config::Section s;
+    s.file = "test.toml";
+    s.name = "testlife";
+    s.values = std::move(life_options);
+    cfg->module_sections["testlife"] = s;
+    return cfg;
+}
+
+// The names of the modules running on w, asked on its loop.
+std::vector<std::string> running(loop::Worker& w) {
+    std::promise<std::vector<std::string>> names;
+    BOOST_REQUIRE(w.post([&](loop::Worker& worker) { names.set_value(worker.module_names()); }));
+    return names.get_future().get();
 }
 
 }  // namespace
@@ -66,6 +88,43 @@ BOOST_AUTO_TEST_CASE(posting_while_the_worker_stops_is_safe) {
         for (auto& t : posters) t.join();
         BOOST_TEST(ran.load() <= accepted.load());
     }
+}
+
+BOOST_AUTO_TEST_CASE(a_reload_is_applied_on_every_worker_or_on_none) {
+    auto life = module::LoadedModule::load(kModuleDir, "testlife");
+    BOOST_REQUIRE_MESSAGE(life.is_ok(), (life.is_ok() ? std::string() : life.status().message()));
+    auto good = module::LoadedModule::load(kModuleDir, "testgood");
+    BOOST_REQUIRE(good.is_ok());
+    daemon::Shared shared;
+    shared.set_config(with_modules({"testlife"}, {}));
+    std::vector<std::unique_ptr<loop::Worker>> workers;
+    std::vector<loop::Worker*> ptrs;
+    for (unsigned i = 0; i < 2; ++i) {
+        workers.push_back(std::make_unique<loop::Worker>(i, shared));
+        ptrs.push_back(workers.back().get());
+        BOOST_REQUIRE(workers.back()->start({life.value()}).is_ok());
+    }
+    // testlife's reload() throws on worker 1 only; the reload also adds testgood.
+    auto failing = with_modules({"testgood", "testlife"}, {{"fail_reload_on_worker", {int64_t{1}, 2}}});
+    Status s = loop::reload_workers(ptrs, failing, {good.value(), life.value()});
+    BOOST_TEST(!s.is_ok(), "worker: a reload failing on one worker must fail");
+    BOOST_TEST(s.message().find("worker 1") != std::string::npos, s.message());
+    for (auto* w : ptrs)
+        BOOST_TEST(running(*w) == std::vector<std::string>{"testlife"}, "worker " << w->index() << ": unchanged");
+    // Without the failure, every worker takes it, in the order given.
+    s = loop::reload_workers(ptrs, with_modules({"testgood", "testlife"}, {}), {good.value(), life.value()});
+    BOOST_TEST(s.is_ok(), s.message());
+    for (auto* w : ptrs)
+        BOOST_TEST((running(*w) == std::vector<std::string>{"testgood", "testlife"}), "worker " << w->index());
+    // And a module removed by a reload stops everywhere.
+    s = loop::reload_workers(ptrs, with_modules({"testgood"}, {}), {good.value()});
+    BOOST_TEST(s.is_ok(), s.message());
+    for (auto* w : ptrs) BOOST_TEST(running(*w) == std::vector<std::string>{"testgood"}, "worker " << w->index());
+    for (auto* w : ptrs) w->request_shutdown();
+    for (auto* w : ptrs) w->join();
+    // A stopped worker makes a reload fail; nothing is left half done.
+    s = loop::reload_workers(ptrs, with_modules({"testgood"}, {}), {good.value()});
+    BOOST_TEST(!s.is_ok(), "worker: a reload with a stopped worker must fail");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
