@@ -64,7 +64,7 @@ def module_dir_with_test_modules(into):
 
 class ParleyServer:
     def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None,
-                 module_dir=None):
+                 module_dir=None, log=None, sasl=None):
         self.dir = tempfile.mkdtemp(prefix='parley-it-')
         self.data = os.path.join(self.dir, 'data')
         self.starttls_port = free_port()
@@ -76,11 +76,19 @@ class ParleyServer:
         self.ca = os.path.join(cert_dir(), 'ca.pem')
         self.proc = None
         self.module_dir = module_dir or os.path.join(BUILD, 'modules/.libs')
-        self.write_config(workers, modules, extra, module_options)
+        self.write_config(workers, modules, extra, module_options, log, sasl)
 
-    def write_config(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None):
-        """`module_options`: {module name: TOML lines of its [modules.NAME] table}."""
-        self.settings = (workers, modules, extra, module_options)
+    def write_config(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None,
+                     log=None, sasl=None):
+        """`module_options`: {module name: TOML lines of its [modules.NAME] table};
+        `log`, `sasl`: the lines of the [log] and [sasl] tables instead of the test defaults."""
+        self.settings = dict(workers=workers, modules=modules, extra=extra, module_options=module_options,
+                             log=log, sasl=sasl)
+        if log is None:
+            log = 'level = "debug"'
+        if sasl is None:
+            sasl = 'failure_delay_ms = 50\nfailure_delay_max_ms = 200'
+
         certs = cert_dir()
         mods = ', '.join('"%s"' % m for m in modules)
         if module_options:
@@ -98,7 +106,7 @@ module_dir = "{self.module_dir}"
 {modules_line}
 
 [log]
-level = "debug"
+{log}
 
 [c2s]
 address = "127.0.0.1"
@@ -106,8 +114,7 @@ starttls_port = {self.starttls_port}
 direct_tls_port = {self.direct_port}
 
 [sasl]
-failure_delay_ms = 50
-failure_delay_max_ms = 200
+{sasl}
 
 [[virtual_host]]
 domain = "{DOMAIN}"
@@ -137,7 +144,7 @@ key = "{certs}/{DOMAIN}.key"
                 if attempt == 2 or 'bind 127.0.0.1' not in self.log_text():
                     raise
                 self.starttls_port, self.direct_port = free_port(), free_port()
-                self.write_config(*self.settings)
+                self.write_config(**self.settings)
                 os.rename(self.log_path, self.log_path + '.%d' % attempt)
 
     def _start_once(self):
@@ -155,6 +162,27 @@ key = "{certs}/{DOMAIN}.key"
                 return self
             time.sleep(0.05)
         raise AssertionError('parleyd did not become ready:\n' + self.log_text())
+
+    def reload(self, edit=None, timeout=15, **settings):
+        """Rewrites the config with `settings` (write_config's arguments),
+        then applies `edit` (a function of the file's text) if given, sends
+        SIGHUP and waits for the outcome; returns the log written since,
+        which holds 'reloaded' or 'reload failed'."""
+        self.write_config(**settings)
+        if edit:
+            with open(self.config) as f:
+                text = edit(f.read())
+            with open(self.config, 'w') as f:
+                f.write(text)
+        mark = len(self.log_text())
+        self.signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tail = self.log_text()[mark:]
+            if re.search(r'reloaded|reload failed', tail):
+                return tail
+            time.sleep(0.05)
+        raise AssertionError('no reload outcome within %ss:\n%s' % (timeout, self.log_text()[-2000:]))
 
     def log_text(self):
         try:
