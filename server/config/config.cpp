@@ -385,4 +385,17 @@ Result<Config> load(const std::string& path) {
     return cfg;
 }
 
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
+    // The listening sockets, the worker threads, the stores and the control
+    // socket are made once at start; everything else is read again at reload.
+    std::vector<std::string> out;
+    if (running.workers != next.workers) out.push_back("workers");
+    if (running.data_dir != next.data_dir) out.push_back("data_dir");
+    if (running.control_socket != next.control_socket) out.push_back("control_socket");
+    if (running.c2s.address != next.c2s.address) out.push_back("c2s.address");
+    if (running.c2s.starttls_port != next.c2s.starttls_port) out.push_back("c2s.starttls_port");
+    if (running.c2s.direct_tls_port != next.c2s.direct_tls_port) out.push_back("c2s.direct_tls_port");
+    return out;
+}
+
 }  // namespace parley::config

@@ -100,4 +100,10 @@ Result<Config> load(const std::string& path);
 // no empty label, no space, control byte or character JIDs reserve.
 bool valid_domain(const std::string& d);
 
+// The keys that a reload cannot apply (they take effect on restart), among
+// those that differ between the running config and the one just read,
+// named as in the file ("workers", "c2s.starttls_port"); empty when none
+// differ. parley.toml(5) "RELOAD" lists them.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
 }  // namespace parley::config

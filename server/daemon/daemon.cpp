@@ -182,12 +182,18 @@ Status Daemon::reload() {
     log::info("parleyd", "reloading {}", config_path_);
     auto cfg = config::load(config_path_);
     if (!cfg) return cfg.status();
-    auto config = std::make_shared<const config::Config>(std::move(cfg.value()));
     auto old = shared_.config();
-    if (config->workers != old->workers || config->data_dir != old->data_dir ||
-        config->c2s.address != old->c2s.address || config->c2s.starttls_port != old->c2s.starttls_port ||
-        config->c2s.direct_tls_port != old->c2s.direct_tls_port || config->control_socket != old->control_socket)
-        log::warn("parleyd", "workers, data_dir, listener addresses and the control socket change only on restart");
+    const std::vector<std::string> restart = config::restart_only_changes(*old, cfg.value());
+    // What a reload cannot change keeps its running value in the snapshot,
+    // so that the snapshot says what runs (and the next reload still reports
+    // the difference).
+    cfg->workers = old->workers;
+    cfg->data_dir = old->data_dir;
+    cfg->control_socket = old->control_socket;
+    cfg->c2s.address = old->c2s.address;
+    cfg->c2s.starttls_port = old->c2s.starttls_port;
+    cfg->c2s.direct_tls_port = old->c2s.direct_tls_port;
+    auto config = std::make_shared<const config::Config>(std::move(cfg.value()));
     auto tls = make_tls(*config);
     if (!tls) return tls.status();
     auto modules = module::load_all(*config);
@@ -200,14 +206,28 @@ Status Daemon::reload() {
     }
     Status s = apply_logging(*config);
     if (!s) return s;
+    // All workers take the new modules and module settings, or none does.
+    std::vector<loop::Worker*> workers;
+    for (auto& w : workers_) workers.push_back(w.get());
+    s = loop::reload_workers(workers, config, next);
+    if (!s) {
+        Status back = apply_logging(*old);
+        if (!back) log::error("parleyd", "cannot restore the old log settings: {}", back.message());
+        return s;
+    }
     throttle_->set_delays(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
     shared_.limiter->set_limits(connection_limits(*config));
     sasl::set_scram_iterations(config->sasl.scram_iterations);
+    // The mechanisms offered to streams that negotiate from now on.
+    s = sasl::init(accounts_.get(), config->sasl.mechanisms);
+    if (!s) log::error("parleyd", "SASL mechanisms not changed: {}", s.message());
     shared_.set_config(config);
     shared_.set_tls(tls.value());
     modules_ = next;
-    for (auto& w : workers_) w->post([config, next](loop::Worker& worker) { worker.apply_reload(config, next); });
-    log::info("parleyd", "reloaded: modules {}", fmt::format("{}", fmt::join(config->modules, ", ")));
+    std::string line = fmt::format("reloaded: modules {}", fmt::join(config->modules, ", "));
+    if (!restart.empty()) line += fmt::format("; these changes need a restart: {}", fmt::join(restart, ", "));
+    if (restart.empty()) log::info("parleyd", "{}", line);
+    else log::warn("parleyd", "{}", line);
     return Status::ok();
 }
 

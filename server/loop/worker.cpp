@@ -29,6 +29,14 @@ struct Worker::RunningModule {
     std::unique_ptr<module::Module, void (*)(module::Module*)> instance{nullptr, nullptr};
 };
 
+// What prepare_reload() did, until commit_reload() or rollback_reload().
+struct Worker::PendingReload {
+    std::shared_ptr<const config::Config> config;
+    std::vector<std::shared_ptr<const module::LoadedModule>> modules;
+    std::vector<std::unique_ptr<RunningModule>> started;  // new modules, not yet in modules_
+    std::vector<RunningModule*> reloaded;                 // running modules given their new section
+};
+
 Worker::Worker(unsigned index, daemon::Shared& shared)
     : index_(index), shared_(shared), read_buffer_(new char[kReadBufferSize]) {}
 
@@ -38,7 +46,10 @@ Status Worker::start(const std::vector<std::shared_ptr<const module::LoadedModul
     config_ = shared_.config();
     std::promise<Status> started;
     auto fut = started.get_future();
-    thread_ = std::thread([this, &started, modules] { run(started, modules); });
+    // By reference: run() uses the list only until it signals `started`,
+    // and this waits for that. A copy would keep every module of the first
+    // config loaded for the thread's whole life, even once removed by a reload.
+    thread_ = std::thread([this, &started, &modules] { run(started, modules); });
     Status s = fut.get();
     if (!s) join();
     return s;
@@ -58,7 +69,7 @@ void Worker::run(std::promise<Status>& started,
 
     Status s = Status::ok();
     for (const auto& m : modules) {
-        s = start_module(m);
+        s = start_module(m, *config_, modules_);
         if (!s) break;
     }
     if (s) s = open_listeners();
@@ -141,10 +152,13 @@ void Worker::on_connection(uv_stream_t* server, int status) {
     if (!s) log::warn("c2s", "accept failed: {}", s.message());
 }
 
-Status Worker::start_module(const std::shared_ptr<const module::LoadedModule>& m) {
+Status Worker::start_module(const std::shared_ptr<const module::LoadedModule>& m, const config::Config& cfg,
+                            std::vector<std::unique_ptr<RunningModule>>& into) {
     auto rm = std::make_unique<RunningModule>();
     rm->loaded = m;
-    rm->host = std::make_unique<WorkerHost>(*this, m->name(), module::section_for(*config_, m->name()));
+    // The host (and each of its timers) keeps the library loaded until the
+    // last callback the module registered is gone.
+    rm->host = std::make_unique<WorkerHost>(*this, m->name(), module::section_for(cfg, m->name()), m);
     rm->instance = m->create_instance();
     Status s = Status::ok();
     try {
@@ -152,12 +166,15 @@ Status Worker::start_module(const std::shared_ptr<const module::LoadedModule>& m
         if (s) s = rm->instance->start(*rm->host);
     } catch (const std::exception& e) {
         s = Status::error("module", e.what());
+    } catch (...) {
+        s = Status::error("module", "unknown exception");
     }
     if (!s) {
         rm->host->drop_all();
-        return Status::error("module", fmt::format("module {} failed to start: {}", m->name(), s.message()));
+        return Status::error("module", fmt::format("module {} failed to start on worker {}: {}", m->name(), index_,
+                                                   s.message()));
     }
-    modules_.push_back(std::move(rm));
+    into.push_back(std::move(rm));
     return Status::ok();
 }
 
@@ -171,35 +188,144 @@ void Worker::stop_module(RunningModule& rm) {
     rm.instance.reset();
 }
 
-void Worker::apply_reload(std::shared_ptr<const config::Config> cfg,
-                          const std::vector<std::shared_ptr<const module::LoadedModule>>& modules) {
-    config_ = std::move(cfg);
-    // Stop modules no longer configured (or replaced by a new build of the file).
-    for (auto& rm : modules_) {
-        bool keep = std::any_of(modules.begin(), modules.end(), [&](const auto& m) { return m == rm->loaded; });
-        if (!keep) stop_module(*rm);
-    }
-    std::erase_if(modules_, [](const auto& rm) { return !rm->instance; });
+void Worker::stop_modules() {
+    // Reverse start order: a module stops before the modules it depends on.
+    for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) stop_module(**it);
+    modules_.clear();
+}
+
+std::vector<std::string> Worker::module_names() const {
+    std::vector<std::string> out;
+    for (const auto& rm : modules_) out.push_back(rm->loaded->name());
+    return out;
+}
+
+Status Worker::prepare_reload(std::shared_ptr<const config::Config> cfg,
+                              const std::vector<std::shared_ptr<const module::LoadedModule>>& modules) {
+    rollback_reload();  // never two prepared reloads at once
+    if (shutting_down_) return Status::error("reload", fmt::format("worker {} is shutting down", index_));
+    pending_reload_ = std::make_unique<PendingReload>();
+    PendingReload& p = *pending_reload_;
+    p.config = std::move(cfg);
+    p.modules = modules;
     for (const auto& m : modules) {
         auto it = std::find_if(modules_.begin(), modules_.end(), [&](const auto& rm) { return rm->loaded == m; });
+        Status s = Status::ok();
         if (it != modules_.end()) {
-            auto section = module::section_for(*config_, m->name());
-            Status s = (*it)->instance->reload(section);
-            if (s) (*it)->host->set_section(std::move(section));
-            else log::error("module", "module {} kept its old settings: {}", m->name(), s.message());
+            // Counted before the call: a module that threw half-way through
+            // is given its old section again on rollback too.
+            p.reloaded.push_back(it->get());
+            try {
+                s = (*it)->instance->reload(module::section_for(*p.config, m->name()));
+            } catch (const std::exception& e) {
+                s = Status::error("module", e.what());
+            } catch (...) {
+                s = Status::error("module", "unknown exception");
+            }
+            if (!s)
+                s = Status::error("module", fmt::format("module {} refused its new settings on worker {}: {}",
+                                                        m->name(), index_, s.message()));
         } else {
-            Status s = start_module(m);
-            if (!s) log::error("module", "{}", s.message());
+            s = start_module(m, *p.config, p.started);
         }
+        if (!s) {
+            rollback_reload();
+            return s;
+        }
+    }
+    return Status::ok();
+}
+
+void Worker::commit_reload() {
+    if (!pending_reload_) return;
+    std::unique_ptr<PendingReload> p = std::move(pending_reload_);
+    config_ = p->config;
+    for (RunningModule* rm : p->reloaded) rm->host->set_section(module::section_for(*config_, rm->loaded->name()));
+    // The new set in its dependency order; what is left in modules_ is no
+    // longer configured and stops.
+    std::vector<std::unique_ptr<RunningModule>> next;
+    for (const auto& m : p->modules) {
+        auto it = std::find_if(modules_.begin(), modules_.end(), [&](const auto& rm) { return rm && rm->loaded == m; });
+        if (it != modules_.end()) {
+            next.push_back(std::move(*it));
+            continue;
+        }
+        auto st = std::find_if(p->started.begin(), p->started.end(), [&](const auto& rm) { return rm && rm->loaded == m; });
+        if (st != p->started.end()) next.push_back(std::move(*st));
+    }
+    std::erase_if(modules_, [](const auto& rm) { return !rm; });
+    stop_modules();
+    modules_ = std::move(next);
+}
+
+void Worker::rollback_reload() {
+    if (!pending_reload_) return;
+    std::unique_ptr<PendingReload> p = std::move(pending_reload_);
+    for (auto it = p->started.rbegin(); it != p->started.rend(); ++it) stop_module(**it);
+    for (RunningModule* rm : p->reloaded) {
+        // The section the module ran with before; it validated then.
+        Status s = Status::ok();
+        try {
+            s = rm->instance->reload(rm->host->config());
+        } catch (const std::exception& e) {
+            s = Status::error("module", e.what());
+        } catch (...) {
+            s = Status::error("module", "unknown exception");
+        }
+        if (!s)
+            log::error("module", "module {} on worker {} cannot go back to its old settings: {}", rm->loaded->name(),
+                       index_, s.message());
     }
 }
 
-bool Worker::post(std::function<void(Worker&)> fn) {
-    {
-        std::lock_guard<std::mutex> lock(inbox_mutex_);
-        if (!accepting_posts_) return false;
-        inbox_.push_back(std::move(fn));
+Status reload_workers(const std::vector<Worker*>& workers, std::shared_ptr<const config::Config> cfg,
+                      const std::vector<std::shared_ptr<const module::LoadedModule>>& modules) {
+    std::vector<std::pair<Worker*, std::future<Status>>> prepared;
+    Status first = Status::ok();
+    for (Worker* w : workers) {
+        auto done = std::make_shared<std::promise<Status>>();
+        auto result = done->get_future();
+        bool posted = w->post([done, cfg, modules](Worker& worker) {
+            Status s = Status::error("reload", "internal error");
+            try {
+                s = worker.prepare_reload(cfg, modules);
+            } catch (const std::exception& e) {
+                worker.rollback_reload();
+                s = Status::error("reload", e.what());
+            }
+            done->set_value(std::move(s));
+        });
+        if (!posted) {
+            first = Status::error("reload", fmt::format("worker {} is stopping", w->index()));
+            break;
+        }
+        prepared.emplace_back(w, std::move(result));
     }
+    for (auto& [w, result] : prepared) {
+        Status s = Status::ok();
+        try {
+            s = result.get();
+        } catch (const std::future_error&) {
+            // The worker stopped before it ran the request (its inbox was dropped).
+            s = Status::error("reload", fmt::format("worker {} stopped during the reload", w->index()));
+        }
+        if (!s && first) first = s;
+    }
+    for (auto& [w, result] : prepared) {
+        if (first) w->post([](Worker& worker) { worker.commit_reload(); });
+        else w->post([](Worker& worker) { worker.rollback_reload(); });
+    }
+    return first;
+}
+
+bool Worker::post(std::function<void(Worker&)> fn) {
+    // The wake happens under the inbox lock: maybe_finish_shutdown() stops
+    // accepting posts under the same lock before it closes the async handle,
+    // so no thread can wake a loop that is closing or closed (libuv aborts
+    // in uv_async_send then). uv_async_send only writes to an eventfd.
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (!accepting_posts_) return false;
+    inbox_.push_back(std::move(fn));
     uv_async_send(&async_);
     return true;
 }
@@ -235,8 +361,9 @@ void Worker::begin_shutdown() {
     std::vector<net::StreamTransport*> all;
     for (auto& [t, _] : transports_) all.push_back(t);
     for (auto* t : all) t->shutdown_stream();
-    for (auto& rm : modules_) stop_module(*rm);
-    modules_.clear();
+    // Modules stop once every connection is gone (maybe_finish_shutdown), so
+    // that they see the `closed` event of each session first.
+    rollback_reload();
     flush_dirty();
     // Streams get a moment to flush their goodbyes; then they are cut.
     uv_timer_start(&shutdown_timer_, &Worker::on_shutdown_timer, 2000, 0);
@@ -253,11 +380,14 @@ void Worker::on_shutdown_timer(uv_timer_t* t) {
 
 void Worker::maybe_finish_shutdown() {
     if (!shutting_down_ || !transports_.empty()) return;
+    stop_modules();
+    std::vector<std::function<void(Worker&)>> dropped;
     {
         std::lock_guard<std::mutex> lock(inbox_mutex_);
         accepting_posts_ = false;
-        inbox_.clear();
+        dropped.swap(inbox_);
     }
+    dropped.clear();  // outside the lock: a task's destructor may post elsewhere
     auto close = [](auto* h) {
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(h))) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
     };

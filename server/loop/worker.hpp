@@ -52,7 +52,10 @@ public:
     // Starts the thread: opens listeners, starts modules. Returns once the
     // worker is running, or the first error (then the thread has ended).
     Status start(const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
-    // Any thread. Runs fn on this worker's loop. Returns false once stopped.
+    // Any thread. Runs fn on this worker's loop. Returns false (fn is not
+    // run) once the worker has stopped or is in its final teardown; safe to
+    // call at any time until the Worker is destroyed. Tasks still queued when
+    // the worker stops are destroyed without running.
     bool post(std::function<void(Worker&)> fn);
     // Any thread: asks the worker to end every stream with <system-shutdown/>,
     // stop modules and leave its loop; join() waits for the thread.
@@ -81,19 +84,35 @@ public:
     size_t session_count() const { return sessions_.size(); }
     size_t connection_count() const { return transports_.size(); }
 
-    // Loop thread: applies a new config snapshot and module set (SIGHUP).
-    void apply_reload(std::shared_ptr<const config::Config> cfg,
-                      const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
+    // Reload (SIGHUP) in two phases, driven for all workers by
+    // reload_workers() below. Loop thread only. prepare_reload() gives each
+    // running module that stays its new section (Module::reload) and starts
+    // the modules that are new, in `modules` order (dependency order); on the
+    // first failure it undoes what it did and returns the error.
+    // commit_reload() then adopts the config, stops the modules no longer
+    // configured and keeps the new order; rollback_reload() undoes a
+    // successful prepare (new modules stopped, reconfigured ones given their
+    // old section again). Both do nothing without a prepared reload.
+    Status prepare_reload(std::shared_ptr<const config::Config> cfg,
+                          const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
+    void commit_reload();
+    void rollback_reload();
+    // Loop thread: the names of the running modules, in start order.
+    std::vector<std::string> module_names() const;
 
 private:
     static constexpr size_t kReadBufferSize = 64 * 1024;
     struct Listener;
     struct RunningModule;
+    struct PendingReload;
 
     void run(std::promise<Status>& started, const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
     Status open_listeners();
-    Status start_module(const std::shared_ptr<const module::LoadedModule>& m);
+    // Starts an instance of m with its section of cfg; appends it to `into`.
+    Status start_module(const std::shared_ptr<const module::LoadedModule>& m, const config::Config& cfg,
+                        std::vector<std::unique_ptr<RunningModule>>& into);
     void stop_module(RunningModule& rm);
+    void stop_modules();
     void drain_inbox();
     void flush_dirty();
     void begin_shutdown();
@@ -120,10 +139,21 @@ private:
     hooks::HookTable hooks_;
     std::unique_ptr<router::Router> router_;
     std::vector<std::unique_ptr<Listener>> listeners_;
-    std::vector<std::unique_ptr<RunningModule>> modules_;
+    std::vector<std::unique_ptr<RunningModule>> modules_;  // in start (dependency) order
+    std::unique_ptr<PendingReload> pending_reload_;
     std::vector<net::StreamTransport*> dirty_;
     std::unordered_map<net::StreamTransport*, bool> transports_;
     std::unordered_map<uint64_t, c2s::Session*> sessions_;
 };
+
+// Main thread: applies a reloaded config and module set to every worker,
+// all or nothing. Each worker prepares (see Worker::prepare_reload) while
+// the caller waits; if every worker prepared, all commit, otherwise all roll
+// back and the first error is returned: no worker is left with another
+// module set or other module settings than the rest. A worker that is
+// stopping counts as a failure. The wait is for the workers to drain their
+// inboxes up to the request, which they do between two loop iterations.
+Status reload_workers(const std::vector<Worker*>& workers, std::shared_ptr<const config::Config> cfg,
+                      const std::vector<std::shared_ptr<const module::LoadedModule>>& modules);
 
 }  // namespace parley::loop

@@ -12,11 +12,15 @@ struct WorkerHost::Timer {
     WorkerHost* host = nullptr;
     module::TimerId id = 0;
     bool repeating = false;
+    // Declared before fn, so destroyed after it: the library stays loaded
+    // while fn's destructor (the module's code) runs.
+    std::shared_ptr<const void> library;
     std::function<void()> fn;
 };
 
-WorkerHost::WorkerHost(Worker& worker, std::string module_name, config::Section section)
-    : worker_(worker), name_(std::move(module_name)), section_(std::move(section)) {}
+WorkerHost::WorkerHost(Worker& worker, std::string module_name, config::Section section,
+                       std::shared_ptr<const void> library)
+    : worker_(worker), name_(std::move(module_name)), library_(std::move(library)), section_(std::move(section)) {}
 
 WorkerHost::~WorkerHost() { drop_all(); }
 
@@ -52,6 +56,7 @@ module::TimerId WorkerHost::add_timer(uint64_t delay_ms, uint64_t repeat_ms, std
     t->host = this;
     t->id = ++next_timer_;
     t->repeating = repeat_ms != 0;
+    t->library = library_;
     t->fn = std::move(fn);
     uv_timer_init(worker_.loop(), &t->handle);
     t->handle.data = t;

@@ -2,7 +2,11 @@
 //
 // Registrations go into the worker's HookTable under the module's name, so
 // stop() can drop them all; timers are libuv timers owned here and closed at
-// stop. Loop-affine: only the owning worker.
+// stop. A timer's callback is code of the module's library and is destroyed
+// only in the timer's close callback, a loop iteration later: each timer
+// therefore holds `library` (the module's LoadedModule), so the library is
+// not unloaded before its last timer is closed. Loop-affine: only the owning
+// worker.
 #pragma once
 
 #include <uv.h>
@@ -19,7 +23,8 @@ class Worker;
 
 class WorkerHost final : public module::Host {
 public:
-    WorkerHost(Worker& worker, std::string module_name, config::Section section);
+    WorkerHost(Worker& worker, std::string module_name, config::Section section,
+               std::shared_ptr<const void> library = nullptr);
     ~WorkerHost() override;
 
     unsigned worker_index() const override;
@@ -48,6 +53,7 @@ private:
     static void on_timer(uv_timer_t* t);
     Worker& worker_;
     std::string name_;
+    std::shared_ptr<const void> library_;
     config::Section section_;
     std::map<module::TimerId, Timer*> timers_;
     module::TimerId next_timer_ = 0;

@@ -19,6 +19,10 @@ struct StreamTransport::WriteReq {
 
 namespace {
 
+// How long a closing connection may take to hand its last bytes to a peer
+// before it is cut: every closing connection is freed within this time.
+constexpr uint64_t kCloseGraceMs = 5000;
+
 void format_addr(const sockaddr_storage& ss, std::string& ip, std::string& ip_port) {
     char host[INET6_ADDRSTRLEN] = "";
     int port = 0;
@@ -182,9 +186,14 @@ void StreamTransport::handle_input(const char* data, size_t len) {
     if (tls_->has_output()) append_output(tls_->take_output());
     if (!s) {
         log::info("tls", "{}: TLS failed: {}", remote_ip_, s.message());
+        // Only the alert (if any) can still go out. The connection closes
+        // once it is written, or after the grace period if the peer does not
+        // read: a bound session has no deadline of its own, and must not
+        // keep its registry entry and send queue for ever.
         close_after_flush_ = true;
         closing_ = true;
         mark_dirty();
+        set_deadline(kCloseGraceMs);
         return;
     }
     if (!tls_was_done_ && tls_->handshake_done()) {
@@ -259,7 +268,9 @@ void StreamTransport::mark_dirty() {
 }
 
 void StreamTransport::send_raw(std::string_view bytes) {
-    if (close_after_flush_ && closing_ && bytes.empty()) return;
+    // Once the stream is closing nothing more is queued (the goodbye was
+    // the last thing): a closing connection's queue does not grow.
+    if (closing_) return;
     if (tls_) {
         Status s = tls_->write(bytes);
         if (!s) {
@@ -318,7 +329,7 @@ void StreamTransport::close_stream() {
     close_after_flush_ = true;
     mark_dirty();
     // A peer that never reads must not keep the connection: cut it later.
-    set_deadline(5000);
+    set_deadline(kCloseGraceMs);
 }
 
 void StreamTransport::flush() {

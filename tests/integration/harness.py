@@ -51,8 +51,20 @@ def free_port():
     raise RuntimeError('no free port found')
 
 
+def module_dir_with_test_modules(into):
+    """A module directory holding the real modules and the test modules of
+    tests/support (built by `make check`), as symbolic links."""
+    os.makedirs(into, exist_ok=True)
+    for src in (os.path.join(BUILD, 'modules/.libs'), os.path.join(BUILD, 'tests/support/modules/.libs')):
+        for name in os.listdir(src):
+            if name.startswith('mod_') and name.endswith('.so'):
+                os.symlink(os.path.join(src, name), os.path.join(into, name))
+    return into
+
+
 class ParleyServer:
-    def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra=''):
+    def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None,
+                 module_dir=None, log=None, sasl=None):
         self.dir = tempfile.mkdtemp(prefix='parley-it-')
         self.data = os.path.join(self.dir, 'data')
         self.starttls_port = free_port()
@@ -63,20 +75,38 @@ class ParleyServer:
         self.log_path = os.path.join(self.dir, 'parleyd.log')
         self.ca = os.path.join(cert_dir(), 'ca.pem')
         self.proc = None
-        self.write_config(workers, modules, extra)
+        self.module_dir = module_dir or os.path.join(BUILD, 'modules/.libs')
+        self.write_config(workers, modules, extra, module_options, log, sasl)
 
-    def write_config(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra=''):
-        self.settings = (workers, modules, extra)
+    def write_config(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None,
+                     log=None, sasl=None):
+        """`module_options`: {module name: TOML lines of its [modules.NAME] table};
+        `log`, `sasl`: the lines of the [log] and [sasl] tables instead of the test defaults."""
+        self.settings = dict(workers=workers, modules=modules, extra=extra, module_options=module_options,
+                             log=log, sasl=sasl)
+        if log is None:
+            log = 'level = "debug"'
+        if sasl is None:
+            sasl = 'failure_delay_ms = 50\nfailure_delay_max_ms = 200'
+
         certs = cert_dir()
         mods = ', '.join('"%s"' % m for m in modules)
+        if module_options:
+            # With option tables the module list moves into [modules] (parley.toml(5)).
+            modules_line = ''
+            extra += '\n[modules]\nenabled = [%s]\n' % mods
+            for name, lines in module_options.items():
+                extra += '\n[modules.%s]\n%s\n' % (name, lines)
+        else:
+            modules_line = 'modules = [%s]' % mods
         with open(self.config, 'w') as f:
             f.write(f'''workers = {workers}
 data_dir = "{self.data}"
-module_dir = "{BUILD}/modules/.libs"
-modules = [{mods}]
+module_dir = "{self.module_dir}"
+{modules_line}
 
 [log]
-level = "debug"
+{log}
 
 [c2s]
 address = "127.0.0.1"
@@ -84,8 +114,7 @@ starttls_port = {self.starttls_port}
 direct_tls_port = {self.direct_port}
 
 [sasl]
-failure_delay_ms = 50
-failure_delay_max_ms = 200
+{sasl}
 
 [[virtual_host]]
 domain = "{DOMAIN}"
@@ -115,7 +144,7 @@ key = "{certs}/{DOMAIN}.key"
                 if attempt == 2 or 'bind 127.0.0.1' not in self.log_text():
                     raise
                 self.starttls_port, self.direct_port = free_port(), free_port()
-                self.write_config(*self.settings)
+                self.write_config(**self.settings)
                 os.rename(self.log_path, self.log_path + '.%d' % attempt)
 
     def _start_once(self):
@@ -133,6 +162,27 @@ key = "{certs}/{DOMAIN}.key"
                 return self
             time.sleep(0.05)
         raise AssertionError('parleyd did not become ready:\n' + self.log_text())
+
+    def reload(self, edit=None, timeout=15, **settings):
+        """Rewrites the config with `settings` (write_config's arguments),
+        then applies `edit` (a function of the file's text) if given, sends
+        SIGHUP and waits for the outcome; returns the log written since,
+        which holds 'reloaded' or 'reload failed'."""
+        self.write_config(**settings)
+        if edit:
+            with open(self.config) as f:
+                text = edit(f.read())
+            with open(self.config, 'w') as f:
+                f.write(text)
+        mark = len(self.log_text())
+        self.signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tail = self.log_text()[mark:]
+            if re.search(r'reloaded|reload failed', tail):
+                return tail
+            time.sleep(0.05)
+        raise AssertionError('no reload outcome within %ss:\n%s' % (timeout, self.log_text()[-2000:]))
 
     def log_text(self):
         try:
@@ -215,11 +265,18 @@ def client_ssl_context(ca, tls_max=None):
 class RawStream:
     """A plain socket speaking raw XMPP for negative tests (bounded reads)."""
 
-    def __init__(self, port, host='127.0.0.1', source=None):
-        # `source`: another loopback address to connect from (127.0.0.2, ...),
-        # to look like a different client address.
-        self.sock = socket.create_connection((host, port), timeout=10,
-                                             source_address=(source, 0) if source else None)
+    def __init__(self, port, host='127.0.0.1', source=None, rcvbuf=None):
+        """`source`: another loopback address to connect from (127.0.0.2, ...),
+        to look like a different client address. `rcvbuf`: a small SO_RCVBUF,
+        for a client that stops reading and must make the server's writes to
+        it stall soon."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source:
+            self.sock.bind((source, 0))
+        self.sock.settimeout(10)
+        self.sock.connect((host, port))
         self.buf = b''
 
     def send(self, data):

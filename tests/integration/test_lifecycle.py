@@ -3,12 +3,20 @@ SIGTERM says system-shutdown, parleyctl manages accounts with and without a
 running server, --check-config names file, line and key."""
 import asyncio
 import os
+import re
 import signal
 import subprocess
+import threading
+import time
 import unittest
 
 from clients import online
-from harness import BUILD, DOMAIN, ParleyServer, run
+from harness import BUILD, DOMAIN, ParleyServer, RawStream, run
+
+
+def worker_of(server, full_jid):
+    m = re.findall(re.escape(full_jid) + r' bound on worker (\d+)', server.log_text())
+    return int(m[-1]) if m else None
 
 
 class Lifecycle(unittest.TestCase):
@@ -75,6 +83,81 @@ class Lifecycle(unittest.TestCase):
         run(conversation())
         self.assertEqual(self.server.proc.wait(timeout=20), 0, 'parleyd exits 0 after SIGTERM')
         self.assertNotIn('secret', self.server.log_text(), 'passwords never reach the log')
+
+    def test_sigterm_while_workers_send_to_each_other(self):
+        """Two sessions on different workers flood each other (every stanza
+        crosses workers through their inboxes) when SIGTERM comes: parleyd
+        exits 0, with no abort and no sanitizer report."""
+        self.server.add_user('alice', 'secret')
+        self.server.add_user('bob', 'secret')
+        self.server.start()
+        ca = self.server.ca
+        alice = RawStream(self.server.starttls_port)
+        alice.login_plain(ca, 'alice', 'secret', resource='a')
+        self.assertTrue(self.server.wait_log(r'alice@parley.test/a bound on worker'))
+        wa = worker_of(self.server, 'alice@parley.test/a')
+        bob = None
+        # The kernel spreads connections over the workers' sockets; a
+        # bounded number of tries lands bob on the other worker.
+        for i in range(24):
+            b = RawStream(self.server.starttls_port)
+            b.login_plain(ca, 'bob', 'secret', resource='b%d' % i)
+            self.assertTrue(self.server.wait_log(r'bob@parley.test/b%d bound on worker' % i))
+            if worker_of(self.server, 'bob@parley.test/b%d' % i) != wa:
+                bob = b
+                break
+            b.close()
+        self.assertIsNotNone(bob, 'could not get sessions on two workers')
+        bob_jid = 'bob@parley.test/b%d' % i
+
+        received = {'alice': 0, 'bob': 0}
+        stop = threading.Event()
+
+        def send(stream, to):
+            batch = ("<message to='%s' type='chat'><body>%s</body></message>" % (to, 'x' * 200)) * 20
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    stream.send(batch)
+                except OSError:
+                    return
+
+        def read(stream, name):
+            stream.sock.settimeout(1)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    chunk = stream.sock.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                received[name] += len(chunk)
+
+        threads = [threading.Thread(target=send, args=(alice, bob_jid)),
+                   threading.Thread(target=send, args=(bob, 'alice@parley.test/a')),
+                   threading.Thread(target=read, args=(alice, 'alice')),
+                   threading.Thread(target=read, args=(bob, 'bob'))]
+        for t in threads:
+            t.start()
+        try:
+            # Both directions are flowing before the signal.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and min(received.values()) < 100000:
+                time.sleep(0.05)
+            self.assertGreaterEqual(min(received.values()), 100000, 'the flood did not flow both ways: %r' % received)
+            self.server.signal(signal.SIGTERM)
+            self.assertEqual(self.server.proc.wait(timeout=30), 0, 'parleyd must exit 0 after SIGTERM:\n'
+                             + self.server.log_text()[-3000:])
+        finally:
+            stop.set()
+            alice.close()
+            bob.close()
+            for t in threads:
+                t.join(timeout=70)
+        # stop() (in tearDown) checks the log for sanitizer reports.
 
     def test_parleyctl_accounts_with_and_without_parleyd(self):
         ctl = self.server.ctl

@@ -389,6 +389,23 @@ BOOST_AUTO_TEST_CASE(the_example_config_loads) {
                    name);
 }
 
+BOOST_AUTO_TEST_CASE(restart_only_changes_name_exactly_the_keys_a_reload_cannot_apply) {
+    auto a = load("data_dir = \"d\"\nworkers = 2\n[c2s]\nstarttls_port = 5222\n" + kHost);
+    BOOST_REQUIRE(a.is_ok());
+    BOOST_TEST(config::restart_only_changes(*a, *a).empty());
+    // Reloadable keys change: nothing needs a restart.
+    auto b = load("data_dir = \"d\"\nworkers = 2\n[c2s]\nstarttls_port = 5222\nhandshake_timeout_s = 5\n"
+                  "[sasl]\nmechanisms = [\"PLAIN\"]\n[limits]\nmax_depth = 8\n" + kHost);
+    BOOST_REQUIRE(b.is_ok());
+    BOOST_TEST(config::restart_only_changes(*a, *b).empty());
+    auto c = load("data_dir = \"e\"\nworkers = 3\ncontrol_socket = \"/tmp/x.sock\"\n[c2s]\n"
+                  "address = \"127.0.0.1\"\nstarttls_port = 5322\ndirect_tls_port = 5323\n" + kHost);
+    BOOST_REQUIRE(c.is_ok());
+    std::vector<std::string> want = {"workers", "data_dir", "control_socket", "c2s.address", "c2s.starttls_port",
+                                     "c2s.direct_tls_port"};
+    BOOST_TEST(config::restart_only_changes(*a, *c) == want, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(config_valid_domain)
