@@ -235,6 +235,9 @@ void Session::handle_auth(const xml::Element& el) {
     }
     phase_ = Phase::sasl;
     sasl_mech_ = mech;
+    sasl_user_.clear();
+    sasl_first_pending_ = !initial;
+    if (initial && !admitted_by_throttle(*initial)) return;
     if (checks_password(mech)) {
         sasl_off_loop([mech, initial](sasl::ServerSession& ss) {
             return initial ? ss.start(mech, std::string_view(*initial)) : ss.start(mech, std::nullopt);
@@ -260,6 +263,10 @@ void Session::handle_sasl_response(const xml::Element& el) {
             return;
         }
         data = std::move(decoded.value());
+    }
+    if (sasl_first_pending_) {
+        sasl_first_pending_ = false;
+        if (!admitted_by_throttle(data)) return;
     }
     if (checks_password(sasl_mech_)) {
         sasl_off_loop([data = std::move(data)](sasl::ServerSession& ss) { return ss.step(data); });
@@ -393,6 +400,23 @@ void Session::finish_sasl_step(sasl::Outcome out) {
     }
 }
 
+bool Session::admitted_by_throttle(std::string_view first) {
+    // Before Cyrus or the password check sees anything: a refused attempt
+    // is answered like a wrong password after the throttle's delay, whether
+    // its password was right or not, and costs the server no PBKDF2.
+    const std::string node = sasl::authcid_in(sasl_mech_, first, domain_);
+    if (!node.empty()) sasl_user_ = node;
+    const std::string account = node.empty() ? std::string() : node + "@" + domain_;
+    const auto a = worker().shared().throttle->admit(account, remote_ip());
+    if (a.admitted) return true;
+    log::info("c2s", "authentication for '{}' from {} throttled: refused unevaluated", account, remote_ip());
+    phase_ = Phase::negotiating;
+    ++sasl_failures_;
+    reset_sasl();
+    send_sasl_failure("not-authorized", "authentication failed", a.delay_ms);
+    return false;
+}
+
 void Session::sasl_failure(const std::string& condition, const std::string& text) {
     phase_ = Phase::negotiating;
     ++sasl_failures_;
@@ -401,6 +425,11 @@ void Session::sasl_failure(const std::string& condition, const std::string& text
     throttle->failure(account, remote_ip());
     uint64_t delay = throttle->delay_ms(account, remote_ip());
     log::info("c2s", "authentication failed for '{}' from {}: {}", account, remote_ip(), condition);
+    reset_sasl();
+    send_sasl_failure(condition, text, delay);
+}
+
+void Session::send_sasl_failure(const std::string& condition, const std::string& text, uint64_t delay) {
     xml::Element f("failure", std::string(xmpp::kNsSasl));
     f.add_child(condition, std::string(xmpp::kNsSasl));
     if (!text.empty()) {
@@ -408,7 +437,6 @@ void Session::sasl_failure(const std::string& condition, const std::string& text
         t.set_attr("xml:lang", "en");
         t.add_text(text);
     }
-    reset_sasl();
     const bool give_up = sasl_failures_ >= kMaxSaslFailures;
     auto respond = [this, f = std::move(f), give_up]() {
         delay_ = nullptr;
@@ -419,7 +447,10 @@ void Session::sasl_failure(const std::string& condition, const std::string& text
     if (delay == 0) {
         respond();
     } else {
-        // Each failure costs the client a growing wait (per account and per address).
+        // Each failure costs the client a growing wait (per account and per
+        // address). The loop's clock is brought up to date first so that the
+        // reply never leaves before the throttle's wait has passed.
+        uv_update_time(worker().loop());
         delay_ = loop::Delay::start(worker().loop(), delay, std::move(respond));
     }
 }

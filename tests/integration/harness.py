@@ -52,7 +52,9 @@ def free_port():
 
 
 class ParleyServer:
-    def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra=''):
+    def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='',
+                 sasl='failure_delay_ms = 50\nfailure_delay_max_ms = 200'):
+        self.sasl = sasl
         self.dir = tempfile.mkdtemp(prefix='parley-it-')
         self.data = os.path.join(self.dir, 'data')
         self.starttls_port = free_port()
@@ -84,8 +86,7 @@ starttls_port = {self.starttls_port}
 direct_tls_port = {self.direct_port}
 
 [sasl]
-failure_delay_ms = 50
-failure_delay_max_ms = 200
+{self.sasl}
 
 [[virtual_host]]
 domain = "{DOMAIN}"
@@ -189,10 +190,11 @@ class ServerTestCase(unittest.TestCase):
     config additions `extra`; stopped (and checked) after the last test."""
     users = ()
     extra = ''
+    sasl = 'failure_delay_ms = 50\nfailure_delay_max_ms = 200'
 
     @classmethod
     def setUpClass(cls):
-        cls.server = ParleyServer(extra=cls.extra)
+        cls.server = ParleyServer(extra=cls.extra, sasl=cls.sasl)
         for node in cls.users:
             cls.server.add_user(node, 'secret')
         cls.server.start()
