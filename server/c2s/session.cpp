@@ -309,6 +309,12 @@ bool Session::checks_password(std::string_view mech) {
 
 namespace {
 
+// Password checks queued or running on the thread pool for this worker.
+// Jobs are started and finished on the worker's loop thread (uv_queue_work's
+// completion runs on the loop), and a worker is one thread, so a
+// thread-local count is the worker's count without a lock.
+thread_local uint32_t t_queued_checks = 0;
+
 struct SaslJob {
     uv_work_t req{};
     Session* session = nullptr;
@@ -328,6 +334,19 @@ sasl::Outcome temporary_failure(const char* text) {
 }  // namespace
 
 void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> fn) {
+    // libuv's thread pool queues without bound; clients sending PLAIN
+    // faster than PBKDF2 runs would grow the queue (and everyone's wait)
+    // without limit. Past the bound a new check is refused at once, as a
+    // server condition: it is not counted against the account or address.
+    if (t_queued_checks >= worker().config().sasl.max_queued_password_checks) {
+        log::warn("c2s", "{}: {} password checks already queued on worker {}; refusing one", remote_ip(),
+                  t_queued_checks, worker().index());
+        phase_ = Phase::negotiating;
+        ++sasl_failures_;
+        reset_sasl();
+        send_sasl_failure("temporary-auth-failure", "the server is busy; try again", 0);
+        return;
+    }
     // The Cyrus context moves to the job for its duration (one thread at a
     // time uses it); the job holds this session so that it outlives the job.
     auto* job = new SaslJob();
@@ -337,6 +356,7 @@ void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> f
     job->fn = std::move(fn);
     sasl_busy_ = true;
     hold();
+    ++t_queued_checks;
     int rc = uv_queue_work(
         worker().loop(), &job->req,
         [](uv_work_t* r) {
@@ -350,6 +370,7 @@ void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> f
         [](uv_work_t* r, int status) {
             auto* j = static_cast<SaslJob*>(r->data);
             Session* self = j->session;
+            --t_queued_checks;
             self->sasl_busy_ = false;
             if (status == 0 && !self->closing()) {
                 self->sasl_ = std::move(j->sasl);
@@ -360,6 +381,7 @@ void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> f
         });
     if (rc != 0) {
         // A failed call means no callback: undo here.
+        --t_queued_checks;
         sasl_ = std::move(job->sasl);
         sasl_busy_ = false;
         delete job;
