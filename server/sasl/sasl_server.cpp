@@ -348,8 +348,12 @@ Outcome ServerSession::start(const std::string& mech, std::optional<std::string_
     if (started_) return Outcome{Outcome::Kind::failure, {}, {}, "malformed-request", "authentication already started"};
     started_ = true;
     const auto offered = mechanisms();
-    if (std::find(offered.begin(), offered.end(), mech) == offered.end())
+    if (std::find(offered.begin(), offered.end(), mech) == offered.end()) {
+        // Finished: a later step() must not reach Cyrus, whose connection
+        // has no mechanism and would dereference it (found by sasl_fuzz).
+        done_ = true;
         return Outcome{Outcome::Kind::failure, {}, {}, "invalid-mechanism", "mechanism not offered"};
+    }
     mech_ = mech;
     if (initial) note_user_from(*initial);
     const char* out = nullptr;

@@ -323,6 +323,12 @@ BOOST_AUTO_TEST_CASE(protocol_misuse) {
     auto s = server(false);
     BOOST_CHECK_EQUAL(kind(s->step("x")), "failure:malformed-request");
     BOOST_CHECK_EQUAL(kind(s->start("DIGEST-MD5", std::nullopt)), "failure:invalid-mechanism");
+    // A step after a refused start ends there (found by sasl_fuzz: Cyrus
+    // crashed on a connection that never started a mechanism).
+    BOOST_CHECK_EQUAL(kind(s->step("x")), "failure:malformed-request");
+    auto plus = server(false);
+    BOOST_CHECK_EQUAL(kind(plus->start("SCRAM-SHA-1-PLUS", std::nullopt)), "failure:invalid-mechanism");
+    BOOST_CHECK_EQUAL(kind(plus->step("p=tls-exporter,,n=alice,r=abc")), "failure:malformed-request");
     auto s2 = server(false);
     Outcome o = s2->start("SCRAM-SHA-1", std::string_view("garbage"));
     BOOST_CHECK_EQUAL(kind(o), "failure:malformed-request");
