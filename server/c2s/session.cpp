@@ -243,6 +243,9 @@ void Session::handle_auth(const xml::Element& el) {
     }
     phase_ = Phase::sasl;
     sasl_mech_ = mech;
+    sasl_user_.clear();
+    sasl_first_pending_ = !initial;
+    if (initial && !admitted_by_throttle(*initial)) return;
     if (checks_password(mech)) {
         sasl_off_loop([mech, initial](sasl::ServerSession& ss) {
             return initial ? ss.start(mech, std::string_view(*initial)) : ss.start(mech, std::nullopt);
@@ -268,6 +271,10 @@ void Session::handle_sasl_response(const xml::Element& el) {
             return;
         }
         data = std::move(decoded.value());
+    }
+    if (sasl_first_pending_) {
+        sasl_first_pending_ = false;
+        if (!admitted_by_throttle(data)) return;
     }
     if (checks_password(sasl_mech_)) {
         sasl_off_loop([data = std::move(data)](sasl::ServerSession& ss) { return ss.step(data); });
@@ -310,6 +317,12 @@ bool Session::checks_password(std::string_view mech) {
 
 namespace {
 
+// Password checks queued or running on the thread pool for this worker.
+// Jobs are started and finished on the worker's loop thread (uv_queue_work's
+// completion runs on the loop), and a worker is one thread, so a
+// thread-local count is the worker's count without a lock.
+thread_local uint32_t t_queued_checks = 0;
+
 struct SaslJob {
     uv_work_t req{};
     Session* session = nullptr;
@@ -329,6 +342,19 @@ sasl::Outcome temporary_failure(const char* text) {
 }  // namespace
 
 void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> fn) {
+    // libuv's thread pool queues without bound; clients sending PLAIN
+    // faster than PBKDF2 runs would grow the queue (and everyone's wait)
+    // without limit. Past the bound a new check is refused at once, as a
+    // server condition: it is not counted against the account or address.
+    if (t_queued_checks >= worker().config().sasl.max_queued_password_checks) {
+        log::warn("c2s", "{}: {} password checks already queued on worker {}; refusing one", remote_ip(),
+                  t_queued_checks, worker().index());
+        phase_ = Phase::negotiating;
+        ++sasl_failures_;
+        reset_sasl();
+        send_sasl_failure("temporary-auth-failure", "the server is busy; try again", 0);
+        return;
+    }
     // The Cyrus context moves to the job for its duration (one thread at a
     // time uses it); the job holds this session so that it outlives the job.
     auto* job = new SaslJob();
@@ -338,6 +364,7 @@ void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> f
     job->fn = std::move(fn);
     sasl_busy_ = true;
     hold();
+    ++t_queued_checks;
     int rc = uv_queue_work(
         worker().loop(), &job->req,
         [](uv_work_t* r) {
@@ -351,6 +378,7 @@ void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> f
         [](uv_work_t* r, int status) {
             auto* j = static_cast<SaslJob*>(r->data);
             Session* self = j->session;
+            --t_queued_checks;
             self->sasl_busy_ = false;
             if (status == 0 && !self->closing()) {
                 self->sasl_ = std::move(j->sasl);
@@ -361,6 +389,7 @@ void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> f
         });
     if (rc != 0) {
         // A failed call means no callback: undo here.
+        --t_queued_checks;
         sasl_ = std::move(job->sasl);
         sasl_busy_ = false;
         delete job;
@@ -402,6 +431,23 @@ void Session::finish_sasl_step(sasl::Outcome out) {
     }
 }
 
+bool Session::admitted_by_throttle(std::string_view first) {
+    // Before Cyrus or the password check sees anything: a refused attempt
+    // is answered like a wrong password after the throttle's delay, whether
+    // its password was right or not, and costs the server no PBKDF2.
+    const std::string node = sasl::authcid_in(sasl_mech_, first, domain_);
+    if (!node.empty()) sasl_user_ = node;
+    const std::string account = node.empty() ? std::string() : node + "@" + domain_;
+    const auto a = worker().shared().throttle->admit(account, remote_ip());
+    if (a.admitted) return true;
+    log::info("c2s", "authentication for '{}' from {} throttled: refused unevaluated", account, remote_ip());
+    phase_ = Phase::negotiating;
+    ++sasl_failures_;
+    reset_sasl();
+    send_sasl_failure("not-authorized", "authentication failed", a.delay_ms);
+    return false;
+}
+
 void Session::sasl_failure(const std::string& condition, const std::string& text) {
     phase_ = Phase::negotiating;
     ++sasl_failures_;
@@ -410,6 +456,11 @@ void Session::sasl_failure(const std::string& condition, const std::string& text
     throttle->failure(account, remote_ip());
     uint64_t delay = throttle->delay_ms(account, remote_ip());
     log::info("c2s", "authentication failed for '{}' from {}: {}", account, remote_ip(), condition);
+    reset_sasl();
+    send_sasl_failure(condition, text, delay);
+}
+
+void Session::send_sasl_failure(const std::string& condition, const std::string& text, uint64_t delay) {
     xml::Element f("failure", std::string(xmpp::kNsSasl));
     f.add_child(condition, std::string(xmpp::kNsSasl));
     if (!text.empty()) {
@@ -417,7 +468,6 @@ void Session::sasl_failure(const std::string& condition, const std::string& text
         t.set_attr(xml::xml_lang(), "en");
         t.add_text(text);
     }
-    reset_sasl();
     const bool give_up = sasl_failures_ >= kMaxSaslFailures;
     auto respond = [this, f = std::move(f), give_up]() {
         delay_ = nullptr;
@@ -428,7 +478,10 @@ void Session::sasl_failure(const std::string& condition, const std::string& text
     if (delay == 0) {
         respond();
     } else {
-        // Each failure costs the client a growing wait (per account and per address).
+        // Each failure costs the client a growing wait (per account and per
+        // address). The loop's clock is brought up to date first so that the
+        // reply never leaves before the throttle's wait has passed.
+        uv_update_time(worker().loop());
         delay_ = loop::Delay::start(worker().loop(), delay, std::move(respond));
     }
 }

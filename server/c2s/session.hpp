@@ -77,6 +77,11 @@ private:
     static bool checks_password(std::string_view mech);
     void sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> fn);
     void sasl_failure(const std::string& condition, const std::string& text);
+    // Asks the process-wide login throttle about the attempt whose first
+    // client message is `first` (before anything evaluates it); false when
+    // it was refused, and then the refusal is already on its way.
+    bool admitted_by_throttle(std::string_view first);
+    void send_sasl_failure(const std::string& condition, const std::string& text, uint64_t delay_ms);
     void handle_bind(const xml::Element& iq);
     void handle_established(xml::Element stanza);
     void send_iq_error(const xml::Element& iq, const StanzaError& e);
@@ -91,6 +96,7 @@ private:
     int sasl_failures_ = 0;
     loop::Delay* delay_ = nullptr;  // a delayed SASL failure pending
     bool sasl_busy_ = false;        // a SASL step runs on the thread pool
+    bool sasl_first_pending_ = false;  // <auth/> had no initial response: the next <response/> is the first message
 };
 
 }  // namespace parley::c2s

@@ -172,6 +172,7 @@ void read_sasl(Reader& r, const toml::table& t, Config& cfg) {
                r.integer_field("failure_delay_max_ms", 0, 600000, s.failure_delay_max_ms),
                // RFC 7677 section 4: at least 4096 iterations.
                r.integer_field("scram_iterations", 4096, 10000000, s.scram_iterations),
+               r.integer_field("max_queued_password_checks", 1, 100000, s.max_queued_password_checks),
            });
     if (s.failure_delay_max_ms < s.failure_delay_ms)
         r.error(line_of(t), "sasl.failure_delay_max_ms",

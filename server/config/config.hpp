@@ -83,6 +83,10 @@ struct Config {
         uint64_t failure_delay_ms = 250;
         uint64_t failure_delay_max_ms = 8000;
         uint32_t scram_iterations = 4096;
+        // Password checks (PLAIN's PBKDF2) queued or running on libuv's
+        // thread pool per worker; past it a new one is refused with
+        // <temporary-auth-failure/>.
+        uint32_t max_queued_password_checks = 32;
     } sasl;
 
     std::string control_socket;  // default data_dir + "/parleyd.sock"

@@ -12,7 +12,16 @@ namespace parley::net {
 namespace {
 
 // TLS 1.2 and 1.3 only (no SSL 3, TLS 1.0 or 1.1), our cipher order.
-constexpr const char* kPriority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE";
+// On TLS 1.2 only ECDHE key exchange (forward secrecy: no static RSA, no
+// finite-field DHE) with AEAD ciphers (AES-GCM, ChaCha20-Poly1305: no CBC
+// and its padding-oracle history, no separate MAC); TLS 1.3 suites are all
+// AEAD and the same cipher list picks them. Every TLS 1.2 client of the
+// last decade has one of these suites. doc/parleyd.8.md gives the string.
+constexpr const char* kPriority =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
+    "-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"
+    "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:"
+    "-MAC-ALL:+AEAD:%SERVER_PRECEDENCE";
 constexpr const char* kAlpnClient = "xmpp-client";
 // The most gnutls_record_recv can return at once (one record).
 constexpr size_t kRecordChunk = 16384;

@@ -100,15 +100,20 @@ void Router::to_server(xml::Element stanza, const xmpp::Jid& from, const xmpp::J
 
 void Router::handle_iq(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, bool account) {
     const xml::Element* payload = stanza.first_child();
+    // On behalf of an account, a request that nothing serves gets the bounce
+    // a missing account gets (rules.hpp): a different one would tell the
+    // sender that the account exists.
     if (!payload) {
-        bounce(stanza, StanzaError::modify("bad-request", "an iq request carries exactly one child"));
+        bounce(stanza, account ? recipient_unavailable()
+                               : StanzaError::modify("bad-request", "an iq request carries exactly one child"));
         return;
     }
     const std::string type(stanza.attr_or("type"));
     const module::IqHandler* handler = worker_.hooks().find_iq(
         account ? module::IqTarget::account : module::IqTarget::server, type, payload->ns(), payload->name());
     if (!handler) {
-        bounce(stanza, StanzaError::cancel("service-unavailable", "no service here handles that request"));
+        bounce(stanza, account ? recipient_unavailable()
+                               : StanzaError::cancel("service-unavailable", "no service here handles that request"));
         return;
     }
     // The request is kept by the responder; the handler sees a reference.

@@ -6,10 +6,10 @@ namespace parley::router {
 
 namespace {
 
-Decision bounce(std::string condition, std::string text) {
+Decision unavailable() {
     Decision d;
     d.action = Decision::Action::bounce;
-    d.error = StanzaError::cancel(std::move(condition), std::move(text));
+    d.error = recipient_unavailable();
     return d;
 }
 
@@ -21,6 +21,8 @@ Decision act(Decision::Action a) {
 
 }  // namespace
 
+StanzaError recipient_unavailable() { return StanzaError::cancel("service-unavailable", "the recipient is not available"); }
+
 Decision decide_full(std::string_view kind, std::string_view type, const sessions::SessionEntry* found) {
     if (found) {
         Decision d = act(Decision::Action::deliver);
@@ -30,11 +32,11 @@ Decision decide_full(std::string_view kind, std::string_view type, const session
     // RFC 6121 §8.5.3.2: no session is bound to that full JID.
     if (kind == "message") {
         if (type.empty() || type == "normal" || type == "chat") return act(Decision::Action::to_bare);
-        if (type == "groupchat") return bounce("service-unavailable", "that resource is not online");
+        if (type == "groupchat") return unavailable();
         return act(Decision::Action::drop);  // headline, error
     }
     if (kind == "iq") {
-        if (type == "get" || type == "set") return bounce("service-unavailable", "that resource is not online");
+        if (type == "get" || type == "set") return unavailable();
         return act(Decision::Action::drop);
     }
     return act(Decision::Action::drop);  // presence to an offline resource
@@ -45,12 +47,12 @@ Decision decide_bare(std::string_view kind, std::string_view type, const std::ve
     if (kind == "iq") {
         // RFC 6121 §8.5.1 / RFC 6120 §10.5.4: the server answers for the account.
         if (type != "get" && type != "set") return act(Decision::Action::drop);
-        if (!account_exists) return bounce("service-unavailable", "no such account");
+        if (!account_exists) return unavailable();
         return act(Decision::Action::handle_iq);
     }
     if (kind == "message") {
         if (type == "error") return act(Decision::Action::drop);
-        if (type == "groupchat") return bounce("service-unavailable", "groupchat to an account is not allowed");
+        if (type == "groupchat") return unavailable();
         Decision d = act(Decision::Action::deliver);
         if (type == "headline") {
             // Every available resource with non-negative priority (§8.5.2.1.1).
@@ -65,8 +67,8 @@ Decision decide_bare(std::string_view kind, std::string_view type, const std::ve
             if (s.available && s.priority >= 0) best = std::max(best, s.priority);
         if (best < 0) {
             // UNFINISHED: offline storage (XEP-0160) comes with everyday IM.
-            if (!account_exists) return bounce("service-unavailable", "no such account");
-            return bounce("service-unavailable", "the recipient is not online");
+            // The same bounce whether the account exists or not (no enumeration).
+            return unavailable();
         }
         for (const auto& s : sessions)
             if (s.available && s.priority == best) d.targets.push_back(s);

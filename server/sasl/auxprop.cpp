@@ -39,8 +39,10 @@ constexpr size_t kMaxNode = 1023;
 // query shows the same salt), from a key that lives only in this process:
 // the exchange then runs to the end and fails like a wrong password, and the
 // server's answers do not tell who has an account.
-// Their iteration count follows [sasl] scram_iterations, which new
-// accounts get, so the count does not give them away either.
+// Their iteration count is the one the domain's real accounts show
+// (AccountStore::typical_iterations), [sasl] scram_iterations, which new
+// accounts get, when the domain has none yet: the count does not give them
+// away either, even after scram_iterations changed.
 std::atomic<uint32_t> g_decoy_iterations{4096};
 
 std::string decoy_bytes(std::string_view label, std::string_view user, size_t n) {
@@ -56,12 +58,12 @@ std::string decoy_bytes(std::string_view label, std::string_view user, size_t n)
     return out;
 }
 
-std::vector<store::scram::ScramCredential> decoys(std::string_view user) {
+std::vector<store::scram::ScramCredential> decoys(std::string_view user, uint32_t iterations) {
     std::vector<store::scram::ScramCredential> out;
     for (auto [mech, len] : {std::pair<const char*, size_t>{"SCRAM-SHA-1", 20}, {"SCRAM-SHA-256", 32}}) {
         store::scram::ScramCredential c;
         c.mechanism = mech;
-        c.iterations = g_decoy_iterations.load();
+        c.iterations = iterations;
         c.salt = decoy_bytes(std::string("salt ") + mech, user, 16);
         c.stored_key = decoy_bytes(std::string("stored ") + mech, user, len);
         c.server_key = decoy_bytes(std::string("server ") + mech, user, len);
@@ -102,8 +104,9 @@ int lookup(void*, sasl_server_params_t* sparams, unsigned flags, const char* use
             log::error("sasl", "cannot read account {}@{}: {}", node, domain, account.status().message());
             return SASL_FAIL;
         }
-        const auto creds = account.value() && !account.value()->scram.empty() ? account.value()->scram
-                                                                               : decoys(node);
+        const bool real = account.value() && !account.value()->scram.empty();
+        const auto creds = real ? account.value()->scram
+                                : decoys(node, accounts->typical_iterations(domain, g_decoy_iterations.load()));
         for (const auto& cred : creds) {
             const std::string v = store::scram::to_rfc5803(cred);
             sparams->utils->prop_set(sparams->propctx, wanted->name, v.data(), static_cast<int>(v.size()));
@@ -180,7 +183,7 @@ int checkpass(sasl_conn_t* conn, void*, const char* user, const char* pass, unsi
         const std::string domain(static_cast<const char*>(realm));
         std::string node;
         if (!local_node(user, domain, node)) return SASL_NOUSER;
-        auto ok = accounts->check_password(node, domain, std::string_view(pass, passlen));
+        auto ok = accounts->check_password(node, domain, std::string_view(pass, passlen), g_decoy_iterations.load());
         if (!ok) {
             log::error("sasl", "cannot check the password of {}@{}: {}", node, domain, ok.status().message());
             return SASL_FAIL;

@@ -60,6 +60,41 @@ void LoginThrottle::bump(const std::string& key, std::chrono::steady_clock::time
     if (now - e.last >= kForgetAfter) e.count = 0;
     if (e.count < UINT32_MAX) ++e.count;
     e.last = now;
+    e.until = now + std::chrono::milliseconds(delay_for(e.count));
+}
+
+uint64_t LoginThrottle::delay_for(uint32_t n) const {
+    if (n == 0 || base_ms_ == 0) return 0;
+    // base * 2^(n-1) without overflow: stop doubling once past the cap.
+    uint64_t delay = base_ms_;
+    for (uint32_t i = 1; i < n && delay < max_ms_; ++i) delay = delay > UINT64_MAX / 2 ? UINT64_MAX : delay * 2;
+    return std::min(delay, max_ms_);
+}
+
+bool LoginThrottle::waiting(const std::string& key, std::chrono::steady_clock::time_point now) const {
+    auto it = entries_.find(key);
+    if (it == entries_.end() || now - it->second.last >= kForgetAfter) return false;
+    return now + kSlack < it->second.until;
+}
+
+LoginThrottle::Admission LoginThrottle::admit(const std::string& account, const std::string& ip) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = clock_();
+    const std::string akey = account.empty() ? std::string() : account_key(account);
+    Admission a;
+    if (waiting(ip_key(ip), now) || (!akey.empty() && waiting(akey, now))) {
+        a.admitted = false;
+        uint32_t n = count_of(ip_key(ip), now);
+        if (!akey.empty()) n = std::max(n, count_of(akey, now));
+        a.delay_ms = delay_for(n);
+        return a;
+    }
+    if (!akey.empty()) {
+        auto it = entries_.find(akey);
+        if (it != entries_.end() && now - it->second.last < kForgetAfter && it->second.count > 0)
+            it->second.until = now + std::chrono::milliseconds(delay_for(it->second.count));
+    }
+    return a;
 }
 
 uint32_t LoginThrottle::count_of(const std::string& key, std::chrono::steady_clock::time_point now) const {
@@ -90,11 +125,7 @@ uint64_t LoginThrottle::delay_ms(const std::string& account, const std::string& 
     const auto now = clock_();
     uint32_t n = count_of(ip_key(ip), now);
     if (!account.empty()) n = std::max(n, count_of(account_key(account), now));
-    if (n == 0 || base_ms_ == 0) return 0;
-    // base * 2^(n-1) without overflow: stop doubling once past the cap.
-    uint64_t delay = base_ms_;
-    for (uint32_t i = 1; i < n && delay < max_ms_; ++i) delay = delay > UINT64_MAX / 2 ? UINT64_MAX : delay * 2;
-    return std::min(delay, max_ms_);
+    return delay_for(n);
 }
 
 }  // namespace parley::sasl

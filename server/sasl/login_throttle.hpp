@@ -4,7 +4,18 @@
 // and against the client's address. The delay before the failure is
 // answered grows with the larger of the two counts: base * 2^(n-1), capped
 // at max. A count is forgotten after kForgetAfter without a new failure for
-// that key. A success clears the account's count; the address keeps its
+// that key.
+//
+// The throttle is checked before an attempt is evaluated (admit()), on
+// every connection, so that opening connections in parallel does not buy
+// more guesses: after a failure, a key (account or address) refuses new
+// attempts until its own delay, base * 2^(n-1) for its count n, has passed
+// since that failure. An account with failures also admits at most one
+// attempt per such delay, so that guesses from many addresses cannot race
+// through the moment its wait ends. A refused attempt is not evaluated and
+// not counted; the caller answers it like a wrong password after the delay
+// that admit() returns. An address gets no such spacing of admitted
+// attempts: the people behind one NAT must still log in together. A success clears the account's count; the address keeps its
 // count (it still decays), so that logging in with one known-good account
 // cannot wash away an address's record of guessing at others. Memory is
 // bounded: at most max_keys keys are tracked, the least recently failed are
@@ -26,9 +37,21 @@ public:
     using Clock = std::function<std::chrono::steady_clock::time_point()>;
     static constexpr std::chrono::minutes kForgetAfter{15};
     static constexpr size_t kDefaultMaxKeys = 65536;
+    // A refusal needs the wait to have this much left: a client that waited
+    // for its delayed failure reply (a libuv timer, millisecond clock) must
+    // never be refused for arriving a hair early.
+    static constexpr std::chrono::milliseconds kSlack{10};
 
     LoginThrottle(uint64_t base_delay_ms, uint64_t max_delay_ms, size_t max_keys = kDefaultMaxKeys);
 
+    // Before an attempt is evaluated. `delay_ms` is the wait before a
+    // refused attempt is answered; an admitted attempt on an account with
+    // failures takes that account's next slot.
+    struct Admission {
+        bool admitted = true;
+        uint64_t delay_ms = 0;
+    };
+    Admission admit(const std::string& account, const std::string& ip);
     // `account` may be empty (the authcid was never learnt): then only the
     // address counts.
     void failure(const std::string& account, const std::string& ip);
@@ -45,11 +68,14 @@ public:
 private:
     struct Entry {
         uint32_t count = 0;
-        std::chrono::steady_clock::time_point last;
+        std::chrono::steady_clock::time_point last;   // the last failure
+        std::chrono::steady_clock::time_point until;  // no new attempt before this
         std::list<std::string>::iterator lru;
     };
     void bump(const std::string& key, std::chrono::steady_clock::time_point now);
     uint32_t count_of(const std::string& key, std::chrono::steady_clock::time_point now) const;
+    uint64_t delay_for(uint32_t count) const;  // callers hold mutex_
+    bool waiting(const std::string& key, std::chrono::steady_clock::time_point now) const;
     void expire(std::chrono::steady_clock::time_point now);
 
     mutable std::mutex mutex_;

@@ -309,22 +309,20 @@ int ServerSession::proxy_policy(sasl_conn_t*, void* context, const char* request
     return SASL_NOAUTHZ;
 }
 
-void ServerSession::note_user_from(std::string_view msg) {
-    // The authcid for logs and throttling, read from the client's first
-    // message in case Cyrus never got as far as canonicalizing it.
+std::string authcid_in(std::string_view mech, std::string_view msg, std::string_view domain) {
     std::string user;
-    if (mech_ == "PLAIN") {
+    if (mech == "PLAIN") {
         // authzid NUL authcid NUL password: take the middle field only.
         size_t a = msg.find('\0');
-        if (a == std::string_view::npos) return;
+        if (a == std::string_view::npos) return {};
         size_t b = msg.find('\0', a + 1);
-        if (b == std::string_view::npos) return;
+        if (b == std::string_view::npos) return {};
         user = std::string(msg.substr(a + 1, b - a - 1));
-    } else if (mech_.rfind("SCRAM-", 0) == 0) {
+    } else if (mech.substr(0, 6) == "SCRAM-") {
         // gs2-header "n=" saslname "," ... (RFC 5802 §7)
         size_t c1 = msg.find(',');
         size_t c2 = c1 == std::string_view::npos ? c1 : msg.find(',', c1 + 1);
-        if (c2 == std::string_view::npos || msg.substr(c2 + 1, 2) != "n=") return;
+        if (c2 == std::string_view::npos || msg.substr(c2 + 1, 2) != "n=") return {};
         std::string_view name = msg.substr(c2 + 3);
         name = name.substr(0, name.find(','));
         for (size_t i = 0; i < name.size(); ++i) {
@@ -333,17 +331,29 @@ void ServerSession::note_user_from(std::string_view msg) {
             else user += name[i];
         }
     }
-    if (user.empty() || user.size() > kMaxUserForLogs) return;
+    if (user.empty() || user.size() > kMaxUserForLogs) return {};
     std::string node;
-    if (detail::local_node(user, domain_, node)) attempted_user_ = node;
+    if (!detail::local_node(user, domain, node)) return {};
+    return node;
+}
+
+void ServerSession::note_user_from(std::string_view msg) {
+    // The authcid for logs and throttling, read from the client's first
+    // message in case Cyrus never got as far as canonicalizing it.
+    std::string node = authcid_in(mech_, msg, domain_);
+    if (!node.empty()) attempted_user_ = node;
 }
 
 Outcome ServerSession::start(const std::string& mech, std::optional<std::string_view> initial) {
     if (started_) return Outcome{Outcome::Kind::failure, {}, {}, "malformed-request", "authentication already started"};
     started_ = true;
     const auto offered = mechanisms();
-    if (std::find(offered.begin(), offered.end(), mech) == offered.end())
+    if (std::find(offered.begin(), offered.end(), mech) == offered.end()) {
+        // Finished: a later step() must not reach Cyrus, whose connection
+        // has no mechanism and would dereference it (found by sasl_fuzz).
+        done_ = true;
         return Outcome{Outcome::Kind::failure, {}, {}, "invalid-mechanism", "mechanism not offered"};
+    }
     mech_ = mech;
     if (initial) note_user_from(*initial);
     const char* out = nullptr;

@@ -60,6 +60,12 @@ struct Outcome {
     std::string text;       // on failure: a short human-readable reason (no secrets)
 };
 
+// The authentication id (local part, nodeprep'ed, realm `domain` stripped)
+// that a client's first message of `mech` names, read by us before Cyrus
+// sees it, so that the login throttle can be asked first; empty when it
+// names none, another realm, or an invalid name. Any thread.
+std::string authcid_in(std::string_view mech, std::string_view first_message, std::string_view domain);
+
 class ServerSession {
 public:
     // `domain` is the stream's host: the server FQDN and the user realm.

@@ -2,7 +2,10 @@
 
 #include <fmt/core.h>
 
+#include <gnutls/crypto.h>
+
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 
 namespace parley::store {
@@ -204,6 +207,7 @@ Status AccountStore::create(std::string_view node, std::string_view domain,
     const std::string value = detail::encode_account(a);
     Status s =
         env_.write([&](Txn& txn) { return txn.put(dbi_, key.value(), value, MDB_NOOVERWRITE); });
+    forget_typical(domain);
     if (s.code() == "exists")
         return Status::error("exists", fmt::format("{}@{} already exists", node, domain));
     return s;
@@ -217,7 +221,7 @@ Status AccountStore::set_password(std::string_view node, std::string_view domain
                                                 : key.status();
     auto creds = make_credentials(password, iterations);
     if (!creds) return creds.status();
-    return env_.write([&](Txn& txn) -> Status {
+    Status s = env_.write([&](Txn& txn) -> Status {
         auto v = txn.get(dbi_, key.value());
         if (!v) return v.status();
         if (!v.value())
@@ -227,6 +231,8 @@ Status AccountStore::set_password(std::string_view node, std::string_view domain
         a.scram = creds.value();
         return txn.put(dbi_, key.value(), detail::encode_account(a));
     });
+    forget_typical(domain);
+    return s;
 }
 
 Status AccountStore::remove(std::string_view node, std::string_view domain) {
@@ -234,13 +240,15 @@ Status AccountStore::remove(std::string_view node, std::string_view domain) {
     if (!key)
         return key.status().code() == "invalid" ? Status::error("not-found", "no such account")
                                                 : key.status();
-    return env_.write([&](Txn& txn) -> Status {
+    Status s = env_.write([&](Txn& txn) -> Status {
         auto gone = txn.del(dbi_, key.value());
         if (!gone) return gone.status();
         if (!gone.value())
             return Status::error("not-found", fmt::format("{}@{} does not exist", node, domain));
         return Status::ok();
     });
+    forget_typical(domain);
+    return s;
 }
 
 Result<std::vector<std::string>> AccountStore::list(std::string_view domain) const {
@@ -271,7 +279,7 @@ Result<std::vector<std::string>> AccountStore::list(std::string_view domain) con
 }
 
 Result<bool> AccountStore::check_password(std::string_view node, std::string_view domain,
-                                          std::string_view password) const {
+                                          std::string_view password, uint32_t fallback_iterations) const {
     auto account = get(node, domain);
     if (!account) return account.status();
     const scram::ScramCredential* best = nullptr;
@@ -281,14 +289,70 @@ Result<bool> AccountStore::check_password(std::string_view node, std::string_vie
                 best = &c;
     }
     if (!best) {
-        // Same work as for a real account, so timing does not reveal which
-        // accounts exist.
-        (void)scram::derive("SCRAM-SHA-256", password, "parley-no-account", 4096);
+        // The work a real account of this domain costs (the strongest
+        // mechanism every account has, its typical count), so that timing
+        // does not reveal which accounts exist.
+        (void)scram::derive("SCRAM-SHA-256", password, "parley-no-account",
+                            typical_iterations(domain, fallback_iterations));
         return false;
     }
     auto d = scram::derive(best->mechanism, password, best->salt, best->iterations);
     if (!d) return d.status();
     return scram::constant_time_equal(d->stored_key, best->stored_key);
+}
+
+void AccountStore::forget_typical(std::string_view domain) const {
+    std::lock_guard<std::mutex> lock(typical_mutex_);
+    auto it = typical_.find(domain);
+    if (it != typical_.end()) typical_.erase(it);
+}
+
+uint32_t AccountStore::typical_iterations(std::string_view domain, uint32_t fallback) const {
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard<std::mutex> lock(typical_mutex_);
+        auto it = typical_.find(domain);
+        if (it != typical_.end() && now - it->second.at < kIterationTtl)
+            return it->second.iterations ? it->second.iterations : fallback;
+    }
+    // The domain's keys share the length-prefixed domain; a random node of
+    // random length 1-16 is a random point of that range (LMDB orders by
+    // bytes), so the sample is not always the same first accounts.
+    std::string prefix = detail::account_key("", domain);
+    prefix.resize(prefix.size() - 2);
+    unsigned char rnd[17];
+    if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof rnd) < 0) std::memset(rnd, 0, sizeof rnd);
+    const std::string start = detail::account_key(
+        std::string_view(reinterpret_cast<const char*>(rnd + 1), 1 + rnd[0] % 16), domain);
+    std::map<uint32_t, size_t> counts;
+    size_t seen = 0;
+    bool wrapped = false;
+    auto take = [&](std::string_view key, std::string_view value) {
+        if (wrapped && key >= std::string_view(start)) return false;  // back where the sample began
+        Account a;
+        if (detail::decode_account(value, a)) {
+            uint32_t best = 0;
+            size_t best_size = 0;
+            for (const auto& c : a.scram)
+                if (scram::hash_size(c.mechanism) > best_size) best_size = scram::hash_size(c.mechanism), best = c.iterations;
+            if (best) ++counts[best];
+        }
+        return ++seen < kIterationSample;
+    };
+    uint32_t typical = 0;
+    auto txn = env_.begin_read();
+    Status s = txn ? txn->scan(dbi_, prefix, start, take) : txn.status();
+    if (s && seen < kIterationSample) {
+        wrapped = true;
+        s = txn->scan(dbi_, prefix, take);
+    }
+    if (!s) return fallback;  // not remembered: the next call tries again
+    size_t most = 0;
+    for (const auto& [iterations, n] : counts)
+        if (n >= most) most = n, typical = iterations;  // ties: the larger count
+    std::lock_guard<std::mutex> lock(typical_mutex_);
+    typical_[std::string(domain)] = Typical{typical, now};
+    return typical ? typical : fallback;
 }
 
 }  // namespace parley::store

@@ -14,8 +14,11 @@
 // loop run them off the loop. Any thread; the Env must outlive the store.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,16 +61,39 @@ class AccountStore {
     Result<std::vector<std::string>> list(std::string_view domain) const;
     // For SASL PLAIN: derives with the salt and iterations of the strongest
     // stored credential and compares StoredKey in constant time. false for a
-    // wrong password and for an unknown account (which costs the same time).
+    // wrong password and for an unknown account, which costs the same: a
+    // SCRAM-SHA-256 derivation with typical_iterations(domain,
+    // `fallback_iterations`).
     Result<bool> check_password(std::string_view node, std::string_view domain,
-                                std::string_view password) const;
+                                std::string_view password, uint32_t fallback_iterations = 4096) const;
+
+    // The iteration count a real account of `domain` shows: the most common
+    // one among up to kIterationSample of its accounts (read from a random
+    // point of the domain's key range, wrapping), remembered for
+    // kIterationTtl and forgotten when this store changes an account of the
+    // domain; `fallback` when the domain has no account (or on a read
+    // error). Names without an account are answered with it (SCRAM's
+    // decoy keys, PLAIN's decoy PBKDF2), so that neither the count shown
+    // nor the time taken tells who has an account, even after
+    // [sasl] scram_iterations changed and old accounts keep their count.
+    uint32_t typical_iterations(std::string_view domain, uint32_t fallback) const;
+    static constexpr size_t kIterationSample = 64;
+    static constexpr std::chrono::seconds kIterationTtl{60};
 
   private:
     AccountStore(Env& env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
     Result<std::string> key_of(std::string_view node, std::string_view domain) const;
 
+    void forget_typical(std::string_view domain) const;
+
     Env& env_;
     MDB_dbi dbi_;
+    struct Typical {
+        uint32_t iterations = 0;
+        std::chrono::steady_clock::time_point at;
+    };
+    mutable std::mutex typical_mutex_;
+    mutable std::map<std::string, Typical, std::less<>> typical_;  // per domain
 };
 
 namespace detail {

@@ -215,13 +215,19 @@ Result<bool> Txn::del(MDB_dbi db, std::string_view key) {
 
 Status Txn::scan(MDB_dbi db, std::string_view prefix,
                  const std::function<bool(std::string_view, std::string_view)>& fn) const {
+    return scan(db, prefix, prefix, fn);
+}
+
+Status Txn::scan(MDB_dbi db, std::string_view prefix, std::string_view from,
+                 const std::function<bool(std::string_view, std::string_view)>& fn) const {
     if (!txn_) return Status::error("store", "scan: the transaction has ended");
+    if (from.substr(0, prefix.size()) != prefix) from = prefix;
     MDB_cursor* raw = nullptr;
     int rc = mdb_cursor_open(txn_, db, &raw);
     if (rc) return mdb_status(rc, "mdb_cursor_open");
     std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> cursor(raw, mdb_cursor_close);
-    MDB_val k = val(prefix), v{};
-    rc = mdb_cursor_get(raw, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    MDB_val k = val(from), v{};
+    rc = mdb_cursor_get(raw, &k, &v, from.empty() ? MDB_FIRST : MDB_SET_RANGE);
     while (rc == 0) {
         std::string_view key = view(k);
         if (key.substr(0, prefix.size()) != prefix) break;

@@ -68,6 +68,9 @@ class Txn {
     // returns false.
     Status scan(MDB_dbi db, std::string_view prefix,
                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+    // The same, starting at the first key >= from (from starts with prefix).
+    Status scan(MDB_dbi db, std::string_view prefix, std::string_view from,
+                const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
     // Commits. A write that failed earlier in this transaction is sticky:
     // commit then aborts and returns that first error.
     Status commit();

@@ -50,6 +50,12 @@ bool base64_decode(std::string_view text, std::string& out) {
     return true;
 }
 
+namespace {
+thread_local Pbkdf2Work t_work;
+}  // namespace
+
+Pbkdf2Work pbkdf2_work_on_this_thread() { return t_work; }
+
 Result<ScramCredential> derive(std::string_view mechanism, std::string_view password,
                                std::string_view salt, uint32_t iterations) {
     Algorithms a{};
@@ -63,6 +69,8 @@ Result<ScramCredential> derive(std::string_view mechanism, std::string_view pass
                       std::string(a.size, '\0'), std::string(a.size, '\0')};
     gnutls_datum_t key = datum(password);
     gnutls_datum_t s = datum(salt);
+    ++t_work.calls;
+    (a.size == 20 ? t_work.sha1_iterations : t_work.sha256_iterations) += iterations;
     int rc = gnutls_pbkdf2(a.mac, &key, &s, iterations, salted.data(), salted.size());
     if (rc < 0)
         return Status::error("crypto", fmt::format("gnutls_pbkdf2: {}", gnutls_strerror(rc)));

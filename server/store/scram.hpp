@@ -36,6 +36,16 @@ size_t hash_size(std::string_view mechanism);
 Result<ScramCredential> derive(std::string_view mechanism, std::string_view password,
                                std::string_view salt, uint32_t iterations);
 
+// The PBKDF2 work derive() did on the calling thread so far: calls and
+// iterations per mechanism. Tests use it to show that a check for a name
+// without an account does the work a real account's check does.
+struct Pbkdf2Work {
+    uint64_t calls = 0;
+    uint64_t sha1_iterations = 0;
+    uint64_t sha256_iterations = 0;
+};
+Pbkdf2Work pbkdf2_work_on_this_thread();
+
 // kSaltBytes fresh random bytes (gnutls_rnd, GNUTLS_RND_RANDOM).
 Result<std::string> random_salt();
 

@@ -239,10 +239,11 @@ class ServerTestCase(unittest.TestCase):
     config additions `extra`; stopped (and checked) after the last test."""
     users = ()
     extra = ''
+    sasl = 'failure_delay_ms = 50\nfailure_delay_max_ms = 200'
 
     @classmethod
     def setUpClass(cls):
-        cls.server = ParleyServer(extra=cls.extra)
+        cls.server = ParleyServer(extra=cls.extra, sasl=cls.sasl)
         for node in cls.users:
             cls.server.add_user(node, 'secret')
         cls.server.start()

@@ -82,6 +82,7 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_defaults) {
     BOOST_TEST(c.sasl.failure_delay_ms == 250u);
     BOOST_TEST(c.sasl.failure_delay_max_ms == 8000u);
     BOOST_TEST(c.sasl.scram_iterations == 4096u);
+    BOOST_TEST(c.sasl.max_queued_password_checks == 32u);
     BOOST_TEST(c.find_host("EXAMPLE.ORG") == &c.hosts[0], "config: find_host ignores ASCII case");
     BOOST_TEST(c.find_host("example.net") == nullptr);
 }
@@ -115,6 +116,7 @@ mechanisms = ["scram-sha-256", "PLAIN"]
 failure_delay_ms = 50
 failure_delay_max_ms = 200
 scram_iterations = 10000
+max_queued_password_checks = 3
 )" + kHost + R"(
 [[virtual_host]]
 domain = "chat.example.org"
@@ -143,6 +145,7 @@ key = "/c.key"
     BOOST_TEST(c.sasl.failure_delay_ms == 50u);
     BOOST_TEST(c.sasl.failure_delay_max_ms == 200u);
     BOOST_TEST(c.sasl.scram_iterations == 10000u);
+    BOOST_TEST(c.sasl.max_queued_password_checks == 3u);
     BOOST_TEST(c.hosts.size() == 2u);
     BOOST_TEST(c.find_host("chat.example.org") != nullptr);
 }

@@ -95,6 +95,26 @@ BOOST_AUTO_TEST_CASE(bare_jid_unknown_account) {
     BOOST_TEST((decide_bare("presence", "subscribe", {}, false).action == Decision::Action::drop));
 }
 
+BOOST_AUTO_TEST_CASE(unknown_and_unavailable_accounts_bounce_alike) {
+    // RFC 6121 §8.5.1 and §8.5.2.2: no account enumeration through bounces.
+    std::vector<SessionEntry> unavailable{entry("a", 0, 1, false, 0), entry("b", 0, 2, true, -1)};
+    for (const char* type : {"", "normal", "chat", "groupchat"}) {
+        Decision none = decide_bare("message", type, {}, false);
+        for (const auto& sessions : {std::vector<SessionEntry>{}, unavailable}) {
+            Decision d = decide_bare("message", type, sessions, true);
+            BOOST_TEST((d.action == none.action), "router: message type '" << type << "'");
+            BOOST_TEST(d.error.type == none.error.type);
+            BOOST_TEST(d.error.condition == none.error.condition);
+            BOOST_TEST(d.error.text == none.error.text, "router: message type '" << type << "' text differs");
+        }
+    }
+    Decision iq = decide_bare("iq", "get", {}, false);
+    BOOST_TEST(iq.error.condition == parley::router::recipient_unavailable().condition);
+    BOOST_TEST(iq.error.text == parley::router::recipient_unavailable().text);
+    Decision full = decide_full("iq", "get", nullptr);
+    BOOST_TEST(full.error.text == parley::router::recipient_unavailable().text);
+}
+
 BOOST_AUTO_TEST_CASE(bare_jid_iq_is_answered_by_the_server) {
     std::vector<SessionEntry> s{entry("a", 0, 1, true, 0)};
     BOOST_TEST((decide_bare("iq", "get", s, true).action == Decision::Action::handle_iq));

@@ -5,6 +5,10 @@
 
 #include "sasl/login_throttle.hpp"
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 using parley::sasl::LoginThrottle;
 
 namespace {
@@ -95,6 +99,99 @@ BOOST_AUTO_TEST_CASE(memory_is_bounded) {
     // The most recent failures are the ones kept.
     BOOST_CHECK_EQUAL(t.delay_ms("user999@example.com", "x"), 100u);
     BOOST_CHECK_EQUAL(t.delay_ms("user0@example.com", "x"), 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(admits_freely_without_failures, Fixture) {
+    // People behind one address log in together: no spacing without failures.
+    for (int i = 0; i < 20; ++i) BOOST_CHECK(t.admit("user" + std::to_string(i) + "@example.com", "192.0.2.1").admitted);
+    for (int i = 0; i < 5; ++i) BOOST_CHECK(t.admit("alice@example.com", "192.0.2.1").admitted);
+}
+
+BOOST_FIXTURE_TEST_CASE(refuses_the_account_until_its_wait_has_passed, Fixture) {
+    t.failure("alice@example.com", "192.0.2.1");
+    // Another connection, another address, at once: refused unevaluated,
+    // answered after the delay a failure gets.
+    auto a = t.admit("alice@example.com", "198.51.100.7");
+    BOOST_CHECK(!a.admitted);
+    BOOST_CHECK_EQUAL(a.delay_ms, 100u);
+    // A refusal is not a failure: the account's count (and so its wait) is unchanged.
+    BOOST_CHECK_EQUAL(t.delay_ms("alice@example.com", "198.51.100.7"), 100u);
+    now += std::chrono::milliseconds(80);
+    BOOST_CHECK(!t.admit("alice@example.com", "198.51.100.7").admitted);
+    // Another account from another address is not concerned.
+    BOOST_CHECK(t.admit("bob@example.com", "198.51.100.7").admitted);
+    // Within the slack of the end of the wait: admitted (a client that
+    // waited for its delayed reply is never refused for a timer's rounding).
+    now += std::chrono::milliseconds(20) - LoginThrottle::kSlack;
+    BOOST_CHECK(t.admit("alice@example.com", "198.51.100.7").admitted);
+}
+
+BOOST_FIXTURE_TEST_CASE(refuses_the_address_until_its_wait_has_passed, Fixture) {
+    t.failure("", "192.0.2.1");
+    t.failure("x@example.com", "192.0.2.1");  // address count 2: 200 ms
+    auto a = t.admit("alice@example.com", "192.0.2.1");
+    BOOST_CHECK(!a.admitted);
+    BOOST_CHECK_EQUAL(a.delay_ms, 200u);
+    BOOST_CHECK(!t.admit("", "192.0.2.1").admitted);
+    BOOST_CHECK(t.admit("alice@example.com", "192.0.2.2").admitted);
+    now += std::chrono::milliseconds(200);
+    BOOST_CHECK(t.admit("alice@example.com", "192.0.2.1").admitted);
+    // The address gets no spacing of admitted attempts: a NAT's users log in together.
+    BOOST_CHECK(t.admit("bob@example.com", "192.0.2.1").admitted);
+    BOOST_CHECK(t.admit("carol@example.com", "192.0.2.1").admitted);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_account_with_failures_admits_one_attempt_per_wait, Fixture) {
+    t.failure("alice@example.com", "192.0.2.1");
+    t.failure("alice@example.com", "192.0.2.2");  // count 2: 200 ms
+    now += std::chrono::milliseconds(200);
+    // Many addresses racing for the moment the wait ends: one gets through.
+    BOOST_CHECK(t.admit("alice@example.com", "198.51.100.1").admitted);
+    BOOST_CHECK(!t.admit("alice@example.com", "198.51.100.2").admitted);
+    BOOST_CHECK(!t.admit("alice@example.com", "198.51.100.3").admitted);
+    now += std::chrono::milliseconds(200);
+    BOOST_CHECK(t.admit("alice@example.com", "198.51.100.2").admitted);
+    // A success clears the account: no refusal, no spacing any more.
+    t.success("alice@example.com", "198.51.100.2");
+    BOOST_CHECK(t.admit("alice@example.com", "198.51.100.4").admitted);
+    BOOST_CHECK(t.admit("alice@example.com", "198.51.100.5").admitted);
+}
+
+BOOST_FIXTURE_TEST_CASE(waits_grow_and_decay_with_the_count, Fixture) {
+    for (int i = 0; i < 4; ++i) t.failure("alice@example.com", "192.0.2.1");  // 800 ms
+    now += std::chrono::milliseconds(700);
+    BOOST_CHECK(!t.admit("alice@example.com", "203.0.113.1").admitted);
+    now += std::chrono::milliseconds(100);
+    BOOST_CHECK(t.admit("alice@example.com", "203.0.113.1").admitted);
+    // Forgotten after kForgetAfter: nothing refused, nothing spaced.
+    now += LoginThrottle::kForgetAfter;
+    BOOST_CHECK(t.admit("alice@example.com", "192.0.2.1").admitted);
+    BOOST_CHECK(t.admit("alice@example.com", "192.0.2.1").admitted);
+}
+
+BOOST_AUTO_TEST_CASE(shared_between_threads) {
+    // Workers on several threads guessing at one account: every failure is
+    // counted once, and while its wait runs no thread is admitted.
+    LoginThrottle t(60000, 60000);
+    constexpr int kThreads = 4, kEach = 500;
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i)
+        threads.emplace_back([&t, &admitted, i] {
+            for (int k = 0; k < kEach; ++k) {
+                const std::string ip = "10.0." + std::to_string(i) + "." + std::to_string(k % 200);
+                if (t.admit("alice@example.com", ip).admitted) {
+                    admitted.fetch_add(1);
+                    t.failure("alice@example.com", ip);
+                }
+            }
+        });
+    for (auto& th : threads) th.join();
+    // The first admitted guess fails and starts a minute's wait; guesses that
+    // were admitted before that failure was recorded are the only others.
+    BOOST_CHECK_GE(admitted.load(), 1);
+    BOOST_CHECK_LE(admitted.load(), kThreads);
+    BOOST_CHECK(!t.admit("alice@example.com", "192.0.2.99").admitted);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

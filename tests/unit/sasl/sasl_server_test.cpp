@@ -201,19 +201,44 @@ BOOST_AUTO_TEST_CASE(scram_wrong_password_and_unknown_user) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(unknown_users_get_the_configured_iteration_count) {
-    auto iterations_of = [&](const char* user) {
-        auto s = server(false);
-        Outcome c = s->start("SCRAM-SHA-256", std::string_view(std::string("n,,n=") + user + ",r=abcdefghijklmnop"));
+BOOST_AUTO_TEST_CASE(unknown_users_get_the_iteration_count_of_real_accounts) {
+    auto iterations_of = [&](const char* domain, const char* user) {
+        world();
+        auto s = ServerSession::create(domain, "", "", false, nullptr);
+        BOOST_REQUIRE(s);
+        Outcome c = s.value()->start("SCRAM-SHA-256", std::string_view(std::string("n,,n=") + user + ",r=abcdefghijklmnop"));
         BOOST_CHECK_EQUAL(kind(c), "challenge");
         size_t i = c.data.find(",i=");
         return i == std::string::npos ? std::string() : c.data.substr(i + 3);
     };
+    // [sasl] scram_iterations went up to 8192 after alice and bob were made
+    // with 4096: a name without an account must still show 4096, as they do.
     parley::sasl::set_scram_iterations(8192);
-    BOOST_CHECK_EQUAL(iterations_of("nobody"), "8192");
+    BOOST_CHECK_EQUAL(iterations_of(kDomain, "alice"), "4096");
+    BOOST_CHECK_EQUAL(iterations_of(kDomain, "nobody"), "4096");
+    // A domain without accounts shows what its first accounts will get.
+    BOOST_CHECK_EQUAL(iterations_of("empty.example", "nobody"), "8192");
     parley::sasl::set_scram_iterations(4096);
-    BOOST_CHECK_EQUAL(iterations_of("nobody"), "4096");
-    BOOST_CHECK_EQUAL(iterations_of("alice"), "4096");  // a real account, made with 4096
+    BOOST_CHECK_EQUAL(iterations_of("empty.example", "nobody"), "4096");
+}
+
+BOOST_AUTO_TEST_CASE(plain_for_an_unknown_user_costs_a_real_accounts_pbkdf2) {
+    parley::sasl::set_scram_iterations(8192);
+    auto work = [&](const char* user) {
+        auto s = server(true);
+        const auto before = parley::store::scram::pbkdf2_work_on_this_thread();
+        Outcome o = exchange(*s, "PLAIN", Creds{user, "wrong", ""});
+        BOOST_CHECK_EQUAL(kind(o), "failure:not-authorized");
+        const auto after = parley::store::scram::pbkdf2_work_on_this_thread();
+        return std::pair(after.calls - before.calls, after.sha256_iterations - before.sha256_iterations);
+    };
+    const auto real = work("alice");
+    const auto unknown = work("nobody");
+    parley::sasl::set_scram_iterations(4096);
+    BOOST_TEST(real.second == 4096u);
+    BOOST_TEST(unknown.first == real.first);
+    BOOST_TEST(unknown.second == real.second, "sasl: PLAIN for an unknown user did " << unknown.second
+                                                   << " PBKDF2 iterations, for alice " << real.second);
 }
 
 BOOST_AUTO_TEST_CASE(user_names_are_prepared) {
@@ -298,6 +323,12 @@ BOOST_AUTO_TEST_CASE(protocol_misuse) {
     auto s = server(false);
     BOOST_CHECK_EQUAL(kind(s->step("x")), "failure:malformed-request");
     BOOST_CHECK_EQUAL(kind(s->start("DIGEST-MD5", std::nullopt)), "failure:invalid-mechanism");
+    // A step after a refused start ends there (found by sasl_fuzz: Cyrus
+    // crashed on a connection that never started a mechanism).
+    BOOST_CHECK_EQUAL(kind(s->step("x")), "failure:malformed-request");
+    auto plus = server(false);
+    BOOST_CHECK_EQUAL(kind(plus->start("SCRAM-SHA-1-PLUS", std::nullopt)), "failure:invalid-mechanism");
+    BOOST_CHECK_EQUAL(kind(plus->step("p=tls-exporter,,n=alice,r=abc")), "failure:malformed-request");
     auto s2 = server(false);
     Outcome o = s2->start("SCRAM-SHA-1", std::string_view("garbage"));
     BOOST_CHECK_EQUAL(kind(o), "failure:malformed-request");

@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <tuple>
+
 #include <boost/test/unit_test.hpp>
 
 #include "store/env.hpp"
@@ -138,6 +140,64 @@ BOOST_AUTO_TEST_CASE(check_password_right_wrong_unknown) {
     auto unknown = accounts->check_password("nobody", kDomain, "correct horse");
     BOOST_REQUIRE(unknown);
     BOOST_TEST(!unknown.value(), "store: an unknown account is false, not an error");
+}
+
+BOOST_AUTO_TEST_CASE(typical_iterations_follow_the_domains_accounts) {
+    // No account: the fallback (what new accounts would get).
+    BOOST_TEST(accounts->typical_iterations(kDomain, 7777) == 7777u);
+    // Accounts made before [sasl] scram_iterations changed keep their count:
+    // that count is what a real account shows, whatever the fallback.
+    for (const char* n : {"a", "bob", "carol", "x", "zed"}) BOOST_REQUIRE(accounts->create(n, kDomain, "pw", 5000));
+    BOOST_REQUIRE(accounts->create("newer", kDomain, "pw", 6000));
+    BOOST_TEST(accounts->typical_iterations(kDomain, 7777) == 5000u);
+    // Another domain has its own accounts and its own count.
+    BOOST_REQUIRE(accounts->create("solo", "example.net", "pw", 4096));
+    BOOST_TEST(accounts->typical_iterations("example.net", 7777) == 4096u);
+    BOOST_TEST(accounts->typical_iterations("example.com", 7777) == 7777u);
+    // Changes made through the store are seen at once, not after the TTL.
+    for (const char* n : {"a", "bob", "carol", "x", "zed"}) BOOST_REQUIRE(accounts->set_password(n, kDomain, "pw", 9000));
+    BOOST_TEST(accounts->typical_iterations(kDomain, 7777) == 9000u);
+    BOOST_REQUIRE(accounts->remove("solo", "example.net"));
+    BOOST_TEST(accounts->typical_iterations("example.net", 7777) == 7777u);
+}
+
+BOOST_AUTO_TEST_CASE(typical_iterations_sample_is_bounded_and_wraps) {
+    // More accounts than the sample, one count: every random starting point,
+    // wrapping or not, finds it.
+    for (size_t i = 0; i < AccountStore::kIterationSample + 20; ++i)
+        BOOST_REQUIRE(accounts->create("u" + std::to_string(i), kDomain, "pw", 4100));
+    for (int round = 0; round < 20; ++round) {
+        BOOST_REQUIRE(accounts->create("r" + std::to_string(round), "example.net", "pw", 4100));
+        BOOST_TEST(accounts->typical_iterations(kDomain, 1) == 4100u);  // cached after the first
+        BOOST_TEST(accounts->typical_iterations("example.net", 1) == 4100u);  // recomputed each round
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_accounts_cost_the_pbkdf2_of_a_real_one) {
+    // Accounts of this domain were made with 5000 iterations; new ones
+    // would get the fallback, 4096. A PLAIN check for a name without an
+    // account must do what a real account's check does: SCRAM-SHA-256 with
+    // 5000 iterations, once.
+    create("seed");  // 4096, outnumbered below
+    for (const char* n : {"alice", "bob", "carol"}) BOOST_REQUIRE(accounts->create(n, kDomain, "pw", 5000));
+    auto work = [&](const char* node) {
+        const auto before = store::scram::pbkdf2_work_on_this_thread();
+        auto r = accounts->check_password(node, kDomain, "wrong", 4096);
+        BOOST_REQUIRE(r);
+        BOOST_TEST(!r.value());
+        const auto after = store::scram::pbkdf2_work_on_this_thread();
+        return std::tuple(after.calls - before.calls, after.sha1_iterations - before.sha1_iterations,
+                          after.sha256_iterations - before.sha256_iterations);
+    };
+    const auto real = work("alice");
+    BOOST_TEST(std::get<0>(real) == 1u);
+    BOOST_TEST(std::get<2>(real) == 5000u);
+    const auto unknown = work("nobody");
+    BOOST_TEST(std::get<0>(unknown) == std::get<0>(real));
+    BOOST_TEST(std::get<1>(unknown) == std::get<1>(real));
+    BOOST_TEST(std::get<2>(unknown) == std::get<2>(real), "store: PLAIN for an unknown name did "
+                                                              << std::get<2>(unknown) << " iterations, a real account "
+                                                              << std::get<2>(real));
 }
 
 BOOST_AUTO_TEST_CASE(no_plaintext_password_in_the_files) {
