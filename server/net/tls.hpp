@@ -3,7 +3,8 @@
 // TlsContext holds what every TLS session of the process shares: one
 // certificate credential with the certificate and key of each virtual host
 // (GnuTLS picks the host's certificate by SNI; without SNI, or for an unknown
-// name, the first host's) and one priority cache (TLS 1.2 and 1.3 only). It
+// name, the first host's), one priority cache (TLS 1.2 and 1.3 only) and the
+// session ticket key (resumption works on every worker). It
 // is immutable after create() and shared by all workers as a
 // shared_ptr<const TlsContext>, swapped as a whole at reload: any thread.
 // Sharing the priority cache matters: a session then costs about 10 KB of
@@ -52,12 +53,16 @@ public:
 
     gnutls_certificate_credentials_t credentials() const { return cred_; }
     gnutls_priority_t priority() const { return priority_; }
+    // The session ticket key, made at create(): a reload (a new context)
+    // makes older tickets useless and those clients do a full handshake.
+    const gnutls_datum_t& ticket_key() const { return ticket_key_; }
     const std::vector<std::string>& domains() const { return domains_; }
 
 private:
     TlsContext() = default;
     gnutls_certificate_credentials_t cred_ = nullptr;
     gnutls_priority_t priority_ = nullptr;
+    gnutls_datum_t ticket_key_{nullptr, 0};
     std::vector<std::string> domains_;
 };
 
@@ -93,6 +98,7 @@ public:
     std::string protocol_name() const;  // "TLS1.3"; empty before the handshake
     std::string alpn() const;           // the negotiated protocol, or empty
     std::string sni() const;            // the server name the client asked for, or empty
+    bool resumed() const;               // the handshake resumed a session (a ticket)
     std::optional<ChannelBindingData> channel_binding() const;
 
 private:

@@ -134,11 +134,22 @@ struct Client {
         if (rc == 0) done = true;
         else if (gnutls_error_is_fatal(rc)) error = rc;
     }
+    // A TLS 1.3 session ticket (a post-handshake message) makes
+    // gnutls_record_recv answer AGAIN once while records remain: go on
+    // while there is input left, as a real client does.
+    ssize_t recv(char* buf, size_t len) {
+        ssize_t n = GNUTLS_E_AGAIN;
+        for (int i = 0; i < 16; ++i) {
+            n = gnutls_record_recv(s, buf, len);
+            if ((n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) || pos >= in.size()) break;
+        }
+        return n;
+    }
     std::string read_all() {
         std::string got;
         char buf[4096];
         for (;;) {
-            ssize_t n = gnutls_record_recv(s, buf, sizeof buf);
+            ssize_t n = recv(buf, sizeof buf);
             if (n > 0) got.append(buf, static_cast<size_t>(n));
             else break;
         }
@@ -227,6 +238,68 @@ BOOST_AUTO_TEST_CASE(app_data_after_a_key_update_in_the_same_read_is_not_lost) {
     plain.clear();
     BOOST_REQUIRE_MESSAGE(server->feed(wire.data(), wire.size(), plain), "tls: feed after a key update");
     BOOST_CHECK_EQUAL(plain, "<presence/>");
+}
+
+BOOST_AUTO_TEST_CASE(a_returning_client_resumes_with_a_ticket) {
+    auto ctx = context();
+    for (const char* prio : {"NORMAL:-VERS-ALL:+VERS-TLS1.3", "NORMAL:-VERS-ALL:+VERS-TLS1.2"}) {
+        BOOST_TEST_CONTEXT("client priority " << prio) {
+            gnutls_datum_t ticket{nullptr, 0};
+            std::string plain;
+            {
+                auto first = TlsSession::create(ctx, TlsSession::Mode::starttls);
+                BOOST_REQUIRE(first);
+                Client c(prio, "a.example");
+                BOOST_REQUIRE(handshake(c, *first.value(), plain));
+                exchange_app_data(c, *first.value());  // the client reads the TLS 1.3 ticket here
+                BOOST_TEST(!first.value()->resumed(), "tls: a first handshake is a full one");
+                BOOST_REQUIRE(gnutls_session_get_data2(c.s, &ticket) == 0);
+            }
+            // Another session of the same context (another worker, later).
+            auto second = TlsSession::create(ctx, TlsSession::Mode::direct);
+            BOOST_REQUIRE(second);
+            Client c2(prio, "a.example");
+            BOOST_REQUIRE(gnutls_session_set_data(c2.s, ticket.data, ticket.size) == 0);
+            gnutls_free(ticket.data);
+            BOOST_REQUIRE(handshake(c2, *second.value(), plain));
+            BOOST_REQUIRE(c2.done);
+            BOOST_TEST(second.value()->resumed(), "tls: the server resumed the session from its ticket");
+            BOOST_TEST(gnutls_session_is_resumed(c2.s) != 0, "tls: the client sees a resumed session");
+            exchange_app_data(c2, *second.value());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_ticket_from_before_a_reload_gives_a_full_handshake) {
+    gnutls_datum_t ticket{nullptr, 0};
+    std::string plain;
+    {
+        auto first = TlsSession::create(context(), TlsSession::Mode::starttls);
+        BOOST_REQUIRE(first);
+        Client c("NORMAL:-VERS-ALL:+VERS-TLS1.3", "a.example");
+        BOOST_REQUIRE(handshake(c, *first.value(), plain));
+        exchange_app_data(c, *first.value());
+        BOOST_REQUIRE(gnutls_session_get_data2(c.s, &ticket) == 0);
+    }
+    auto after = TlsSession::create(context(), TlsSession::Mode::starttls);  // a new context: a reload
+    BOOST_REQUIRE(after);
+    Client c2("NORMAL:-VERS-ALL:+VERS-TLS1.3", "a.example");
+    BOOST_REQUIRE(gnutls_session_set_data(c2.s, ticket.data, ticket.size) == 0);
+    gnutls_free(ticket.data);
+    BOOST_REQUIRE(handshake(c2, *after.value(), plain));
+    BOOST_REQUIRE(c2.done);
+    BOOST_TEST(!after.value()->resumed(), "tls: a ticket under another context's key is not accepted");
+    exchange_app_data(c2, *after.value());
+}
+
+BOOST_AUTO_TEST_CASE(x25519_is_preferred_for_key_exchange) {
+    // A client that prefers P-256 but also offers X25519 still gets X25519.
+    auto server = server_session();
+    Client c("NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP256R1:+GROUP-X25519", "a.example");
+    std::string plain;
+    BOOST_REQUIRE(handshake(c, *server, plain));
+    BOOST_REQUIRE(c.done);
+    BOOST_TEST(gnutls_group_get_name(gnutls_group_get(c.s)) == std::string("X25519"));
 }
 
 BOOST_AUTO_TEST_CASE(handshake_tls12_and_app_data) {
@@ -345,7 +418,7 @@ BOOST_AUTO_TEST_CASE(close_notify_both_ways) {
     BOOST_REQUIRE(server->has_output());
     c.in += server->take_output();
     char buf[16];
-    BOOST_CHECK_EQUAL(gnutls_record_recv(c.s, buf, sizeof buf), 0);
+    BOOST_CHECK_EQUAL(c.recv(buf, sizeof buf), 0);
 }
 
 BOOST_AUTO_TEST_CASE(bad_files_are_named) {
