@@ -57,8 +57,8 @@ Status Session::accept(uv_stream_t* server) {
     // TLS starts only once the socket is ours: closing the session before
     // the accept would leave the pending connection's fd to a closed handle,
     // never to be closed.
-    Status s = accept_from(server);
-    if (!s) return s;
+    Status s = accept_from(server, mode_ == net::TlsSession::Mode::direct);
+    if (!s || closing()) return s;  // refused by a connection limit: closing already
     if (mode_ == net::TlsSession::Mode::direct) {
         s = start_tls(mode_);
         if (!s) {

@@ -60,7 +60,7 @@ StreamTransport::StreamTransport(loop::Worker& worker, xml::StreamLimits limits)
 
 StreamTransport::~StreamTransport() { worker_.forget_transport(this); }
 
-Status StreamTransport::accept_from(uv_stream_t* server) {
+Status StreamTransport::accept_from(uv_stream_t* server, bool tls_first) {
     int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
     if (rc == 0) {
         uv_tcp_nodelay(&tcp_, 1);
@@ -73,7 +73,7 @@ Status StreamTransport::accept_from(uv_stream_t* server) {
             format_addr(ss, remote_ip_, remote_addr_);
         else
             ss = sockaddr_storage{};
-        if (!admit(ss)) return Status::ok();
+        if (!admit(ss, tls_first)) return Status::ok();
         len = sizeof ss;
         std::string ignored;
         if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
@@ -87,7 +87,7 @@ Status StreamTransport::accept_from(uv_stream_t* server) {
     return Status::ok();
 }
 
-bool StreamTransport::admit(const sockaddr_storage& peer) {
+bool StreamTransport::admit(const sockaddr_storage& peer, bool tls_first) {
     const auto& limiter = worker_.shared().limiter;
     if (!limiter) return true;  // unit tests without a daemon
     const AddressKey key = AddressKey::of(peer);
@@ -99,7 +99,7 @@ bool StreamTransport::admit(const sockaddr_storage& peer) {
     if (limiter->should_log(key, std::chrono::steady_clock::now(), &silenced))
         log::warn("c2s", "{}: connection refused: {}{}", remote_ip_, text,
                   silenced ? fmt::format(" ({} more refused since the last report)", silenced) : std::string());
-    if (tls_) {
+    if (tls_first) {
         // Direct TLS: nothing can be said before a handshake worth refusing.
         close_now();
     } else {

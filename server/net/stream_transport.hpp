@@ -38,9 +38,11 @@ public:
     StreamTransport& operator=(const StreamTransport&) = delete;
 
     // Accepts the pending connection of `server` and starts reading. Over a
-    // connection limit the peer gets <policy-violation/> (or, on direct TLS,
-    // is closed before TLS) and the connection closes.
-    Status accept_from(uv_stream_t* server);
+    // connection limit the peer gets <policy-violation/> in the clear, or,
+    // when it speaks TLS from the first byte (`tls_first`: direct TLS), is
+    // closed without a word; the transport is then closing() and the caller
+    // starts nothing more on it.
+    Status accept_from(uv_stream_t* server, bool tls_first);
 
     // Sends bytes of the XML stream (encrypted if TLS is on).
     void send_raw(std::string_view bytes);
@@ -106,7 +108,7 @@ private:
     void account_read(size_t n);
     void handle_input(const char* data, size_t len);
     // Counts this connection against the limits; false: refused and closing.
-    bool admit(const sockaddr_storage& peer);
+    bool admit(const sockaddr_storage& peer, bool tls_first);
     void feed_parser(const char* data, size_t len);
     void append_output(std::string_view bytes);
     void mark_dirty();

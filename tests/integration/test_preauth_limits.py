@@ -125,6 +125,17 @@ class ConnectionLimits(ServerTestCase):
             for s in held:
                 s.close()
 
+    def test_direct_tls_is_closed_before_tls_when_over_a_limit(self):
+        held = [self.opened('127.0.0.7'), self.opened('127.0.0.7')]
+        try:
+            s = RawStream(self.server.direct_port, source='127.0.0.7')
+            self.assertTrue(s.closed_by_peer(), 'a refused direct TLS connection is closed')
+            self.assertEqual(s.buf, b'', 'nothing in clear text is sent on the direct TLS port: %r' % s.buf)
+            s.close()
+        finally:
+            for h in held:
+                h.close()
+
     def test_refusals_are_logged_once_per_address_per_minute(self):
         held = [self.opened('127.0.0.6'), self.opened('127.0.0.6')]
         try:
