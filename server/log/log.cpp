@@ -146,8 +146,8 @@ void run_thread() {
             stop = g_queue.stopping && batch.empty();
         }
         if (stop) return;
-        // One write per batch: the lines are whole, in order, and the
-        // queue's mutex is not held while the sink may block.
+        // The whole batch at once (one write(2) to a file), in order, and
+        // without the queue's mutex held while the sink may block.
         out.clear();
         for (const auto& l : batch) out += l;
         if (dropped > 0) out += dropped_line(dropped, false);
