@@ -239,10 +239,11 @@ class ServerTestCase(unittest.TestCase):
     config additions `extra`; stopped (and checked) after the last test."""
     users = ()
     extra = ''
+    settings = {}  # more ParleyServer arguments (e.g. sasl=...)
 
     @classmethod
     def setUpClass(cls):
-        cls.server = ParleyServer(extra=cls.extra)
+        cls.server = ParleyServer(extra=cls.extra, **cls.settings)
         for node in cls.users:
             cls.server.add_user(node, 'secret')
         cls.server.start()
