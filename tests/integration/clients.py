@@ -94,3 +94,13 @@ async def online(server, node, password='secret', mech=None, resource=None, plug
         except asyncio.TimeoutError:
             raise AssertionError('%s: the server did not reflect our available presence' % jid)
     return c
+
+
+async def ping(client, to, timeout=10):
+    """Sends an XEP-0199 ping from `client` to `to`; returns (the id sent, the
+    reply stanza). slixmpp's own ping() gives only a round-trip time."""
+    iq = client.make_iq_get(ito=to)
+    iq.enable('ping')
+    sent_id = iq['id']
+    reply = await iq.send(timeout=timeout)
+    return sent_id, reply

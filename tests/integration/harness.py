@@ -239,11 +239,15 @@ class ServerTestCase(unittest.TestCase):
     config additions `extra`; stopped (and checked) after the last test."""
     users = ()
     extra = ''
-    sasl = 'failure_delay_ms = 50\nfailure_delay_max_ms = 200'
+    sasl = None     # the [sasl] table's lines, instead of the test defaults
+    settings = {}  # more ParleyServer arguments
 
     @classmethod
     def setUpClass(cls):
-        cls.server = ParleyServer(extra=cls.extra, sasl=cls.sasl)
+        settings = dict(cls.settings)
+        if cls.sasl is not None:
+            settings.setdefault('sasl', cls.sasl)
+        cls.server = ParleyServer(extra=cls.extra, **settings)
         for node in cls.users:
             cls.server.add_user(node, 'secret')
         cls.server.start()

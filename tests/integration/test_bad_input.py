@@ -4,7 +4,7 @@ logged-in user elsewhere is not affected."""
 import asyncio
 import unittest
 
-from clients import online
+from clients import online, ping
 from harness import ServerTestCase, DOMAIN, RawStream, run
 
 HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
@@ -97,8 +97,8 @@ class BadInput(ServerTestCase):
             r.close()
             # Alice received nothing of the oversize message and still works.
             self.assertTrue(alice.messages.empty(), 'the oversize stanza must not be delivered')
-            pong = await alice['xep_0199'].ping(jid=DOMAIN, timeout=10)
-            self.assertIsNotNone(pong)
+            sent_id, pong = await ping(alice, DOMAIN)
+            self.assertEqual((pong['type'], pong['id']), ('result', sent_id))
             alice.send_message(mto=alice.boundjid.full, mbody='still here', mtype='chat')
             got = await alice.next_message()
             self.assertEqual(got['body'], 'still here')

@@ -81,19 +81,6 @@ class Login(ServerTestCase):
         self.assertIn('<not-authorized', text)
         s.close()
 
-    def test_failures_are_delayed_more_each_time(self):
-        s = RawStream(self.server.starttls_port)
-        s.secure(self.server.ca)
-        waits = []
-        for _ in range(3):
-            t0 = time.monotonic()
-            s.auth_plain('nobody', 'wrong')
-            s.read_until('</failure>')
-            waits.append(time.monotonic() - t0)
-        s.close()
-        # failure_delay_ms = 50 in the test config: the third failure waits at least that long.
-        self.assertGreaterEqual(waits[-1], 0.045, 'failed logins must be delayed: %r' % waits)
-
     def test_plain_is_not_offered_or_accepted_before_tls(self):
         s = RawStream(self.server.starttls_port)
         s.open()
@@ -113,6 +100,35 @@ class Login(ServerTestCase):
         for m in ('SCRAM-SHA-1', 'SCRAM-SHA-256', 'PLAIN'):
             self.assertIn(m, mechs)
         s.close()
+
+
+BASE_DELAY = 0.3  # [sasl] failure_delay_ms of FailureDelay's server, in seconds
+
+
+class FailureDelay(ServerTestCase):
+    """A server of its own: the delay grows with the failures counted for
+    the client's address, which other tests would add to."""
+    settings = {'sasl': 'failure_delay_ms = %d\nfailure_delay_max_ms = %d' % (BASE_DELAY * 1000, BASE_DELAY * 8000)}
+
+    def test_failures_are_delayed_more_each_time(self):
+        s = RawStream(self.server.starttls_port)
+        s.secure(self.server.ca)
+        waits = []
+        for _ in range(3):
+            t0 = time.monotonic()
+            s.auth_plain('nobody', 'wrong')
+            s.read_until('</failure>')
+            waits.append(time.monotonic() - t0)
+        s.close()
+        # The n-th failure is answered after base * 2^(n-1): 0.3, 0.6, 1.2 s.
+        # A delay is never shorter than that, whatever the machine's load;
+        # each must also exceed the one before by a margin (half the growth
+        # expected), which a constant delay does not.
+        for n, wait in enumerate(waits):
+            self.assertGreaterEqual(wait, BASE_DELAY * 2 ** n * 0.95, 'failure %d: %r' % (n + 1, waits))
+        for n in range(1, len(waits)):
+            self.assertGreater(waits[n] - waits[n - 1], BASE_DELAY * 2 ** (n - 1) / 2,
+                               'failure %d was not delayed more than failure %d: %r' % (n + 1, n, waits))
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 import datetime
 import unittest
 
-from clients import online
+from clients import online, ping
 from harness import ServerTestCase, DOMAIN, run
 
 
@@ -21,8 +21,13 @@ class Modules(ServerTestCase):
 
     def test_ping(self):
         async def body(alice):
-            rtt = await alice['xep_0199'].ping(jid=DOMAIN, timeout=10)
-            self.assertGreaterEqual(rtt, 0)
+            sent_id, reply = await ping(alice, DOMAIN)
+            # XEP-0199 §4.2: an empty iq result with the ping's id, from the server.
+            self.assertEqual(reply['type'], 'result')
+            self.assertEqual(reply['id'], sent_id)
+            self.assertEqual(reply['from'].full, DOMAIN)
+            self.assertEqual(reply['to'].full, alice.boundjid.full)
+            self.assertEqual(len(reply.xml), 0, 'the ping result has no payload')
         self.conversation(body)
 
     def test_disco_info_lists_identity_and_loaded_features(self):

@@ -55,7 +55,6 @@ public:
     Status start(module::Host& host) override {
         const std::string file = host.config().get_string("events_file", "");
         std::strncpy(g_events_file, file.c_str(), sizeof g_events_file - 1);
-        host_ = &host;
         worker_ = host.worker_index();
         record("start " + num(worker_));
         host.disco_feature(host.config().get_string("feature", "urn:parley:test:life"));
@@ -80,7 +79,6 @@ public:
     void stop() override { record("stop " + num(worker_)); }
 
 private:
-    module::Host* host_ = nullptr;
     unsigned worker_ = 0;
 };
 
