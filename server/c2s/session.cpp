@@ -154,6 +154,14 @@ void Session::send_features() {
         }
         auto& mechs = features.add_child("mechanisms", std::string(xmpp::kNsSasl));
         for (const auto& m : sasl_->mechanisms()) mechs.add_child("mechanism", std::string(xmpp::kNsSasl)).add_text(m);
+        // XEP-0440: which channel binding -PLUS means on this stream, so that
+        // a client does not have to guess (tls-unique does not exist on TLS 1.3).
+        const auto types = sasl_->channel_binding_types();
+        if (!types.empty()) {
+            auto& cb = features.add_child("sasl-channel-binding", std::string(xmpp::kNsChannelBinding));
+            for (const auto& t : types)
+                cb.add_child("channel-binding", std::string(xmpp::kNsChannelBinding)).set_attr("type", t);
+        }
     }
     send(features);
 }
@@ -245,7 +253,7 @@ void Session::handle_auth(const xml::Element& el) {
     sasl_mech_ = mech;
     sasl_user_.clear();
     sasl_first_pending_ = !initial;
-    if (initial && !admitted_by_throttle(*initial)) return;
+    if (initial && (!binding_type_supported(*initial) || !admitted_by_throttle(*initial))) return;
     if (checks_password(mech)) {
         sasl_off_loop([mech, initial](sasl::ServerSession& ss) {
             return initial ? ss.start(mech, std::string_view(*initial)) : ss.start(mech, std::nullopt);
@@ -274,7 +282,7 @@ void Session::handle_sasl_response(const xml::Element& el) {
     }
     if (sasl_first_pending_) {
         sasl_first_pending_ = false;
-        if (!admitted_by_throttle(data)) return;
+        if (!binding_type_supported(data) || !admitted_by_throttle(data)) return;
     }
     if (checks_password(sasl_mech_)) {
         sasl_off_loop([data = std::move(data)](sasl::ServerSession& ss) { return ss.step(data); });
@@ -294,14 +302,12 @@ void Session::reset_sasl() {
     // A fresh Cyrus context per attempt; -PLUS needs the TLS channel binding.
     sasl_.reset();
     if (!secure() && worker().config().c2s.require_encryption) return;
+    // The binding of this TLS session: tls-unique on TLS 1.2, tls-exporter
+    // (RFC 9266) on TLS 1.3; -PLUS is offered with it and its type is
+    // announced with XEP-0440 (send_features).
     std::optional<net::ChannelBindingData> cbd;
     if (secure()) cbd = tls()->channel_binding();
-    // COMPAT(slixmpp 1.8, and every client without XEP-0440): a client that
-    // sees -PLUS offered binds with tls-unique, which TLS 1.3 does not have,
-    // and its login fails. So -PLUS is offered only where tls-unique exists
-    // (TLS 1.2). UNFINISHED: tls-exporter (RFC 9266) on TLS 1.3, advertised
-    // with XEP-0440 and offered only to clients that can use it.
-    if (cbd && cbd->name != "tls-unique") cbd.reset();
+    if (cbd && cbd->name == "tls-exporter" && !worker().config().sasl.plus_on_tls13) cbd.reset();
     sasl::ChannelBinding cb;
     if (cbd) cb = sasl::ChannelBinding{cbd->name, cbd->data};
     auto s = sasl::ServerSession::create(domain_, local_addr(), remote_addr(), secure(), cbd ? &cb : nullptr);
@@ -429,6 +435,41 @@ void Session::finish_sasl_step(sasl::Outcome out) {
             sasl_failure(out.condition.empty() ? "not-authorized" : out.condition, out.text);
             return;
     }
+}
+
+bool Session::binding_type_supported(std::string_view first) {
+    // COMPAT(slixmpp 1.8 and other clients on CPython's ssl, which binds
+    // with tls-unique even on TLS 1.3): a -PLUS attempt naming a binding
+    // type this stream does not have (XEP-0440 lists the ones it has) is
+    // refused at once, before anything is evaluated. It is not a guess at a
+    // password, so it is not counted by the login throttle and not delayed:
+    // such a client moves on quickly to another mechanism.
+    //
+    // Likewise a SCRAM client that says "y" (it can bind but believes we
+    // cannot) on a stream where we offered -PLUS: RFC 5802 §6 requires the
+    // failure, as -PLUS was stripped on the way or the client is confused.
+    // Cyrus would refuse it too, but only after checking the password (a
+    // right one gives another error than a wrong one); refused here, before
+    // any evaluation, it tells nothing and is not counted either.
+    if (!sasl_ || sasl_mech_.rfind("SCRAM-", 0) != 0) return true;
+    const auto types = sasl_->channel_binding_types();
+    std::string why;
+    if (first.substr(0, 2) == "y," && !types.empty()) {
+        why = "channel binding is offered on this stream (a -PLUS mechanism was removed on the way?)";
+        log::info("c2s", "{}: {} with gs2 flag 'y' on a stream offering channel binding: refused", remote_ip(),
+                  sasl_mech_);
+    } else {
+        const std::string name = sasl::gs2_channel_binding_name(first);
+        if (name.empty() || std::find(types.begin(), types.end(), name) != types.end()) return true;
+        why = "that channel binding type is not offered on this stream";
+        log::info("c2s", "{}: {} with channel binding '{}', which this stream does not offer", remote_ip(),
+                  sasl_mech_, name.size() > 64 ? name.substr(0, 64) : name);
+    }
+    phase_ = Phase::negotiating;
+    ++sasl_failures_;
+    reset_sasl();
+    send_sasl_failure("not-authorized", why, 0);
+    return false;
 }
 
 bool Session::admitted_by_throttle(std::string_view first) {

@@ -81,6 +81,9 @@ private:
     // client message is `first` (before anything evaluates it); false when
     // it was refused, and then the refusal is already on its way.
     bool admitted_by_throttle(std::string_view first);
+    // false (and the refusal sent) when `first` asks for a channel binding
+    // type this stream does not have.
+    bool binding_type_supported(std::string_view first);
     void send_sasl_failure(const std::string& condition, const std::string& text, uint64_t delay_ms);
     void handle_bind(const xml::Element& iq);
     void handle_established(xml::Element stanza);

@@ -173,6 +173,7 @@ void read_sasl(Reader& r, const toml::table& t, Config& cfg) {
                // RFC 7677 section 4: at least 4096 iterations.
                r.integer_field("scram_iterations", 4096, 10000000, s.scram_iterations),
                r.integer_field("max_queued_password_checks", 1, 100000, s.max_queued_password_checks),
+               r.boolean_field("plus_on_tls13", s.plus_on_tls13),
            });
     if (s.failure_delay_max_ms < s.failure_delay_ms)
         r.error(line_of(t), "sasl.failure_delay_max_ms",

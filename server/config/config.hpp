@@ -87,6 +87,11 @@ struct Config {
         // thread pool per worker; past it a new one is refused with
         // <temporary-auth-failure/>.
         uint32_t max_queued_password_checks = 32;
+        // SCRAM-*-PLUS on TLS 1.3 with tls-exporter (RFC 9266). Off: no
+        // channel binding on TLS 1.3, for clients that bind with tls-unique
+        // there (CPython's ssl: slixmpp 1.8) and so cannot use SCRAM at all
+        // where -PLUS is offered.
+        bool plus_on_tls13 = true;
     } sasl;
 
     std::string control_socket;  // default data_dir + "/parleyd.sock"

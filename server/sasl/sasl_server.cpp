@@ -337,6 +337,13 @@ std::string authcid_in(std::string_view mech, std::string_view msg, std::string_
     return node;
 }
 
+std::string gs2_channel_binding_name(std::string_view msg) {
+    if (msg.size() < 3 || msg.substr(0, 2) != "p=") return {};
+    const size_t comma = msg.find(',');
+    if (comma == std::string_view::npos) return {};
+    return std::string(msg.substr(2, comma - 2));
+}
+
 void ServerSession::note_user_from(std::string_view msg) {
     // The authcid for logs and throttling, read from the client's first
     // message in case Cyrus never got as far as canonicalizing it.

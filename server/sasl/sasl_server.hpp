@@ -13,7 +13,12 @@
 // ServerSession is one authentication attempt on one stream (RAII over
 // sasl_conn_t): the c2s session makes a fresh one per attempt. It offers the
 // configured mechanisms that Cyrus has, PLAIN only on a secure stream, the
-// -PLUS variants only with TLS channel binding. Loop-affine: only the
+// -PLUS variants only with TLS channel binding (tls-unique on TLS 1.2,
+// tls-exporter on TLS 1.3: Cyrus 2.1.28 compares the name the client puts
+// in its GS2 header with the one set here, and binds any name). Cyrus's
+// SCRAM plugin writes the server-first message itself ("r=,s=,i=" and
+// nothing else), so XEP-0474's extra attribute cannot be added through it.
+// Loop-affine: only the
 // worker that owns the stream (Cyrus itself may be used from any thread
 // after init()).
 #pragma once
@@ -65,6 +70,10 @@ struct Outcome {
 // sees it, so that the login throttle can be asked first; empty when it
 // names none, another realm, or an invalid name. Any thread.
 std::string authcid_in(std::string_view mech, std::string_view first_message, std::string_view domain);
+
+// The channel binding type a SCRAM client-first message asks for (its
+// gs2 header "p=NAME,"), empty for "n", "y" or anything else. Any thread.
+std::string gs2_channel_binding_name(std::string_view first_message);
 
 class ServerSession {
 public:

@@ -5,8 +5,8 @@
 // temporary directory, which tests/fuzz/run removes) holding two accounts.
 // Any input: no crash, no sanitizer report, no leak (LeakSanitizer runs at
 // exit), and an outcome that makes sense (a success names an account that
-// exists). authcid_in(), which c2s uses to ask the login throttle, reads
-// the same first message.
+// exists). authcid_in() and gs2_channel_binding_name(), which c2s uses
+// before anything is evaluated, read the same first message.
 //
 // Input: byte 0 picks the mechanism, byte 1 the options (bit 0: a secure
 // stream, bit 1: first message as initial response, bit 2: a channel
@@ -102,6 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
 
     (void)parley::sasl::authcid_in(mech, messages[0], kDomain);
+    const std::string cb_name = parley::sasl::gs2_channel_binding_name(messages[0]);
+    if (!cb_name.empty() && cb_name.size() + 3 > messages[0].size()) std::abort();  // "p=" NAME ","
 
     const parley::sasl::ChannelBinding cb{"tls-exporter", std::string(32, '\x5a')};
     auto s = parley::sasl::ServerSession::create(kDomain, "127.0.0.1;5222", "127.0.0.1;40000", secure,

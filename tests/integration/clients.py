@@ -24,7 +24,9 @@ class Client(slixmpp.ClientXMPP):
         self.stream_errors = []
         self.send_initial_presence = presence
         self.add_event_handler('session_start', self._on_start)
-        self.add_event_handler('failed_auth', self._on_failed)
+        # slixmpp moves on to its next mechanism after a failure; only when
+        # none is left has the login failed.
+        self.add_event_handler('failed_all_auth', self._on_failed)
         self.add_event_handler('disconnected', self._on_disconnected)
         self.add_event_handler('connection_failed', self._on_failed)
         self.add_event_handler('stream_error', lambda e: self.stream_errors.append(e['condition']))

@@ -83,6 +83,7 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_defaults) {
     BOOST_TEST(c.sasl.failure_delay_max_ms == 8000u);
     BOOST_TEST(c.sasl.scram_iterations == 4096u);
     BOOST_TEST(c.sasl.max_queued_password_checks == 32u);
+    BOOST_TEST(c.sasl.plus_on_tls13);
     BOOST_TEST(c.find_host("EXAMPLE.ORG") == &c.hosts[0], "config: find_host ignores ASCII case");
     BOOST_TEST(c.find_host("example.net") == nullptr);
 }
@@ -117,6 +118,7 @@ failure_delay_ms = 50
 failure_delay_max_ms = 200
 scram_iterations = 10000
 max_queued_password_checks = 3
+plus_on_tls13 = false
 )" + kHost + R"(
 [[virtual_host]]
 domain = "chat.example.org"
@@ -146,6 +148,7 @@ key = "/c.key"
     BOOST_TEST(c.sasl.failure_delay_max_ms == 200u);
     BOOST_TEST(c.sasl.scram_iterations == 10000u);
     BOOST_TEST(c.sasl.max_queued_password_checks == 3u);
+    BOOST_TEST(!c.sasl.plus_on_tls13);
     BOOST_TEST(c.hosts.size() == 2u);
     BOOST_TEST(c.find_host("chat.example.org") != nullptr);
 }

@@ -319,6 +319,15 @@ BOOST_AUTO_TEST_CASE(authzid_must_be_the_authcid) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(gs2_channel_binding_names) {
+    BOOST_CHECK_EQUAL(parley::sasl::gs2_channel_binding_name("p=tls-exporter,,n=a,r=x"), "tls-exporter");
+    BOOST_CHECK_EQUAL(parley::sasl::gs2_channel_binding_name("p=tls-unique,a=b,n=a,r=x"), "tls-unique");
+    BOOST_CHECK_EQUAL(parley::sasl::gs2_channel_binding_name("n,,n=a,r=x"), "");
+    BOOST_CHECK_EQUAL(parley::sasl::gs2_channel_binding_name("y,,n=a,r=x"), "");
+    BOOST_CHECK_EQUAL(parley::sasl::gs2_channel_binding_name("p=no-comma"), "");
+    BOOST_CHECK_EQUAL(parley::sasl::gs2_channel_binding_name(""), "");
+}
+
 BOOST_AUTO_TEST_CASE(protocol_misuse) {
     auto s = server(false);
     BOOST_CHECK_EQUAL(kind(s->step("x")), "failure:malformed-request");
