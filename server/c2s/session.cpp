@@ -328,6 +328,11 @@ namespace {
 // completion runs on the loop), and a worker is one thread, so a
 // thread-local count is the worker's count without a lock.
 thread_local uint32_t t_queued_checks = 0;
+// Refusals over the bound are logged once a minute per worker, with how
+// many there were: a flood must not become a flood of log lines.
+thread_local uint64_t t_refusals_unlogged = 0;
+thread_local uint64_t t_refusal_logged_ms = 0;
+constexpr uint64_t kRefusalLogIntervalMs = 60000;
 
 struct SaslJob {
     uv_work_t req{};
@@ -353,8 +358,14 @@ void Session::sasl_off_loop(std::function<sasl::Outcome(sasl::ServerSession&)> f
     // without limit. Past the bound a new check is refused at once, as a
     // server condition: it is not counted against the account or address.
     if (t_queued_checks >= worker().config().sasl.max_queued_password_checks) {
-        log::warn("c2s", "{}: {} password checks already queued on worker {}; refusing one", remote_ip(),
-                  t_queued_checks, worker().index());
+        ++t_refusals_unlogged;
+        const uint64_t now = uv_now(worker().loop());
+        if (t_refusal_logged_ms == 0 || now - t_refusal_logged_ms >= kRefusalLogIntervalMs) {
+            log::warn("c2s", "{}: {} password checks already queued on worker {}; refused {} since the last report",
+                      remote_ip(), t_queued_checks, worker().index(), t_refusals_unlogged);
+            t_refusals_unlogged = 0;
+            t_refusal_logged_ms = now;
+        }
         phase_ = Phase::negotiating;
         ++sasl_failures_;
         reset_sasl();
