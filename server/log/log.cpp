@@ -130,6 +130,9 @@ std::string dropped_line(uint64_t n, bool total) {
                              : fmt::format("{} log line(s) dropped: the log could not keep up", n));
 }
 
+// How long the logging thread gathers lines before one write.
+constexpr std::chrono::milliseconds kCoalesce{10};
+
 void run_thread() {
     std::vector<std::string> batch;
     std::string out;
@@ -139,6 +142,10 @@ void run_thread() {
         {
             std::unique_lock<std::mutex> lock(g_queue.mutex);
             g_queue.wake.wait(lock, [] { return !g_queue.lines.empty() || g_queue.stopping; });
+            // Let a few more lines come before writing: a busy server then
+            // wakes this thread at most ~100 times a second, not once per
+            // line (every wake-up is a context switch taken from a worker).
+            g_queue.wake.wait_for(lock, kCoalesce, [] { return g_queue.stopping; });
             batch.swap(g_queue.lines);
             g_queue.bytes = 0;
             dropped = g_queue.dropped_unreported;
@@ -283,9 +290,11 @@ void write(Level l, std::string_view subsystem, std::string_view message) {
                 return;
             }
             g_queue.bytes += line.size();
+            const bool was_empty = g_queue.lines.empty();
             g_queue.lines.push_back(std::move(line));
             lock.unlock();
-            g_queue.wake.notify_one();
+            // The thread waits only on an empty queue.
+            if (was_empty) g_queue.wake.notify_one();
             return;
         }
     }
