@@ -58,8 +58,9 @@ bool name_char(uint32_t c) {
 
 void check_element_name(std::string_view name, std::string_view ns) {
     if (!is_ncname(name)) throw std::invalid_argument("xml: not an element name: '" + std::string(name) + "'");
-    if (ns == kXmlNs || ns == kXmlnsNs)
-        throw std::invalid_argument("xml: no element may be in the namespace " + std::string(ns));
+    // An element may be in the XML namespace (<xml:x/>, written with the
+    // predeclared prefix), never in the one of namespace declarations.
+    if (ns == kXmlnsNs) throw std::invalid_argument("xml: no element may be in the namespace " + std::string(ns));
 }
 
 void check_attr_name(const QName& q) {

@@ -70,8 +70,8 @@ public:
     // The element children of an Element, skipping text nodes.
     class ElementRange;
 
-    // Throws std::invalid_argument if `name` is not an NCName or `ns` is a
-    // namespace no element can be in (kXmlNs, kXmlnsNs).
+    // Throws std::invalid_argument if `name` is not an NCName or `ns` is
+    // kXmlnsNs, which no element can be in.
     Element(std::string name, std::string ns);
     Element(const Element&);
     Element(Element&&) noexcept;

@@ -87,12 +87,15 @@ void append_attrs(std::string& out, const std::vector<Attribute>& attrs) {
 }
 
 void write(const Element& e, std::string& out, std::string_view inherited) {
-    const bool stream_ns = e.ns() == kStreamNs;
+    // Two namespaces are written with a prefix the reader knows already:
+    // the stream's (declared by the stream header) and the XML namespace
+    // (predeclared, and never allowed as a default namespace).
+    const std::string_view prefix = e.ns() == kStreamNs ? "stream" : e.ns() == kXmlNs ? "xml" : "";
     out.push_back('<');
-    append_name(out, stream_ns ? "stream" : "", e.name());
-    // The stream: prefix leaves the default namespace as it was.
+    append_name(out, prefix, e.name());
+    // A prefixed element leaves the default namespace as it was.
     std::string_view for_children = inherited;
-    if (!stream_ns && e.ns() != inherited) {
+    if (prefix.empty() && e.ns() != inherited) {
         out.append(" xmlns='");
         append_escaped_attr(out, e.ns());
         out.push_back('\'');
@@ -109,7 +112,7 @@ void write(const Element& e, std::string& out, std::string_view inherited) {
         else write(n.element(), out, for_children);
     }
     out.append("</");
-    append_name(out, stream_ns ? "stream" : "", e.name());
+    append_name(out, prefix, e.name());
     out.push_back('>');
 }
 

@@ -5,7 +5,8 @@
 // in the namespace it inherits gets no declaration, any other gets
 // xmlns='...'; an element in xml::kStreamNs is written with the `stream:`
 // prefix declared by stream_header() (<stream:features/>, <stream:error/>),
-// and its children still inherit the stream's default namespace. An
+// one in xml::kXmlNs with the predeclared `xml:` prefix, and the children of
+// either still inherit the enclosing default namespace. An
 // attribute in a namespace gets a generated prefix (ns1, ns2, ...) declared
 // on its element; xml:* uses the predefined xml prefix. Text is escaped
 // (& < > and CR), attribute values too (& < > ' " TAB LF CR), and values are

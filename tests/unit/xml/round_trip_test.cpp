@@ -103,6 +103,10 @@ BOOST_AUTO_TEST_CASE(prefixes_and_same_local_names_in_several_namespaces) {
     check_round_trip("<message><features xmlns='http://etherx.jabber.org/streams' "
                      "xmlns:s='http://etherx.jabber.org/streams' s:a='1'><c/></features></message>");
     check_round_trip("<message xmlns:p='urn:p'><p:a xmlns=''><b xmlns='urn:b' p:c='d'/></p:a></message>");
+    // Elements may be in the XML namespace (found by the fuzz target: the
+    // tree was refused, and a default declaration of it is not allowed).
+    check_round_trip("<message><xml:l xml:lang='en'><c/><xml:m/></xml:l></message>");
+    check_round_trip("<message><x xmlns='urn:x'><xml:l><y/></xml:l></x></message>");
 }
 
 BOOST_AUTO_TEST_CASE(hostile_attribute_values_and_text_round_trip) {
