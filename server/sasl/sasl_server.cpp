@@ -26,6 +26,7 @@ constexpr size_t kMaxUserForLogs = 256;
 struct Options {
     std::mutex mutex;
     std::vector<std::string> mechanisms;  // as configured, with -PLUS
+    std::set<std::string> binds;          // loaded mechanisms that can bind to the channel (-PLUS)
     const std::string* mech_list = nullptr;
     std::list<std::string> keep;
     bool active = false;
@@ -158,6 +159,29 @@ const char* condition_of(int rc) {
     }
 }
 
+void note_channel_binding(server_sasl_mechanism_t* m, sasl_info_callback_stage_t stage, void* rock) noexcept {
+    if (stage != SASL_INFO_LIST_MECH || !m || !m->plug || !m->plug->mech_name) return;
+    if (m->plug->features & SASL_FEAT_CHANNEL_BINDING) {
+        try {
+            static_cast<std::set<std::string>*>(rock)->insert(m->plug->mech_name);
+        } catch (...) {
+        }
+    }
+}
+
+// Cyrus splits the names of a space-separated list.
+std::set<std::string> split_names(std::string_view rest) {
+    std::set<std::string> out;
+    while (!rest.empty()) {
+        size_t sp = rest.find(' ');
+        std::string_view m = rest.substr(0, sp);
+        if (!m.empty()) out.emplace(m);
+        if (sp == std::string_view::npos) break;
+        rest.remove_prefix(sp + 1);
+    }
+    return out;
+}
+
 }  // namespace
 
 Status init(store::AccountStore* accounts, const std::vector<std::string>& mechanisms) {
@@ -180,6 +204,12 @@ Status init(store::AccountStore* accounts, const std::vector<std::string>& mecha
     if (rc != SASL_OK) {
         sasl_server_done();
         return sasl_status("registering the auxprop plugin", rc);
+    }
+    {
+        std::set<std::string> binds;
+        sasl_server_plugin_info(nullptr, &note_channel_binding, &binds);
+        std::lock_guard<std::mutex> lock(o.mutex);
+        o.binds = std::move(binds);
     }
     o.active = true;
     log::debug("sasl", "Cyrus SASL ready; mechanisms {}", *o.mech_list);
@@ -242,6 +272,15 @@ Result<std::unique_ptr<ServerSession>> ServerSession::create(const std::string& 
         rc = sasl_setprop(conn, SASL_SSF_EXTERNAL, &ssf);
         if (rc != SASL_OK) return sasl_status("sasl_setprop(SASL_SSF_EXTERNAL)", rc);
     }
+    // What Cyrus offers, read before any channel binding is set: with one
+    // set, Cyrus 2.1.28's sasl_listmech sizes its buffer one separator short
+    // when every listed mechanism has a -PLUS variant (a SCRAM-only
+    // mech_list), and writes past it. Which -PLUS variants exist comes from
+    // the plugins' features (init()).
+    const char* list = nullptr;
+    unsigned len = 0;
+    if (sasl_listmech(conn, nullptr, "", " ", "", &list, &len, nullptr) == SASL_OK && list)
+        s->available_ = split_names(std::string_view(list, len));
     if (cb && !cb->name.empty() && !cb->data.empty()) {
         s->cb_name_ = cb->name;
         s->cb_data_ = cb->data;
@@ -256,29 +295,20 @@ Result<std::unique_ptr<ServerSession>> ServerSession::create(const std::string& 
 }
 
 std::vector<std::string> ServerSession::mechanisms() const {
-    const char* list = nullptr;
-    unsigned len = 0;
-    int count = 0;
     std::vector<std::string> out;
-    if (sasl_listmech(conn_.get(), nullptr, "", " ", "", &list, &len, &count) != SASL_OK || !list) return out;
-    std::set<std::string> available;
-    std::string_view rest(list, len);
-    while (!rest.empty()) {
-        size_t sp = rest.find(' ');
-        std::string_view m = rest.substr(0, sp);
-        if (!m.empty()) available.emplace(m);
-        if (sp == std::string_view::npos) break;
-        rest.remove_prefix(sp + 1);
-    }
     std::vector<std::string> configured;
+    std::set<std::string> binds;
     {
         std::lock_guard<std::mutex> lock(options().mutex);
         configured = options().mechanisms;
+        binds = options().binds;
     }
     for (const auto& m : configured) {
-        if (!available.count(m)) continue;
+        const bool plus = ends_with(m, "-PLUS");
+        const std::string base = plus ? m.substr(0, m.size() - 5) : m;
+        if (!available_.count(base)) continue;
+        if (plus && (cb_data_.empty() || !binds.count(base))) continue;
         if (m == "PLAIN" && !secure_) continue;
-        if (ends_with(m, "-PLUS") && cb_data_.empty()) continue;
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
     return out;

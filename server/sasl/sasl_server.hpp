@@ -27,6 +27,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +119,9 @@ private:
     std::string mech_;
     std::string attempted_user_;
     std::string cb_name_, cb_data_;
+    // What Cyrus offers this connection without channel binding, read
+    // before the binding is set (see create()).
+    std::set<std::string> available_;
     sasl_channel_binding_t cbinding_{};    // points into cb_name_/cb_data_; Cyrus keeps the pointer
     sasl_callback_t callbacks_[2]{};       // per connection: the proxy policy; Cyrus keeps the pointer
     std::unique_ptr<sasl_conn_t, ConnDeleter> conn_;

@@ -307,6 +307,27 @@ BOOST_AUTO_TEST_CASE(plus_variants_with_channel_binding) {
     BOOST_CHECK_EQUAL(kind(o), "success");
 }
 
+BOOST_AUTO_TEST_CASE(a_scram_only_list_with_channel_binding) {
+    // Every mechanism with a -PLUS variant: Cyrus 2.1.28's sasl_listmech
+    // wrote one byte past its buffer when a channel binding was set
+    // (AddressSanitizer: heap-buffer-overflow in strcat).
+    for (const auto& mechs : std::vector<std::vector<std::string>>{
+             {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"},
+             {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-1"}}) {
+        BOOST_REQUIRE(parley::sasl::init(world().accounts.get(), mechs));
+        const ChannelBinding cb = tls_exporter('z');
+        auto s = server(true, &cb);
+        BOOST_TEST(s->mechanisms() == mechs, "sasl: offered with channel binding, in the configured order");
+        auto no_cb = server(true);
+        std::vector<std::string> without;
+        for (const auto& m : mechs)
+            if (m.find("-PLUS") == std::string::npos) without.push_back(m);
+        BOOST_TEST(no_cb->mechanisms() == without, "sasl: no -PLUS without channel binding");
+    }
+    BOOST_REQUIRE(parley::sasl::init(world().accounts.get(), {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS",
+                                                              "SCRAM-SHA-1", "PLAIN"}));
+}
+
 BOOST_AUTO_TEST_CASE(authzid_must_be_the_authcid) {
     for (const char* mech : {"SCRAM-SHA-256", "PLAIN"}) {
         auto s = server(true);
