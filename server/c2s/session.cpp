@@ -488,7 +488,14 @@ bool Session::admitted_by_throttle(std::string_view first) {
     // is answered like a wrong password after the throttle's delay, whether
     // its password was right or not, and costs the server no PBKDF2.
     const std::string node = sasl::authcid_in(sasl_mech_, first, domain_);
-    if (!node.empty()) sasl_user_ = node;
+    if (node.empty() && (sasl_mech_ == "PLAIN" || sasl_mech_.rfind("SCRAM-", 0) == 0)) {
+        // These mechanisms name the account in their first message: one we
+        // cannot read (or prepare) could not be throttled per account, so
+        // Cyrus does not evaluate it either. A failure of this address.
+        sasl_failure("not-authorized", "authentication failed");
+        return false;
+    }
+    sasl_user_ = node;
     const std::string account = node.empty() ? std::string() : node + "@" + domain_;
     const auto a = worker().shared().throttle->admit(account, remote_ip());
     if (a.admitted) return true;

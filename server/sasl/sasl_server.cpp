@@ -19,7 +19,6 @@ namespace {
 // (sasldb above all, but also DIGEST-MD5, NTLM, ...) is never opened.
 constexpr const char* kPluginFiles[] = {"libscram.", "libplain."};
 constexpr const char* kService = "xmpp";
-constexpr size_t kMaxUserForLogs = 256;
 
 // Configuration served to Cyrus by getopt. Cyrus holds on to the returned
 // strings, so every value ever served stays alive (re-init is rare).
@@ -361,7 +360,11 @@ std::string authcid_in(std::string_view mech, std::string_view msg, std::string_
             else user += name[i];
         }
     }
-    if (user.empty() || user.size() > kMaxUserForLogs) return {};
+    // No length bound of our own: the account store's nodeprep decides, as
+    // it does for Cyrus. A shorter bound here let a name padded with
+    // characters nodeprep deletes (U+00AD, U+200B) reach Cyrus as "alice"
+    // while the throttle saw no account at all.
+    if (user.empty()) return {};
     std::string node;
     if (!detail::local_node(user, domain, node)) return {};
     return node;

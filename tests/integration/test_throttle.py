@@ -15,22 +15,23 @@ def failure_of(text):
 
 class Throttle(ServerTestCase):
     users = ('carol', 'dave')
-    # Long waits, so that the test's own latency cannot hide a refusal.
-    sasl = 'failure_delay_ms = 1000\nfailure_delay_max_ms = 4000'
+    # Long waits, so that the test's own latency (a sanitizer build, the
+    # logging thread's 10 ms) cannot hide a refusal.
+    sasl = 'failure_delay_ms = 2500\nfailure_delay_max_ms = 5000'
 
-    def secured(self, n):
+    def secured(self, n, sources=None):
         streams = []
-        for _ in range(n):
-            s = RawStream(self.server.starttls_port)
+        for i in range(n):
+            s = RawStream(self.server.starttls_port, source=sources[i] if sources else None)
             s.secure(self.server.ca)
             streams.append(s)
         return streams
 
-    def guess_then_race(self, guessed_node, node):
+    def guess_then_race(self, guessed_node, node, sources=None):
         """A wrong guess for `guessed_node` on one connection; while its wait
         runs, the right and a wrong password for `node` on two others.
         Returns (right reply, wrong reply, seconds until both came)."""
-        a, right, wrong, later = self.secured(4)
+        a, right, wrong, later = self.secured(4, sources)
         try:
             failures_before = self.server.log_text().count("authentication failed for '%s@" % guessed_node)
             a.auth_plain(guessed_node, 'a-wrong-guess')
@@ -47,7 +48,7 @@ class Throttle(ServerTestCase):
             # Once the guess's own reply came, its wait is over: the right
             # password logs in again (the throttle refuses, it does not lock out).
             a.read_until('</failure>', timeout=15)
-            later.auth_plain(node, 'secret')
+            later.auth_plain(node.rstrip('\u00ad'), 'secret')
             self.assertIn('<success', later.read_until('</failure>|<success', timeout=15),
                           'after the wait the right password must log in')
             return r, w, elapsed
@@ -64,6 +65,16 @@ class Throttle(ServerTestCase):
         # Answered after the wait a failure gets (1 s here), not at once.
         self.assertGreaterEqual(elapsed, 0.5)
         self.assertRegex(self.server.log_text(), r"authentication for 'carol@%s' from 127\.0\.0\.1 throttled" % re.escape(DOMAIN))
+
+    def test_a_name_padded_with_characters_nodeprep_removes_is_the_same_account(self):
+        # carol followed by 130 soft hyphens (U+00AD, deleted by nodeprep) is
+        # carol for Cyrus: so it is for the throttle too, even from an address
+        # that never failed.
+        padded = 'carol' + '\u00ad' * 130
+        r, w, elapsed = self.guess_then_race('carol', padded, sources=['127.0.0.2', '127.0.0.3', '127.0.0.3',
+                                                                         '127.0.0.4'])
+        self.assertNotIn('<success', r, 'a padded name must not bypass the account\'s wait')
+        self.assertEqual(failure_of(r), failure_of(w))
 
     def test_parallel_connections_from_one_address_are_throttled(self):
         # Guessing at one account slows the address down for every account.
