@@ -15,6 +15,8 @@ from harness import BUILD, DOMAIN, ParleyServer, RawStream, run
 
 
 def worker_of(server, full_jid):
+    # The log is written by a thread of its own: wait for the line (bounded).
+    server.wait_log(re.escape(full_jid) + r' bound on worker (\d+)', timeout=5)
     m = re.findall(re.escape(full_jid) + r' bound on worker (\d+)', server.log_text())
     return int(m[-1]) if m else None
 

@@ -23,7 +23,7 @@ class Login(ServerTestCase):
             self.assertEqual(alice.mechanism(), 'SCRAM-SHA-1')
             await alice.bye()
         run(conversation())
-        self.assertRegex(self.server.log_text(), r'alice@parley.test authenticated')
+        self.assertTrue(self.server.wait_log(r'alice@parley.test authenticated'), self.server.log_text()[-2000:])
 
     def test_starttls_scram_sha_256(self):
         async def conversation():

@@ -44,6 +44,7 @@ class PasswordCheckQueue(ServerTestCase):
         self.assertGreaterEqual(outcomes.count('success'), 2, outcomes)
         self.assertLessEqual(outcomes.count('success'), 4, outcomes)
         # Refusals are logged once a minute per worker, not once each.
+        self.server.wait_log(r'password checks already queued on worker')
         busy_lines = re.findall(r'password checks already queued on worker \d; refused \d+ since the last report',
                                 self.server.log_text())
         self.assertGreaterEqual(len(busy_lines), 1)

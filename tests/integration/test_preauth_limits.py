@@ -82,10 +82,18 @@ class ConnectionLimits(ServerTestCase):
         s.close()
 
     def opened(self, source):
-        s = RawStream(self.server.starttls_port, source=source)
-        s.send(HEADER)
-        s.read_until('</stream:features>')
-        return s
+        """An unauthenticated connection from `source`. The server frees the
+        places of connections a previous test closed a moment later: retry
+        a refused one (bounded: 20 tries, 2 s)."""
+        for _ in range(20):
+            s = RawStream(self.server.starttls_port, source=source)
+            s.send(HEADER)
+            text = s.read_until('</stream:features>|</stream:stream>')
+            if '</stream:features>' in text:
+                return s
+            s.close()
+            time.sleep(0.1)
+        self.fail('never admitted from %s' % source)
 
     def login(self, source, resource):
         """Logs in from `source`; a place freed by a close just before may
@@ -144,6 +152,15 @@ class ConnectionLimits(ServerTestCase):
         finally:
             for s in held:
                 s.close()
+        # The log is written by a thread of its own: a stream error from
+        # another address, logged after the refusals, marks that they are in.
+        marker = RawStream(self.server.starttls_port, source='127.0.0.9')
+        marker.send(HEADER)
+        marker.read_until('</stream:features>')
+        marker.send('<!-- marker -->')
+        marker.read_until('</stream:stream>')
+        marker.close()
+        self.assertTrue(self.server.wait_log(r'127\.0\.0\.9: stream error restricted-xml'))
         log = self.server.log_text()
         lines = [l for l in log.splitlines() if '127.0.0.6: connection refused' in l]
         self.assertEqual(len(lines), 1, 'one log line for four refusals: %r' % lines)

@@ -64,7 +64,8 @@ class Throttle(ServerTestCase):
         self.assertEqual(failure_of(r), failure_of(w))
         # Answered after the wait a failure gets (1 s here), not at once.
         self.assertGreaterEqual(elapsed, 0.5)
-        self.assertRegex(self.server.log_text(), r"authentication for 'carol@%s' from 127\.0\.0\.1 throttled" % re.escape(DOMAIN))
+        self.assertTrue(self.server.wait_log(r"authentication for 'carol@%s' from 127\.0\.0\.1 throttled" % re.escape(DOMAIN)),
+                        self.server.log_text()[-2000:])
 
     def test_a_name_padded_with_characters_nodeprep_removes_is_the_same_account(self):
         # carol followed by 130 soft hyphens (U+00AD, deleted by nodeprep) is
