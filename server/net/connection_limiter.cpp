@@ -143,11 +143,20 @@ void ConnectionLimiter::release(const AddressKey& key, bool authenticated) {
 bool ConnectionLimiter::should_log(const AddressKey& key, std::chrono::steady_clock::time_point now,
                                    uint64_t* silenced) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (logged_.size() >= kLogStateSweep) {
-        for (auto it = logged_.begin(); it != logged_.end();)
-            it = now - it->second.last >= kLogInterval ? logged_.erase(it) : std::next(it);
+    AddressKey k = key;
+    if (logged_.size() >= kLogStateSweep && !logged_.count(k)) {
+        // Full: forget what is a minute old, at most once a minute (a sweep
+        // on every refusal would cost each one a scan under the lock every
+        // worker takes at accept and close). Still full: log it with all
+        // the others.
+        if (now - last_sweep_ >= kLogInterval) {
+            last_sweep_ = now;
+            for (auto it = logged_.begin(); it != logged_.end();)
+                it = now - it->second.last >= kLogInterval ? logged_.erase(it) : std::next(it);
+        }
+        if (logged_.size() >= kLogStateSweep) k = AddressKey::everyone();
     }
-    auto [it, fresh] = logged_.try_emplace(key, LogState{now, 0});
+    auto [it, fresh] = logged_.try_emplace(k, LogState{now, 0});
     if (!fresh && now - it->second.last < kLogInterval) {
         ++it->second.silenced;
         return false;

@@ -41,6 +41,10 @@ struct AddressKey {
     uint64_t lo = 0;
     friend bool operator==(const AddressKey&, const AddressKey&) = default;
     static AddressKey of(const sockaddr_storage& ss);
+    // Not an address: the key under which refusals that are about nobody in
+    // particular (the total of unauthenticated connections), and those of
+    // addresses past the log state's bound, are logged.
+    static AddressKey everyone() { return AddressKey{~uint64_t{0}, ~uint64_t{0}}; }
 };
 
 enum class Refusal { none, unauthenticated_total, per_address, unauthenticated_per_address };
@@ -84,6 +88,8 @@ public:
 
     // True if a refusal for `key` should be logged now (the first one in a
     // minute); `silenced` is how many were not logged since the last one.
+    // The state is bounded (4096 addresses, swept at most once a minute);
+    // past it, refusals are logged under AddressKey::everyone().
     bool should_log(const AddressKey& key, std::chrono::steady_clock::time_point now, uint64_t* silenced);
 
     // For tests and status: current counts.
@@ -111,6 +117,7 @@ private:
     size_t unauthenticated_ = 0;
     std::unordered_map<AddressKey, Counts, KeyHash> by_address_;
     std::unordered_map<AddressKey, LogState, KeyHash> logged_;
+    std::chrono::steady_clock::time_point last_sweep_{};
 };
 
 }  // namespace parley::net

@@ -96,7 +96,9 @@ bool StreamTransport::admit(const sockaddr_storage& peer, bool tls_first) {
     if (admission_) return true;
     const std::string text = refusal_text(why, limiter->limits());
     uint64_t silenced = 0;
-    if (limiter->should_log(key, std::chrono::steady_clock::now(), &silenced))
+    // The total is about nobody in particular: one report for all of them.
+    const AddressKey log_key = why == Refusal::unauthenticated_total ? AddressKey::everyone() : key;
+    if (limiter->should_log(log_key, std::chrono::steady_clock::now(), &silenced))
         log::warn("c2s", "{}: connection refused: {}{}", remote_ip_, text,
                   silenced ? fmt::format(" ({} more refused since the last report)", silenced) : std::string());
     if (tls_first) {

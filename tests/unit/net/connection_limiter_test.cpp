@@ -101,6 +101,22 @@ BOOST_AUTO_TEST_CASE(refusals_are_logged_once_per_address_per_minute) {
     BOOST_TEST(silenced == 5u, "limiter: the silenced refusals are counted");
 }
 
+BOOST_AUTO_TEST_CASE(log_state_is_bounded_and_swept_once_a_minute) {
+    ConnectionLimiter l(ConnectionLimits{});
+    const auto t0 = std::chrono::steady_clock::now();
+    auto nth = [](uint64_t i) { return AddressKey{0x20010db800000000ull + i, 1}; };  // /64s of one /48
+    for (uint64_t i = 0; i < 4096; ++i) BOOST_REQUIRE(l.should_log(nth(i), t0, nullptr));
+    // Past the bound, within the minute: one report for all the others.
+    BOOST_TEST(l.should_log(nth(5000), t0, nullptr), "limiter: the first of the others is logged");
+    for (uint64_t i = 5001; i < 5100; ++i)
+        BOOST_TEST(!l.should_log(nth(i), t0 + std::chrono::seconds(1), nullptr), "limiter: the others share one line");
+    BOOST_TEST(!l.should_log(nth(1), t0 + std::chrono::seconds(2), nullptr), "limiter: a known address keeps its state");
+    // A minute later the old state is swept and addresses are logged again.
+    uint64_t silenced = 0;
+    BOOST_TEST(l.should_log(nth(6000), t0 + std::chrono::seconds(61), &silenced));
+    BOOST_TEST(silenced == 0u, "limiter: a fresh address after the sweep has nothing silenced");
+}
+
 BOOST_AUTO_TEST_CASE(counts_stay_exact_under_threads) {
     auto l = std::make_shared<ConnectionLimiter>(ConnectionLimits{1000000, 1000000, 1000000});
     std::vector<std::thread> threads;
