@@ -9,6 +9,8 @@ namespace {
 // Keys of the two kinds never collide: an account has no ';' prefix.
 std::string account_key(const std::string& account) { return "a;" + account; }
 std::string ip_key(const std::string& ip) { return "i;" + ip; }
+// Neither an account nor an address holds a newline.
+std::string pair_key(const std::string& account, const std::string& ip) { return account + "\n" + ip; }
 
 }  // namespace
 
@@ -82,14 +84,17 @@ LoginThrottle::Admission LoginThrottle::admit(const std::string& account, const 
     const auto now = clock_();
     const std::string akey = account.empty() ? std::string() : account_key(account);
     Admission a;
-    if (waiting(ip_key(ip), now) || (!akey.empty() && waiting(akey, now))) {
+    // An address the account logged in from lately is not held by the
+    // account's wait (a stranger's guesses), only by its own.
+    const bool vouched = !akey.empty() && trusted(account, ip, now);
+    if (waiting(ip_key(ip), now) || (!akey.empty() && !vouched && waiting(akey, now))) {
         a.admitted = false;
         uint32_t n = count_of(ip_key(ip), now);
         if (!akey.empty()) n = std::max(n, count_of(akey, now));
         a.delay_ms = delay_for(n);
         return a;
     }
-    if (!akey.empty()) {
+    if (!akey.empty() && !vouched) {
         auto it = entries_.find(akey);
         if (it != entries_.end() && now - it->second.last < kForgetAfter && it->second.count > 0)
             it->second.until = now + std::chrono::milliseconds(delay_for(it->second.count));
@@ -111,9 +116,29 @@ void LoginThrottle::failure(const std::string& account, const std::string& ip) {
     bump(ip_key(ip), now);
 }
 
-void LoginThrottle::success(const std::string& account, const std::string&) {
+bool LoginThrottle::trusted(const std::string& account, const std::string& ip,
+                            std::chrono::steady_clock::time_point now) const {
+    auto it = trusted_.find(pair_key(account, ip));
+    return it != trusted_.end() && now - it->second.last < kTrustFor;
+}
+
+void LoginThrottle::success(const std::string& account, const std::string& ip) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (account.empty()) return;
+    const auto now = clock_();
+    const std::string pk = pair_key(account, ip);
+    auto t = trusted_.find(pk);
+    if (t == trusted_.end()) {
+        while (trusted_.size() >= max_keys_ && !trusted_lru_.empty()) {
+            trusted_.erase(trusted_lru_.back());
+            trusted_lru_.pop_back();
+        }
+        trusted_lru_.push_front(pk);
+        t = trusted_.emplace(pk, Trust{now, trusted_lru_.begin()}).first;
+    } else {
+        trusted_lru_.splice(trusted_lru_.begin(), trusted_lru_, t->second.lru);
+        t->second.last = now;
+    }
     auto it = entries_.find(account_key(account));
     if (it == entries_.end()) return;
     lru_.erase(it->second.lru);

@@ -19,7 +19,15 @@
 // count (it still decays), so that logging in with one known-good account
 // cannot wash away an address's record of guessing at others. Memory is
 // bounded: at most max_keys keys are tracked, the least recently failed are
-// dropped first. Any thread: every method takes the object's mutex.
+// dropped first.
+//
+// An account's wait must not let a stranger lock its owner out (one wrong
+// guess every few seconds would keep the wait running for ever): an address
+// from which the account logged in successfully within kTrustFor is not held
+// by the account's wait, only by its own. That memory is bounded too
+// (max_keys account-address pairs, the least recently used dropped first) and
+// lives as long as the process. Any thread: every method takes the object's
+// mutex.
 #pragma once
 
 #include <chrono>
@@ -41,6 +49,8 @@ public:
     // for its delayed failure reply (a libuv timer, millisecond clock) must
     // never be refused for arriving a hair early.
     static constexpr std::chrono::milliseconds kSlack{10};
+    // How long a successful login vouches for its address (see above).
+    static constexpr std::chrono::hours kTrustFor{24 * 30};
 
     LoginThrottle(uint64_t base_delay_ms, uint64_t max_delay_ms, size_t max_keys = kDefaultMaxKeys);
 
@@ -77,6 +87,7 @@ private:
     uint64_t delay_for(uint32_t count) const;  // callers hold mutex_
     bool waiting(const std::string& key, std::chrono::steady_clock::time_point now) const;
     void expire(std::chrono::steady_clock::time_point now);
+    bool trusted(const std::string& account, const std::string& ip, std::chrono::steady_clock::time_point now) const;
 
     mutable std::mutex mutex_;
     uint64_t base_ms_, max_ms_;
@@ -84,6 +95,12 @@ private:
     Clock clock_;
     std::unordered_map<std::string, Entry> entries_;
     std::list<std::string> lru_;  // most recently failed first
+    struct Trust {
+        std::chrono::steady_clock::time_point last;  // the last success
+        std::list<std::string>::iterator lru;
+    };
+    std::unordered_map<std::string, Trust> trusted_;  // "account\nip" -> last success
+    std::list<std::string> trusted_lru_;             // most recently successful first
 };
 
 }  // namespace parley::sasl

@@ -126,6 +126,33 @@ BOOST_FIXTURE_TEST_CASE(refuses_the_account_until_its_wait_has_passed, Fixture) 
     BOOST_CHECK(t.admit("alice@example.com", "198.51.100.7").admitted);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_stranger_cannot_lock_the_owner_out, Fixture) {
+    // The owner logged in from home once.
+    BOOST_REQUIRE(t.admit("alice@example.com", "192.0.2.10").admitted);
+    t.success("alice@example.com", "192.0.2.10");
+    // A stranger guesses every time the account's wait ends, from ever new
+    // addresses, which keeps the account's wait running...
+    for (int i = 0; i < 6; ++i) {
+        const std::string ip = "203.0.113." + std::to_string(i);
+        now += std::chrono::milliseconds(1000);
+        BOOST_REQUIRE(t.admit("alice@example.com", ip).admitted);
+        t.failure("alice@example.com", ip);
+    }
+    BOOST_TEST(!t.admit("alice@example.com", "198.51.100.1").admitted, "throttle: the account's wait runs");
+    // ...but the owner's address is held only by its own wait.
+    BOOST_TEST(t.admit("alice@example.com", "192.0.2.10").admitted, "throttle: the owner's address is let through");
+    // That address's own failures still hold it.
+    t.failure("alice@example.com", "192.0.2.10");
+    BOOST_TEST(!t.admit("alice@example.com", "192.0.2.10").admitted, "throttle: its own wait holds it");
+    // The vouching expires.
+    now += LoginThrottle::kTrustFor + std::chrono::hours(1);
+    for (int i = 0; i < 6; ++i) {
+        now += std::chrono::milliseconds(1000);
+        t.failure("alice@example.com", "203.0.113.50");
+    }
+    BOOST_TEST(!t.admit("alice@example.com", "192.0.2.10").admitted, "throttle: after kTrustFor the address is a stranger");
+}
+
 BOOST_FIXTURE_TEST_CASE(refuses_the_address_until_its_wait_has_passed, Fixture) {
     t.failure("", "192.0.2.1");
     t.failure("x@example.com", "192.0.2.1");  // address count 2: 200 ms
