@@ -311,9 +311,27 @@ Status reload_workers(const std::vector<Worker*>& workers, std::shared_ptr<const
         }
         if (!s && first) first = s;
     }
+    // Commit (or roll back) everywhere, and wait for it: when the reload is
+    // reported done, every worker runs the new configuration.
+    std::vector<std::future<void>> applied;
+    const bool commit = static_cast<bool>(first);
     for (auto& [w, result] : prepared) {
-        if (first) w->post([](Worker& worker) { worker.commit_reload(); });
-        else w->post([](Worker& worker) { worker.rollback_reload(); });
+        auto done = std::make_shared<std::promise<void>>();
+        auto fut = done->get_future();
+        const bool posted = w->post([done, commit](Worker& worker) {
+            if (commit) worker.commit_reload();
+            else worker.rollback_reload();
+            done->set_value();
+        });
+        if (posted) applied.push_back(std::move(fut));
+        else if (first) first = Status::error("reload", fmt::format("worker {} stopped during the reload", w->index()));
+    }
+    for (auto& fut : applied) {
+        try {
+            fut.get();
+        } catch (const std::future_error&) {
+            // The worker stopped before it ran the request: it is going away.
+        }
     }
     return first;
 }

@@ -149,7 +149,8 @@ private:
 // Main thread: applies a reloaded config and module set to every worker,
 // all or nothing. Each worker prepares (see Worker::prepare_reload) while
 // the caller waits; if every worker prepared, all commit, otherwise all roll
-// back and the first error is returned: no worker is left with another
+// back and the first error is returned; the caller waits for that too, so a
+// reload reported done is in force on every worker. No worker is left with another
 // module set or other module settings than the rest. A worker that is
 // stopping counts as a failure. The wait is for the workers to drain their
 // inboxes up to the request, which they do between two loop iterations.
