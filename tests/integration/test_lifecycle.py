@@ -4,7 +4,9 @@ running server, --check-config names file, line and key."""
 import asyncio
 import os
 import re
+import select
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -115,33 +117,39 @@ class Lifecycle(unittest.TestCase):
         received = {'alice': 0, 'bob': 0}
         stop = threading.Event()
 
-        def send(stream, to):
-            batch = ("<message to='%s' type='chat'><body>%s</body></message>" % (to, 'x' * 200)) * 20
-            deadline = time.monotonic() + 60
-            while not stop.is_set() and time.monotonic() < deadline:
-                try:
-                    stream.send(batch)
-                except OSError:
-                    return
-
-        def read(stream, name):
-            stream.sock.settimeout(1)
+        def pump(stream, to, name):
+            """One thread per client, sending and reading in turn: an SSL
+            socket must not be read and written from two threads at once
+            (one side then saw nothing, now and then)."""
+            sock = stream.sock
+            sock.setblocking(False)
+            batch = (("<message to='%s' type='chat'><body>%s</body></message>" % (to, 'x' * 200)) * 20).encode()
+            out = b''
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                try:
-                    chunk = stream.sock.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                received[name] += len(chunk)
+                if not stop.is_set() and len(out) < 65536:
+                    out += batch
+                readable, writable, _ = select.select([sock], [sock] if out else [], [], 0.5)
+                if readable or sock.pending():
+                    try:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        received[name] += len(chunk)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        pass
+                    except OSError:
+                        return
+                if writable and out:
+                    try:
+                        out = out[sock.send(out):]
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        pass
+                    except OSError:
+                        return
 
-        threads = [threading.Thread(target=send, args=(alice, bob_jid)),
-                   threading.Thread(target=send, args=(bob, 'alice@parley.test/a')),
-                   threading.Thread(target=read, args=(alice, 'alice')),
-                   threading.Thread(target=read, args=(bob, 'bob'))]
+        threads = [threading.Thread(target=pump, args=(alice, bob_jid, 'alice')),
+                   threading.Thread(target=pump, args=(bob, 'alice@parley.test/a', 'bob'))]
         for t in threads:
             t.start()
         try:
