@@ -234,6 +234,16 @@ key = "{certs}/{DOMAIN}.key"
         return False
 
 
+def worker_of(server, full_jid):
+    """The worker a full JID was bound on, from parleyd's log (None if not
+    bound). The log is written by a thread of its own: waits for the line
+    (bounded)."""
+    pattern = re.escape(full_jid) + r' bound on worker (\d+)'
+    server.wait_log(pattern, timeout=5)
+    m = re.findall(pattern, server.log_text())
+    return int(m[-1]) if m else None
+
+
 class ServerTestCase(unittest.TestCase):
     """One parleyd for the whole class: accounts `users` (password 'secret'),
     config additions `extra`; stopped (and checked) after the last test."""

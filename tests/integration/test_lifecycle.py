@@ -3,7 +3,6 @@ SIGTERM says system-shutdown, parleyctl manages accounts with and without a
 running server, --check-config names file, line and key."""
 import asyncio
 import os
-import re
 import select
 import signal
 import ssl
@@ -13,14 +12,7 @@ import time
 import unittest
 
 from clients import online
-from harness import BUILD, DOMAIN, ParleyServer, RawStream, run
-
-
-def worker_of(server, full_jid):
-    # The log is written by a thread of its own: wait for the line (bounded).
-    server.wait_log(re.escape(full_jid) + r' bound on worker (\d+)', timeout=5)
-    m = re.findall(re.escape(full_jid) + r' bound on worker (\d+)', server.log_text())
-    return int(m[-1]) if m else None
+from harness import BUILD, DOMAIN, ParleyServer, RawStream, run, worker_of
 
 
 class Lifecycle(unittest.TestCase):

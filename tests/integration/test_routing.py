@@ -6,14 +6,7 @@ import re
 import unittest
 
 from clients import online
-from harness import ServerTestCase, DOMAIN, RawStream, run
-
-
-def worker_of(server, full_jid):
-    # The log is written by a thread of its own: wait for the line (bounded).
-    server.wait_log(re.escape(full_jid) + r' bound on worker (\d+)', timeout=5)
-    m = re.findall(re.escape(full_jid) + r' bound on worker (\d+)', server.log_text())
-    return int(m[-1]) if m else None
+from harness import ServerTestCase, DOMAIN, RawStream, run, worker_of
 
 
 class Routing(ServerTestCase):
