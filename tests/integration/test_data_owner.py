@@ -1,7 +1,9 @@
 """parleyctl run as root leaves nothing in the data directory that a
 parleyd running as the directory's owner could not open."""
+import glob
 import os
 import pwd
+import shutil
 import subprocess
 import unittest
 
@@ -40,13 +42,21 @@ class ParleyctlAsRoot(unittest.TestCase):
         self.assert_all_owned_by_nobody(self.server.data)
         self.assertTrue(os.path.exists(os.path.join(self.server.data, 'state', 'data.mdb')))
         # The store opens for its owner: parleyctl run as nobody (as parleyd
-        # would run) reads and writes it.
-        ctl = [os.path.join(BUILD, 'tools/parleyctl/parleyctl'), '--config', self.server.config]
+        # would run) reads and writes it. The build tree may be where nobody
+        # cannot go (a checkout under /root): run a copy of the binary and of
+        # libparley from the test's own directory.
+        bindir = os.path.join(self.server.dir, 'bin')
+        os.mkdir(bindir, 0o755)
+        shutil.copy2(os.path.join(BUILD, 'tools/parleyctl/.libs/parleyctl'), bindir)
+        for lib in glob.glob(os.path.join(BUILD, '.libs/libparley.so*')):
+            shutil.copy2(lib, bindir, follow_symlinks=True)
+        env = dict(os.environ, LD_LIBRARY_PATH=bindir)
+        ctl = [os.path.join(bindir, 'parleyctl'), '--config', self.server.config]
         r = subprocess.run(ctl + ['user', 'add', 'bob@parley.test'], input='pw\n', user='nobody',
-                           group='nogroup', extra_groups=[], capture_output=True, text=True, timeout=60)
+                           group='nogroup', extra_groups=[], capture_output=True, text=True, timeout=60, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         r = subprocess.run(ctl + ['user', 'list'], user='nobody', group='nogroup', extra_groups=[],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sorted(r.stdout.split()), ['alice@parley.test', 'bob@parley.test'])
 
