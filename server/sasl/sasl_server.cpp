@@ -338,7 +338,10 @@ int ServerSession::proxy_policy(sasl_conn_t*, void* context, const char* request
     return SASL_NOAUTHZ;
 }
 
-std::string authcid_in(std::string_view mech, std::string_view msg, std::string_view domain) {
+namespace {
+
+// The authcid as the client wrote it in its first message, or empty.
+std::string raw_authcid(std::string_view mech, std::string_view msg) {
     std::string user;
     if (mech == "PLAIN") {
         // authzid NUL authcid NUL password: take the middle field only.
@@ -360,10 +363,17 @@ std::string authcid_in(std::string_view mech, std::string_view msg, std::string_
             else user += name[i];
         }
     }
+    return user;
+}
+
+}  // namespace
+
+std::string authcid_in(std::string_view mech, std::string_view msg, std::string_view domain) {
     // No length bound of our own: the account store's nodeprep decides, as
     // it does for Cyrus. A shorter bound here let a name padded with
     // characters nodeprep deletes (U+00AD, U+200B) reach Cyrus as "alice"
     // while the throttle saw no account at all.
+    const std::string user = raw_authcid(mech, msg);
     if (user.empty()) return {};
     std::string node;
     if (!detail::local_node(user, domain, node)) return {};
@@ -377,11 +387,28 @@ std::string gs2_channel_binding_name(std::string_view msg) {
     return std::string(msg.substr(2, comma - 2));
 }
 
-void ServerSession::note_user_from(std::string_view msg) {
+bool ServerSession::note_user_from(std::string_view msg) {
     // The authcid for logs and throttling, read from the client's first
     // message in case Cyrus never got as far as canonicalizing it.
     std::string node = authcid_in(mech_, msg, domain_);
     if (!node.empty()) attempted_user_ = node;
+    // PLAIN and SCRAM name the account in their first message. One that is
+    // no account name of this domain (unreadable, over nodeprep's 1023
+    // bytes, not preparable, another domain) never reaches Cyrus: its
+    // canonicalization of names past its 1024-byte buffer leaks (found by
+    // sasl_fuzz), and nothing good can come of it.
+    if (!node.empty() || !(mech_ == "PLAIN" || mech_.rfind("SCRAM-", 0) == 0)) return true;
+    unnamed_malformed_ = raw_authcid(mech_, msg).empty();
+    return false;
+}
+
+Outcome ServerSession::refuse_unnamed() {
+    done_ = true;
+    // A name that is not one of ours fails like a wrong password; a message
+    // with no name in it is malformed.
+    if (unnamed_malformed_)
+        return Outcome{Outcome::Kind::failure, {}, {}, "malformed-request", "the authentication exchange is malformed"};
+    return Outcome{Outcome::Kind::failure, {}, {}, "not-authorized", "authentication failed"};
 }
 
 Outcome ServerSession::start(const std::string& mech, std::optional<std::string_view> initial) {
@@ -395,7 +422,7 @@ Outcome ServerSession::start(const std::string& mech, std::optional<std::string_
         return Outcome{Outcome::Kind::failure, {}, {}, "invalid-mechanism", "mechanism not offered"};
     }
     mech_ = mech;
-    if (initial) note_user_from(*initial);
+    if (initial && !note_user_from(*initial)) return refuse_unnamed();
     const char* out = nullptr;
     unsigned outlen = 0;
     int rc = sasl_server_start(conn_.get(), mech.c_str(), initial ? initial->data() : nullptr,
@@ -410,7 +437,7 @@ Outcome ServerSession::step(std::string_view data) {
         return Outcome{Outcome::Kind::failure, {}, {}, "malformed-request", "no authentication exchange is in progress"};
     if (first_pending_) {
         first_pending_ = false;
-        note_user_from(data);
+        if (!note_user_from(data)) return refuse_unnamed();
     }
     const char* out = nullptr;
     unsigned outlen = 0;

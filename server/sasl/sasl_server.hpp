@@ -105,7 +105,9 @@ private:
                             const char* auth_identity, unsigned alen, const char* def_realm, unsigned urlen,
                             struct propctx* propctx) noexcept;
     Outcome finish(int rc, const char* out, unsigned outlen);
-    void note_user_from(std::string_view client_message);
+    // False when the first message of PLAIN or SCRAM names no account.
+    bool note_user_from(std::string_view client_message);
+    Outcome refuse_unnamed();
 
     struct ConnDeleter {
         void operator()(sasl_conn_t* c) const { sasl_dispose(&c); }
@@ -115,7 +117,8 @@ private:
     bool started_ = false;
     bool done_ = false;
     bool authzid_refused_ = false;
-    bool first_pending_ = false;  // started without initial response: the next step carries it
+    bool first_pending_ = false;
+    bool unnamed_malformed_ = false;  // see refuse_unnamed()  // started without initial response: the next step carries it
     std::string mech_;
     std::string attempted_user_;
     std::string cb_name_, cb_data_;
