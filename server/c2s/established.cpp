@@ -1,4 +1,4 @@
-// c2s::Session, established phase: validate, stamp, hook, route; deliver.
+// c2s::Session, established phase: validate, stamp, hook, route; send.
 #include <charconv>
 
 #include "c2s/session.hpp"
@@ -46,7 +46,8 @@ void Session::handle_established(xml::Element stanza) {
         if (!t) {
             // The error comes from our server, not from an address that does not parse.
             stanza.remove_attr("to");
-            router.bounce(stanza, StanzaError::modify("jid-malformed", "the 'to' address is not a valid JID"));
+            router.refuse(std::move(stanza), state_.jid, {}, module::Origin::local_client,
+                          StanzaError::modify("jid-malformed", "the 'to' address is not a valid JID"));
             return;
         }
         to = t.value();
@@ -55,12 +56,13 @@ void Session::handle_established(xml::Element stanza) {
 
     if (name == "iq") {
         if (!valid_iq_type(type) || !stanza.attr("id")) {
-            router.bounce(stanza, StanzaError::modify("bad-request", "an iq needs an id and a type of get, set, "
-                                                                     "result or error"));
+            router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client,
+                          StanzaError::modify("bad-request", "an iq needs an id and a type of get, set, result or error"));
             return;
         }
         if ((type == "get" || type == "set") && stanza.child_count() != 1) {
-            router.bounce(stanza, StanzaError::modify("bad-request", "an iq request carries exactly one child"));
+            router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client,
+                          StanzaError::modify("bad-request", "an iq request carries exactly one child"));
             return;
         }
         // RFC 3921 session establishment: a no-op since RFC 6121, kept for old clients.
@@ -75,17 +77,22 @@ void Session::handle_established(xml::Element stanza) {
             return;
         }
     } else if (name == "presence" && !valid_presence_type(type)) {
-        router.bounce(stanza, StanzaError::modify("bad-request", "unknown presence type"));
+        router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client,
+                      StanzaError::modify("bad-request", "unknown presence type"));
         return;
     }
 
     auto& hooks = worker().hooks();
     if (hooks.has_hooks(module::HookPoint::stanza_in)) {
         module::StanzaContext ctx{stanza, state_.jid, to, true};
-        module::HookResult r = hooks.run(module::HookPoint::stanza_in, ctx);
-        if (r.verdict == module::HookResult::Verdict::handled) return;
+        std::string owner;
+        module::HookResult r = hooks.run(module::HookPoint::stanza_in, ctx, &owner);
+        if (r.verdict == module::HookResult::Verdict::handled) {
+            router.consumed(stanza, state_.jid, to, module::Origin::local_client, owner);
+            return;
+        }
         if (r.verdict == module::HookResult::Verdict::reject) {
-            router.bounce(stanza, r.error);
+            router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client, r.error);
             return;
         }
     }
@@ -109,26 +116,14 @@ void Session::handle_established(xml::Element stanza) {
         }
         worker().shared().registry->set_presence(state_.jid, sessions::SessionRef{worker().index(), state_.id},
                                                  state_.available, state_.priority);
-        router.broadcast_own_presence(state_, stanza);
+        router.broadcast_own_presence(state_.jid, state_.id, stanza);
         return;
     }
-    router.route(std::move(stanza), state_.jid, to);
+    router.route(std::move(stanza), state_.jid, to, module::Origin::local_client);
 }
 
-void Session::deliver(xml::Element stanza) {
+void Session::send_stanza(const xml::Element& stanza) {
     if (closing()) return;
-    auto& hooks = worker().hooks();
-    if (hooks.has_hooks(module::HookPoint::stanza_out)) {
-        xmpp::Jid from;
-        if (auto f = xmpp::Jid::parse(stanza.attr_or("from")); f) from = f.value();
-        module::StanzaContext ctx{stanza, from, state_.jid, false};
-        module::HookResult r = hooks.run(module::HookPoint::stanza_out, ctx);
-        if (r.verdict == module::HookResult::Verdict::handled) return;
-        if (r.verdict == module::HookResult::Verdict::reject) {
-            worker().router().bounce(stanza, r.error);
-            return;
-        }
-    }
     send(stanza);
 }
 

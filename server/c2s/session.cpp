@@ -583,7 +583,7 @@ void Session::handle_bind(const xml::Element& iq) {
         // RFC 6120 §7.7.2.2: the older session of this full JID is ended.
         uint64_t old_id = old->ref.session_id;
         auto end_old = [old_id](loop::Worker& w) {
-            if (Session* s = w.find_session(old_id))
+            if (sessions::LocalSession* s = w.find_session(old_id))
                 s->end_with(StreamErrorCondition::conflict, "replaced by a new session with the same resource");
         };
         if (old->ref.worker == worker().index()) end_old(worker());
@@ -595,7 +595,8 @@ void Session::handle_bind(const xml::Element& iq) {
     result.add_child("bind", std::string(xmpp::kNsBind)).add_child("jid", std::string(xmpp::kNsBind)).add_text(state_.jid.str());
     send(result);
     log::info("c2s", "{} bound on worker {}", state_.jid.str(), worker().index());
-    worker().hooks().fire(module::SessionEvent::bound, state_.jid);
+    worker().hooks().fire(module::SessionEvent::bound,
+                          sessions::SessionEntry{state_.jid, sessions::SessionRef{worker().index(), state_.id}, false, 0});
 }
 
 void Session::send_iq_error(const xml::Element& iq, const StanzaError& e) {
@@ -615,8 +616,12 @@ void Session::on_closed() {
     auto& shared = worker().shared();
     worker().remove_session(state_.id);
     shared.registry->unbind(state_.jid, sessions::SessionRef{worker().index(), state_.id});
-    worker().router().session_ended(state_);
-    worker().hooks().fire(module::SessionEvent::closed, state_.jid);
+    worker().router().session_ended(state_.jid, state_.id, state_.available);
+    worker().hooks().fire(module::SessionEvent::closed,
+                          sessions::SessionEntry{state_.jid, sessions::SessionRef{worker().index(), state_.id},
+                                                 state_.available, state_.priority});
+    // Module data dies with the session, after the modules heard it end.
+    clear_slots();
     log::info("c2s", "{} disconnected", state_.jid.str());
 }
 

@@ -20,6 +20,7 @@
 #include "loop/delay.hpp"
 #include "net/stream_transport.hpp"
 #include "sasl/sasl_server.hpp"
+#include "sessions/local_session.hpp"
 #include "sessions/registry.hpp"
 #include "xmpp/jid.hpp"
 
@@ -34,7 +35,7 @@ struct SessionState {
     std::string stream_id;
 };
 
-class Session final : public net::StreamTransport {
+class Session final : public net::StreamTransport, public sessions::LocalSession {
 public:
     Session(loop::Worker& worker, net::TlsSession::Mode mode);
     ~Session() override;
@@ -43,10 +44,11 @@ public:
     // it accepted) and the error is returned.
     Status accept(uv_stream_t* server);
 
-    // Delivers a routed stanza to this client (runs stanza/out hooks).
-    void deliver(xml::Element stanza);
-    // Ends this session with a stream error (resource conflict, account deleted).
-    void end_with(xmpp::StreamErrorCondition condition, std::string_view text);
+    // sessions::LocalSession
+    uint64_t session_id() const override { return state_.id; }
+    const xmpp::Jid& full_jid() const override { return state_.jid; }
+    void send_stanza(const xml::Element& stanza) override;
+    void end_with(xmpp::StreamErrorCondition condition, std::string_view text) override;
 
     const SessionState& state() const { return state_; }
     bool bound() const { return phase_ == Phase::bound; }

@@ -20,21 +20,105 @@ bool HookTable::has_hooks(module::HookPoint point) const {
     return std::any_of(hooks_.begin(), hooks_.end(), [&](const Hook& h) { return h.point == point; });
 }
 
-module::HookResult HookTable::run(module::HookPoint point, module::StanzaContext& ctx) const {
+namespace {
+
+template <class Fn>
+void insert_ranked(std::vector<Fn>& v, Fn entry) {
+    v.push_back(std::move(entry));
+    std::stable_sort(v.begin(), v.end(), [](const Fn& a, const Fn& b) {
+        if (a.priority != b.priority) return a.priority > b.priority;
+        return a.seq < b.seq;
+    });
+}
+
+module::HookResult module_failed() {
+    return module::HookResult::reject(StanzaError::cancel("internal-server-error", "a server module failed"));
+}
+
+}  // namespace
+
+module::HookResult HookTable::run(module::HookPoint point, module::StanzaContext& ctx, std::string* decided_by) const {
     for (const Hook& h : hooks_) {
         if (h.point != point) continue;
+        module::HookResult r;
         try {
-            module::HookResult r = h.fn(ctx);
-            if (r.verdict != module::HookResult::Verdict::pass) return r;
+            r = h.fn(ctx);
         } catch (const std::exception& e) {
             log::error("hooks", "hook of module {} failed: {}", h.owner, e.what());
-            return module::HookResult::reject(StanzaError::cancel("internal-server-error", "a server module failed"));
+            r = module_failed();
         } catch (...) {
             log::error("hooks", "hook of module {} failed", h.owner);
-            return module::HookResult::reject(StanzaError::cancel("internal-server-error", "a server module failed"));
+            r = module_failed();
+        }
+        if (r.verdict != module::HookResult::Verdict::pass) {
+            if (decided_by) *decided_by = h.owner;
+            return r;
         }
     }
     return module::HookResult::pass();
+}
+
+void HookTable::add_routed(const std::string& owner, int priority, module::RoutedHook fn) {
+    insert_ranked(routed_, Ranked<module::RoutedHook>{owner, priority, seq_++, std::move(fn)});
+}
+
+void HookTable::run_routed(module::RoutedContext& ctx) const {
+    for (const auto& h : routed_) {
+        try {
+            h.fn(ctx);
+        } catch (const std::exception& e) {
+            log::error("hooks", "routed hook of module {} failed: {}", h.owner, e.what());
+        } catch (...) {
+            log::error("hooks", "routed hook of module {} failed", h.owner);
+        }
+    }
+}
+
+void HookTable::add_unavailable(const std::string& owner, int priority, module::UnavailableHandler fn) {
+    insert_ranked(unavailable_, Ranked<module::UnavailableHandler>{owner, priority, seq_++, std::move(fn)});
+}
+
+module::HookResult HookTable::run_unavailable(module::RoutedContext& ctx, std::string* decided_by) const {
+    for (const auto& h : unavailable_) {
+        module::HookResult r;
+        try {
+            r = h.fn(ctx);
+        } catch (const std::exception& e) {
+            log::error("hooks", "unavailable handler of module {} failed: {}", h.owner, e.what());
+            r = module_failed();
+        } catch (...) {
+            log::error("hooks", "unavailable handler of module {} failed", h.owner);
+            r = module_failed();
+        }
+        if (r.verdict != module::HookResult::Verdict::pass) {
+            if (decided_by) *decided_by = h.owner;
+            return r;
+        }
+    }
+    return module::HookResult::pass();
+}
+
+Status HookTable::add_domain(const std::string& owner, std::string vhost, std::string domain,
+                             module::DomainHandler fn) {
+    auto it = domains_.find(domain);
+    if (it != domains_.end())
+        return Status::error("exists", fmt::format("domain {} is already handled by module {}", domain, it->second.owner));
+    domains_.emplace(std::move(domain), Domain{owner, std::move(vhost), std::move(fn)});
+    return Status::ok();
+}
+
+const module::DomainHandler* HookTable::find_domain(std::string_view domain, std::string* owner) const {
+    auto it = domains_.find(domain);
+    if (it == domains_.end()) return nullptr;
+    if (owner) *owner = it->second.owner;
+    return &it->second.fn;
+}
+
+std::vector<std::string> HookTable::domains_of(std::string_view vhost) const {
+    std::vector<std::string> out;
+    for (const auto& [d, h] : domains_)
+        if (h.vhost == vhost) out.push_back(d);
+    return out;  // a std::map: already sorted
 }
 
 Status HookTable::add_iq(const std::string& owner, module::IqTarget target, std::string_view type,
@@ -61,11 +145,11 @@ void HookTable::add_session_handler(const std::string& owner, module::SessionEve
     session_handlers_.emplace_back(owner, event, std::move(fn));
 }
 
-void HookTable::fire(module::SessionEvent event, const xmpp::Jid& full_jid) const {
+void HookTable::fire(module::SessionEvent event, const module::SessionInfo& session) const {
     for (const auto& [owner, ev, fn] : session_handlers_) {
         if (ev != event) continue;
         try {
-            fn(full_jid);
+            fn(session);
         } catch (const std::exception& e) {
             log::error("hooks", "session handler of module {} failed: {}", owner, e.what());
         } catch (...) {
@@ -106,6 +190,9 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(session_handlers_, [&](const auto& t) { return std::get<0>(t) == owner; });
     std::erase_if(features_, [&](const auto& f) { return f.first == owner; });
     std::erase_if(identities_, [&](const auto& i) { return i.first == owner; });
+    std::erase_if(routed_, [&](const auto& h) { return h.owner == owner; });
+    std::erase_if(unavailable_, [&](const auto& h) { return h.owner == owner; });
+    std::erase_if(domains_, [&](const auto& kv) { return kv.second.owner == owner; });
 }
 
 }  // namespace parley::hooks

@@ -21,8 +21,28 @@ public:
     void add_hook(const std::string& owner, module::HookPoint point, int priority, module::StanzaHook fn);
     // Runs the hooks of `point` in priority order until one handles or rejects.
     // A hook that throws is logged and treated as a reject with internal-server-error.
-    module::HookResult run(module::HookPoint point, module::StanzaContext& ctx) const;
+    // `decided_by`, if given, receives the name of the module that handled or rejected.
+    module::HookResult run(module::HookPoint point, module::StanzaContext& ctx,
+                           std::string* decided_by = nullptr) const;
     bool has_hooks(module::HookPoint point) const;
+
+    // Routed hooks: all run, in priority order; one that throws is logged
+    // and skipped (it cannot undo what others did).
+    void add_routed(const std::string& owner, int priority, module::RoutedHook fn);
+    bool has_routed() const { return !routed_.empty(); }
+    void run_routed(module::RoutedContext& ctx) const;
+    // Unavailable handlers, in priority order until one handles or rejects;
+    // `decided_by` receives that module's name.
+    void add_unavailable(const std::string& owner, int priority, module::UnavailableHandler fn);
+    bool has_unavailable() const { return !unavailable_.empty(); }
+    module::HookResult run_unavailable(module::RoutedContext& ctx, std::string* decided_by) const;
+
+    // Domain handlers, keyed by domain (lower case, as JIDs prepare it).
+    Status add_domain(const std::string& owner, std::string vhost, std::string domain, module::DomainHandler fn);
+    // The handler owning `domain`, or nullptr; `owner` receives its module.
+    const module::DomainHandler* find_domain(std::string_view domain, std::string* owner = nullptr) const;
+    bool has_domains() const { return !domains_.empty(); }
+    std::vector<std::string> domains_of(std::string_view vhost) const;
 
     Status add_iq(const std::string& owner, module::IqTarget target, std::string_view type, std::string_view ns,
                   std::string_view element, module::IqHandler fn);
@@ -30,7 +50,7 @@ public:
                                      std::string_view element) const;
 
     void add_session_handler(const std::string& owner, module::SessionEvent event, module::SessionEventHandler fn);
-    void fire(module::SessionEvent event, const xmpp::Jid& full_jid) const;
+    void fire(module::SessionEvent event, const module::SessionInfo& session) const;
 
     void add_feature(const std::string& owner, std::string feature);
     void add_identity(const std::string& owner, module::DiscoIdentity identity);
@@ -52,7 +72,22 @@ private:
         std::string owner;
         module::IqHandler fn;
     };
+    template <class Fn>
+    struct Ranked {
+        std::string owner;
+        int priority;
+        uint64_t seq;
+        Fn fn;
+    };
+    struct Domain {
+        std::string owner;
+        std::string vhost;
+        module::DomainHandler fn;
+    };
     std::vector<Hook> hooks_;  // kept sorted: point, priority desc, seq
+    std::vector<Ranked<module::RoutedHook>> routed_;             // priority desc, seq
+    std::vector<Ranked<module::UnavailableHandler>> unavailable_;  // priority desc, seq
+    std::map<std::string, Domain, std::less<>> domains_;
     std::map<IqKey, Iq> iqs_;
     std::vector<std::tuple<std::string, module::SessionEvent, module::SessionEventHandler>> session_handlers_;
     std::vector<std::pair<std::string, std::string>> features_;

@@ -14,6 +14,7 @@
 #include "loop/worker_host.hpp"
 #include "net/stream_transport.hpp"
 #include "router/router.hpp"
+#include "sessions/local_session.hpp"
 
 namespace parley::loop {
 
@@ -160,6 +161,7 @@ Status Worker::start_module(const std::shared_ptr<const module::LoadedModule>& m
     // last callback the module registered is gone.
     rm->host = std::make_unique<WorkerHost>(*this, m->name(), module::section_for(cfg, m->name()), m);
     rm->instance = m->create_instance();
+    rm->host->set_instance(rm->instance.get());
     Status s = Status::ok();
     try {
         s = rm->instance->configure(rm->host->config());
@@ -398,6 +400,7 @@ void Worker::on_shutdown_timer(uv_timer_t* t) {
 
 void Worker::maybe_finish_shutdown() {
     if (!shutting_down_ || !transports_.empty()) return;
+    if (router_) router_->stop();
     stop_modules();
     std::vector<std::function<void(Worker&)>> dropped;
     {
@@ -438,11 +441,17 @@ void Worker::forget_transport(net::StreamTransport* t) {
     if (shutting_down_) maybe_finish_shutdown();
 }
 
-void Worker::add_session(uint64_t id, c2s::Session* s) { sessions_[id] = s; }
+void Worker::add_session(uint64_t id, sessions::LocalSession* s) { sessions_[id] = s; }
 void Worker::remove_session(uint64_t id) { sessions_.erase(id); }
-c2s::Session* Worker::find_session(uint64_t id) const {
+sessions::LocalSession* Worker::find_session(uint64_t id) const {
     auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second;
+}
+
+WorkerHost* Worker::module_host(std::string_view name) const {
+    for (const auto& rm : modules_)
+        if (rm->loaded->name() == name && rm->instance) return rm->host.get();
+    return nullptr;
 }
 
 }  // namespace parley::loop

@@ -31,8 +31,8 @@
 namespace parley::net {
 class StreamTransport;
 }
-namespace parley::c2s {
-class Session;
+namespace parley::sessions {
+class LocalSession;
 }
 namespace parley::router {
 class Router;
@@ -78,9 +78,15 @@ public:
     void forget_transport(net::StreamTransport* t);
     void add_transport(net::StreamTransport* t);
 
-    void add_session(uint64_t id, c2s::Session* s);
+    void add_session(uint64_t id, sessions::LocalSession* s);
     void remove_session(uint64_t id);
-    c2s::Session* find_session(uint64_t id) const;
+    sessions::LocalSession* find_session(uint64_t id) const;
+    template <class Fn>
+    void for_each_session(Fn&& fn) const {
+        for (const auto& [id, s] : sessions_) fn(*s);
+    }
+    // The host of the running module `name` on this worker, or nullptr.
+    WorkerHost* module_host(std::string_view name) const;
     size_t session_count() const { return sessions_.size(); }
     size_t connection_count() const { return transports_.size(); }
 
@@ -143,7 +149,7 @@ private:
     std::unique_ptr<PendingReload> pending_reload_;
     std::vector<net::StreamTransport*> dirty_;
     std::unordered_map<net::StreamTransport*, bool> transports_;
-    std::unordered_map<uint64_t, c2s::Session*> sessions_;
+    std::unordered_map<uint64_t, sessions::LocalSession*> sessions_;
 };
 
 // Main thread: applies a reloaded config and module set to every worker,

@@ -3,6 +3,7 @@
 #include "log/log.hpp"
 #include "loop/worker.hpp"
 #include "router/router.hpp"
+#include "sessions/local_session.hpp"
 
 namespace parley::loop {
 
@@ -93,8 +94,77 @@ void WorkerHost::on_timer(uv_timer_t* h) {
     if (!t->repeating) host->cancel_timer(id);
 }
 
+void WorkerHost::on_routed(int priority, module::RoutedHook fn) {
+    worker_.hooks().add_routed(name_, priority, std::move(fn));
+}
+
+void WorkerHost::on_unavailable(int priority, module::UnavailableHandler fn) {
+    worker_.hooks().add_unavailable(name_, priority, std::move(fn));
+}
+
+Status WorkerHost::domain_handler(std::string_view vhost, std::string_view domain, module::DomainHandler fn) {
+    const auto& cfg = worker_.config();
+    if (!cfg.find_host(vhost))
+        return Status::error("invalid", fmt::format("{} is not a virtual host of this server", vhost));
+    // Prepared like any JID's domain, so that lookups by a stanza's 'to' match.
+    auto j = xmpp::Jid::parse(domain);
+    if (!j || j->has_node() || j->has_resource() || j->domain().empty())
+        return Status::error("invalid", fmt::format("'{}' is not a domain", domain));
+    if (cfg.find_host(j->domain()))
+        return Status::error("invalid", fmt::format("{} is a virtual host, not a domain a module can own", domain));
+    return worker_.hooks().add_domain(name_, std::string(vhost), j->domain(), std::move(fn));
+}
+
+std::vector<std::string> WorkerHost::domains_of(std::string_view vhost) const { return worker_.hooks().domains_of(vhost); }
+
+std::vector<module::SessionInfo> WorkerHost::sessions_of(const xmpp::Jid& bare_jid) const {
+    return worker_.shared().registry->sessions_of(bare_jid.bare());
+}
+
+std::vector<module::SessionInfo> WorkerHost::all_sessions() const { return worker_.shared().registry->all(); }
+
+void WorkerHost::send_to_session(const module::SessionInfo& session, xml::Element stanza, module::Delivery how) {
+    worker_.router().deliver(session, std::move(stanza), how);
+}
+
+module::SessionSlot* WorkerHost::slot(uint64_t session_id) {
+    sessions::LocalSession* s = worker_.find_session(session_id);
+    return s ? s->slot(this) : nullptr;
+}
+
+bool WorkerHost::set_slot(uint64_t session_id, std::unique_ptr<module::SessionSlot> slot) {
+    sessions::LocalSession* s = worker_.find_session(session_id);
+    if (!s) return false;
+    s->set_slot(this, std::move(slot));
+    return true;
+}
+
+unsigned WorkerHost::worker_count() const { return static_cast<unsigned>(worker_.shared().workers.size()); }
+
+bool WorkerHost::post(unsigned worker, std::function<void(module::Host&)> fn) {
+    const auto& workers = worker_.shared().workers;
+    if (worker >= workers.size()) return false;
+    // The function is the module's code: it keeps the library loaded until
+    // it has run or been dropped (members are destroyed in reverse order:
+    // fn first, then the library reference).
+    struct Task {
+        std::shared_ptr<const void> library;
+        std::string name;
+        std::function<void(module::Host&)> fn;
+    };
+    auto task = std::make_shared<Task>(Task{library_, name_, std::move(fn)});
+    return workers[worker]->post([task](Worker& w) {
+        if (WorkerHost* h = w.module_host(task->name)) task->fn(*h);
+    });
+}
+
+void WorkerHost::send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) {
+    worker_.router().send_iq(std::move(iq), timeout_ms, std::move(fn));
+}
+
 void WorkerHost::drop_all() {
     worker_.hooks().drop(name_);
+    worker_.for_each_session([this](sessions::LocalSession& s) { s.drop_slot(this); });
     for (auto& [id, t] : timers_) close_timer(&t->handle);
     timers_.clear();
 }

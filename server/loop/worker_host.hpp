@@ -43,6 +43,21 @@ public:
     module::TimerId add_timer(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) override;
     void cancel_timer(module::TimerId id) override;
 
+    void on_routed(int priority, module::RoutedHook fn) override;
+    void on_unavailable(int priority, module::UnavailableHandler fn) override;
+    Status domain_handler(std::string_view vhost, std::string_view domain, module::DomainHandler fn) override;
+    std::vector<std::string> domains_of(std::string_view vhost) const override;
+    std::vector<module::SessionInfo> sessions_of(const xmpp::Jid& bare_jid) const override;
+    std::vector<module::SessionInfo> all_sessions() const override;
+    void send_to_session(const module::SessionInfo& session, xml::Element stanza, module::Delivery how) override;
+    module::SessionSlot* slot(uint64_t session_id) override;
+    bool set_slot(uint64_t session_id, std::unique_ptr<module::SessionSlot> slot) override;
+    unsigned worker_count() const override;
+    bool post(unsigned worker, std::function<void(module::Host&)> fn) override;
+    module::Module& instance() override { return *instance_; }
+    void send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) override;
+
+    void set_instance(module::Module* m) { instance_ = m; }
     void set_section(config::Section s) { section_ = std::move(s); }
     // Drops every registration and timer of this module.
     void drop_all();
@@ -54,6 +69,7 @@ private:
     Worker& worker_;
     std::string name_;
     std::shared_ptr<const void> library_;
+    module::Module* instance_ = nullptr;
     config::Section section_;
     std::map<module::TimerId, Timer*> timers_;
     module::TimerId next_timer_ = 0;

@@ -28,12 +28,13 @@
 #include "config/config.hpp"
 #include "errors/stanza_error.hpp"
 #include "errors/status.hpp"
+#include "sessions/registry.hpp"
 #include "xml/element.hpp"
 #include "xmpp/jid.hpp"
 
 namespace parley::module {
 
-inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint32_t kAbiVersion = 2;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
 struct XepInfo {
@@ -69,6 +70,112 @@ struct StanzaContext {
 };
 using StanzaHook = std::function<HookResult(StanzaContext&)>;
 
+// Where a stanza entered the router.
+enum class Origin {
+    local_client,   // one of our c2s sessions
+    server,         // the server itself or a module (replies, bounces, pushes)
+    remote_server,  // an s2s stream (UNFINISHED: federation is a later capability)
+};
+
+// A bound session as modules see it: plain data, valid on any worker.
+using SessionInfo = sessions::SessionEntry;
+
+// What the router decided for one stanza; routed hooks see it exactly once.
+struct RouteOutcome {
+    enum class Kind {
+        delivered,    // to `recipients`, local sessions (each then runs stanza_out)
+        unavailable,  // to an existing local account that has no session taking it;
+                      // the default rule bounced (`error`) or dropped it
+        taken_over,   // the same situation, but the unavailable handler of module
+                      // `owner` took it (offline storage, subscriptions)
+        no_account,   // to a local account that does not exist: bounced with the
+                      // same error as `unavailable` (no enumeration)
+        server,       // for the server: an iq answered by a module for a domain or
+                      // an account, a reply to a server-sent iq, presence to the server
+        domain,       // handed to the domain handler of `owner` (a domain, e.g. a MUC service)
+        bounced,      // refused; `error` went back to the sender (remote domains
+                      // too, until s2s exists)
+        dropped,      // dropped without a reply (errors, results, presence to nowhere)
+        consumed,     // handled by the stanza_in hook of module `owner` before routing
+    };
+    Kind kind = Kind::dropped;
+    std::vector<SessionInfo> recipients;
+    StanzaError error;
+    std::string owner;
+};
+const char* to_string(RouteOutcome::Kind kind);
+
+// A stanza held by a hook (DESIGN.md "The path of a stanza"): the router
+// carries out its outcome only once every hold on it is released; a rejected
+// hold bounces it to its sender with the given error instead, and nothing is
+// delivered. Later stanzas from the same sender wait behind a held one, so a
+// sender's order is kept. Call release() or reject() once, on the worker that
+// holds it (from a completion posted back there); a hold dropped without
+// either rejects with internal-server-error, so nothing a module failed to
+// finish (e.g. archive) is ever delivered. Loop-affine.
+class Hold {
+public:
+    virtual ~Hold() = default;
+    virtual void release() = 0;
+    virtual void reject(const StanzaError& error) = 0;
+};
+
+// A stanza after the router's decision. `stanza` may be annotated (a
+// stanza-id) but not readdressed.
+class RoutedContext {
+public:
+    RoutedContext(xml::Element& s, const xmpp::Jid& f, const xmpp::Jid& t, Origin o, const RouteOutcome& out)
+        : stanza(s), from(f), to(t), origin(o), outcome(out) {}
+    virtual ~RoutedContext() = default;
+    xml::Element& stanza;
+    const xmpp::Jid& from;
+    const xmpp::Jid& to;  // never empty: a missing 'to' is the sender's bare JID
+    Origin origin;
+    const RouteOutcome& outcome;
+    // Holds the stanza until the returned Hold is released or rejected.
+    virtual std::shared_ptr<Hold> hold() = 0;
+};
+// Runs once per stanza, after the decision, for every origin; observes and
+// may hold. Every routed hook runs (there is no "handled").
+using RoutedHook = std::function<void(RoutedContext&)>;
+
+// The router's "no available resource" decision point: a message, presence
+// or iq to an existing local account that no session takes (RFC 6121 §8.5:
+// offline, probes, subscription requests). handled: the module took the
+// stanza (outcome taken_over); reject: bounced with that error; pass: the
+// next handler, then the default rule (the same bounce as for a missing
+// account, or a silent drop). The context's hold() holds the stanza as above.
+using UnavailableHandler = std::function<HookResult(RoutedContext&)>;
+
+// A stanza for a domain a module owns (e.g. conference.example.org), from
+// any origin and any worker; the handler runs on the worker that routed it.
+struct DomainStanza {
+    xml::Element stanza;
+    xmpp::Jid from;
+    xmpp::Jid to;
+    Origin origin;
+};
+using DomainHandler = std::function<void(DomainStanza&)>;
+
+// Data a module keeps per session (e.g. stream management counters), freed
+// with the session or when the module stops. memory_bytes() is counted in
+// the session's memory figures.
+class SessionSlot {
+public:
+    virtual ~SessionSlot() = default;
+    virtual size_t memory_bytes() const { return 0; }
+};
+
+// How send_to_session() hands a stanza over.
+enum class Delivery {
+    with_hooks,  // as a routed stanza: stanza_out hooks run
+    direct,      // written as is (a stream management queue flush)
+};
+
+// The reply to an iq the server sent (send_iq): the result or error iq, or
+// nullptr when none came before the timeout.
+using IqReplyHandler = std::function<void(const xml::Element* reply)>;
+
 // Where an iq request is addressed.
 enum class IqTarget {
     server,   // a served domain (e.g. disco#info to "example.org")
@@ -99,7 +206,7 @@ enum class SessionEvent {
     bound,   // a c2s session bound a resource
     closed,  // a bound session ended
 };
-using SessionEventHandler = std::function<void(const xmpp::Jid& full_jid)>;
+using SessionEventHandler = std::function<void(const SessionInfo& session)>;
 
 struct DiscoIdentity {
     std::string category;  // "server"
@@ -109,6 +216,8 @@ struct DiscoIdentity {
 };
 
 using TimerId = uint64_t;
+
+class Module;
 
 // The host side, one per (module, worker). Loop-affine.
 class Host {
@@ -140,6 +249,43 @@ public:
 
     virtual TimerId add_timer(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) = 0;
     virtual void cancel_timer(TimerId id) = 0;
+
+    // --- The stanza path (DESIGN.md "The path of a stanza") ---
+    // Higher priority runs first.
+    virtual void on_routed(int priority, RoutedHook fn) = 0;
+    virtual void on_unavailable(int priority, UnavailableHandler fn) = 0;
+    // Owns `domain` for the virtual host `vhost` (listed in its disco#items):
+    // every stanza to that domain or a JID at it reaches fn. Refused if the
+    // domain is a virtual host, is not a valid domain, or is owned already.
+    virtual Status domain_handler(std::string_view vhost, std::string_view domain, DomainHandler fn) = 0;
+    // The domains modules own under `vhost`, sorted.
+    virtual std::vector<std::string> domains_of(std::string_view vhost) const = 0;
+
+    // --- Sessions ---
+    virtual std::vector<SessionInfo> sessions_of(const xmpp::Jid& bare_jid) const = 0;
+    virtual std::vector<SessionInfo> all_sessions() const = 0;
+    // Hands `stanza` to that session wherever it runs; dropped if it is gone.
+    virtual void send_to_session(const SessionInfo& session, xml::Element stanza, Delivery how) = 0;
+    // This module's slot of a session of this worker; nullptr if none is set
+    // or the session is not here. set_slot() replaces it; false (and the slot
+    // is destroyed) when the session is not on this worker.
+    virtual SessionSlot* slot(uint64_t session_id) = 0;
+    virtual bool set_slot(uint64_t session_id, std::unique_ptr<SessionSlot> slot) = 0;
+
+    // --- Workers ---
+    virtual unsigned worker_count() const = 0;
+    // Runs fn on worker `worker` with this module's Host there; false when
+    // that worker no longer runs (then fn is not run). Any worker may post to
+    // any worker, itself included.
+    virtual bool post(unsigned worker, std::function<void(Host&)> fn) = 0;
+    // This module's instance on this worker (for a posted fn to reach it).
+    virtual Module& instance() = 0;
+
+    // Sends an iq request ('from' set by the module: a served domain or an
+    // account's bare JID; 'id' is replaced by the host's) and calls fn once,
+    // on this worker, with the reply from the addressee or nullptr after
+    // timeout_ms.
+    virtual void send_iq(xml::Element iq, uint64_t timeout_ms, IqReplyHandler fn) = 0;
 };
 
 // One instance per worker.

@@ -1,13 +1,36 @@
 #include "router/router.hpp"
 
-#include <algorithm>
+#include <charconv>
 
 #include "log/log.hpp"
+#include "loop/delay.hpp"
 #include "loop/worker.hpp"
+#include "sessions/local_session.hpp"
 #include "xmpp/errors.hpp"
 #include "xmpp/namespaces.hpp"
 
+namespace parley::module {
+
+const char* to_string(RouteOutcome::Kind kind) {
+    switch (kind) {
+        case RouteOutcome::Kind::delivered: return "delivered";
+        case RouteOutcome::Kind::unavailable: return "unavailable";
+        case RouteOutcome::Kind::taken_over: return "taken_over";
+        case RouteOutcome::Kind::no_account: return "no_account";
+        case RouteOutcome::Kind::server: return "server";
+        case RouteOutcome::Kind::domain: return "domain";
+        case RouteOutcome::Kind::bounced: return "bounced";
+        case RouteOutcome::Kind::dropped: return "dropped";
+        case RouteOutcome::Kind::consumed: return "consumed";
+    }
+    return "?";
+}
+
+}  // namespace parley::module
+
 namespace parley::router {
+
+using Kind = module::RouteOutcome::Kind;
 
 namespace {
 
@@ -42,7 +65,111 @@ private:
     bool answered_ = false;
 };
 
+constexpr std::string_view kIqIdPrefix = "parley-iq-";
+
+// "parley-iq-W-SEQ" -> (W, SEQ)
+bool parse_iq_id(std::string_view id, unsigned& worker, uint64_t& seq) {
+    if (id.substr(0, kIqIdPrefix.size()) != kIqIdPrefix) return false;
+    id.remove_prefix(kIqIdPrefix.size());
+    auto dash = id.find('-');
+    if (dash == std::string_view::npos) return false;
+    auto [p1, e1] = std::from_chars(id.data(), id.data() + dash, worker);
+    auto [p2, e2] = std::from_chars(id.data() + dash + 1, id.data() + id.size(), seq);
+    return e1 == std::errc() && p1 == id.data() + dash && e2 == std::errc() && p2 == id.data() + id.size();
+}
+
 }  // namespace
+
+// One stanza on its way: the decision, then (after the routed hooks and any
+// holds) what to do with it.
+struct Router::Flight {
+    enum class Then { nothing, deliver, bounce, iq_server, iq_account, domain, iq_reply };
+    explicit Flight(xml::Element s) : stanza(std::move(s)) {}
+    xml::Element stanza;
+    xmpp::Jid from;
+    xmpp::Jid to;
+    module::Origin origin = module::Origin::server;
+    module::RouteOutcome outcome;
+    Then then = Then::nothing;
+    bool stamp_to = false;  // presence broadcast: 'to' is each recipient's full JID
+    std::shared_ptr<HoldState> hold;
+    std::string sender;     // set once the flight waits
+};
+
+struct Router::HoldState {
+    int outstanding = 0;
+    bool rejected = false;
+    StanzaError error;
+    bool queued = false;  // the flight waits in waiting_by_sender_[sender]
+    std::string sender;
+    std::weak_ptr<Router*> router;
+};
+
+class Router::HoldImpl final : public module::Hold {
+public:
+    explicit HoldImpl(std::shared_ptr<HoldState> s) : state_(std::move(s)) {}
+    ~HoldImpl() override {
+        if (!done_) reject(StanzaError::cancel("internal-server-error", "a server module did not finish with this stanza"));
+    }
+    void release() override { finish(nullptr); }
+    void reject(const StanzaError& e) override { finish(&e); }
+
+private:
+    void finish(const StanzaError* e) {
+        if (done_) return;
+        done_ = true;
+        if (e && !state_->rejected) {
+            state_->rejected = true;
+            state_->error = *e;
+        }
+        if (--state_->outstanding > 0 || !state_->queued) return;
+        if (auto r = state_->router.lock()) (*r)->pump(state_->sender);
+    }
+    std::shared_ptr<HoldState> state_;
+    bool done_ = false;
+};
+
+class Router::Context final : public module::RoutedContext {
+public:
+    Context(Router& r, Flight& f)
+        : module::RoutedContext(f.stanza, f.from, f.to, f.origin, f.outcome), router_(r), flight_(f) {}
+    std::shared_ptr<module::Hold> hold() override {
+        if (!flight_.hold) {
+            flight_.hold = std::make_shared<HoldState>();
+            flight_.hold->router = router_.self_;
+        }
+        ++flight_.hold->outstanding;
+        return std::make_shared<HoldImpl>(flight_.hold);
+    }
+
+private:
+    Router& router_;
+    Flight& flight_;
+};
+
+struct Router::PendingIq {
+    module::IqReplyHandler fn;
+    xmpp::Jid to;
+    std::string from;  // the request's 'from': the reply must be addressed there
+    loop::Delay* timer = nullptr;
+};
+
+Router::Router(loop::Worker& worker) : worker_(worker), self_(std::make_shared<Router*>(this)) {}
+
+Router::~Router() { stop(); }
+
+void Router::stop() {
+    self_.reset();  // holds released from now on do nothing
+    if (waiting_ > 0) log::warn("router", "worker {}: {} held stanza(s) dropped at shutdown", worker_.index(), waiting_);
+    waiting_by_sender_.clear();
+    waiting_ = 0;
+    auto pending = std::move(pending_iqs_);
+    pending_iqs_.clear();
+    for (auto& [seq, p] : pending) {
+        if (p->timer) p->timer->cancel();
+        if (p->fn) p->fn(nullptr);
+    }
+}
 
 bool Router::account_exists(const xmpp::Jid& jid) const {
     auto r = worker_.shared().accounts->exists(jid.node(), jid.domain());
@@ -62,40 +189,285 @@ void Router::route_from_server(xml::Element stanza) {
         return;
     }
     to = t.value();
-    route(std::move(stanza), from, to);
+    route(std::move(stanza), from, to, module::Origin::server);
 }
 
-void Router::route(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to_in) {
-    xmpp::Jid to = to_in;
-    if (to.empty()) {
-        // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
-        to = from.bare();
+void Router::route(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin) {
+    Flight f(std::move(stanza));
+    f.from = from;
+    // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
+    f.to = to.empty() ? from.bare() : to;
+    f.origin = origin;
+    if (waiting_ > 0) {
+        // Bounded waiting: checked before any hook sees the stanza, so no
+        // module starts work for a stanza that is then refused.
+        auto it = waiting_by_sender_.find(from.str());
+        const size_t mine = it == waiting_by_sender_.end() ? 0 : it->second.size();
+        if (mine >= limits_.per_sender || waiting_ >= limits_.per_worker) {
+            refuse(std::move(f.stanza), f.from, f.to, origin,
+                   StanzaError::wait("resource-constraint", "too many stanzas are waiting to be stored; slow down"));
+            return;
+        }
+    }
+    decide(f);
+    dispatch(std::move(f));
+}
+
+void Router::refuse(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin,
+                    const StanzaError& error) {
+    Flight f(std::move(stanza));
+    f.from = from;
+    f.to = to.empty() ? from.bare() : to;
+    f.origin = origin;
+    f.outcome.kind = Kind::bounced;
+    f.outcome.error = error;
+    f.then = Flight::Then::bounce;
+    dispatch(std::move(f));
+}
+
+void Router::consumed(xml::Element& stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin,
+                      const std::string& owner) {
+    if (!worker_.hooks().has_routed()) return;
+    Flight f(stanza);
+    f.from = from;
+    f.to = to.empty() ? from.bare() : to;
+    f.origin = origin;
+    f.outcome.kind = Kind::consumed;
+    f.outcome.owner = owner;
+    dispatch(std::move(f));
+}
+
+void Router::decide(Flight& f) {
+    const std::string& name = f.stanza.name();
+    const std::string_view type = f.stanza.attr_or("type");
+    auto& hooks = worker_.hooks();
+    if (name == "iq" && (type == "result" || type == "error") && reply_to_server_iq(f.stanza, f.to)) {
+        f.outcome.kind = Kind::server;
+        f.then = Flight::Then::iq_reply;
+        return;
+    }
+    if (hooks.has_domains()) {
+        std::string owner;
+        if (hooks.find_domain(f.to.domain(), &owner)) {
+            f.outcome.kind = Kind::domain;
+            f.outcome.owner = f.to.domain();
+            f.then = Flight::Then::domain;
+            return;
+        }
     }
     // The worker's own config snapshot: no lock on the stanza path.
-    if (worker_.config().find_host(to.domain()) == nullptr) {
+    if (worker_.config().find_host(f.to.domain()) == nullptr) {
         // UNFINISHED: server-to-server federation is a later capability.
-        bounce(stanza, StanzaError::cancel("remote-server-not-found",
-                                           "this server does not federate with other domains yet"));
+        f.outcome.kind = Kind::bounced;
+        f.outcome.error =
+            StanzaError::cancel("remote-server-not-found", "this server does not federate with other domains yet");
+        f.then = Flight::Then::bounce;
         return;
     }
-    if (!to.has_node()) {
-        to_server(std::move(stanza), from, to);
+    if (!f.to.has_node()) {
+        to_server(f);
         return;
     }
-    to_account(std::move(stanza), from, to);
+    decide_account(f);
 }
 
-void Router::to_server(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to) {
-    const std::string& name = stanza.name();
-    const std::string_view type = stanza.attr_or("type");
+void Router::to_server(Flight& f) {
+    const std::string& name = f.stanza.name();
+    const std::string_view type = f.stanza.attr_or("type");
+    f.outcome.kind = Kind::server;
     if (name == "iq") {
-        if (type == "get" || type == "set") handle_iq(std::move(stanza), from, to, false);
+        if (type == "get" || type == "set") f.then = Flight::Then::iq_server;
         return;  // results and errors addressed to the server end here
     }
-    if (name == "message" && type != "error" && type != "headline" && type != "groupchat") {
-        bounce(stanza, StanzaError::cancel("service-unavailable", "the server does not accept messages"));
+    if (name == "message") {
+        if (type != "error" && type != "headline" && type != "groupchat") {
+            f.outcome.kind = Kind::bounced;
+            f.outcome.error = StanzaError::cancel("service-unavailable", "the server does not accept messages");
+            f.then = Flight::Then::bounce;
+        } else {
+            f.outcome.kind = Kind::dropped;
+        }
     }
-    // Presence to the server: nothing to do.
+    // Presence to the server: nothing to do (yet).
+}
+
+void Router::decide_account(Flight& f) {
+    const std::string& kind = f.stanza.name();
+    const std::string_view type = f.stanza.attr_or("type");
+    auto& registry = *worker_.shared().registry;
+    Decision d;
+    bool exists_known = false, exists = false;
+    if (f.to.has_resource()) {
+        auto found = registry.find(f.to);
+        d = decide_full(kind, type, found ? &*found : nullptr);
+    } else {
+        d.action = Decision::Action::to_bare;
+    }
+    if (d.action == Decision::Action::to_bare) {
+        const xmpp::Jid bare = f.to.bare();
+        auto sessions = registry.sessions_of(bare);
+        // Online sessions imply the account exists (deleting it ends them).
+        exists = !sessions.empty() || account_exists(bare);
+        exists_known = true;
+        d = decide_bare(kind, type, sessions, exists);
+    }
+    switch (d.action) {
+        case Decision::Action::deliver:
+            f.outcome.kind = Kind::delivered;
+            f.outcome.recipients = std::move(d.targets);
+            f.then = Flight::Then::deliver;
+            return;
+        case Decision::Action::bounce:
+            // The one refusal for an account's address: whether the account
+            // exists decides only what modules are told, not what the sender gets.
+            if (!exists_known) exists = account_exists(f.to.bare());
+            f.outcome.kind = exists ? Kind::unavailable : Kind::no_account;
+            f.outcome.error = d.error;
+            f.then = Flight::Then::bounce;
+            return;
+        case Decision::Action::handle_iq:
+            f.outcome.kind = Kind::server;
+            f.then = Flight::Then::iq_account;
+            return;
+        case Decision::Action::unavailable:
+            f.outcome.kind = Kind::unavailable;
+            f.outcome.error = d.error;
+            f.then = d.error.condition.empty() ? Flight::Then::nothing : Flight::Then::bounce;
+            run_unavailable(f);
+            return;
+        case Decision::Action::to_bare:
+        case Decision::Action::drop:
+            f.outcome.kind = Kind::dropped;
+            return;
+    }
+}
+
+void Router::run_unavailable(Flight& f) {
+    auto& hooks = worker_.hooks();
+    if (!hooks.has_unavailable()) return;
+    Context ctx(*this, f);
+    std::string owner;
+    module::HookResult r = hooks.run_unavailable(ctx, &owner);
+    if (r.verdict == module::HookResult::Verdict::handled) {
+        f.outcome.kind = Kind::taken_over;
+        f.outcome.owner = owner;
+        f.outcome.error = {};
+        f.then = Flight::Then::nothing;
+    } else if (r.verdict == module::HookResult::Verdict::reject) {
+        f.outcome.kind = Kind::bounced;
+        f.outcome.owner = owner;
+        f.outcome.error = r.error;
+        f.then = Flight::Then::bounce;
+    }
+}
+
+void Router::dispatch(Flight&& f) {
+    auto& hooks = worker_.hooks();
+    if (hooks.has_routed()) {
+        Context ctx(*this, f);
+        hooks.run_routed(ctx);
+    }
+    const bool ready = !f.hold || f.hold->outstanding == 0;
+    if (ready && waiting_ == 0) {
+        apply(f);  // the common case: nothing waits, nothing held
+        return;
+    }
+    std::string sender = f.from.str();
+    auto it = waiting_by_sender_.find(sender);
+    if (ready && it == waiting_by_sender_.end()) {
+        apply(f);
+        return;
+    }
+    auto flight = std::make_shared<Flight>(std::move(f));
+    flight->sender = sender;
+    if (flight->hold) {
+        flight->hold->queued = true;
+        flight->hold->sender = sender;
+    }
+    waiting_by_sender_[sender].push_back(std::move(flight));
+    ++waiting_;
+    // Something ahead of it may have finished meanwhile (released in a hook).
+    pump(sender);
+}
+
+void Router::pump(const std::string& sender) {
+    // Re-found on every turn: applying one flight may route others (bounces)
+    // and change the map.
+    for (;;) {
+        auto it = waiting_by_sender_.find(sender);
+        if (it == waiting_by_sender_.end()) return;
+        auto& queue = it->second;
+        if (queue.empty()) {
+            waiting_by_sender_.erase(it);
+            return;
+        }
+        std::shared_ptr<Flight> head = queue.front();
+        if (head->hold && head->hold->outstanding > 0) return;
+        queue.pop_front();
+        --waiting_;
+        if (queue.empty()) waiting_by_sender_.erase(it);
+        apply(*head);
+    }
+}
+
+void Router::apply(Flight& f) {
+    if (f.hold && f.hold->rejected) {
+        bounce(f.stanza, f.hold->error);
+        return;
+    }
+    switch (f.then) {
+        case Flight::Then::nothing:
+            return;
+        case Flight::Then::bounce:
+            bounce(f.stanza, f.outcome.error);
+            return;
+        case Flight::Then::deliver: {
+            auto& targets = f.outcome.recipients;
+            for (size_t i = 0; i < targets.size(); ++i) {
+                xml::Element copy = i + 1 < targets.size() ? f.stanza : std::move(f.stanza);
+                if (f.stamp_to) copy.set_attr("to", targets[i].full_jid.str());
+                deliver(targets[i], std::move(copy));
+            }
+            return;
+        }
+        case Flight::Then::iq_server:
+            handle_iq(std::move(f.stanza), f.from, f.to, false);
+            return;
+        case Flight::Then::iq_account:
+            handle_iq(std::move(f.stanza), f.from, f.to, true);
+            return;
+        case Flight::Then::domain: {
+            // Looked up again: the module may have stopped while the stanza was held.
+            const module::DomainHandler* h = worker_.hooks().find_domain(f.to.domain());
+            if (!h) {
+                bounce(f.stanza, StanzaError::cancel("service-unavailable", "no service runs at that address now"));
+                return;
+            }
+            module::DomainStanza ds{std::move(f.stanza), f.from, f.to, f.origin};
+            try {
+                (*h)(ds);
+            } catch (const std::exception& e) {
+                log::error("router", "domain handler for {} failed: {}", f.to.domain(), e.what());
+            }
+            return;
+        }
+        case Flight::Then::iq_reply: {
+            unsigned w = 0;
+            uint64_t seq = 0;
+            parse_iq_id(f.stanza.attr_or("id"), w, seq);
+            if (w == worker_.index()) {
+                finish_iq(seq, &f.stanza, &f.from);
+                return;
+            }
+            if (w < worker_.shared().workers.size()) {
+                worker_.shared().workers[w]->post(
+                    [seq, stanza = std::move(f.stanza), from = f.from](loop::Worker& other) {
+                        other.router().finish_iq(seq, &stanza, &from);
+                    });
+            }
+            return;
+        }
+    }
 }
 
 void Router::handle_iq(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, bool account) {
@@ -127,59 +499,35 @@ void Router::handle_iq(xml::Element stanza, const xmpp::Jid& from, const xmpp::J
     }
 }
 
-void Router::to_account(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to) {
-    if (!to.has_resource()) {
-        to_bare(std::move(stanza), from, to);
-        return;
-    }
-    auto found = worker_.shared().registry->find(to);
-    Decision d = decide_full(stanza.name(), stanza.attr_or("type"), found ? &*found : nullptr);
-    if (d.action == Decision::Action::to_bare) {
-        to_bare(std::move(stanza), from, to.bare());
-        return;
-    }
-    apply(d, std::move(stanza), from, to);
-}
-
-void Router::to_bare(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to) {
-    auto sessions = worker_.shared().registry->sessions_of(to);
-    // Online sessions imply the account exists (deleting it ends them).
-    const bool exists = !sessions.empty() || account_exists(to);
-    Decision d = decide_bare(stanza.name(), stanza.attr_or("type"), sessions, exists);
-    apply(d, std::move(stanza), from, to);
-}
-
-void Router::apply(const Decision& d, xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to) {
-    switch (d.action) {
-        case Decision::Action::deliver:
-            for (size_t i = 0; i + 1 < d.targets.size(); ++i) deliver(d.targets[i], stanza);
-            if (!d.targets.empty()) deliver(d.targets.back(), std::move(stanza));
-            return;
-        case Decision::Action::bounce:
-            bounce(stanza, d.error);
-            return;
-        case Decision::Action::handle_iq:
-            handle_iq(std::move(stanza), from, to, true);
-            return;
-        case Decision::Action::to_bare:
-        case Decision::Action::drop:
-            return;
-    }
-}
-
-void Router::deliver(const sessions::SessionEntry& to, xml::Element stanza) {
+void Router::deliver(const sessions::SessionEntry& to, xml::Element stanza, module::Delivery how) {
     const uint64_t id = to.ref.session_id;
+    auto hand_over = [id, how](loop::Worker& w, xml::Element s) {
+        sessions::LocalSession* session = w.find_session(id);
+        if (!session) return;
+        auto& hooks = w.hooks();
+        if (how == module::Delivery::with_hooks && hooks.has_hooks(module::HookPoint::stanza_out)) {
+            xmpp::Jid from;
+            if (auto f = xmpp::Jid::parse(s.attr_or("from")); f) from = f.value();
+            module::StanzaContext ctx{s, from, session->full_jid(), false};
+            module::HookResult r = hooks.run(module::HookPoint::stanza_out, ctx);
+            if (r.verdict == module::HookResult::Verdict::handled) return;
+            if (r.verdict == module::HookResult::Verdict::reject) {
+                w.router().bounce(s, r.error);
+                return;
+            }
+        }
+        session->send_stanza(s);
+    };
     if (to.ref.worker == worker_.index()) {
-        if (c2s::Session* s = worker_.find_session(id)) s->deliver(std::move(stanza));
+        hand_over(worker_, std::move(stanza));
         return;
     }
     loop::Worker* target = worker_.shared().workers[to.ref.worker];
-    target->post([id, stanza = std::move(stanza)](loop::Worker& w) mutable {
-        if (c2s::Session* s = w.find_session(id)) s->deliver(std::move(stanza));
-    });
+    target->post([hand_over, stanza = std::move(stanza)](loop::Worker& w) mutable { hand_over(w, std::move(stanza)); });
 }
 
 void Router::bounce(const xml::Element& stanza, const StanzaError& error) {
+    if (error.condition.empty()) return;
     if (xmpp::is_error_or_result(stanza)) return;
     const std::string* from = stanza.attr("from");
     if (!from || from->empty()) return;
@@ -191,30 +539,84 @@ void Router::bounce(const xml::Element& stanza, const StanzaError& error) {
     route_from_server(std::move(reply));
 }
 
-void Router::broadcast_own_presence(const c2s::SessionState& sender, const xml::Element& presence) {
-    auto sessions = worker_.shared().registry->sessions_of(sender.jid.bare());
-    for (const auto& s : sessions) {
+void Router::broadcast_own_presence(const xmpp::Jid& sender, uint64_t sender_id, const xml::Element& presence) {
+    Flight f(presence);
+    f.from = sender;
+    f.to = sender.bare();
+    f.origin = module::Origin::local_client;
+    f.outcome.kind = Kind::delivered;
+    f.then = Flight::Then::deliver;
+    f.stamp_to = true;
+    for (auto& s : worker_.shared().registry->sessions_of(f.to)) {
         // Unavailable presence also reaches the sender's now-unavailable resource.
-        if (!s.available && s.ref.session_id != sender.id) continue;
-        xml::Element copy = presence;
-        copy.set_attr("to", s.full_jid.str());
-        deliver(s, std::move(copy));
+        if (!s.available && s.ref.session_id != sender_id) continue;
+        f.outcome.recipients.push_back(std::move(s));
     }
+    dispatch(std::move(f));
 }
 
-void Router::session_ended(const c2s::SessionState& state) {
-    if (!state.available) return;
+void Router::session_ended(const xmpp::Jid& jid, uint64_t id, bool was_available) {
+    if (!was_available) return;
+    auto& registry = *worker_.shared().registry;
     // Replaced by a newer session of the same full JID (resource conflict):
     // that address is still online, so nobody is told it went away.
-    if (auto now = worker_.shared().registry->find(state.jid); now && now->ref.session_id != state.id) return;
-    xml::Element p("presence", std::string(xmpp::kNsClient));
-    p.set_attr("type", "unavailable");
-    p.set_attr("from", state.jid.str());
-    for (const auto& s : worker_.shared().registry->sessions_of(state.jid.bare())) {
-        if (!s.available) continue;
-        xml::Element copy = p;
-        copy.set_attr("to", s.full_jid.str());
-        deliver(s, std::move(copy));
+    if (auto now = registry.find(jid); now && now->ref.session_id != id) return;
+    Flight f(xml::Element("presence", std::string(xmpp::kNsClient)));
+    f.stanza.set_attr("type", "unavailable");
+    f.stanza.set_attr("from", jid.str());
+    f.from = jid;
+    f.to = jid.bare();
+    f.origin = module::Origin::local_client;
+    f.outcome.kind = Kind::delivered;
+    f.then = Flight::Then::deliver;
+    f.stamp_to = true;
+    for (auto& s : registry.sessions_of(f.to))
+        if (s.available) f.outcome.recipients.push_back(std::move(s));
+    dispatch(std::move(f));
+}
+
+void Router::send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) {
+    const uint64_t seq = ++next_iq_;
+    iq.set_attr("id", fmt::format("{}{}-{}", kIqIdPrefix, worker_.index(), seq));
+    auto p = std::make_unique<PendingIq>();
+    p->fn = std::move(fn);
+    if (auto t = xmpp::Jid::parse(iq.attr_or("to")); t) p->to = t.value();
+    p->from = std::string(iq.attr_or("from"));
+    p->timer = loop::Delay::start(worker_.loop(), timeout_ms, [this, seq] {
+        auto it = pending_iqs_.find(seq);
+        if (it != pending_iqs_.end()) it->second->timer = nullptr;  // it has fired: not to be cancelled
+        finish_iq(seq, nullptr, nullptr);
+    });
+    pending_iqs_.emplace(seq, std::move(p));
+    route_from_server(std::move(iq));
+}
+
+bool Router::reply_to_server_iq(const xml::Element& stanza, const xmpp::Jid& to) {
+    // Only replies addressed to us (a served domain or an account the server
+    // spoke for); the owning worker checks the rest (finish_iq).
+    unsigned w = 0;
+    uint64_t seq = 0;
+    return parse_iq_id(stanza.attr_or("id"), w, seq) && w < worker_.shared().workers.size() &&
+           worker_.config().find_host(to.domain()) != nullptr;
+}
+
+void Router::finish_iq(uint64_t seq, const xml::Element* reply, const xmpp::Jid* from) {
+    auto it = pending_iqs_.find(seq);
+    if (it == pending_iqs_.end()) return;  // answered already, timed out, or not ours
+    PendingIq& p = *it->second;
+    if (reply && from) {
+        // RFC 6120 §8.1.2.1: only the addressee answers (a full JID may
+        // answer for the bare JID it was sent to).
+        const bool from_addressee = *from == p.to || (p.to.is_bare() && from->bare() == p.to);
+        if (!from_addressee || reply->attr_or("to") != p.from) return;
+    }
+    std::unique_ptr<PendingIq> done = std::move(it->second);
+    pending_iqs_.erase(it);
+    if (done->timer) done->timer->cancel();
+    try {
+        if (done->fn) done->fn(reply);
+    } catch (const std::exception& e) {
+        log::error("router", "iq reply handler failed: {}", e.what());
     }
 }
 

@@ -19,6 +19,13 @@ Decision act(Decision::Action a) {
     return d;
 }
 
+// The decision point; `bounce` is the default when no module takes it.
+Decision nobody(bool bounce) {
+    Decision d = act(Decision::Action::unavailable);
+    if (bounce) d.error = recipient_unavailable();
+    return d;
+}
+
 }  // namespace
 
 StanzaError recipient_unavailable() { return StanzaError::cancel("service-unavailable", "the recipient is not available"); }
@@ -66,21 +73,26 @@ Decision decide_bare(std::string_view kind, std::string_view type, const std::ve
         for (const auto& s : sessions)
             if (s.available && s.priority >= 0) best = std::max(best, s.priority);
         if (best < 0) {
-            // UNFINISHED: offline storage (XEP-0160) comes with everyday IM.
-            // The same bounce whether the account exists or not (no enumeration).
-            return unavailable();
+            // Offline storage (a module) may take it; by default the same
+            // bounce whether the account exists or not (no enumeration).
+            if (!account_exists) return unavailable();
+            return nobody(true);
         }
         for (const auto& s : sessions)
             if (s.available && s.priority == best) d.targets.push_back(s);
         return d;
     }
     // Presence to a bare JID reaches the available resources (§8.5.2.1.3).
-    // UNFINISHED: rosters, subscriptions and probes come with everyday IM.
-    if (type == "probe") return act(Decision::Action::drop);
+    // Probes are the server's to answer (§4.3), so they always go to the
+    // decision point, where the presence module answers them; so do
+    // presence stanzas to an account with nobody available (subscription
+    // requests to offline accounts). Without a module they are dropped.
+    if (type == "error" || !account_exists) return act(Decision::Action::drop);
+    if (type == "probe") return nobody(false);
     Decision d = act(Decision::Action::deliver);
     for (const auto& s : sessions)
         if (s.available) d.targets.push_back(s);
-    if (d.targets.empty()) return act(Decision::Action::drop);
+    if (d.targets.empty()) return nobody(false);
     return d;
 }
 

@@ -19,6 +19,10 @@ struct Decision {
         drop,        // silently
         handle_iq,   // the server answers on the account's behalf
         to_bare,     // re-route to the bare JID (full JID not online)
+        unavailable, // an existing account with no session that takes it: the
+                     // router's decision point (modules may take the stanza:
+                     // offline storage, probes, subscriptions); by default
+                     // bounced with `error`, or dropped when `error` is empty
     };
     Action action = Action::drop;
     StanzaError error;

@@ -103,4 +103,13 @@ size_t LocalRegistry::total() const {
     return n;
 }
 
+std::vector<SessionEntry> LocalRegistry::all() const {
+    std::vector<SessionEntry> out;
+    for (auto& s : shards_) {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        for (const auto& [k, v] : s.by_bare) out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+}
+
 }  // namespace parley::sessions

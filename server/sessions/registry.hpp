@@ -59,6 +59,8 @@ public:
     virtual std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const = 0;
     virtual size_t count_of(const xmpp::Jid& bare_jid) const = 0;
     virtual size_t total() const = 0;
+    // Every bound session (admin tools; not for the stanza path).
+    virtual std::vector<SessionEntry> all() const = 0;
 };
 
 // The single-node registry: sharded in memory.
@@ -72,6 +74,7 @@ public:
     std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const override;
     size_t count_of(const xmpp::Jid& bare_jid) const override;
     size_t total() const override;
+    std::vector<SessionEntry> all() const override;
 
 private:
     static constexpr size_t kShards = 64;

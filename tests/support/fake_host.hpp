@@ -66,6 +66,48 @@ public:
     module::TimerId add_timer(uint64_t, uint64_t, std::function<void()>) override { return ++timers; }
     void cancel_timer(module::TimerId) override {}
 
+    void on_routed(int, module::RoutedHook fn) override { routed.push_back(std::move(fn)); }
+    void on_unavailable(int, module::UnavailableHandler fn) override { unavailable.push_back(std::move(fn)); }
+    Status domain_handler(std::string_view, std::string_view domain, module::DomainHandler fn) override {
+        if (domains.count(std::string(domain))) return Status::error("exists", "already owned");
+        domains.emplace(std::string(domain), std::move(fn));
+        return Status::ok();
+    }
+    std::vector<std::string> domains_of(std::string_view) const override {
+        std::vector<std::string> out;
+        for (const auto& [d, fn] : domains) out.push_back(d);
+        return out;
+    }
+    std::vector<module::SessionInfo> sessions_of(const xmpp::Jid& bare) const override {
+        std::vector<module::SessionInfo> out;
+        for (const auto& s : sessions)
+            if (s.full_jid.bare() == bare.bare()) out.push_back(s);
+        return out;
+    }
+    std::vector<module::SessionInfo> all_sessions() const override { return sessions; }
+    void send_to_session(const module::SessionInfo& s, xml::Element stanza, module::Delivery) override {
+        to_sessions.emplace_back(s.ref.session_id, std::move(stanza));
+    }
+    module::SessionSlot* slot(uint64_t id) override {
+        auto it = slots.find(id);
+        return it == slots.end() ? nullptr : it->second.get();
+    }
+    bool set_slot(uint64_t id, std::unique_ptr<module::SessionSlot> s) override {
+        slots[id] = std::move(s);
+        return true;
+    }
+    unsigned worker_count() const override { return 1; }
+    bool post(unsigned worker, std::function<void(module::Host&)> fn) override {
+        if (worker != 0) return false;
+        fn(*this);
+        return true;
+    }
+    module::Module& instance() override { return *module_instance; }
+    void send_iq(xml::Element iq, uint64_t, module::IqReplyHandler fn) override {
+        sent.push_back(std::move(iq));
+        iq_replies.push_back(std::move(fn));
+    }
+
     // Sends an iq request of `type` with `payload` from juliet to `to` through
     // the registered handler; returns the responder (answers == 0 if no handler).
     std::shared_ptr<RecordingResponder> ask(module::IqTarget target, const std::string& type, xml::Element payload,
@@ -93,6 +135,14 @@ public:
     std::vector<module::DiscoIdentity> identities;
     std::vector<xml::Element> sent;
     module::TimerId timers = 0;
+    std::vector<module::RoutedHook> routed;
+    std::vector<module::UnavailableHandler> unavailable;
+    std::map<std::string, module::DomainHandler> domains;
+    std::vector<module::SessionInfo> sessions;
+    std::vector<std::pair<uint64_t, xml::Element>> to_sessions;
+    std::map<uint64_t, std::unique_ptr<module::SessionSlot>> slots;
+    std::vector<module::IqReplyHandler> iq_replies;
+    module::Module* module_instance = nullptr;
 };
 
 }  // namespace parley::test

@@ -58,11 +58,11 @@ public:
         worker_ = host.worker_index();
         record("start " + num(worker_));
         host.disco_feature(host.config().get_string("feature", "urn:parley:test:life"));
-        host.on_session(module::SessionEvent::bound, [this](const xmpp::Jid& j) {
-            record("bound " + j.str() + " " + num(worker_));
+        host.on_session(module::SessionEvent::bound, [this](const module::SessionInfo& s) {
+            record("bound " + s.full_jid.str() + " " + num(worker_));
         });
-        host.on_session(module::SessionEvent::closed, [this](const xmpp::Jid& j) {
-            record("closed " + j.str() + " " + num(worker_));
+        host.on_session(module::SessionEvent::closed, [this](const module::SessionInfo& s) {
+            record("closed " + s.full_jid.str() + " " + num(worker_));
         });
         if (int64_t ms = host.config().get_int("timer_ms", 0); ms > 0) {
             std::shared_ptr<Sentinel> s(new Sentinel());

@@ -79,15 +79,15 @@ BOOST_AUTO_TEST_CASE(iq_keys_are_unique_and_dropped_with_their_owner) {
 BOOST_AUTO_TEST_CASE(session_events_reach_handlers) {
     hooks::HookTable t;
     int bound = 0, closed = 0;
-    t.add_session_handler("m", module::SessionEvent::bound, [&](const xmpp::Jid&) { ++bound; });
-    t.add_session_handler("m", module::SessionEvent::closed, [&](const xmpp::Jid&) { ++closed; });
-    t.fire(module::SessionEvent::bound, xmpp::Jid());
-    t.fire(module::SessionEvent::bound, xmpp::Jid());
-    t.fire(module::SessionEvent::closed, xmpp::Jid());
+    t.add_session_handler("m", module::SessionEvent::bound, [&](const module::SessionInfo&) { ++bound; });
+    t.add_session_handler("m", module::SessionEvent::closed, [&](const module::SessionInfo&) { ++closed; });
+    t.fire(module::SessionEvent::bound, module::SessionInfo{});
+    t.fire(module::SessionEvent::bound, module::SessionInfo{});
+    t.fire(module::SessionEvent::closed, module::SessionInfo{});
     BOOST_TEST(bound == 2);
     BOOST_TEST(closed == 1);
     t.drop("m");
-    t.fire(module::SessionEvent::bound, xmpp::Jid());
+    t.fire(module::SessionEvent::bound, module::SessionInfo{});
     BOOST_TEST(bound == 2);
 }
 

@@ -71,8 +71,9 @@ BOOST_AUTO_TEST_CASE(bare_jid_headline_goes_to_all_non_negative) {
 
 BOOST_AUTO_TEST_CASE(bare_jid_nobody_available_bounces_chat_and_drops_the_rest) {
     std::vector<SessionEntry> s{entry("a", 0, 1, false, 0), entry("e", 0, 5, true, -1)};
+    // The decision point (offline storage may take it); its default is the bounce.
     Decision d = decide_bare("message", "chat", s, true);
-    BOOST_TEST((d.action == Decision::Action::bounce));
+    BOOST_TEST((d.action == Decision::Action::unavailable));
     BOOST_TEST(d.error.condition == "service-unavailable");
     BOOST_TEST((decide_bare("message", "error", s, true).action == Decision::Action::drop));
     BOOST_TEST((decide_bare("message", "headline", s, true).action == Decision::Action::drop));
@@ -80,9 +81,12 @@ BOOST_AUTO_TEST_CASE(bare_jid_nobody_available_bounces_chat_and_drops_the_rest) 
     Decision p = decide_bare("presence", "", s, true);
     BOOST_TEST((p.action == Decision::Action::deliver));
     BOOST_TEST(p.targets.size() == 1u);
-    // ...and is dropped when none is available.
+    // ...and goes to the decision point when none is available, dropped by default.
     std::vector<SessionEntry> none{entry("a", 0, 1, false, 0)};
-    BOOST_TEST((decide_bare("presence", "", none, true).action == Decision::Action::drop));
+    Decision off = decide_bare("presence", "subscribe", none, true);
+    BOOST_TEST((off.action == Decision::Action::unavailable));
+    BOOST_TEST(off.error.condition.empty(), "router: presence is never bounced by default");
+    BOOST_TEST((decide_bare("presence", "error", none, true).action == Decision::Action::drop));
 }
 
 BOOST_AUTO_TEST_CASE(bare_jid_unknown_account) {
@@ -101,8 +105,12 @@ BOOST_AUTO_TEST_CASE(unknown_and_unavailable_accounts_bounce_alike) {
     for (const char* type : {"", "normal", "chat", "groupchat"}) {
         Decision none = decide_bare("message", type, {}, false);
         for (const auto& sessions : {std::vector<SessionEntry>{}, unavailable}) {
+            // An existing account goes to the decision point, whose default
+            // is the bounce a missing account gets.
             Decision d = decide_bare("message", type, sessions, true);
-            BOOST_TEST((d.action == none.action), "router: message type '" << type << "'");
+            BOOST_TEST((d.action == none.action || (d.action == Decision::Action::unavailable &&
+                                                    none.action == Decision::Action::bounce)),
+                       "router: message type '" << type << "'");
             BOOST_TEST(d.error.type == none.error.type);
             BOOST_TEST(d.error.condition == none.error.condition);
             BOOST_TEST(d.error.text == none.error.text, "router: message type '" << type << "' text differs");
@@ -135,7 +143,10 @@ BOOST_AUTO_TEST_CASE(bare_jid_presence_reaches_available_resources) {
     BOOST_TEST((d.action == Decision::Action::deliver));
     BOOST_REQUIRE_EQUAL(d.targets.size(), 1u);
     BOOST_TEST(d.targets[0].ref.session_id == 1u);
-    BOOST_TEST((decide_bare("presence", "probe", s, true).action == Decision::Action::drop));
+    // Probes are answered by the server (RFC 6121 §4.3): always the decision point.
+    Decision probe = decide_bare("presence", "probe", s, true);
+    BOOST_TEST((probe.action == Decision::Action::unavailable));
+    BOOST_TEST(probe.error.condition.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
