@@ -187,6 +187,7 @@ void Worker::stop_module(RunningModule& rm) {
         log::error("module", "module {} failed to stop cleanly", rm.loaded->name());
     }
     rm.host->drop_all();
+    rm.host->set_instance(nullptr);
     rm.instance.reset();
 }
 
@@ -449,9 +450,12 @@ sessions::LocalSession* Worker::find_session(uint64_t id) const {
 }
 
 WorkerHost* Worker::module_host(std::string_view name) const {
-    for (const auto& rm : modules_)
-        if (rm->loaded->name() == name && rm->instance) return rm->host.get();
+    for (WorkerHost* h : module_hosts_)
+        if (h->name() == name) return h;
     return nullptr;
 }
+
+void Worker::add_module_host(WorkerHost* h) { module_hosts_.push_back(h); }
+void Worker::remove_module_host(WorkerHost* h) { std::erase(module_hosts_, h); }
 
 }  // namespace parley::loop

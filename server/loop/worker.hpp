@@ -86,7 +86,10 @@ public:
         for (const auto& [id, s] : sessions_) fn(*s);
     }
     // The host of the running module `name` on this worker, or nullptr.
+    // Each WorkerHost registers itself for its lifetime.
     WorkerHost* module_host(std::string_view name) const;
+    void add_module_host(WorkerHost* h);
+    void remove_module_host(WorkerHost* h);
     size_t session_count() const { return sessions_.size(); }
     size_t connection_count() const { return transports_.size(); }
 
@@ -150,6 +153,7 @@ private:
     std::vector<net::StreamTransport*> dirty_;
     std::unordered_map<net::StreamTransport*, bool> transports_;
     std::unordered_map<uint64_t, sessions::LocalSession*> sessions_;
+    std::vector<WorkerHost*> module_hosts_;
 };
 
 // Main thread: applies a reloaded config and module set to every worker,

@@ -21,9 +21,14 @@ struct WorkerHost::Timer {
 
 WorkerHost::WorkerHost(Worker& worker, std::string module_name, config::Section section,
                        std::shared_ptr<const void> library)
-    : worker_(worker), name_(std::move(module_name)), library_(std::move(library)), section_(std::move(section)) {}
+    : worker_(worker), name_(std::move(module_name)), library_(std::move(library)), section_(std::move(section)) {
+    worker_.add_module_host(this);
+}
 
-WorkerHost::~WorkerHost() { drop_all(); }
+WorkerHost::~WorkerHost() {
+    drop_all();
+    worker_.remove_module_host(this);
+}
 
 unsigned WorkerHost::worker_index() const { return worker_.index(); }
 std::string_view WorkerHost::server_version() const { return PACKAGE_VERSION; }
@@ -154,7 +159,8 @@ bool WorkerHost::post(unsigned worker, std::function<void(module::Host&)> fn) {
     };
     auto task = std::make_shared<Task>(Task{library_, name_, std::move(fn)});
     return workers[worker]->post([task](Worker& w) {
-        if (WorkerHost* h = w.module_host(task->name)) task->fn(*h);
+        // Only a host whose module runs: a failed start leaves a host without one.
+        if (WorkerHost* h = w.module_host(task->name); h && h->instance_) task->fn(*h);
     });
 }
 

@@ -58,6 +58,7 @@ public:
     void send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) override;
 
     void set_instance(module::Module* m) { instance_ = m; }
+    const std::string& name() const { return name_; }
     void set_section(config::Section s) { section_ = std::move(s); }
     // Drops every registration and timer of this module.
     void drop_all();
