@@ -5,7 +5,7 @@ namespace parley::mod_disco {
 const config::OptionSpec kOptions[] = {
     {"name", config::OptionType::string, "Parley", "name of the server identity (category server, type im)"},
 };
-const module::XepInfo kXeps[] = {{"0030", "2.5rc3", "complete for the server's own info and items"}};
+const module::XepInfo kXeps[] = {{"0030", "2.5rc3", "complete for the server's own info and items (the domains modules own)"}};
 
 Status ServiceDiscovery::configure(const config::Section& section) {
     std::string name = section.get_string("name", "Parley");
@@ -43,12 +43,17 @@ Status ServiceDiscovery::start(module::Host& host) {
                                });
     if (!s) return s;
     return host.iq_handler(module::IqTarget::server, "get", kNsItems, "query",
-                           [](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
+                           [this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
                                if (!req.payload.attr_or("node").empty()) {
                                    r->error(StanzaError::cancel("item-not-found", "no such node"));
                                    return;
                                }
-                               r->result(xml::Element("query", kNsItems));
+                               // The services modules run on their own domains
+                               // under this virtual host (e.g. group chat).
+                               xml::Element q("query", kNsItems);
+                               for (const auto& d : host_->domains_of(req.to.domain()))
+                                   q.add_child("item", kNsItems).set_attr("jid", d);
+                               r->result(std::move(q));
                            });
 }
 

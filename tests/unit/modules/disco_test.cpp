@@ -45,4 +45,15 @@ BOOST_AUTO_TEST_CASE(items_are_empty_and_unknown_nodes_are_item_not_found) {
     BOOST_TEST(r->err.condition == "item-not-found");
 }
 
+BOOST_AUTO_TEST_CASE(items_list_the_domains_modules_own) {
+    test::FakeHost host;
+    mod_disco::ServiceDiscovery disco;
+    BOOST_REQUIRE(disco.start(host).is_ok());
+    BOOST_REQUIRE(host.domain_handler("example.org", "conference.example.org", [](module::DomainStanza&) {}).is_ok());
+    auto items = host.ask(module::IqTarget::server, "get", xml::Element("query", mod_disco::kNsItems));
+    BOOST_REQUIRE(items->ok && items->payload);
+    BOOST_REQUIRE(items->payload->child_count() == 1u);
+    BOOST_TEST(items->payload->first_child()->attr_or("jid") == "conference.example.org");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
