@@ -17,7 +17,8 @@ const module::Descriptor kDescriptor{module::kAbiVersion,
                                      mod_disco::kOptions,
                                      mod_disco::kOptionCount,
                                      []() -> module::Module* { return new mod_disco::ServiceDiscovery(); },
-                                     [](module::Module* m) { delete m; }};
+                                     [](module::Module* m) { delete m; },
+                                     nullptr, nullptr, nullptr};
 
 }  // namespace
 

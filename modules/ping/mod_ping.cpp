@@ -17,7 +17,8 @@ const module::Descriptor kDescriptor{module::kAbiVersion,
                                      nullptr,
                                      0,
                                      []() -> module::Module* { return new mod_ping::Ping(); },
-                                     [](module::Module* m) { delete m; }};
+                                     [](module::Module* m) { delete m; },
+                                     nullptr, nullptr, nullptr};
 
 }  // namespace
 

@@ -17,7 +17,8 @@ const module::Descriptor kDescriptor{module::kAbiVersion,
                                      mod_version::kOptions,
                                      mod_version::kOptionCount,
                                      []() -> module::Module* { return new mod_version::SoftwareVersion(); },
-                                     [](module::Module* m) { delete m; }};
+                                     [](module::Module* m) { delete m; },
+                                     nullptr, nullptr, nullptr};
 
 }  // namespace
 

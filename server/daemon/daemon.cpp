@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "log/log.hpp"
+#include "module/services.hpp"
 
 namespace parley::daemon {
 
@@ -95,6 +96,12 @@ Status Daemon::start() {
     if (!modules) return modules.status();
     modules_ = std::move(modules.value());
 
+    // Process-wide services first: modules on every worker may use them from start().
+    services_ = std::make_unique<module::ServiceSet>();
+    s = services_->start(modules_, *config, config->workers);
+    if (!s) return s;
+    shared_.services = services_.get();
+
     registry_ = std::make_unique<sessions::LocalRegistry>();
     throttle_ = std::make_unique<sasl::LoginThrottle>(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
     shared_.set_config(config);
@@ -148,6 +155,10 @@ int Daemon::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     for (auto& w : workers_) w->join();
     workers_.clear();
+    // Every module instance has stopped: now the services they used.
+    if (services_) services_->stop_all();
+    shared_.services = nullptr;
+    services_.reset();
     modules_.clear();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -206,10 +217,20 @@ Status Daemon::reload() {
     }
     Status s = apply_logging(*config);
     if (!s) return s;
+    // Services of new modules start (and running ones reload) before any
+    // worker's module may look them up; all or nothing with the workers.
+    s = services_->prepare_reload(next, *config);
+    if (!s) {
+        Status back = apply_logging(*old);
+        if (!back) log::error("parleyd", "cannot restore the old log settings: {}", back.message());
+        return s;
+    }
     // All workers take the new modules and module settings, or none does.
     std::vector<loop::Worker*> workers;
     for (auto& w : workers_) workers.push_back(w.get());
     s = loop::reload_workers(workers, config, next);
+    if (s) services_->commit_reload();
+    else services_->rollback_reload();
     if (!s) {
         Status back = apply_logging(*old);
         if (!back) log::error("parleyd", "cannot restore the old log settings: {}", back.message());

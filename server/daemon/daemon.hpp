@@ -14,6 +14,7 @@
 #include "control/control_server.hpp"
 #include "daemon/shared.hpp"
 #include "loop/worker.hpp"
+#include "module/services.hpp"
 
 namespace parley::daemon {
 
@@ -44,6 +45,7 @@ private:
     std::unique_ptr<sessions::LocalRegistry> registry_;
     std::unique_ptr<sasl::LoginThrottle> throttle_;
     std::vector<std::shared_ptr<const module::LoadedModule>> modules_;
+    std::unique_ptr<module::ServiceSet> services_;
     std::vector<std::unique_ptr<loop::Worker>> workers_;
     std::unique_ptr<control::ControlServer> control_;
     bool shutting_down_ = false;

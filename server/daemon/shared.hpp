@@ -24,6 +24,9 @@
 namespace parley::loop {
 class Worker;
 }
+namespace parley::module {
+class ServiceSet;
+}
 
 namespace parley::daemon {
 
@@ -52,6 +55,7 @@ public:
     sessions::Registry* registry = nullptr;
     sasl::LoginThrottle* throttle = nullptr;
     std::shared_ptr<net::ConnectionLimiter> limiter;
+    module::ServiceSet* services = nullptr;  // process-wide services of modules; null in some tests
     std::vector<loop::Worker*> workers;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 

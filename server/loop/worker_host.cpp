@@ -2,6 +2,7 @@
 
 #include "log/log.hpp"
 #include "loop/worker.hpp"
+#include "module/services.hpp"
 #include "router/router.hpp"
 #include "sessions/local_session.hpp"
 
@@ -166,6 +167,10 @@ bool WorkerHost::post(unsigned worker, std::function<void(module::Host&)> fn) {
 
 void WorkerHost::send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) {
     worker_.router().send_iq(std::move(iq), timeout_ms, std::move(fn));
+}
+
+module::Service* WorkerHost::service(std::string_view name) const {
+    return worker_.shared().services ? worker_.shared().services->find(name) : nullptr;
 }
 
 void WorkerHost::drop_all() {

@@ -56,6 +56,7 @@ public:
     bool post(unsigned worker, std::function<void(module::Host&)> fn) override;
     module::Module& instance() override { return *instance_; }
     void send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) override;
+    module::Service* service(std::string_view name) const override;
 
     void set_instance(module::Module* m) { instance_ = m; }
     const std::string& name() const { return name_; }

@@ -218,6 +218,7 @@ struct DiscoIdentity {
 using TimerId = uint64_t;
 
 class Module;
+class Service;
 
 // The host side, one per (module, worker). Loop-affine.
 class Host {
@@ -281,6 +282,10 @@ public:
     // This module's instance on this worker (for a posted fn to reach it).
     virtual Module& instance() = 0;
 
+    // The process-wide service registered under `name` (see Service), or
+    // nullptr. Use module::service<T>(host) for the typed interface.
+    virtual Service* service(std::string_view name) const = 0;
+
     // Sends an iq request ('from' set by the module: a served domain or an
     // account's bare JID; 'id' is replaced by the host's) and calls fn once,
     // on this worker, with the reply from the addressee or nullptr after
@@ -300,6 +305,44 @@ public:
     virtual void stop() {}
 };
 
+// What a service sees of parleyd. Any thread.
+class ServiceHost {
+public:
+    virtual ~ServiceHost() = default;
+    virtual const config::Section& config() const = 0;  // its module's [modules.NAME]
+    virtual unsigned worker_count() const = 0;
+    // The services of the modules this one depends on (started before it).
+    virtual Service* service(std::string_view name) const = 0;
+};
+
+// A process-wide service a module provides to other modules (e.g. the
+// archive's journal used by MAM and group chat), one per process, unlike the
+// per-worker Module instances. The typed interface is a class deriving from
+// Service with `static constexpr const char* kServiceName` ("name/version"),
+// declared in a header both modules include; the provider derives from it and
+// states in that header which methods are safe from any thread (a service is
+// called from every worker). Lifecycle, driven by the daemon: start() in
+// dependency order before any worker starts a module; reload() with a
+// section that validated; stop() in reverse order after every worker has
+// stopped its modules, so no module uses a stopped service.
+class Service {
+public:
+    virtual ~Service() = default;
+    virtual Status start(ServiceHost& host) = 0;
+    virtual Status reload(const config::Section& section) { (void)section; return Status::ok(); }
+    virtual void stop() {}
+};
+
+// The typed service T (see Service), or nullptr when no module provides it.
+template <class T>
+T* service(const Host& host) {
+    return static_cast<T*>(host.service(T::kServiceName));
+}
+template <class T>
+T* service(const ServiceHost& host) {
+    return static_cast<T*>(host.service(T::kServiceName));
+}
+
 struct Descriptor {
     uint32_t abi_version;
     const char* name;     // "ping": the file is mod_ping.so, the config section [modules.ping]
@@ -312,6 +355,11 @@ struct Descriptor {
     size_t option_count;
     Module* (*create)();
     void (*destroy)(Module*);
+    // A process-wide service, or all three nullptr: the name it is found by
+    // (T::kServiceName of its interface), its factory and its deleter.
+    const char* service_name;
+    Service* (*create_service)();
+    void (*destroy_service)(Service*);
 };
 
 }  // namespace parley::module

@@ -103,6 +103,10 @@ public:
         return true;
     }
     module::Module& instance() override { return *module_instance; }
+    module::Service* service(std::string_view name) const override {
+        auto it = services.find(std::string(name));
+        return it == services.end() ? nullptr : it->second;
+    }
     void send_iq(xml::Element iq, uint64_t, module::IqReplyHandler fn) override {
         sent.push_back(std::move(iq));
         iq_replies.push_back(std::move(fn));
@@ -143,6 +147,7 @@ public:
     std::map<uint64_t, std::unique_ptr<module::SessionSlot>> slots;
     std::vector<module::IqReplyHandler> iq_replies;
     module::Module* module_instance = nullptr;
+    std::map<std::string, module::Service*> services;
 };
 
 }  // namespace parley::test

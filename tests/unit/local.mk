@@ -7,11 +7,13 @@ tests_unit_parley_unit_SOURCES += \
 	tests/unit/sessions/registry_test.cpp \
 	tests/unit/hooks/hook_table_test.cpp \
 	tests/unit/module/loader_test.cpp \
+	tests/unit/module/services_test.cpp \
 	tests/unit/loop/worker_test.cpp
 
 # Test modules for the loader: built for `make check` only.
 check_LTLIBRARIES = tests/support/modules/mod_testgood.la tests/support/modules/mod_testbadabi.la \
-	tests/support/modules/mod_testnosym.la tests/support/modules/mod_testlife.la
+	tests/support/modules/mod_testnosym.la tests/support/modules/mod_testlife.la \
+	tests/support/modules/mod_testservice.la
 PARLEY_TEST_MODULE_LINK = -module -avoid-version -shared -rpath /nowhere $(AM_LDFLAGS)
 tests_support_modules_mod_testgood_la_SOURCES = tests/support/modules/mod_testgood.cpp
 tests_support_modules_mod_testgood_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
@@ -28,3 +30,8 @@ tests_support_modules_mod_testlife_la_SOURCES = tests/support/modules/mod_testli
 tests_support_modules_mod_testlife_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 tests_support_modules_mod_testlife_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
 tests_support_modules_mod_testlife_la_LIBADD = libparley.la
+tests_support_modules_mod_testservice_la_SOURCES = tests/support/modules/mod_testservice.cpp \
+	tests/support/modules/counter_service.hpp
+tests_support_modules_mod_testservice_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+tests_support_modules_mod_testservice_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
+tests_support_modules_mod_testservice_la_LIBADD = libparley.la

@@ -7,7 +7,7 @@ using namespace parley;
 
 const module::Descriptor kDescriptor{
     module::kAbiVersion + 998, "testbadabi", "1.0", "wrong ABI", nullptr, nullptr, 0, nullptr, 0,
-    []() -> module::Module* { return nullptr; }, [](module::Module*) {}};
+    []() -> module::Module* { return nullptr; }, [](module::Module*) {}, nullptr, nullptr, nullptr};
 
 }  // namespace
 

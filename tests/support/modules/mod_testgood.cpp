@@ -24,7 +24,8 @@ const char* const kDeps[] = {nullptr};
 
 const module::Descriptor kDescriptor{
     module::kAbiVersion, "testgood", "1.0", "a module for the loader tests", kDeps, nullptr, 0,
-    kOptions, 1, []() -> module::Module* { return new TestGood(); }, [](module::Module* m) { delete m; }};
+    kOptions, 1, []() -> module::Module* { return new TestGood(); }, [](module::Module* m) { delete m; },
+                                     nullptr, nullptr, nullptr};
 
 }  // namespace
 

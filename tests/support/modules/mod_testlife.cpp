@@ -92,7 +92,8 @@ const char* const kDeps[] = {nullptr};
 
 const module::Descriptor kDescriptor{
     module::kAbiVersion, "testlife", "1.0", "a module for the lifecycle tests", kDeps, nullptr, 0,
-    kOptions, 4, []() -> module::Module* { return new TestLife(); }, [](module::Module* m) { delete m; }};
+    kOptions, 4, []() -> module::Module* { return new TestLife(); }, [](module::Module* m) { delete m; },
+                                     nullptr, nullptr, nullptr};
 
 }  // namespace
 
