@@ -46,10 +46,60 @@ xml::StreamLimits limits_after_auth(const loop::Worker& w) {
     return xml::StreamLimits::for_stanza_bytes(l.max_stanza_bytes, l.max_depth);
 }
 
+// What a module's nonza handler may do to the stream.
+class Control final : public module::StreamControl {
+public:
+    explicit Control(Session& s) : session_(s) {}
+    void send(const xml::Element& element) override { session_.send(element); }
+    void stream_error(StreamErrorCondition condition, std::string_view text) override {
+        session_.stream_error(condition, text);
+    }
+
+private:
+    Session& session_;
+};
+
+// Answers an iq before authentication on the stream it came from, if that
+// stream is still open; unanswered, it answers internal-server-error.
+class PreAuthResponder final : public module::IqResponder {
+public:
+    PreAuthResponder(std::weak_ptr<Session*> session, xml::Element request)
+        : session_(std::move(session)), request_(std::move(request)) {}
+    ~PreAuthResponder() override {
+        if (!answered_) error(StanzaError::cancel("internal-server-error", "the request was not answered"));
+    }
+    void result(std::optional<xml::Element> payload) override {
+        if (answered_) return;
+        answered_ = true;
+        auto s = session_.lock();
+        if (!s || (*s)->closing()) return;
+        xml::Element iq("iq", std::string(xmpp::kNsClient));
+        iq.set_attr("type", "result");
+        iq.set_attr("id", std::string(request_.attr_or("id")));
+        if (payload) iq.add_child(std::move(*payload));
+        (*s)->send(iq);
+    }
+    void error(const StanzaError& e) override {
+        if (answered_) return;
+        answered_ = true;
+        auto s = session_.lock();
+        if (!s || (*s)->closing()) return;
+        xml::Element reply = xmpp::make_error_reply(request_, e);
+        reply.remove_attr("from");
+        reply.remove_attr("to");
+        (*s)->send(reply);
+    }
+
+private:
+    std::weak_ptr<Session*> session_;
+    xml::Element request_;
+    bool answered_ = false;
+};
+
 }  // namespace
 
 Session::Session(loop::Worker& worker, net::TlsSession::Mode mode)
-    : StreamTransport(worker, limits_before_auth(worker)), mode_(mode) {
+    : StreamTransport(worker, limits_before_auth(worker)), mode_(mode), alive_(std::make_shared<Session*>(this)) {
     set_deadline(uint64_t{worker.config().c2s.handshake_timeout_s} * 1000);
 }
 
@@ -139,6 +189,7 @@ void Session::send_features() {
         // RFC 3921 session establishment, optional per RFC 6121 appendix E,
         // for clients that still send it.
         features.add_child("session", std::string(xmpp::kNsSession)).add_child("optional", std::string(xmpp::kNsSession));
+        worker().hooks().stream_features(module::StreamStage::after_auth, stream_info(), features);
         send(features);
         return;
     }
@@ -162,13 +213,56 @@ void Session::send_features() {
             for (const auto& t : types)
                 cb.add_child("channel-binding", std::string(xmpp::kNsChannelBinding)).set_attr("type", t);
         }
+        worker().hooks().stream_features(module::StreamStage::before_auth, stream_info(), features);
     }
     send(features);
+}
+
+module::StreamInfo Session::stream_info() const {
+    return module::StreamInfo{domain_, state_.stream_id, secure(), state_.id, state_.jid};
+}
+
+bool Session::handle_nonza(const xml::Element& el) {
+    const module::StreamStage stage = phase_ == Phase::bound           ? module::StreamStage::bound
+                                      : phase_ == Phase::authenticated ? module::StreamStage::after_auth
+                                                                       : module::StreamStage::before_auth;
+    const module::NonzaHandler* h = worker().hooks().find_nonza(stage, el.ns(), el.name());
+    if (!h) return false;
+    Control control(*this);
+    try {
+        (*h)(stream_info(), el, control);
+    } catch (const std::exception& e) {
+        log::error("c2s", "nonza handler for {{{}}}{} failed: {}", el.ns(), el.name(), e.what());
+        stream_error(StreamErrorCondition::internal_server_error, "a server module failed");
+    }
+    return true;
+}
+
+bool Session::handle_pre_auth_iq(const xml::Element& el) {
+    const std::string_view type = el.attr_or("type");
+    if (type != "get" && type != "set") return false;
+    const xml::Element* payload = el.first_child();
+    if (!payload || el.child_count() != 1 || !el.attr("id")) return false;
+    const module::IqHandler* h =
+        worker().hooks().find_iq(module::IqTarget::pre_auth, type, payload->ns(), payload->name());
+    if (!h) return false;
+    auto responder = std::make_shared<PreAuthResponder>(alive_, el);
+    static const xmpp::Jid kNobody;
+    module::IqRequest req{el, *payload, kNobody, kNobody};
+    try {
+        (*h)(req, responder);
+    } catch (const std::exception& e) {
+        log::error("c2s", "pre-authentication iq handler for {{{}}}{} failed: {}", payload->ns(), payload->name(),
+                   e.what());
+        responder->error(StanzaError::cancel("internal-server-error", "a server module failed"));
+    }
+    return true;
 }
 
 void Session::on_stanza(xml::Element el) {
     if (closing()) return;
     if (phase_ == Phase::bound) {
+        if (el.ns() != xmpp::kNsClient && handle_nonza(el)) return;
         handle_established(std::move(el));
         return;
     }
@@ -188,9 +282,14 @@ void Session::on_stanza(xml::Element el) {
         } else if (el.attr_or("type") == "get" || el.attr_or("type") == "set") {
             send_iq_error(el, StanzaError::auth("not-authorized", "bind a resource first"));
         }
+    } else if (phase_ != Phase::authenticated && ns == xmpp::kNsClient && el.name() == "iq" &&
+               handle_pre_auth_iq(el)) {
+        // XEP-0077 and the like: a module answers on this stream.
     } else if (ns == xmpp::kNsClient && (el.name() == "iq" || el.name() == "message" || el.name() == "presence")) {
         // RFC 6120 §6.4.? and §4.9.3.12: no stanzas before authentication (and bind).
         stream_error(StreamErrorCondition::not_authorized, "authenticate and bind a resource before sending stanzas");
+    } else if (handle_nonza(el)) {
+        // A module's element (XEP-0198 <resume/> before bind, ...).
     } else {
         stream_error(StreamErrorCondition::unsupported_stanza_type,
                      "unexpected element <" + el.name() + "> in namespace '" + el.ns() + "'");
@@ -608,6 +707,7 @@ void Session::send_iq_error(const xml::Element& iq, const StanzaError& e) {
 void Session::end_with(StreamErrorCondition condition, std::string_view text) { stream_error(condition, text); }
 
 void Session::on_closed() {
+    alive_.reset();  // answers still on their way to this stream are dropped
     if (delay_) {
         delay_->cancel();
         delay_ = nullptr;

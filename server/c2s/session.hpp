@@ -67,6 +67,11 @@ private:
     enum class Phase { header, negotiating, sasl, authenticated, bound };
 
     void send_features();
+    module::StreamInfo stream_info() const;
+    // A module's nonza for the current stage; false when none handles it.
+    bool handle_nonza(const xml::Element& el);
+    // An iq before authentication that a module handles; false when none does.
+    bool handle_pre_auth_iq(const xml::Element& el);
     void handle_starttls(const xml::Element& el);
     void handle_auth(const xml::Element& el);
     void handle_sasl_response(const xml::Element& el);
@@ -101,7 +106,8 @@ private:
     int sasl_failures_ = 0;
     loop::Delay* delay_ = nullptr;  // a delayed SASL failure pending
     bool sasl_busy_ = false;        // a SASL step runs on the thread pool
-    bool sasl_first_pending_ = false;  // <auth/> had no initial response: the next <response/> is the first message
+    bool sasl_first_pending_ = false;
+    std::shared_ptr<Session*> alive_;  // weak references: answers that may outlive the stream  // <auth/> had no initial response: the next <response/> is the first message
 };
 
 }  // namespace parley::c2s

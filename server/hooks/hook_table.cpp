@@ -158,6 +158,39 @@ void HookTable::fire(module::SessionEvent event, const module::SessionInfo& sess
     }
 }
 
+void HookTable::add_stream_feature(const std::string& owner, module::StreamStage stage, module::FeatureProvider fn) {
+    stream_features_.push_back(Feature{owner, stage, std::move(fn)});
+}
+
+void HookTable::stream_features(module::StreamStage stage, const module::StreamInfo& info,
+                                xml::Element& features) const {
+    for (const auto& f : stream_features_) {
+        if (f.stage != stage) continue;
+        try {
+            if (auto el = f.fn(info)) features.add_child(std::move(*el));
+        } catch (const std::exception& e) {
+            log::error("hooks", "stream feature of module {} failed: {}", f.owner, e.what());
+        }
+    }
+}
+
+Status HookTable::add_nonza(const std::string& owner, module::StreamStage stage, std::string_view ns,
+                            std::string_view name, module::NonzaHandler fn) {
+    NonzaKey key{static_cast<int>(stage), std::string(ns), std::string(name)};
+    auto it = nonzas_.find(key);
+    if (it != nonzas_.end())
+        return Status::error("exists", fmt::format("{{{}}}{} is already handled by module {}", ns, name, it->second.first));
+    nonzas_.emplace(std::move(key), std::make_pair(owner, std::move(fn)));
+    return Status::ok();
+}
+
+const module::NonzaHandler* HookTable::find_nonza(module::StreamStage stage, std::string_view ns,
+                                                  std::string_view name) const {
+    if (nonzas_.empty()) return nullptr;
+    auto it = nonzas_.find(NonzaKey{static_cast<int>(stage), std::string(ns), std::string(name)});
+    return it == nonzas_.end() ? nullptr : &it->second.second;
+}
+
 void HookTable::add_feature(const std::string& owner, std::string feature) {
     features_.emplace_back(owner, std::move(feature));
 }
@@ -193,6 +226,8 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(routed_, [&](const auto& h) { return h.owner == owner; });
     std::erase_if(unavailable_, [&](const auto& h) { return h.owner == owner; });
     std::erase_if(domains_, [&](const auto& kv) { return kv.second.owner == owner; });
+    std::erase_if(stream_features_, [&](const auto& f) { return f.owner == owner; });
+    std::erase_if(nonzas_, [&](const auto& kv) { return kv.second.first == owner; });
 }
 
 }  // namespace parley::hooks

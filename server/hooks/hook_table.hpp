@@ -52,6 +52,14 @@ public:
     void add_session_handler(const std::string& owner, module::SessionEvent event, module::SessionEventHandler fn);
     void fire(module::SessionEvent event, const module::SessionInfo& session) const;
 
+    // Stream features and nonzas.
+    void add_stream_feature(const std::string& owner, module::StreamStage stage, module::FeatureProvider fn);
+    // Appends what each provider of `stage` offers (a provider that throws adds nothing).
+    void stream_features(module::StreamStage stage, const module::StreamInfo& info, xml::Element& features) const;
+    Status add_nonza(const std::string& owner, module::StreamStage stage, std::string_view ns, std::string_view name,
+                     module::NonzaHandler fn);
+    const module::NonzaHandler* find_nonza(module::StreamStage stage, std::string_view ns, std::string_view name) const;
+
     void add_feature(const std::string& owner, std::string feature);
     void add_identity(const std::string& owner, module::DiscoIdentity identity);
     std::vector<std::string> features() const;
@@ -88,6 +96,14 @@ private:
     std::vector<Ranked<module::RoutedHook>> routed_;             // priority desc, seq
     std::vector<Ranked<module::UnavailableHandler>> unavailable_;  // priority desc, seq
     std::map<std::string, Domain, std::less<>> domains_;
+    struct Feature {
+        std::string owner;
+        module::StreamStage stage;
+        module::FeatureProvider fn;
+    };
+    std::vector<Feature> stream_features_;
+    using NonzaKey = std::tuple<int, std::string, std::string>;
+    std::map<NonzaKey, std::pair<std::string, module::NonzaHandler>> nonzas_;
     std::map<IqKey, Iq> iqs_;
     std::vector<std::tuple<std::string, module::SessionEvent, module::SessionEventHandler>> session_handlers_;
     std::vector<std::pair<std::string, std::string>> features_;

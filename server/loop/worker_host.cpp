@@ -173,6 +173,15 @@ module::Service* WorkerHost::service(std::string_view name) const {
     return worker_.shared().services ? worker_.shared().services->find(name) : nullptr;
 }
 
+void WorkerHost::stream_feature(module::StreamStage stage, module::FeatureProvider fn) {
+    worker_.hooks().add_stream_feature(name_, stage, std::move(fn));
+}
+
+Status WorkerHost::nonza(module::StreamStage stage, std::string_view ns, std::string_view name,
+                         module::NonzaHandler fn) {
+    return worker_.hooks().add_nonza(name_, stage, ns, name, std::move(fn));
+}
+
 void WorkerHost::drop_all() {
     worker_.hooks().drop(name_);
     worker_.for_each_session([this](sessions::LocalSession& s) { s.drop_slot(this); });

@@ -57,6 +57,8 @@ public:
     module::Module& instance() override { return *instance_; }
     void send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) override;
     module::Service* service(std::string_view name) const override;
+    void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override;
+    Status nonza(module::StreamStage stage, std::string_view ns, std::string_view name, module::NonzaHandler fn) override;
 
     void set_instance(module::Module* m) { instance_ = m; }
     const std::string& name() const { return name_; }

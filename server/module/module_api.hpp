@@ -30,6 +30,7 @@
 #include "errors/status.hpp"
 #include "sessions/registry.hpp"
 #include "xml/element.hpp"
+#include "xmpp/errors.hpp"
 #include "xmpp/jid.hpp"
 
 namespace parley::module {
@@ -157,6 +158,38 @@ struct DomainStanza {
 };
 using DomainHandler = std::function<void(DomainStanza&)>;
 
+// The phases of a client stream a module may add to (RFC 6120 §4.3).
+enum class StreamStage {
+    before_auth,  // features offered with SASL; nonzas before authentication
+    after_auth,   // features offered with bind; nonzas before bind (XEP-0198 resume)
+    bound,        // nonzas of an established session (XEP-0198 <r/>, XEP-0352 <active/>)
+};
+
+// The stream a feature or nonza is for, as it is at that moment.
+struct StreamInfo {
+    std::string_view domain;     // the virtual host
+    std::string_view stream_id;
+    bool secure = false;         // TLS is on
+    uint64_t session_id = 0;     // 0 before bind
+    const xmpp::Jid& jid;        // empty before authentication; the bare JID
+                                 // after it, the full JID once bound
+};
+
+// The stream a nonza arrived on; valid only during the handler call. A
+// module that answers later uses send_to_session() (Delivery::direct) once
+// the session is bound.
+class StreamControl {
+public:
+    virtual ~StreamControl() = default;
+    virtual void send(const xml::Element& element) = 0;
+    // Ends the stream with a stream error (RFC 6120 §4.9).
+    virtual void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) = 0;
+};
+
+// An element to add to <stream:features>, or nullopt to add nothing here.
+using FeatureProvider = std::function<std::optional<xml::Element>(const StreamInfo&)>;
+using NonzaHandler = std::function<void(const StreamInfo&, const xml::Element&, StreamControl&)>;
+
 // Data a module keeps per session (e.g. stream management counters), freed
 // with the session or when the module stops. memory_bytes() is counted in
 // the session's memory figures.
@@ -178,8 +211,10 @@ using IqReplyHandler = std::function<void(const xml::Element* reply)>;
 
 // Where an iq request is addressed.
 enum class IqTarget {
-    server,   // a served domain (e.g. disco#info to "example.org")
-    account,  // a local account's bare JID, answered by the server on its behalf
+    server,    // a served domain (e.g. disco#info to "example.org")
+    account,   // a local account's bare JID, answered by the server on its behalf
+    pre_auth,  // a client stream before authentication (XEP-0077 registration);
+               // answered on that stream only, 'from' and 'to' are empty
 };
 
 // Answers one iq request; call exactly one of result() or error(), now or
@@ -261,6 +296,14 @@ public:
     virtual Status domain_handler(std::string_view vhost, std::string_view domain, DomainHandler fn) = 0;
     // The domains modules own under `vhost`, sorted.
     virtual std::vector<std::string> domains_of(std::string_view vhost) const = 0;
+
+    // --- Streams (client streams; s2s later) ---
+    // Adds an element to the stream features offered at `stage`.
+    virtual void stream_feature(StreamStage stage, FeatureProvider fn) = 0;
+    // Handles the top-level element {ns}name (not a stanza) at `stage`. One
+    // handler per (stage, ns, name); a second is refused. Elements nobody
+    // handles end the stream with <unsupported-stanza-type/>.
+    virtual Status nonza(StreamStage stage, std::string_view ns, std::string_view name, NonzaHandler fn) = 0;
 
     // --- Sessions ---
     virtual std::vector<SessionInfo> sessions_of(const xmpp::Jid& bare_jid) const = 0;

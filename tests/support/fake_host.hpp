@@ -103,6 +103,16 @@ public:
         return true;
     }
     module::Module& instance() override { return *module_instance; }
+    void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override {
+        features_at.emplace_back(stage, std::move(fn));
+    }
+    Status nonza(module::StreamStage stage, std::string_view ns, std::string_view name,
+                 module::NonzaHandler fn) override {
+        auto key = std::make_tuple(static_cast<int>(stage), std::string(ns), std::string(name));
+        if (nonzas.count(key)) return Status::error("exists", "already handled");
+        nonzas.emplace(std::move(key), std::move(fn));
+        return Status::ok();
+    }
     module::Service* service(std::string_view name) const override {
         auto it = services.find(std::string(name));
         return it == services.end() ? nullptr : it->second;
@@ -148,6 +158,8 @@ public:
     std::vector<module::IqReplyHandler> iq_replies;
     module::Module* module_instance = nullptr;
     std::map<std::string, module::Service*> services;
+    std::vector<std::pair<module::StreamStage, module::FeatureProvider>> features_at;
+    std::map<std::tuple<int, std::string, std::string>, module::NonzaHandler> nonzas;
 };
 
 }  // namespace parley::test
