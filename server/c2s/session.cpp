@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "log/log.hpp"
+#include "net/stream_transport.hpp"
 #include "loop/worker.hpp"
 #include "router/router.hpp"
 #include "xml/serializer.hpp"
@@ -98,21 +99,24 @@ private:
 
 }  // namespace
 
-Session::Session(loop::Worker& worker, net::TlsSession::Mode mode)
-    : StreamTransport(worker, limits_before_auth(worker)), mode_(mode), alive_(std::make_shared<Session*>(this)) {
+Session::Session(loop::Worker& worker, net::Transport& transport, net::TlsSession::Mode mode)
+    : worker_(worker), transport_(&transport), mode_(mode), alive_(std::make_shared<Session*>(this)) {
+    transport.set_user(this);
     set_deadline(uint64_t{worker.config().c2s.handshake_timeout_s} * 1000);
 }
 
-Status Session::accept(uv_stream_t* server) {
-    // TLS starts only once the socket is ours: closing the session before
-    // the accept would leave the pending connection's fd to a closed handle,
-    // never to be closed.
-    Status s = accept_from(server, mode_ == net::TlsSession::Mode::direct);
-    if (!s || closing()) return s;  // refused by a connection limit: closing already
-    if (mode_ == net::TlsSession::Mode::direct) {
-        s = start_tls(mode_);
+Status Session::accept(loop::Worker& worker, uv_stream_t* server, net::TlsSession::Mode mode) {
+    auto* transport = new net::StreamTransport(worker, limits_before_auth(worker));
+    new Session(worker, *transport, mode);  // owned by the transport's lifetime from here
+    // TLS starts only once the socket is ours: closing before the accept
+    // would leave the pending connection's fd to a closed handle, never to
+    // be closed.
+    Status s = transport->accept_from(server, mode == net::TlsSession::Mode::direct);
+    if (!s || transport->closing()) return s;  // refused by a connection limit: closing already
+    if (mode == net::TlsSession::Mode::direct) {
+        s = transport->start_tls(mode);
         if (!s) {
-            close_now();
+            transport->close_now();
             return Status::error("tls", "cannot start TLS: " + s.message());
         }
     }
@@ -120,6 +124,8 @@ Status Session::accept(uv_stream_t* server) {
 }
 
 Session::~Session() = default;
+
+void Session::on_deadline() { stream_error(StreamErrorCondition::connection_timeout, "timed out"); }
 
 std::string_view Session::default_ns() const { return xmpp::kNsClient; }
 
@@ -405,7 +411,7 @@ void Session::reset_sasl() {
     // (RFC 9266) on TLS 1.3; -PLUS is offered with it and its type is
     // announced with XEP-0440 (send_features).
     std::optional<net::ChannelBindingData> cbd;
-    if (secure()) cbd = tls()->channel_binding();
+    if (secure() && tls()) cbd = tls()->channel_binding();  // an in-memory transport has no TLS layer
     if (cbd && cbd->name == "tls-exporter" && !worker().config().sasl.plus_on_tls13) cbd.reset();
     sasl::ChannelBinding cb;
     if (cbd) cb = sasl::ChannelBinding{cbd->name, cbd->data};
@@ -705,6 +711,13 @@ void Session::send_iq_error(const xml::Element& iq, const StanzaError& e) {
 }
 
 void Session::end_with(StreamErrorCondition condition, std::string_view text) { stream_error(condition, text); }
+
+void Session::on_transport_closed() {
+    // The transport's last call: this session ends with it, and is deleted
+    // when this function returns.
+    std::unique_ptr<Session> self(this);
+    on_closed();
+}
 
 void Session::on_closed() {
     alive_.reset();  // answers still on their way to this stream are dropped

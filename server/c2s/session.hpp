@@ -8,21 +8,30 @@
 // sends, rejects spoofed addresses with <invalid-from/>, runs the stanza/in
 // hooks and hands stanzas to the worker's router.
 //
-// The session's routable state (SessionState) is plain data so stream
-// management can later move it to another worker. Loop-affine: owned by one
-// worker; deleted by its transport's close callback.
+// The session is not its connection: it speaks to a net::Transport (an XML
+// stream over TCP/TLS, or an in-memory transport in unit tests) as that
+// transport's user. The session's routable state (SessionState) is plain
+// data so stream management can later move it to another worker.
+// Loop-affine: owned by one worker; it deletes itself when its transport
+// reports on_transport_closed() (the transport's last call).
 #pragma once
+
+#include <uv.h>
 
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "loop/delay.hpp"
-#include "net/stream_transport.hpp"
+#include "net/transport.hpp"
 #include "sasl/sasl_server.hpp"
 #include "sessions/local_session.hpp"
 #include "sessions/registry.hpp"
 #include "xmpp/jid.hpp"
+
+namespace parley::loop {
+class Worker;
+}
 
 namespace parley::c2s {
 
@@ -35,14 +44,16 @@ struct SessionState {
     std::string stream_id;
 };
 
-class Session final : public net::StreamTransport, public sessions::LocalSession {
+class Session final : public net::TransportUser, public sessions::LocalSession {
 public:
-    Session(loop::Worker& worker, net::TlsSession::Mode mode);
+    // A session on `transport` (which it becomes the user of). For direct
+    // TLS the caller has started TLS on the transport already.
+    Session(loop::Worker& worker, net::Transport& transport, net::TlsSession::Mode mode);
     ~Session() override;
-    // Accepts the pending connection of `server`, then starts TLS at once
-    // for direct TLS. On failure the session closes itself (and the socket
-    // it accepted) and the error is returned.
-    Status accept(uv_stream_t* server);
+    // Accepts the pending connection of `server` on a new StreamTransport
+    // with a Session on it, and starts TLS at once for direct TLS. On
+    // failure everything closes (the socket too) and the error is returned.
+    static Status accept(loop::Worker& worker, uv_stream_t* server, net::TlsSession::Mode mode);
 
     // sessions::LocalSession
     uint64_t session_id() const override { return state_.id; }
@@ -53,19 +64,45 @@ public:
     const SessionState& state() const { return state_; }
     bool bound() const { return phase_ == Phase::bound; }
 
-    // StreamHandler
+    // net::TransportUser
     void on_stream_open(const xml::StreamHeader& header) override;
     void on_stanza(xml::Element stanza) override;
     void on_stream_close() override;
-
-protected:
     void on_tls_established() override;
-    void on_closed() override;
+    void on_deadline() override;
+    void on_transport_closed() override;
     std::string_view default_ns() const override;
 
+    // What the session asks of its transport (a dead transport: nothing).
+    loop::Worker& worker() const { return worker_; }
+    void send(const xml::Element& element) { transport_->send(element); }
+    void send_raw(std::string_view bytes) { transport_->send_raw(bytes); }
+    void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) {
+        transport_->stream_error(condition, text);
+    }
+    void close_stream() { transport_->close_stream(); }
+    bool closing() const { return transport_->closing(); }
+    bool secure() const { return transport_->secure(); }
+
 private:
+    net::TlsSession* tls() { return transport_->tls(); }
+    const std::string& remote_ip() const { return transport_->remote_ip(); }
+    const std::string& remote_addr() const { return transport_->remote_addr(); }
+    const std::string& local_addr() const { return transport_->local_addr(); }
+    void send_stream_header(std::string_view from, std::string_view to, std::string_view id) {
+        transport_->send_stream_header(from, to, id);
+    }
+    void flush() { transport_->flush(); }
+    void restart_stream() { transport_->restart_stream(); }
+    void starttls_after_current() { transport_->starttls_after_current(); }
+    void authenticated(xml::StreamLimits limits) { transport_->authenticated(limits); }
+    void set_deadline(uint64_t ms) { transport_->set_deadline(ms); }
+    void hold() { transport_->hold(); }
+    void release() { transport_->release(); }
+
     enum class Phase { header, negotiating, sasl, authenticated, bound };
 
+    void on_closed();
     void send_features();
     module::StreamInfo stream_info() const;
     // A module's nonza for the current stage; false when none handles it.
@@ -96,6 +133,8 @@ private:
     void handle_established(xml::Element stanza);
     void send_iq_error(const xml::Element& iq, const StanzaError& e);
 
+    loop::Worker& worker_;
+    net::Transport* transport_;
     net::TlsSession::Mode mode_;
     Phase phase_ = Phase::header;
     std::string domain_;        // the virtual host this stream is for

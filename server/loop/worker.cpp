@@ -148,8 +148,7 @@ void Worker::on_connection(uv_stream_t* server, int status) {
         return;
     }
     if (w.shutting_down_) return;
-    auto* session = new c2s::Session(w, l->mode);
-    Status s = session->accept(server);
+    Status s = c2s::Session::accept(w, server, l->mode);
     if (!s) log::warn("c2s", "accept failed: {}", s.message());
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <utility>
 #include <cmath>
 
 #include "log/log.hpp"
@@ -200,7 +201,7 @@ void StreamTransport::handle_input(const char* data, size_t len) {
     }
     if (!tls_was_done_ && tls_->handshake_done()) {
         tls_was_done_ = true;
-        on_tls_established();
+        if (user_) user_->on_tls_established();
     }
     if (!plain.empty()) feed_parser(plain.data(), plain.size());
     if (tls_ && tls_->peer_closed() && !closing_) close_stream();
@@ -387,9 +388,23 @@ void StreamTransport::on_close(uv_handle_t* h) { static_cast<StreamTransport*>(h
 
 void StreamTransport::release() {
     if (--open_handles_ > 0) return;
-    on_closed();
+    if (user_) std::exchange(user_, nullptr)->on_transport_closed();
     delete this;
 }
+
+void StreamTransport::on_stream_open(const xml::StreamHeader& header) {
+    if (user_) user_->on_stream_open(header);
+}
+
+void StreamTransport::on_stanza(xml::Element stanza) {
+    if (user_) user_->on_stanza(std::move(stanza));
+}
+
+void StreamTransport::on_stream_close() {
+    if (user_) user_->on_stream_close();
+}
+
+std::string_view StreamTransport::default_ns() const { return user_ ? user_->default_ns() : std::string_view{}; }
 
 void StreamTransport::set_deadline(uint64_t ms) {
     if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_))) return;
@@ -403,7 +418,8 @@ void StreamTransport::on_timer(uv_timer_t* t) {
         self->close_now();
         return;
     }
-    self->on_deadline();
+    if (self->user_) self->user_->on_deadline();
+    else self->stream_error(xmpp::StreamErrorCondition::connection_timeout, "timed out");
 }
 
 }  // namespace parley::net

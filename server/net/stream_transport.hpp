@@ -1,17 +1,18 @@
-// StreamTransport: one XML stream over one TCP connection, TLS optional.
+// StreamTransport: one XML stream over one TCP connection, TLS optional
+// (a net::Transport).
 //
 // The pipeline below an XMPP stream, shared by c2s and (later) s2s: socket
 // reads land in the worker's read buffer, go through GnuTLS when TLS is on,
 // then into the incremental expat stream parser, whose events reach the
-// subclass (the StreamHandler methods). Writes are appended to one pending
-// buffer (encrypted when TLS is on) and flushed once per loop iteration by
-// the worker; the buffer is released once handed to the kernel.
+// transport's user (the session). Writes are appended to one pending buffer
+// (encrypted when TLS is on) and flushed once per loop iteration by the
+// worker; the buffer is released once handed to the kernel.
 //
 // Lifetime: created with new on its worker; deleted by itself in the close
-// callback of its last handle, after on_closed(). Every stream error is sent
-// (after a stream header if none was sent yet), followed by
-// </stream:stream> and TLS close_notify; the connection closes once that
-// is written. Loop-affine: only the owning worker.
+// callback of its last handle, after telling its user on_transport_closed().
+// Every stream error is sent (after a stream header if none was sent yet),
+// followed by </stream:stream> and TLS close_notify; the connection closes
+// once that is written. Loop-affine: only the owning worker.
 #pragma once
 
 #include <uv.h>
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "net/connection_limiter.hpp"
+#include "net/transport.hpp"
 #include "net/tls.hpp"
 #include "xml/stream_parser.hpp"
 #include "xmpp/errors.hpp"
@@ -30,10 +32,11 @@ class Worker;
 
 namespace parley::net {
 
-class StreamTransport : public xml::StreamHandler {
+class StreamTransport final : public Transport, private xml::StreamHandler {
 public:
     StreamTransport(loop::Worker& worker, xml::StreamLimits limits);
     ~StreamTransport() override;
+    void set_user(TransportUser* user) override { user_ = user; }
     StreamTransport(const StreamTransport&) = delete;
     StreamTransport& operator=(const StreamTransport&) = delete;
 
@@ -44,59 +47,48 @@ public:
     // starts nothing more on it.
     Status accept_from(uv_stream_t* server, bool tls_first);
 
-    // Sends bytes of the XML stream (encrypted if TLS is on).
-    void send_raw(std::string_view bytes);
-    void send(const xml::Element& element);
-    // Sends the stream header, unless already sent for this stream.
-    void send_stream_header(std::string_view from, std::string_view to, std::string_view id);
-    // Stream error, then </stream:stream>, then the connection closes.
-    void stream_error(xmpp::StreamErrorCondition condition, std::string_view text);
-    // Ends our stream (</stream:stream>) and closes after it is written.
-    void close_stream();
-    // Closes now, dropping unsent data.
-    void close_now();
-    // SIGTERM: <system-shutdown/> by default.
-    virtual void shutdown_stream();
-
-    void flush();  // worker only: writes what is pending
-
-    bool closing() const { return closing_; }
-    bool secure() const { return tls_ && tls_->handshake_done(); }
-    TlsSession* tls() { return tls_.get(); }
-    loop::Worker& worker() { return worker_; }
-    const std::string& remote_ip() const { return remote_ip_; }
-    const std::string& remote_addr() const { return remote_addr_; }  // "ip;port" (Cyrus SASL form)
-    const std::string& local_addr() const { return local_addr_; }
-
-protected:
+    // Transport
+    void send_raw(std::string_view bytes) override;
+    void send(const xml::Element& element) override;
+    void send_stream_header(std::string_view from, std::string_view to, std::string_view id) override;
+    void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) override;
+    void close_stream() override;
+    void close_now() override;
+    void flush() override;  // also called by the worker once per loop iteration
     // Turns TLS on: direct TLS at accept, or STARTTLS after <proceed/> was
     // queued (the rest of the current read is handed to TLS).
-    Status start_tls(TlsSession::Mode mode);
+    Status start_tls(TlsSession::Mode mode) override;
     // The parser stops after the current stanza and expects a new stream
-    // header (RFC 6120 §4.3.3). Call from on_stanza.
-    void restart_stream();
-    // After <proceed/>: the stream restarts over TLS once this stanza ends.
-    void starttls_after_current();
-    virtual void on_tls_established() {}
-    // The transport is about to be deleted; unregister everything.
-    virtual void on_closed() {}
-    // The default namespace used for the stream header and serialization.
-    virtual std::string_view default_ns() const = 0;
-    // The peer authenticated: it no longer counts against the limits on
-    // unauthenticated connections, and its stanzas may be as large as
-    // `limits` says from the next one on.
-    void authenticated(xml::StreamLimits limits);
-    // Deadline for the current phase (e.g. login); 0 cancels.
-    void set_deadline(uint64_t ms);
-    virtual void on_deadline() { stream_error(xmpp::StreamErrorCondition::connection_timeout, "timed out"); }
-    // Work in flight that refers to this object (a thread-pool job) keeps it
-    // alive: it is deleted only after its handles are closed and every hold
-    // is released. Loop thread only.
-    void hold() { ++open_handles_; }
-    void release();
-    bool header_sent_ = false;
+    // header (RFC 6120 §4.3.3).
+    void restart_stream() override;
+    void starttls_after_current() override;
+    // The peer no longer counts against the limits on unauthenticated
+    // connections, and its stanzas may be as large as `limits` says.
+    void authenticated(xml::StreamLimits limits) override;
+    void set_deadline(uint64_t ms) override;
+    // A hold counts like an open handle: deletion waits for its release.
+    void hold() override { ++open_handles_; }
+    void release() override;
+    bool closing() const override { return closing_; }
+    bool secure() const override { return tls_ && tls_->handshake_done(); }
+    TlsSession* tls() override { return tls_.get(); }
+    const std::string& remote_ip() const override { return remote_ip_; }
+    const std::string& remote_addr() const override { return remote_addr_; }
+    const std::string& local_addr() const override { return local_addr_; }
+
+    // SIGTERM: <system-shutdown/>.
+    void shutdown_stream();
+    loop::Worker& worker() { return worker_; }
 
 private:
+    // xml::StreamHandler: parser events go to the user.
+    void on_stream_open(const xml::StreamHeader& header) override;
+    void on_stanza(xml::Element stanza) override;
+    void on_stream_close() override;
+    std::string_view default_ns() const;
+
+    bool header_sent_ = false;
+    TransportUser* user_ = nullptr;
     struct WriteReq;
     static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);

@@ -22,6 +22,7 @@
 #include "loop/worker.hpp"
 #include "loop/worker_host.hpp"
 #include "router/router.hpp"
+#include "sasl/login_throttle.hpp"
 #include "sessions/local_session.hpp"
 #include "store/accounts.hpp"
 #include "store/env.hpp"
@@ -71,6 +72,7 @@ struct SeamsFixture {
     std::unique_ptr<store::Env> env;
     std::unique_ptr<store::AccountStore> accounts;
     sessions::LocalRegistry registry;
+    sasl::LoginThrottle throttle{1, 10};
     daemon::Shared shared;
     std::vector<std::unique_ptr<loop::Worker>> workers;
     // One WorkerHost per worker for the test's module "seams"; created and
@@ -96,6 +98,7 @@ struct SeamsFixture {
         shared.set_config(cfg);
         shared.accounts = accounts.get();
         shared.registry = &registry;
+        shared.throttle = &throttle;
         for (unsigned i = 0; i < 2; ++i) workers.push_back(std::make_unique<loop::Worker>(i, shared));
         for (auto& w : workers) shared.workers.push_back(w.get());
         for (auto& w : workers) BOOST_REQUIRE(w->start({}).is_ok());
