@@ -76,7 +76,35 @@ Result<std::string> prep(std::string_view in, const Stringprep_profile* profile,
     return out;
 }
 
+// The fast paths below give exactly what the stringprep profiles give for
+// the inputs they accept (printable ASCII), without libidn; anything else
+// takes the full path. tests/unit/xmpp/jid_test.cpp and the JID fuzz target
+// compare both paths.
+bool g_fast_paths = true;
+
+bool lower_printable_ascii(std::string_view in, std::string& out, std::string_view forbidden, bool space_ok) {
+    if (in.empty() || in.size() > kMaxPart) return false;
+    out.resize(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        if (c < 0x20 || c > 0x7E || (c == ' ' && !space_ok) || forbidden.find(c) != std::string_view::npos)
+            return false;
+        out[i] = c;
+    }
+    return true;
+}
+
 Result<std::string> prep_node(std::string_view node) {
+    if (g_fast_paths) {
+        // Nodeprep of printable ASCII: case folding only; space, controls and
+        // the characters of RFC 6122 appendix A.5 are prohibited.
+        std::string out;
+        if (lower_printable_ascii(node, out, "\"&'/:<>@", false)) {
+            for (char& c : out)
+                if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            return out;
+        }
+    }
     auto r = prep(node, stringprep_xmpp_nodeprep, STRINGPREP_NO_UNASSIGNED, "localpart");
     if (!r) return r;
     // Nodeprep prohibits these (RFC 6122 appendix A.5); checked here as well
@@ -86,7 +114,34 @@ Result<std::string> prep_node(std::string_view node) {
 }
 
 Result<std::string> prep_resource(std::string_view resource) {
+    if (g_fast_paths) {
+        // Resourceprep of printable ASCII (space included) is the identity.
+        std::string out;
+        if (lower_printable_ascii(resource, out, {}, true)) return out;
+    }
     return prep(resource, stringprep_xmpp_resourceprep, Stringprep_profile_flags(0), "resourcepart");
+}
+
+// Letters, digits, hyphens and dots only, each label 1..63 bytes without a
+// hyphen at either end: then nameprep is case folding and ToASCII with the
+// STD3 rules accepts it unchanged. Anything else: the full path decides.
+bool fast_ldh_domain(std::string_view d, std::string& out) {
+    if (d.empty() || d.size() > kMaxPart) return false;
+    out.assign(d);
+    size_t label = 0;
+    for (size_t i = 0; i <= out.size(); ++i) {
+        if (i == out.size() || out[i] == '.') {
+            if (label == 0 || label > 63) return false;
+            if (out[i - 1] == '-' || out[i - label] == '-') return false;
+            label = 0;
+            continue;
+        }
+        char& c = out[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+        ++label;
+    }
+    return true;
 }
 
 void lower_ascii(std::string& s) {
@@ -108,6 +163,10 @@ Result<std::string> prep_domain(std::string_view domain) {
         inet_ntop(AF_INET6, &a, text, sizeof text);
         return "[" + std::string(text) + "]";
     }
+    if (g_fast_paths) {
+        std::string fast;
+        if (fast_ldh_domain(domain, fast)) return fast;
+    }
     auto r = prep(domain, stringprep_nameprep, STRINGPREP_NO_UNASSIGNED, "domainpart");
     if (!r) return r;
     std::string d = std::move(r.value());
@@ -123,6 +182,10 @@ Result<std::string> prep_domain(std::string_view domain) {
 }
 
 }  // namespace
+
+namespace detail {
+void set_fast_paths(bool on) { g_fast_paths = on; }
+}  // namespace detail
 
 Result<Jid> Jid::make(std::string_view node, std::string_view domain, std::string_view resource) {
     Jid j;

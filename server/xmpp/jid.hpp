@@ -59,6 +59,12 @@ private:
     std::string resource_;
 };
 
+namespace detail {
+// Tests only, never while other threads parse JIDs: turns the printable-ASCII
+// fast paths off, so that both paths can be compared.
+void set_fast_paths(bool on);
+}  // namespace detail
+
 }  // namespace parley::xmpp
 
 template <>

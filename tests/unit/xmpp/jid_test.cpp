@@ -117,4 +117,43 @@ BOOST_AUTO_TEST_CASE(with_resource_bare_and_containers) {
     BOOST_TEST((Jid::make("juliet", "example.com", "balcony").value() == must("juliet@example.com/balcony")));
 }
 
+// The printable-ASCII fast paths must give exactly what libidn's stringprep
+// profiles give: same acceptance, same prepared parts.
+BOOST_AUTO_TEST_CASE(fast_paths_agree_with_stringprep) {
+    const std::string alphabet = "aZ9-._@/ \"&'<>:\x7f\x01\tXy0z-.";
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    auto next = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    std::vector<std::string> inputs{"Juliet@Example.COM/Balcony Seat", "a@b", "a@-b.c", "a@b-.c", "a@b..c",
+                                    "a@" + std::string(64, 'x') + ".org", "a@" + std::string(63, 'x') + ".org",
+                                    "user@127.0.0.1/r", "USER@HOST/ res ", std::string(1024, 'n') + "@d",
+                                    "x@y./z", "@d", "n@/r", "n@d/", "d/ "};
+    for (int i = 0; i < 200000; ++i) {
+        std::string in;
+        const size_t len = next() % 24;
+        for (size_t k = 0; k < len; ++k) in.push_back(alphabet[next() % alphabet.size()]);
+        inputs.push_back(std::move(in));
+    }
+    size_t accepted = 0;
+    for (const auto& in : inputs) {
+        parley::xmpp::detail::set_fast_paths(true);
+        auto fast = Jid::parse(in);
+        parley::xmpp::detail::set_fast_paths(false);
+        auto slow = Jid::parse(in);
+        parley::xmpp::detail::set_fast_paths(true);
+        BOOST_TEST_REQUIRE(fast.is_ok() == slow.is_ok(),
+                           "jid: '" << in << "' fast " << fast.is_ok() << " stringprep " << slow.is_ok()
+                                    << (slow.is_ok() ? std::string() : " (" + slow.status().to_string() + ")"));
+        if (fast.is_ok()) {
+            ++accepted;
+            BOOST_TEST_REQUIRE(fast->str() == slow->str(), "jid: '" << in << "' prepared differently");
+        }
+    }
+    BOOST_TEST(accepted > 1000u, "jid: the inputs must exercise accepted JIDs too");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
