@@ -56,6 +56,7 @@ Executor& inline_executor() {
 
 Writer::Writer(Env& env, WriterOptions options) : env_(env), options_(sane(options)) {
     thread_ = std::thread([this] { run(); });
+    thread_id_ = thread_.get_id();
 }
 
 Writer::~Writer() { stop(); }
@@ -93,7 +94,7 @@ void Writer::stop() {
     request_stop();
     // From a completion running on the writer thread: it ends by itself once
     // the queue is empty; the destructor joins it.
-    if (std::this_thread::get_id() == thread_.get_id()) return;
+    if (std::this_thread::get_id() == thread_id_) return;
     std::lock_guard<std::mutex> lock(join_mutex_);
     if (thread_.joinable()) thread_.join();
 }

@@ -177,6 +177,7 @@ class Writer {
 
     std::mutex join_mutex_;  // one stop() joins
     std::thread thread_;
+    std::thread::id thread_id_;  // set before any submit, then only read
 };
 
 }  // namespace parley::store
