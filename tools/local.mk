@@ -17,3 +17,9 @@ tools_bench_parley_bench_SOURCES = tools/bench/main.cpp \
 	tools/bench/proc_stats.hpp tools/bench/proc_stats.cpp
 tools_bench_parley_bench_LDADD = $(UV_LIBS) $(GNUTLS_LIBS) $(FMT_LIBS) -lpthread
 EXTRA_DIST += tools/bench/run-bench tools/bench/preauth-memory tools/bench/login-cost
+
+# store-writer: durable writes per second through the store's writer thread
+# (doc/bench.md). Built with the tree, not installed.
+noinst_PROGRAMS = tools/bench/store-writer
+tools_bench_store_writer_SOURCES = tools/bench/store_writer.cpp
+tools_bench_store_writer_LDADD = libparley.la $(FMT_LIBS) $(LMDB_LIBS) -lpthread

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "log/log.hpp"
+#include "store/writer.hpp"
 
 namespace parley::store {
 
@@ -27,6 +28,11 @@ struct EnvCore {
     std::mutex dbi_mutex;
     std::map<std::string, MDB_dbi> dbis;
     MDB_dbi meta = 0;
+    // The writer thread (Env::writer()) and the uncounted Env it writes
+    // through; both ended by the last counted Env's destructor.
+    std::mutex writer_mutex;
+    std::unique_ptr<Env> writer_env;
+    std::unique_ptr<Writer> writer;
 };
 
 namespace {
@@ -238,6 +244,17 @@ Status Txn::scan(MDB_dbi db, std::string_view prefix, std::string_view from,
     return Status::ok();
 }
 
+Result<Txn> Txn::begin_nested() {
+    if (!txn_) return Status::error("store", "begin_nested: the transaction has ended");
+    if (read_only_) return Status::error("store", "begin_nested: a read transaction");
+    MDB_txn* child = nullptr;
+    int rc = mdb_txn_begin(mdb_txn_env(txn_), txn_, 0, &child);
+    if (rc) return mdb_status(rc, "mdb_txn_begin (nested)");
+    // No resize lock of its own: the parent holds one for both, and a
+    // second shared lock on one thread is not allowed.
+    return Txn(core_, child, false, std::shared_lock<std::shared_mutex>());
+}
+
 Status Txn::commit() {
     if (!txn_) return Status::error("store", "commit: the transaction has ended");
     if (!sticky_.is_ok()) {
@@ -280,8 +297,21 @@ Result<std::unique_ptr<Env>> Env::open(const std::string& dir, size_t map_size) 
 }
 
 Env::~Env() {
+    if (!counted_) return;
     std::lock_guard<std::mutex> lock(g_registry_mutex);
     if (--core_->opens > 0) return;
+    // Still under the registry lock, so that nobody opens the directory
+    // again while its MDB_env is open here: the writer commits what it was
+    // given and ends before the environment closes.
+    std::unique_ptr<Writer> writer;
+    std::unique_ptr<Env> writer_env;
+    {
+        std::lock_guard<std::mutex> w(core_->writer_mutex);
+        writer = std::move(core_->writer);
+        writer_env = std::move(core_->writer_env);
+    }
+    writer.reset();
+    writer_env.reset();
     for (auto it = g_registry.begin(); it != g_registry.end(); ++it) {
         if (it->second == core_) {
             g_registry.erase(it);
@@ -292,6 +322,29 @@ Env::~Env() {
     std::unique_lock<std::shared_mutex> no_txn(core_->resize);
     mdb_env_close(core_->env);
     core_->env = nullptr;
+}
+
+void Env::start_writer_locked(const WriterOptions& options) {
+    auto own = std::unique_ptr<Env>(new Env());
+    own->dir_ = dir_;
+    own->core_ = core_;
+    own->counted_ = false;
+    core_->writer.reset(new Writer(*own, options));
+    core_->writer_env = std::move(own);
+}
+
+Writer& Env::writer() {
+    std::lock_guard<std::mutex> lock(core_->writer_mutex);
+    if (!core_->writer) start_writer_locked(WriterOptions{});
+    return *core_->writer;
+}
+
+Status Env::start_writer(const WriterOptions& options) {
+    std::lock_guard<std::mutex> lock(core_->writer_mutex);
+    if (core_->writer)
+        return Status::error("exists", fmt::format("{}: the writer runs already", dir_));
+    start_writer_locked(options);
+    return Status::ok();
 }
 
 size_t Env::max_key_size() const { return static_cast<size_t>(mdb_env_get_maxkeysize(core_->env)); }

@@ -19,6 +19,13 @@
 // false). When another process grew the map, the next transaction adopts the
 // new size; when a write fills the map, write() grows it and runs again.
 //
+// Writes from a worker loop go through the environment's writer thread
+// (writer(), store/writer.hpp): it group-commits the requests of every
+// thread and posts each completion back, so no loop waits for an fsync.
+// write() commits synchronously on the calling thread: for tools
+// (parleyctl), startup and tests. Both may be used together; LMDB
+// serialises the writers.
+//
 // Thread affinity: Env is any thread. A Txn belongs to whoever holds it: a
 // read Txn may move between threads, a write Txn must stay on the thread that
 // began it. A thread must not hold two transactions of the same Env at once
@@ -41,6 +48,8 @@
 namespace parley::store {
 
 struct EnvCore;  // the process-wide shared MDB_env of one directory
+class Writer;
+struct WriterOptions;
 
 // Converts an LMDB return code: code "not-found", "exists", "map-full",
 // "map-resized" or "store"; the message names the operation.
@@ -71,6 +80,11 @@ class Txn {
     // The same, starting at the first key >= from (from starts with prefix).
     Status scan(MDB_dbi db, std::string_view prefix, std::string_view from,
                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+    // A transaction nested in this write transaction (LMDB's child
+    // transaction): its commit merges its changes into this one, its abort
+    // (or destruction uncommitted) undoes only them. This transaction must
+    // not be used while the child lives, and outlives it.
+    Result<Txn> begin_nested();
     // Commits. A write that failed earlier in this transaction is sticky:
     // commit then aborts and returns that first error.
     Status commit();
@@ -125,15 +139,31 @@ class Env {
     // therefore only touch the transaction). fn's error aborts.
     Status write(const std::function<Status(Txn&)>& fn);
 
+    // The environment's writer thread, one per directory and process,
+    // started at the first call (with WriterOptions' defaults unless
+    // start_writer() came first). It lives until the last Env of the
+    // directory is destroyed, which stops it: every accepted request is
+    // committed and its completion posted first (a completion run by
+    // inline_executor() then must not open or destroy an Env). Once stopped
+    // (Writer::stop()) it refuses submits with "stopped" for good.
+    Writer& writer();
+    // Starts the writer with these options; code "exists" if it runs already.
+    Status start_writer(const WriterOptions& options);
+
     size_t max_key_size() const;
 
   private:
+    friend class Writer;
     Env() = default;
     Result<Txn> begin(bool read_only) const;
     Status grow_map();
+    void start_writer_locked(const WriterOptions& options);
 
     std::string dir_;
     std::shared_ptr<EnvCore> core_;
+    // false for the writer's own handle, which does not keep the directory
+    // open (the last Env the caller holds stops the writer).
+    bool counted_ = true;
 };
 
 }  // namespace parley::store
