@@ -2,6 +2,7 @@
 libparley_la_SOURCES += \
 	server/loop/worker.hpp server/loop/worker.cpp \
 	server/loop/worker_host.hpp server/loop/worker_host.cpp \
+	server/loop/module_database.hpp server/loop/module_database.cpp \
 	server/loop/delay.hpp \
 	server/net/stream_transport.hpp server/net/stream_transport.cpp \
 	server/net/connection_limiter.hpp server/net/connection_limiter.cpp \

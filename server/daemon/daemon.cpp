@@ -14,6 +14,7 @@
 
 #include "log/log.hpp"
 #include "module/services.hpp"
+#include "store/writer.hpp"
 
 namespace parley::daemon {
 
@@ -154,6 +155,9 @@ int Daemon::run() {
     }
     uv_run(&loop_, UV_RUN_DEFAULT);
     for (auto& w : workers_) w->join();
+    // Writes still queued commit now; their completions find the workers
+    // gone (refused posts), but the executors they name must still exist.
+    if (env_) env_->writer().stop();
     workers_.clear();
     // Every module instance has stopped: now the services they used.
     if (services_) services_->stop_all();

@@ -15,6 +15,7 @@
 #include "net/stream_transport.hpp"
 #include "router/router.hpp"
 #include "sessions/local_session.hpp"
+#include "store/writer.hpp"
 
 namespace parley::loop {
 
@@ -39,7 +40,12 @@ struct Worker::PendingReload {
 };
 
 Worker::Worker(unsigned index, daemon::Shared& shared)
-    : index_(index), shared_(shared), read_buffer_(new char[kReadBufferSize]) {}
+    : index_(index),
+      shared_(shared),
+      read_buffer_(new char[kReadBufferSize]),
+      store_executor_(std::make_unique<store::FunctionExecutor>([this](std::function<void()> fn) {
+          return post([fn = std::move(fn)](Worker&) { fn(); });
+      })) {}
 
 Worker::~Worker() { join(); }
 

@@ -34,6 +34,9 @@ class StreamTransport;
 namespace parley::sessions {
 class LocalSession;
 }
+namespace parley::store {
+class Executor;
+}
 namespace parley::router {
 class Router;
 }
@@ -73,6 +76,9 @@ public:
     // connection owns one).
     char* read_buffer() { return read_buffer_.get(); }
     size_t read_buffer_size() const { return kReadBufferSize; }
+
+    // Where the completions of this worker's store writes run: its inbox.
+    store::Executor& store_executor() { return *store_executor_; }
 
     void mark_dirty(net::StreamTransport* t);
     void forget_transport(net::StreamTransport* t);
@@ -154,6 +160,7 @@ private:
     std::unordered_map<net::StreamTransport*, bool> transports_;
     std::unordered_map<uint64_t, sessions::LocalSession*> sessions_;
     std::vector<WorkerHost*> module_hosts_;
+    std::unique_ptr<store::Executor> store_executor_;
 };
 
 // Main thread: applies a reloaded config and module set to every worker,

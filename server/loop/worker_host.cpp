@@ -2,6 +2,7 @@
 
 #include "log/log.hpp"
 #include "loop/worker.hpp"
+#include "loop/module_database.hpp"
 #include "module/services.hpp"
 #include "router/router.hpp"
 #include "sessions/local_session.hpp"
@@ -180,6 +181,10 @@ void WorkerHost::stream_feature(module::StreamStage stage, module::FeatureProvid
 Status WorkerHost::nonza(module::StreamStage stage, std::string_view ns, std::string_view name,
                          module::NonzaHandler fn) {
     return worker_.hooks().add_nonza(name_, stage, ns, name, std::move(fn));
+}
+
+Result<std::shared_ptr<module::Database>> WorkerHost::open_database(const module::DatabaseSpec& spec) {
+    return ModuleDatabase::open(worker_, name_, spec, library_);
 }
 
 void WorkerHost::drop_all() {

@@ -57,6 +57,7 @@ public:
     module::Module& instance() override { return *instance_; }
     void send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) override;
     module::Service* service(std::string_view name) const override;
+    Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec& spec) override;
     void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override;
     Status nonza(module::StreamStage stage, std::string_view ns, std::string_view name, module::NonzaHandler fn) override;
 

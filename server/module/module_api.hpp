@@ -28,6 +28,7 @@
 #include "config/config.hpp"
 #include "errors/stanza_error.hpp"
 #include "errors/status.hpp"
+#include "store/env.hpp"
 #include "sessions/registry.hpp"
 #include "xml/element.hpp"
 #include "xmpp/errors.hpp"
@@ -205,6 +206,37 @@ enum class Delivery {
     direct,      // written as is (a stream management queue flush)
 };
 
+// A module's own LMDB database (Host::open_database).
+struct DatabaseSpec {
+    std::string name;       // [a-z0-9_]+; stored as "MODULE.name", so modules never collide
+    uint32_t version = 1;   // its schema version (doc/storage.md)
+    // Migrates from an older version, inside the write transaction that
+    // records the new one; without it an older database is refused.
+    store::Env::Migration migrate;
+    // Empty: the shared live state (data_dir/state). Otherwise the name
+    // ([a-z0-9_]+) of an environment of its own, data_dir/NAME, e.g. the
+    // archive's, so it can live on its own volume.
+    std::string environment;
+};
+
+// An open database. Reads run on the calling thread in an MVCC read
+// transaction (they never wait for a writer). Writes go to the
+// environment's writer thread, which group-commits the writes of every
+// worker; `done` runs later on the worker that asked, once the write is on
+// disk (ok) or has failed. `fn` runs on the writer thread, must only touch
+// the transaction (it may run more than once, if the map grows), and must
+// not capture anything that is not safe to read from another thread. After
+// the handle is destroyed (the module stopped) pending writes still commit,
+// but their `done` is not called. Loop-affine: the worker that opened it.
+class Database {
+public:
+    virtual ~Database() = default;
+    virtual Status read(const std::function<Status(const store::Txn& txn, MDB_dbi db)>& fn) const = 0;
+    // Code "busy" when the writer's queue is full (nothing runs then; back
+    // off or refuse the stanza), "stopped" at shutdown.
+    virtual Status write(std::function<Status(store::Txn& txn, MDB_dbi db)> fn, std::function<void(Status)> done) = 0;
+};
+
 // The reply to an iq the server sent (send_iq): the result or error iq, or
 // nullptr when none came before the timeout.
 using IqReplyHandler = std::function<void(const xml::Element* reply)>;
@@ -315,6 +347,11 @@ public:
     // is destroyed) when the session is not on this worker.
     virtual SessionSlot* slot(uint64_t session_id) = 0;
     virtual bool set_slot(uint64_t session_id, std::unique_ptr<SessionSlot> slot) = 0;
+
+    // --- Storage ---
+    // Opens (creating) a database of this module; code "schema" when it was
+    // written by a newer Parley or cannot be migrated, "invalid" for a bad name.
+    virtual Result<std::shared_ptr<Database>> open_database(const DatabaseSpec& spec) = 0;
 
     // --- Workers ---
     virtual unsigned worker_count() const = 0;

@@ -26,7 +26,7 @@ struct EnvCore {
     mutable std::shared_mutex resize;
     // Serialises mdb_dbi_open, which LMDB forbids in concurrent transactions.
     std::mutex dbi_mutex;
-    std::map<std::string, MDB_dbi> dbis;
+    std::map<std::string, std::pair<MDB_dbi, uint32_t>> dbis;  // name -> handle, version opened at
     MDB_dbi meta = 0;
     // The writer thread (Env::writer()) and the uncounted Env it writes
     // through; both ended by the last counted Env's destructor.
@@ -413,7 +413,14 @@ Result<MDB_dbi> Env::database(const std::string& name, uint32_t version, const M
         return Status::error("store", fmt::format("'{}' is not a database name", name));
     std::lock_guard<std::mutex> lock(core_->dbi_mutex);
     auto cached = core_->dbis.find(name);
-    if (cached != core_->dbis.end()) return cached->second;
+    if (cached != core_->dbis.end()) {
+        // One process runs one schema of a database.
+        if (cached->second.second != version)
+            return Status::error("schema", fmt::format("{}: database '{}' is open at schema version {} in this "
+                                                       "process, not {}",
+                                                       dir_, name, cached->second.second, version));
+        return cached->second.first;
+    }
     auto txn = begin_write();
     if (!txn) return txn.status();
     MDB_dbi dbi = 0;
@@ -449,7 +456,7 @@ Result<MDB_dbi> Env::database(const std::string& name, uint32_t version, const M
     }
     Status c = txn->commit();
     if (!c) return c;
-    core_->dbis.emplace(name, dbi);
+    core_->dbis.emplace(name, std::make_pair(dbi, version));
     return dbi;
 }
 

@@ -113,6 +113,9 @@ public:
         nonzas.emplace(std::move(key), std::move(fn));
         return Status::ok();
     }
+    Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec&) override {
+        return Status::error("invalid", "the fake host has no storage");
+    }
     module::Service* service(std::string_view name) const override {
         auto it = services.find(std::string(name));
         return it == services.end() ? nullptr : it->second;

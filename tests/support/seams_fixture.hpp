@@ -95,6 +95,7 @@ struct SeamsFixture {
         cfg->c2s.starttls_port = 0;
         cfg->c2s.direct_tls_port = 0;
         cfg->hosts.push_back(config::VirtualHost{kDomain, "", ""});
+        cfg->data_dir = dir.path();
         shared.set_config(cfg);
         shared.accounts = accounts.get();
         shared.registry = &registry;

@@ -9,7 +9,8 @@ tests_unit_parley_unit_SOURCES += \
 	tests/unit/hooks/hook_table_test.cpp \
 	tests/unit/module/loader_test.cpp \
 	tests/unit/module/services_test.cpp \
-	tests/unit/loop/worker_test.cpp
+	tests/unit/loop/worker_test.cpp \
+	tests/unit/loop/module_database_test.cpp
 
 # Test modules for the loader: built for `make check` only.
 check_LTLIBRARIES = tests/support/modules/mod_testgood.la tests/support/modules/mod_testbadabi.la \
