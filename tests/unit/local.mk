@@ -15,7 +15,8 @@ tests_unit_parley_unit_SOURCES += \
 # Test modules for the loader: built for `make check` only.
 check_LTLIBRARIES = tests/support/modules/mod_testgood.la tests/support/modules/mod_testbadabi.la \
 	tests/support/modules/mod_testnosym.la tests/support/modules/mod_testlife.la \
-	tests/support/modules/mod_testservice.la tests/support/modules/mod_testseams.la
+	tests/support/modules/mod_testservice.la tests/support/modules/mod_testseams.la \
+	tests/support/modules/mod_teststore.la
 PARLEY_TEST_MODULE_LINK = -module -avoid-version -shared -rpath /nowhere $(AM_LDFLAGS)
 tests_support_modules_mod_testgood_la_SOURCES = tests/support/modules/mod_testgood.cpp
 tests_support_modules_mod_testgood_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
@@ -41,3 +42,7 @@ tests_support_modules_mod_testseams_la_SOURCES = tests/support/modules/mod_tests
 tests_support_modules_mod_testseams_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 tests_support_modules_mod_testseams_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
 tests_support_modules_mod_testseams_la_LIBADD = libparley.la
+tests_support_modules_mod_teststore_la_SOURCES = tests/support/modules/mod_teststore.cpp
+tests_support_modules_mod_teststore_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+tests_support_modules_mod_teststore_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
+tests_support_modules_mod_teststore_la_LIBADD = libparley.la
