@@ -6,7 +6,7 @@ libparley_la_SOURCES += \
 	server/loop/delay.hpp \
 	server/net/stream_transport.hpp server/net/stream_transport.cpp \
 	server/net/connection_limiter.hpp server/net/connection_limiter.cpp \
-	server/c2s/session.hpp server/c2s/session.cpp server/c2s/established.cpp \
+	server/c2s/session.hpp server/c2s/session.cpp server/c2s/established.cpp server/c2s/resume.cpp \
 	server/sessions/registry.hpp server/sessions/registry.cpp server/sessions/local_session.hpp \
 	server/router/router.hpp server/router/router.cpp server/router/rules.hpp server/router/rules.cpp \
 	server/hooks/hook_table.hpp server/hooks/hook_table.cpp \

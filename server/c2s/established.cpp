@@ -123,6 +123,17 @@ void Session::handle_established(xml::Element stanza) {
 }
 
 void Session::send_stanza(const xml::Element& stanza) {
+    if (!transport_ || resuming_) {
+        // Kept for a connection that resumes it, or being resumed here.
+        if (queued_.size() >= max_queued_ && !resuming_) {
+            log::info("c2s", "{}: {} stanzas queued for a resumption; ending the session", state_.jid.str(),
+                      queued_.size());
+            finish();
+            return;
+        }
+        queued_.push_back(stanza);
+        return;
+    }
     if (closing()) return;
     send(stanza);
 }

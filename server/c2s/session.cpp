@@ -55,6 +55,9 @@ public:
     void stream_error(StreamErrorCondition condition, std::string_view text) override {
         session_.stream_error(condition, text);
     }
+    void resume(const module::SessionInfo& old, std::function<void(Status, const module::SessionInfo*)> done) override {
+        session_.request_resume(old, std::move(done));
+    }
 
 private:
     Session& session_;
@@ -710,9 +713,20 @@ void Session::send_iq_error(const xml::Element& iq, const StanzaError& e) {
     send(reply);
 }
 
-void Session::end_with(StreamErrorCondition condition, std::string_view text) { stream_error(condition, text); }
+void Session::end_with(StreamErrorCondition condition, std::string_view text) {
+    if (!transport_) {
+        finish();
+        return;
+    }
+    stream_error(condition, text);
+}
 
 void Session::on_transport_closed() {
+    transport_ = nullptr;
+    if (phase_ == Phase::bound && keep_ms_ > 0 && !worker().shutting_down()) {
+        detach();
+        return;
+    }
     // The transport's last call: this session ends with it, and is deleted
     // when this function returns.
     std::unique_ptr<Session> self(this);
@@ -721,6 +735,15 @@ void Session::on_transport_closed() {
 
 void Session::on_closed() {
     alive_.reset();  // answers still on their way to this stream are dropped
+    if (keep_timer_) {
+        keep_timer_->cancel();
+        keep_timer_ = nullptr;
+    }
+    if (resuming_) {
+        // The stream that was taking another session over is gone.
+        worker().remove_session(resume_id_);
+        resuming_ = false;
+    }
     if (delay_) {
         delay_->cancel();
         delay_ = nullptr;

@@ -60,6 +60,18 @@ public:
     const xmpp::Jid& full_jid() const override { return state_.jid; }
     void send_stanza(const xml::Element& stanza) override;
     void end_with(xmpp::StreamErrorCondition condition, std::string_view text) override;
+    bool keep(uint64_t keep_ms, size_t max_queued) override;
+
+    // Stream resumption (resume.cpp): this stream, authenticated but not
+    // bound, takes over the session `old` of the same account (see
+    // module::StreamControl::resume).
+    void request_resume(const sessions::SessionEntry& old,
+                        std::function<void(Status, const sessions::SessionEntry*)> done);
+    // On the worker of session `id`: packs it for `to_worker` and hands it
+    // over (or reports why not). Any session kind but c2s refuses.
+    // `requester`: the asking stream when it is on this same worker.
+    static void hand_over(loop::Worker& w, uint64_t id, const xmpp::Jid& bare, unsigned to_worker, Session* requester);
+    struct Moved;
 
     const SessionState& state() const { return state_; }
     bool bound() const { return phase_ == Phase::bound; }
@@ -75,13 +87,16 @@ public:
 
     // What the session asks of its transport (a dead transport: nothing).
     loop::Worker& worker() const { return worker_; }
-    void send(const xml::Element& element) { transport_->send(element); }
+    void send(const xml::Element& element) {
+        if (transport_) transport_->send(element);
+    }
     void send_raw(std::string_view bytes) { transport_->send_raw(bytes); }
     void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) {
         transport_->stream_error(condition, text);
     }
     void close_stream() { transport_->close_stream(); }
-    bool closing() const { return transport_->closing(); }
+    // A detached session (no transport) is not closing: it queues.
+    bool closing() const { return transport_ && transport_->closing(); }
     bool secure() const { return transport_->secure(); }
 
 private:
@@ -103,6 +118,14 @@ private:
     enum class Phase { header, negotiating, sasl, authenticated, bound };
 
     void on_closed();
+    // The connection dropped while the session is kept: it stays bound,
+    // without a transport, until resumed or until keep_ms passed.
+    void detach();
+    // Ends a detached session for good (unbind, presence, events) and deletes it.
+    void finish();
+    // The session moved here from another worker: becomes it (resume.cpp).
+    void adopt(std::unique_ptr<Moved> moved);
+    void resume_failed(const Status& why);
     void send_features();
     module::StreamInfo stream_info() const;
     // A module's nonza for the current stage; false when none handles it.
@@ -146,7 +169,16 @@ private:
     loop::Delay* delay_ = nullptr;  // a delayed SASL failure pending
     bool sasl_busy_ = false;        // a SASL step runs on the thread pool
     bool sasl_first_pending_ = false;
-    std::shared_ptr<Session*> alive_;  // weak references: answers that may outlive the stream  // <auth/> had no initial response: the next <response/> is the first message
+    std::shared_ptr<Session*> alive_;  // weak references: answers that may outlive the stream
+    // Kept after a dropped connection (Host::keep_session).
+    uint64_t keep_ms_ = 0;
+    size_t max_queued_ = 0;
+    loop::Delay* keep_timer_ = nullptr;
+    std::vector<xml::Element> queued_;  // for the connection that resumes it
+    // This stream asked to resume another session.
+    bool resuming_ = false;
+    uint64_t resume_id_ = 0;
+    std::function<void(Status, const sessions::SessionEntry*)> resume_done_;  // <auth/> had no initial response: the next <response/> is the first message
 };
 
 }  // namespace parley::c2s

@@ -387,6 +387,12 @@ void Worker::begin_shutdown() {
     std::vector<net::StreamTransport*> all;
     for (auto& [t, _] : transports_) all.push_back(t);
     for (auto* t : all) t->shutdown_stream();
+    // Sessions kept without a connection (for a resumption) end now.
+    std::vector<uint64_t> ids;
+    for (const auto& [id, s] : sessions_) ids.push_back(id);
+    for (uint64_t id : ids)
+        if (sessions::LocalSession* s = find_session(id))
+            s->end_with(xmpp::StreamErrorCondition::system_shutdown, "the server is shutting down");
     // Modules stop once every connection is gone (maybe_finish_shutdown), so
     // that they see the `closed` event of each session first.
     rollback_reload();

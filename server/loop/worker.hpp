@@ -97,6 +97,7 @@ public:
     void add_module_host(WorkerHost* h);
     void remove_module_host(WorkerHost* h);
     size_t session_count() const { return sessions_.size(); }
+    bool shutting_down() const { return shutting_down_; }
     size_t connection_count() const { return transports_.size(); }
 
     // Reload (SIGHUP) in two phases, driven for all workers by

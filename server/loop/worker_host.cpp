@@ -134,6 +134,11 @@ void WorkerHost::send_to_session(const module::SessionInfo& session, xml::Elemen
     worker_.router().deliver(session, std::move(stanza), how);
 }
 
+bool WorkerHost::keep_session(uint64_t session_id, uint64_t keep_ms, size_t max_queued) {
+    sessions::LocalSession* s = worker_.find_session(session_id);
+    return s && s->keep(keep_ms, max_queued);
+}
+
 module::SessionSlot* WorkerHost::slot(uint64_t session_id) {
     sessions::LocalSession* s = worker_.find_session(session_id);
     return s ? s->slot(this) : nullptr;

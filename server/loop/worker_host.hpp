@@ -50,6 +50,7 @@ public:
     std::vector<module::SessionInfo> sessions_of(const xmpp::Jid& bare_jid) const override;
     std::vector<module::SessionInfo> all_sessions() const override;
     void send_to_session(const module::SessionInfo& session, xml::Element stanza, module::Delivery how) override;
+    bool keep_session(uint64_t session_id, uint64_t keep_ms, size_t max_queued) override;
     module::SessionSlot* slot(uint64_t session_id) override;
     bool set_slot(uint64_t session_id, std::unique_ptr<module::SessionSlot> slot) override;
     unsigned worker_count() const override;

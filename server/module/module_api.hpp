@@ -185,6 +185,15 @@ public:
     virtual void send(const xml::Element& element) = 0;
     // Ends the stream with a stream error (RFC 6120 §4.9).
     virtual void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) = 0;
+    // After authentication, before bind (XEP-0198 <resume/>): this stream
+    // takes over `old`, a session of the same account kept after its
+    // connection dropped (Host::keep_session) or still connected (its old
+    // connection is closed), wherever it runs. The session moves to this
+    // worker with its JID, presence, module slots and the stanzas queued for
+    // it, which are written to this stream first, in order. `done` runs on
+    // this worker: ok with the session as it is now, or an error (no such
+    // session, another account, or this stream closed meanwhile).
+    virtual void resume(const SessionInfo& old, std::function<void(Status, const SessionInfo*)> done) = 0;
 };
 
 // An element to add to <stream:features>, or nullopt to add nothing here.
@@ -193,7 +202,9 @@ using NonzaHandler = std::function<void(const StreamInfo&, const xml::Element&, 
 
 // Data a module keeps per session (e.g. stream management counters), freed
 // with the session or when the module stops. memory_bytes() is counted in
-// the session's memory figures.
+// the session's memory figures. A slot moves with its session to another
+// worker when a connection there resumes it: it must hold plain data, no
+// handle of a worker's loop.
 class SessionSlot {
 public:
     virtual ~SessionSlot() = default;
@@ -345,6 +356,11 @@ public:
     // This module's slot of a session of this worker; nullptr if none is set
     // or the session is not here. set_slot() replaces it; false (and the slot
     // is destroyed) when the session is not on this worker.
+    // When the connection of session_id (on this worker) drops, the session
+    // stays bound for keep_ms, queuing up to max_queued stanzas for a
+    // connection that resumes it (StreamControl::resume); past max_queued,
+    // or after keep_ms, it ends. 0 turns this off. false: no such session here.
+    virtual bool keep_session(uint64_t session_id, uint64_t keep_ms, size_t max_queued) = 0;
     virtual SessionSlot* slot(uint64_t session_id) = 0;
     virtual bool set_slot(uint64_t session_id, std::unique_ptr<SessionSlot> slot) = 0;
 

@@ -28,6 +28,13 @@ public:
     virtual void send_stanza(const xml::Element& stanza) = 0;
     // Ends the session with a stream error (resource conflict, account deleted).
     virtual void end_with(xmpp::StreamErrorCondition condition, std::string_view text) = 0;
+    // Keep the session when its connection drops (module::Host::keep_session);
+    // false when this kind of session cannot be kept.
+    virtual bool keep(uint64_t keep_ms, size_t max_queued) {
+        (void)keep_ms;
+        (void)max_queued;
+        return false;
+    }
 
     module::SessionSlot* slot(const void* owner) const {
         for (const auto& [o, s] : slots_)
@@ -45,6 +52,10 @@ public:
     }
     void drop_slot(const void* owner) {
         std::erase_if(slots_, [owner](const auto& p) { return p.first == owner; });
+    }
+    // Every slot with its owner, taken out (a session moving to another worker).
+    std::vector<std::pair<const void*, std::unique_ptr<module::SessionSlot>>> take_slots() {
+        return std::move(slots_);
     }
     // Frees every slot: the session ends (after its `closed` event).
     void clear_slots() { slots_.clear(); }

@@ -52,6 +52,21 @@ bool LocalRegistry::unbind(const xmpp::Jid& full_jid, SessionRef ref) {
     return true;
 }
 
+bool LocalRegistry::move(const xmpp::Jid& full_jid, SessionRef from, SessionRef to) {
+    const std::string bare = full_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.by_bare.find(bare);
+    if (it == s.by_bare.end()) return false;
+    for (auto& e : it->second) {
+        if (e.ref == from && e.full_jid.resource() == full_jid.resource()) {
+            e.ref = to;
+            return true;
+        }
+    }
+    return false;
+}
+
 void LocalRegistry::set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) {
     const std::string bare = full_jid.bare_str();
     Shard& s = shard_for(bare);

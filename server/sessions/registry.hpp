@@ -54,6 +54,10 @@ public:
     // Removes the entry only if it still belongs to ref (a newer session may
     // have taken the resource over). Returns whether it was removed.
     virtual bool unbind(const xmpp::Jid& full_jid, SessionRef ref) = 0;
+    // The entry of full_jid that belongs to `from` now belongs to `to` (a
+    // session resumed on another worker); availability and priority stay.
+    // false when it no longer belongs to `from`.
+    virtual bool move(const xmpp::Jid& full_jid, SessionRef from, SessionRef to) = 0;
     virtual void set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) = 0;
     virtual std::optional<SessionEntry> find(const xmpp::Jid& full_jid) const = 0;
     virtual std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const = 0;
@@ -69,6 +73,7 @@ public:
     std::optional<SessionEntry> bind(const xmpp::Jid& full_jid, SessionRef ref) override;
     BindOutcome try_bind(const xmpp::Jid& full_jid, SessionRef ref, size_t max_sessions) override;
     bool unbind(const xmpp::Jid& full_jid, SessionRef ref) override;
+    bool move(const xmpp::Jid& full_jid, SessionRef from, SessionRef to) override;
     void set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) override;
     std::optional<SessionEntry> find(const xmpp::Jid& full_jid) const override;
     std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const override;

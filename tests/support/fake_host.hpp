@@ -88,6 +88,7 @@ public:
     void send_to_session(const module::SessionInfo& s, xml::Element stanza, module::Delivery) override {
         to_sessions.emplace_back(s.ref.session_id, std::move(stanza));
     }
+    bool keep_session(uint64_t, uint64_t, size_t) override { return false; }
     module::SessionSlot* slot(uint64_t id) override {
         auto it = slots.find(id);
         return it == slots.end() ? nullptr : it->second.get();

@@ -134,4 +134,170 @@ BOOST_FIXTURE_TEST_CASE(a_wrong_password_is_refused, SessionFixture) {
     BOOST_TEST(received().find("<success") == std::string::npos);
 }
 
+namespace {
+
+// A client on worker w over an in-memory transport, logged in with PLAIN.
+struct MemClient {
+    test::SeamsFixture& f;
+    unsigned w;
+    test::MemoryTransport* t = nullptr;
+    c2s::Session* s = nullptr;
+    MemClient(test::SeamsFixture& fx, unsigned worker) : f(fx), w(worker) {
+        f.on(w, [&](loop::Worker& wk) {
+            t = new test::MemoryTransport(wk, true);
+            s = new c2s::Session(wk, *t, net::TlsSession::Mode::starttls);
+        });
+    }
+    std::string out() {
+        std::string all;
+        f.on(w, [&](loop::Worker&) {
+            for (const auto& x : t->out) all += x;
+        });
+        return all;
+    }
+    bool wait_for(const std::string& what) {
+        for (int i = 0; i < 500; ++i) {
+            if (out().find(what) != std::string::npos) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    }
+    void peer(std::function<void(test::MemoryTransport&)> fn) {
+        f.on(w, [&](loop::Worker&) { fn(*t); });
+    }
+    // Logged in and restarted: ready to bind or resume.
+    void login() {
+        peer([](test::MemoryTransport& m) { m.open("example.org"); });
+        BOOST_REQUIRE(wait_for("<mechanism>PLAIN</mechanism>"));
+        peer([](test::MemoryTransport& m) { m.stanza(auth_plain("alice", "secret-password")); });
+        BOOST_REQUIRE(wait_for("<success"));
+        peer([](test::MemoryTransport& m) {
+            m.out.clear();
+            m.open("example.org");
+        });
+        BOOST_REQUIRE(wait_for("urn:ietf:params:xml:ns:xmpp-bind"));
+    }
+    void bind(const std::string& resource) {
+        peer([&](test::MemoryTransport& m) {
+            xml::Element iq("iq", std::string(xmpp::kNsClient));
+            iq.set_attr("type", "set");
+            iq.set_attr("id", "b1");
+            iq.add_child("bind", std::string(xmpp::kNsBind)).add_child("resource", std::string(xmpp::kNsBind)).add_text(resource);
+            m.stanza(std::move(iq));
+        });
+        BOOST_REQUIRE(wait_for("</jid>"));
+    }
+};
+
+struct Mark final : module::SessionSlot {
+    int value = 0;
+};
+
+// The ids of the messages in a client's output, in order.
+std::vector<std::string> message_ids(const std::string& out) {
+    std::vector<std::string> ids;
+    size_t pos = 0;
+    while ((pos = out.find("<message", pos)) != std::string::npos) {
+        auto id = out.find(" id='", pos);
+        auto end = out.find('>', pos);
+        if (id != std::string::npos && id < end) ids.push_back(out.substr(id + 5, out.find('\'', id + 5) - id - 5));
+        pos = end;
+    }
+    return ids;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_kept_session_is_resumed_on_the_other_worker_with_its_queue_in_order, test::SeamsFixture) {
+    BOOST_REQUIRE(sasl::init(accounts.get(), {"PLAIN"}).is_ok());
+    bind(1, "bob@example.org/b");
+    MemClient first(*this, 0);
+    first.login();
+    first.bind("phone");
+    auto entry = registry.find(jid("alice@example.org/phone"));
+    BOOST_REQUIRE(entry.has_value());
+    const uint64_t id = entry->ref.session_id;
+    on(0, [&](loop::Worker&) {
+        BOOST_TEST(hosts[0]->keep_session(id, 60000, 100));
+        auto mark = std::make_unique<Mark>();
+        mark->value = 42;
+        BOOST_TEST(hosts[0]->set_slot(id, std::move(mark)));
+    });
+    send(1, message("bob@example.org/b", "alice@example.org/phone", "m1"));
+    settle();
+    BOOST_TEST(first.wait_for("m1"));
+    // The connection drops: the session stays, and queues.
+    first.peer([](test::MemoryTransport& m) { m.close_now(); });
+    settle();
+    BOOST_TEST(registry.find(jid("alice@example.org/phone")).has_value(), "c2s: a kept session stays bound");
+    for (const char* m : {"m2", "m3", "m4"}) send(1, message("bob@example.org/b", "alice@example.org/phone", m));
+    settle();
+
+    // A new connection on worker 1 resumes it.
+    MemClient second(*this, 1);
+    second.login();
+    std::promise<std::string> resumed;
+    on(1, [&](loop::Worker&) {
+        second.s->request_resume(*entry, [&](Status st, const sessions::SessionEntry* now) {
+            resumed.set_value(st ? now->full_jid.str() + " on " + std::to_string(now->ref.worker) : st.to_string());
+        });
+    });
+    auto fut = resumed.get_future();
+    BOOST_REQUIRE((fut.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+    BOOST_TEST(fut.get() == "alice@example.org/phone on 1");
+    BOOST_TEST(second.wait_for("m4"));
+    BOOST_TEST((message_ids(second.out()) == std::vector<std::string>{"m2", "m3", "m4"}),
+               "c2s: the queued stanzas come first, in order: " << second.out());
+    auto now = registry.find(jid("alice@example.org/phone"));
+    BOOST_REQUIRE(now.has_value());
+    BOOST_TEST(now->ref.worker == 1u);
+    BOOST_TEST(now->ref.session_id == id, "c2s: the session keeps its id");
+    on(1, [&](loop::Worker&) {
+        auto* mark = dynamic_cast<Mark*>(hosts[1]->slot(id));
+        BOOST_REQUIRE_MESSAGE(mark, "c2s: the module's slot moved with the session");
+        BOOST_TEST(mark->value == 42);
+    });
+    // Routed to its new place.
+    send(0, message("example.org", "alice@example.org/phone", "m5", "headline"), module::Origin::server);
+    settle();
+    BOOST_TEST(second.wait_for("m5"));
+    // Its keep setting moved too: losing this connection keeps it again
+    // (until the workers shut down, which ends it).
+    second.peer([](test::MemoryTransport& m) { m.close_now(); });
+    settle();
+    auto kept = registry.find(jid("alice@example.org/phone"));
+    BOOST_REQUIRE(kept.has_value());
+    BOOST_TEST(kept->ref.worker == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(another_account_cannot_resume_a_session, test::SeamsFixture) {
+    BOOST_REQUIRE(sasl::init(accounts.get(), {"PLAIN"}).is_ok());
+    bind(1, "bob@example.org/b");
+    MemClient alice(*this, 0);
+    alice.login();
+    std::promise<std::string> answer;
+    auto bob = registry.find(jid("bob@example.org/b"));
+    BOOST_REQUIRE(bob.has_value());
+    on(0, [&](loop::Worker&) {
+        alice.s->request_resume(*bob, [&](Status st, const sessions::SessionEntry*) { answer.set_value(st.code()); });
+    });
+    auto fut = answer.get_future();
+    BOOST_REQUIRE((fut.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+    BOOST_TEST(fut.get() == "not-authorized");
+    BOOST_TEST(registry.find(jid("bob@example.org/b"))->ref.worker == 1u, "c2s: bob's session did not move");
+    alice.peer([](test::MemoryTransport& m) { m.close_now(); });
+    settle();
+}
+
+BOOST_FIXTURE_TEST_CASE(a_session_that_is_not_kept_ends_with_its_connection, test::SeamsFixture) {
+    BOOST_REQUIRE(sasl::init(accounts.get(), {"PLAIN"}).is_ok());
+    MemClient c(*this, 0);
+    c.login();
+    c.bind("laptop");
+    BOOST_REQUIRE(registry.find(jid("alice@example.org/laptop")).has_value());
+    c.peer([](test::MemoryTransport& m) { m.close_now(); });
+    settle();
+    BOOST_TEST(!registry.find(jid("alice@example.org/laptop")).has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

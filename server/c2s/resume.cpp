@@ -1,0 +1,226 @@
+// c2s::Session kept after its connection dropped, and resumed by another
+// connection on any worker (the seam XEP-0198 stream management stands on).
+//
+// Kept: a module asked (Host::keep_session); when the transport goes, the
+// session stays bound and queues what is routed to it, up to max_queued,
+// for keep_ms. Resumed: a new stream of the same account, authenticated and
+// not bound, asks for the session by its id; the session's worker packs it
+// (state, module slots by module name, queued stanzas), moves its registry
+// entry to the new worker under the same session id, leaves a forwarder for
+// stanzas already on their way to it, and posts it over; the new stream
+// becomes the session and writes the queued stanzas first, in order.
+// Stanzas routed to the session while it moves are queued on the new
+// worker behind those; stanzas still in flight to the old worker arrive
+// through the forwarder, after them (best effort across the move, as on
+// other servers).
+#include "c2s/session.hpp"
+#include "log/log.hpp"
+#include "loop/delay.hpp"
+#include "loop/worker.hpp"
+#include "loop/worker_host.hpp"
+#include "router/router.hpp"
+
+namespace parley::c2s {
+
+struct Session::Moved {
+    SessionState state;
+    std::string domain;
+    std::vector<xml::Element> queued;
+    std::vector<std::pair<std::string, std::unique_ptr<module::SessionSlot>>> slots;  // by module name
+    uint64_t keep_ms = 0;
+    size_t max_queued = 0;
+};
+
+namespace {
+
+// How long the old worker forwards stanzas already on their way there.
+constexpr uint64_t kForwardMs = 2000;
+
+// Stands for a session that moved to another worker, for a little while.
+class Forwarder final : public sessions::LocalSession {
+public:
+    Forwarder(loop::Worker& w, uint64_t id, xmpp::Jid jid, unsigned to) : worker_(w), id_(id), jid_(std::move(jid)), to_(to) {}
+    uint64_t session_id() const override { return id_; }
+    const xmpp::Jid& full_jid() const override { return jid_; }
+    void send_stanza(const xml::Element& stanza) override {
+        const uint64_t id = id_;
+        worker_.shared().workers[to_]->post([id, stanza](loop::Worker& w) {
+            if (sessions::LocalSession* s = w.find_session(id)) s->send_stanza(stanza);
+        });
+    }
+    void end_with(xmpp::StreamErrorCondition, std::string_view) override { retire(); }
+    void start() {
+        timer_ = loop::Delay::start(worker_.loop(), kForwardMs, [this] {
+            timer_ = nullptr;
+            retire();
+        });
+    }
+
+private:
+    void retire() {
+        if (timer_) timer_->cancel();
+        timer_ = nullptr;
+        if (worker_.find_session(id_) == this) worker_.remove_session(id_);
+        delete this;
+    }
+    loop::Worker& worker_;
+    uint64_t id_;
+    xmpp::Jid jid_;
+    unsigned to_;
+    loop::Delay* timer_ = nullptr;
+};
+
+}  // namespace
+
+bool Session::keep(uint64_t keep_ms, size_t max_queued) {
+    if (phase_ != Phase::bound) return false;
+    keep_ms_ = keep_ms;
+    max_queued_ = max_queued;
+    return true;
+}
+
+void Session::detach() {
+    log::info("c2s", "{}: connection lost; the session is kept for {} ms", state_.jid.str(), keep_ms_);
+    keep_timer_ = loop::Delay::start(worker().loop(), keep_ms_, [this] {
+        keep_timer_ = nullptr;
+        log::info("c2s", "{}: not resumed in time", state_.jid.str());
+        finish();
+    });
+}
+
+void Session::finish() {
+    std::unique_ptr<Session> self(this);
+    if (transport_) {
+        // Still connected (a queue over its limit): the stream goes too.
+        transport_->set_user(nullptr);
+        transport_->close_now();
+        transport_ = nullptr;
+    }
+    on_closed();
+}
+
+void Session::request_resume(const sessions::SessionEntry& old,
+                             std::function<void(Status, const sessions::SessionEntry*)> done) {
+    if (phase_ != Phase::authenticated || resuming_ || old.full_jid.bare() != state_.jid.bare() ||
+        old.ref.worker >= worker().shared().workers.size()) {
+        done(Status::error("not-authorized", "no such session of this account to resume"), nullptr);
+        return;
+    }
+    const uint64_t id = old.ref.session_id;
+    if (worker().find_session(id) != nullptr && old.ref.worker != worker().index()) {
+        done(Status::error("conflict", "that session is being resumed already"), nullptr);
+        return;
+    }
+    resuming_ = true;
+    resume_id_ = id;
+    resume_done_ = std::move(done);
+    const unsigned here = worker().index();
+    const xmpp::Jid bare = state_.jid.bare();
+    auto ask = [id, bare, here](loop::Worker& w) { Session::hand_over(w, id, bare, here, nullptr); };
+    if (old.ref.worker == here) {
+        Session::hand_over(worker(), id, bare, here, this);
+    } else {
+        // Stanzas routed to the session once it has moved land here meanwhile.
+        worker().add_session(id, this);
+        worker().shared().workers[old.ref.worker]->post(ask);
+    }
+}
+
+void Session::hand_over(loop::Worker& w, uint64_t id, const xmpp::Jid& bare, unsigned to_worker, Session* requester) {
+    auto* old = dynamic_cast<Session*>(w.find_session(id));
+    loop::Worker* to = w.shared().workers[to_worker];
+    auto fail = [&](const char* why) {
+        const Status st = Status::error("item-not-found", why);
+        if (requester) {
+            requester->resume_failed(st);
+            return;
+        }
+        to->post([id, st](loop::Worker& t) {
+            if (auto* s = dynamic_cast<Session*>(t.find_session(id)); s && s->resuming_) s->resume_failed(st);
+        });
+    };
+    if (!old || old->resuming_ || old->phase_ != Phase::bound || old->state_.jid.bare() != bare) {
+        fail("no such session of this account to resume");
+        return;
+    }
+    auto m = std::make_unique<Moved>();
+    m->state = old->state_;
+    m->domain = old->domain_;
+    m->queued = std::move(old->queued_);
+    m->keep_ms = old->keep_ms_;
+    m->max_queued = old->max_queued_;
+    for (auto& [owner, slot] : old->take_slots()) {
+        const auto* host = static_cast<const loop::WorkerHost*>(owner);
+        m->slots.emplace_back(host->name(), std::move(slot));
+    }
+    const sessions::SessionRef from{w.index(), id};
+    const sessions::SessionRef dest{to_worker, id};
+    w.shared().registry->move(m->state.jid, from, dest);
+    w.remove_session(id);
+    // The old session object goes without a goodbye: it lives on elsewhere.
+    if (old->keep_timer_) old->keep_timer_->cancel();
+    old->keep_timer_ = nullptr;
+    if (old->transport_) {
+        old->transport_->set_user(nullptr);
+        old->transport_->stream_error(xmpp::StreamErrorCondition::conflict, "this session was resumed elsewhere");
+        old->transport_ = nullptr;
+    }
+    old->alive_.reset();
+    log::info("c2s", "{}: session handed over from worker {} to worker {}", m->state.jid.str(), w.index(), to_worker);
+    delete old;
+    if (requester) {
+        // Resumed on the same worker: no move, no forwarder.
+        requester->adopt(std::move(m));
+        return;
+    }
+    auto* fwd = new Forwarder(w, id, m->state.jid, to_worker);
+    w.add_session(id, fwd);
+    fwd->start();
+    std::shared_ptr<Moved> carried(std::move(m));
+    auto deliver = [id, carried](loop::Worker& t) {
+        std::unique_ptr<Moved> mv(new Moved(std::move(*carried)));
+        if (auto* s = dynamic_cast<Session*>(t.find_session(id)); s && s->resuming_) {
+            s->adopt(std::move(mv));
+            return;
+        }
+        // The stream that asked is gone: the session ends here, properly.
+        t.shared().registry->unbind(mv->state.jid, sessions::SessionRef{t.index(), id});
+        t.router().session_ended(mv->state.jid, id, mv->state.available);
+        t.hooks().fire(module::SessionEvent::closed, sessions::SessionEntry{mv->state.jid, sessions::SessionRef{t.index(), id},
+                                                                            mv->state.available, mv->state.priority});
+    };
+    to->post(deliver);
+}
+
+void Session::adopt(std::unique_ptr<Moved> m) {
+    resuming_ = false;
+    std::vector<xml::Element> arrived = std::move(queued_);  // routed here during the move
+    state_ = m->state;
+    domain_ = m->domain;
+    keep_ms_ = m->keep_ms;
+    max_queued_ = m->max_queued;
+    phase_ = Phase::bound;
+    set_deadline(0);
+    worker().add_session(state_.id, this);
+    for (auto& [name, slot] : m->slots)
+        if (loop::WorkerHost* h = worker().module_host(name)) set_slot(h, std::move(slot));
+    log::info("c2s", "{} resumed on worker {}", state_.jid.str(), worker().index());
+    for (const auto& st : m->queued) send(st);
+    for (const auto& st : arrived) send(st);
+    auto done = std::move(resume_done_);
+    resume_done_ = nullptr;
+    const sessions::SessionEntry now{state_.jid, sessions::SessionRef{worker().index(), state_.id}, state_.available,
+                                     state_.priority};
+    if (done) done(Status::ok(), &now);
+}
+
+void Session::resume_failed(const Status& why) {
+    resuming_ = false;
+    if (worker().find_session(resume_id_) == this) worker().remove_session(resume_id_);
+    queued_.clear();
+    auto done = std::move(resume_done_);
+    resume_done_ = nullptr;
+    if (done) done(why, nullptr);
+}
+
+}  // namespace parley::c2s
