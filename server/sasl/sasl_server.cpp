@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <list>
 #include <mutex>
 #include <set>
 
@@ -476,9 +475,7 @@ Outcome ServerSession::step(std::string_view data) {
 
 Outcome ServerSession::finish_scram(Outcome o) {
     if (!scram_->authcid().empty()) attempted_user_ = scram_->authcid();
-    if (o.kind != Outcome::Kind::challenge) done_ = true;
-    if (o.kind == Outcome::Kind::failure)
-        log::debug("sasl", "{} for '{}' failed: {} ({})", mech_, attempted_user_, o.condition, o.data);
+    if (o.kind != Outcome::Kind::challenge) done_ = true;  // ScramServer logged why it failed
     return o;
 }
 

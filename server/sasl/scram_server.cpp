@@ -4,6 +4,7 @@
 #include <gnutls/gnutls.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "log/log.hpp"
