@@ -8,9 +8,11 @@
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "sasl/sasl_server.hpp"
 #include "store/accounts.hpp"
