@@ -1,28 +1,25 @@
-// The "parley" auxprop plugin and the PLAIN check. What Cyrus 2.1.28 asks:
-// the SCRAM server plugin (plugins/scram.c) requests "*userPassword" and
-// "*authPassword" (the '*' marks a property of the authentication id, not
-// of the authorization id), then canonicalizes the authcid, which runs the
-// auxprop lookup with the canonical user "node@realm" (the internal
-// canonuser plugin appends "@" + user realm when the name has no '@'). It
-// uses the plaintext userPassword if present, else the RFC 5803 values of
-// authPassword whose scheme matches its mechanism. We never serve
-// userPassword: only the derived SCRAM keys are stored. PLAIN goes through
-// SASL_CB_SERVER_USERDB_CHECKPASS; when that fails, Cyrus falls back to
-// pwcheck_method "auxprop", which finds no userPassword here and fails too.
+// The "parley" auxprop plugin and the PLAIN check. What Cyrus 2.1.28's
+// PLAIN asks: its server plugin canonicalizes the authcid, which runs the
+// auxprop lookup (the plugin named by our auxprop_plugin option must exist,
+// or Cyrus logs an error for every login), then checks the password through
+// SASL_CB_SERVER_USERDB_CHECKPASS (checkpass() below); when that fails,
+// Cyrus falls back to pwcheck_method "auxprop", which asks for the
+// plaintext "userPassword" (without this plugin, that fallback fails with
+// SASL_NOMECH, "unknown password verifier(s) auxprop", and a wrong
+// password gets "invalid-mechanism" instead of "not-authorized"). We never
+// serve it, nor anything else: only the
+// derived SCRAM keys are stored, and SCRAM runs in our own ScramServer,
+// which reads them from the AccountStore itself.
 #include "sasl/auxprop.hpp"
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <stringprep.h>
 #include <strings.h>
 
 #include <atomic>
 #include <cstring>
-#include <vector>
 
 #include "log/log.hpp"
 #include "store/accounts.hpp"
-#include "store/scram.hpp"
 
 namespace parley::sasl::detail {
 
@@ -30,92 +27,23 @@ namespace {
 
 std::atomic<store::AccountStore*> g_accounts{nullptr};
 
-constexpr const char* kAuthPassword = "authPassword";
 // Longer names are refused before any work (RFC 7622 caps a local part at
 // 1023 bytes).
 constexpr size_t kMaxNode = 1023;
 
-// Unknown users get made-up SCRAM keys, stable per name (so a repeated
-// query shows the same salt), from a key that lives only in this process:
-// the exchange then runs to the end and fails like a wrong password, and the
-// server's answers do not tell who has an account.
-// Their iteration count is the one the domain's real accounts show
-// (AccountStore::typical_iterations), [sasl] scram_iterations, which new
-// accounts get, when the domain has none yet: the count does not give them
-// away either, even after scram_iterations changed.
+// For names without an account: SCRAM's decoy keys and PLAIN's decoy PBKDF2
+// use the iteration count the domain's real accounts show
+// (AccountStore::typical_iterations), and this one, [sasl]
+// scram_iterations, which new accounts get, when the domain has none yet.
 std::atomic<uint32_t> g_decoy_iterations{4096};
-
-std::string decoy_bytes(std::string_view label, std::string_view user, size_t n) {
-    static const std::string key = [] {
-        std::string k(32, '\0');
-        gnutls_rnd(GNUTLS_RND_KEY, k.data(), k.size());
-        return k;
-    }();
-    std::string msg = std::string(label) + '\0' + std::string(user);
-    std::string out(32, '\0');
-    gnutls_hmac_fast(GNUTLS_MAC_SHA256, key.data(), key.size(), msg.data(), msg.size(), out.data());
-    out.resize(n);
-    return out;
-}
-
-std::vector<store::scram::ScramCredential> decoys(std::string_view user, uint32_t iterations) {
-    std::vector<store::scram::ScramCredential> out;
-    for (auto [mech, len] : {std::pair<const char*, size_t>{"SCRAM-SHA-1", 20}, {"SCRAM-SHA-256", 32}}) {
-        store::scram::ScramCredential c;
-        c.mechanism = mech;
-        c.iterations = iterations;
-        c.salt = decoy_bytes(std::string("salt ") + mech, user, 16);
-        c.stored_key = decoy_bytes(std::string("stored ") + mech, user, len);
-        c.server_key = decoy_bytes(std::string("server ") + mech, user, len);
-        out.push_back(std::move(c));
-    }
-    return out;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-int lookup(void*, sasl_server_params_t* sparams, unsigned flags, const char* user, unsigned ulen) noexcept {
-    try {
-        if (!sparams || !user) return SASL_BADPARAM;
-        // Nothing of ours belongs to the authorization id.
-        if (flags & SASL_AUXPROP_AUTHZID) return SASL_OK;
-        const propval* to_fetch = sparams->utils->prop_get(sparams->propctx);
-        if (!to_fetch) return SASL_NOMEM;
-        const propval* wanted = nullptr;
-        for (const propval* cur = to_fetch; cur->name; ++cur) {
-            if (cur->name[0] != '*' || !iequals(cur->name + 1, kAuthPassword)) continue;
-            if (cur->values && !(flags & SASL_AUXPROP_OVERRIDE)) continue;  // already known
-            wanted = cur;
-        }
-        // Not asked for authPassword (e.g. the PLAIN fallback asking for
-        // userPassword): no store access at all.
-        if (!wanted) return SASL_OK;
-        if (wanted->values) sparams->utils->prop_erase(sparams->propctx, wanted->name);
-
-        store::AccountStore* accounts = g_accounts.load();
-        if (!accounts) return SASL_FAIL;
-        const std::string domain = sparams->user_realm ? std::string(sparams->user_realm) : std::string();
-        std::string node;
-        if (!local_node(std::string_view(user, ulen), domain, node)) return SASL_NOUSER;  // not even a valid name
-        auto account = accounts->get(node, domain);
-        if (!account) {
-            log::error("sasl", "cannot read account {}@{}: {}", node, domain, account.status().message());
-            return SASL_FAIL;
-        }
-        const bool real = account.value() && !account.value()->scram.empty();
-        const auto creds = real ? account.value()->scram
-                                : decoys(node, accounts->typical_iterations(domain, g_decoy_iterations.load()));
-        for (const auto& cred : creds) {
-            const std::string v = store::scram::to_rfc5803(cred);
-            sparams->utils->prop_set(sparams->propctx, wanted->name, v.data(), static_cast<int>(v.size()));
-        }
-        return SASL_OK;
-    } catch (const std::exception& e) {
-        log::error("sasl", "auxprop lookup: {}", e.what());
-        return SASL_FAIL;
-    }
+// Serves nothing: no property of ours is a password (see the top).
+int lookup(void*, sasl_server_params_t* sparams, unsigned, const char* user, unsigned) noexcept {
+    return sparams && user ? SASL_OK : SASL_BADPARAM;
 }
 
 char g_plug_name[] = "parley";
@@ -157,6 +85,7 @@ std::string nodeprep(std::string_view node) {
 }
 
 void set_decoy_iterations(uint32_t iterations) { g_decoy_iterations.store(iterations); }
+uint32_t decoy_iterations() { return g_decoy_iterations.load(); }
 
 bool local_node(std::string_view canonical, std::string_view domain, std::string& node) {
     std::string_view local = canonical;

@@ -1,7 +1,8 @@
-// The pieces of our Cyrus SASL setup that read accounts: the in-process
-// auxprop plugin "parley" (serves "authPassword" to the SCRAM plugin), the
-// PLAIN password check, and the user-name rules both apply. Internal to
-// server/sasl. Any thread: the account store pointer is atomic and the
+// The pieces of our SASL setup that read accounts: the account store and
+// decoy iteration count that PLAIN (through Cyrus) and ScramServer share,
+// Cyrus's in-process auxprop plugin "parley" (which serves nothing; see
+// auxprop.cpp), the PLAIN password check, and the user-name rules all
+// mechanisms apply. Internal to server/sasl. Any thread: the account store pointer is atomic and the
 // store itself is thread-safe.
 #pragma once
 
@@ -20,8 +21,10 @@ namespace parley::sasl::detail {
 constexpr const char* kAuxpropName = "parley";
 
 void set_accounts(store::AccountStore* accounts);
-// The iteration count of the decoy keys served for unknown users.
+// The iteration count for unknown users in a domain without accounts
+// ([sasl] scram_iterations).
 void set_decoy_iterations(uint32_t iterations);
+uint32_t decoy_iterations();
 store::AccountStore* accounts();
 
 // Registers the plugin with Cyrus (after sasl_server_init).

@@ -4,30 +4,31 @@
 
 #include <algorithm>
 #include <cstring>
-#include <list>
 #include <mutex>
 #include <set>
 
 #include "log/log.hpp"
 #include "sasl/auxprop.hpp"
+#include "sasl/scram_server.hpp"
+#include "store/accounts.hpp"
 
 namespace parley::sasl {
 
 namespace {
 
 // The Cyrus plugin files we load; every other file in the plugin directory
-// (sasldb above all, but also DIGEST-MD5, NTLM, ...) is never opened.
-constexpr const char* kPluginFiles[] = {"libscram.", "libplain."};
+// (sasldb above all, but also SCRAM, which Parley runs itself, DIGEST-MD5,
+// NTLM, ...) is never opened.
+constexpr const char* kPluginFiles[] = {"libplain."};
+// What Cyrus may offer: its internal EXTERNAL and anything else stay out.
+constexpr const char* kCyrusMechList = "PLAIN";
 constexpr const char* kService = "xmpp";
 
-// Configuration served to Cyrus by getopt. Cyrus holds on to the returned
-// strings, so every value ever served stays alive (re-init is rare).
+// The configuration and what Cyrus loaded.
 struct Options {
     std::mutex mutex;
     std::vector<std::string> mechanisms;  // as configured, with -PLUS
-    std::set<std::string> binds;          // loaded mechanisms that can bind to the channel (-PLUS)
-    const std::string* mech_list = nullptr;
-    std::list<std::string> keep;
+    std::set<std::string> cyrus;          // mechanisms Cyrus loaded (of kCyrusMechList)
     bool active = false;
 };
 
@@ -40,16 +41,32 @@ bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// Cyrus lists a SCRAM plugin once and derives the -PLUS variant itself.
-std::string base_mech_list(const std::vector<std::string>& mechs) {
-    std::vector<std::string> out;
-    for (std::string m : mechs) {
-        if (ends_with(m, "-PLUS")) m.resize(m.size() - 5);
-        if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+bool is_scram(std::string_view mech) { return mech.rfind("SCRAM-", 0) == 0; }
+
+// ScramServer's keys: the AccountStore given to init().
+class StoreCredentials final : public ScramCredentials {
+public:
+    Result<std::optional<store::scram::ScramCredential>> find(std::string_view node, std::string_view domain,
+                                                              std::string_view mechanism) override {
+        store::AccountStore* accounts = detail::accounts();
+        if (!accounts) return Status::error("sasl", "no account store");
+        auto account = accounts->get(node, domain);
+        if (!account) return account.status();
+        if (account.value())
+            for (auto& c : account.value()->scram)
+                if (c.mechanism == mechanism) return std::optional<store::scram::ScramCredential>(std::move(c));
+        return std::optional<store::scram::ScramCredential>();
     }
-    std::string list;
-    for (const auto& m : out) list += (list.empty() ? "" : " ") + m;
-    return list;
+    uint32_t decoy_iterations(std::string_view domain) override {
+        store::AccountStore* accounts = detail::accounts();
+        const uint32_t fallback = detail::decoy_iterations();
+        return accounts ? accounts->typical_iterations(domain, fallback) : fallback;
+    }
+};
+
+StoreCredentials& store_credentials() {
+    static StoreCredentials c;
+    return c;
 }
 
 int getopt_cb(void*, const char*, const char* option, const char** result, unsigned* len) noexcept {
@@ -59,8 +76,7 @@ int getopt_cb(void*, const char*, const char* option, const char** result, unsig
     if (std::strcmp(option, "auxprop_plugin") == 0) {
         value = detail::kAuxpropName;
     } else if (std::strcmp(option, "mech_list") == 0) {
-        std::lock_guard<std::mutex> lock(options().mutex);
-        value = options().mech_list ? options().mech_list->c_str() : nullptr;
+        value = kCyrusMechList;
     } else if (std::strcmp(option, "pwcheck_method") == 0) {
         value = "auxprop";  // never saslauthd or the like
     } else if (std::strcmp(option, "auto_transition") == 0) {
@@ -158,17 +174,7 @@ const char* condition_of(int rc) {
     }
 }
 
-void note_channel_binding(server_sasl_mechanism_t* m, sasl_info_callback_stage_t stage, void* rock) noexcept {
-    if (stage != SASL_INFO_LIST_MECH || !m || !m->plug || !m->plug->mech_name) return;
-    if (m->plug->features & SASL_FEAT_CHANNEL_BINDING) {
-        try {
-            static_cast<std::set<std::string>*>(rock)->insert(m->plug->mech_name);
-        } catch (...) {
-        }
-    }
-}
-
-// Cyrus splits the names of a space-separated list.
+// Cyrus's mechanism lists are space-separated.
 std::set<std::string> split_names(std::string_view rest) {
     std::set<std::string> out;
     while (!rest.empty()) {
@@ -181,6 +187,14 @@ std::set<std::string> split_names(std::string_view rest) {
     return out;
 }
 
+void note_loaded(server_sasl_mechanism_t* m, sasl_info_callback_stage_t stage, void* rock) noexcept {
+    if (stage != SASL_INFO_LIST_MECH || !m || !m->plug || !m->plug->mech_name) return;
+    try {
+        static_cast<std::set<std::string>*>(rock)->insert(m->plug->mech_name);
+    } catch (...) {
+    }
+}
+
 }  // namespace
 
 Status init(store::AccountStore* accounts, const std::vector<std::string>& mechanisms) {
@@ -188,8 +202,6 @@ Status init(store::AccountStore* accounts, const std::vector<std::string>& mecha
     {
         std::lock_guard<std::mutex> lock(o.mutex);
         o.mechanisms = mechanisms;
-        o.keep.push_back(base_mech_list(mechanisms));
-        o.mech_list = &o.keep.back();
     }
     detail::set_accounts(accounts);
     if (o.active) return Status::ok();
@@ -205,13 +217,16 @@ Status init(store::AccountStore* accounts, const std::vector<std::string>& mecha
         return sasl_status("registering the auxprop plugin", rc);
     }
     {
-        std::set<std::string> binds;
-        sasl_server_plugin_info(nullptr, &note_channel_binding, &binds);
+        std::set<std::string> loaded;
+        sasl_server_plugin_info(nullptr, &note_loaded, &loaded);
+        std::set<std::string> cyrus;
+        for (const auto& m : split_names(kCyrusMechList))
+            if (loaded.count(m)) cyrus.insert(m);
         std::lock_guard<std::mutex> lock(o.mutex);
-        o.binds = std::move(binds);
+        o.cyrus = std::move(cyrus);
     }
     o.active = true;
-    log::debug("sasl", "Cyrus SASL ready; mechanisms {}", *o.mech_list);
+    log::debug("sasl", "SASL ready: SCRAM by Parley, {} by Cyrus SASL", kCyrusMechList);
     return Status::ok();
 }
 
@@ -236,25 +251,29 @@ Result<std::unique_ptr<ServerSession>> ServerSession::create(const std::string& 
                                                              const ChannelBinding* cb) {
     if (!options().active) return Status::error("sasl", "SASL is not initialized");
     std::unique_ptr<ServerSession> s(new ServerSession(domain, secure));
-    s->callbacks_[0] = {SASL_CB_PROXY_POLICY, as_callback(&ServerSession::proxy_policy), s.get()};
-    s->callbacks_[1] = {SASL_CB_LIST_END, nullptr, nullptr};
+    s->local_addr_ = local_addr;
+    s->remote_addr_ = remote_addr;
+    if (cb && !cb->name.empty() && !cb->data.empty()) s->cb_ = *cb;
+    return s;
+}
+
+Status ServerSession::open_cyrus() {
+    callbacks_[0] = {SASL_CB_PROXY_POLICY, as_callback(&ServerSession::proxy_policy), this};
+    callbacks_[1] = {SASL_CB_LIST_END, nullptr, nullptr};
     sasl_conn_t* conn = nullptr;
-    // SASL_SUCCESS_DATA: XMPP carries the server's last SCRAM message in
-    // <success/> (RFC 6120 §6.3.10).
-    int rc = sasl_server_new(kService, domain.c_str(), domain.c_str(), local_addr.empty() ? nullptr : local_addr.c_str(),
-                             remote_addr.empty() ? nullptr : remote_addr.c_str(), s->callbacks_, SASL_SUCCESS_DATA,
-                             &conn);
-    if (rc == SASL_BADPARAM && (!local_addr.empty() || !remote_addr.empty())) {
+    const char* local = local_addr_.empty() ? nullptr : local_addr_.c_str();
+    const char* remote = remote_addr_.empty() ? nullptr : remote_addr_.c_str();
+    int rc = sasl_server_new(kService, domain_.c_str(), domain_.c_str(), local, remote, callbacks_, 0, &conn);
+    if (rc == SASL_BADPARAM && (local || remote)) {
         // An address Cyrus cannot parse only costs us its use in logs.
         if (conn) sasl_dispose(&conn);
-        rc = sasl_server_new(kService, domain.c_str(), domain.c_str(), nullptr, nullptr, s->callbacks_,
-                             SASL_SUCCESS_DATA, &conn);
+        rc = sasl_server_new(kService, domain_.c_str(), domain_.c_str(), nullptr, nullptr, callbacks_, 0, &conn);
     }
     if (rc != SASL_OK) {
         if (conn) sasl_dispose(&conn);
         return sasl_status("sasl_server_new", rc);
     }
-    s->conn_.reset(conn);
+    conn_.reset(conn);
 
     // No SASL security layer: XMPP relies on TLS (RFC 6120 §6.3.6).
     sasl_security_properties_t props{};
@@ -266,56 +285,41 @@ Result<std::unique_ptr<ServerSession>> ServerSession::create(const std::string& 
     props.security_flags = SASL_SEC_NOPLAINTEXT | SASL_SEC_NOANONYMOUS;
     rc = sasl_setprop(conn, SASL_SEC_PROPS, &props);
     if (rc != SASL_OK) return sasl_status("sasl_setprop(SASL_SEC_PROPS)", rc);
-    if (secure) {
+    if (secure_) {
         sasl_ssf_t ssf = 256;
         rc = sasl_setprop(conn, SASL_SSF_EXTERNAL, &ssf);
         if (rc != SASL_OK) return sasl_status("sasl_setprop(SASL_SSF_EXTERNAL)", rc);
     }
-    // What Cyrus offers, read before any channel binding is set: with one
-    // set, Cyrus 2.1.28's sasl_listmech sizes its buffer one separator short
-    // when every listed mechanism has a -PLUS variant (a SCRAM-only
-    // mech_list), and writes past it. Which -PLUS variants exist comes from
-    // the plugins' features (init()).
-    const char* list = nullptr;
-    unsigned len = 0;
-    if (sasl_listmech(conn, nullptr, "", " ", "", &list, &len, nullptr) == SASL_OK && list)
-        s->available_ = split_names(std::string_view(list, len));
-    if (cb && !cb->name.empty() && !cb->data.empty()) {
-        s->cb_name_ = cb->name;
-        s->cb_data_ = cb->data;
-        s->cbinding_.name = s->cb_name_.c_str();
-        s->cbinding_.critical = 0;  // clients without -PLUS are still served
-        s->cbinding_.len = s->cb_data_.size();
-        s->cbinding_.data = reinterpret_cast<const unsigned char*>(s->cb_data_.data());
-        rc = sasl_setprop(conn, SASL_CHANNEL_BINDING, &s->cbinding_);
-        if (rc != SASL_OK) return sasl_status("sasl_setprop(SASL_CHANNEL_BINDING)", rc);
-    }
-    return s;
+    return Status::ok();
 }
 
 std::vector<std::string> ServerSession::mechanisms() const {
     std::vector<std::string> out;
     std::vector<std::string> configured;
-    std::set<std::string> binds;
+    std::set<std::string> cyrus;
     {
         std::lock_guard<std::mutex> lock(options().mutex);
         configured = options().mechanisms;
-        binds = options().binds;
+        cyrus = options().cyrus;
     }
     for (const auto& m : configured) {
         const bool plus = ends_with(m, "-PLUS");
         const std::string base = plus ? m.substr(0, m.size() - 5) : m;
-        if (!available_.count(base)) continue;
-        if (plus && (cb_data_.empty() || !binds.count(base))) continue;
-        if (m == "PLAIN" && !secure_) continue;
+        if (is_scram(base)) {
+            if (!ScramServer::supports(base)) continue;
+            if (plus && !cb_) continue;
+        } else {
+            if (plus || !cyrus.count(base)) continue;
+            if (base == "PLAIN" && !secure_) continue;
+        }
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
     return out;
 }
 
 std::vector<std::string> ServerSession::channel_binding_types() const {
-    if (cb_name_.empty()) return {};
-    return {cb_name_};
+    if (!cb_) return {};
+    return {cb_->name};
 }
 
 int ServerSession::proxy_policy(sasl_conn_t*, void* context, const char* requested_user, unsigned rlen,
@@ -389,14 +393,14 @@ std::string gs2_channel_binding_name(std::string_view msg) {
 
 bool ServerSession::note_user_from(std::string_view msg) {
     // The authcid for logs and throttling, read from the client's first
-    // message in case Cyrus never got as far as canonicalizing it.
+    // message in case the mechanism never gets as far as reading it.
     std::string node = authcid_in(mech_, msg, domain_);
     if (!node.empty()) attempted_user_ = node;
     // PLAIN and SCRAM name the account in their first message. One that is
     // no account name of this domain (unreadable, over nodeprep's 1023
-    // bytes, not preparable, another domain) never reaches Cyrus: its
-    // canonicalization of names past its 1024-byte buffer leaks (found by
-    // sasl_fuzz), and nothing good can come of it.
+    // bytes, not preparable, another domain) never reaches the mechanism:
+    // Cyrus's canonicalization of names past its 1024-byte buffer leaks
+    // (found by sasl_fuzz), and nothing good can come of it.
     if (!node.empty() || !(mech_ == "PLAIN" || mech_.rfind("SCRAM-", 0) == 0)) return true;
     unnamed_malformed_ = raw_authcid(mech_, msg).empty();
     return false;
@@ -416,20 +420,43 @@ Outcome ServerSession::start(const std::string& mech, std::optional<std::string_
     started_ = true;
     const auto offered = mechanisms();
     if (std::find(offered.begin(), offered.end(), mech) == offered.end()) {
-        // Finished: a later step() must not reach Cyrus, whose connection
-        // has no mechanism and would dereference it (found by sasl_fuzz).
+        // Finished: a later step() must not reach a mechanism that never
+        // started (Cyrus dereferenced its missing mechanism: sasl_fuzz).
         done_ = true;
         return Outcome{Outcome::Kind::failure, {}, {}, "invalid-mechanism", "mechanism not offered"};
     }
     mech_ = mech;
     if (initial && !note_user_from(*initial)) return refuse_unnamed();
+    // A first message without initial response: the next one is the client's first.
+    first_pending_ = !initial;
+    if (is_scram(mech)) return start_scram(initial);
+    if (Status st = open_cyrus(); !st) {
+        log::error("sasl", "cannot start {}: {}", mech, st.message());
+        done_ = true;
+        return Outcome{Outcome::Kind::failure, {}, {}, "temporary-auth-failure", "authentication is not available now"};
+    }
     const char* out = nullptr;
     unsigned outlen = 0;
     int rc = sasl_server_start(conn_.get(), mech.c_str(), initial ? initial->data() : nullptr,
                                initial ? static_cast<unsigned>(initial->size()) : 0, &out, &outlen);
-    // A first message without initial response: the next one is the client's first.
-    first_pending_ = !initial;
     return finish(rc, out, outlen);
+}
+
+Outcome ServerSession::start_scram(std::optional<std::string_view> initial) {
+    ScramServerOptions opts;
+    opts.mechanism = mech_;
+    opts.domain = domain_;
+    opts.channel_binding = cb_;
+    const auto cb_types = channel_binding_types();
+    // RFC 5802 §6: where we advertise channel binding (XEP-0440), a client
+    // that says "y" was misled about it.
+    opts.binding_advertised = !cb_types.empty();
+    // XEP-0474: what this session advertises is what send_features() in c2s
+    // put on the stream (the same mechanisms() and channel_binding_types()).
+    opts.downgrade_hash = downgrade_protection_hash(mech_, mechanisms(), cb_types);
+    scram_ = std::make_unique<ScramServer>(std::move(opts), store_credentials());
+    if (!initial) return Outcome{Outcome::Kind::challenge, {}, {}, {}, {}};  // empty challenge: send client-first
+    return finish_scram(scram_->on_client_first(*initial));
 }
 
 Outcome ServerSession::step(std::string_view data) {
@@ -439,10 +466,17 @@ Outcome ServerSession::step(std::string_view data) {
         first_pending_ = false;
         if (!note_user_from(data)) return refuse_unnamed();
     }
+    if (scram_) return finish_scram(scram_->step(data));
     const char* out = nullptr;
     unsigned outlen = 0;
     int rc = sasl_server_step(conn_.get(), data.data(), static_cast<unsigned>(data.size()), &out, &outlen);
     return finish(rc, out, outlen);
+}
+
+Outcome ServerSession::finish_scram(Outcome o) {
+    if (!scram_->authcid().empty()) attempted_user_ = scram_->authcid();
+    if (o.kind != Outcome::Kind::challenge) done_ = true;  // ScramServer logged why it failed
+    return o;
 }
 
 Outcome ServerSession::finish(int rc, const char* out, unsigned outlen) {

@@ -1,33 +1,37 @@
-// SASL authentication for client streams, on Cyrus SASL.
+// SASL authentication for client streams: SCRAM by Parley, PLAIN by Cyrus
+// SASL.
+//
+// SCRAM-SHA-1 and SCRAM-SHA-256 and their -PLUS variants run in our own
+// ScramServer (sasl/scram_server.hpp), which verifies proofs against the
+// stored RFC 5803 keys of the AccountStore and adds XEP-0474's downgrade
+// protection attribute "h" (the hash of the mechanisms and channel binding
+// types this session offers) to its server-first message; Cyrus's SCRAM
+// plugin could not, as it writes that message itself. PLAIN stays on Cyrus.
 //
 // init() sets Cyrus up once per process, before any worker starts: mutex
 // callbacks (workers authenticate concurrently), options served from our
-// configuration only (no /etc/sasl2 file is read; only the SCRAM and PLAIN
-// plugin files are loaded, so no sasldb is ever opened), Cyrus's log routed
-// to ours, and our in-process auxprop plugin "parley" that answers the SCRAM
-// plugin's request for "authPassword" (RFC 5803 values, one per stored
-// SCRAM mechanism) from the AccountStore. PLAIN is checked through
+// configuration only (no /etc/sasl2 file is read; only the PLAIN plugin file
+// is loaded, so no sasldb is ever opened), Cyrus's log routed to ours, and a
+// quiet in-process auxprop plugin "parley" that serves no property (Cyrus's
+// PLAIN asks for one). PLAIN is checked through
 // AccountStore::check_password; no plaintext password is stored anywhere.
 // shutdown() undoes init() at exit, after the last ServerSession is gone.
 //
-// ServerSession is one authentication attempt on one stream (RAII over
-// sasl_conn_t): the c2s session makes a fresh one per attempt. It offers the
-// configured mechanisms that Cyrus has, PLAIN only on a secure stream, the
+// ServerSession is one authentication attempt on one stream: the c2s
+// session makes a fresh one per attempt. It offers the configured
+// mechanisms (PLAIN only when Cyrus has it and the stream is secure), the
 // -PLUS variants only with TLS channel binding (tls-unique on TLS 1.2,
-// tls-exporter on TLS 1.3: Cyrus 2.1.28 compares the name the client puts
-// in its GS2 header with the one set here, and binds any name). Cyrus's
-// SCRAM plugin writes the server-first message itself ("r=,s=,i=" and
-// nothing else), so XEP-0474's extra attribute cannot be added through it.
-// Loop-affine: only the
-// worker that owns the stream (Cyrus itself may be used from any thread
-// after init()).
+// tls-exporter on TLS 1.3; XEP-0440 lists the type), and opens a Cyrus
+// connection only when PLAIN is started. Loop-affine: only the worker that
+// owns the stream, or one thread at a time that it hands the session to
+// (PLAIN runs on the thread pool); Cyrus itself may be used from any thread
+// after init().
 #pragma once
 
 #include <sasl/sasl.h>
 
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +44,8 @@ class AccountStore;
 }
 
 namespace parley::sasl {
+
+class ScramServer;
 
 // Process-wide, once, before the first ServerSession. `mechanisms` in
 // offering order, e.g. {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256",
@@ -60,15 +66,18 @@ struct ChannelBinding {
 struct Outcome {
     enum class Kind { challenge, success, failure };
     Kind kind = Kind::failure;
-    std::string data;       // the challenge, or additional data with success (raw bytes)
+    // The challenge, or additional data with success (raw bytes). On a
+    // SCRAM failure, the server-final "e=..." of RFC 5802, which XMPP's
+    // <failure/> cannot carry: for logs and tests only.
+    std::string data;
     std::string node;       // on success: the authenticated local part, realm stripped
     std::string condition;  // on failure: RFC 6120 §6.5 condition, e.g. "not-authorized"
     std::string text;       // on failure: a short human-readable reason (no secrets)
 };
 
 // The authentication id (local part, nodeprep'ed, realm `domain` stripped)
-// that a client's first message of `mech` names, read by us before Cyrus
-// sees it, so that the login throttle can be asked first; empty when it
+// that a client's first message of `mech` names, read before the mechanism
+// evaluates anything, so that the login throttle can be asked first; empty when it
 // names none, another realm, or an invalid name. Any thread.
 std::string authcid_in(std::string_view mech, std::string_view first_message, std::string_view domain);
 
@@ -104,7 +113,10 @@ private:
     static int proxy_policy(sasl_conn_t* conn, void* context, const char* requested_user, unsigned rlen,
                             const char* auth_identity, unsigned alen, const char* def_realm, unsigned urlen,
                             struct propctx* propctx) noexcept;
+    Status open_cyrus();
+    Outcome start_scram(std::optional<std::string_view> initial);
     Outcome finish(int rc, const char* out, unsigned outlen);
+    Outcome finish_scram(Outcome o);
     // False when the first message of PLAIN or SCRAM names no account.
     bool note_user_from(std::string_view client_message);
     Outcome refuse_unnamed();
@@ -117,17 +129,15 @@ private:
     bool started_ = false;
     bool done_ = false;
     bool authzid_refused_ = false;
-    bool first_pending_ = false;
-    bool unnamed_malformed_ = false;  // see refuse_unnamed()  // started without initial response: the next step carries it
+    bool first_pending_ = false;      // started without initial response: the next step carries it
+    bool unnamed_malformed_ = false;  // see refuse_unnamed()
     std::string mech_;
     std::string attempted_user_;
-    std::string cb_name_, cb_data_;
-    // What Cyrus offers this connection without channel binding, read
-    // before the binding is set (see create()).
-    std::set<std::string> available_;
-    sasl_channel_binding_t cbinding_{};    // points into cb_name_/cb_data_; Cyrus keeps the pointer
-    sasl_callback_t callbacks_[2]{};       // per connection: the proxy policy; Cyrus keeps the pointer
-    std::unique_ptr<sasl_conn_t, ConnDeleter> conn_;
+    std::string local_addr_, remote_addr_;  // for Cyrus
+    std::optional<ChannelBinding> cb_;
+    std::unique_ptr<ScramServer> scram_;
+    sasl_callback_t callbacks_[2]{};  // per Cyrus connection: the proxy policy; Cyrus keeps the pointer
+    std::unique_ptr<sasl_conn_t, ConnDeleter> conn_;  // only once PLAIN starts
 };
 
 }  // namespace parley::sasl

@@ -3,15 +3,21 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <sasl/sasl.h>
+#include <sasl/saslplug.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "sasl/sasl_server.hpp"
 #include "store/accounts.hpp"
 #include "store/env.hpp"
+#include "xmpp/base64.hpp"
 
 using parley::sasl::ChannelBinding;
 using parley::sasl::Outcome;
@@ -208,8 +214,9 @@ BOOST_AUTO_TEST_CASE(unknown_users_get_the_iteration_count_of_real_accounts) {
         BOOST_REQUIRE(s);
         Outcome c = s.value()->start("SCRAM-SHA-256", std::string_view(std::string("n,,n=") + user + ",r=abcdefghijklmnop"));
         BOOST_CHECK_EQUAL(kind(c), "challenge");
+        // The server-first message goes on after i= (XEP-0474's h=).
         size_t i = c.data.find(",i=");
-        return i == std::string::npos ? std::string() : c.data.substr(i + 3);
+        return i == std::string::npos ? std::string() : c.data.substr(i + 3, c.data.find(',', i + 3) - i - 3);
     };
     // [sasl] scram_iterations went up to 8192 after alice and bob were made
     // with 4096: a name without an account must still show 4096, as they do.
@@ -392,6 +399,63 @@ BOOST_AUTO_TEST_CASE(protocol_misuse) {
     o = s3->step("n,,n=bob,r=abcdefghijklmnop");
     BOOST_CHECK_EQUAL(kind(o), "challenge");
     BOOST_CHECK_EQUAL(s3->attempted_user(), "bob");
+}
+
+BOOST_AUTO_TEST_CASE(server_first_carries_the_xep0474_hash_of_what_is_offered) {
+    // Computed here from XEP-0474 0.5.0 §4.1 (sort, join with 0x1E, 0x1F
+    // before the XEP-0440 types, hash of the SCRAM mechanism, base64).
+    auto expected = [](const ServerSession& s, gnutls_digest_algorithm_t alg, size_t size) {
+        auto mechs = s.mechanisms();
+        auto types = s.channel_binding_types();
+        std::sort(mechs.begin(), mechs.end());
+        std::sort(types.begin(), types.end());
+        std::string in;
+        for (const auto& m : mechs) in += (in.empty() ? "" : "\x1e") + m;
+        if (!types.empty()) {
+            in += '\x1f';
+            for (size_t i = 0; i < types.size(); ++i) in += (i ? "\x1e" : "") + types[i];
+        }
+        std::string d(size, '\0');
+        BOOST_REQUIRE(gnutls_hash_fast(alg, in.data(), in.size(), d.data()) == 0);
+        return parley::xmpp::base64_encode(d);
+    };
+    const ChannelBinding cb = tls_exporter('h');
+    struct Case {
+        const char* mech;
+        bool secure;
+        const ChannelBinding* cb;
+        const char* first;
+        gnutls_digest_algorithm_t alg;
+        size_t size;
+    };
+    for (const Case& c : {Case{"SCRAM-SHA-256", false, nullptr, "n,,n=alice,r=abc", GNUTLS_DIG_SHA256, 32},
+                          Case{"SCRAM-SHA-256", true, nullptr, "n,,n=alice,r=abc", GNUTLS_DIG_SHA256, 32},
+                          Case{"SCRAM-SHA-1", true, &cb, "n,,n=alice,r=abc", GNUTLS_DIG_SHA1, 20},
+                          Case{"SCRAM-SHA-256-PLUS", true, &cb, "p=tls-exporter,,n=alice,r=abc", GNUTLS_DIG_SHA256, 32},
+                          Case{"SCRAM-SHA-1-PLUS", true, &cb, "p=tls-exporter,,n=nobody,r=abc", GNUTLS_DIG_SHA1, 20}}) {
+        auto s = server(c.secure, c.cb);
+        Outcome o = s->start(c.mech, std::string_view(c.first));
+        BOOST_REQUIRE_MESSAGE(kind(o) == "challenge", "sasl: " << c.mech << ": " << kind(o));
+        const size_t h = o.data.find(",h=");
+        BOOST_REQUIRE_MESSAGE(h != std::string::npos, "sasl: no XEP-0474 h= in " << o.data);
+        BOOST_CHECK_EQUAL(o.data.substr(h + 3), expected(*s, c.alg, c.size));
+        BOOST_CHECK(o.data.find(",i=") < h);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(cyrus_loads_plain_and_no_scram) {
+    // SCRAM is ours: Cyrus must not even load its SCRAM plugin.
+    world();
+    std::set<std::string> loaded;
+    sasl_server_plugin_info(
+        nullptr,
+        [](server_sasl_mechanism_t* m, sasl_info_callback_stage_t stage, void* rock) {
+            if (stage == SASL_INFO_LIST_MECH && m && m->plug && m->plug->mech_name)
+                static_cast<std::set<std::string>*>(rock)->insert(m->plug->mech_name);
+        },
+        &loaded);
+    BOOST_CHECK(loaded.count("PLAIN"));
+    for (const auto& m : loaded) BOOST_CHECK_MESSAGE(m.rfind("SCRAM-", 0) != 0, "sasl: Cyrus loaded " << m);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
