@@ -407,7 +407,7 @@ void Session::handle_sasl_abort() {
 }
 
 void Session::reset_sasl() {
-    // A fresh Cyrus context per attempt; -PLUS needs the TLS channel binding.
+    // A fresh SASL context per attempt; -PLUS needs the TLS channel binding.
     sasl_.reset();
     if (!secure() && worker().config().c2s.require_encryption) return;
     // The binding of this TLS session: tls-unique on TLS 1.2, tls-exporter
