@@ -94,6 +94,7 @@ Status Daemon::start() {
     auto modules = module::load_all(*config);
     if (!modules) return modules.status();
     modules_ = std::move(modules.value());
+    config = module::with_option_defaults(*config, modules_);  // what the modules are handed
 
     registry_ = std::make_unique<sessions::LocalRegistry>();
     throttle_ = std::make_unique<sasl::LoginThrottle>(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
@@ -204,6 +205,7 @@ Status Daemon::reload() {
         auto it = std::find_if(modules_.begin(), modules_.end(), [&](const auto& o) { return o->name() == m->name(); });
         next.push_back(it != modules_.end() ? *it : m);
     }
+    config = module::with_option_defaults(*config, next);  // the schemas of the modules that run
     Status s = apply_logging(*config);
     if (!s) return s;
     // All workers take the new modules and module settings, or none does.

@@ -33,7 +33,9 @@
 
 namespace parley::module {
 
-inline constexpr uint32_t kAbiVersion = 1;
+// 2: config::OptionSpec and config::Section gained nested tables and lists
+// (module options as tables and lists of tables).
+inline constexpr uint32_t kAbiVersion = 2;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
 struct XepInfo {
