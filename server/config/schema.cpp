@@ -312,6 +312,12 @@ bool default_of(const OptionSpec& spec, OptionValue& out) {
     return false;
 }
 
+bool has_required(const OptionSpec& table) {
+    for (size_t i = 0; i < table.field_count; ++i)
+        if (table.fields[i].required) return true;
+    return false;
+}
+
 Section fill_defaults(const Section& s, const OptionSpec* specs, size_t count, int depth) {
     Section out = s;
     for (size_t i = 0; i < count; ++i) {
@@ -320,7 +326,9 @@ Section fill_defaults(const Section& s, const OptionSpec* specs, size_t count, i
         if (it == out.values.end()) {
             OptionValue v;
             if (spec.type == OptionType::table) {
-                if (depth >= kMaxOptionDepth) continue;
+                // A table with required keys stays absent: made up, it
+                // would lack them and no longer validate.
+                if (depth >= kMaxOptionDepth || has_required(spec)) continue;
                 v.value = std::make_shared<const Section>(fill_defaults(
                     child_of(out, spec.name), spec.fields, spec.field_count, depth + 1));
             } else if (spec.type == OptionType::table_list) {

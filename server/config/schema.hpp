@@ -72,7 +72,8 @@ struct OptionSpec {
     size_t field_count = 0;
     // Must be written whenever the table holding it is: an absent key is an
     // error. (A table option that is not itself required may be left out
-    // altogether; its required fields are then not asked for.)
+    // altogether; its required fields are then not asked for, and
+    // with_defaults leaves it out too.)
     bool required = false;
     // string and each element of string_list: the only values allowed,
     // nullptr-terminated; nullptr: any string.
@@ -165,9 +166,11 @@ Status validate_section(const Section& section, const OptionSpec* specs, size_t 
 
 // The section with the schema's defaults filled in (line 0) for every absent
 // key that has one, in nested tables and in each element of lists of tables
-// too; an absent table becomes a table of its fields' defaults, an absent
-// list of tables an empty list, an empty `[]` a list of the schema's type.
-// Values of the wrong type are left as they are (validate first).
+// too; an absent table becomes a table of its fields' defaults (unless it
+// has a required key: it then stays absent, so that a section that
+// validated still validates with its defaults), an absent list of tables an
+// empty list, an empty `[]` a list of the schema's type. Values of the
+// wrong type are left as they are (validate first).
 Section with_defaults(const Section& section, const OptionSpec* specs, size_t count);
 
 // Every option of a schema under the name the docs give it: nested options

@@ -237,6 +237,29 @@ BOOST_AUTO_TEST_CASE(required_keys_of_a_table_absent_from_the_file_have_no_line)
     BOOST_TEST(st.message() == at(4) + " modules.federation_policy.must.id: missing (required)");
 }
 
+BOOST_AUTO_TEST_CASE(an_absent_table_with_required_keys_stays_absent) {
+    // Found by the config fuzz target: made up with its defaults, such a
+    // table would lack its required keys and the section would no longer
+    // validate.
+    const config::OptionSpec inner[] = {{.name = "id",
+                                         .type = config::OptionType::string,
+                                         .default_value = nullptr,
+                                         .help = "id",
+                                         .required = true},
+                                        {"size", config::OptionType::integer, "3", "size"}};
+    const config::OptionSpec specs[] = {config::table_option("opt", "optional table", inner)};
+    const config::Section raw = section("[modules.federation_policy]\n");
+    BOOST_REQUIRE(config::validate_section(raw, specs, 1).is_ok());
+    const config::Section s = config::with_defaults(raw, specs, 1);
+    BOOST_TEST(!s.has("opt"));
+    BOOST_TEST(s.table("opt").values.empty());
+    BOOST_TEST(config::validate_section(s, specs, 1).is_ok());
+    // Written, it gets its defaults.
+    const config::Section written =
+        config::with_defaults(section("[modules.federation_policy.opt]\nid = \"x\"\n"), specs, 1);
+    BOOST_TEST(written.table("opt").get_int("size", 0) == 3);
+}
+
 BOOST_AUTO_TEST_CASE(defaults_apply_inside_nested_tables) {
     const config::Section raw = section(R"(
 [modules.federation_policy]
