@@ -222,27 +222,111 @@ void read_hosts(Reader& r, const Node& n, Config& cfg) {
         if (const toml::table* t = r.table(e, "virtual_host")) read_host(r, *t, seen, cfg);
 }
 
-// One module option as written: strings, integers, booleans, string lists.
-bool module_value(Reader& r, const toml::node& n, const std::string& key, OptionValue& out) {
+void read_options(Reader& r, const toml::table& t, Section& s, int depth);
+
+// A table nested in s under rel (its path inside [modules.NAME]).
+Section nested_section(Reader& r, const toml::table& t, const Section& s, const std::string& rel,
+                       int depth) {
+    Section n;
+    n.file = s.file;
+    n.name = s.name;
+    n.line = line_of(t);
+    n.path = rel;
+    read_options(r, t, n, depth);
+    return n;
+}
+
+// One module option as written: a string, integer or boolean, a list of
+// strings, of integers or of tables, or a table. rel is its path inside
+// [modules.NAME] ("tier[2].auth"); depth that of the table holding it.
+bool module_value(Reader& r, const toml::node& n, const Section& s, const std::string& rel,
+                  int depth, OptionValue& out) {
+    const std::string key = "modules." + s.name + "." + rel;
     out.line = line_of(n);
-    if (const auto* s = n.as_string()) {
-        out.value = s->get();
+    if (const auto* str = n.as_string()) {
+        out.value = str->get();
     } else if (const auto* i = n.as_integer()) {
         out.value = i->get();
     } else if (const auto* b = n.as_boolean()) {
         out.value = b->get();
-    } else if (n.is_array()) {
-        std::vector<std::string> list;
-        if (!r.string_list(n, key, list)) return false;
-        out.value = std::move(list);
+    } else if (const auto* t = n.as_table()) {
+        if (depth >= kMaxOptionDepth) {
+            r.error(line_of(n), key,
+                    fmt::format("module options nest at most {} tables deep", kMaxOptionDepth));
+            return false;
+        }
+        out.value = std::make_shared<const Section>(nested_section(r, *t, s, rel, depth + 1));
+    } else if (const auto* a = n.as_array()) {
+        // The first element says what the list holds; `[]` is read as an
+        // empty list of strings, which fits any list option.
+        if (a->empty() || a->front().is_string()) {
+            std::vector<std::string> list;
+            if (!r.string_list(n, key, list)) return false;
+            out.value = std::move(list);
+        } else if (a->front().is_integer()) {
+            std::vector<int64_t> list;
+            bool ok = true;
+            for (const auto& e : *a) {
+                if (const auto* i = e.as_integer()) {
+                    list.push_back(i->get());
+                } else {
+                    r.error(line_of(e), key,
+                            fmt::format("expected a list of integers, found {} in it",
+                                        toml_type_name(e)));
+                    ok = false;
+                }
+            }
+            if (!ok) return false;
+            out.value = std::move(list);
+        } else if (a->front().is_table()) {
+            if (depth >= kMaxOptionDepth) {
+                r.error(line_of(n), key,
+                        fmt::format("module options nest at most {} tables deep", kMaxOptionDepth));
+                return false;
+            }
+            std::vector<Section> list;
+            bool ok = true;
+            for (size_t i = 0; i < a->size(); ++i) {
+                const toml::node& e = *a->get(i);
+                const std::string erel = fmt::format("{}[{}]", rel, i);
+                if (const auto* t = e.as_table()) {
+                    list.push_back(nested_section(r, *t, s, erel, depth + 1));
+                } else {
+                    r.error(line_of(e), "modules." + s.name + "." + erel,
+                            fmt::format("expected a table (all elements of {} must be tables), "
+                                        "got {}",
+                                        rel, toml_type_name(e)));
+                    ok = false;
+                }
+            }
+            if (!ok) return false;
+            out.value = std::move(list);
+        } else {
+            std::string what = toml_type_name(a->front());  // "a float": "float"
+            what = what.substr(what.find(' ') + 1);
+            r.error(line_of(n), key,
+                    fmt::format("a list of {}s is not a module option type (string, integer, "
+                                "boolean, table, or a list of strings, integers or tables)",
+                                what));
+            return false;
+        }
     } else {
         r.error(line_of(n), key,
-                fmt::format(
-                    "{} is not a module option type (string, integer, boolean, list of strings)",
-                    toml_type_name(n)));
+                fmt::format("{} is not a module option type (string, integer, boolean, table, "
+                            "or a list of strings, integers or tables)",
+                            toml_type_name(n)));
         return false;
     }
     return true;
+}
+
+void read_options(Reader& r, const toml::table& t, Section& s, int depth) {
+    for (const auto& [k, v] : t) {
+        const std::string name(k.str());
+        OptionValue ov;
+        if (module_value(r, v, s, s.path.empty() ? name : s.path + "." + name, depth, ov))
+            s.values.emplace(name, std::move(ov));
+    }
 }
 
 void read_module_section(Reader& r, const std::string& name, const toml::node& n,
@@ -258,11 +342,7 @@ void read_module_section(Reader& r, const std::string& name, const toml::node& n
     s.file = r.file();
     s.name = name;
     s.line = line_of(*t);
-    for (const auto& [k, v] : *t) {
-        OptionValue ov;
-        if (module_value(r, v, key + "." + std::string(k.str()), ov))
-            s.values.emplace(std::string(k.str()), std::move(ov));
-    }
+    read_options(r, *t, s, 0);
     cfg.module_sections.emplace(name, std::move(s));
 }
 

@@ -6,4 +6,6 @@ libparley_la_SOURCES += \
 
 tests_unit_parley_unit_SOURCES += \
 	tests/unit/config/config_test.cpp \
-	tests/unit/config/schema_test.cpp
+	tests/unit/config/schema_test.cpp \
+	tests/unit/config/nested_options_test.cpp \
+	tests/support/option_docs.hpp

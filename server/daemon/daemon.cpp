@@ -96,6 +96,7 @@ Status Daemon::start() {
     auto modules = module::load_all(*config);
     if (!modules) return modules.status();
     modules_ = std::move(modules.value());
+    config = module::with_option_defaults(*config, modules_);  // what the modules are handed
 
     // Process-wide services first: modules on every worker may use them from start().
     services_ = std::make_unique<module::ServiceSet>();
@@ -219,6 +220,7 @@ Status Daemon::reload() {
         auto it = std::find_if(modules_.begin(), modules_.end(), [&](const auto& o) { return o->name() == m->name(); });
         next.push_back(it != modules_.end() ? *it : m);
     }
+    config = module::with_option_defaults(*config, next);  // the schemas of the modules that run
     Status s = apply_logging(*config);
     if (!s) return s;
     // Services of new modules start (and running ones reload) before any

@@ -68,7 +68,7 @@ Status validate_module_config(const LoadedModule& m, const config::Section& sect
     try {
         auto instance = m.create_instance();
         if (!instance) return Status::error("module", fmt::format("module {}: create() failed", m.name()));
-        Status c = instance->configure(section);
+        Status c = instance->configure(config::with_defaults(section, d.options, d.option_count));
         if (!c) return Status::error("config", fmt::format("{}: [modules.{}]: {}", section.file, m.name(), c.message()));
     } catch (const std::exception& e) {
         return Status::error("module", fmt::format("module {}: configure failed: {}", m.name(), e.what()));
@@ -83,6 +83,17 @@ config::Section section_for(const config::Config& cfg, const std::string& name) 
     s.file = cfg.path;
     s.name = name;
     return s;
+}
+
+std::shared_ptr<const config::Config> with_option_defaults(
+    const config::Config& cfg, const std::vector<std::shared_ptr<const LoadedModule>>& modules) {
+    auto out = std::make_shared<config::Config>(cfg);
+    for (const auto& m : modules) {
+        const Descriptor& d = m->descriptor();
+        out->module_sections[m->name()] =
+            config::with_defaults(section_for(cfg, m->name()), d.options, d.option_count);
+    }
+    return out;
 }
 
 Result<std::vector<std::shared_ptr<const LoadedModule>>> load_all(const config::Config& cfg) {

@@ -42,11 +42,19 @@ private:
 };
 
 // Checks a section against the module's schema, then asks a throwaway
-// instance to configure() with it. Reports every error found.
+// instance to configure() with it (defaults filled in). Reports every error
+// found.
 Status validate_module_config(const LoadedModule& m, const config::Section& section);
 
 // Loads and validates every module the config names, in dependency order.
 Result<std::vector<std::shared_ptr<const LoadedModule>>> load_all(const config::Config& cfg);
+
+// The config with every loaded module's section (an empty one when the
+// file has none) filled in with its schema's defaults
+// (config::with_defaults): what the modules are handed. Call it on a config
+// whose module sections validated, with the modules that will run it.
+std::shared_ptr<const config::Config> with_option_defaults(
+    const config::Config& cfg, const std::vector<std::shared_ptr<const LoadedModule>>& modules);
 
 // The section for a module (an empty one if the config has none).
 config::Section section_for(const config::Config& cfg, const std::string& name);

@@ -36,6 +36,10 @@
 
 namespace parley::module {
 
+// 2: config::OptionSpec and config::Section gained nested tables and lists
+// (module options as tables and lists of tables); the host gained the stanza
+// path's seams (routed hook, holds, unavailable point, domain handlers),
+// sessions, slots, services, stream features and nonzas, databases.
 inline constexpr uint32_t kAbiVersion = 2;
 
 // A XEP the module implements, listed for docs and `parleyctl`.

@@ -5,6 +5,7 @@ libparley_la_SOURCES += \
 
 tests_unit_parley_unit_SOURCES += \
 	tests/unit/net/tls_test.cpp \
+	tests/unit/net/tls_client_test.cpp \
 	tests/unit/net/connection_limiter_test.cpp
 
 # Test certificates for integration tests and the dev server (needs certtool).

@@ -2,8 +2,10 @@
 
 #include <gnutls/x509.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include "log/log.hpp"
 
@@ -22,13 +24,17 @@ namespace {
 // that prefers P-256 answers them with a HelloRetryRequest, an extra round
 // trip and a costlier exchange (measured with tools/bench/login-cost: 0.72
 // against 0.63 ms of parleyd CPU per login). No finite-field groups.
-constexpr const char* kPriority =
-    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
-    "-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"
-    "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:"
-    "-MAC-ALL:+AEAD:"
-    "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-X448:+GROUP-SECP521R1:"
-    "%SERVER_PRECEDENCE";
+// Outbound sessions offer the same list in the same order (a client's
+// order is its preference); the server picks from it in ours.
+#define PARLEY_TLS_POLICY                                                                  \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"                                          \
+    "-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"                                                     \
+    "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:"                            \
+    "-MAC-ALL:+AEAD:"                                                                      \
+    "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-X448:+GROUP-SECP521R1"
+constexpr const char* kPriority = PARLEY_TLS_POLICY ":%SERVER_PRECEDENCE";
+constexpr const char* kClientPriority = PARLEY_TLS_POLICY;
+#undef PARLEY_TLS_POLICY
 constexpr const char* kAlpnClient = "xmpp-client";
 // The most gnutls_record_recv can return at once (one record).
 constexpr size_t kRecordChunk = 16384;
@@ -50,7 +56,46 @@ void check_names(gnutls_certificate_credentials_t cred, unsigned index, const Tl
     gnutls_x509_crt_deinit(crt);
 }
 
+Status init_priority(gnutls_priority_t* out, const char* priority) {
+    const char* err_pos = nullptr;
+    int rc = gnutls_priority_init2(out, priority, &err_pos, 0);
+    if (rc < 0) {
+        *out = nullptr;
+        return gnutls_status(std::string("priority string at '") + (err_pos ? err_pos : "") + "'", rc);
+    }
+    return Status::ok();
+}
+
+struct CrtDeleter {
+    void operator()(gnutls_x509_crt_t c) const { gnutls_x509_crt_deinit(c); }
+};
+using Crt = std::unique_ptr<std::remove_pointer_t<gnutls_x509_crt_t>, CrtDeleter>;
+
+// The peer's end-entity certificate, or null when it showed none.
+Crt peer_certificate(gnutls_session_t session) {
+    unsigned n = 0;
+    const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &n);
+    if (!peers || n == 0 || gnutls_certificate_type_get(session) != GNUTLS_CRT_X509) return nullptr;
+    gnutls_x509_crt_t crt = nullptr;
+    if (gnutls_x509_crt_init(&crt) < 0) return nullptr;
+    Crt out(crt);
+    if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0) return nullptr;
+    return out;
+}
+
+// Upper bound on the subjectAltName entries read from one certificate: a
+// certificate is at most 64 KB, but there is no reason to walk thousands.
+constexpr unsigned kMaxAltNames = 1024;
+
 }  // namespace
+
+bool PeerVerification::untrusted() const {
+    return (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA |
+                      GNUTLS_CERT_SIGNATURE_FAILURE | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE)) != 0;
+}
+bool PeerVerification::name_mismatch() const { return (status & GNUTLS_CERT_UNEXPECTED_OWNER) != 0; }
+bool PeerVerification::expired() const { return (status & GNUTLS_CERT_EXPIRED) != 0; }
+bool PeerVerification::not_yet_valid() const { return (status & GNUTLS_CERT_NOT_ACTIVATED) != 0; }
 
 // ---- TlsContext ------------------------------------------------------------
 
@@ -77,12 +122,41 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::create(const std::vector<T
     }
     rc = gnutls_session_ticket_key_generate(&ctx->ticket_key_);
     if (rc < 0) return gnutls_status("gnutls_session_ticket_key_generate", rc);
-    const char* err_pos = nullptr;
-    rc = gnutls_priority_init2(&ctx->priority_, kPriority, &err_pos, 0);
-    if (rc < 0) {
-        ctx->priority_ = nullptr;
-        return gnutls_status(std::string("priority string at '") + (err_pos ? err_pos : "") + "'", rc);
+    Status s = init_priority(&ctx->priority_, kPriority);
+    if (!s) return s;
+    return std::shared_ptr<const TlsContext>(std::move(ctx));
+}
+
+Result<std::shared_ptr<const TlsContext>> TlsContext::create_client(const TlsClientOptions& options) {
+    std::shared_ptr<TlsContext> ctx(new TlsContext());
+    ctx->client_ = true;
+    int rc = gnutls_certificate_allocate_credentials(&ctx->cred_);
+    if (rc < 0) return gnutls_status("gnutls_certificate_allocate_credentials", rc);
+    gnutls_certificate_set_flags(ctx->cred_, GNUTLS_CERTIFICATE_API_V2);
+    // Both return how many CA certificates they loaded: none is an error,
+    // since every verification would then fail as "untrusted".
+    if (options.ca_file.empty()) {
+        rc = gnutls_certificate_set_x509_system_trust(ctx->cred_);
+        if (rc < 0) return gnutls_status("cannot load the system's trust store", rc);
+        if (rc == 0) return Status::error("tls", "the system's trust store holds no CA certificate");
+    } else {
+        rc = gnutls_certificate_set_x509_trust_file(ctx->cred_, options.ca_file.c_str(), GNUTLS_X509_FMT_PEM);
+        if (rc < 0) return gnutls_status("cannot load the CA file " + options.ca_file, rc);
+        if (rc == 0) return Status::error("tls", "the CA file " + options.ca_file + " holds no certificate");
     }
+    const TlsCertificate& c = options.client;
+    if (!c.certificate.empty() || !c.key.empty()) {
+        if (c.certificate.empty() || c.key.empty())
+            return Status::error("tls", "client certificate " + c.domain + ": both certificate and key files are needed");
+        rc = gnutls_certificate_set_x509_key_file2(ctx->cred_, c.certificate.c_str(), c.key.c_str(),
+                                                   GNUTLS_X509_FMT_PEM, nullptr, 0);
+        if (rc < 0)
+            return gnutls_status("client certificate " + c.domain + ": cannot load " + c.certificate + " with key " +
+                                     c.key,
+                                 rc);
+    }
+    Status s = init_priority(&ctx->priority_, kClientPriority);
+    if (!s) return s;
     return std::shared_ptr<const TlsContext>(std::move(ctx));
 }
 
@@ -105,6 +179,7 @@ TlsSession::~TlsSession() {
 
 Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const TlsContext> ctx, Mode mode) {
     if (!ctx) return Status::error("tls", "no TLS context");
+    if (ctx->is_client()) return Status::error("tls", "a server session needs a server context");
     std::unique_ptr<TlsSession> s(new TlsSession(std::move(ctx), mode));
     // Session tickets (RFC 8446 resumption, RFC 5077 on TLS 1.2) under the
     // context's key: a mobile client that reconnects skips the certificate
@@ -137,6 +212,129 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const Tls
     // The transport's own deadline bounds the handshake.
     gnutls_handshake_set_timeout(s->session_, 0);
     return s;
+}
+
+Result<std::unique_ptr<TlsSession>> TlsSession::create_client(std::shared_ptr<const TlsContext> ctx,
+                                                              const TlsClientParams& params) {
+    if (!ctx) return Status::error("tls", "no TLS context");
+    if (!ctx->is_client()) return Status::error("tls", "a client session needs a client context");
+    std::unique_ptr<TlsSession> s(new TlsSession(std::move(ctx), Mode::direct));
+    s->client_ = true;
+    Status st = s->start_client(params);
+    if (!st) return st;
+    return s;
+}
+
+Status TlsSession::start_client(const TlsClientParams& params) {
+    reference_id_ = params.reference_id.empty() ? params.server_name : params.reference_id;
+    // Without a name the check could only prove that some trusted CA
+    // vouches for somebody: not worth calling verified.
+    if (reference_id_.empty()) return Status::error("tls", "a client session needs a server name or reference identity");
+    int rc = gnutls_init(&session_, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+    if (rc < 0) {
+        session_ = nullptr;
+        return gnutls_status("gnutls_init", rc);
+    }
+    rc = gnutls_priority_set(session_, ctx_->priority());
+    if (rc < 0) return gnutls_status("gnutls_priority_set", rc);
+    rc = gnutls_credentials_set(session_, GNUTLS_CRD_CERTIFICATE, ctx_->credentials());
+    if (rc < 0) return gnutls_status("gnutls_credentials_set", rc);
+    if (!params.server_name.empty()) {
+        rc = gnutls_server_name_set(session_, GNUTLS_NAME_DNS, params.server_name.data(), params.server_name.size());
+        if (rc < 0) return gnutls_status("gnutls_server_name_set " + params.server_name, rc);
+    }
+    if (!params.alpn.empty()) {
+        std::vector<gnutls_datum_t> protos;
+        for (const auto& p : params.alpn)
+            protos.push_back({reinterpret_cast<unsigned char*>(const_cast<char*>(p.data())),
+                              static_cast<unsigned>(p.size())});
+        rc = gnutls_alpn_set_protocols(session_, protos.data(), static_cast<unsigned>(protos.size()), 0);
+        if (rc < 0) return gnutls_status("gnutls_alpn_set_protocols", rc);
+    }
+    // No gnutls_session_set_verify_cert: that would end the handshake on a
+    // certificate the caller's policy may still accept (dialback). The
+    // check runs once the handshake is done; see verify_peer().
+    gnutls_transport_set_ptr(session_, this);
+    gnutls_transport_set_push_function(session_, &TlsSession::push);
+    gnutls_transport_set_pull_function(session_, &TlsSession::pull);
+    gnutls_transport_set_pull_timeout_function(session_, &TlsSession::pull_timeout);
+    gnutls_handshake_set_timeout(session_, 0);
+    // Queues the ClientHello; the server's answer comes through feed().
+    rc = gnutls_handshake(session_);
+    if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED) return failed("handshake", rc < 0 ? rc : GNUTLS_E_INTERNAL_ERROR);
+    return Status::ok();
+}
+
+void TlsSession::verify_peer() {
+    PeerVerification v;
+    unsigned n = 0;
+    if (!gnutls_certificate_get_peers(session_, &n) || n == 0) {
+        v.result = PeerVerification::Result::no_certificate;
+        v.text = "the peer showed no certificate";
+        verification_ = std::move(v);
+        return;
+    }
+    // The chain, the dates, the name (a DNS-ID, or the CN when the
+    // certificate has no DNS-ID at all, as GnuTLS does) and the key purpose
+    // (a TLS server's, when the certificate restricts it).
+    gnutls_typed_vdata_st data[2] = {
+        {GNUTLS_DT_DNS_HOSTNAME, reinterpret_cast<unsigned char*>(const_cast<char*>(reference_id_.c_str())), 0},
+        {GNUTLS_DT_KEY_PURPOSE_OID, reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)), 0},
+    };
+    unsigned status = 0;
+    int rc = gnutls_certificate_verify_peers(session_, data, 2, &status);
+    if (rc < 0) {
+        v.result = PeerVerification::Result::failed;
+        v.status = GNUTLS_CERT_INVALID;
+        v.text = std::string("cannot verify the certificate: ") + gnutls_strerror(rc);
+    } else {
+        v.result = status == 0 ? PeerVerification::Result::verified : PeerVerification::Result::failed;
+        v.status = status;
+        gnutls_datum_t out{};
+        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) == 0) {
+            v.text.assign(reinterpret_cast<const char*>(out.data), out.size);
+            gnutls_free(out.data);
+        }
+    }
+    verification_ = std::move(v);
+}
+
+PeerIdentities TlsSession::peer_identities() const {
+    PeerIdentities out;
+    if (!handshake_done_) return out;
+    Crt crt = peer_certificate(session_);
+    if (!crt) return out;
+    std::string buf;
+    for (unsigned i = 0; i < kMaxAltNames; ++i) {
+        buf.resize(256);
+        size_t size = buf.size();
+        unsigned critical = 0;
+        int rc = gnutls_x509_crt_get_subject_alt_name(crt.get(), i, buf.data(), &size, &critical);
+        if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER) {
+            buf.resize(size + 1);
+            size = buf.size();
+            rc = gnutls_x509_crt_get_subject_alt_name(crt.get(), i, buf.data(), &size, &critical);
+        }
+        if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
+        if (rc < 0) continue;  // one entry GnuTLS cannot read: the others still count
+        std::string value(buf.data(), std::min(size, buf.size()));
+        // GnuTLS decodes SRVName and XmppAddr otherNames itself (the
+        // "virtual" SAN types); other otherNames are not identities here.
+        switch (rc) {
+            case GNUTLS_SAN_DNSNAME:
+                out.dns_ids.push_back(std::move(value));
+                break;
+            case GNUTLS_SAN_OTHERNAME_SRV:
+                out.srv_ids.push_back(std::move(value));
+                break;
+            case GNUTLS_SAN_OTHERNAME_XMPP:
+                out.xmpp_addrs.push_back(std::move(value));
+                break;
+            default:
+                break;
+        }
+    }
+    return out;
 }
 
 ssize_t TlsSession::push(gnutls_transport_ptr_t p, const void* data, size_t len) {
@@ -178,6 +376,7 @@ Status TlsSession::feed(const char* data, size_t len, std::string& plain) {
         int rc = gnutls_handshake(session_);
         if (rc == GNUTLS_E_SUCCESS) {
             handshake_done_ = true;
+            if (client_) verify_peer();
             s = send_pending();
             break;
         }
@@ -186,7 +385,8 @@ Status TlsSession::feed(const char* data, size_t len, std::string& plain) {
             if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
                 const char* alert = gnutls_alert_get_name(gnutls_alert_get(session_));
                 failed_ = true;
-                s = Status::error("tls", std::string("handshake: the client sent the alert ") + (alert ? alert : "?"));
+                s = Status::error("tls", std::string("handshake: the ") + (client_ ? "server" : "client") +
+                                          " sent the alert " + (alert ? alert : "?"));
             } else {
                 // Tell the client why (e.g. protocol_version for TLS 1.1).
                 gnutls_alert_send_appropriate(session_, rc);

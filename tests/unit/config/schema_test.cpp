@@ -53,17 +53,17 @@ BOOST_AUTO_TEST_CASE(every_error_in_one_status) {
     const std::string& m = s.message();
     BOOST_TEST(
         has(m,
-            "parley.toml:11: [modules.greeter] greting: unknown option (did you mean 'greeting'?)"),
+            "parley.toml:11: modules.greeter.greting: unknown option (did you mean 'greeting'?)"),
         m);
     BOOST_TEST(has(m,
-                   "parley.toml:12: [modules.greeter] count: 11 is out of range: must be between 1 "
+                   "parley.toml:12: modules.greeter.count: 11 is out of range: must be between 1 "
                    "and 10"),
                m);
-    BOOST_TEST(has(m, "parley.toml:13: [modules.greeter] loud: expected a boolean, got a string"),
+    BOOST_TEST(has(m, "parley.toml:13: modules.greeter.loud: expected a boolean, got a string"),
                m);
     BOOST_TEST(
         has(m,
-            "parley.toml:14: [modules.greeter] names: expected a list of strings, got an integer"),
+            "parley.toml:14: modules.greeter.names: expected a list of strings, got an integer"),
         m);
 }
 
@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(unknown_option_lists_the_known_ones) {
         config::validate_section(section({{"colour", {std::string("red"), 5}}}), kSpecs, kCount);
     BOOST_REQUIRE(!s.is_ok());
     BOOST_TEST(has(s.message(),
-                   "parley.toml:5: [modules.greeter] colour: unknown option (known: greeting, "
+                   "parley.toml:5: modules.greeter.colour: unknown option (known: greeting, "
                    "count, loud, names)"),
                s.message());
     Status none = config::validate_section(section({{"x", {true, 2}}}), nullptr, 0);

@@ -64,4 +64,32 @@ BOOST_AUTO_TEST_CASE(validates_the_module_section) {
     BOOST_TEST(!refused.is_ok(), "loader: the module's own configure() must be asked");
 }
 
+BOOST_AUTO_TEST_CASE(nested_options_are_checked_and_defaulted_before_configure) {
+    auto m = module::LoadedModule::load(kDir, "testgood");
+    BOOST_REQUIRE(m.is_ok());
+    config::Section rule;
+    rule.line = 7;
+    std::vector<config::Section> rules{rule};
+    Status ok = module::validate_module_config(*m.value(), section({{"rule", {rules, 6}}}));
+    BOOST_TEST(ok.is_ok(), "loader: configure() must see the nested default: " << ok.message());
+    rules[0].values["action"] = {std::string("maybe"), 8};
+    Status bad = module::validate_module_config(*m.value(), section({{"rule", {rules, 6}}}));
+    BOOST_TEST(bad.message() == "test.toml:8: modules.testgood.rule[0].action: expected one of allow, deny, got 'maybe'");
+}
+
+BOOST_AUTO_TEST_CASE(the_config_modules_run_has_their_defaults) {
+    auto m = module::LoadedModule::load(kDir, "testgood");
+    BOOST_REQUIRE(m.is_ok());
+    config::Config cfg;
+    cfg.path = "test.toml";
+    cfg.modules = {"testgood"};
+    auto filled = module::with_option_defaults(cfg, {m.value()});
+    BOOST_TEST(cfg.module_sections.empty(), "loader: the config read from the file is left as it was");
+    const config::Section s = module::section_for(*filled, "testgood");
+    BOOST_TEST(s.get_string("greeting", "?") == "hello");
+    BOOST_TEST(s.values.at("greeting").line == 0);
+    BOOST_TEST(s.has("rule"));
+    BOOST_TEST(s.tables("rule").empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,36 +1,26 @@
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
+#include <boost/test/unit_test.hpp>
 
 #include "../modules/disco/service_discovery.hpp"
 #include "../modules/version/software_version.hpp"
+#include "support/option_docs.hpp"
 
 using namespace parley;
 
 namespace {
 
-std::string read_readme(const std::string& module) {
-    std::ifstream in(std::string(PARLEY_TEST_SRCDIR) + "/modules/" + module + "/README.md");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Every option of the schema is documented in the module's README, with its
-// default: the docs are checked against the schema, not kept by memory.
+// Every option of the schema, nested ones by their path, is documented in
+// the module's README with its default: the docs are checked against the
+// schema, not kept by memory.
 void check(const std::string& module, const config::OptionSpec* specs, size_t count) {
-    const std::string doc = read_readme(module);
+    const std::string doc =
+        test::read_text(std::string(PARLEY_TEST_SRCDIR) + "/modules/" + module + "/README.md");
     BOOST_REQUIRE_MESSAGE(!doc.empty(), "modules: no README for " << module);
-    for (size_t i = 0; i < count; ++i) {
-        const std::string name = std::string("`") + specs[i].name + "`";
-        BOOST_TEST(doc.find(name) != std::string::npos, "modules: " << module << " README misses option " << name);
-        std::string dflt = specs[i].default_value;
-        if (specs[i].type == config::OptionType::string) dflt = "\"" + dflt + "\"";
-        BOOST_TEST(doc.find("`" + dflt + "`") != std::string::npos,
-                   "modules: " << module << " README misses the default " << dflt << " of " << name);
-    }
+    const auto missing = test::undocumented_options(doc, specs, count);
+    BOOST_TEST(missing.empty(),
+               "modules: " << module << " README: " << fmt::format("{}", fmt::join(missing, "; ")));
 }
 
 }  // namespace
