@@ -128,13 +128,11 @@ std::string make_key(const Options& o, unsigned thread, uint64_t seq) {
 class Inbox : public store::Executor {
   public:
     bool post(std::function<void()> fn) override {
-        bool wake;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            wake = queue_.empty();
-            queue_.push_back(std::move(fn));
-        }
-        if (wake) ready_.notify_one();
+        // Notified under the lock: the thread may end (and this inbox go)
+        // as soon as it has run its last completion.
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_back(std::move(fn));
+        if (queue_.size() == 1) ready_.notify_one();
         return true;
     }
     // Runs what is queued, waiting until `until` for something if empty.
