@@ -129,6 +129,10 @@ void Writer::run() {
         }
         statuses.assign(batch.size(), Status::ok());
         commit_batch(batch, statuses);
+        // The request functions go before their completions are posted: what
+        // they hold (module code, say) may be kept alive only by what the
+        // completion holds.
+        for (auto& r : batch) r.work = nullptr;
         post_completions(batch, statuses);
         batch.clear();
     }
