@@ -63,7 +63,7 @@ Writer::~Writer() { stop(); }
 
 Status Writer::submit(Work work, Completion done, Executor& where) {
     const auto now = std::chrono::steady_clock::now();
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_)
         return Status::error("stopped", fmt::format("{}: the writer has stopped", env_.dir()));
     if (queue_.size() >= options_.max_queue) {
@@ -75,18 +75,16 @@ Status Writer::submit(Work work, Completion done, Executor& where) {
     // Wake the thread only when it can be waiting for this: an empty queue
     // (idle) or a batch that just filled up (gathering). Otherwise it is
     // committing and takes the queue when it is done.
-    const bool wake =
-        queue_.size() == 1 || (gathering_ && queue_.size() == options_.max_batch);
-    lock.unlock();
-    if (wake) wake_.notify_one();
+    // Notified under the lock: once it is released, the request may complete
+    // and its owner destroy the writer before this thread touches wake_.
+    if (queue_.size() == 1 || (gathering_ && queue_.size() == options_.max_batch))
+        wake_.notify_one();
     return Status::ok();
 }
 
 void Writer::request_stop() {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        stopping_ = true;
-    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
     wake_.notify_one();
 }
 
@@ -131,6 +129,10 @@ void Writer::run() {
         }
         statuses.assign(batch.size(), Status::ok());
         commit_batch(batch, statuses);
+        // The request functions go before their completions are posted: what
+        // they hold (module code, say) may be kept alive only by what the
+        // completion holds.
+        for (auto& r : batch) r.work = nullptr;
         post_completions(batch, statuses);
         batch.clear();
     }

@@ -18,7 +18,8 @@
 // the map fills up, the batch is dropped, the map doubled and the whole batch
 // run again: a request function may run more than once and must therefore do
 // nothing but touch the transaction (no counters, no I/O), and must neither
-// commit nor abort the transaction it is given.
+// commit nor abort the transaction it is given. It is destroyed on the
+// writer thread before its completion is posted.
 //
 // Order: requests run and commit in submission order (one FIFO queue), so
 // the requests of one submitting thread complete in the order it submitted

@@ -128,30 +128,42 @@ std::string make_key(const Options& o, unsigned thread, uint64_t seq) {
 class Inbox : public store::Executor {
   public:
     bool post(std::function<void()> fn) override {
-        bool wake;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            wake = queue_.empty();
-            queue_.push_back(std::move(fn));
-        }
-        if (wake) ready_.notify_one();
+        // Notified under the lock: the thread may end (and this inbox go)
+        // as soon as it has run its last completion.
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_back(Posted{std::move(fn), Clock::now()});
+        if (queue_.size() == 1) ready_.notify_one();
         return true;
     }
     // Runs what is queued, waiting until `until` for something if empty.
     void run(Clock::time_point until) {
-        std::vector<std::function<void()>> batch;
+        std::vector<Posted> batch;
         {
             std::unique_lock<std::mutex> lock(mutex_);
             ready_.wait_until(lock, until, [&] { return !queue_.empty(); });
             batch.swap(queue_);
         }
-        for (auto& fn : batch) fn();
+        const auto now = Clock::now();
+        for (auto& p : batch) {
+            // How long the posted completions waited for this thread: the
+            // part of the latency that is the submitter's, not the writer's.
+            if (counting)
+                post_wait_us.push_back(static_cast<uint32_t>(
+                    std::chrono::duration_cast<std::chrono::microseconds>(now - p.at).count()));
+            p.fn();
+        }
     }
+    bool counting = false;
+    std::vector<uint32_t> post_wait_us;
 
   private:
+    struct Posted {
+        std::function<void()> fn;
+        Clock::time_point at;
+    };
     std::mutex mutex_;
     std::condition_variable ready_;
-    std::vector<std::function<void()>> queue_;
+    std::vector<Posted> queue_;
 };
 
 struct Submitter {
@@ -201,6 +213,10 @@ void run_submitter(const Options& o, store::Env& env, MDB_dbi dbi, Submitter& s,
         ++s.in_flight;
         return true;
     };
+    auto counting = [&] {
+        const auto now = Clock::now();
+        s.inbox.counting = now >= count_from && now <= end;
+    };
     if (o.rate > 0) {
         // Open loop: write i is due at start + i * interval; its latency
         // counts from when it was due, so falling behind shows.
@@ -213,16 +229,19 @@ void run_submitter(const Options& o, store::Env& env, MDB_dbi dbi, Submitter& s,
         while (Clock::now() < end) {
             for (auto now = Clock::now(); due <= now && due < end; due += interval)
                 (void)submit(due);
+            counting();
             s.inbox.run(std::min(std::max(due, Clock::now() + kTick), end));
         }
     } else {
         while (Clock::now() < end) {
             while (s.in_flight < o.window)
                 if (!submit(Clock::now())) break;
+            counting();
             s.inbox.run(end);
         }
     }
     // What is still in flight completes uncounted.
+    s.inbox.counting = false;
     while (s.in_flight > 0) s.inbox.run(Clock::now() + std::chrono::seconds(60));
 }
 
@@ -301,25 +320,34 @@ int main(int argc, char** argv) {
             busy += s.busy;
             lat.insert(lat.end(), s.latency_us.begin(), s.latency_us.end());
         }
+        std::vector<uint32_t> waits;
+        for (auto& s : subs)
+            waits.insert(waits.end(), s.inbox.post_wait_us.begin(), s.inbox.post_wait_us.end());
         std::sort(lat.begin(), lat.end());
-        auto pct = [&](double p) -> uint32_t {
-            if (lat.empty()) return 0;
-            return lat[std::min(lat.size() - 1, static_cast<size_t>(p * (lat.size() - 1)))];
+        std::sort(waits.begin(), waits.end());
+        auto pct_of = [](const std::vector<uint32_t>& v, double p) -> uint32_t {
+            if (v.empty()) return 0;
+            return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1)))];
         };
+        auto pct = [&](double p) { return pct_of(lat, p); };
         const uint64_t commits = o.direct ? counted : after.commits - before.commits;
         const uint64_t requests = o.direct ? counted : after.requests - before.requests;
         fmt::print(
-            "mode={} threads={} window={} rate={:.0f} key={}B value={}B keys={} max_batch={} "
+            "mode={} threads={} {} key={}B value={}B keys={} max_batch={} "
             "max_wait_us={} seconds={:.1f} writes={} writes_per_s={:.0f} commits={} "
             "commits_per_s={:.0f} writes_per_commit={:.1f} p50_us={} p99_us={} max_us={} "
-            "cpu_us_per_write={:.2f} failed={} busy={}\n",
-            o.direct ? "direct" : "writer", o.threads, o.direct ? 1 : o.window, o.rate, o.key_size,
+            "post_wait_p50_us={} post_wait_p99_us={} cpu_us_per_write={:.2f} failed={} busy={}\n",
+            o.direct ? "direct" : "writer", o.threads,
+            o.direct       ? std::string("window=1")
+            : o.rate > 0   ? fmt::format("rate={:.0f}", o.rate)
+                           : fmt::format("window={}", o.window),
+            o.key_size,
             o.value_size, o.random_keys ? "random" : "sequential", o.max_batch, o.max_wait_us,
             o.seconds, counted, static_cast<double>(counted) / o.seconds, commits,
             static_cast<double>(commits) / o.seconds,
             commits ? static_cast<double>(requests) / static_cast<double>(commits) : 0.0,
-            pct(0.50), pct(0.99), lat.empty() ? 0 : lat.back(),
-            counted ? cpu * 1e6 / static_cast<double>(counted) : 0.0, failed, busy);
+            pct(0.50), pct(0.99), lat.empty() ? 0 : lat.back(), pct_of(waits, 0.50),
+            pct_of(waits, 0.99), counted ? cpu * 1e6 / static_cast<double>(counted) : 0.0, failed, busy);
         if (failed) code = 1;
     }
     if (temporary) {

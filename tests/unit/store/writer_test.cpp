@@ -1,12 +1,14 @@
 #define BOOST_TEST_DYN_LINK
 #include "store/writer.hpp"
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -512,6 +514,25 @@ BOOST_AUTO_TEST_CASE(every_executor_gets_each_of_its_completions_once_in_order) 
     BOOST_TEST(w2.stats().completions_refused == 10u);
     BOOST_TEST(done.count() == 0u);
     BOOST_TEST(read(key_of(1, 9)).has_value(), "store: writer: the writes themselves commit");
+}
+
+BOOST_AUTO_TEST_CASE(a_request_function_is_gone_before_its_completion_runs) {
+    Writer& w = open();
+    // What the function holds (e.g. a module's code) may be released by the
+    // completion: the function must not outlive it.
+    auto token = std::make_shared<int>(1);
+    std::weak_ptr<int> watch = token;
+    std::atomic<bool> released_first{false};
+    auto record = done.make(0);
+    // Run inline, the completion runs while the writer still holds its batch.
+    BOOST_REQUIRE(w.submit([this, token = std::move(token)](Txn& t) { return t.put(dbi, "k", "v"); },
+                           [&, record](Status s) {
+                               released_first = watch.expired();
+                               record(std::move(s));
+                           },
+                           store::inline_executor()));
+    BOOST_REQUIRE(done.wait_for(1));
+    BOOST_TEST(released_first.load(), "store: writer: the request function outlived its completion");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
