@@ -123,15 +123,16 @@ void Session::handle_established(xml::Element stanza) {
 }
 
 void Session::send_stanza(const xml::Element& stanza) {
-    if (!transport_ || resuming_) {
+    if (!transport_ || resuming()) {
         // Kept for a connection that resumes it, or being resumed here.
-        if (queued_.size() >= max_queued_ && !resuming_) {
+        Resumption& r = this->r();
+        if (r.queued.size() >= r.max_queued && !r.resuming) {
             log::info("c2s", "{}: {} stanzas queued for a resumption; ending the session", state_.jid.str(),
-                      queued_.size());
+                      r.queued.size());
             finish();
             return;
         }
-        queued_.push_back(stanza);
+        r.queued.push_back(stanza);
         return;
     }
     if (closing()) return;

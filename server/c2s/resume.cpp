@@ -74,15 +74,15 @@ private:
 
 bool Session::keep(uint64_t keep_ms, size_t max_queued) {
     if (phase_ != Phase::bound) return false;
-    keep_ms_ = keep_ms;
-    max_queued_ = max_queued;
+    r().keep_ms = keep_ms;
+    r().max_queued = max_queued;
     return true;
 }
 
 void Session::detach() {
-    log::info("c2s", "{}: connection lost; the session is kept for {} ms", state_.jid.str(), keep_ms_);
-    keep_timer_ = loop::Delay::start(worker().loop(), keep_ms_, [this] {
-        keep_timer_ = nullptr;
+    log::info("c2s", "{}: connection lost; the session is kept for {} ms", state_.jid.str(), keep_ms());
+    r().keep_timer = loop::Delay::start(worker().loop(), keep_ms(), [this] {
+        r_->keep_timer = nullptr;
         log::info("c2s", "{}: not resumed in time", state_.jid.str());
         finish();
     });
@@ -101,7 +101,7 @@ void Session::finish() {
 
 void Session::request_resume(const sessions::SessionEntry& old,
                              std::function<void(Status, const sessions::SessionEntry*)> done) {
-    if (phase_ != Phase::authenticated || resuming_ || old.full_jid.bare() != state_.jid.bare() ||
+    if (phase_ != Phase::authenticated || resuming() || old.full_jid.bare() != state_.jid.bare() ||
         old.ref.worker >= worker().shared().workers.size()) {
         done(Status::error("not-authorized", "no such session of this account to resume"), nullptr);
         return;
@@ -111,9 +111,9 @@ void Session::request_resume(const sessions::SessionEntry& old,
         done(Status::error("conflict", "that session is being resumed already"), nullptr);
         return;
     }
-    resuming_ = true;
-    resume_id_ = id;
-    resume_done_ = std::move(done);
+    r().resuming = true;
+    r().resume_id = id;
+    r().done = std::move(done);
     const unsigned here = worker().index();
     const xmpp::Jid bare = state_.jid.bare();
     auto ask = [id, bare, here](loop::Worker& w) { Session::hand_over(w, id, bare, here, nullptr); };
@@ -136,19 +136,21 @@ void Session::hand_over(loop::Worker& w, uint64_t id, const xmpp::Jid& bare, uns
             return;
         }
         to->post([id, st](loop::Worker& t) {
-            if (auto* s = dynamic_cast<Session*>(t.find_session(id)); s && s->resuming_) s->resume_failed(st);
+            if (auto* s = dynamic_cast<Session*>(t.find_session(id)); s && s->resuming()) s->resume_failed(st);
         });
     };
-    if (!old || old->resuming_ || old->phase_ != Phase::bound || old->state_.jid.bare() != bare) {
+    if (!old || old->resuming() || old->phase_ != Phase::bound || old->state_.jid.bare() != bare) {
         fail("no such session of this account to resume");
         return;
     }
     auto m = std::make_unique<Moved>();
     m->state = old->state_;
     m->domain = old->domain_;
-    m->queued = std::move(old->queued_);
-    m->keep_ms = old->keep_ms_;
-    m->max_queued = old->max_queued_;
+    if (old->r_) {
+        m->queued = std::move(old->r_->queued);
+        m->keep_ms = old->r_->keep_ms;
+        m->max_queued = old->r_->max_queued;
+    }
     for (auto& [owner, slot] : old->take_slots()) {
         const auto* host = static_cast<const loop::WorkerHost*>(owner);
         m->slots.emplace_back(host->name(), std::move(slot));
@@ -158,8 +160,8 @@ void Session::hand_over(loop::Worker& w, uint64_t id, const xmpp::Jid& bare, uns
     w.shared().registry->move(m->state.jid, from, dest);
     w.remove_session(id);
     // The old session object goes without a goodbye: it lives on elsewhere.
-    if (old->keep_timer_) old->keep_timer_->cancel();
-    old->keep_timer_ = nullptr;
+    if (old->r_ && old->r_->keep_timer) old->r_->keep_timer->cancel();
+    if (old->r_) old->r_->keep_timer = nullptr;
     if (old->transport_) {
         old->transport_->set_user(nullptr);
         old->transport_->stream_error(xmpp::StreamErrorCondition::conflict, "this session was resumed elsewhere");
@@ -179,7 +181,7 @@ void Session::hand_over(loop::Worker& w, uint64_t id, const xmpp::Jid& bare, uns
     std::shared_ptr<Moved> carried(std::move(m));
     auto deliver = [id, carried](loop::Worker& t) {
         std::unique_ptr<Moved> mv(new Moved(std::move(*carried)));
-        if (auto* s = dynamic_cast<Session*>(t.find_session(id)); s && s->resuming_) {
+        if (auto* s = dynamic_cast<Session*>(t.find_session(id)); s && s->resuming()) {
             s->adopt(std::move(mv));
             return;
         }
@@ -193,12 +195,14 @@ void Session::hand_over(loop::Worker& w, uint64_t id, const xmpp::Jid& bare, uns
 }
 
 void Session::adopt(std::unique_ptr<Moved> m) {
-    resuming_ = false;
-    std::vector<xml::Element> arrived = std::move(queued_);  // routed here during the move
+    Resumption& r = this->r();
+    r.resuming = false;
+    std::vector<xml::Element> arrived = std::move(r.queued);  // routed here during the move
+    r.queued.clear();
     state_ = m->state;
     domain_ = m->domain;
-    keep_ms_ = m->keep_ms;
-    max_queued_ = m->max_queued;
+    r.keep_ms = m->keep_ms;
+    r.max_queued = m->max_queued;
     phase_ = Phase::bound;
     set_deadline(0);
     worker().add_session(state_.id, this);
@@ -207,19 +211,20 @@ void Session::adopt(std::unique_ptr<Moved> m) {
     log::info("c2s", "{} resumed on worker {}", state_.jid.str(), worker().index());
     for (const auto& st : m->queued) send(st);
     for (const auto& st : arrived) send(st);
-    auto done = std::move(resume_done_);
-    resume_done_ = nullptr;
+    auto done = std::move(r.done);
+    r.done = nullptr;
     const sessions::SessionEntry now{state_.jid, sessions::SessionRef{worker().index(), state_.id}, state_.available,
                                      state_.priority};
     if (done) done(Status::ok(), &now);
 }
 
 void Session::resume_failed(const Status& why) {
-    resuming_ = false;
-    if (worker().find_session(resume_id_) == this) worker().remove_session(resume_id_);
-    queued_.clear();
-    auto done = std::move(resume_done_);
-    resume_done_ = nullptr;
+    Resumption& r = this->r();
+    r.resuming = false;
+    if (worker().find_session(r.resume_id) == this) worker().remove_session(r.resume_id);
+    r.queued.clear();
+    auto done = std::move(r.done);
+    r.done = nullptr;
     if (done) done(why, nullptr);
 }
 

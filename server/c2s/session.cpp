@@ -103,7 +103,7 @@ private:
 }  // namespace
 
 Session::Session(loop::Worker& worker, net::Transport& transport, net::TlsSession::Mode mode)
-    : worker_(worker), transport_(&transport), mode_(mode), alive_(std::make_shared<Session*>(this)) {
+    : worker_(worker), transport_(&transport), mode_(mode) {
     transport.set_user(this);
     set_deadline(uint64_t{worker.config().c2s.handshake_timeout_s} * 1000);
 }
@@ -255,6 +255,8 @@ bool Session::handle_pre_auth_iq(const xml::Element& el) {
     const module::IqHandler* h =
         worker().hooks().find_iq(module::IqTarget::pre_auth, type, payload->ns(), payload->name());
     if (!h) return false;
+    // Made on first use: most streams never need a weak reference to themselves.
+    if (!alive_) alive_ = std::make_shared<Session*>(this);
     auto responder = std::make_shared<PreAuthResponder>(alive_, el);
     static const xmpp::Jid kNobody;
     module::IqRequest req{el, *payload, kNobody, kNobody};
@@ -723,7 +725,7 @@ void Session::end_with(StreamErrorCondition condition, std::string_view text) {
 
 void Session::on_transport_closed() {
     transport_ = nullptr;
-    if (phase_ == Phase::bound && keep_ms_ > 0 && !worker().shutting_down()) {
+    if (phase_ == Phase::bound && keep_ms() > 0 && !worker().shutting_down()) {
         detach();
         return;
     }
@@ -735,14 +737,14 @@ void Session::on_transport_closed() {
 
 void Session::on_closed() {
     alive_.reset();  // answers still on their way to this stream are dropped
-    if (keep_timer_) {
-        keep_timer_->cancel();
-        keep_timer_ = nullptr;
+    if (r_ && r_->keep_timer) {
+        r_->keep_timer->cancel();
+        r_->keep_timer = nullptr;
     }
-    if (resuming_) {
+    if (resuming()) {
         // The stream that was taking another session over is gone.
-        worker().remove_session(resume_id_);
-        resuming_ = false;
+        if (worker().find_session(r_->resume_id) == this) worker().remove_session(r_->resume_id);
+        r_->resuming = false;
     }
     if (delay_) {
         delay_->cancel();

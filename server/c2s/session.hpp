@@ -170,15 +170,24 @@ private:
     bool sasl_busy_ = false;        // a SASL step runs on the thread pool
     bool sasl_first_pending_ = false;
     std::shared_ptr<Session*> alive_;  // weak references: answers that may outlive the stream
-    // Kept after a dropped connection (Host::keep_session).
-    uint64_t keep_ms_ = 0;
-    size_t max_queued_ = 0;
-    loop::Delay* keep_timer_ = nullptr;
-    std::vector<xml::Element> queued_;  // for the connection that resumes it
-    // This stream asked to resume another session.
-    bool resuming_ = false;
-    uint64_t resume_id_ = 0;
-    std::function<void(Status, const sessions::SessionEntry*)> resume_done_;  // <auth/> had no initial response: the next <response/> is the first message
+    // Keeping and resuming (resume.cpp); allocated only for sessions that
+    // use it, so an idle session pays one pointer.
+    struct Resumption {
+        uint64_t keep_ms = 0;     // kept after a dropped connection (Host::keep_session)
+        size_t max_queued = 0;
+        loop::Delay* keep_timer = nullptr;
+        std::vector<xml::Element> queued;  // for the connection that resumes it
+        bool resuming = false;    // this stream asked to resume another session
+        uint64_t resume_id = 0;
+        std::function<void(Status, const sessions::SessionEntry*)> done;
+    };
+    std::unique_ptr<Resumption> r_;
+    Resumption& r() {
+        if (!r_) r_ = std::make_unique<Resumption>();
+        return *r_;
+    }
+    bool resuming() const { return r_ && r_->resuming; }
+    uint64_t keep_ms() const { return r_ ? r_->keep_ms : 0; }  // <auth/> had no initial response: the next <response/> is the first message
 };
 
 }  // namespace parley::c2s
