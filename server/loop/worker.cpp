@@ -404,6 +404,7 @@ void Worker::begin_shutdown() {
 
 void Worker::on_shutdown_timer(uv_timer_t* t) {
     auto* w = static_cast<Worker*>(t->data);
+    w->shutdown_deadline_passed_ = true;
     std::vector<net::StreamTransport*> all;
     for (auto& [tr, _] : w->transports_) all.push_back(tr);
     for (auto* tr : all) tr->close_now();
@@ -412,6 +413,15 @@ void Worker::on_shutdown_timer(uv_timer_t* t) {
 
 void Worker::maybe_finish_shutdown() {
     if (!shutting_down_ || !transports_.empty()) return;
+    // Stanzas held for a durable write (archive, offline storage) are
+    // carried out once their writes complete: wait for them, up to the
+    // shutdown deadline.
+    if (router_ && router_->waiting() > 0 && !shutdown_deadline_passed_) {
+        // Posted: the last release runs inside a module's completion, which
+        // must not stop the modules under its own feet.
+        router_->set_on_idle([this] { post([](Worker& w) { w.maybe_finish_shutdown(); }); });
+        return;
+    }
     if (router_) router_->stop();
     stop_modules();
     std::vector<std::function<void(Worker&)>> dropped;

@@ -151,6 +151,7 @@ private:
     std::vector<std::function<void(Worker&)>> inbox_;
     bool accepting_posts_ = false;  // guarded by inbox_mutex_
     bool shutting_down_ = false;
+    bool shutdown_deadline_passed_ = false;
     std::unique_ptr<char[]> read_buffer_;
     hooks::HookTable hooks_;
     std::unique_ptr<router::Router> router_;

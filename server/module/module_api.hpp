@@ -140,6 +140,13 @@ public:
     const RouteOutcome& outcome;
     // Holds the stanza until the returned Hold is released or rejected.
     virtual std::shared_ptr<Hold> hold() = 0;
+    // fn runs on this worker once the router has carried the outcome out
+    // (after every hold was released), with nullptr, or once it bounced the
+    // stanza instead because a hold was rejected, with that error. What
+    // XEP-0198 acknowledgements wait for: a stanza counts as handled only
+    // when, e.g., its archive record is durable. Never run if the worker
+    // stops first.
+    virtual void when_done(std::function<void(const StanzaError* rejected)> fn) = 0;
 };
 // Runs once per stanza, after the decision, for every origin; observes and
 // may hold. Every routed hook runs (there is no "handled").

@@ -94,6 +94,7 @@ struct Router::Flight {
     bool stamp_to = false;  // presence broadcast: 'to' is each recipient's full JID
     std::shared_ptr<HoldState> hold;
     std::string sender;     // set once the flight waits
+    std::vector<std::function<void(const StanzaError*)>> done;  // RoutedContext::when_done
 };
 
 struct Router::HoldState {
@@ -141,6 +142,7 @@ public:
         ++flight_.hold->outstanding;
         return std::make_shared<HoldImpl>(flight_.hold);
     }
+    void when_done(std::function<void(const StanzaError*)> fn) override { flight_.done.push_back(std::move(fn)); }
 
 private:
     Router& router_;
@@ -411,10 +413,20 @@ void Router::pump(const std::string& sender) {
 }
 
 void Router::apply(Flight& f) {
-    if (f.hold && f.hold->rejected) {
-        bounce(f.stanza, f.hold->error);
-        return;
+    const bool rejected = f.hold && f.hold->rejected;
+    if (rejected) bounce(f.stanza, f.hold->error);
+    else carry_out(f);
+    for (auto& fn : f.done) {
+        try {
+            fn(rejected ? &f.hold->error : nullptr);
+        } catch (const std::exception& e) {
+            log::error("router", "a when_done callback failed: {}", e.what());
+        }
     }
+    if (waiting_ == 0 && on_idle_) on_idle_();
+}
+
+void Router::carry_out(Flight& f) {
     switch (f.then) {
         case Flight::Then::nothing:
             return;

@@ -91,6 +91,9 @@ public:
     void set_hold_limits(HoldLimits limits) { limits_ = limits; }
     // Stanzas waiting (held or behind a held one) on this worker.
     size_t waiting() const { return waiting_; }
+    // Called when the last waiting stanza was carried out (worker shutdown
+    // waits for that, bounded).
+    void set_on_idle(std::function<void()> fn) { on_idle_ = std::move(fn); }
 
     struct Flight;
 
@@ -109,6 +112,7 @@ private:
     // Runs the routed hooks, then applies now or queues behind the sender's holds.
     void dispatch(Flight&& f);
     void apply(Flight& f);
+    void carry_out(Flight& f);
     void pump(const std::string& sender);
     bool reply_to_server_iq(const xml::Element& stanza, const xmpp::Jid& to);
     void finish_iq(uint64_t seq, const xml::Element* reply, const xmpp::Jid* from);
@@ -123,6 +127,7 @@ private:
     std::shared_ptr<Router*> self_;
     std::unordered_map<uint64_t, std::unique_ptr<PendingIq>> pending_iqs_;
     uint64_t next_iq_ = 0;
+    std::function<void()> on_idle_;
 };
 
 }  // namespace parley::router

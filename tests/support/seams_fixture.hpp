@@ -112,12 +112,22 @@ struct SeamsFixture {
     }
 
     ~SeamsFixture() {
-        for (unsigned i = 0; i < 2; ++i)
-            on(i, [this, i](loop::Worker& w) {
+        for (unsigned i = 0; i < 2; ++i) {
+            auto cleanup = [this, i](loop::Worker& w) {
                 hosts[i].reset();
                 for (auto& s : sessions)
                     if (w.find_session(s->session_id()) == s.get()) w.remove_session(s->session_id());
-            });
+            };
+            std::promise<void> done;
+            auto f = done.get_future();
+            if (workers[i]->post([&](loop::Worker& w) {
+                    cleanup(w);
+                    done.set_value();
+                }))
+                f.get();
+            else
+                workers[i]->join(), cleanup(*workers[i]);  // a test stopped it: its thread is gone
+        }
         for (auto& w : workers) w->request_shutdown();
         for (auto& w : workers) w->join();
     }

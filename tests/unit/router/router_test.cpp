@@ -189,6 +189,54 @@ BOOST_FIXTURE_TEST_CASE(a_rejected_hold_bounces_and_delivers_nothing, test::Seam
     BOOST_TEST((std::find(a.begin(), a.end(), "error:hold-dropped") != a.end()));
 }
 
+BOOST_FIXTURE_TEST_CASE(when_done_reports_each_stanza_once_it_is_carried_out, test::SeamsFixture) {
+    std::vector<std::shared_ptr<module::Hold>> holds;
+    std::vector<std::string> done;  // worker 0: "id ok" or "id condition"
+    on(0, [&](loop::Worker&) {
+        hosts[0]->on_routed(0, [&](module::RoutedContext& c) {
+            if (c.stanza.attr_or("type") == "error") return;
+            const std::string id(c.stanza.attr_or("id"));
+            if (id.substr(0, 4) == "hold") holds.push_back(c.hold());
+            c.when_done([&done, id](const StanzaError* e) { done.push_back(id + (e ? " " + e->condition : " ok")); });
+        });
+    });
+    bind(0, "alice@example.org/a");
+    auto& bob = bind(1, "bob@example.org/b");
+    send(0, message("alice@example.org/a", "bob@example.org", "plain-1"));
+    send(0, message("alice@example.org/a", "bob@example.org", "hold-2"));
+    send(0, message("alice@example.org/a", "bob@example.org", "hold-3"));
+    settle();
+    on(0, [&](loop::Worker&) {
+        BOOST_TEST((done == std::vector<std::string>{"plain-1 ok"}), "router: nothing held is done yet");
+        holds[0]->release();
+        holds[1]->reject(StanzaError::wait("resource-constraint", "no room"));
+    });
+    settle();
+    on(0, [&](loop::Worker&) {
+        BOOST_TEST((done == std::vector<std::string>{"plain-1 ok", "hold-2 ok", "hold-3 resource-constraint"}));
+    });
+    BOOST_TEST((ids(1, bob) == std::vector<std::string>{"plain-1", "hold-2"}));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_stopping_worker_waits_for_held_stanzas, test::SeamsFixture) {
+    std::shared_ptr<module::Hold> hold;
+    std::atomic<int> done{0};
+    on(0, [&](loop::Worker&) {
+        hosts[0]->on_routed(0, [&](module::RoutedContext& c) {
+            if (c.stanza.attr_or("id") != "held") return;
+            hold = c.hold();
+            c.when_done([&done](const StanzaError* e) { done = e ? 2 : 1; });
+        });
+    });
+    bind(0, "alice@example.org/a");
+    send(0, message("alice@example.org/a", "bob@example.org", "held"));
+    workers[0]->request_shutdown();
+    // The write completes while the worker stops: its completion is still taken.
+    BOOST_TEST(workers[0]->post([&](loop::Worker&) { hold->release(); }));
+    workers[0]->join();
+    BOOST_TEST(done.load() == 1, "router: the held stanza was carried out before the worker stopped");
+}
+
 BOOST_FIXTURE_TEST_CASE(held_stanzas_are_bounded_per_sender, test::SeamsFixture) {
     std::vector<std::shared_ptr<module::Hold>> holds;
     on(0, [&](loop::Worker& w) {
