@@ -132,10 +132,20 @@ class DomainHandler(Seams):
         async def go():
             clients = []
             try:
-                # Enough sessions that both workers have some.
-                for i in range(6):
-                    clients.append(await online(self.server, 'alice', resource='r%d' % i,
-                                                plugins=('xep_0030',)))
+                # One session on each worker (the kernel spreads connections
+                # over the workers' sockets; a bounded number of tries).
+                seen = set()
+                for i in range(24):
+                    c = await online(self.server, 'alice', resource='r%d' % i, plugins=('xep_0030',))
+                    w = worker_of(self.server, c.boundjid.full)
+                    if w in seen:
+                        await c.bye()
+                        continue
+                    seen.add(w)
+                    clients.append(c)
+                    if len(seen) == 2:
+                        break
+                self.assertEqual(len(seen), 2, 'could not get sessions on both workers')
                 workers = set()
                 for c in clients:
                     c.send_message(mto='room@' + ECHO, mbody='from ' + c.boundjid.resource, mtype='chat')
