@@ -88,6 +88,68 @@ Status StreamTransport::accept_from(uv_stream_t* server, bool tls_first) {
     return Status::ok();
 }
 
+struct StreamTransport::ConnectReq {
+    uv_connect_t req{};
+    StreamTransport* owner = nullptr;
+    std::function<void(Status)> connected;
+};
+
+Status StreamTransport::connect(const sockaddr_storage& peer, std::function<void(Status)> connected) {
+    format_addr(peer, remote_ip_, remote_addr_);
+    auto* c = new ConnectReq();
+    c->owner = this;
+    c->connected = std::move(connected);
+    c->req.data = c;
+    hold();  // the request refers to this transport until its callback
+    int rc = uv_tcp_connect(&c->req, &tcp_, reinterpret_cast<const sockaddr*>(&peer), &StreamTransport::on_connect);
+    if (rc != 0) {
+        delete c;  // a failed call means no callback
+        release();
+        close_now();
+        return Status::error("connect", fmt::format("connect to {}: {}", remote_ip_, uv_strerror(rc)));
+    }
+    return Status::ok();
+}
+
+void StreamTransport::on_connect(uv_connect_t* req, int status) {
+    std::unique_ptr<ConnectReq> c(static_cast<ConnectReq*>(req->data));
+    StreamTransport* self = c->owner;
+    Status s = Status::ok();
+    if (status == 0 && !self->closing_) {
+        uv_tcp_nodelay(&self->tcp_, 1);
+        uv_tcp_keepalive(&self->tcp_, 1, 120);
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        std::string ignored;
+        if (uv_tcp_getsockname(&self->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            format_addr(ss, ignored, self->local_addr_);
+        const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), &StreamTransport::on_alloc,
+                                     &StreamTransport::on_read);
+        if (rc != 0) s = Status::error("connect", fmt::format("read from {}: {}", self->remote_ip_, uv_strerror(rc)));
+    } else {
+        s = Status::error("connect", fmt::format("connect to {}: {}", self->remote_ip_,
+                                                 status == 0 ? "closed meanwhile" : uv_strerror(status)));
+    }
+    try {
+        if (c->connected) c->connected(s);
+    } catch (const std::exception& e) {
+        log::error("stream", "{}: connect callback failed: {}", self->remote_ip_, e.what());
+    }
+    if (!s) self->close_now();
+    self->release();
+}
+
+Status StreamTransport::start_tls_client(std::shared_ptr<const TlsContext> ctx, const TlsClientParams& params) {
+    auto s = TlsSession::create_client(std::move(ctx), params);
+    if (!s) return s.status();
+    tls_ = std::move(s.value());
+    if (tls_->has_output()) append_output(tls_->take_output());
+    // The bytes after <proceed/> are TLS: the parser starts again with the
+    // new stream's header once TLS is up.
+    restart_stream();
+    return Status::ok();
+}
+
 bool StreamTransport::admit(const sockaddr_storage& peer, bool tls_first) {
     const auto& limiter = worker_.shared().limiter;
     if (!limiter) return true;  // unit tests without a daemon

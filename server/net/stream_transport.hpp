@@ -17,6 +17,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,17 @@ public:
     // closed without a word; the transport is then closing() and the caller
     // starts nothing more on it.
     Status accept_from(uv_stream_t* server, bool tls_first);
+    // An outbound stream (s2s): connects to `peer`; `connected` runs on this
+    // worker once the connection is up (ok: reading has started; the user
+    // sends its stream header) or has failed (the transport then closes;
+    // its user hears on_transport_closed() as always). An outbound
+    // connection does not count against the limits on inbound ones.
+    Status connect(const sockaddr_storage& peer, std::function<void(Status)> connected);
+    // TLS as a client, on an outbound stream: at once for direct TLS
+    // (XEP-0368), or after the peer's <proceed/> (call it from on_stanza;
+    // the stream then restarts). The ClientHello is queued at once; the
+    // user hears on_tls_established() and then reads tls()->verification().
+    Status start_tls_client(std::shared_ptr<const TlsContext> ctx, const TlsClientParams& params);
 
     // Transport
     void send_raw(std::string_view bytes) override;
@@ -90,6 +102,8 @@ private:
     bool header_sent_ = false;
     TransportUser* user_ = nullptr;
     struct WriteReq;
+    struct ConnectReq;
+    static void on_connect(uv_connect_t* req, int status);
     static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
     static void on_write(uv_write_t* req, int status);

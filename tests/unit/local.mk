@@ -5,6 +5,7 @@ tests_unit_parley_unit_SOURCES += \
 	tests/unit/router/rules_test.cpp \
 	tests/unit/router/router_test.cpp \
 	tests/unit/c2s/session_test.cpp \
+	tests/unit/net/outbound_test.cpp \
 	tests/unit/sessions/registry_test.cpp \
 	tests/unit/hooks/hook_table_test.cpp \
 	tests/unit/module/loader_test.cpp \
