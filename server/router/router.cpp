@@ -124,7 +124,9 @@ private:
             state_->error = *e;
         }
         if (--state_->outstanding > 0 || !state_->queued) return;
-        if (auto r = state_->router.lock()) (*r)->pump(state_->sender);
+        // pump() may destroy the flight, and with it the last other owner of
+        // this state: it gets its own copy of the key.
+        if (auto r = state_->router.lock()) (*r)->pump(std::string(state_->sender));
     }
     std::shared_ptr<HoldState> state_;
     bool done_ = false;
@@ -392,7 +394,7 @@ void Router::dispatch(Flight&& f) {
     pump(sender);
 }
 
-void Router::pump(const std::string& sender) {
+void Router::pump(std::string sender) {
     // Re-found on every turn: applying one flight may route others (bounces)
     // and change the map.
     for (;;) {

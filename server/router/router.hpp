@@ -113,7 +113,7 @@ private:
     void dispatch(Flight&& f);
     void apply(Flight& f);
     void carry_out(Flight& f);
-    void pump(const std::string& sender);
+    void pump(std::string sender);
     bool reply_to_server_iq(const xml::Element& stanza, const xmpp::Jid& to);
     void finish_iq(uint64_t seq, const xml::Element* reply, const xmpp::Jid* from);
     bool account_exists(const xmpp::Jid& jid) const;
