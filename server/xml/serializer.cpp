@@ -5,35 +5,62 @@
 
 namespace parley::xml {
 
-void append_escaped_text(std::string& out, std::string_view text) {
-    for (char c : text) {
-        switch (c) {
-            case '&': out.append("&amp;"); break;
-            case '<': out.append("&lt;"); break;
-            case '>': out.append("&gt;"); break;  // keeps "]]>" out of the stream
-            // A literal CR would reach the reader as LF (end-of-line handling).
-            case '\r': out.append("&#13;"); break;
-            default: out.push_back(c);
-        }
+namespace {
+
+void escape_text_char(std::string& out, char c) {
+    switch (c) {
+        case '&': out.append("&amp;"); break;
+        case '<': out.append("&lt;"); break;
+        case '>': out.append("&gt;"); break;  // keeps "]]>" out of the stream
+        // A literal CR would reach the reader as LF (end-of-line handling).
+        case '\r': out.append("&#13;"); break;
+        default: out.push_back(c);
     }
 }
 
-void append_escaped_attr(std::string& out, std::string_view value) {
-    for (char c : value) {
-        switch (c) {
-            case '&': out.append("&amp;"); break;
-            case '<': out.append("&lt;"); break;
-            case '>': out.append("&gt;"); break;
-            case '\'': out.append("&apos;"); break;
-            case '"': out.append("&quot;"); break;
-            // Literal whitespace in a value would be normalised to a space by
-            // the reader; character references keep it as it was.
-            case '\t': out.append("&#9;"); break;
-            case '\n': out.append("&#10;"); break;
-            case '\r': out.append("&#13;"); break;
-            default: out.push_back(c);
-        }
+void escape_attr_char(std::string& out, char c) {
+    switch (c) {
+        case '&': out.append("&amp;"); break;
+        case '<': out.append("&lt;"); break;
+        case '>': out.append("&gt;"); break;
+        case '\'': out.append("&apos;"); break;
+        case '"': out.append("&quot;"); break;
+        // Literal whitespace in a value would be normalised to a space by
+        // the reader; character references keep it as it was.
+        case '\t': out.append("&#9;"); break;
+        case '\n': out.append("&#10;"); break;
+        case '\r': out.append("&#13;"); break;
+        default: out.push_back(c);
     }
+}
+
+// The plain runs between characters that need a reference are appended in
+// one piece (most text, and every JID, needs none).
+template <class NeedsEscape, class Escape>
+void append_with(std::string& out, std::string_view in, NeedsEscape needs, Escape escape) {
+    size_t start = 0;
+    for (size_t i = 0; i < in.size(); ++i) {
+        if (!needs(in[i])) continue;
+        out.append(in.data() + start, i - start);
+        escape(out, in[i]);
+        start = i + 1;
+    }
+    out.append(in.data() + start, in.size() - start);
+}
+
+}  // namespace
+
+void append_escaped_text(std::string& out, std::string_view text) {
+    append_with(out, text, [](char c) { return c == '&' || c == '<' || c == '>' || c == '\r'; }, escape_text_char);
+}
+
+void append_escaped_attr(std::string& out, std::string_view value) {
+    append_with(
+        out, value,
+        [](char c) {
+            return c == '&' || c == '<' || c == '>' || c == '\'' || c == '"' || c == '\t' || c == '\n' || c == '\r';
+        },
+        escape_attr_char);
 }
 
 namespace {
