@@ -119,7 +119,7 @@ void Session::handle_established(xml::Element stanza) {
         router.broadcast_own_presence(state_.jid, state_.id, stanza);
         return;
     }
-    router.route(std::move(stanza), state_.jid, to, module::Origin::local_client);
+    router.route(std::move(stanza), state_.jid, std::move(to), module::Origin::local_client);
 }
 
 void Session::send_stanza(const xml::Element& stanza) {

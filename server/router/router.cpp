@@ -192,15 +192,15 @@ void Router::route_from_server(xml::Element stanza) {
         log::warn("router", "dropping a server stanza without a valid 'to'");
         return;
     }
-    to = t.value();
-    route(std::move(stanza), from, to, module::Origin::server);
+    to = std::move(t.value());
+    route(std::move(stanza), std::move(from), std::move(to), module::Origin::server);
 }
 
-void Router::route(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin) {
+void Router::route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Origin origin) {
     Flight f(std::move(stanza));
-    f.from = from;
     // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
-    f.to = to.empty() ? from.bare() : to;
+    f.to = to.empty() ? from.bare() : std::move(to);
+    f.from = std::move(from);
     f.origin = origin;
     if (waiting_ > 0) {
         // Bounded waiting: checked before any hook sees the stanza, so no

@@ -56,7 +56,7 @@ public:
 
     // A stanza to route: 'from' already stamped; 'to' parsed (empty when
     // absent: the sender's own bare JID).
-    void route(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin);
+    void route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Origin origin);
     // A stanza the server originates (modules, iq replies, bounces): reads
     // 'from' and 'to' from its attributes.
     void route_from_server(xml::Element stanza);

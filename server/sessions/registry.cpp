@@ -1,12 +1,41 @@
 #include "sessions/registry.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
 namespace parley::sessions {
 
-LocalRegistry::Shard& LocalRegistry::shard_for(const std::string& bare) const {
-    return shards_[std::hash<std::string>{}(bare) % kShards];
+namespace {
+
+// "node@domain" of a JID in a stack buffer when it fits (almost always), so
+// that a lookup allocates nothing.
+class BareKey {
+public:
+    explicit BareKey(const xmpp::Jid& j) {
+        const size_t n = j.node().size() + (j.node().empty() ? 0 : 1) + j.domain().size();
+        char* p = n <= sizeof buf_ ? buf_ : (heap_.resize(n), heap_.data());
+        size_t at = 0;
+        if (!j.node().empty()) {
+            std::memcpy(p, j.node().data(), j.node().size());
+            at = j.node().size();
+            p[at++] = '@';
+        }
+        std::memcpy(p + at, j.domain().data(), j.domain().size());
+        view_ = std::string_view(p, n);
+    }
+    std::string_view view() const { return view_; }
+
+private:
+    char buf_[192];
+    std::string heap_;
+    std::string_view view_;
+};
+
+}  // namespace
+
+LocalRegistry::Shard& LocalRegistry::shard_for(std::string_view bare) const {
+    return shards_[std::hash<std::string_view>{}(bare) % kShards];
 }
 
 std::optional<SessionEntry> LocalRegistry::bind(const xmpp::Jid& full_jid, SessionRef ref) {
@@ -82,7 +111,8 @@ void LocalRegistry::set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool
 }
 
 std::optional<SessionEntry> LocalRegistry::find(const xmpp::Jid& full_jid) const {
-    const std::string bare = full_jid.bare_str();
+    const BareKey key(full_jid);
+    const std::string_view bare = key.view();
     Shard& s = shard_for(bare);
     std::lock_guard<std::mutex> lock(s.mutex);
     auto it = s.by_bare.find(bare);
@@ -93,7 +123,8 @@ std::optional<SessionEntry> LocalRegistry::find(const xmpp::Jid& full_jid) const
 }
 
 std::vector<SessionEntry> LocalRegistry::sessions_of(const xmpp::Jid& bare_jid) const {
-    const std::string bare = bare_jid.bare_str();
+    const BareKey key(bare_jid);
+    const std::string_view bare = key.view();
     Shard& s = shard_for(bare);
     std::lock_guard<std::mutex> lock(s.mutex);
     auto it = s.by_bare.find(bare);
@@ -102,7 +133,8 @@ std::vector<SessionEntry> LocalRegistry::sessions_of(const xmpp::Jid& bare_jid) 
 }
 
 size_t LocalRegistry::count_of(const xmpp::Jid& bare_jid) const {
-    const std::string bare = bare_jid.bare_str();
+    const BareKey key(bare_jid);
+    const std::string_view bare = key.view();
     Shard& s = shard_for(bare);
     std::lock_guard<std::mutex> lock(s.mutex);
     auto it = s.by_bare.find(bare);

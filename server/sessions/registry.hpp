@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -83,12 +84,18 @@ public:
 
 private:
     static constexpr size_t kShards = 64;
+    // Looked up by a string_view of the bare JID, built without allocating
+    // (BareKey in registry.cpp): no string per stanza on the routing path.
+    struct KeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
     struct Shard {
         mutable std::mutex mutex;
         // bare JID string -> its sessions (few per account, so a vector).
-        std::unordered_map<std::string, std::vector<SessionEntry>> by_bare;
+        std::unordered_map<std::string, std::vector<SessionEntry>, KeyHash, std::equal_to<>> by_bare;
     };
-    Shard& shard_for(const std::string& bare) const;
+    Shard& shard_for(std::string_view bare) const;
     mutable std::array<Shard, kShards> shards_;
 };
 
