@@ -205,7 +205,7 @@ void Router::route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Or
     if (waiting_ > 0) {
         // Bounded waiting: checked before any hook sees the stanza, so no
         // module starts work for a stanza that is then refused.
-        auto it = waiting_by_sender_.find(from.str());
+        auto it = waiting_by_sender_.find(f.from.str());
         const size_t mine = it == waiting_by_sender_.end() ? 0 : it->second.size();
         if (mine >= limits_.per_sender || waiting_ >= limits_.per_worker) {
             refuse(std::move(f.stanza), f.from, f.to, origin,
