@@ -553,40 +553,33 @@ void Router::bounce(const xml::Element& stanza, const StanzaError& error) {
     route_from_server(std::move(reply));
 }
 
-void Router::broadcast_own_presence(const xmpp::Jid& sender, uint64_t sender_id, const xml::Element& presence) {
-    Flight f(presence);
+void Router::to_own_resources(xml::Element presence, const xmpp::Jid& sender, uint64_t also) {
+    Flight f(std::move(presence));
     f.from = sender;
     f.to = sender.bare();
     f.origin = module::Origin::local_client;
     f.outcome.kind = Kind::delivered;
     f.then = Flight::Then::deliver;
     f.stamp_to = true;
-    for (auto& s : worker_.shared().registry->sessions_of(f.to)) {
-        // Unavailable presence also reaches the sender's now-unavailable resource.
-        if (!s.available && s.ref.session_id != sender_id) continue;
-        f.outcome.recipients.push_back(std::move(s));
-    }
+    for (auto& s : worker_.shared().registry->sessions_of(f.to))
+        if (s.available || s.ref.session_id == also) f.outcome.recipients.push_back(std::move(s));
     dispatch(std::move(f));
+}
+
+void Router::broadcast_own_presence(const xmpp::Jid& sender, uint64_t sender_id, const xml::Element& presence) {
+    // Unavailable presence also reaches the sender's now-unavailable resource.
+    to_own_resources(presence, sender, sender_id);
 }
 
 void Router::session_ended(const xmpp::Jid& jid, uint64_t id, bool was_available) {
     if (!was_available) return;
-    auto& registry = *worker_.shared().registry;
     // Replaced by a newer session of the same full JID (resource conflict):
     // that address is still online, so nobody is told it went away.
-    if (auto now = registry.find(jid); now && now->ref.session_id != id) return;
-    Flight f(xml::Element("presence", std::string(xmpp::kNsClient)));
-    f.stanza.set_attr("type", "unavailable");
-    f.stanza.set_attr("from", jid.str());
-    f.from = jid;
-    f.to = jid.bare();
-    f.origin = module::Origin::local_client;
-    f.outcome.kind = Kind::delivered;
-    f.then = Flight::Then::deliver;
-    f.stamp_to = true;
-    for (auto& s : registry.sessions_of(f.to))
-        if (s.available) f.outcome.recipients.push_back(std::move(s));
-    dispatch(std::move(f));
+    if (auto now = worker_.shared().registry->find(jid); now && now->ref.session_id != id) return;
+    xml::Element p("presence", std::string(xmpp::kNsClient));
+    p.set_attr("type", "unavailable");
+    p.set_attr("from", jid.str());
+    to_own_resources(std::move(p), jid, 0);  // session ids start at 1: no one else
 }
 
 void Router::send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) {

@@ -112,6 +112,9 @@ private:
     // Runs the routed hooks, then applies now or queues behind the sender's holds.
     void dispatch(Flight&& f);
     void apply(Flight& f);
+    // A session's own presence to its account's available resources, and to
+    // session `also` (the sender itself) whether available or not.
+    void to_own_resources(xml::Element presence, const xmpp::Jid& sender, uint64_t also);
     void carry_out(Flight& f);
     void pump(std::string sender);
     bool reply_to_server_iq(const xml::Element& stanza, const xmpp::Jid& to);
