@@ -1,8 +1,18 @@
 # tests: the runner, integration tests and fixtures (shipped in the tarball).
-EXTRA_DIST += tests/run-all tests/support/certs.sh \
-	tests/fuzz/run tests/fuzz/stream_parser_fuzz.cpp tests/fuzz/jid_fuzz.cpp tests/fuzz/config_fuzz.cpp \
-	tests/integration/harness.py tests/integration/clients.py tests/integration/run.py \
-	tests/integration/test_login.py tests/integration/test_routing.py tests/integration/test_bad_input.py \
-	tests/integration/test_modules.py tests/integration/test_lifecycle.py \
-	tests/integration/test_limits.py tests/integration/test_aioxmpp.py \
-	tests/integration/test_control.py tests/integration/test_data_owner.py
+EXTRA_DIST += tests/run-all tests/support/certs.sh tests/support/fake_host.hpp \
+	tests/support/loopback.hpp tests/support/memory_transport.hpp tests/support/option_docs.hpp \
+	tests/support/seams_fixture.hpp tests/support/temp_dir.hpp tests/fuzz/run \
+	tests/fuzz/config_fuzz.cpp tests/fuzz/jid_fuzz.cpp tests/fuzz/sasl_fuzz.cpp \
+	tests/fuzz/stream_parser_fuzz.cpp tests/integration/clients.py tests/integration/harness.py \
+	tests/integration/run.py tests/integration/scram_client.py tests/integration/test_aioxmpp.py \
+	tests/integration/test_bad_input.py tests/integration/test_channel_binding.py \
+	tests/integration/test_connection_end.py tests/integration/test_control.py \
+	tests/integration/test_data_owner.py tests/integration/test_downgrade_protection.py \
+	tests/integration/test_enumeration.py tests/integration/test_hostile_stanzas.py \
+	tests/integration/test_lifecycle.py tests/integration/test_limits.py \
+	tests/integration/test_login.py tests/integration/test_module_lifecycle.py \
+	tests/integration/test_modules.py tests/integration/test_password_queue.py \
+	tests/integration/test_preauth_limits.py tests/integration/test_reload.py \
+	tests/integration/test_routing.py tests/integration/test_seams.py \
+	tests/integration/test_store_crash.py tests/integration/test_throttle.py \
+	tests/integration/test_tls_priority.py

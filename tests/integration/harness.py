@@ -349,11 +349,11 @@ class RawStream:
         self.sock.settimeout(10)
         self.sock = client_ssl_context(ca, tls_max).wrap_socket(self.sock, server_hostname=DOMAIN)
 
-    def secure(self, ca):
+    def secure(self, ca, tls_max=None):
         """Stream header, STARTTLS, new stream: returns the features offered over TLS."""
         self.open()
         self.read_until('</stream:features>')
-        self.starttls(ca)
+        self.starttls(ca, tls_max)
         self.open()
         features = self.read_until('</stream:features>')
         self.buf = b''

@@ -8,8 +8,6 @@ SSL_export_keying_material (ctypes, on the SSL* of CPython's _ssl object),
 and SCRAM done by hand with hashlib (RFC 5802, RFC 7677)."""
 import base64
 import ctypes
-import hashlib
-import hmac
 import os
 import re
 import ssl
@@ -18,6 +16,7 @@ import unittest
 
 from clients import online
 from harness import ServerTestCase, RawStream, run
+from scram_client import Scram, b64
 
 _libssl = ctypes.CDLL('libssl.so.3')
 _libssl.SSL_export_keying_material.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
@@ -39,36 +38,6 @@ def tls_exporter(sock):
     return out.raw
 
 
-def b64(data):
-    return base64.b64encode(data).decode()
-
-
-class Scram:
-    """A SCRAM client (RFC 5802) for one attempt; `gs2` is the GS2 header."""
-
-    def __init__(self, hash_name, node, password, gs2, cb_data=b''):
-        self.hash_name, self.password, self.gs2, self.cb_data = hash_name, password, gs2, cb_data
-        self.nonce = b64(os.urandom(18))
-        self.first_bare = 'n=%s,r=%s' % (node, self.nonce)
-
-    def first(self):
-        return (self.gs2 + self.first_bare).encode()
-
-    def final(self, server_first):
-        attrs = dict(kv.split('=', 1) for kv in server_first.split(','))
-        assert attrs['r'].startswith(self.nonce)
-        h = lambda key, msg: hmac.new(key, msg, self.hash_name).digest()
-        salted = hashlib.pbkdf2_hmac(self.hash_name, self.password.encode(), base64.b64decode(attrs['s']),
-                                     int(attrs['i']))
-        client_key = h(salted, b'Client Key')
-        stored = hashlib.new(self.hash_name, client_key).digest()
-        without_proof = 'c=%s,r=%s' % (b64(self.gs2.encode() + self.cb_data), attrs['r'])
-        auth = ('%s,%s,%s' % (self.first_bare, server_first, without_proof)).encode()
-        proof = bytes(a ^ b for a, b in zip(client_key, h(stored, auth)))
-        self.server_signature = b64(h(h(salted, b'Server Key'), auth))
-        return ('%s,p=%s' % (without_proof, b64(proof))).encode()
-
-
 def login(stream, mech, scram):
     """Runs one SCRAM exchange on a secured RawStream; returns the server's last element."""
     stream.buf = b''
@@ -88,13 +57,7 @@ class ChannelBinding(ServerTestCase):
 
     def secured(self, tls_max=None):
         s = RawStream(self.server.starttls_port)
-        s.open()
-        s.read_until('</stream:features>')
-        s.starttls(self.server.ca, tls_max)
-        s.open()
-        features = s.read_until('</stream:features>')
-        s.buf = b''
-        return s, features
+        return s, s.secure(self.server.ca, tls_max)
 
     def test_tls13_offers_plus_and_announces_tls_exporter(self):
         s, features = self.secured()

@@ -10,17 +10,12 @@ server's "h" is missing or different. Its proof covers the server-first
 message as received, "h" included."""
 import base64
 import hashlib
-import hmac
-import os
 import re
 import ssl
 import unittest
 
 from harness import ServerTestCase, RawStream
-
-
-def b64(data):
-    return base64.b64encode(data).decode()
+from scram_client import Scram, b64
 
 
 def advertised(features):
@@ -51,11 +46,9 @@ def attributes(message):
 def scram_login(stream, mech, hash_name, node, password, mechs, cb_types):
     """One SCRAM exchange without channel binding ("n"); returns (server
     attributes of server-first, the server's last element)."""
-    nonce = b64(os.urandom(18))
-    first_bare = 'n=%s,r=%s' % (node, nonce)
+    scram = Scram(hash_name, node, password, 'n,,')
     stream.buf = b''
-    stream.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='%s'>%s</auth>"
-                % (mech, b64(('n,,' + first_bare).encode())))
+    stream.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='%s'>%s</auth>" % (mech, b64(scram.first())))
     text = stream.read_until('</challenge>|</failure>|<failure[^>]*/>')
     m = re.search(r'<challenge[^>]*>([^<]*)</challenge>', text)
     if not m:
@@ -67,22 +60,13 @@ def scram_login(stream, mech, hash_name, node, password, mechs, cb_types):
     if attrs.get('h') != ssdp_hash(hash_name, mechs, cb_types):
         raise AssertionError('XEP-0474 h missing or wrong in %r (expected %s for %r, %r)'
                              % (server_first, ssdp_hash(hash_name, mechs, cb_types), mechs, cb_types))
-    assert attrs['r'].startswith(nonce)
-    h = lambda key, msg: hmac.new(key, msg, hash_name).digest()
-    salted = hashlib.pbkdf2_hmac(hash_name, password.encode(), base64.b64decode(attrs['s']), int(attrs['i']))
-    client_key = h(salted, b'Client Key')
-    stored = hashlib.new(hash_name, client_key).digest()
-    without_proof = 'c=%s,r=%s' % (b64(b'n,,'), attrs['r'])
-    auth = ('%s,%s,%s' % (first_bare, server_first, without_proof)).encode()
-    proof = bytes(a ^ b for a, b in zip(client_key, h(stored, auth)))
     stream.buf = b''
-    stream.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>"
-                % b64(('%s,p=%s' % (without_proof, b64(proof))).encode()))
+    stream.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>" % b64(scram.final(server_first)))
     last = stream.read_until('</success>|<success[^>]*/>|</failure>')
     s = re.search(r'<success[^>]*>([^<]*)</success>', last)
     if s:
         # The server's signature covers "h" too.
-        assert base64.b64decode(s.group(1)).decode() == 'v=' + b64(h(h(salted, b'Server Key'), auth)), last
+        assert base64.b64decode(s.group(1)).decode() == 'v=' + scram.server_signature, last
     return attrs, last
 
 
@@ -91,13 +75,7 @@ class DowngradeProtection(ServerTestCase):
 
     def secured(self, tls_max=None):
         s = RawStream(self.server.starttls_port)
-        s.open()
-        s.read_until('</stream:features>')
-        s.starttls(self.server.ca, tls_max)
-        s.open()
-        features = s.read_until('</stream:features>')
-        s.buf = b''
-        return s, features
+        return s, s.secure(self.server.ca, tls_max)
 
     def test_scram_sha256_on_tls13_carries_the_hash_of_what_was_advertised(self):
         s, features = self.secured()

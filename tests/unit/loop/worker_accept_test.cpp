@@ -12,8 +12,10 @@
 
 #include "daemon/shared.hpp"
 #include "loop/worker.hpp"
+#include "support/loopback.hpp"
 
 using namespace parley;
+using parley::test::free_port;
 
 namespace {
 
@@ -24,19 +26,6 @@ size_t open_fds() {
         ::closedir(d);
     }
     return n;
-}
-
-// A loopback port nothing listens on now.
-uint16_t free_port() {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(s);
-    return ntohs(a.sin_port);
 }
 
 // Connects and waits until the server closes the connection (bounded).

@@ -19,24 +19,14 @@
 #include "store/accounts.hpp"
 #include "store/env.hpp"
 #include "support/temp_dir.hpp"
+#include "support/loopback.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/namespaces.hpp"
 
 using namespace parley;
+using parley::test::free_port;
 
 namespace {
-
-uint16_t free_port() {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(s);
-    return ntohs(a.sin_port);
-}
 
 // The client side: opens the stream, asks for STARTTLS, checks the
 // certificate, opens the stream again over TLS; reports what happened.
