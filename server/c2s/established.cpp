@@ -99,6 +99,7 @@ void Session::handle_established(xml::Element stanza) {
 
     if (name == "presence" && to.empty()) {
         // Presence without 'to' is the session's own broadcast (RFC 6121 §4.2, §4.5).
+        const bool was_available = state_.available;
         if (type.empty()) {
             int prio = 0;
             if (const xml::Element* p = stanza.child("priority", xmpp::kNsClient)) {
@@ -117,6 +118,10 @@ void Session::handle_established(xml::Element stanza) {
         worker().shared().registry->set_presence(state_.jid, sessions::SessionRef{worker().index(), state_.id},
                                                  state_.available, state_.priority);
         router.broadcast_own_presence(state_.jid, state_.id, stanza);
+        if (was_available != state_.available)
+            hooks.fire(state_.available ? module::SessionEvent::available : module::SessionEvent::unavailable,
+                       sessions::SessionEntry{state_.jid, sessions::SessionRef{worker().index(), state_.id},
+                                              state_.available, state_.priority});
         return;
     }
     router.route(std::move(stanza), state_.jid, std::move(to), module::Origin::local_client);

@@ -40,7 +40,8 @@ namespace parley::module {
 // (module options as tables and lists of tables); the host gained the stanza
 // path's seams (routed hook, holds, unavailable point, domain handlers),
 // sessions, slots, services, stream features and nonzas, databases.
-inline constexpr uint32_t kAbiVersion = 2;
+// 3: SessionEvent gained available and unavailable (everyday IM).
+inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
 struct XepInfo {
@@ -292,8 +293,13 @@ struct IqRequest {
 using IqHandler = std::function<void(const IqRequest&, std::shared_ptr<IqResponder>)>;
 
 enum class SessionEvent {
-    bound,   // a c2s session bound a resource
-    closed,  // a bound session ended
+    bound,        // a c2s session bound a resource
+    available,    // its first available presence (RFC 6121 §4.2), after the
+                  // registry marked it available and its own resources heard it
+    unavailable,  // it sent unavailable presence and stays bound (§4.5)
+    closed,       // a bound session ended (`available`: whether it was; its
+                  // own resources have been told it went away, its slots
+                  // are freed after the handlers ran)
 };
 using SessionEventHandler = std::function<void(const SessionInfo& session)>;
 

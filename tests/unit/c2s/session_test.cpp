@@ -300,4 +300,45 @@ BOOST_FIXTURE_TEST_CASE(a_session_that_is_not_kept_ends_with_its_connection, tes
     BOOST_TEST(!registry.find(jid("alice@example.org/laptop")).has_value());
 }
 
+BOOST_FIXTURE_TEST_CASE(presence_changes_fire_available_and_unavailable_once_each, test::SeamsFixture) {
+    BOOST_REQUIRE(sasl::init(accounts.get(), {"PLAIN"}).is_ok());
+    std::vector<std::string> events;  // read and written on worker 0
+    on(0, [&](loop::Worker&) {
+        hosts[0]->on_session(module::SessionEvent::available, [&](const module::SessionInfo& s) {
+            events.push_back("available " + s.full_jid.str() + " " + std::to_string(s.priority) +
+                             (registry.find(s.full_jid)->available ? " marked" : " unmarked"));
+        });
+        hosts[0]->on_session(module::SessionEvent::unavailable, [&](const module::SessionInfo& s) {
+            events.push_back("unavailable " + s.full_jid.str());
+        });
+        hosts[0]->on_session(module::SessionEvent::closed, [&](const module::SessionInfo& s) {
+            events.push_back(std::string("closed ") + (s.available ? "available" : "unavailable"));
+        });
+    });
+    MemClient c(*this, 0);
+    c.login();
+    c.bind("desk");
+    auto presence = [&](const char* type, const char* prio) {
+        c.peer([&](test::MemoryTransport& m) {
+            xml::Element p("presence", std::string(xmpp::kNsClient));
+            if (*type) p.set_attr("type", type);
+            if (*prio) p.add_child("priority", std::string(xmpp::kNsClient)).add_text(prio);
+            m.stanza(std::move(p));
+        });
+        settle();
+    };
+    presence("", "5");
+    presence("", "7");  // an update: not a second "available"
+    presence("unavailable", "");
+    presence("unavailable", "");  // already unavailable
+    presence("", "");
+    c.peer([](test::MemoryTransport& m) { m.close_now(); });
+    settle();
+    std::vector<std::string> got;
+    on(0, [&](loop::Worker&) { got = events; });
+    const std::vector<std::string> want{"available alice@example.org/desk 5 marked", "unavailable alice@example.org/desk",
+                                        "available alice@example.org/desk 0 marked", "closed available"};
+    BOOST_TEST(got == want, "c2s: session events");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
