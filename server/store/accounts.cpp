@@ -121,6 +121,37 @@ bool decode_account(std::string_view value, Account& out) {
 
 }  // namespace detail
 
+Status check_new_password(std::string_view password) {
+    if (password.empty()) return Status::error("invalid", "the password must not be empty");
+    if (password.size() > kMaxPasswordBytes)
+        return Status::error("invalid", fmt::format("the password is longer than {} bytes", kMaxPasswordBytes));
+    // RFC 3629 UTF-8 (no overlong forms, no surrogates), and no C0 or C1
+    // control character and no DEL.
+    size_t i = 0;
+    while (i < password.size()) {
+        const auto c = static_cast<unsigned char>(password[i]);
+        uint32_t cp = 0;
+        size_t n = 0;
+        if (c < 0x80) cp = c;
+        else if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07;
+        else return Status::error("invalid", "the password is not valid UTF-8");
+        if (i + n >= password.size() && n > 0) return Status::error("invalid", "the password is not valid UTF-8");
+        for (size_t k = 1; k <= n; ++k) {
+            const auto d = static_cast<unsigned char>(password[i + k]);
+            if ((d & 0xC0) != 0x80) return Status::error("invalid", "the password is not valid UTF-8");
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+            return Status::error("invalid", "the password is not valid UTF-8");
+        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
+            return Status::error("invalid", "the password must not contain control characters");
+        i += n + 1;
+    }
+    return Status::ok();
+}
+
 namespace {
 
 constexpr const char* kMechanisms[] = {"SCRAM-SHA-1", "SCRAM-SHA-256"};

@@ -30,6 +30,14 @@
 
 namespace parley::store {
 
+// The rules a new password must pass wherever it is set (parleyctl's
+// `user add` and `user passwd`, XEP-0077 registration and password change):
+// not empty, at most kMaxPasswordBytes bytes, valid UTF-8, no control
+// characters (a line typed to parleyctl cannot hold one either). Code
+// "invalid", the message naming the rule broken (never the password).
+inline constexpr size_t kMaxPasswordBytes = 1023;
+Status check_new_password(std::string_view password);
+
 struct Account {
     std::string node, domain;
     std::vector<scram::ScramCredential> scram;  // SCRAM-SHA-1 and SCRAM-SHA-256

@@ -12,3 +12,7 @@ tests_unit_parley_unit_SOURCES += \
 	tests/unit/store/writer_crash_test.cpp \
 	tests/unit/store/scram_test.cpp \
 	tests/unit/store/accounts_test.cpp
+
+# Invitation tokens (in-band registration; parleyctl invite).
+libparley_la_SOURCES += server/store/invites.hpp server/store/invites.cpp
+tests_unit_parley_unit_SOURCES += tests/unit/store/invites_test.cpp

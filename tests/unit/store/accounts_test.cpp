@@ -327,4 +327,31 @@ BOOST_AUTO_TEST_CASE(a_newer_accounts_database_is_refused) {
     BOOST_TEST(m.find("version 1") != std::string::npos, m);
 }
 
+// The rules parleyctl and XEP-0077 share (store::check_new_password).
+BOOST_AUTO_TEST_CASE(new_passwords_follow_one_set_of_rules) {
+    BOOST_TEST(store::check_new_password("correct horse").is_ok());
+    BOOST_TEST(store::check_new_password("p\xc3\xa4ssw\xc3\xb6rd \xf0\x9f\x94\x91").is_ok(), "store: UTF-8 is allowed");
+    BOOST_TEST(store::check_new_password(std::string(store::kMaxPasswordBytes, 'x')).is_ok());
+    const std::pair<std::string, const char*> refused[] = {
+        {"", "empty"},
+        {std::string(store::kMaxPasswordBytes + 1, 'x'), "longer than"},
+        {"tab\there", "control"},
+        {"new\nline", "control"},
+        {std::string("nul\0x", 5), "control"},
+        {"del\x7f", "control"},
+        {"c1\xc2\x85", "control"},
+        {"bad\xff", "UTF-8"},
+        {"overlong\xc0\xaf", "UTF-8"},
+        {"surrogate\xed\xa0\x80", "UTF-8"},
+        {"cut\xe2\x82", "UTF-8"},
+    };
+    for (const auto& [pw, why] : refused) {
+        Status s = store::check_new_password(pw);
+        BOOST_TEST(s.code() == "invalid", "store: a password that is " << why << " must be refused");
+        BOOST_TEST(s.message().find(why) != std::string::npos, s.message());
+        BOOST_TEST(s.message().find(pw.empty() ? std::string("\x01") : pw) == std::string::npos,
+                   "store: the message never repeats the password");
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
