@@ -14,3 +14,8 @@ libparley_la_SOURCES += \
 	server/module/services.hpp server/module/services.cpp \
 	server/daemon/shared.hpp server/daemon/daemon.hpp server/daemon/daemon.cpp \
 	server/control/control_server.hpp server/control/control_server.cpp
+
+# Ending sessions from outside their worker (control socket, account changes);
+# the accounts a module reaches through its host (XEP-0077).
+libparley_la_SOURCES += server/loop/end_sessions.hpp server/loop/end_sessions.cpp \
+	server/loop/host_accounts.hpp server/loop/host_accounts.cpp

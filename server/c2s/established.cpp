@@ -144,4 +144,15 @@ void Session::send_stanza(const xml::Element& stanza) {
     send(stanza);
 }
 
+sessions::SessionDetails Session::details() const {
+    sessions::SessionDetails d;
+    d.connected = transport_ != nullptr && !transport_->closing();
+    if (transport_) {
+        d.address = transport_->remote_ip();
+        d.tls = transport_->secure();
+    }
+    d.since_unix = state_.bound_unix;
+    return d;
+}
+
 }  // namespace parley::c2s

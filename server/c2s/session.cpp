@@ -5,6 +5,7 @@
 #include <gnutls/crypto.h>
 
 #include <charconv>
+#include <ctime>
 
 #include "log/log.hpp"
 #include "net/stream_transport.hpp"
@@ -88,7 +89,10 @@ public:
         answered_ = true;
         auto s = session_.lock();
         if (!s || (*s)->closing()) return;
-        xml::Element reply = xmpp::make_error_reply(request_, e);
+        // Without the request's payload: it may hold a password (XEP-0077).
+        xml::Element bare("iq", request_.ns());
+        for (const auto& a : request_.attrs()) bare.set_attr(a.name, a.value);
+        xml::Element reply = xmpp::make_error_reply(bare, e);
         reply.remove_attr("from");
         reply.remove_attr("to");
         (*s)->send(reply);
@@ -228,7 +232,8 @@ void Session::send_features() {
 }
 
 module::StreamInfo Session::stream_info() const {
-    return module::StreamInfo{domain_, state_.stream_id, secure(), state_.id, state_.jid};
+    return module::StreamInfo{domain_, state_.stream_id, secure(), state_.id, state_.jid,
+                              transport_ ? std::string_view(remote_ip()) : std::string_view()};
 }
 
 bool Session::handle_nonza(const xml::Element& el) {
@@ -259,7 +264,8 @@ bool Session::handle_pre_auth_iq(const xml::Element& el) {
     if (!alive_) alive_ = std::make_shared<Session*>(this);
     auto responder = std::make_shared<PreAuthResponder>(alive_, el);
     static const xmpp::Jid kNobody;
-    module::IqRequest req{el, *payload, kNobody, kNobody};
+    const module::StreamInfo info = stream_info();
+    module::IqRequest req{el, *payload, kNobody, kNobody, &info};
     try {
         (*h)(req, responder);
     } catch (const std::exception& e) {
@@ -685,6 +691,7 @@ void Session::handle_bind(const xml::Element& iq) {
     }
     state_.id = id;
     state_.jid = full.value();
+    state_.bound_unix = static_cast<int64_t>(std::time(nullptr));
     auto& old = outcome.replaced;
     worker().add_session(state_.id, this);
     phase_ = Phase::bound;

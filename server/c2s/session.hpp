@@ -42,6 +42,7 @@ struct SessionState {
     bool available = false;
     int priority = 0;
     std::string stream_id;
+    int64_t bound_unix = 0;  // when it bound its resource (parleyctl session list)
 };
 
 class Session final : public net::TransportUser, public sessions::LocalSession {
@@ -61,6 +62,7 @@ public:
     void send_stanza(const xml::Element& stanza) override;
     void end_with(xmpp::StreamErrorCondition condition, std::string_view text) override;
     bool keep(uint64_t keep_ms, size_t max_queued) override;
+    sessions::SessionDetails details() const override;
 
     // Stream resumption (resume.cpp): this stream, authenticated but not
     // bound, takes over the session `old` of the same account (see

@@ -1,6 +1,7 @@
 #include "loop/worker_host.hpp"
 
 #include "log/log.hpp"
+#include "loop/host_accounts.hpp"
 #include "loop/worker.hpp"
 #include "loop/module_database.hpp"
 #include "module/services.hpp"
@@ -192,7 +193,13 @@ Result<std::shared_ptr<module::Database>> WorkerHost::open_database(const module
     return ModuleDatabase::open(worker_, name_, spec, library_);
 }
 
+module::Accounts& WorkerHost::accounts() {
+    if (!accounts_) accounts_ = std::make_unique<HostAccounts>(worker_, library_);
+    return *accounts_;
+}
+
 void WorkerHost::drop_all() {
+    accounts_.reset();
     worker_.hooks().drop(name_);
     worker_.for_each_session([this](sessions::LocalSession& s) { s.drop_slot(this); });
     for (auto& [id, t] : timers_) close_timer(&t->handle);

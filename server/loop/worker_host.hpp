@@ -20,6 +20,7 @@
 namespace parley::loop {
 
 class Worker;
+class HostAccounts;
 
 class WorkerHost final : public module::Host {
 public:
@@ -59,6 +60,7 @@ public:
     void send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) override;
     module::Service* service(std::string_view name) const override;
     Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec& spec) override;
+    module::Accounts& accounts() override;
     void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override;
     Status nonza(module::StreamStage stage, std::string_view ns, std::string_view name, module::NonzaHandler fn) override;
 
@@ -79,6 +81,9 @@ private:
     config::Section section_;
     std::map<module::TimerId, Timer*> timers_;
     module::TimerId next_timer_ = 0;
+    // Made at the first accounts() call; dropped with the registrations, so
+    // no account completion reaches a stopped module.
+    std::unique_ptr<HostAccounts> accounts_;
 };
 
 }  // namespace parley::loop

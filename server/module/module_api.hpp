@@ -40,7 +40,9 @@ namespace parley::module {
 // (module options as tables and lists of tables); the host gained the stanza
 // path's seams (routed hook, holds, unavailable point, domain handlers),
 // sessions, slots, services, stream features and nonzas, databases.
-// 3: SessionEvent gained available and unavailable (everyday IM).
+// 3: SessionEvent gained available and unavailable (everyday IM); the
+// host gained accounts() and pre-authentication iqs see their stream
+// (IqRequest::stream, StreamInfo::remote_ip), for XEP-0077.
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -186,6 +188,8 @@ struct StreamInfo {
     uint64_t session_id = 0;     // 0 before bind
     const xmpp::Jid& jid;        // empty before authentication; the bare JID
                                  // after it, the full JID once bound
+    std::string_view remote_ip = {};  // the client's address ("192.0.2.7", "2001:db8::1");
+                                      // empty for a stream without a socket (tests)
 };
 
 // The stream a nonza arrived on; valid only during the handler call. A
@@ -288,7 +292,10 @@ struct IqRequest {
     const xml::Element& iq;       // the whole <iq/>
     const xml::Element& payload;  // its single child element
     const xmpp::Jid& from;
-    const xmpp::Jid& to;          // never empty: the server domain or the account's bare JID
+    const xmpp::Jid& to;          // the server domain or the account's bare JID; empty for pre_auth
+    // pre_auth only: the stream the request came on (its virtual host, TLS,
+    // the client's address), valid during the handler call; nullptr otherwise.
+    const StreamInfo* stream = nullptr;
 };
 using IqHandler = std::function<void(const IqRequest&, std::shared_ptr<IqResponder>)>;
 
@@ -311,6 +318,32 @@ struct DiscoIdentity {
 };
 
 using TimerId = uint64_t;
+
+// The local accounts, the same store and rules as parleyctl's `user`
+// commands (XEP-0077 registration, password change, cancellation). A node
+// is nodeprep-normalised by the caller (xmpp::Jid::make) and the domain is
+// a virtual host. A password must pass store::check_new_password (the rules
+// parleyctl applies); it is used to derive SCRAM keys ([sasl]
+// scram_iterations) on libuv's thread pool, never stored or logged. Every
+// `done` runs later on the calling worker, only while the module runs, with
+// ok or: "exists" (create), "not-found" (set_password, remove), "invalid"
+// (a bad name or password), "busy" (too many account writes queued on this
+// worker: refuse with resource-constraint), or a store error. Loop-affine.
+class Accounts {
+public:
+    virtual ~Accounts() = default;
+    // A direct read (no thread pool): whether the account exists.
+    virtual Result<bool> exists(const xmpp::Jid& bare) const = 0;
+    virtual void create(const xmpp::Jid& bare, std::string password, std::function<void(Status)> done) = 0;
+    // New credentials; then every session of the account but `keep` (the
+    // full JID of the session that asked, or empty) is ended with a
+    // <not-authorized/> stream error, as `parleyctl user passwd` does.
+    virtual void set_password(const xmpp::Jid& bare, std::string password, const xmpp::Jid& keep,
+                              std::function<void(Status)> done) = 0;
+    // Deletes the account as `parleyctl user del` does, then ends every
+    // session of it with a <not-authorized/> stream error carrying `text`.
+    virtual void remove(const xmpp::Jid& bare, std::string text, std::function<void(Status)> done) = 0;
+};
 
 class Module;
 class Service;
@@ -404,6 +437,9 @@ public:
     // on this worker, with the reply from the addressee or nullptr after
     // timeout_ms.
     virtual void send_iq(xml::Element iq, uint64_t timeout_ms, IqReplyHandler fn) = 0;
+
+    // The local accounts (see Accounts), for this module on this worker.
+    virtual Accounts& accounts() = 0;
 };
 
 // One instance per worker.

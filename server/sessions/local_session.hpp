@@ -9,7 +9,9 @@
 // session or when their module stops. Loop-affine: only the owning worker.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -18,6 +20,14 @@
 #include "xmpp/errors.hpp"
 
 namespace parley::sessions {
+
+// What an administrator sees of a session (parleyctl session list).
+struct SessionDetails {
+    std::string address;     // the client's IP address; empty when not connected
+    bool connected = false;  // false: kept without a connection, waiting to be resumed
+    bool tls = false;
+    int64_t since_unix = 0;  // when it bound its resource; 0 when unknown
+};
 
 class LocalSession {
 public:
@@ -28,6 +38,7 @@ public:
     virtual void send_stanza(const xml::Element& stanza) = 0;
     // Ends the session with a stream error (resource conflict, account deleted).
     virtual void end_with(xmpp::StreamErrorCondition condition, std::string_view text) = 0;
+    virtual SessionDetails details() const { return {}; }
     // Keep the session when its connection drops (module::Host::keep_session);
     // false when this kind of session cannot be kept.
     virtual bool keep(uint64_t keep_ms, size_t max_queued) {

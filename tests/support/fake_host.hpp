@@ -6,11 +6,13 @@
 // recorded, never run. Single-threaded: one test at a time.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "module/module_api.hpp"
@@ -34,6 +36,47 @@ public:
     bool ok = false;
     std::optional<xml::Element> payload;
     StanzaError err;
+};
+
+// In-memory accounts: `done` waits in `pending` until the test calls
+// run_pending(), as a real completion comes later on the worker.
+class FakeAccounts final : public module::Accounts {
+public:
+    Result<bool> exists(const xmpp::Jid& bare) const override { return passwords.count(bare.bare_str()) != 0; }
+    void create(const xmpp::Jid& bare, std::string password, std::function<void(Status)> done) override {
+        Status s = Status::ok();
+        if (!fail_next) s = std::exchange(fail_next, Status::ok());
+        else if (passwords.count(bare.bare_str())) s = Status::error("exists", "exists");
+        else passwords[bare.bare_str()] = std::move(password);
+        pending.push_back([done, s] { done(s); });
+    }
+    void set_password(const xmpp::Jid& bare, std::string password, const xmpp::Jid& keep,
+                      std::function<void(Status)> done) override {
+        Status s = passwords.count(bare.bare_str()) ? Status::ok() : Status::error("not-found", "no such account");
+        if (s) passwords[bare.bare_str()] = std::move(password);
+        kept = keep;
+        pending.push_back([done, s] { done(s); });
+    }
+    void remove(const xmpp::Jid& bare, std::string text, std::function<void(Status)> done) override {
+        Status s = passwords.erase(bare.bare_str()) ? Status::ok() : Status::error("not-found", "no such account");
+        removal_text = std::move(text);
+        pending.push_back([done, s] { done(s); });
+    }
+    // Runs every waiting completion (and those they add); returns how many ran.
+    size_t run_pending() {
+        size_t n = 0;
+        for (int round = 0; round < 100 && !pending.empty(); ++round) {
+            auto now = std::move(pending);
+            pending.clear();
+            for (auto& fn : now) fn(), ++n;
+        }
+        return n;
+    }
+    std::map<std::string, std::string> passwords;  // bare JID -> password (a test's view only)
+    std::vector<std::function<void()>> pending;
+    Status fail_next = Status::ok();  // the next create() fails with this
+    xmpp::Jid kept;
+    std::string removal_text;
 };
 
 class FakeHost final : public module::Host {
@@ -114,9 +157,11 @@ public:
         nonzas.emplace(std::move(key), std::move(fn));
         return Status::ok();
     }
-    Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec&) override {
+    Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec& spec) override {
+        if (database) return database(spec);
         return Status::error("invalid", "the fake host has no storage");
     }
+    module::Accounts& accounts() override { return fake_accounts; }
     module::Service* service(std::string_view name) const override {
         auto it = services.find(std::string(name));
         return it == services.end() ? nullptr : it->second;
@@ -147,6 +192,9 @@ public:
     }
 
     config::Section section;
+    // Opens a database when set (tests/support/fake_database.hpp).
+    std::function<Result<std::shared_ptr<module::Database>>(const module::DatabaseSpec&)> database;
+    FakeAccounts fake_accounts;
     std::vector<std::tuple<module::HookPoint, int, module::StanzaHook>> hooks;
     std::map<std::tuple<int, std::string, std::string, std::string>, module::IqHandler> iqs;
     std::vector<std::string> features;
