@@ -4,13 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
+#include <map>
 #include <vector>
 
 #include "c2s/session.hpp"
 #include "daemon/daemon.hpp"
+#include "loop/end_sessions.hpp"
+#include "loop/worker.hpp"
+#include "sessions/local_session.hpp"
 #include "log/log.hpp"
 #include "xmpp/jid.hpp"
 
@@ -192,6 +198,68 @@ void ControlServer::on_connection(uv_stream_t* server, int status) {
         });
 }
 
+std::string ControlServer::sessions_json(const std::string& arg) {
+    auto& shared = daemon_.shared();
+    std::vector<sessions::SessionEntry> list;
+    if (arg.empty()) {
+        list = shared.registry->all();
+    } else {
+        auto jid = xmpp::Jid::parse(arg);
+        if (!jid || !jid->has_node() || jid->has_resource()) return error_json("sessions takes an account's bare JID");
+        list = shared.registry->sessions_of(jid->bare());
+    }
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.full_jid < b.full_jid; });
+    const size_t total = list.size();
+    if (list.size() > kMaxListedSessions) list.resize(kMaxListedSessions);
+    // Address, TLS and login time are known only to each session's own
+    // worker: ask every worker for its sessions, and wait a bounded time
+    // (as a reload waits for the workers).
+    std::map<uint64_t, sessions::SessionDetails> details;
+    std::vector<std::future<std::vector<std::pair<uint64_t, sessions::SessionDetails>>>> answers;
+    std::map<unsigned, std::vector<uint64_t>> by_worker;
+    for (const auto& e : list) by_worker[e.ref.worker].push_back(e.ref.session_id);
+    for (auto& [w, ids] : by_worker) {
+        if (w >= shared.workers.size()) continue;
+        auto promise = std::make_shared<std::promise<std::vector<std::pair<uint64_t, sessions::SessionDetails>>>>();
+        auto fut = promise->get_future();
+        if (shared.workers[w]->post([promise, ids = std::move(ids)](loop::Worker& worker) {
+                std::vector<std::pair<uint64_t, sessions::SessionDetails>> out;
+                for (uint64_t id : ids)
+                    if (auto* s = worker.find_session(id)) out.emplace_back(id, s->details());
+                promise->set_value(std::move(out));
+            }))
+            answers.push_back(std::move(fut));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDetailsWaitMs);
+    for (auto& fut : answers) {
+        if (fut.wait_until(deadline) != std::future_status::ready) continue;
+        try {
+            for (auto& [id, d] : fut.get()) details[id] = std::move(d);
+        } catch (const std::future_error&) {
+            // That worker stopped before answering: its sessions show no details.
+        }
+    }
+    std::string out = fmt::format("{{\"ok\":true,\"total\":{},\"truncated\":{},\"sessions\":[", total,
+                                  total > list.size() ? "true" : "false");
+    bool first = true;
+    for (const auto& e : list) {
+        if (!first) out += ',';
+        first = false;
+        out += fmt::format("{{\"jid\":\"{}\",\"worker\":{},\"id\":{},\"available\":{},\"priority\":{}",
+                           json_escape(e.full_jid.str()), e.ref.worker, e.ref.session_id,
+                           e.available ? "true" : "false", e.priority);
+        if (auto it = details.find(e.ref.session_id); it != details.end()) {
+            const auto& d = it->second;
+            out += fmt::format(",\"connected\":{},\"address\":\"{}\",\"tls\":{},\"since\":{}",
+                               d.connected ? "true" : "false", json_escape(d.address), d.tls ? "true" : "false",
+                               d.since_unix);
+        }
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
 std::string ControlServer::handle(const std::string& line) {
     auto& shared = daemon_.shared();
     std::string cmd = line, arg;
@@ -205,20 +273,24 @@ std::string ControlServer::handle(const std::string& line) {
                            PACKAGE_VERSION, uptime.count(), daemon_.worker_count(), shared.registry->total());
     }
     if (cmd == "kick") {
-        auto jid = xmpp::Jid::parse(arg);
-        if (!jid || !jid->has_node()) return error_json("kick needs an account JID");
-        auto sessions = shared.registry->sessions_of(jid->bare());
-        for (const auto& s : sessions) {
-            uint64_t id = s.ref.session_id;
-            shared.workers[s.ref.worker]->post([id](loop::Worker& w) {
-                if (auto* session = w.find_session(id))
-                    session->end_with(xmpp::StreamErrorCondition::not_authorized,
-                                      "the account was changed or removed by an administrator");
-            });
+        // "kick [admin] JID": a bare JID ends every session of the account,
+        // a full JID that one session. Without "admin" the text says the
+        // account changed (parleyctl user del and passwd); with it, that an
+        // administrator ended the session (parleyctl session kick). The
+        // JID is the rest of the line: a resource may hold spaces.
+        std::string text = "the account was changed or removed by an administrator";
+        if (arg.rfind("admin ", 0) == 0) {
+            arg = arg.substr(6);
+            text = "an administrator ended this session";
         }
-        log::info("control", "closing {} session(s) of {}", sessions.size(), jid->bare_str());
-        return fmt::format("{{\"ok\":true,\"closed\":{}}}", sessions.size());
+        auto jid = xmpp::Jid::parse(arg);
+        if (!jid || !jid->has_node()) return error_json("kick needs an account JID or a session's full JID");
+        auto sessions = loop::sessions_named(*shared.registry, jid.value());
+        const size_t closed = loop::end_sessions(shared, sessions, text);
+        log::info("control", "closing {} session(s) of {}", closed, jid->str());
+        return fmt::format("{{\"ok\":true,\"closed\":{}}}", closed);
     }
+    if (cmd == "sessions") return sessions_json(arg);
     if (cmd == "reload") {
         Status s = daemon_.reload();
         if (!s) return error_json(s.message());

@@ -2,8 +2,13 @@
 //
 // A Unix stream socket (mode 0600) in the data directory by default. A client
 // writes one request line and reads one JSON line back, then the server
-// closes. Requests: "status", "kick BAREJID" (ends that account's sessions,
-// used after an account is deleted or its password changed), "reload".
+// closes. Requests: "status"; "kick [admin] JID" (ends the sessions a JID
+// names: every session of an account for a bare JID, after it was deleted
+// or its password changed, or one session for a full JID; "admin" says in
+// the stream error that an administrator ended it); "sessions [BAREJID]"
+// (the bound sessions, of one account or all, at most kMaxListedSessions,
+// with each one's address, TLS and login time asked of its worker);
+// "reload".
 // The full admin protocol (roles, audit) is a later capability; this socket
 // only carries what parleyctl needs now.
 //
@@ -35,6 +40,11 @@ namespace parley::control {
 class ControlServer {
 public:
     static constexpr uint64_t kClientTimeoutMs = 5000;
+    // A listing stays under what parleyctl reads (16 MiB) even with JIDs of
+    // the longest kind; the answer says how many there were in all.
+    static constexpr size_t kMaxListedSessions = 2000;
+    // How long a listing waits for the workers' details.
+    static constexpr int kDetailsWaitMs = 2000;
 
     ControlServer(daemon::Daemon& daemon, uv_loop_t* loop) : daemon_(daemon), loop_(loop) {}
     Status listen(const std::string& path);
@@ -46,6 +56,7 @@ public:
 
 private:
     struct Client;
+    std::string sessions_json(const std::string& arg);
     static void on_connection(uv_stream_t* server, int status);
     daemon::Daemon& daemon_;
     uv_loop_t* loop_;
