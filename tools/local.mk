@@ -1,7 +1,8 @@
 # tools: parleyctl (administration) and parley-bench (load generator).
 bin_PROGRAMS += tools/parleyctl/parleyctl
 tools_parleyctl_parleyctl_SOURCES = tools/parleyctl/parleyctl.cpp \
-	tools/parleyctl/control_client.hpp tools/parleyctl/control_client.cpp
+	tools/parleyctl/control_client.hpp tools/parleyctl/control_client.cpp \
+	tools/parleyctl/json_value.hpp tools/parleyctl/json_value.cpp
 tools_parleyctl_parleyctl_LDADD = libparley.la $(FMT_LIBS)
 
 # parley-bench: a load generator; a client with its own tiny XML handling, so
@@ -23,3 +24,6 @@ EXTRA_DIST += tools/bench/run-bench tools/bench/preauth-memory tools/bench/login
 noinst_PROGRAMS = tools/bench/store-writer
 tools_bench_store_writer_SOURCES = tools/bench/store_writer.cpp
 tools_bench_store_writer_LDADD = libparley.la $(FMT_LIBS) $(LMDB_LIBS) -lpthread
+
+# parleyctl's JSON reader, tested on its own.
+tests_unit_parley_unit_SOURCES += tools/parleyctl/json_value.cpp tests/unit/tools/json_value_test.cpp

@@ -49,7 +49,7 @@ Result<std::string> control_request(const std::string& socket_path, const std::s
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         reply.append(buf, static_cast<size_t>(n));
-        if (reply.size() > (1u << 20)) break;
+        if (reply.size() > (1u << 24)) break;  // 16 MiB: a long session list fits
     }
     ::close(fd);
     while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) reply.pop_back();

@@ -1,4 +1,4 @@
-// parleyctl: administration of a Parley server (first part: accounts, status).
+// parleyctl: administration of a Parley server: accounts, invitations, sessions, status.
 //
 // Accounts are written straight into the LMDB state store, which works
 // whether parleyd runs or not (LMDB allows several processes). When parleyd
@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -25,7 +27,9 @@
 
 #include "config/config.hpp"
 #include "control_client.hpp"
+#include "json_value.hpp"
 #include "store/accounts.hpp"
+#include "store/invites.hpp"
 #include "store/env.hpp"
 #include "xmpp/jid.hpp"
 
@@ -44,8 +48,15 @@ void usage(std::ostream& out) {
            "  user passwd JID     set a new password; closes the account's sessions\n"
            "  user del JID        delete an account; closes its sessions\n"
            "  user list [DOMAIN]  list accounts (of one virtual host, or all)\n"
+           "  session list [USER] the bound sessions (of one account, or all)\n"
+           "  session kick JID    end a session (full JID) or every session of an account\n"
+           "  invite create [--uses N] [--expires DURATION]\n"
+           "                      make a token for in-band registration (mod_register)\n"
+           "  invite list         the invitations that still allow a registration\n"
+           "  invite del ID       withdraw an invitation\n"
            "  status              is parleyd running; workers, sessions, uptime\n"
            "  reload              ask parleyd to reload its configuration and modules\n"
+           "--json: session, invite and kick answers as JSON.\n"
            "The config file defaults to $PARLEY_CONFIG or " PARLEY_SYSCONFDIR "/parley/parley.toml.\n";
 }
 
@@ -77,8 +88,8 @@ Result<std::string> read_new_password() {
         auto again = read_line_noecho("Repeat password: ");
         if (!again || *again != *first) return Status::error("input", "the passwords differ");
     }
-    if (first->empty()) return Status::error("input", "the password must not be empty");
-    if (first->size() > 1023) return Status::error("input", "the password is longer than 1023 bytes");
+    // The rules every way of setting a password shares (XEP-0077 too).
+    if (Status s = store::check_new_password(*first); !s) return Status::error("input", s.message());
     return std::move(*first);
 }
 
@@ -267,6 +278,195 @@ int user_command(const std::string& config_path, const std::vector<std::string>&
     return kExitOk;
 }
 
+// --json, wherever it stands on the command line.
+bool g_json = false;
+
+// "90", "90s", "30m", "12h", "7d", "2w": seconds, > 0.
+std::optional<int64_t> parse_duration(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0 || digits > 9) return std::nullopt;
+    const int64_t n = std::stoll(text.substr(0, digits));
+    const std::string unit = text.substr(digits);
+    int64_t scale = 0;
+    if (unit.empty() || unit == "s") scale = 1;
+    else if (unit == "m") scale = 60;
+    else if (unit == "h") scale = 3600;
+    else if (unit == "d") scale = 86400;
+    else if (unit == "w") scale = 7 * 86400;
+    if (scale == 0 || n == 0) return std::nullopt;
+    return n * scale;
+}
+
+std::string utc(int64_t unix) {
+    if (unix == 0) return "-";
+    const std::time_t t = static_cast<std::time_t>(unix);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// The invitations database in the opened store.
+Result<MDB_dbi> invites_db(Context& c) {
+    return c.env->database(store::invites::kDatabase, store::invites::kSchemaVersion);
+}
+
+int invite_command(const std::string& config_path, const std::vector<std::string>& args) {
+    if (args.empty()) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    const std::string& verb = args[0];
+    uint32_t uses = 1;
+    int64_t expires_in = 0;
+    std::vector<std::string> rest;
+    for (size_t i = 1; i < args.size(); ++i) {
+        if (verb == "create" && args[i] == "--uses" && i + 1 < args.size()) {
+            const std::string& n = args[++i];
+            if (n.empty() || n.size() > 7 || n.find_first_not_of("0123456789") != std::string::npos || std::stoul(n) == 0 ||
+                std::stoul(n) > store::invites::kMaxUses)
+                return fail(Status::error("invalid", "--uses takes a number from 1 to 1000000"));
+            uses = static_cast<uint32_t>(std::stoul(n));
+        } else if (verb == "create" && args[i] == "--expires" && i + 1 < args.size()) {
+            auto d = parse_duration(args[++i]);
+            if (!d) return fail(Status::error("invalid", "--expires takes a duration such as 3600, 90m, 12h, 7d or 2w"));
+            expires_in = *d;
+        } else {
+            rest.push_back(args[i]);
+        }
+    }
+    if ((verb == "create" || verb == "list") ? !rest.empty() : (verb != "del" || rest.size() != 1)) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    auto ctx = open_store(config_path);
+    if (!ctx) return fail(ctx.status());
+    Context& c = ctx.value();
+    auto db = invites_db(c);
+    if (!db) return fail(db.status());
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    if (verb == "create") {
+        // An id is 40 random bits: a clash is rare, and then another is made.
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            auto made = store::invites::make(uses, now, expires_in ? now + expires_in : 0);
+            if (!made) return fail(made.status());
+            Status s = c.env->write([&](store::Txn& txn) { return store::invites::put(txn, db.value(), made->invite); });
+            if (s.code() == "exists") continue;
+            if (!s) return fail(s);
+            const auto& inv = made->invite;
+            if (g_json)
+                std::cout << fmt::format("{{\"token\":\"{}\",\"id\":\"{}\",\"uses\":{},\"expires\":{}}}\n", made->token,
+                                         inv.id, inv.uses, inv.expires_unix);
+            else
+                std::cout << made->token << "\n";
+            std::cerr << fmt::format("invitation {} for {} registration{}, {}\n", inv.id, inv.uses,
+                                     inv.uses == 1 ? "" : "s",
+                                     inv.expires_unix ? "expires " + utc(inv.expires_unix) : std::string("never expires"));
+            return kExitOk;
+        }
+        return fail(Status::error("random", "could not find a free invitation id"));
+    }
+    if (verb == "list") {
+        auto txn = c.env->begin_read();
+        if (!txn) return fail(txn.status());
+        auto list = store::invites::list(txn.value(), db.value());
+        if (!list) return fail(list.status());
+        if (g_json) {
+            std::string out = "[";
+            for (const auto& inv : list.value()) {
+                if (out.size() > 1) out += ',';
+                out += fmt::format("{{\"id\":\"{}\",\"uses\":{},\"uses_left\":{},\"created\":{},\"expires\":{},"
+                                   "\"expired\":{}}}",
+                                   inv.id, inv.uses, inv.uses_left, inv.created_unix, inv.expires_unix,
+                                   inv.expired(now) ? "true" : "false");
+            }
+            std::cout << out << "]\n";
+            return kExitOk;
+        }
+        for (const auto& inv : list.value())
+            std::cout << fmt::format("{}  {}/{} uses left  created {}  {}\n", inv.id, inv.uses_left, inv.uses,
+                                     utc(inv.created_unix),
+                                     inv.expires_unix == 0 ? std::string("never expires")
+                                     : inv.expired(now)    ? "expired " + utc(inv.expires_unix)
+                                                           : "expires " + utc(inv.expires_unix));
+        return kExitOk;
+    }
+    Result<bool> gone = false;
+    Status s = c.env->write([&](store::Txn& txn) {
+        gone = store::invites::remove(txn, db.value(), rest[0]);
+        return gone ? Status::ok() : gone.status();
+    });
+    if (!s) return fail(s);
+    if (!gone.value()) return fail(Status::error("not-found", "no invitation " + rest[0]));
+    std::cout << "withdrew invitation " << rest[0] << "\n";
+    return kExitOk;
+}
+
+int session_command(const std::string& config_path, const std::vector<std::string>& args) {
+    if (args.empty() || (args[0] == "list" && args.size() > 2) || (args[0] == "kick" && args.size() != 2) ||
+        (args[0] != "list" && args[0] != "kick")) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    auto cfg = config::load(config_path);
+    if (!cfg) return fail(cfg.status());
+    std::string line;
+    std::string target = args.size() == 2 ? args[1] : std::string();
+    if (!target.empty()) {
+        auto jid = xmpp::Jid::parse(target);
+        if (!jid || !jid->has_node() || (args[0] == "list" && jid->has_resource()))
+            return fail(Status::error("invalid", args[0] == "list" ? "'" + target + "' is not an account's bare JID"
+                                                                    : "'" + target + "' is not an account's or a session's JID"));
+        target = jid->str();
+    }
+    line = args[0] == "list" ? (target.empty() ? std::string("sessions") : "sessions " + target) : "kick admin " + target;
+    auto r = ctl::control_request(cfg->control_socket, line);
+    if (!r) {
+        if (r.status().code() == "not-running") {
+            std::cerr << "parleyctl: parleyd is not running (no answer on " << cfg->control_socket << ")\n";
+            return kExitNotRunning;
+        }
+        return fail(r.status());
+    }
+    auto answer = ctl::JsonValue::parse(r.value());
+    if (!answer || !answer->is(ctl::JsonValue::Kind::object))
+        return fail(Status::error("control", "parleyd's answer is not JSON: " + r.value()));
+    if (!answer->flag("ok")) return fail(Status::error("control", answer->str("error", r.value())));
+    if (g_json) {
+        std::cout << r.value() << "\n";
+        return kExitOk;
+    }
+    if (args[0] == "kick") {
+        const std::string closed = answer->str("closed", "0");
+        if (closed == "0") return fail(Status::error("not-found", target + " has no session"));
+        std::cout << "ended " << closed << " session" << (closed == "1" ? "" : "s") << " of " << target << "\n";
+        return kExitOk;
+    }
+    const ctl::JsonValue* sessions = answer->get("sessions");
+    if (!sessions || !sessions->is(ctl::JsonValue::Kind::array))
+        return fail(Status::error("control", "parleyd's answer has no session list"));
+    if (sessions->items().empty()) {
+        std::cout << (target.empty() ? std::string("no sessions") : target + " has no session") << "\n";
+        return kExitOk;
+    }
+    std::cout << "JID\tWORKER\tID\tAVAILABLE\tPRIORITY\tADDRESS\tTLS\tSINCE\n";
+    for (const auto& sess : sessions->items()) {
+        const bool detailed = sess.get("connected") != nullptr;
+        std::string address = !detailed ? "?" : sess.flag("connected") ? sess.str("address", "-") : "(detached)";
+        std::cout << sess.str("jid") << "\t" << sess.str("worker") << "\t" << sess.str("id") << "\t"
+                  << (sess.flag("available") ? "yes" : "no") << "\t" << sess.str("priority") << "\t" << address
+                  << "\t" << (!detailed ? "?" : sess.flag("tls") ? "yes" : "no") << "\t"
+                  << (detailed ? utc(std::stoll(sess.str("since", "0"))) : std::string("?")) << "\n";
+    }
+    if (answer->flag("truncated"))
+        std::cout << "(" << answer->str("total") << " sessions in all; the first " << sessions->items().size()
+                  << " are shown)\n";
+    return kExitOk;
+}
+
 int status_command(const std::string& config_path) {
     auto cfg = config::load(config_path);
     if (!cfg) return fail(cfg.status());
@@ -316,6 +516,8 @@ int main(int argc, char** argv) {
         else if (a == "--help" || a == "-h") {
             usage(std::cout);
             return kExitOk;
+        } else if (a == "--json") {
+            g_json = true;
         } else if (a == "--version") {
             std::cout << "parleyctl " PACKAGE_VERSION "\n";
             return kExitOk;
@@ -328,6 +530,8 @@ int main(int argc, char** argv) {
     const std::string cmd = args[0];
     args.erase(args.begin());
     if (cmd == "user") return user_command(config_path, args);
+    if (cmd == "invite") return invite_command(config_path, args);
+    if (cmd == "session") return session_command(config_path, args);
     if (cmd == "status" && args.empty()) return status_command(config_path);
     if (cmd == "reload" && args.empty()) return reload_command(config_path);
     usage(std::cerr);
