@@ -47,3 +47,15 @@ modules-gather: $(modules_LTLIBRARIES)
 	  ln -sf "../$$(basename $$d)/.libs/$$n.so" "modules/.libs/$$n.so"; \
 	done
 .PHONY: modules-gather
+
+# mod_register: XEP-0077 in-band registration, invitations, password change.
+modules_LTLIBRARIES += modules/register/mod_register.la
+modules_register_mod_register_la_SOURCES = modules/register/mod_register.cpp \
+	modules/register/register.hpp modules/register/register.cpp \
+	modules/register/rate_limits.hpp modules/register/rate_limits.cpp
+modules_register_mod_register_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_register_mod_register_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_register_mod_register_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/register/register.cpp modules/register/rate_limits.cpp \
+	tests/unit/modules/register_test.cpp tests/unit/modules/register_limits_test.cpp
+EXTRA_DIST += modules/register/README.md tests/support/fake_database.hpp
