@@ -99,6 +99,18 @@ Status Register::configure(const config::Section& section) {
     return Status::ok();
 }
 
+Status Register::reload(const config::Section& section) {
+    const Settings old = settings_;
+    Status s = configure(section);
+    if (!s) return s;
+    if (host_ && settings_.allow_registration != old.allow_registration) {
+        settings_ = old;
+        return Status::error("config", section.where("allow_registration") +
+                                           ": a change takes effect when parleyd starts again, not at a reload");
+    }
+    return Status::ok();
+}
+
 Status Register::start(module::Host& host) {
     host_ = &host;
     if (!now_) now_ = [] { return static_cast<int64_t>(std::time(nullptr)); };
@@ -116,11 +128,11 @@ Status Register::start(module::Host& host) {
     if (settings_.allow_registration) {
         limits_ = module::service<RateLimits>(host);
         if (!limits_) return Status::error("register", "the registration rate limits are not running");
-        if (settings_.require_invite) {
-            auto db = host.open_database({store::invites::kModuleDatabase, store::invites::kSchemaVersion, {}, ""});
-            if (!db) return db.status();
-            invites_ = db.value();
-        }
+        // Opened whether invitations are required now or not: a reload may
+        // start requiring them.
+        auto db = host.open_database({store::invites::kModuleDatabase, store::invites::kSchemaVersion, {}, ""});
+        if (!db) return db.status();
+        invites_ = db.value();
         Status s = host.iq_handler(IqTarget::pre_auth, "get", kNsRegister, "query", bind(&Register::registration_form));
         if (s) s = host.iq_handler(IqTarget::pre_auth, "set", kNsRegister, "query", bind(&Register::register_account));
         if (!s) return s;

@@ -69,7 +69,9 @@ class Register final : public module::Module {
 public:
     Status configure(const config::Section& section) override;
     Status start(module::Host& host) override;
-    Status reload(const config::Section& section) override { return configure(section); }
+    // Every option but allow_registration applies at once; a change of
+    // that one is refused (it decides what start() registered).
+    Status reload(const config::Section& section) override;
     void stop() override;
 
     // Unix time, for invitation expiry; tests set their own.

@@ -398,4 +398,20 @@ BOOST_AUTO_TEST_CASE(removal_is_off_by_default_and_deletes_the_account_when_on) 
     BOOST_TEST(!host.fake_accounts.removal_text.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_reload_may_require_invitations_but_not_switch_registration) {
+    start();
+    auto open = pre_auth("set", fields("juliet", "pw"));
+    settle();
+    BOOST_TEST(open->ok);
+    BOOST_REQUIRE(module.reload(section({{"require_invite", yes()}})).is_ok());
+    expect_error(*pre_auth("set", fields("romeo", "pw")), "not-acceptable", "modify", "invitations now required");
+    auto get = pre_auth("get", xml::Element("query", reg::kNsRegister));
+    BOOST_TEST(get->payload->child("x", reg::kNsData) != nullptr, "register: the form asks for the invitation");
+    Status s = module.reload(section({{"allow_registration", config::OptionValue{false, 3}}}));
+    BOOST_TEST(!s, "register: switching registration needs a restart");
+    BOOST_TEST(s.message().find("allow_registration") != std::string::npos, s.message());
+    // The refused reload left the running settings alone.
+    expect_error(*pre_auth("set", fields("romeo", "pw")), "not-acceptable", "modify", "still invitations");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
