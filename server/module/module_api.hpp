@@ -325,8 +325,8 @@ using TimerId = uint64_t;
 // a virtual host. A password must pass store::check_new_password (the rules
 // parleyctl applies); it is used to derive SCRAM keys ([sasl]
 // scram_iterations) on libuv's thread pool, never stored or logged. Every
-// `done` runs later on the calling worker, only while the module runs, with
-// ok or: "exists" (create), "not-found" (set_password, remove), "invalid"
+// `done` runs on the calling worker, only while the module runs (at once,
+// inside the call, for a request refused before any work), with ok or: "exists" (create), "not-found" (set_password, remove), "invalid"
 // (a bad name or password), "busy" (too many account writes queued on this
 // worker: refuse with resource-constraint), or a store error. Loop-affine.
 class Accounts {
