@@ -290,7 +290,11 @@ std::string ControlServer::handle(const std::string& line) {
         log::info("control", "closing {} session(s) of {}", closed, jid->str());
         return fmt::format("{{\"ok\":true,\"closed\":{}}}", closed);
     }
-    if (cmd == "sessions") return sessions_json(arg);
+    if (cmd == "session") {
+        if (arg == "list") return sessions_json("");
+        if (arg.rfind("list ", 0) == 0) return sessions_json(arg.substr(5));
+        return error_json("session takes 'list [BAREJID]'");
+    }
     if (cmd == "reload") {
         Status s = daemon_.reload();
         if (!s) return error_json(s.message());

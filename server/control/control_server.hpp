@@ -5,7 +5,7 @@
 // closes. Requests: "status"; "kick [admin] JID" (ends the sessions a JID
 // names: every session of an account for a bare JID, after it was deleted
 // or its password changed, or one session for a full JID; "admin" says in
-// the stream error that an administrator ended it); "sessions [BAREJID]"
+// the stream error that an administrator ended it); "session list [BAREJID]"
 // (the bound sessions, of one account or all, at most kMaxListedSessions,
 // with each one's address, TLS and login time asked of its worker);
 // "reload".

@@ -56,7 +56,7 @@ void usage(std::ostream& out) {
            "  invite del ID       withdraw an invitation\n"
            "  status              is parleyd running; workers, sessions, uptime\n"
            "  reload              ask parleyd to reload its configuration and modules\n"
-           "--json: session, invite and kick answers as JSON.\n"
+           "--json after session and invite commands: the answer as JSON.\n"
            "The config file defaults to $PARLEY_CONFIG or " PARLEY_SYSCONFDIR "/parley/parley.toml.\n";
 }
 
@@ -278,7 +278,7 @@ int user_command(const std::string& config_path, const std::vector<std::string>&
     return kExitOk;
 }
 
-// --json, wherever it stands on the command line.
+// --json, wherever it stands among a command's arguments.
 bool g_json = false;
 
 // "90", "90s", "30m", "12h", "7d", "2w": seconds, > 0.
@@ -314,7 +314,15 @@ Result<MDB_dbi> invites_db(Context& c) {
     return c.env->database(store::invites::kDatabase, store::invites::kSchemaVersion);
 }
 
-int invite_command(const std::string& config_path, const std::vector<std::string>& args) {
+// Takes --json out of a command's arguments.
+bool take_json(std::vector<std::string>& args) {
+    const size_t before = args.size();
+    std::erase(args, std::string("--json"));
+    return args.size() != before;
+}
+
+int invite_command(const std::string& config_path, std::vector<std::string> args) {
+    g_json = take_json(args);
     if (args.empty()) {
         usage(std::cerr);
         return kExitUsage;
@@ -405,7 +413,8 @@ int invite_command(const std::string& config_path, const std::vector<std::string
     return kExitOk;
 }
 
-int session_command(const std::string& config_path, const std::vector<std::string>& args) {
+int session_command(const std::string& config_path, std::vector<std::string> args) {
+    g_json = take_json(args);
     if (args.empty() || (args[0] == "list" && args.size() > 2) || (args[0] == "kick" && args.size() != 2) ||
         (args[0] != "list" && args[0] != "kick")) {
         usage(std::cerr);
@@ -422,7 +431,8 @@ int session_command(const std::string& config_path, const std::vector<std::strin
                                                                     : "'" + target + "' is not an account's or a session's JID"));
         target = jid->str();
     }
-    line = args[0] == "list" ? (target.empty() ? std::string("sessions") : "sessions " + target) : "kick admin " + target;
+    line = args[0] == "list" ? (target.empty() ? std::string("session list") : "session list " + target)
+                             : "kick admin " + target;
     auto r = ctl::control_request(cfg->control_socket, line);
     if (!r) {
         if (r.status().code() == "not-running") {
@@ -516,8 +526,6 @@ int main(int argc, char** argv) {
         else if (a == "--help" || a == "-h") {
             usage(std::cout);
             return kExitOk;
-        } else if (a == "--json") {
-            g_json = true;
         } else if (a == "--version") {
             std::cout << "parleyctl " PACKAGE_VERSION "\n";
             return kExitOk;
