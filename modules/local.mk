@@ -47,3 +47,15 @@ modules-gather: $(modules_LTLIBRARIES)
 	  ln -sf "../$$(basename $$d)/.libs/$$n.so" "modules/.libs/$$n.so"; \
 	done
 .PHONY: modules-gather
+
+# roster: RFC 6121 rosters, subscriptions and presence (on by default).
+modules_LTLIBRARIES += modules/roster/mod_roster.la
+modules_roster_mod_roster_la_SOURCES = modules/roster/mod_roster.cpp \
+	modules/roster/roster.hpp modules/roster/roster.cpp modules/roster/roster_service.hpp \
+	modules/roster/subscription.hpp modules/roster/subscription.cpp
+modules_roster_mod_roster_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_roster_mod_roster_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_roster_mod_roster_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/roster/roster.cpp modules/roster/subscription.cpp \
+	tests/unit/modules/roster_test.cpp
+EXTRA_DIST += modules/roster/README.md
