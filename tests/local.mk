@@ -13,6 +13,6 @@ EXTRA_DIST += tests/run-all tests/support/certs.sh tests/support/fake_host.hpp \
 	tests/integration/test_login.py tests/integration/test_module_lifecycle.py \
 	tests/integration/test_modules.py tests/integration/test_password_queue.py \
 	tests/integration/test_preauth_limits.py tests/integration/test_reload.py \
-	tests/integration/test_routing.py tests/integration/test_seams.py \
+	tests/integration/test_roster.py tests/integration/test_routing.py tests/integration/test_seams.py \
 	tests/integration/test_store_crash.py tests/integration/test_throttle.py \
 	tests/integration/test_tls_priority.py
