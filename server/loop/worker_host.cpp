@@ -54,6 +54,23 @@ void WorkerHost::disco_identity(module::DiscoIdentity identity) {
 }
 std::vector<std::string> WorkerHost::disco_features() const { return worker_.hooks().features(); }
 std::vector<module::DiscoIdentity> WorkerHost::disco_identities() const { return worker_.hooks().identities(); }
+void WorkerHost::account_disco_feature(std::string feature) {
+    worker_.hooks().add_account_feature(name_, std::move(feature));
+}
+void WorkerHost::account_disco_identity(module::DiscoIdentity identity) {
+    worker_.hooks().add_account_identity(name_, std::move(identity));
+}
+void WorkerHost::account_disco_items(module::AccountItemsProvider fn) {
+    worker_.hooks().add_account_items(name_, std::move(fn));
+}
+std::vector<std::string> WorkerHost::account_disco_features() const { return worker_.hooks().account_features(); }
+std::vector<module::DiscoIdentity> WorkerHost::account_disco_identities() const {
+    return worker_.hooks().account_identities();
+}
+std::vector<module::DiscoItem> WorkerHost::account_disco_item_list(const xmpp::Jid& account,
+                                                                   const xmpp::Jid& requester) const {
+    return worker_.hooks().account_items(account, requester);
+}
 
 bool WorkerHost::is_local_domain(std::string_view domain) const { return worker_.config().find_host(domain) != nullptr; }
 

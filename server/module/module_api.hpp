@@ -40,7 +40,8 @@ namespace parley::module {
 // (module options as tables and lists of tables); the host gained the stanza
 // path's seams (routed hook, holds, unavailable point, domain handlers),
 // sessions, slots, services, stream features and nonzas, databases.
-// 3: SessionEvent gained available and unavailable (everyday IM).
+// 3: SessionEvent gained available and unavailable; the host gained an
+// account's disco (account_disco_*) (everyday IM).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -310,6 +311,18 @@ struct DiscoIdentity {
     friend bool operator==(const DiscoIdentity&, const DiscoIdentity&) = default;
 };
 
+// An entry of an account's disco#items (XEP-0030 §4), e.g. a PEP node.
+struct DiscoItem {
+    std::string jid;
+    std::string node;  // "" when none
+    std::string name;  // "" when none
+    friend bool operator==(const DiscoItem&, const DiscoItem&) = default;
+};
+// The items a module lists for `account` (a bare JID) to `requester`
+// (whose access the module checks). Runs on the worker that answers.
+using AccountItemsProvider =
+    std::function<std::vector<DiscoItem>(const xmpp::Jid& account, const xmpp::Jid& requester)>;
+
 using TimerId = uint64_t;
 
 class Module;
@@ -338,6 +351,17 @@ public:
     // modules now running, sorted and without duplicates.
     virtual std::vector<std::string> disco_features() const = 0;
     virtual std::vector<DiscoIdentity> disco_identities() const = 0;
+    // The same for every account's bare JID (XEP-0030 queries to
+    // user@domain, which the disco module answers): features and identities
+    // a module serves on behalf of accounts (e.g. PEP's pubsub/pep), and
+    // items per account.
+    virtual void account_disco_feature(std::string feature) = 0;
+    virtual void account_disco_identity(DiscoIdentity identity) = 0;
+    virtual void account_disco_items(AccountItemsProvider fn) = 0;
+    virtual std::vector<std::string> account_disco_features() const = 0;
+    virtual std::vector<DiscoIdentity> account_disco_identities() const = 0;
+    virtual std::vector<DiscoItem> account_disco_item_list(const xmpp::Jid& account,
+                                                           const xmpp::Jid& requester) const = 0;
 
     virtual bool is_local_domain(std::string_view domain) const = 0;
     // Routes a stanza originated by the server; 'from' must be set.

@@ -67,7 +67,7 @@ async def roster_of(client):
 
 
 class Roster(ServerTestCase):
-    users = ('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivan', 'judy')
+    users = ('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivan', 'judy', 'kim', 'lee', 'max')
     settings = dict(modules=('disco', 'ping', 'roster'))
 
     def test_roster_get_set_push_remove_with_versions(self):
@@ -294,6 +294,41 @@ class Roster(ServerTestCase):
                 await i.bye()
         run(go())
 
+
+    def test_account_disco_for_itself_and_subscribers_only(self):
+        async def go():
+            k = await online(self.server, 'kim')
+            l_ = await online(self.server, 'lee')
+            m = await online(self.server, 'max')
+            rk, rl = Recorder(k), Recorder(l_)
+            try:
+                await roster_of(k)
+                await roster_of(l_)
+                l_.send_presence(pto=jid('kim'), ptype='subscribe')
+                await rk.wait(lambda p: p['type'] == 'subscribe', 'kim is asked')
+                k.send_presence(pto=jid('lee'), ptype='subscribed')
+                await rl.wait(lambda p: p['type'] == 'subscribed', 'lee is approved')
+
+                async def info(client, to):
+                    iq = client.make_iq_get(queryxmlns='http://jabber.org/protocol/disco#info', ito=to)
+                    try:
+                        reply = await iq.send(timeout=10)
+                    except Exception as e:
+                        return 'error:' + e.iq['error']['condition'] + ':' + e.iq['error']['text']
+                    q = reply.xml.find('{http://jabber.org/protocol/disco#info}query')
+                    ids = [(i.get('category'), i.get('type')) for i in q.findall('{http://jabber.org/protocol/disco#info}identity')]
+                    return ids
+                self.assertIn(('account', 'registered'), await info(k, jid('kim')), 'an account about itself')
+                self.assertIn(('account', 'registered'), await info(l_, jid('kim')), 'a subscriber')
+                stranger = await info(m, jid('kim'))
+                nobody = await info(m, jid('nobody-here'))
+                self.assertTrue(str(stranger).startswith('error:service-unavailable'), stranger)
+                self.assertEqual(stranger, nobody, 'a stranger learns nothing, not even that kim exists')
+            finally:
+                await k.bye()
+                await l_.bye()
+                await m.bye()
+        run(go())
 
 if __name__ == '__main__':
     unittest.main()

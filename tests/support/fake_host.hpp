@@ -61,6 +61,20 @@ public:
         return f;
     }
     std::vector<module::DiscoIdentity> disco_identities() const override { return identities; }
+    void account_disco_feature(std::string feature) override { account_features.push_back(std::move(feature)); }
+    void account_disco_identity(module::DiscoIdentity identity) override {
+        account_identities.push_back(std::move(identity));
+    }
+    void account_disco_items(module::AccountItemsProvider fn) override { account_items.push_back(std::move(fn)); }
+    std::vector<std::string> account_disco_features() const override { return account_features; }
+    std::vector<module::DiscoIdentity> account_disco_identities() const override { return account_identities; }
+    std::vector<module::DiscoItem> account_disco_item_list(const xmpp::Jid& account,
+                                                           const xmpp::Jid& requester) const override {
+        std::vector<module::DiscoItem> out;
+        for (const auto& fn : account_items)
+            for (auto& i : fn(account, requester)) out.push_back(std::move(i));
+        return out;
+    }
     bool is_local_domain(std::string_view domain) const override { return domain == "example.org"; }
     void send(xml::Element stanza) override { sent.push_back(std::move(stanza)); }
     module::TimerId add_timer(uint64_t, uint64_t, std::function<void()>) override { return ++timers; }
@@ -150,6 +164,9 @@ public:
     std::vector<std::tuple<module::HookPoint, int, module::StanzaHook>> hooks;
     std::map<std::tuple<int, std::string, std::string, std::string>, module::IqHandler> iqs;
     std::vector<std::string> features;
+    std::vector<std::string> account_features;
+    std::vector<module::DiscoIdentity> account_identities;
+    std::vector<module::AccountItemsProvider> account_items;
     std::vector<module::DiscoIdentity> identities;
     std::vector<xml::Element> sent;
     module::TimerId timers = 0;
