@@ -9,7 +9,7 @@ import time
 import unittest
 
 from clients import Client, online
-from harness import DOMAIN, ServerTestCase, run
+from harness import DOMAIN, ServerTestCase, run, worker_of
 
 NS = 'jabber:iq:roster'
 
@@ -329,6 +329,59 @@ class Roster(ServerTestCase):
                 await l_.bye()
                 await m.bye()
         run(go())
+
+class StopWithSubscriptions(unittest.TestCase):
+    """SIGTERM while subscribed contacts are online on both workers: every
+    session's unavailable presence goes out as it ends, and parleyd still
+    exits cleanly (no use of a stopped worker, no sanitizer report)."""
+
+    def test_sigterm_with_subscribed_sessions_online(self):
+        from harness import ParleyServer
+        server = ParleyServer(modules=('disco', 'roster'))
+        try:
+            for n in ('ann', 'ben', 'cy'):
+                server.add_user(n, 'secret')
+            server.start()
+
+            async def go():
+                clients = {}
+                recs = {}
+                for n in ('ann', 'ben', 'cy'):
+                    clients[n], recs[n] = await recorded(server, n)
+                    await roster_of(clients[n])
+                # Everyone subscribed to everyone.
+                for a in clients:
+                    for b in clients:
+                        if a < b:
+                            clients[a].send_presence(pto=jid(b), ptype='subscribe')
+                            await recs[b].wait(lambda p, a=a: p['type'] == 'subscribe' and str(p['from']) == jid(a),
+                                               '%s asked by %s' % (b, a))
+                            clients[b].send_presence(pto=jid(a), ptype='subscribed')
+                            clients[b].send_presence(pto=jid(a), ptype='subscribe')
+                            await recs[a].wait(lambda p, b=b: p['type'] == 'subscribe' and str(p['from']) == jid(b),
+                                               '%s asked by %s' % (a, b))
+                            clients[a].send_presence(pto=jid(b), ptype='subscribed')
+                            await recs[b].wait(lambda p, a=a: p['type'] == 'subscribed' and str(p['from']) == jid(a),
+                                               '%s approved by %s' % (b, a))
+                # More sessions of ann until both workers hold one (the kernel
+                # spreads connections; bounded).
+                workers = {worker_of(server, str(c.boundjid)) for c in clients.values()}
+                for i in range(24):
+                    if workers == {0, 1}:
+                        break
+                    extra, _ = await recorded(server, 'ann', resource='extra%d' % i)
+                    w = worker_of(server, str(extra.boundjid))
+                    if w in workers:
+                        await extra.bye()
+                    else:
+                        workers.add(w)
+                        clients['ann-extra'] = extra
+                self.assertEqual(workers, {0, 1}, 'sessions on both workers')
+                return clients
+            run(go())
+            server.stop()  # asserts exit status 0 and no sanitizer report
+        finally:
+            server.cleanup()
 
 if __name__ == '__main__':
     unittest.main()
