@@ -13,4 +13,4 @@ libparley_la_SOURCES += \
 	server/module/module_api.hpp server/module/loader.hpp server/module/loader.cpp \
 	server/module/services.hpp server/module/services.cpp \
 	server/daemon/shared.hpp server/daemon/daemon.hpp server/daemon/daemon.cpp \
-	server/control/control_server.hpp server/control/control_server.cpp
+	server/control/control_server.hpp server/control/control_server.cpp server/control/json.hpp

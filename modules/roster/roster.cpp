@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "control/json.hpp"
 #include "log/log.hpp"
 #include "xmpp/errors.hpp"
 #include "xmpp/namespaces.hpp"
@@ -246,6 +247,12 @@ Status Roster::start(module::Host& host) {
     host.on_unavailable(0, [this](module::RoutedContext& ctx) { return decision_point(ctx); });
     host.on_session(module::SessionEvent::available, [this](const module::SessionInfo& s) { session_available(s); });
     host.on_session(module::SessionEvent::closed, [this](const module::SessionInfo& s) { session_closed(s); });
+    if (host.worker_index() == 0) {
+        s = host.control_command("roster", [this](const std::vector<std::string>& args, module::ControlReply reply) {
+            control(args, std::move(reply));
+        });
+        if (!s) return s;
+    }
     host.stream_feature(module::StreamStage::after_auth, [](const module::StreamInfo&) {
         return std::optional<xml::Element>(xml::Element("ver", kNsRosterVer));
     });
@@ -391,8 +398,7 @@ void Roster::roster_set(const module::IqRequest& req, std::shared_ptr<module::Iq
     Item wanted;
     bool remove = false;
     if (Status s = parse_set(req.payload, wanted, remove); !s) {
-        r->error(s.code() == "bad-request" ? StanzaError::modify("bad-request", s.message())
-                                           : StanzaError::modify(s.code(), s.message()));
+        r->error(StanzaError::modify(s.code(), s.message()));
         return;
     }
     const xmpp::Jid user = req.from.bare();
@@ -400,6 +406,16 @@ void Roster::roster_set(const module::IqRequest& req, std::shared_ptr<module::Iq
         r->error(StanzaError::cancel("not-allowed", "an account is not its own contact"));
         return;
     }
+    set_item(user, wanted, remove, [r](std::optional<StanzaError> e) {
+        if (e)
+            r->error(*e);
+        else
+            r->result(std::nullopt);
+    });
+}
+
+void Roster::set_item(const xmpp::Jid& user, const Item& wanted, bool remove,
+                      std::function<void(std::optional<StanzaError>)> done) {
     auto missing = std::make_shared<bool>(false);
     update(
         user, wanted.jid,
@@ -424,22 +440,22 @@ void Roster::roster_set(const module::IqRequest& req, std::shared_ptr<module::Iq
             e.changed = true;
             return e;
         },
-        [this, r, user, remove, missing](Status st, const Update& u) {
+        [this, done, user, remove, missing](Status st, const Update& u) {
             if (!st) {
                 log::error("roster", "storing a roster item of {}: {}", user.bare_str(), st.to_string());
-                r->error(st.code() == "busy" ? StanzaError::wait("resource-constraint", "the server is busy; try again")
-                                             : StanzaError::wait("internal-server-error", "the roster cannot be changed now"));
+                done(st.code() == "busy" ? StanzaError::wait("resource-constraint", "the server is busy; try again")
+                                         : StanzaError::wait("internal-server-error", "the roster cannot be changed now"));
                 return;
             }
             if (*missing) {
-                r->error(StanzaError::cancel("item-not-found", "no such contact in the roster"));
+                done(StanzaError::cancel("item-not-found", "no such contact in the roster"));
                 return;
             }
             if (u.refused_full) {
-                r->error(StanzaError::wait("resource-constraint", "the roster is full"));
+                done(StanzaError::wait("resource-constraint", "the roster is full"));
                 return;
             }
-            r->result(std::nullopt);
+            done(std::nullopt);
             push(user, u.item, u.removed, u.version);
             if (remove) {
                 // The item as it was before the removal.
@@ -448,6 +464,78 @@ void Roster::roster_set(const module::IqRequest& req, std::shared_ptr<module::Iq
                 if (has_from(u.item) || u.item.pending_in) host_->send(presence("unsubscribed", user, u.item.jid));
             }
         });
+}
+
+void Roster::control(const std::vector<std::string>& args, module::ControlReply reply) {
+    auto usage = [&reply] {
+        reply(Status::error("usage", "usage: roster show USER | roster add USER CONTACT [--name NAME] [--group GROUP]... | "
+                                     "roster del USER CONTACT"));
+    };
+    if (args.size() < 2) return usage();
+    auto user = xmpp::Jid::parse(args[1]);
+    if (!user || !user->has_node() || !user->is_bare() || !host_->is_local_domain(user->domain())) {
+        reply(Status::error("invalid", "'" + args[1] + "' is not an account of this server"));
+        return;
+    }
+    const std::string& verb = args[0];
+    if (verb == "show" && args.size() == 2) {
+        auto listing = load_roster(*db_, user.value());
+        if (!listing) {
+            reply(listing.status());
+            return;
+        }
+        std::string json = fmt::format("{{\"user\":{},\"version\":{},\"items\":[", control::json_string(user->bare_str()),
+                                       listing->version);
+        bool first = true;
+        std::string text;  // for people: one line per contact
+        for (const auto& i : listing->items) {
+            text += fmt::format("{} {}{}{}{}", i.jid.bare_str(), roster::to_string(i.subscription),
+                                i.ask ? " ask=subscribe" : "", i.approved ? " pre-approved" : "",
+                                i.pending_in ? " request-pending" : "");
+            if (!i.in_roster) text += " (not in the roster)";
+            if (!i.name.empty()) text += " name=\"" + i.name + "\"";
+            for (const auto& g : i.groups) text += " group=\"" + g + "\"";
+            text += "\n";
+            if (!first) json += ",";
+            first = false;
+            json += fmt::format("{{\"jid\":{},\"name\":{},\"subscription\":\"{}\",\"ask\":{},\"approved\":{},"
+                                "\"pending_in\":{},\"in_roster\":{},\"groups\":[",
+                                control::json_string(i.jid.bare_str()), control::json_string(i.name),
+                                roster::to_string(i.subscription), i.ask, i.approved, i.pending_in, i.in_roster);
+            for (size_t g = 0; g < i.groups.size(); ++g) json += (g ? "," : "") + control::json_string(i.groups[g]);
+            json += "]}";
+        }
+        json += "],\"text\":" + control::json_string(text) + "}";
+        reply(std::move(json));
+        return;
+    }
+    if ((verb != "add" && verb != "del") || args.size() < 3) return usage();
+    Item wanted;
+    auto contact = xmpp::Jid::parse(args[2]);
+    if (!contact || !contact->is_bare() || contact.value() == user.value()) {
+        reply(Status::error("invalid", "'" + args[2] + "' is not a contact's bare JID"));
+        return;
+    }
+    wanted.jid = contact.value();
+    const bool remove = verb == "del";
+    for (size_t i = 3; i < args.size(); ++i) {
+        if (remove || i + 1 >= args.size()) return usage();
+        if (args[i] == "--name") wanted.name = args[++i];
+        else if (args[i] == "--group") {
+            const std::string& g = args[++i];
+            if (g.empty() || std::find(wanted.groups.begin(), wanted.groups.end(), g) != wanted.groups.end())
+                return usage();
+            wanted.groups.push_back(g);
+        } else
+            return usage();
+    }
+    log::info("roster", "control: roster {} {} {}", verb, user->bare_str(), contact->bare_str());
+    set_item(user.value(), wanted, remove, [reply](std::optional<StanzaError> e) {
+        if (e)
+            reply(Status::error(e->condition, e->text));
+        else
+            reply(std::string("{}"));
+    });
 }
 
 module::HookResult Roster::client_presence(module::StanzaContext& ctx) {

@@ -29,6 +29,10 @@
 // contacts are stored and routed (and bounce for now), but broadcasts and
 // probes skip remote contacts (UNFINISHED: s2s).
 //
+// Admins: `parleyctl roster show USER`, `roster add USER CONTACT [--name N]
+// [--group G]...`, `roster del USER CONTACT` (control commands on worker 0),
+// which act as the user's own roster set would (pushes included).
+//
 // One Module instance per worker; loop-affine. The roster service
 // (roster_service.hpp) is one per process; see there for its threading.
 #pragma once
@@ -114,6 +118,13 @@ private:
     void answer_probe(const xmpp::Jid& prober, const xmpp::Jid& user);
     void session_available(const module::SessionInfo& s);
     void session_closed(const module::SessionInfo& s);
+    // `parleyctl roster show|add|del` (worker 0).
+    void control(const std::vector<std::string>& args, module::ControlReply reply);
+    // A roster set or remove for `user` (from the client or parleyctl):
+    // stored, pushed, subscriptions cancelled on remove; `done` gets the
+    // stanza error's condition and text, or nothing.
+    void set_item(const xmpp::Jid& user, const roster::Item& wanted, bool remove,
+                  std::function<void(std::optional<StanzaError>)> done);
 
     // user's current presence (each available session's last) to `to`.
     void send_presence_of(const xmpp::Jid& user, const xmpp::Jid& to, bool unavailable_when_none);

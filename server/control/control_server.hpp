@@ -3,7 +3,11 @@
 // A Unix stream socket (mode 0600) in the data directory by default. A client
 // writes one request line and reads one JSON line back, then the server
 // closes. Requests: "status", "kick BAREJID" (ends that account's sessions,
-// used after an account is deleted or its password changed), "reload".
+// used after an account is deleted or its password changed), "reload"; any
+// other request "NAME args..." goes to the module that serves NAME
+// (module::Host::control_command) on worker 0, whose answer comes back to
+// this thread through an async handle (within kModuleTimeoutMs, or the
+// client gets an error).
 // The full admin protocol (roles, audit) is a later capability; this socket
 // only carries what parleyctl needs now.
 //
@@ -20,6 +24,8 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <unordered_set>
@@ -35,6 +41,8 @@ namespace parley::control {
 class ControlServer {
 public:
     static constexpr uint64_t kClientTimeoutMs = 5000;
+    static constexpr uint64_t kModuleTimeoutMs = 10000;
+    struct Mailbox;
 
     ControlServer(daemon::Daemon& daemon, uv_loop_t* loop) : daemon_(daemon), loop_(loop) {}
     Status listen(const std::string& path);
@@ -44,8 +52,13 @@ public:
     // Answers one request line; exposed for tests.
     std::string handle(const std::string& line);
 
+    // Answers a core request now, or hands a module's to worker 0 (nullopt:
+    // the answer comes later to `client_id`).
+    std::optional<std::string> dispatch(const std::string& line, uint64_t client_id);
+
 private:
     struct Client;
+    static void on_mail(uv_async_t* async);
     static void on_connection(uv_stream_t* server, int status);
     daemon::Daemon& daemon_;
     uv_loop_t* loop_;
@@ -54,6 +67,8 @@ private:
     dev_t dev_ = 0;  // identity of the socket file listen() made
     ino_t ino_ = 0;
     std::unordered_set<Client*> clients_;
+    std::shared_ptr<Mailbox> mailbox_;
+    uint64_t next_client_ = 0;
 };
 
 }  // namespace parley::control

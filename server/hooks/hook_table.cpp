@@ -255,6 +255,18 @@ std::vector<module::DiscoItem> HookTable::account_items(const xmpp::Jid& account
     return out;
 }
 
+Status HookTable::add_control(const std::string& owner, const std::string& name, module::ControlHandler fn) {
+    if (controls_.count(name))
+        return Status::error("exists", "control command '" + name + "' is served by module " + controls_.at(name).first);
+    controls_.emplace(name, std::make_pair(owner, std::move(fn)));
+    return Status::ok();
+}
+
+const module::ControlHandler* HookTable::find_control(std::string_view name) const {
+    auto it = controls_.find(name);
+    return it == controls_.end() ? nullptr : &it->second.second;
+}
+
 void HookTable::drop(const std::string& owner) {
     std::erase_if(hooks_, [&](const Hook& h) { return h.owner == owner; });
     std::erase_if(iqs_, [&](const auto& kv) { return kv.second.owner == owner; });
@@ -264,6 +276,7 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(account_features_, [&](const auto& f) { return f.first == owner; });
     std::erase_if(account_identities_, [&](const auto& i) { return i.first == owner; });
     std::erase_if(account_items_, [&](const auto& i) { return i.first == owner; });
+    std::erase_if(controls_, [&](const auto& kv) { return kv.second.first == owner; });
     std::erase_if(routed_, [&](const auto& h) { return h.owner == owner; });
     std::erase_if(unavailable_, [&](const auto& h) { return h.owner == owner; });
     std::erase_if(domains_, [&](const auto& kv) { return kv.second.owner == owner; });

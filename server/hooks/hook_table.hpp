@@ -72,6 +72,10 @@ public:
     std::vector<module::DiscoIdentity> account_identities() const;
     std::vector<module::DiscoItem> account_items(const xmpp::Jid& account, const xmpp::Jid& requester) const;
 
+    // Control commands (module::Host::control_command); refused when taken.
+    Status add_control(const std::string& owner, const std::string& name, module::ControlHandler fn);
+    const module::ControlHandler* find_control(std::string_view name) const;
+
     void drop(const std::string& owner);
 
 private:
@@ -118,6 +122,7 @@ private:
     std::vector<std::pair<std::string, std::string>> account_features_;
     std::vector<std::pair<std::string, module::DiscoIdentity>> account_identities_;
     std::vector<std::pair<std::string, module::AccountItemsProvider>> account_items_;
+    std::map<std::string, std::pair<std::string, module::ControlHandler>, std::less<>> controls_;
     uint64_t seq_ = 0;
 };
 

@@ -54,6 +54,16 @@ void WorkerHost::disco_identity(module::DiscoIdentity identity) {
 }
 std::vector<std::string> WorkerHost::disco_features() const { return worker_.hooks().features(); }
 std::vector<module::DiscoIdentity> WorkerHost::disco_identities() const { return worker_.hooks().identities(); }
+Status WorkerHost::control_command(std::string name, module::ControlHandler fn) {
+    if (worker_.index() != 0) return Status::error("invalid", "control commands are registered on worker 0");
+    bool valid = !name.empty() && name[0] >= 'a' && name[0] <= 'z';
+    for (char c : name) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+    if (!valid) return Status::error("invalid", "control command name '" + name + "' is not [a-z][a-z0-9-]*");
+    if (name == "status" || name == "kick" || name == "reload" || name == "session")
+        return Status::error("exists", "'" + name + "' is a request of parleyd itself");
+    return worker_.hooks().add_control(name_, name, std::move(fn));
+}
+
 void WorkerHost::account_disco_feature(std::string feature) {
     worker_.hooks().add_account_feature(name_, std::move(feature));
 }

@@ -38,6 +38,7 @@ public:
     void disco_identity(module::DiscoIdentity identity) override;
     std::vector<std::string> disco_features() const override;
     std::vector<module::DiscoIdentity> disco_identities() const override;
+    Status control_command(std::string name, module::ControlHandler fn) override;
     void account_disco_feature(std::string feature) override;
     void account_disco_identity(module::DiscoIdentity identity) override;
     void account_disco_items(module::AccountItemsProvider fn) override;

@@ -41,7 +41,7 @@ namespace parley::module {
 // path's seams (routed hook, holds, unavailable point, domain handlers),
 // sessions, slots, services, stream features and nonzas, databases.
 // 3: SessionEvent gained available and unavailable; the host gained an
-// account's disco (account_disco_*) (everyday IM).
+// account's disco (account_disco_*) and control commands (everyday IM).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -323,6 +323,13 @@ struct DiscoItem {
 using AccountItemsProvider =
     std::function<std::vector<DiscoItem>(const xmpp::Jid& account, const xmpp::Jid& requester)>;
 
+// The answer to a parleyctl command a module serves: a JSON object (its
+// text; "ok":true is added), or an error parleyctl prints.
+using ControlReply = std::function<void(Result<std::string> json_fields)>;
+// `args`: the words after the command's name. Call reply once, now or later
+// on the same worker; a reply dropped unanswered answers with an error.
+using ControlHandler = std::function<void(const std::vector<std::string>& args, ControlReply reply)>;
+
 using TimerId = uint64_t;
 
 class Module;
@@ -422,6 +429,13 @@ public:
     // The process-wide service registered under `name` (see Service), or
     // nullptr. Use module::service<T>(host) for the typed interface.
     virtual Service* service(std::string_view name) const = 0;
+
+    // Serves the control socket's request "NAME args..." (`parleyctl NAME
+    // ...`), for admin tools. Served on worker 0 only: a module registers
+    // from its instance there (a registration on another worker, or a
+    // second one of a name, is refused). NAME: [a-z][a-z0-9-]*, not a
+    // request of the core (status, kick, reload, session).
+    virtual Status control_command(std::string name, ControlHandler fn) = 0;
 
     // Sends an iq request ('from' set by the module: a served domain or an
     // account's bare JID; 'id' is replaced by the host's) and calls fn once,

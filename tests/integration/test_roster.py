@@ -67,7 +67,7 @@ async def roster_of(client):
 
 
 class Roster(ServerTestCase):
-    users = ('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivan', 'judy', 'kim', 'lee', 'max')
+    users = ('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivan', 'judy', 'kim', 'lee', 'max', 'nina')
     settings = dict(modules=('disco', 'ping', 'roster'))
 
     def test_roster_get_set_push_remove_with_versions(self):
@@ -328,6 +328,46 @@ class Roster(ServerTestCase):
                 await k.bye()
                 await l_.bye()
                 await m.bye()
+        run(go())
+
+    def test_parleyctl_roster_show_add_del_with_pushes(self):
+        import json
+        async def go():
+            n = await online(self.server, 'nina')
+            try:
+                await roster_of(n)
+                pushes = []
+                n.add_event_handler('roster_update', pushes.append)
+                r = self.server.ctl('roster', 'add', jid('nina'), 'otto@example.net', '--name', 'Otto O',
+                                    '--group', 'Work Team', '--group', 'Friends')
+                self.assertIn('added', r.stdout)
+                deadline = time.monotonic() + 10
+                while not pushes and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                self.assertTrue(pushes, 'the online client got the push')
+                roster, _ = await roster_of(n)
+                self.assertEqual(roster, {'otto@example.net': ('none', None, 'Otto O', ['Friends', 'Work Team'])})
+                shown = json.loads(self.server.ctl('roster', 'show', jid('nina'), '--json').stdout)
+                self.assertTrue(shown['ok'])
+                self.assertEqual([(i['jid'], i['name'], i['groups'], i['subscription']) for i in shown['items']],
+                                 [('otto@example.net', 'Otto O', ['Work Team', 'Friends'], 'none')])
+                text = self.server.ctl('roster', 'show', jid('nina')).stdout
+                self.assertIn('otto@example.net none', text)
+                self.assertIn('group="Work Team"', text)
+                self.server.ctl('roster', 'del', jid('nina'), 'otto@example.net')
+                roster, _ = await roster_of(n)
+                self.assertEqual(roster, {})
+                # Errors: a missing contact, an unknown account, bad usage.
+                r = self.server.ctl('roster', 'del', jid('nina'), 'otto@example.net', check=False)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn('no such contact', r.stderr)
+                r = self.server.ctl('roster', 'show', jid('nobody-at-all'), check=False)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn('does not exist', r.stderr)
+                r = self.server.ctl('roster', 'add', jid('nina'), check=False)
+                self.assertEqual(r.returncode, 2)
+            finally:
+                await n.bye()
         run(go())
 
 class StopWithSubscriptions(unittest.TestCase):

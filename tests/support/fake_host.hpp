@@ -61,6 +61,11 @@ public:
         return f;
     }
     std::vector<module::DiscoIdentity> disco_identities() const override { return identities; }
+    Status control_command(std::string name, module::ControlHandler fn) override {
+        if (controls.count(name)) return Status::error("exists", "taken");
+        controls.emplace(std::move(name), std::move(fn));
+        return Status::ok();
+    }
     void account_disco_feature(std::string feature) override { account_features.push_back(std::move(feature)); }
     void account_disco_identity(module::DiscoIdentity identity) override {
         account_identities.push_back(std::move(identity));
@@ -165,6 +170,7 @@ public:
     std::map<std::tuple<int, std::string, std::string, std::string>, module::IqHandler> iqs;
     std::vector<std::string> features;
     std::vector<std::string> account_features;
+    std::map<std::string, module::ControlHandler> controls;
     std::vector<module::DiscoIdentity> account_identities;
     std::vector<module::AccountItemsProvider> account_items;
     std::vector<module::DiscoIdentity> identities;
