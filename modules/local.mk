@@ -47,3 +47,15 @@ modules-gather: $(modules_LTLIBRARIES)
 	  ln -sf "../$$(basename $$d)/.libs/$$n.so" "modules/.libs/$$n.so"; \
 	done
 .PHONY: modules-gather
+
+# mod_offline: XEP-0160 offline messages (modules/offline/README.md).
+modules_LTLIBRARIES += modules/offline/mod_offline.la
+modules_offline_mod_offline_la_SOURCES = modules/offline/mod_offline.cpp \
+	modules/offline/offline.hpp modules/offline/offline.cpp \
+	modules/offline/offline_store.hpp modules/offline/offline_store.cpp
+modules_offline_mod_offline_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_offline_mod_offline_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_offline_mod_offline_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/offline/offline.cpp modules/offline/offline_store.cpp \
+	tests/unit/modules/offline_test.cpp
+EXTRA_DIST += modules/offline/README.md
