@@ -59,3 +59,15 @@ modules_roster_mod_roster_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/roster/roster.cpp modules/roster/subscription.cpp \
 	tests/unit/modules/roster_test.cpp
 EXTRA_DIST += modules/roster/README.md
+
+# mod_offline: XEP-0160 offline messages (modules/offline/README.md).
+modules_LTLIBRARIES += modules/offline/mod_offline.la
+modules_offline_mod_offline_la_SOURCES = modules/offline/mod_offline.cpp \
+	modules/offline/offline.hpp modules/offline/offline.cpp \
+	modules/offline/offline_store.hpp modules/offline/offline_store.cpp
+modules_offline_mod_offline_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_offline_mod_offline_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_offline_mod_offline_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/offline/offline.cpp modules/offline/offline_store.cpp \
+	tests/unit/modules/offline_test.cpp
+EXTRA_DIST += modules/offline/README.md

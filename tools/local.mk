@@ -23,3 +23,4 @@ EXTRA_DIST += tools/bench/run-bench tools/bench/preauth-memory tools/bench/login
 noinst_PROGRAMS = tools/bench/store-writer
 tools_bench_store_writer_SOURCES = tools/bench/store_writer.cpp
 tools_bench_store_writer_LDADD = libparley.la $(FMT_LIBS) $(LMDB_LIBS) -lpthread
+EXTRA_DIST += tools/bench/offline-bench
