@@ -59,3 +59,14 @@ modules_roster_mod_roster_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/roster/roster.cpp modules/roster/subscription.cpp \
 	tests/unit/modules/roster_test.cpp
 EXTRA_DIST += modules/roster/README.md
+
+# carbons: XEP-0280 Message Carbons.
+modules_LTLIBRARIES += modules/carbons/mod_carbons.la
+modules_carbons_mod_carbons_la_SOURCES = modules/carbons/mod_carbons.cpp \
+	modules/carbons/carbons.hpp modules/carbons/carbons.cpp modules/carbons/rules.hpp modules/carbons/rules.cpp
+modules_carbons_mod_carbons_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_carbons_mod_carbons_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_carbons_mod_carbons_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/carbons/carbons.cpp modules/carbons/rules.cpp \
+	tests/unit/modules/carbons_test.cpp
+EXTRA_DIST += modules/carbons/README.md
