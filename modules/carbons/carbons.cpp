@@ -4,6 +4,7 @@
 #include <map>
 
 #include "log/log.hpp"
+#include "xmpp/errors.hpp"
 
 namespace parley::mod_carbons {
 
@@ -43,12 +44,19 @@ Status Carbons::start(module::Host& host) {
         if (!s) return s;
     }
     // §11: only the server makes carbons. A client that sends a wrapper is
-    // refused, whoever it is addressed to.
-    host.hook(module::HookPoint::stanza_in, 0, [](module::StanzaContext& c) {
-        if (c.stanza.name() == "message" && is_carbon(c.stanza))
-            return module::HookResult::reject(
-                StanzaError::auth("forbidden", "only the server sends message carbons (XEP-0280 §11)"));
-        return module::HookResult::pass();
+    // refused, whoever it is addressed to. The error does not carry the
+    // wrapper back (the router's bounce would copy it, and the filter below
+    // would then drop the error as a forgery of its own).
+    host.hook(module::HookPoint::stanza_in, 0, [this](module::StanzaContext& c) {
+        if (c.stanza.name() != "message" || !is_carbon(c.stanza)) return module::HookResult::pass();
+        if (!xmpp::is_error_or_result(c.stanza)) {
+            xml::Element original = c.stanza;
+            original.remove_children("sent", kNsCarbons);
+            original.remove_children("received", kNsCarbons);
+            host_->send(xmpp::make_error_reply(
+                original, StanzaError::auth("forbidden", "only the server sends message carbons (XEP-0280 §11)")));
+        }
+        return module::HookResult::handled();
     });
     // And whatever the origin (a module, a remote server), a message that
     // looks like a carbon reaches a session only from that session's own

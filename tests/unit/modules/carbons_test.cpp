@@ -203,9 +203,22 @@ BOOST_AUTO_TEST_CASE(clients_cannot_send_carbons_and_sessions_get_only_their_own
         return module::HookResult::pass();
     };
     xml::Element forged = wrap(Direction::received, jid("romeo@example.org"), jid("romeo@example.org/home"), msg("chat"));
+    forged.set_attr("from", "tybalt@example.org/home");
+    forged.set_attr("to", "romeo@example.org");
     auto r = run(module::HookPoint::stanza_in, forged, "tybalt@example.org/home", "romeo@example.org");
-    BOOST_TEST((r.verdict == module::HookResult::Verdict::reject), "carbons: a client's wrapper is refused");
-    BOOST_TEST(r.error.condition == "forbidden");
+    BOOST_TEST((r.verdict == module::HookResult::Verdict::handled), "carbons: a client's wrapper goes no further");
+    BOOST_REQUIRE(host.sent.size() == 1u);
+    const xml::Element& err = host.sent[0];
+    BOOST_TEST(err.attr_or("type") == "error");
+    BOOST_TEST(err.attr_or("to") == "tybalt@example.org/home");
+    const auto* e = err.child("error", xmpp::kNsClient);
+    BOOST_TEST((e && e->child("forbidden", xmpp::kNsStanzas)), "carbons: the sender is told it is forbidden");
+    BOOST_TEST(!is_carbon(err), "carbons: the error does not carry the wrapper back");
+    xml::Element forged_error = forged;
+    forged_error.set_attr("type", "error");
+    BOOST_TEST((run(module::HookPoint::stanza_in, forged_error, "tybalt@example.org/home", "romeo@example.org").verdict ==
+                module::HookResult::Verdict::handled));
+    BOOST_TEST(host.sent.size() == 1u, "carbons: an error is never answered");
     xml::Element plain = msg("chat");
     BOOST_TEST((run(module::HookPoint::stanza_in, plain, "tybalt@example.org/home", "romeo@example.org").verdict ==
                 module::HookResult::Verdict::pass));
