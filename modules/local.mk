@@ -70,3 +70,16 @@ modules_carbons_mod_carbons_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/carbons/carbons.cpp modules/carbons/rules.cpp \
 	tests/unit/modules/carbons_test.cpp
 EXTRA_DIST += modules/carbons/README.md
+
+# blocking: XEP-0191 Blocking Command.
+modules_LTLIBRARIES += modules/blocking/mod_blocking.la
+modules_blocking_mod_blocking_la_SOURCES = modules/blocking/mod_blocking.cpp \
+	modules/blocking/blocking.hpp modules/blocking/blocking.cpp \
+	modules/blocking/blocklist_store.hpp modules/blocking/blocklist_store.cpp \
+	modules/blocking/matching.hpp modules/blocking/matching.cpp
+modules_blocking_mod_blocking_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_blocking_mod_blocking_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_blocking_mod_blocking_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/blocking/blocking.cpp modules/blocking/blocklist_store.cpp \
+	modules/blocking/matching.cpp tests/unit/modules/blocking_test.cpp
+EXTRA_DIST += modules/blocking/README.md
