@@ -167,12 +167,13 @@ module::HookResult Blocking::on_stanza_in(module::StanzaContext& c) {
         }
         return module::HookResult::handled();
     }
-    if (local_account(c.to) && blocks(c.to.bare(), c.from)) {
-        // As if the user were offline: presence vanishes, messages and iq
-        // requests bounce the way they would (errors and results silently).
-        if (c.stanza.name() == "presence") return module::HookResult::handled();
+    // To a local user who blocks the sender: as if the user were offline,
+    // messages and iq requests bounce the way they would (errors and results
+    // silently). Presence goes on, so that the sender's own side is kept as
+    // for anyone (the roster module records an outbound subscription
+    // request here): it vanishes at the unavailable point or at stanza_out.
+    if (c.stanza.name() != "presence" && local_account(c.to) && blocks(c.to.bare(), c.from))
         return module::HookResult::reject(unavailable());
-    }
     return module::HookResult::pass();
 }
 

@@ -12,9 +12,8 @@
 // Filtering, at every point a stanza can pass (doc: README.md):
 //   stanza_in   a client's stanza to a JID its user blocks: refused with
 //               not-acceptable + <blocked xmlns='urn:xmpp:blocking:errors'/>;
-//               to a local user who blocks the sender: presence dropped,
-//               messages and iqs answered service-unavailable as if the
-//               user were offline.
+//               a message or iq to a local user who blocks the sender:
+//               answered service-unavailable as if the user were offline.
 //   routed      the same answer for messages and iqs from the server's own
 //               modules and remote servers (they skip stanza_in).
 //   unavailable a stanza to a user nobody's online for (probes,
