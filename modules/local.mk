@@ -71,3 +71,27 @@ modules_offline_mod_offline_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/offline/offline.cpp modules/offline/offline_store.cpp \
 	tests/unit/modules/offline_test.cpp
 EXTRA_DIST += modules/offline/README.md
+
+# carbons: XEP-0280 Message Carbons.
+modules_LTLIBRARIES += modules/carbons/mod_carbons.la
+modules_carbons_mod_carbons_la_SOURCES = modules/carbons/mod_carbons.cpp \
+	modules/carbons/carbons.hpp modules/carbons/carbons.cpp modules/carbons/rules.hpp modules/carbons/rules.cpp
+modules_carbons_mod_carbons_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_carbons_mod_carbons_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_carbons_mod_carbons_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/carbons/carbons.cpp modules/carbons/rules.cpp \
+	tests/unit/modules/carbons_test.cpp
+EXTRA_DIST += modules/carbons/README.md
+
+# blocking: XEP-0191 Blocking Command.
+modules_LTLIBRARIES += modules/blocking/mod_blocking.la
+modules_blocking_mod_blocking_la_SOURCES = modules/blocking/mod_blocking.cpp \
+	modules/blocking/blocking.hpp modules/blocking/blocking.cpp \
+	modules/blocking/blocklist_store.hpp modules/blocking/blocklist_store.cpp \
+	modules/blocking/matching.hpp modules/blocking/matching.cpp
+modules_blocking_mod_blocking_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_blocking_mod_blocking_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_blocking_mod_blocking_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/blocking/blocking.cpp modules/blocking/blocklist_store.cpp \
+	modules/blocking/matching.cpp tests/unit/modules/blocking_test.cpp
+EXTRA_DIST += modules/blocking/README.md

@@ -17,3 +17,5 @@ EXTRA_DIST += tests/run-all tests/support/certs.sh tests/support/fake_host.hpp \
 	tests/integration/test_store_crash.py tests/integration/test_throttle.py \
 	tests/integration/test_tls_priority.py
 EXTRA_DIST += tests/integration/test_offline.py
+
+EXTRA_DIST += tests/integration/test_carbons.py tests/integration/test_blocking.py
