@@ -47,3 +47,17 @@ modules-gather: $(modules_LTLIBRARIES)
 	  ln -sf "../$$(basename $$d)/.libs/$$n.so" "modules/.libs/$$n.so"; \
 	done
 .PHONY: modules-gather
+
+# pep: XEP-0163 PEP, XEP-0115 caps, XEP-0402/0048 bookmarks, XEP-0049 private storage.
+modules_LTLIBRARIES += modules/pep/mod_pep.la
+PEP_SOURCES = modules/pep/pep.hpp modules/pep/pep.cpp modules/pep/pubsub_iq.cpp \
+	modules/pep/bookmarks.hpp modules/pep/bookmarks.cpp modules/pep/caps.hpp modules/pep/caps.cpp \
+	modules/pep/node_config.hpp modules/pep/node_config.cpp modules/pep/node_store.hpp modules/pep/node_store.cpp \
+	modules/pep/element_codec.hpp modules/pep/element_codec.cpp modules/roster/roster_service.hpp
+modules_pep_mod_pep_la_SOURCES = modules/pep/mod_pep.cpp $(PEP_SOURCES)
+modules_pep_mod_pep_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_pep_mod_pep_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_pep_mod_pep_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += $(PEP_SOURCES) \
+	tests/unit/modules/pep_test.cpp tests/unit/modules/pep_store_test.cpp tests/unit/modules/pep_caps_test.cpp
+EXTRA_DIST += modules/pep/README.md
