@@ -38,7 +38,7 @@ const module::XepInfo kXeps[] = {
     {"0060", "1.30.0", "partial: the PEP subset (see README)"},
     {"0115", "1.6.0", "complete for a server: caps read from presence, verified before caching"},
     {"0223", "1.1.1", "complete"},
-    {"0222", "1.0.1", "complete"},
+    {"0222", "1.0", "complete"},
     {"0402", "1.2.0", "complete, with #compat to XEP-0048 in private storage; not #compat-pep"},
     {"0048", "1.2", "partial: through private XML storage (XEP-0049) only"},
     {"0049", "1.2", "complete"},
