@@ -3,17 +3,20 @@ by +notify caps, access models, the last item on presence, publish-options
 preconditions, persistence across a restart, and bookmarks seen through
 XEP-0402 and XEP-0048 (private storage) alike.
 
-The tests marked ROSTER need presence subscriptions, which the roster module
-makes: they run when mod_roster.so is built and are skipped otherwise."""
+The tests of class Contacts need presence subscriptions (ROSTER): with the
+roster module built (mod_roster.so) they make them with a real subscription
+handshake; without it they run against the test module mod_testroster, a
+fixed roster service in which alice and bob are subscribed both ways."""
 import asyncio
 import os
+import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
 from slixmpp.exceptions import IqError
 
 from clients import online
-from harness import BUILD, DOMAIN, ParleyServer, run
+from harness import BUILD, DOMAIN, ParleyServer, module_dir_with_test_modules, run
 
 PLUGINS = ('xep_0030', 'xep_0004', 'xep_0060', 'xep_0115', 'xep_0163', 'xep_0049', 'xep_0048')
 PUBSUB = 'http://jabber.org/protocol/pubsub'
@@ -358,11 +361,24 @@ class OwnNodes(PepTest):
         run(go())
 
 
-@unittest.skipUnless(HAVE_ROSTER, 'ROSTER: needs the roster module (presence subscriptions)')
 class Contacts(PepTest):
-    """ROSTER: needs presence subscriptions between alice and bob."""
+    """Contacts (ROSTER): alice and bob see each other's presence, carol does not."""
+
+    @classmethod
+    def setUpClass(cls):
+        if HAVE_ROSTER:
+            return super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix='parley-pep-')
+        cls.server = ParleyServer(modules=MODULES + ('testroster',),
+                                  module_options={'testroster': 'both = ["alice@%s bob@%s"]' % (DOMAIN, DOMAIN)},
+                                  module_dir=module_dir_with_test_modules(os.path.join(cls.tmp, 'modules')))
+        for u in cls.users:
+            cls.server.add_user(u, 'secret')
+        cls.server.start()
 
     async def subscribe_both(self, a, b):
+        if not HAVE_ROSTER:
+            return  # mod_testroster has them subscribed already
         b.auto_authorize = True
         a.auto_authorize = True
         b.auto_subscribe = True
@@ -391,6 +407,21 @@ class Contacts(PepTest):
                 # A contact may read the presence-model node; carol may not.
                 got = await items_of(b1, 'alice@' + DOMAIN, TUNE)
                 self.assertEqual([i.get('id') for i in got], ['c1'])
+                carol = await pep_client(self.server, 'carol', 'c', notify=(TUNE,))
+                try:
+                    with self.assertRaises(IqError) as e:
+                        await items_of(carol, 'alice@' + DOMAIN, TUNE)
+                    self.assertEqual(error_of(e.exception), ('not-authorized', 'presence-subscription-required'))
+                    await publish(a, TUNE, tune('Byrd'), id='c2')
+                    await event_for_item(b1, TUNE, 'c2')
+                    await publish(a, MOOD, mood('bored'), id='sync')
+                    await event_for_item(b1, MOOD, 'sync')
+                    # The fan-out to every worker was queued with bob's: a
+                    # bounded pause lets another worker's inbox drain too.
+                    await asyncio.sleep(0.5)
+                    self.assertTrue(carol.messages.empty(), 'carol, no contact, gets no event although she asks')
+                finally:
+                    await carol.bye()
             finally:
                 await self.bye(a, b1, b2)
         run(go())
