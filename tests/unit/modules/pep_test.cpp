@@ -300,6 +300,13 @@ BOOST_AUTO_TEST_CASE(the_last_item_is_sent_on_initial_presence_only) {
     f.presence("romeo@example.org/orchard", "", "unavailable");
     f.presence("romeo@example.org/orchard", "wants");
     BOOST_TEST(f.event_recipients(kTune).size() == 1u, "pep: again after unavailable");
+    // New caps on an update: only the newly wanted nodes.
+    f.publish("urn:example:mood", "m", "x");
+    f.known_caps("more", {kTune, "urn:example:mood"});
+    f.host.sent.clear();
+    f.presence("romeo@example.org/orchard", "more");
+    BOOST_TEST(f.host.sent.size() == 1u, "pep: one last item, for the node newly asked for");
+    BOOST_TEST(f.event_recipients("urn:example:mood").size() == 1u);
     // A node with send_last_published_item never (the bookmarks default) is not sent.
     f.session("juliet@example.org/desk");
     f.publish("urn:xmpp:bookmarks:1", "room@conference.example.org", "x");
