@@ -169,6 +169,7 @@ Status Pep::start(module::Host& host) {
     }
     // Early, so that the caps are known before other modules act on the presence.
     host.hook(module::HookPoint::stanza_in, 100, [this](module::StanzaContext& c) { return on_presence(c); });
+    host.hook(module::HookPoint::stanza_out, 0, [this](module::StanzaContext& c) { return on_roster_push(c); });
     return Status::ok();
 }
 
@@ -256,11 +257,13 @@ void Pep::notify(const xmpp::Jid& owner, const std::string& node, const NodeConf
     }
 }
 
-void Pep::send_last_items(const xmpp::Jid& full, const NotifySet& nodes) {
+void Pep::send_last_items(const xmpp::Jid& full, const NotifySet& nodes, const xmpp::Jid* owner_only) {
     if (nodes.empty() || !db_) return;
     const xmpp::Jid user = full.bare();
     std::vector<xmpp::Jid> owners{user};
-    if (roster_) {
+    if (owner_only) {
+        owners = {owner_only->bare()};
+    } else if (roster_) {
         auto items = roster_->items(host_->worker_index(), user);
         if (items) {
             for (const auto& it : *items)
@@ -277,7 +280,8 @@ void Pep::send_last_items(const xmpp::Jid& full, const NotifySet& nodes) {
             for (const auto& node : nodes) {
                 auto n = read_node(txn, db, o, node);
                 if (!n) return n.status();
-                if (!*n || !(*n)->config.deliver_notifications || (*n)->config.send_last != SendLast::on_sub_and_presence)
+                if (!*n || !(*n)->config.deliver_notifications || (*n)->config.send_last == SendLast::never ||
+                    (!owner_only && (*n)->config.send_last != SendLast::on_sub_and_presence))
                     continue;
                 if (may_read(owner, user, (*n)->config, (*n)->members)) continue;
                 std::vector<StoredItem> last;
@@ -353,6 +357,35 @@ module::HookResult Pep::on_presence(module::StanzaContext& c) {
         }
     }
     learn_caps(id, c.from, *caps, std::move(old));
+    return module::HookResult::pass();
+}
+
+module::HookResult Pep::on_roster_push(module::StanzaContext& c) {
+    // RFC 6121 §2.1.6: the server pushes a changed roster item to each of the
+    // user's interested resources after the change is made; an item now
+    // showing subscription to or both means this user may see the contact.
+    if (c.stanza.name() != "iq" || c.stanza.attr_or("type") != "set" || !host_ || !roster_)
+        return module::HookResult::pass();
+    const xml::Element* q = c.stanza.child("query", "jabber:iq:roster");
+    if (!q) return module::HookResult::pass();
+    std::vector<xmpp::Jid> contacts;
+    for (const xml::Element& item : q->children()) {
+        const std::string_view sub = item.attr_or("subscription");
+        if (item.name() != "item" || (sub != "to" && sub != "both")) continue;
+        auto jid = xmpp::Jid::parse(item.attr_or("jid"));
+        if (jid && jid->has_node() && host_->is_local_domain(jid->domain())) contacts.push_back(jid->bare());
+    }
+    if (contacts.empty()) return module::HookResult::pass();
+    // After this push has been written: the items follow it.
+    host_->post(host_->worker_index(), [to = c.to, contacts = std::move(contacts)](module::Host& h) {
+        auto& self = static_cast<Pep&>(h.instance());
+        for (const auto& s : h.sessions_of(to.bare())) {
+            if (s.full_jid != to || s.ref.worker != h.worker_index()) continue;
+            auto* slot = dynamic_cast<PepSlot*>(h.slot(s.ref.session_id));
+            if (!slot || !slot->available || !slot->notify) continue;
+            for (const auto& contact : contacts) self.send_last_items(to, *slot->notify, &contact);
+        }
+    });
     return module::HookResult::pass();
 }
 

@@ -10,10 +10,12 @@
 // broadcast presence of this worker's own clients: their caps (which nodes
 // they want, learnt by disco#info to the client's full JID and verified by
 // XEP-0115 §5 before the 'ver' is cached) and when they become available
-// (to send them the last published item of each node they may see). A
-// contact's presence as delivered to the owner's sessions (stanza_out) is
-// not needed: every local contact's presence passes this hook on its own
-// worker, and remote contacts wait for s2s.
+// (to send them the last published item of each node they may see); and,
+// through a stanza_out hook, the roster pushes that tell a session it now
+// sees a contact (a new subscriber gets the contact's last items). A
+// contact's presence as delivered to the owner's sessions is not needed:
+// every local contact's presence passes stanza_in on its own worker, PEP
+// works while the owner is offline, and remote contacts wait for s2s.
 //
 // State: the store (node_store.hpp) is the truth, shared by all workers
 // through LMDB; per session a slot (PepSlot: available, caps, NotifySet);
@@ -121,9 +123,15 @@ private:
     void notify(const xmpp::Jid& owner, const std::string& node, const NodeConfig& config,
                 const std::vector<std::string>& members, std::vector<xml::Element> events);
     // The last published item of each node in `nodes` of every account the
-    // session may see (its own and its contacts'), to that session.
-    void send_last_items(const xmpp::Jid& full, const NotifySet& nodes);
+    // session may see (its own and its contacts'), to that session: on its
+    // initial presence (send_last_published_item on_sub_and_presence). With
+    // `owner` set, only that account's, for a new subscription (on_sub too).
+    void send_last_items(const xmpp::Jid& full, const NotifySet& nodes, const xmpp::Jid* owner = nullptr);
     module::HookResult on_presence(module::StanzaContext& c);
+    // A roster push to one of this worker's sessions showing that it now
+    // sees a contact's presence: that contact's last items (XEP-0163 §4.3.4,
+    // "new subscribers").
+    module::HookResult on_roster_push(module::StanzaContext& c);
     void learn_caps(uint64_t session_id, const xmpp::Jid& full, const Caps& caps,
                     std::shared_ptr<const NotifySet> old);
     void query_caps(const std::string& pending_key);

@@ -316,6 +316,34 @@ BOOST_AUTO_TEST_CASE(the_last_item_is_sent_on_initial_presence_only) {
     BOOST_TEST(f.event_recipients("urn:xmpp:bookmarks:1").empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_new_subscriber_gets_the_last_items_after_its_roster_push) {
+    Fixture f;
+    f.publish(kTune, "t", "Dowland");
+    f.known_caps("wants", {kTune});
+    f.session("romeo@example.org/orchard");
+    f.presence("romeo@example.org/orchard", "wants");
+    BOOST_TEST(f.event_recipients(kTune).empty(), "pep: not yet a contact");
+    auto push = [&](const char* subscription) {
+        xml::Element iq("iq", "jabber:client");
+        iq.set_attr("type", "set");
+        iq.set_attr("to", "romeo@example.org/orchard");
+        auto& item = iq.add_child("query", "jabber:iq:roster").add_child("item", "jabber:iq:roster");
+        item.set_attr("jid", "juliet@example.org");
+        item.set_attr("subscription", subscription);
+        const xmpp::Jid from, to = jid("romeo@example.org/orchard");
+        module::StanzaContext ctx{iq, from, to, false};
+        for (auto& [point, prio, fn] : f.host.hooks)
+            if (point == module::HookPoint::stanza_out)
+                BOOST_TEST((fn(ctx).verdict == module::HookResult::Verdict::pass), "pep: the push goes on");
+    };
+    push("none");
+    BOOST_TEST(f.event_recipients(kTune).empty());
+    f.roster.from["juliet@example.org"] = {"romeo@example.org"};  // the roster module approved it
+    push("to");
+    BOOST_TEST(f.event_recipients(kTune) == std::vector<std::string>{"romeo@example.org/orchard"},
+               "pep: XEP-0163 §4.3.4: the new subscriber gets the last item");
+}
+
 BOOST_AUTO_TEST_CASE(access_models_with_and_without_the_roster_service) {
     {
         Fixture f;
