@@ -249,7 +249,7 @@ void Pep::notify(const xmpp::Jid& owner, const std::string& node, const NodeConf
         host_->post(worker, [owner = owner.bare(), node, targets = std::move(targets), shared_events](module::Host& h) {
             auto& self = static_cast<Pep&>(h.instance());
             for (const auto& [id, full] : targets) {
-                auto* slot = dynamic_cast<PepSlot*>(h.slot(id));
+                auto* slot = static_cast<PepSlot*>(h.slot(id));
                 if (!slot || !slot->available || !slot->notify || !wants(*slot->notify, node)) continue;
                 h.send(self.event_message(owner, full, *shared_events));
             }
@@ -327,7 +327,7 @@ module::HookResult Pep::on_presence(module::StanzaContext& c) {
     for (const auto& s : host_->sessions_of(c.from.bare()))
         if (s.full_jid == c.from && s.ref.worker == host_->worker_index()) id = s.ref.session_id;
     if (id == 0) return module::HookResult::pass();
-    auto* slot = dynamic_cast<PepSlot*>(host_->slot(id));
+    auto* slot = static_cast<PepSlot*>(host_->slot(id));
     if (!slot) {
         auto fresh = std::make_unique<PepSlot>();
         slot = fresh.get();
@@ -381,7 +381,7 @@ module::HookResult Pep::on_roster_push(module::StanzaContext& c) {
         auto& self = static_cast<Pep&>(h.instance());
         for (const auto& s : h.sessions_of(to.bare())) {
             if (s.full_jid != to || s.ref.worker != h.worker_index()) continue;
-            auto* slot = dynamic_cast<PepSlot*>(h.slot(s.ref.session_id));
+            auto* slot = static_cast<PepSlot*>(h.slot(s.ref.session_id));
             if (!slot || !slot->available || !slot->notify) continue;
             for (const auto& contact : contacts) self.send_last_items(to, *slot->notify, &contact);
         }
@@ -472,7 +472,7 @@ void Pep::caps_answered(const std::string& key, const xml::Element* reply) {
 
 void Pep::apply_notify(const Waiter& w, const std::string& caps_key, std::shared_ptr<const NotifySet> set) {
     // The session may be gone, or may have shown other caps since.
-    auto* slot = dynamic_cast<PepSlot*>(host_->slot(w.session_id));
+    auto* slot = static_cast<PepSlot*>(host_->slot(w.session_id));
     if (!slot || slot->caps_key != caps_key) return;
     slot->notify = set;
     if (slot->available) send_last_items(w.full, newly(*set, w.old.get()));

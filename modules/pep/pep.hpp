@@ -50,7 +50,8 @@ inline constexpr std::string_view kNsLegacyBookmarks = "storage:bookmarks";
 inline constexpr std::string_view kNsPrivate = "jabber:iq:private";
 inline constexpr std::string_view kNsVcard4 = "urn:ietf:params:xml:ns:vcard-4.0";
 
-// What the module keeps per session: plain data (it moves with a resumed session).
+// What the module keeps per session: plain data (it moves with a resumed
+// session). Host::slot() of this module only ever holds a PepSlot.
 struct PepSlot final : module::SessionSlot {
     bool available = false;
     std::string caps_key;                     // hash + ver of the caps now in force; empty: none
