@@ -3,6 +3,7 @@
 #include <gnutls/crypto.h>
 
 #include <chrono>
+#include <utility>
 
 #include "element_codec.hpp"
 #include "log/log.hpp"
@@ -81,6 +82,7 @@ void Pep::on_pubsub(const module::IqRequest& req, Responder r) {
         // publish + publish-options, create + configure: the second is the option.
         for (const xml::Element& c : req.payload.children())
             if (&c != action) options = &c;
+        if (action->name() == "publish-options" || action->name() == "configure") std::swap(action, options);
         const bool ok = options->ns() == kNsPubsub &&
                         ((action->name() == "publish" && options->name() == "publish-options") ||
                          (action->name() == "create" && options->name() == "configure"));
