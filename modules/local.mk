@@ -95,3 +95,17 @@ modules_blocking_mod_blocking_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/blocking/blocking.cpp modules/blocking/blocklist_store.cpp \
 	modules/blocking/matching.cpp tests/unit/modules/blocking_test.cpp
 EXTRA_DIST += modules/blocking/README.md
+
+# pep: XEP-0163 PEP, XEP-0115 caps, XEP-0402/0048 bookmarks, XEP-0049 private storage.
+modules_LTLIBRARIES += modules/pep/mod_pep.la
+PEP_SOURCES = modules/pep/pep.hpp modules/pep/pep.cpp modules/pep/pubsub_iq.cpp \
+	modules/pep/bookmarks.hpp modules/pep/bookmarks.cpp modules/pep/caps.hpp modules/pep/caps.cpp \
+	modules/pep/node_config.hpp modules/pep/node_config.cpp modules/pep/node_store.hpp modules/pep/node_store.cpp \
+	modules/pep/element_codec.hpp modules/pep/element_codec.cpp modules/roster/roster_service.hpp
+modules_pep_mod_pep_la_SOURCES = modules/pep/mod_pep.cpp $(PEP_SOURCES)
+modules_pep_mod_pep_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_pep_mod_pep_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_pep_mod_pep_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += $(PEP_SOURCES) \
+	tests/unit/modules/pep_test.cpp tests/unit/modules/pep_store_test.cpp tests/unit/modules/pep_caps_test.cpp
+EXTRA_DIST += modules/pep/README.md

@@ -19,3 +19,13 @@ EXTRA_DIST += tests/run-all tests/support/certs.sh tests/support/fake_host.hpp \
 EXTRA_DIST += tests/integration/test_offline.py
 
 EXTRA_DIST += tests/integration/test_carbons.py tests/integration/test_blocking.py
+
+EXTRA_DIST += tests/integration/test_pep.py
+
+# A fixed roster service (roster/1) for tests of modules that read contacts.
+check_LTLIBRARIES += tests/support/modules/mod_testroster.la
+tests_support_modules_mod_testroster_la_SOURCES = tests/support/modules/mod_testroster.cpp
+tests_support_modules_mod_testroster_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+tests_support_modules_mod_testroster_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
+tests_support_modules_mod_testroster_la_LIBADD = libparley.la
+EXTRA_DIST += tests/support/env_database.hpp

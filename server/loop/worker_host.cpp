@@ -199,7 +199,18 @@ bool WorkerHost::post(unsigned worker, std::function<void(module::Host&)> fn) {
 }
 
 void WorkerHost::send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) {
-    worker_.router().send_iq(std::move(iq), timeout_ms, std::move(fn));
+    // As in post(): the handler is the module's code, so it keeps the library
+    // loaded until it has run or been dropped (fn is destroyed first). The
+    // router may call it after the module stopped (a timeout, or nullptr at
+    // the worker's stop): the module guards its own state.
+    struct Reply {
+        std::shared_ptr<const void> library;
+        module::IqReplyHandler fn;
+    };
+    auto reply = std::make_shared<Reply>(Reply{library_, std::move(fn)});
+    worker_.router().send_iq(std::move(iq), timeout_ms, [reply](const xml::Element* r) {
+        if (reply->fn) reply->fn(r);
+    });
 }
 
 module::Service* WorkerHost::service(std::string_view name) const {

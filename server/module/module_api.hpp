@@ -440,7 +440,9 @@ public:
     // Sends an iq request ('from' set by the module: a served domain or an
     // account's bare JID; 'id' is replaced by the host's) and calls fn once,
     // on this worker, with the reply from the addressee or nullptr after
-    // timeout_ms.
+    // timeout_ms (or when the worker stops). fn keeps the module's library
+    // loaded, but may run after the module stopped: it checks that its
+    // module is still there (e.g. a weak_ptr the module drops in stop()).
     virtual void send_iq(xml::Element iq, uint64_t timeout_ms, IqReplyHandler fn) = 0;
 };
 

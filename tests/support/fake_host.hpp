@@ -3,7 +3,8 @@
 //
 // Iq handlers are kept by key and can be called with ask(); the answer is
 // captured by a RecordingResponder. send() appends to `sent`. Timers are
-// recorded, never run. Single-threaded: one test at a time.
+// recorded, never run. Databases come from the `database` factory when a
+// test sets one. Single-threaded: one test at a time.
 #pragma once
 
 #include <map>
@@ -133,7 +134,8 @@ public:
         nonzas.emplace(std::move(key), std::move(fn));
         return Status::ok();
     }
-    Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec&) override {
+    Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec& spec) override {
+        if (database) return database(spec);
         return Status::error("invalid", "the fake host has no storage");
     }
     module::Service* service(std::string_view name) const override {
@@ -185,6 +187,8 @@ public:
     std::vector<module::IqReplyHandler> iq_replies;
     module::Module* module_instance = nullptr;
     std::map<std::string, module::Service*> services;
+    // open_database() answers with this when set (e.g. a test::EnvDatabase).
+    std::function<Result<std::shared_ptr<module::Database>>(const module::DatabaseSpec&)> database;
     std::vector<std::pair<module::StreamStage, module::FeatureProvider>> features_at;
     std::map<std::tuple<int, std::string, std::string>, module::NonzaHandler> nonzas;
 };
