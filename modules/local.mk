@@ -48,6 +48,68 @@ modules-gather: $(modules_LTLIBRARIES)
 	done
 .PHONY: modules-gather
 
+# roster: RFC 6121 rosters, subscriptions and presence (on by default).
+modules_LTLIBRARIES += modules/roster/mod_roster.la
+modules_roster_mod_roster_la_SOURCES = modules/roster/mod_roster.cpp \
+	modules/roster/roster.hpp modules/roster/roster.cpp modules/roster/roster_service.hpp \
+	modules/roster/subscription.hpp modules/roster/subscription.cpp
+modules_roster_mod_roster_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_roster_mod_roster_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_roster_mod_roster_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/roster/roster.cpp modules/roster/subscription.cpp \
+	tests/unit/modules/roster_test.cpp
+EXTRA_DIST += modules/roster/README.md
+
+# mod_offline: XEP-0160 offline messages (modules/offline/README.md).
+modules_LTLIBRARIES += modules/offline/mod_offline.la
+modules_offline_mod_offline_la_SOURCES = modules/offline/mod_offline.cpp \
+	modules/offline/offline.hpp modules/offline/offline.cpp \
+	modules/offline/offline_store.hpp modules/offline/offline_store.cpp
+modules_offline_mod_offline_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_offline_mod_offline_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_offline_mod_offline_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/offline/offline.cpp modules/offline/offline_store.cpp \
+	tests/unit/modules/offline_test.cpp
+EXTRA_DIST += modules/offline/README.md
+
+# carbons: XEP-0280 Message Carbons.
+modules_LTLIBRARIES += modules/carbons/mod_carbons.la
+modules_carbons_mod_carbons_la_SOURCES = modules/carbons/mod_carbons.cpp \
+	modules/carbons/carbons.hpp modules/carbons/carbons.cpp modules/carbons/rules.hpp modules/carbons/rules.cpp
+modules_carbons_mod_carbons_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_carbons_mod_carbons_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_carbons_mod_carbons_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/carbons/carbons.cpp modules/carbons/rules.cpp \
+	tests/unit/modules/carbons_test.cpp
+EXTRA_DIST += modules/carbons/README.md
+
+# blocking: XEP-0191 Blocking Command.
+modules_LTLIBRARIES += modules/blocking/mod_blocking.la
+modules_blocking_mod_blocking_la_SOURCES = modules/blocking/mod_blocking.cpp \
+	modules/blocking/blocking.hpp modules/blocking/blocking.cpp \
+	modules/blocking/blocklist_store.hpp modules/blocking/blocklist_store.cpp \
+	modules/blocking/matching.hpp modules/blocking/matching.cpp
+modules_blocking_mod_blocking_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_blocking_mod_blocking_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_blocking_mod_blocking_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/blocking/blocking.cpp modules/blocking/blocklist_store.cpp \
+	modules/blocking/matching.cpp tests/unit/modules/blocking_test.cpp
+EXTRA_DIST += modules/blocking/README.md
+
+# pep: XEP-0163 PEP, XEP-0115 caps, XEP-0402/0048 bookmarks, XEP-0049 private storage.
+modules_LTLIBRARIES += modules/pep/mod_pep.la
+PEP_SOURCES = modules/pep/pep.hpp modules/pep/pep.cpp modules/pep/pubsub_iq.cpp \
+	modules/pep/bookmarks.hpp modules/pep/bookmarks.cpp modules/pep/caps.hpp modules/pep/caps.cpp \
+	modules/pep/node_config.hpp modules/pep/node_config.cpp modules/pep/node_store.hpp modules/pep/node_store.cpp \
+	modules/pep/element_codec.hpp modules/pep/element_codec.cpp modules/roster/roster_service.hpp
+modules_pep_mod_pep_la_SOURCES = modules/pep/mod_pep.cpp $(PEP_SOURCES)
+modules_pep_mod_pep_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_pep_mod_pep_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_pep_mod_pep_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += $(PEP_SOURCES) \
+	tests/unit/modules/pep_test.cpp tests/unit/modules/pep_store_test.cpp tests/unit/modules/pep_caps_test.cpp
+EXTRA_DIST += modules/pep/README.md
+
 # mod_register: XEP-0077 in-band registration, invitations, password change.
 modules_LTLIBRARIES += modules/register/mod_register.la
 modules_register_mod_register_la_SOURCES = modules/register/mod_register.cpp \
@@ -58,4 +120,4 @@ modules_register_mod_register_la_LDFLAGS = $(PARLEY_MODULE_LINK)
 modules_register_mod_register_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/register/register.cpp modules/register/rate_limits.cpp \
 	tests/unit/modules/register_test.cpp tests/unit/modules/register_limits_test.cpp
-EXTRA_DIST += modules/register/README.md tests/support/fake_database.hpp
+EXTRA_DIST += modules/register/README.md

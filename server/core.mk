@@ -13,7 +13,7 @@ libparley_la_SOURCES += \
 	server/module/module_api.hpp server/module/loader.hpp server/module/loader.cpp \
 	server/module/services.hpp server/module/services.cpp \
 	server/daemon/shared.hpp server/daemon/daemon.hpp server/daemon/daemon.cpp \
-	server/control/control_server.hpp server/control/control_server.cpp
+	server/control/control_server.hpp server/control/control_server.cpp server/control/json.hpp
 
 # Ending sessions from outside their worker (control socket, account changes);
 # the accounts a module reaches through its host (XEP-0077).

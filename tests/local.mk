@@ -13,7 +13,21 @@ EXTRA_DIST += tests/run-all tests/support/certs.sh tests/support/fake_host.hpp \
 	tests/integration/test_login.py tests/integration/test_module_lifecycle.py \
 	tests/integration/test_modules.py tests/integration/test_password_queue.py \
 	tests/integration/test_preauth_limits.py tests/integration/test_reload.py \
-	tests/integration/test_routing.py tests/integration/test_seams.py \
+	tests/integration/test_roster.py tests/integration/test_routing.py tests/integration/test_seams.py \
 	tests/integration/test_store_crash.py tests/integration/test_throttle.py \
 	tests/integration/test_tls_priority.py
+EXTRA_DIST += tests/integration/test_offline.py
+
+EXTRA_DIST += tests/integration/test_carbons.py tests/integration/test_blocking.py
+
+EXTRA_DIST += tests/integration/test_pep.py
+
+# A fixed roster service (roster/1) for tests of modules that read contacts.
+check_LTLIBRARIES += tests/support/modules/mod_testroster.la
+tests_support_modules_mod_testroster_la_SOURCES = tests/support/modules/mod_testroster.cpp
+tests_support_modules_mod_testroster_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+tests_support_modules_mod_testroster_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
+tests_support_modules_mod_testroster_la_LIBADD = libparley.la
+EXTRA_DIST += tests/support/env_database.hpp
+
 EXTRA_DIST += tests/integration/test_register.py tests/integration/test_session_ctl.py

@@ -24,6 +24,7 @@ EXTRA_DIST += tools/bench/run-bench tools/bench/preauth-memory tools/bench/login
 noinst_PROGRAMS = tools/bench/store-writer
 tools_bench_store_writer_SOURCES = tools/bench/store_writer.cpp
 tools_bench_store_writer_LDADD = libparley.la $(FMT_LIBS) $(LMDB_LIBS) -lpthread
+EXTRA_DIST += tools/bench/offline-bench
 
 # parleyctl's JSON reader, tested on its own.
 tests_unit_parley_unit_SOURCES += tools/parleyctl/json_value.cpp tests/unit/tools/json_value_test.cpp

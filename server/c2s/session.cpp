@@ -759,12 +759,14 @@ void Session::on_closed() {
     }
     if (phase_ != Phase::bound) return;
     auto& shared = worker().shared();
-    worker().remove_session(state_.id);
     shared.registry->unbind(state_.jid, sessions::SessionRef{worker().index(), state_.id});
     worker().router().session_ended(state_.jid, state_.id, state_.available);
+    // Still found by its id while the modules hear it end (their slots are
+    // read there); nothing is routed to it any more (it is unbound).
     worker().hooks().fire(module::SessionEvent::closed,
                           sessions::SessionEntry{state_.jid, sessions::SessionRef{worker().index(), state_.id},
                                                  state_.available, state_.priority});
+    worker().remove_session(state_.id);
     // Module data dies with the session, after the modules heard it end.
     clear_slots();
     log::info("c2s", "{} disconnected", state_.jid.str());

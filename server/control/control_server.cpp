@@ -10,9 +10,11 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "c2s/session.hpp"
+#include "control/json.hpp"
 #include "daemon/daemon.hpp"
 #include "loop/end_sessions.hpp"
 #include "loop/worker.hpp"
@@ -24,16 +26,22 @@ namespace parley::control {
 
 namespace {
 
-std::string json_escape(std::string_view s) {
+// Module requests carry their arguments percent-encoded (parleyctl encodes
+// '%', spaces and control characters), so an argument may hold a space.
+std::string percent_decode(std::string_view s) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
     std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
-                else out += c;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
         }
     }
     return out;
@@ -43,13 +51,64 @@ std::string error_json(std::string_view text) { return fmt::format("{{\"ok\":fal
 
 }  // namespace
 
+// Answers from the workers to this thread. Any thread may post(); after
+// close() (the server is going away) posts are dropped.
+struct ControlServer::Mailbox {
+    std::mutex mutex;
+    uv_async_t* async = nullptr;  // nullptr once closed
+    std::vector<std::pair<uint64_t, std::string>> answers;
+    void post(uint64_t client, std::string json) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!async) return;
+        answers.emplace_back(client, std::move(json));
+        uv_async_send(async);
+    }
+};
+
+namespace {
+
+// Answers a module's request once: with the module's reply, or, if the
+// module dropped it unanswered, with an error.
+class ReplyOnce {
+public:
+    ReplyOnce(std::shared_ptr<ControlServer::Mailbox> box, uint64_t client, std::string cmd)
+        : box_(std::move(box)), client_(client), cmd_(std::move(cmd)) {}
+    ~ReplyOnce() {
+        if (!done_) box_->post(client_, error_json("module command '" + cmd_ + "' gave no answer"));
+    }
+    void reply(Result<std::string> r) {
+        if (done_) return;
+        done_ = true;
+        if (!r) {
+            box_->post(client_, error_json(r.status().message()));
+            return;
+        }
+        const std::string& fields = r.value();
+        if (fields.size() < 2 || fields.front() != '{' || fields.back() != '}') {
+            box_->post(client_, error_json("module command '" + cmd_ + "' answered with something not a JSON object"));
+            return;
+        }
+        box_->post(client_, fields == "{}" ? std::string("{\"ok\":true}") : "{\"ok\":true," + fields.substr(1));
+    }
+
+private:
+    std::shared_ptr<ControlServer::Mailbox> box_;
+    uint64_t client_;
+    std::string cmd_;
+    bool done_ = false;
+};
+
+}  // namespace
+
 struct ControlServer::Client {
+    uint64_t id = 0;
     uv_pipe_t pipe{};
     uv_timer_t timer{};  // drops a client that stays silent
     int open_handles = 2;
     ControlServer* server = nullptr;
     std::string in;
-    bool answered = false;
+    bool answered = false;  // its request was read: later input is ignored
+    bool replied = false;   // its answer is being written
     bool permitted = true;  // its peer credentials are parleyd's user or root
     struct Write {
         uv_write_t req{};
@@ -71,6 +130,9 @@ struct ControlServer::Client {
     // Answers (once) and closes once the answer is written.
     void answer(const std::string& json) {
         answered = true;
+        if (replied) return;
+        replied = true;
+        uv_timer_stop(&timer);
         auto* w = new Write();
         w->client = this;
         w->data = json + "\n";
@@ -115,6 +177,10 @@ Status ControlServer::listen(const std::string& path) {
         return Status::error("control", fmt::format("control socket {}: {}", path, uv_strerror(rc)));
     }
     ::chmod(path.c_str(), 0600);
+    mailbox_ = std::make_shared<Mailbox>();
+    mailbox_->async = new uv_async_t();
+    uv_async_init(loop_, mailbox_->async, &ControlServer::on_mail);
+    mailbox_->async->data = this;
     if (::lstat(path.c_str(), &st) == 0) {
         dev_ = st.st_dev;
         ino_ = st.st_ino;
@@ -125,6 +191,13 @@ Status ControlServer::listen(const std::string& path) {
 void ControlServer::close() {
     std::vector<Client*> all(clients_.begin(), clients_.end());
     for (Client* c : all) c->close();
+    if (mailbox_) {
+        std::lock_guard<std::mutex> lock(mailbox_->mutex);
+        if (mailbox_->async)
+            uv_close(reinterpret_cast<uv_handle_t*>(mailbox_->async),
+                     [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+        mailbox_->async = nullptr;
+    }
     if (!pipe_) return;
     uv_close(reinterpret_cast<uv_handle_t*>(pipe_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
     pipe_ = nullptr;
@@ -138,6 +211,7 @@ void ControlServer::on_connection(uv_stream_t* server, int status) {
     auto* self = static_cast<ControlServer*>(server->data);
     if (status < 0) return;
     auto* c = new Client();
+    c->id = ++self->next_client_;
     c->server = self;
     self->clients_.insert(c);
     uv_pipe_init(self->loop_, &c->pipe, 0);
@@ -192,10 +266,74 @@ void ControlServer::on_connection(uv_stream_t* server, int status) {
             auto nl = c->in.find('\n');
             if (nl == std::string::npos && c->in.size() < 4096) return;
             std::string line = c->in.substr(0, nl == std::string::npos ? c->in.size() : nl);
-            c->answer(c->permitted ? c->server->handle(line)
-                                   : error_json("permission denied: only parleyd's own user and root may use "
-                                                "this socket"));
+            if (!c->permitted) {
+                c->answer(error_json("permission denied: only parleyd's own user and root may use this socket"));
+                return;
+            }
+            if (auto now = c->server->dispatch(line, c->id)) {
+                c->answer(*now);
+                return;
+            }
+            // A module answers later: wait for it, bounded.
+            c->answered = true;
+            uv_timer_start(
+                &c->timer,
+                [](uv_timer_t* t) {
+                    auto* c = static_cast<Client*>(t->data);
+                    c->answer(error_json("parleyd did not answer in time"));
+                },
+                kModuleTimeoutMs, 0);
         });
+}
+
+void ControlServer::on_mail(uv_async_t* async) {
+    auto* self = static_cast<ControlServer*>(async->data);
+    std::vector<std::pair<uint64_t, std::string>> answers;
+    {
+        std::lock_guard<std::mutex> lock(self->mailbox_->mutex);
+        answers.swap(self->mailbox_->answers);
+    }
+    for (auto& [id, json] : answers) {
+        for (Client* c : self->clients_)
+            if (c->id == id) {
+                c->answer(json);
+                break;
+            }
+    }
+}
+
+std::optional<std::string> ControlServer::dispatch(const std::string& line, uint64_t client_id) {
+    std::string cmd = line.substr(0, line.find(' '));
+    if (cmd == "status" || cmd == "kick" || cmd == "reload" || cmd == "session" || cmd.empty()) return handle(line);
+    auto& shared = daemon_.shared();
+    if (shared.workers.empty() || !mailbox_) return error_json("unknown request '" + cmd + "'");
+    std::vector<std::string> args;
+    size_t at = cmd.size();
+    while (at < line.size()) {
+        size_t start = line.find_first_not_of(' ', at);
+        if (start == std::string::npos) break;
+        size_t end = line.find(' ', start);
+        if (end == std::string::npos) end = line.size();
+        args.push_back(percent_decode(line.substr(start, end - start)));
+        at = end;
+    }
+    log::info("control", "request '{}' for a module", cmd);
+    auto box = mailbox_;
+    shared.workers[0]->post([box, client_id, cmd, args = std::move(args)](loop::Worker& w) {
+        const module::ControlHandler* fn = w.hooks().find_control(cmd);
+        if (!fn) {
+            box->post(client_id, error_json("unknown request '" + cmd + "'"));
+            return;
+        }
+        auto once = std::make_shared<ReplyOnce>(box, client_id, cmd);
+        try {
+            (*fn)(args, [once](Result<std::string> r) { once->reply(std::move(r)); });
+        } catch (const std::exception& e) {
+            log::error("control", "module command '{}' failed: {}", cmd, e.what());
+            once->reply(Status::error("internal", "module command '" + cmd + "' failed"));
+        }
+    });
+    return std::nullopt;
 }
 
 std::string ControlServer::sessions_json(const std::string& arg) {

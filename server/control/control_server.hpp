@@ -8,7 +8,10 @@
 // the stream error that an administrator ended it); "session list [BAREJID]"
 // (the bound sessions, of one account or all, at most kMaxListedSessions,
 // with each one's address, TLS and login time asked of its worker);
-// "reload".
+// "reload"; any other request "NAME args..." goes to the module that serves
+// NAME (module::Host::control_command) on worker 0, whose answer comes back
+// to this thread through an async handle (within kModuleTimeoutMs, or the
+// client gets an error).
 // The full admin protocol (roles, audit) is a later capability; this socket
 // only carries what parleyctl needs now.
 //
@@ -25,6 +28,8 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <unordered_set>
@@ -40,6 +45,8 @@ namespace parley::control {
 class ControlServer {
 public:
     static constexpr uint64_t kClientTimeoutMs = 5000;
+    static constexpr uint64_t kModuleTimeoutMs = 10000;
+    struct Mailbox;
     // A listing stays under what parleyctl reads (16 MiB) even with JIDs of
     // the longest kind; the answer says how many there were in all.
     static constexpr size_t kMaxListedSessions = 2000;
@@ -54,8 +61,13 @@ public:
     // Answers one request line; exposed for tests.
     std::string handle(const std::string& line);
 
+    // Answers a core request now, or hands a module's to worker 0 (nullopt:
+    // the answer comes later to `client_id`).
+    std::optional<std::string> dispatch(const std::string& line, uint64_t client_id);
+
 private:
     struct Client;
+    static void on_mail(uv_async_t* async);
     std::string sessions_json(const std::string& arg);
     static void on_connection(uv_stream_t* server, int status);
     daemon::Daemon& daemon_;
@@ -65,6 +77,8 @@ private:
     dev_t dev_ = 0;  // identity of the socket file listen() made
     ino_t ino_ = 0;
     std::unordered_set<Client*> clients_;
+    std::shared_ptr<Mailbox> mailbox_;
+    uint64_t next_client_ = 0;
 };
 
 }  // namespace parley::control

@@ -16,6 +16,21 @@ struct StanzaError {
     std::string condition;
     // Human-readable text (English), may be empty.
     std::string text;
+    // An application-specific condition (RFC 6120 §8.3.2), e.g. XEP-0060's
+    // <precondition-not-met xmlns='http://jabber.org/protocol/pubsub#errors'/>:
+    // its element name and namespace; empty for none. `app_feature` is the
+    // 'feature' attribute some of them carry (XEP-0060's <unsupported/>).
+    std::string app_condition = {};
+    std::string app_ns = {};
+    std::string app_feature = {};
+
+    // The same error with an application-specific condition added.
+    StanzaError with_app(std::string condition, std::string ns, std::string feature = {}) && {
+        app_condition = std::move(condition);
+        app_ns = std::move(ns);
+        app_feature = std::move(feature);
+        return std::move(*this);
+    }
 
     static StanzaError cancel(std::string condition, std::string text = {}) {
         return {"cancel", std::move(condition), std::move(text)};

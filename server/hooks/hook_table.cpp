@@ -199,22 +199,72 @@ void HookTable::add_identity(const std::string& owner, module::DiscoIdentity ide
     identities_.emplace_back(owner, std::move(identity));
 }
 
-std::vector<std::string> HookTable::features() const {
+namespace {
+
+std::vector<std::string> sorted_features(const std::vector<std::pair<std::string, std::string>>& from) {
     std::vector<std::string> out;
-    for (const auto& f : features_) out.push_back(f.second);
+    for (const auto& f : from) out.push_back(f.second);
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 
-std::vector<module::DiscoIdentity> HookTable::identities() const {
+std::vector<module::DiscoIdentity> sorted_identities(
+    const std::vector<std::pair<std::string, module::DiscoIdentity>>& from) {
     std::vector<module::DiscoIdentity> out;
-    for (const auto& i : identities_)
+    for (const auto& i : from)
         if (std::find(out.begin(), out.end(), i.second) == out.end()) out.push_back(i.second);
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
         return std::tie(a.category, a.type, a.name) < std::tie(b.category, b.type, b.name);
     });
     return out;
+}
+
+}  // namespace
+
+std::vector<std::string> HookTable::features() const { return sorted_features(features_); }
+std::vector<module::DiscoIdentity> HookTable::identities() const { return sorted_identities(identities_); }
+
+void HookTable::add_account_feature(const std::string& owner, std::string feature) {
+    account_features_.emplace_back(owner, std::move(feature));
+}
+
+void HookTable::add_account_identity(const std::string& owner, module::DiscoIdentity identity) {
+    account_identities_.emplace_back(owner, std::move(identity));
+}
+
+void HookTable::add_account_items(const std::string& owner, module::AccountItemsProvider fn) {
+    account_items_.emplace_back(owner, std::move(fn));
+}
+
+std::vector<std::string> HookTable::account_features() const { return sorted_features(account_features_); }
+std::vector<module::DiscoIdentity> HookTable::account_identities() const {
+    return sorted_identities(account_identities_);
+}
+
+std::vector<module::DiscoItem> HookTable::account_items(const xmpp::Jid& account, const xmpp::Jid& requester) const {
+    std::vector<module::DiscoItem> out;
+    for (const auto& [owner, fn] : account_items_) {
+        try {
+            auto items = fn(account, requester);
+            out.insert(out.end(), std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
+        } catch (const std::exception& e) {
+            log::error("hooks", "disco items of module {} failed: {}", owner, e.what());
+        }
+    }
+    return out;
+}
+
+Status HookTable::add_control(const std::string& owner, const std::string& name, module::ControlHandler fn) {
+    if (controls_.count(name))
+        return Status::error("exists", "control command '" + name + "' is served by module " + controls_.at(name).first);
+    controls_.emplace(name, std::make_pair(owner, std::move(fn)));
+    return Status::ok();
+}
+
+const module::ControlHandler* HookTable::find_control(std::string_view name) const {
+    auto it = controls_.find(name);
+    return it == controls_.end() ? nullptr : &it->second.second;
 }
 
 void HookTable::drop(const std::string& owner) {
@@ -223,6 +273,10 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(session_handlers_, [&](const auto& t) { return std::get<0>(t) == owner; });
     std::erase_if(features_, [&](const auto& f) { return f.first == owner; });
     std::erase_if(identities_, [&](const auto& i) { return i.first == owner; });
+    std::erase_if(account_features_, [&](const auto& f) { return f.first == owner; });
+    std::erase_if(account_identities_, [&](const auto& i) { return i.first == owner; });
+    std::erase_if(account_items_, [&](const auto& i) { return i.first == owner; });
+    std::erase_if(controls_, [&](const auto& kv) { return kv.second.first == owner; });
     std::erase_if(routed_, [&](const auto& h) { return h.owner == owner; });
     std::erase_if(unavailable_, [&](const auto& h) { return h.owner == owner; });
     std::erase_if(domains_, [&](const auto& kv) { return kv.second.owner == owner; });

@@ -64,6 +64,17 @@ public:
     void add_identity(const std::string& owner, module::DiscoIdentity identity);
     std::vector<std::string> features() const;
     std::vector<module::DiscoIdentity> identities() const;
+    // An account's disco (module::Host::account_disco_*).
+    void add_account_feature(const std::string& owner, std::string feature);
+    void add_account_identity(const std::string& owner, module::DiscoIdentity identity);
+    void add_account_items(const std::string& owner, module::AccountItemsProvider fn);
+    std::vector<std::string> account_features() const;
+    std::vector<module::DiscoIdentity> account_identities() const;
+    std::vector<module::DiscoItem> account_items(const xmpp::Jid& account, const xmpp::Jid& requester) const;
+
+    // Control commands (module::Host::control_command); refused when taken.
+    Status add_control(const std::string& owner, const std::string& name, module::ControlHandler fn);
+    const module::ControlHandler* find_control(std::string_view name) const;
 
     void drop(const std::string& owner);
 
@@ -108,6 +119,10 @@ private:
     std::vector<std::tuple<std::string, module::SessionEvent, module::SessionEventHandler>> session_handlers_;
     std::vector<std::pair<std::string, std::string>> features_;
     std::vector<std::pair<std::string, module::DiscoIdentity>> identities_;
+    std::vector<std::pair<std::string, std::string>> account_features_;
+    std::vector<std::pair<std::string, module::DiscoIdentity>> account_identities_;
+    std::vector<std::pair<std::string, module::AccountItemsProvider>> account_items_;
+    std::map<std::string, std::pair<std::string, module::ControlHandler>, std::less<>> controls_;
     uint64_t seq_ = 0;
 };
 

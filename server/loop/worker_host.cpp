@@ -55,6 +55,33 @@ void WorkerHost::disco_identity(module::DiscoIdentity identity) {
 }
 std::vector<std::string> WorkerHost::disco_features() const { return worker_.hooks().features(); }
 std::vector<module::DiscoIdentity> WorkerHost::disco_identities() const { return worker_.hooks().identities(); }
+Status WorkerHost::control_command(std::string name, module::ControlHandler fn) {
+    if (worker_.index() != 0) return Status::error("invalid", "control commands are registered on worker 0");
+    bool valid = !name.empty() && name[0] >= 'a' && name[0] <= 'z';
+    for (char c : name) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+    if (!valid) return Status::error("invalid", "control command name '" + name + "' is not [a-z][a-z0-9-]*");
+    if (name == "status" || name == "kick" || name == "reload" || name == "session")
+        return Status::error("exists", "'" + name + "' is a request of parleyd itself");
+    return worker_.hooks().add_control(name_, name, std::move(fn));
+}
+
+void WorkerHost::account_disco_feature(std::string feature) {
+    worker_.hooks().add_account_feature(name_, std::move(feature));
+}
+void WorkerHost::account_disco_identity(module::DiscoIdentity identity) {
+    worker_.hooks().add_account_identity(name_, std::move(identity));
+}
+void WorkerHost::account_disco_items(module::AccountItemsProvider fn) {
+    worker_.hooks().add_account_items(name_, std::move(fn));
+}
+std::vector<std::string> WorkerHost::account_disco_features() const { return worker_.hooks().account_features(); }
+std::vector<module::DiscoIdentity> WorkerHost::account_disco_identities() const {
+    return worker_.hooks().account_identities();
+}
+std::vector<module::DiscoItem> WorkerHost::account_disco_item_list(const xmpp::Jid& account,
+                                                                   const xmpp::Jid& requester) const {
+    return worker_.hooks().account_items(account, requester);
+}
 
 bool WorkerHost::is_local_domain(std::string_view domain) const { return worker_.config().find_host(domain) != nullptr; }
 
@@ -173,7 +200,18 @@ bool WorkerHost::post(unsigned worker, std::function<void(module::Host&)> fn) {
 }
 
 void WorkerHost::send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn) {
-    worker_.router().send_iq(std::move(iq), timeout_ms, std::move(fn));
+    // As in post(): the handler is the module's code, so it keeps the library
+    // loaded until it has run or been dropped (fn is destroyed first). The
+    // router may call it after the module stopped (a timeout, or nullptr at
+    // the worker's stop): the module guards its own state.
+    struct Reply {
+        std::shared_ptr<const void> library;
+        module::IqReplyHandler fn;
+    };
+    auto reply = std::make_shared<Reply>(Reply{library_, std::move(fn)});
+    worker_.router().send_iq(std::move(iq), timeout_ms, [reply](const xml::Element* r) {
+        if (reply->fn) reply->fn(r);
+    });
 }
 
 module::Service* WorkerHost::service(std::string_view name) const {

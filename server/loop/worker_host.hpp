@@ -39,6 +39,14 @@ public:
     void disco_identity(module::DiscoIdentity identity) override;
     std::vector<std::string> disco_features() const override;
     std::vector<module::DiscoIdentity> disco_identities() const override;
+    Status control_command(std::string name, module::ControlHandler fn) override;
+    void account_disco_feature(std::string feature) override;
+    void account_disco_identity(module::DiscoIdentity identity) override;
+    void account_disco_items(module::AccountItemsProvider fn) override;
+    std::vector<std::string> account_disco_features() const override;
+    std::vector<module::DiscoIdentity> account_disco_identities() const override;
+    std::vector<module::DiscoItem> account_disco_item_list(const xmpp::Jid& account,
+                                                           const xmpp::Jid& requester) const override;
     bool is_local_domain(std::string_view domain) const override;
     void send(xml::Element stanza) override;
     module::TimerId add_timer(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) override;

@@ -40,9 +40,10 @@ namespace parley::module {
 // (module options as tables and lists of tables); the host gained the stanza
 // path's seams (routed hook, holds, unavailable point, domain handlers),
 // sessions, slots, services, stream features and nonzas, databases.
-// 3: SessionEvent gained available and unavailable (everyday IM); the
-// host gained accounts() and pre-authentication iqs see their stream
-// (IqRequest::stream, StreamInfo::remote_ip), for XEP-0077.
+// 3: SessionEvent gained available and unavailable; the host gained an
+// account's disco (account_disco_*), control commands and accounts(), and
+// pre-authentication iqs see their stream (IqRequest::stream,
+// StreamInfo::remote_ip) (everyday IM, XEP-0077).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -317,6 +318,25 @@ struct DiscoIdentity {
     friend bool operator==(const DiscoIdentity&, const DiscoIdentity&) = default;
 };
 
+// An entry of an account's disco#items (XEP-0030 §4), e.g. a PEP node.
+struct DiscoItem {
+    std::string jid;
+    std::string node;  // "" when none
+    std::string name;  // "" when none
+    friend bool operator==(const DiscoItem&, const DiscoItem&) = default;
+};
+// The items a module lists for `account` (a bare JID) to `requester`
+// (whose access the module checks). Runs on the worker that answers.
+using AccountItemsProvider =
+    std::function<std::vector<DiscoItem>(const xmpp::Jid& account, const xmpp::Jid& requester)>;
+
+// The answer to a parleyctl command a module serves: a JSON object (its
+// text; "ok":true is added), or an error parleyctl prints.
+using ControlReply = std::function<void(Result<std::string> json_fields)>;
+// `args`: the words after the command's name. Call reply once, now or later
+// on the same worker; a reply dropped unanswered answers with an error.
+using ControlHandler = std::function<void(const std::vector<std::string>& args, ControlReply reply)>;
+
 using TimerId = uint64_t;
 
 // The local accounts, the same store and rules as parleyctl's `user`
@@ -371,6 +391,17 @@ public:
     // modules now running, sorted and without duplicates.
     virtual std::vector<std::string> disco_features() const = 0;
     virtual std::vector<DiscoIdentity> disco_identities() const = 0;
+    // The same for every account's bare JID (XEP-0030 queries to
+    // user@domain, which the disco module answers): features and identities
+    // a module serves on behalf of accounts (e.g. PEP's pubsub/pep), and
+    // items per account.
+    virtual void account_disco_feature(std::string feature) = 0;
+    virtual void account_disco_identity(DiscoIdentity identity) = 0;
+    virtual void account_disco_items(AccountItemsProvider fn) = 0;
+    virtual std::vector<std::string> account_disco_features() const = 0;
+    virtual std::vector<DiscoIdentity> account_disco_identities() const = 0;
+    virtual std::vector<DiscoItem> account_disco_item_list(const xmpp::Jid& account,
+                                                           const xmpp::Jid& requester) const = 0;
 
     virtual bool is_local_domain(std::string_view domain) const = 0;
     // Routes a stanza originated by the server; 'from' must be set.
@@ -432,10 +463,19 @@ public:
     // nullptr. Use module::service<T>(host) for the typed interface.
     virtual Service* service(std::string_view name) const = 0;
 
+    // Serves the control socket's request "NAME args..." (`parleyctl NAME
+    // ...`), for admin tools. Served on worker 0 only: a module registers
+    // from its instance there (a registration on another worker, or a
+    // second one of a name, is refused). NAME: [a-z][a-z0-9-]*, not a
+    // request of the core (status, kick, reload, session).
+    virtual Status control_command(std::string name, ControlHandler fn) = 0;
+
     // Sends an iq request ('from' set by the module: a served domain or an
     // account's bare JID; 'id' is replaced by the host's) and calls fn once,
     // on this worker, with the reply from the addressee or nullptr after
-    // timeout_ms.
+    // timeout_ms (or when the worker stops). fn keeps the module's library
+    // loaded, but may run after the module stopped: it checks that its
+    // module is still there (e.g. a weak_ptr the module drops in stop()).
     virtual void send_iq(xml::Element iq, uint64_t timeout_ms, IqReplyHandler fn) = 0;
 
     // The local accounts (see Accounts), for this module on this worker.

@@ -26,11 +26,19 @@ Decision nobody(bool bounce) {
     return d;
 }
 
+bool is_account_presence(std::string_view type) {
+    return type == "probe" || type == "subscribe" || type == "subscribed" || type == "unsubscribe" ||
+           type == "unsubscribed";
+}
+
 }  // namespace
 
 StanzaError recipient_unavailable() { return StanzaError::cancel("service-unavailable", "the recipient is not available"); }
 
 Decision decide_full(std::string_view kind, std::string_view type, const sessions::SessionEntry* found) {
+    // Subscription stanzas and probes are for the account, not a resource:
+    // the server handles them for the bare JID (RFC 6121 §3.1.3, §4.3).
+    if (kind == "presence" && is_account_presence(type)) return act(Decision::Action::to_bare);
     if (found) {
         Decision d = act(Decision::Action::deliver);
         d.targets.push_back(*found);
@@ -83,12 +91,13 @@ Decision decide_bare(std::string_view kind, std::string_view type, const std::ve
         return d;
     }
     // Presence to a bare JID reaches the available resources (§8.5.2.1.3).
-    // Probes are the server's to answer (§4.3), so they always go to the
-    // decision point, where the presence module answers them; so do
-    // presence stanzas to an account with nobody available (subscription
-    // requests to offline accounts). Without a module they are dropped.
+    // Probes and subscription stanzas are the server's to handle for the
+    // account (§3, §4.3), so they always go to the decision point, where the
+    // roster module answers probes and runs the subscription state machine;
+    // so do presence stanzas to an account with nobody available. Without a
+    // module they are dropped.
     if (type == "error" || !account_exists) return act(Decision::Action::drop);
-    if (type == "probe") return nobody(false);
+    if (is_account_presence(type)) return nobody(false);
     Decision d = act(Decision::Action::deliver);
     for (const auto& s : sessions)
         if (s.available) d.targets.push_back(s);

@@ -88,6 +88,10 @@ xml::Element make_error_reply(const xml::Element& stanza, const StanzaError& err
         t.set_attr(xml::xml_lang(), "en");
         t.add_text(error.text);
     }
+    if (!error.app_condition.empty()) {
+        auto& a = e.add_child(error.app_condition, error.app_ns);
+        if (!error.app_feature.empty()) a.set_attr("feature", error.app_feature);
+    }
     return reply;
 }
 

@@ -64,8 +64,10 @@ bool is_error_or_result(const xml::Element& stanza);
 // RFC 6120 §8.3.1: the same stanza (name, namespace, id, payload) with 'to'
 // and 'from' swapped (an absent one stays absent), type='error', and
 // <error type=TYPE><COND xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
-// <text xmlns=... xml:lang='en'>TEXT</text></error> appended. An <error/>
-// child the original had is dropped first.
+// <text xmlns=... xml:lang='en'>TEXT</text></error> appended, and after the
+// text the application-specific condition when the error has one
+// (<APP xmlns=APP_NS feature=FEATURE/>). An <error/> child the original had
+// is dropped first.
 xml::Element make_error_reply(const xml::Element& stanza, const StanzaError& error);
 
 }  // namespace parley::xmpp

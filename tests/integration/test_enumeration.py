@@ -93,5 +93,11 @@ class NoEnumeration(ServerTestCase):
                 self.assertIn('<service-unavailable', r)
 
 
+class NoEnumerationWithRosters(NoEnumeration):
+    """The same with the roster module, which takes subscription requests
+    and probes at the decision point: still nothing tells who exists."""
+    settings = dict(modules=('disco', 'ping', 'version', 'time', 'roster'))
+
+
 if __name__ == '__main__':
     unittest.main()

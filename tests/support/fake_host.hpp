@@ -3,7 +3,9 @@
 //
 // Iq handlers are kept by key and can be called with ask(); the answer is
 // captured by a RecordingResponder. send() appends to `sent`. Timers are
-// recorded, never run. Single-threaded: one test at a time.
+// recorded, never run. Databases come from the `database` factory when a
+// test sets one. accounts() is FakeAccounts: in memory, its completions
+// wait until the test runs them. Single-threaded: one test at a time.
 #pragma once
 
 #include <functional>
@@ -104,6 +106,25 @@ public:
         return f;
     }
     std::vector<module::DiscoIdentity> disco_identities() const override { return identities; }
+    Status control_command(std::string name, module::ControlHandler fn) override {
+        if (controls.count(name)) return Status::error("exists", "taken");
+        controls.emplace(std::move(name), std::move(fn));
+        return Status::ok();
+    }
+    void account_disco_feature(std::string feature) override { account_features.push_back(std::move(feature)); }
+    void account_disco_identity(module::DiscoIdentity identity) override {
+        account_identities.push_back(std::move(identity));
+    }
+    void account_disco_items(module::AccountItemsProvider fn) override { account_items.push_back(std::move(fn)); }
+    std::vector<std::string> account_disco_features() const override { return account_features; }
+    std::vector<module::DiscoIdentity> account_disco_identities() const override { return account_identities; }
+    std::vector<module::DiscoItem> account_disco_item_list(const xmpp::Jid& account,
+                                                           const xmpp::Jid& requester) const override {
+        std::vector<module::DiscoItem> out;
+        for (const auto& fn : account_items)
+            for (auto& i : fn(account, requester)) out.push_back(std::move(i));
+        return out;
+    }
     bool is_local_domain(std::string_view domain) const override { return domain == "example.org"; }
     void send(xml::Element stanza) override { sent.push_back(std::move(stanza)); }
     module::TimerId add_timer(uint64_t, uint64_t, std::function<void()>) override { return ++timers; }
@@ -192,12 +213,14 @@ public:
     }
 
     config::Section section;
-    // Opens a database when set (tests/support/fake_database.hpp).
-    std::function<Result<std::shared_ptr<module::Database>>(const module::DatabaseSpec&)> database;
     FakeAccounts fake_accounts;
     std::vector<std::tuple<module::HookPoint, int, module::StanzaHook>> hooks;
     std::map<std::tuple<int, std::string, std::string, std::string>, module::IqHandler> iqs;
     std::vector<std::string> features;
+    std::vector<std::string> account_features;
+    std::map<std::string, module::ControlHandler> controls;
+    std::vector<module::DiscoIdentity> account_identities;
+    std::vector<module::AccountItemsProvider> account_items;
     std::vector<module::DiscoIdentity> identities;
     std::vector<xml::Element> sent;
     module::TimerId timers = 0;
@@ -210,6 +233,8 @@ public:
     std::vector<module::IqReplyHandler> iq_replies;
     module::Module* module_instance = nullptr;
     std::map<std::string, module::Service*> services;
+    // open_database() answers with this when set (e.g. a test::EnvDatabase).
+    std::function<Result<std::shared_ptr<module::Database>>(const module::DatabaseSpec&)> database;
     std::vector<std::pair<module::StreamStage, module::FeatureProvider>> features_at;
     std::map<std::tuple<int, std::string, std::string>, module::NonzaHandler> nonzas;
 };

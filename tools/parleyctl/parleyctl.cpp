@@ -54,6 +54,10 @@ void usage(std::ostream& out) {
            "                      make a token for in-band registration (mod_register)\n"
            "  invite list         the invitations that still allow a registration\n"
            "  invite del ID       withdraw an invitation\n"
+           "  roster show USER [--json]              a user's roster (contacts, subscriptions)\n"
+           "  roster add USER CONTACT [--name NAME] [--group GROUP]...\n"
+           "                      add or change a contact, as the user's own client would\n"
+           "  roster del USER CONTACT                remove a contact; cancels both subscriptions\n"
            "  status              is parleyd running; workers, sessions, uptime\n"
            "  reload              ask parleyd to reload its configuration and modules\n"
            "--json after session and invite commands: the answer as JSON.\n"
@@ -477,6 +481,72 @@ int session_command(const std::string& config_path, std::vector<std::string> arg
     return kExitOk;
 }
 
+// The value of the string field `key` of a flat JSON object, unescaped.
+std::string json_string_field(const std::string& json, const std::string& key) {
+    auto k = json.find("\"" + key + "\":\"");
+    if (k == std::string::npos) return {};
+    std::string out;
+    for (size_t i = k + key.size() + 4; i < json.size() && json[i] != '"'; ++i) {
+        if (json[i] != '\\' || i + 1 >= json.size()) {
+            out += json[i];
+            continue;
+        }
+        char e = json[++i];
+        if (e == 'n') out += '\n';
+        else if (e == 'u' && i + 4 < json.size()) {
+            out += static_cast<char>(std::stoi(json.substr(i + 1, 4), nullptr, 16));
+            i += 4;
+        } else out += e;
+    }
+    return out;
+}
+
+// Arguments of a module's control request: percent-encoded, so that one
+// may hold a space (server/control/control_server.hpp).
+std::string control_arg(const std::string& a) {
+    std::string out;
+    for (unsigned char c : a) {
+        if (c == '%' || c <= 0x20 || c == 0x7f) out += fmt::format("%{:02X}", c);
+        else out += static_cast<char>(c);
+    }
+    return out;
+}
+
+// `parleyctl roster ...`: served by the roster module of a running parleyd,
+// so that the user's online clients get their roster pushes.
+int roster_command(const std::string& config_path, std::vector<std::string> args) {
+    bool json = false;
+    std::erase_if(args, [&](const std::string& a) { return a == "--json" ? (json = true) : false; });
+    if (args.size() < 2 || (args[0] != "show" && args[0] != "add" && args[0] != "del") ||
+        (args[0] == "show" && args.size() != 2) || (args[0] != "show" && args.size() < 3)) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    auto ctx = open_store(config_path);
+    if (!ctx) return fail(ctx.status());
+    auto jid = account_jid(ctx.value(), args[1]);
+    if (!jid) return fail(jid.status());
+    auto exists = ctx->accounts->exists(jid->node(), jid->domain());
+    if (!exists) return fail(exists.status());
+    if (!exists.value()) return fail(Status::error("not-found", jid->bare_str() + " does not exist"));
+    std::string line = "roster";
+    for (const auto& a : args) line += " " + control_arg(a);
+    auto r = ctl::control_request(ctx->cfg.control_socket, line, 15000);
+    if (!r) {
+        if (r.status().code() == "not-running") {
+            std::cerr << "parleyctl: parleyd is not running; rosters are changed and read through it\n";
+            return kExitNotRunning;
+        }
+        return fail(r.status());
+    }
+    const std::string& j = r.value();
+    if (j.find("\"ok\":true") == std::string::npos) return fail(Status::error("roster", json_string_field(j, "error")));
+    if (json) std::cout << j << "\n";
+    else if (args[0] == "show") std::cout << json_string_field(j, "text");
+    else std::cout << (args[0] == "add" ? "added " : "removed ") << args[2] << " in the roster of " << jid->bare_str() << "\n";
+    return kExitOk;
+}
+
 int status_command(const std::string& config_path) {
     auto cfg = config::load(config_path);
     if (!cfg) return fail(cfg.status());
@@ -538,6 +608,7 @@ int main(int argc, char** argv) {
     const std::string cmd = args[0];
     args.erase(args.begin());
     if (cmd == "user") return user_command(config_path, args);
+    if (cmd == "roster") return roster_command(config_path, args);
     if (cmd == "invite") return invite_command(config_path, args);
     if (cmd == "session") return session_command(config_path, args);
     if (cmd == "status" && args.empty()) return status_command(config_path);

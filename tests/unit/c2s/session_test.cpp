@@ -312,7 +312,9 @@ BOOST_FIXTURE_TEST_CASE(presence_changes_fire_available_and_unavailable_once_eac
             events.push_back("unavailable " + s.full_jid.str());
         });
         hosts[0]->on_session(module::SessionEvent::closed, [&](const module::SessionInfo& s) {
-            events.push_back(std::string("closed ") + (s.available ? "available" : "unavailable"));
+            auto* mark = dynamic_cast<Mark*>(hosts[0]->slot(s.ref.session_id));
+            events.push_back(std::string("closed ") + (s.available ? "available" : "unavailable") +
+                             (mark && mark->value == 7 ? " with its slot" : " without its slot"));
         });
     });
     MemClient c(*this, 0);
@@ -328,6 +330,11 @@ BOOST_FIXTURE_TEST_CASE(presence_changes_fire_available_and_unavailable_once_eac
         settle();
     };
     presence("", "5");
+    on(0, [&](loop::Worker&) {
+        auto mark = std::make_unique<Mark>();
+        mark->value = 7;
+        BOOST_TEST(hosts[0]->set_slot(registry.find(jid("alice@example.org/desk"))->ref.session_id, std::move(mark)));
+    });
     presence("", "7");  // an update: not a second "available"
     presence("unavailable", "");
     presence("unavailable", "");  // already unavailable
@@ -337,7 +344,8 @@ BOOST_FIXTURE_TEST_CASE(presence_changes_fire_available_and_unavailable_once_eac
     std::vector<std::string> got;
     on(0, [&](loop::Worker&) { got = events; });
     const std::vector<std::string> want{"available alice@example.org/desk 5 marked", "unavailable alice@example.org/desk",
-                                        "available alice@example.org/desk 0 marked", "closed available"};
+                                        "available alice@example.org/desk 0 marked",
+                                        "closed available with its slot"};
     BOOST_TEST(got == want, "c2s: session events");
 }
 

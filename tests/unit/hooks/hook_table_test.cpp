@@ -91,4 +91,29 @@ BOOST_AUTO_TEST_CASE(session_events_reach_handlers) {
     BOOST_TEST(bound == 2);
 }
 
+BOOST_AUTO_TEST_CASE(control_commands_and_account_disco_belong_to_their_module) {
+    hooks::HookTable t;
+    int called = 0;
+    BOOST_TEST(t.add_control("m", "roster", [&](const std::vector<std::string>&, module::ControlReply) { ++called; }).is_ok());
+    auto second = t.add_control("n", "roster", [](const std::vector<std::string>&, module::ControlReply) {});
+    BOOST_TEST(second.code() == "exists", "hooks: one module per command name");
+    BOOST_REQUIRE(t.find_control("roster"));
+    (*t.find_control("roster"))({}, [](Result<std::string>) {});
+    BOOST_TEST(called == 1);
+    BOOST_TEST(!t.find_control("other"));
+    t.add_account_feature("m", "urn:b");
+    t.add_account_feature("n", "urn:a");
+    t.add_account_feature("m", "urn:b");
+    BOOST_TEST((t.account_features() == std::vector<std::string>{"urn:a", "urn:b"}));
+    t.add_account_items("m", [](const xmpp::Jid& a, const xmpp::Jid&) {
+        return std::vector<module::DiscoItem>{{a.bare_str(), "n1", ""}};
+    });
+    auto account = xmpp::Jid::parse("u@example.org").value();
+    BOOST_TEST(t.account_items(account, account).size() == 1u);
+    t.drop("m");
+    BOOST_TEST(!t.find_control("roster"), "hooks: a stopped module's commands go with it");
+    BOOST_TEST((t.account_features() == std::vector<std::string>{"urn:a"}));
+    BOOST_TEST(t.account_items(account, account).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,7 @@
 
 #include "../modules/disco/service_discovery.hpp"
 #include "../modules/ping/ping.hpp"
+#include "router/rules.hpp"
 #include "support/fake_host.hpp"
 
 using namespace parley;
@@ -54,6 +55,40 @@ BOOST_AUTO_TEST_CASE(items_list_the_domains_modules_own) {
     BOOST_REQUIRE(items->ok && items->payload);
     BOOST_REQUIRE(items->payload->child_count() == 1u);
     BOOST_TEST(items->payload->first_child()->attr_or("jid") == "conference.example.org");
+}
+
+BOOST_AUTO_TEST_CASE(accounts_answer_for_themselves_and_hide_from_strangers) {
+    test::FakeHost host;
+    mod_disco::ServiceDiscovery disco;
+    BOOST_REQUIRE(disco.start(host).is_ok());
+    host.account_disco_feature("urn:example:account-thing");
+    host.account_disco_identity(module::DiscoIdentity{"pubsub", "pep", ""});
+    host.account_disco_items([](const xmpp::Jid& account, const xmpp::Jid& requester) {
+        return std::vector<module::DiscoItem>{{account.bare_str(), "node-for-" + requester.node(), ""}};
+    });
+    // juliet asks about herself: everything.
+    auto r = host.ask(module::IqTarget::account, "get", xml::Element("query", mod_disco::kNsInfo), "juliet@example.org");
+    BOOST_REQUIRE(r->answers == 1 && r->ok && r->payload);
+    std::vector<std::string> ids, vars;
+    for (const auto& c : r->payload->children()) {
+        if (c.name() == "identity") ids.push_back(std::string(c.attr_or("category")) + "/" + std::string(c.attr_or("type")));
+        if (c.name() == "feature") vars.emplace_back(c.attr_or("var"));
+    }
+    BOOST_TEST((ids == std::vector<std::string>{"account/registered", "pubsub/pep"}));
+    std::vector<std::string> want{mod_disco::kNsInfo, mod_disco::kNsItems, "urn:example:account-thing"};
+    std::sort(want.begin(), want.end());
+    BOOST_TEST(vars == want, "mod_disco: an account's features are the account features modules registered");
+    BOOST_TEST((std::find(vars.begin(), vars.end(), "urn:xmpp:ping") == vars.end()));
+    auto items = host.ask(module::IqTarget::account, "get", xml::Element("query", mod_disco::kNsItems), "juliet@example.org");
+    BOOST_REQUIRE(items->ok && items->payload && items->payload->child_count() == 1u);
+    BOOST_TEST(items->payload->first_child()->attr_or("node") == "node-for-juliet");
+    // About romeo, with no roster service loaded: juliet is nobody to him,
+    // and gets what an account that does not exist gets.
+    auto other = host.ask(module::IqTarget::account, "get", xml::Element("query", mod_disco::kNsInfo), "romeo@example.org");
+    BOOST_REQUIRE(other->answers == 1);
+    BOOST_TEST(!other->ok);
+    BOOST_TEST(other->err.condition == "service-unavailable");
+    BOOST_TEST(other->err.text == router::recipient_unavailable().text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,6 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "../modules/disco/service_discovery.hpp"
+#include "../modules/roster/roster.hpp"
+#include "../modules/offline/offline.hpp"
 #include "../modules/version/software_version.hpp"
 #include "support/option_docs.hpp"
 
@@ -30,6 +32,8 @@ BOOST_AUTO_TEST_SUITE(modules_readme)
 BOOST_AUTO_TEST_CASE(readmes_document_every_option_with_its_default) {
     check("disco", mod_disco::kOptions, mod_disco::kOptionCount);
     check("version", mod_version::kOptions, mod_version::kOptionCount);
+    check("roster", mod_roster::kOptions, mod_roster::kOptionCount);
+    check("offline", mod_offline::kOptions, mod_offline::kOptionCount);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,7 +5,7 @@
 
 #include "../modules/register/register.hpp"
 #include "store/invites.hpp"
-#include "support/fake_database.hpp"
+#include "support/env_database.hpp"
 #include "support/fake_host.hpp"
 #include "support/option_docs.hpp"
 #include "support/temp_dir.hpp"
@@ -62,7 +62,8 @@ struct RegisterFixture {
     reg::Register module;
     test::TempDir tmp;
     std::unique_ptr<store::Env> env;
-    std::shared_ptr<test::FakeDatabase> db;
+    std::shared_ptr<test::EnvDatabase> db;
+    MDB_dbi dbi = 0;
     int64_t now = kNow;
 
     void start(std::map<std::string, config::OptionValue> values = {}) {
@@ -75,9 +76,10 @@ struct RegisterFixture {
         host.database = [this](const module::DatabaseSpec& spec) -> Result<std::shared_ptr<module::Database>> {
             BOOST_TEST(spec.name == inv::kModuleDatabase);
             BOOST_TEST(spec.environment.empty(), "register: invitations live in the shared state");
-            auto d = test::FakeDatabase::open(*env, std::string("register.") + spec.name, spec.version);
+            auto d = env->database(std::string("register.") + spec.name, spec.version);
             if (!d) return d.status();
-            db = d.value();
+            dbi = d.value();
+            db = std::make_shared<test::EnvDatabase>(*env, dbi);
             return std::shared_ptr<module::Database>(db);
         };
         module.set_clock([this] { return now; });
@@ -106,20 +108,20 @@ struct RegisterFixture {
     void settle() {
         for (int i = 0; i < 10; ++i) {
             size_t n = host.fake_accounts.run_pending();
-            if (db) n += db->run_pending();
+            if (db) n += db->flush();
             if (n == 0) return;
         }
     }
     std::string invite(uint32_t uses, int64_t expires = 0) {
         auto made = inv::make(uses, now, expires);
         BOOST_REQUIRE(made);
-        BOOST_REQUIRE(env->write([&](store::Txn& t) { return inv::put(t, db->dbi(), made->invite); }).is_ok());
+        BOOST_REQUIRE(env->write([&](store::Txn& t) { return inv::put(t, dbi, made->invite); }).is_ok());
         return made->token;
     }
     std::vector<inv::Invite> invites() {
         auto txn = env->begin_read();
         BOOST_REQUIRE(txn);
-        auto l = inv::list(txn.value(), db->dbi());
+        auto l = inv::list(txn.value(), dbi);
         BOOST_REQUIRE(l);
         return l.value();
     }

@@ -149,4 +149,23 @@ BOOST_AUTO_TEST_CASE(bare_jid_presence_reaches_available_resources) {
     BOOST_TEST(probe.error.condition.empty());
 }
 
+BOOST_AUTO_TEST_CASE(subscription_stanzas_and_probes_are_the_servers_to_handle) {
+    // RFC 6121 §3.1.3, §4.3: whatever the account's sessions, subscription
+    // stanzas and probes go to the decision point (the roster module), never
+    // straight to a client; to a full JID they are handled for the bare JID.
+    std::vector<SessionEntry> online{entry("a", 0, 1, true, 5), entry("b", 1, 2, true, 0)};
+    SessionEntry one = online[0];
+    for (const char* type : {"subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe"}) {
+        Decision d = decide_bare("presence", type, online, true);
+        BOOST_TEST((d.action == Decision::Action::unavailable), type);
+        BOOST_TEST(d.error.condition.empty(), type << ": never bounced by default");
+        BOOST_TEST((decide_full("presence", type, &one).action == Decision::Action::to_bare), type);
+        BOOST_TEST((decide_full("presence", type, nullptr).action == Decision::Action::to_bare), type);
+        BOOST_TEST((decide_bare("presence", type, online, false).action == Decision::Action::drop), type);
+    }
+    // Ordinary presence to an online full JID is still delivered to it.
+    BOOST_TEST((decide_full("presence", "", &one).action == Decision::Action::deliver));
+    BOOST_TEST((decide_full("presence", "unavailable", &one).action == Decision::Action::deliver));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -111,4 +111,28 @@ BOOST_AUTO_TEST_CASE(error_reply_without_to_has_no_from) {
     BOOST_TEST(r.child("body", "jabber:client") != nullptr, "xmpp errors: the original payload is kept");
 }
 
+BOOST_AUTO_TEST_CASE(error_reply_carries_the_application_condition) {
+    Element iq("iq", "jabber:client");
+    iq.set_attr("from", "juliet@example.com/balcony");
+    iq.set_attr("type", "set");
+    iq.set_attr("id", "p1");
+    iq.add_child("pubsub", "http://jabber.org/protocol/pubsub");
+    Element r = make_error_reply(iq, StanzaError::cancel("conflict", "access_model differs")
+                                         .with_app("precondition-not-met", "http://jabber.org/protocol/pubsub#errors"));
+    BOOST_TEST(parley::xml::to_string(r, "jabber:client") ==
+               "<iq type='error' id='p1' to='juliet@example.com/balcony'>"
+               "<pubsub xmlns='http://jabber.org/protocol/pubsub'/><error type='cancel'>"
+               "<conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+               "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>access_model differs</text>"
+               "<precondition-not-met xmlns='http://jabber.org/protocol/pubsub#errors'/>"
+               "</error></iq>");
+    Element u = make_error_reply(iq, StanzaError::cancel("feature-not-implemented")
+                                         .with_app("unsupported", "http://jabber.org/protocol/pubsub#errors", "subscribe"));
+    const Element* e = u.child("error", "jabber:client");
+    BOOST_REQUIRE(e != nullptr);
+    const Element* app = e->child("unsupported", "http://jabber.org/protocol/pubsub#errors");
+    BOOST_REQUIRE_MESSAGE(app != nullptr, "xmpp errors: the application condition is in the error");
+    BOOST_TEST(app->attr_or("feature") == "subscribe");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
