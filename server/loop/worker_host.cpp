@@ -73,6 +73,12 @@ void WorkerHost::account_disco_identity(module::DiscoIdentity identity) {
 void WorkerHost::account_disco_items(module::AccountItemsProvider fn) {
     worker_.hooks().add_account_items(name_, std::move(fn));
 }
+void WorkerHost::account_disco_nodes(module::AccountNodeDisco fn) {
+    worker_.hooks().add_account_nodes(name_, std::move(fn));
+}
+bool WorkerHost::account_disco_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
+    return worker_.hooks().account_node(req, std::move(r));
+}
 std::vector<std::string> WorkerHost::account_disco_features() const { return worker_.hooks().account_features(); }
 std::vector<module::DiscoIdentity> WorkerHost::account_disco_identities() const {
     return worker_.hooks().account_identities();

@@ -42,6 +42,8 @@ public:
     void account_disco_feature(std::string feature) override;
     void account_disco_identity(module::DiscoIdentity identity) override;
     void account_disco_items(module::AccountItemsProvider fn) override;
+    void account_disco_nodes(module::AccountNodeDisco fn) override;
+    bool account_disco_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) override;
     std::vector<std::string> account_disco_features() const override;
     std::vector<module::DiscoIdentity> account_disco_identities() const override;
     std::vector<module::DiscoItem> account_disco_item_list(const xmpp::Jid& account,

@@ -292,6 +292,11 @@ struct IqRequest {
     const xmpp::Jid& to;          // never empty: the server domain or the account's bare JID
 };
 using IqHandler = std::function<void(const IqRequest&, std::shared_ptr<IqResponder>)>;
+// A disco#info or disco#items query to a node of an account (XEP-0030 §3.2,
+// e.g. a PEP node's meta-data): false when the node is not this module's
+// (the next one is asked; at the end, item-not-found), true when it took the
+// query and answers through the responder.
+using AccountNodeDisco = std::function<bool(const IqRequest&, std::shared_ptr<IqResponder>)>;
 
 enum class SessionEvent {
     bound,        // a c2s session bound a resource
@@ -365,6 +370,10 @@ public:
     virtual void account_disco_feature(std::string feature) = 0;
     virtual void account_disco_identity(DiscoIdentity identity) = 0;
     virtual void account_disco_items(AccountItemsProvider fn) = 0;
+    virtual void account_disco_nodes(AccountNodeDisco fn) = 0;
+    // Offers a node query to the modules' AccountNodeDisco (the disco module
+    // calls it); false when none took it.
+    virtual bool account_disco_node(const IqRequest& req, std::shared_ptr<IqResponder> r) = 0;
     virtual std::vector<std::string> account_disco_features() const = 0;
     virtual std::vector<DiscoIdentity> account_disco_identities() const = 0;
     virtual std::vector<DiscoItem> account_disco_item_list(const xmpp::Jid& account,

@@ -72,6 +72,12 @@ public:
         account_identities.push_back(std::move(identity));
     }
     void account_disco_items(module::AccountItemsProvider fn) override { account_items.push_back(std::move(fn)); }
+    void account_disco_nodes(module::AccountNodeDisco fn) override { account_nodes.push_back(std::move(fn)); }
+    bool account_disco_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) override {
+        for (const auto& fn : account_nodes)
+            if (fn(req, r)) return true;
+        return false;
+    }
     std::vector<std::string> account_disco_features() const override { return account_features; }
     std::vector<module::DiscoIdentity> account_disco_identities() const override { return account_identities; }
     std::vector<module::DiscoItem> account_disco_item_list(const xmpp::Jid& account,
@@ -172,6 +178,7 @@ public:
     std::map<std::tuple<int, std::string, std::string, std::string>, module::IqHandler> iqs;
     std::vector<std::string> features;
     std::vector<std::string> account_features;
+    std::vector<module::AccountNodeDisco> account_nodes;
     std::map<std::string, module::ControlHandler> controls;
     std::vector<module::DiscoIdentity> account_identities;
     std::vector<module::AccountItemsProvider> account_items;
