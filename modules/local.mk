@@ -59,3 +59,15 @@ modules_roster_mod_roster_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/roster/roster.cpp modules/roster/subscription.cpp \
 	tests/unit/modules/roster_test.cpp
 EXTRA_DIST += modules/roster/README.md
+
+# vcard: XEP-0054 vcard-temp with XEP-0153 photo hashes in presence.
+modules_LTLIBRARIES += modules/vcard/mod_vcard.la
+modules_vcard_mod_vcard_la_SOURCES = modules/vcard/mod_vcard.cpp \
+	modules/vcard/vcard.hpp modules/vcard/vcard.cpp \
+	modules/vcard/vcard_record.hpp modules/vcard/vcard_record.cpp
+modules_vcard_mod_vcard_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_vcard_mod_vcard_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_vcard_mod_vcard_la_LIBADD = libparley.la $(GNUTLS_LIBS)
+tests_unit_parley_unit_SOURCES += modules/vcard/vcard.cpp modules/vcard/vcard_record.cpp \
+	tests/unit/modules/vcard_test.cpp
+EXTRA_DIST += modules/vcard/README.md
