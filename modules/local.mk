@@ -71,3 +71,13 @@ modules_vcard_mod_vcard_la_LIBADD = libparley.la $(GNUTLS_LIBS)
 tests_unit_parley_unit_SOURCES += modules/vcard/vcard.cpp modules/vcard/vcard_record.cpp \
 	tests/unit/modules/vcard_test.cpp
 EXTRA_DIST += modules/vcard/README.md
+
+# last: XEP-0012 Last Activity of the server and of accounts (needs roster).
+modules_LTLIBRARIES += modules/last/mod_last.la
+modules_last_mod_last_la_SOURCES = modules/last/mod_last.cpp \
+	modules/last/last_activity.hpp modules/last/last_activity.cpp
+modules_last_mod_last_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_last_mod_last_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_last_mod_last_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/last/last_activity.cpp tests/unit/modules/last_test.cpp
+EXTRA_DIST += modules/last/README.md
