@@ -16,3 +16,4 @@ EXTRA_DIST += tests/run-all tests/support/certs.sh tests/support/fake_host.hpp \
 	tests/integration/test_roster.py tests/integration/test_routing.py tests/integration/test_seams.py \
 	tests/integration/test_store_crash.py tests/integration/test_throttle.py \
 	tests/integration/test_tls_priority.py
+EXTRA_DIST += tests/support/fake_storage.hpp tests/integration/test_vcard.py tests/integration/test_last.py
