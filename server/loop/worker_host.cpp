@@ -1,5 +1,8 @@
 #include "loop/worker_host.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "log/log.hpp"
 #include "loop/worker.hpp"
 #include "loop/module_database.hpp"
@@ -34,6 +37,11 @@ WorkerHost::~WorkerHost() {
 
 unsigned WorkerHost::worker_index() const { return worker_.index(); }
 std::string_view WorkerHost::server_version() const { return PACKAGE_VERSION; }
+
+uint64_t WorkerHost::uptime_seconds() const {
+    const auto up = std::chrono::steady_clock::now() - worker_.shared().started;
+    return static_cast<uint64_t>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(up).count()));
+}
 
 void WorkerHost::hook(module::HookPoint point, int priority, module::StanzaHook fn) {
     worker_.hooks().add_hook(name_, point, priority, std::move(fn));

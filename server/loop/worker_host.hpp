@@ -30,6 +30,7 @@ public:
     unsigned worker_index() const override;
     const config::Section& config() const override { return section_; }
     std::string_view server_version() const override;
+    uint64_t uptime_seconds() const override;
     void hook(module::HookPoint point, int priority, module::StanzaHook fn) override;
     Status iq_handler(module::IqTarget target, std::string_view type, std::string_view ns, std::string_view element,
                       module::IqHandler fn) override;

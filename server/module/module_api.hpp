@@ -41,7 +41,8 @@ namespace parley::module {
 // path's seams (routed hook, holds, unavailable point, domain handlers),
 // sessions, slots, services, stream features and nonzas, databases.
 // 3: SessionEvent gained available and unavailable; the host gained an
-// account's disco (account_disco_*) and control commands (everyday IM).
+// account's disco (account_disco_*), control commands and the server's
+// uptime (everyday IM).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -348,6 +349,9 @@ public:
     virtual unsigned worker_index() const = 0;
     virtual const config::Section& config() const = 0;  // this module's [modules.NAME]
     virtual std::string_view server_version() const = 0; // "0.1.0"
+    // Whole seconds since parleyd started (what the admin socket reports as
+    // uptime_s), whenever the module itself was loaded: XEP-0012's uptime.
+    virtual uint64_t uptime_seconds() const = 0;
 
     // Registrations; all are dropped by the host when the module stops.
     virtual void hook(HookPoint point, int priority, StanzaHook fn) = 0;  // higher priority runs first
