@@ -110,6 +110,28 @@ tests_unit_parley_unit_SOURCES += $(PEP_SOURCES) \
 	tests/unit/modules/pep_test.cpp tests/unit/modules/pep_store_test.cpp tests/unit/modules/pep_caps_test.cpp
 EXTRA_DIST += modules/pep/README.md
 
+# vcard: XEP-0054 vcard-temp with XEP-0153 photo hashes in presence.
+modules_LTLIBRARIES += modules/vcard/mod_vcard.la
+modules_vcard_mod_vcard_la_SOURCES = modules/vcard/mod_vcard.cpp \
+	modules/vcard/vcard.hpp modules/vcard/vcard.cpp \
+	modules/vcard/vcard_record.hpp modules/vcard/vcard_record.cpp
+modules_vcard_mod_vcard_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_vcard_mod_vcard_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_vcard_mod_vcard_la_LIBADD = libparley.la $(GNUTLS_LIBS)
+tests_unit_parley_unit_SOURCES += modules/vcard/vcard.cpp modules/vcard/vcard_record.cpp \
+	tests/unit/modules/vcard_test.cpp
+EXTRA_DIST += modules/vcard/README.md
+
+# last: XEP-0012 Last Activity of the server and of accounts (needs roster).
+modules_LTLIBRARIES += modules/last/mod_last.la
+modules_last_mod_last_la_SOURCES = modules/last/mod_last.cpp \
+	modules/last/last_activity.hpp modules/last/last_activity.cpp
+modules_last_mod_last_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_last_mod_last_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_last_mod_last_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += modules/last/last_activity.cpp tests/unit/modules/last_test.cpp
+EXTRA_DIST += modules/last/README.md
+
 # mod_register: XEP-0077 in-band registration, invitations, password change.
 modules_LTLIBRARIES += modules/register/mod_register.la
 modules_register_mod_register_la_SOURCES = modules/register/mod_register.cpp \

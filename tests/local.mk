@@ -30,4 +30,5 @@ tests_support_modules_mod_testroster_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
 tests_support_modules_mod_testroster_la_LIBADD = libparley.la
 EXTRA_DIST += tests/support/env_database.hpp
 
+EXTRA_DIST += tests/support/fake_storage.hpp tests/integration/test_vcard.py tests/integration/test_last.py
 EXTRA_DIST += tests/integration/test_register.py tests/integration/test_session_ctl.py

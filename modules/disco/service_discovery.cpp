@@ -96,7 +96,8 @@ Status ServiceDiscovery::start(module::Host& host) {
                                 return;
                             }
                             if (!req.payload.attr_or("node").empty()) {
-                                r->error(StanzaError::cancel("item-not-found", "no such node"));
+                                if (!host_->account_disco_node(req, r))
+                                    r->error(StanzaError::cancel("item-not-found", "no such node"));
                                 return;
                             }
                             r->result(account_info(*host_));
@@ -109,7 +110,8 @@ Status ServiceDiscovery::start(module::Host& host) {
                                    return;
                                }
                                if (!req.payload.attr_or("node").empty()) {
-                                   r->error(StanzaError::cancel("item-not-found", "no such node"));
+                                   if (!host_->account_disco_node(req, r))
+                                       r->error(StanzaError::cancel("item-not-found", "no such node"));
                                    return;
                                }
                                xml::Element q("query", kNsItems);

@@ -148,18 +148,20 @@ Status Pep::start(module::Host& host) {
         if (Status s = host.iq_handler(IqTarget::account, type, kNsPubsub, "pubsub", pubsub); !s) return s;
         if (Status s = host.iq_handler(IqTarget::account, type, kNsPubsubOwner, "pubsub", owner); !s) return s;
     }
-    if (Status s = host.iq_handler(IqTarget::account, "get", xmpp::kNsDiscoInfo, "query",
-                                   [this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
-                                       disco_info(req, r);
-                                   });
-        !s)
-        return s;
-    if (Status s = host.iq_handler(IqTarget::account, "get", xmpp::kNsDiscoItems, "query",
-                                   [this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
-                                       disco_items(req, r);
-                                   });
-        !s)
-        return s;
+    // The account's disco is the disco module's (it decides who may see it);
+    // PEP adds its identity, features and nodes, and answers node queries.
+    host.account_disco_identity(module::DiscoIdentity{"pubsub", "pep", ""});
+    for (const auto& f : account_features()) host.account_disco_feature(f);
+    host.account_disco_items([this](const xmpp::Jid& account, const xmpp::Jid& requester) {
+        return visible_nodes(account, requester);
+    });
+    host.account_disco_nodes([this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
+        if (req.payload.ns() == xmpp::kNsDiscoInfo)
+            disco_info(req, std::move(r));
+        else
+            disco_items(req, std::move(r));
+        return true;
+    });
     if (opt_.private_storage) {
         auto priv = [this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) { on_private(req, r); };
         for (const char* type : {"get", "set"})

@@ -110,6 +110,8 @@ private:
                       std::shared_ptr<module::IqResponder> r);
     void disco_info(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r);
     void disco_items(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r);
+    // The account's nodes `requester` may read (disco#items of the account).
+    std::vector<module::DiscoItem> visible_nodes(const xmpp::Jid& owner, const xmpp::Jid& requester);
 
     // --- bookmarks.cpp: XEP-0049 private storage and the XEP-0048 view ---
     void on_private(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r);

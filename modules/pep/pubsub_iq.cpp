@@ -517,6 +517,22 @@ void Pep::disco_info(const module::IqRequest& req, Responder r) {
     r->result(std::move(q));
 }
 
+std::vector<module::DiscoItem> Pep::visible_nodes(const xmpp::Jid& owner, const xmpp::Jid& requester) {
+    std::vector<module::DiscoItem> out;
+    if (!db_) return out;
+    const std::string owner_str = owner.bare_str();
+    Status s = read([&](const store::Txn& txn, MDB_dbi db) {
+        // XEP-0163 §9.2: only the nodes the requester may read.
+        std::vector<std::pair<std::string, NodeRecord>> nodes;
+        if (Status st = read_nodes(txn, db, owner_str, nodes); !st) return st;
+        for (const auto& [name, rec] : nodes)
+            if (!may_read(owner, requester, rec.config, rec.members)) out.push_back({owner_str, name, rec.config.title});
+        return Status::ok();
+    });
+    if (!s) log::error("pep", "listing the nodes of {}: {}", owner_str, s.to_string());
+    return out;
+}
+
 void Pep::disco_items(const module::IqRequest& req, Responder r) {
     if (!ready(r)) return;
     const std::string node(req.payload.attr_or("node"));

@@ -237,6 +237,23 @@ void HookTable::add_account_items(const std::string& owner, module::AccountItems
     account_items_.emplace_back(owner, std::move(fn));
 }
 
+void HookTable::add_account_nodes(const std::string& owner, module::AccountNodeDisco fn) {
+    account_nodes_.emplace_back(owner, std::move(fn));
+}
+
+bool HookTable::account_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) const {
+    for (const auto& [owner, fn] : account_nodes_) {
+        try {
+            if (fn(req, r)) return true;
+        } catch (const std::exception& e) {
+            log::error("hooks", "disco node query of module {} failed: {}", owner, e.what());
+            r->error(StanzaError::wait("internal-server-error", "the query failed"));
+            return true;
+        }
+    }
+    return false;
+}
+
 std::vector<std::string> HookTable::account_features() const { return sorted_features(account_features_); }
 std::vector<module::DiscoIdentity> HookTable::account_identities() const {
     return sorted_identities(account_identities_);
@@ -276,6 +293,7 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(account_features_, [&](const auto& f) { return f.first == owner; });
     std::erase_if(account_identities_, [&](const auto& i) { return i.first == owner; });
     std::erase_if(account_items_, [&](const auto& i) { return i.first == owner; });
+    std::erase_if(account_nodes_, [&](const auto& i) { return i.first == owner; });
     std::erase_if(controls_, [&](const auto& kv) { return kv.second.first == owner; });
     std::erase_if(routed_, [&](const auto& h) { return h.owner == owner; });
     std::erase_if(unavailable_, [&](const auto& h) { return h.owner == owner; });

@@ -68,6 +68,8 @@ public:
     void add_account_feature(const std::string& owner, std::string feature);
     void add_account_identity(const std::string& owner, module::DiscoIdentity identity);
     void add_account_items(const std::string& owner, module::AccountItemsProvider fn);
+    void add_account_nodes(const std::string& owner, module::AccountNodeDisco fn);
+    bool account_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) const;
     std::vector<std::string> account_features() const;
     std::vector<module::DiscoIdentity> account_identities() const;
     std::vector<module::DiscoItem> account_items(const xmpp::Jid& account, const xmpp::Jid& requester) const;
@@ -122,6 +124,7 @@ private:
     std::vector<std::pair<std::string, std::string>> account_features_;
     std::vector<std::pair<std::string, module::DiscoIdentity>> account_identities_;
     std::vector<std::pair<std::string, module::AccountItemsProvider>> account_items_;
+    std::vector<std::pair<std::string, module::AccountNodeDisco>> account_nodes_;
     std::map<std::string, std::pair<std::string, module::ControlHandler>, std::less<>> controls_;
     uint64_t seq_ = 0;
 };

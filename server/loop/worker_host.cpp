@@ -1,5 +1,8 @@
 #include "loop/worker_host.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "log/log.hpp"
 #include "loop/host_accounts.hpp"
 #include "loop/worker.hpp"
@@ -35,6 +38,11 @@ WorkerHost::~WorkerHost() {
 
 unsigned WorkerHost::worker_index() const { return worker_.index(); }
 std::string_view WorkerHost::server_version() const { return PACKAGE_VERSION; }
+
+uint64_t WorkerHost::uptime_seconds() const {
+    const auto up = std::chrono::steady_clock::now() - worker_.shared().started;
+    return static_cast<uint64_t>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(up).count()));
+}
 
 void WorkerHost::hook(module::HookPoint point, int priority, module::StanzaHook fn) {
     worker_.hooks().add_hook(name_, point, priority, std::move(fn));
@@ -73,6 +81,12 @@ void WorkerHost::account_disco_identity(module::DiscoIdentity identity) {
 }
 void WorkerHost::account_disco_items(module::AccountItemsProvider fn) {
     worker_.hooks().add_account_items(name_, std::move(fn));
+}
+void WorkerHost::account_disco_nodes(module::AccountNodeDisco fn) {
+    worker_.hooks().add_account_nodes(name_, std::move(fn));
+}
+bool WorkerHost::account_disco_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
+    return worker_.hooks().account_node(req, std::move(r));
 }
 std::vector<std::string> WorkerHost::account_disco_features() const { return worker_.hooks().account_features(); }
 std::vector<module::DiscoIdentity> WorkerHost::account_disco_identities() const {

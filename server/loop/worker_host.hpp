@@ -31,6 +31,7 @@ public:
     unsigned worker_index() const override;
     const config::Section& config() const override { return section_; }
     std::string_view server_version() const override;
+    uint64_t uptime_seconds() const override;
     void hook(module::HookPoint point, int priority, module::StanzaHook fn) override;
     Status iq_handler(module::IqTarget target, std::string_view type, std::string_view ns, std::string_view element,
                       module::IqHandler fn) override;
@@ -43,6 +44,8 @@ public:
     void account_disco_feature(std::string feature) override;
     void account_disco_identity(module::DiscoIdentity identity) override;
     void account_disco_items(module::AccountItemsProvider fn) override;
+    void account_disco_nodes(module::AccountNodeDisco fn) override;
+    bool account_disco_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) override;
     std::vector<std::string> account_disco_features() const override;
     std::vector<module::DiscoIdentity> account_disco_identities() const override;
     std::vector<module::DiscoItem> account_disco_item_list(const xmpp::Jid& account,

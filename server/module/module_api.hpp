@@ -41,9 +41,9 @@ namespace parley::module {
 // path's seams (routed hook, holds, unavailable point, domain handlers),
 // sessions, slots, services, stream features and nonzas, databases.
 // 3: SessionEvent gained available and unavailable; the host gained an
-// account's disco (account_disco_*), control commands and accounts(), and
-// pre-authentication iqs see their stream (IqRequest::stream,
-// StreamInfo::remote_ip) (everyday IM, XEP-0077).
+// account's disco (account_disco_*), control commands, the server's uptime
+// and accounts(), and pre-authentication iqs see their stream
+// (IqRequest::stream, StreamInfo::remote_ip) (everyday IM, XEP-0077).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -299,6 +299,11 @@ struct IqRequest {
     const StreamInfo* stream = nullptr;
 };
 using IqHandler = std::function<void(const IqRequest&, std::shared_ptr<IqResponder>)>;
+// A disco#info or disco#items query to a node of an account (XEP-0030 §3.2,
+// e.g. a PEP node's meta-data): false when the node is not this module's
+// (the next one is asked; at the end, item-not-found), true when it took the
+// query and answers through the responder.
+using AccountNodeDisco = std::function<bool(const IqRequest&, std::shared_ptr<IqResponder>)>;
 
 enum class SessionEvent {
     bound,        // a c2s session bound a resource
@@ -376,6 +381,9 @@ public:
     virtual unsigned worker_index() const = 0;
     virtual const config::Section& config() const = 0;  // this module's [modules.NAME]
     virtual std::string_view server_version() const = 0; // "0.1.0"
+    // Whole seconds since parleyd started (what the admin socket reports as
+    // uptime_s), whenever the module itself was loaded: XEP-0012's uptime.
+    virtual uint64_t uptime_seconds() const = 0;
 
     // Registrations; all are dropped by the host when the module stops.
     virtual void hook(HookPoint point, int priority, StanzaHook fn) = 0;  // higher priority runs first
@@ -398,6 +406,10 @@ public:
     virtual void account_disco_feature(std::string feature) = 0;
     virtual void account_disco_identity(DiscoIdentity identity) = 0;
     virtual void account_disco_items(AccountItemsProvider fn) = 0;
+    virtual void account_disco_nodes(AccountNodeDisco fn) = 0;
+    // Offers a node query to the modules' AccountNodeDisco (the disco module
+    // calls it); false when none took it.
+    virtual bool account_disco_node(const IqRequest& req, std::shared_ptr<IqResponder> r) = 0;
     virtual std::vector<std::string> account_disco_features() const = 0;
     virtual std::vector<DiscoIdentity> account_disco_identities() const = 0;
     virtual std::vector<DiscoItem> account_disco_item_list(const xmpp::Jid& account,

@@ -3,9 +3,11 @@
 //
 // Iq handlers are kept by key and can be called with ask(); the answer is
 // captured by a RecordingResponder. send() appends to `sent`. Timers are
-// recorded, never run. Databases come from the `database` factory when a
-// test sets one. accounts() is FakeAccounts: in memory, its completions
-// wait until the test runs them. Single-threaded: one test at a time.
+// recorded, never run. Session event handlers are kept and run by fire().
+// open_database() asks the `database` factory, else `database_factory`
+// (e.g. a test::FakeStorage, fake_storage.hpp), and fails without either.
+// accounts() is FakeAccounts: in memory, its completions wait until the
+// test runs them. Single-threaded: one test at a time.
 #pragma once
 
 #include <functional>
@@ -86,6 +88,7 @@ public:
     unsigned worker_index() const override { return 0; }
     const config::Section& config() const override { return section; }
     std::string_view server_version() const override { return "0.1.0-test"; }
+    uint64_t uptime_seconds() const override { return uptime; }
     void hook(module::HookPoint point, int priority, module::StanzaHook fn) override {
         hooks.emplace_back(point, priority, std::move(fn));
     }
@@ -96,7 +99,14 @@ public:
         iqs.emplace(std::move(key), std::move(fn));
         return Status::ok();
     }
-    void on_session(module::SessionEvent, module::SessionEventHandler) override {}
+    void on_session(module::SessionEvent event, module::SessionEventHandler fn) override {
+        session_handlers.emplace_back(event, std::move(fn));
+    }
+    // Runs the handlers registered for `event`, in registration order.
+    void fire(module::SessionEvent event, const module::SessionInfo& session) {
+        for (auto& [e, fn] : session_handlers)
+            if (e == event) fn(session);
+    }
     void disco_feature(std::string feature) override { features.push_back(std::move(feature)); }
     void disco_identity(module::DiscoIdentity identity) override { identities.push_back(std::move(identity)); }
     std::vector<std::string> disco_features() const override {
@@ -116,6 +126,12 @@ public:
         account_identities.push_back(std::move(identity));
     }
     void account_disco_items(module::AccountItemsProvider fn) override { account_items.push_back(std::move(fn)); }
+    void account_disco_nodes(module::AccountNodeDisco fn) override { account_nodes.push_back(std::move(fn)); }
+    bool account_disco_node(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) override {
+        for (const auto& fn : account_nodes)
+            if (fn(req, r)) return true;
+        return false;
+    }
     std::vector<std::string> account_disco_features() const override { return account_features; }
     std::vector<module::DiscoIdentity> account_disco_identities() const override { return account_identities; }
     std::vector<module::DiscoItem> account_disco_item_list(const xmpp::Jid& account,
@@ -180,6 +196,7 @@ public:
     }
     Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec& spec) override {
         if (database) return database(spec);
+        if (database_factory) return database_factory(spec);
         return Status::error("invalid", "the fake host has no storage");
     }
     module::Accounts& accounts() override { return fake_accounts; }
@@ -214,10 +231,14 @@ public:
 
     config::Section section;
     FakeAccounts fake_accounts;
+    uint64_t uptime = 0;
+    std::vector<std::pair<module::SessionEvent, module::SessionEventHandler>> session_handlers;
+    std::function<Result<std::shared_ptr<module::Database>>(const module::DatabaseSpec&)> database_factory;
     std::vector<std::tuple<module::HookPoint, int, module::StanzaHook>> hooks;
     std::map<std::tuple<int, std::string, std::string, std::string>, module::IqHandler> iqs;
     std::vector<std::string> features;
     std::vector<std::string> account_features;
+    std::vector<module::AccountNodeDisco> account_nodes;
     std::map<std::string, module::ControlHandler> controls;
     std::vector<module::DiscoIdentity> account_identities;
     std::vector<module::AccountItemsProvider> account_items;

@@ -48,5 +48,8 @@ tests_support_modules_mod_teststore_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 tests_support_modules_mod_teststore_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
 tests_support_modules_mod_teststore_la_LIBADD = libparley.la
 
+# The host's uptime as modules see it.
+tests_unit_parley_unit_SOURCES += tests/unit/loop/worker_host_test.cpp
+
 # The accounts a module reaches through its host; ending sessions from outside.
 tests_unit_parley_unit_SOURCES += tests/unit/loop/host_accounts_test.cpp

@@ -460,24 +460,37 @@ BOOST_AUTO_TEST_CASE(disco_shows_pep_and_only_readable_nodes) {
     Fixture f;
     f.publish(kTune, "1", "a");
     f.publish("urn:example:open", "1", "a", "open");
-    auto info = f.ask("juliet@example.org/b", "juliet@example.org", "get", xml::Element("query", kInfo));
-    BOOST_REQUIRE(info->ok);
+    // What PEP adds to the account's disco (the disco module answers it and
+    // decides who may see it at all: modules/disco).
     bool pep = false;
-    std::set<std::string> features;
-    for (const auto& c : info->payload->children()) {
-        if (c.name() == "identity" && c.attr_or("category") == "pubsub" && c.attr_or("type") == "pep") pep = true;
-        if (c.name() == "feature") features.emplace(c.attr_or("var"));
-    }
+    for (const auto& id : f.host.account_disco_identities())
+        if (id.category == "pubsub" && id.type == "pep") pep = true;
     BOOST_TEST(pep);
+    std::set<std::string> features;
+    for (const auto& v : f.host.account_disco_features()) features.insert(v);
     BOOST_TEST(features.count("http://jabber.org/protocol/pubsub#publish-options") == 1u);
     BOOST_TEST(features.count("urn:xmpp:bookmarks:1#compat") == 1u);
     BOOST_TEST(features.count("http://jabber.org/protocol/pubsub#subscribe") == 0u, "pep: not offered, not advertised");
-    auto items = f.ask("benvolio@example.org/s", "juliet@example.org", "get",
-                       xml::Element("query", "http://jabber.org/protocol/disco#items"));
-    BOOST_REQUIRE(items->ok);
     std::vector<std::string> nodes;
-    for (const auto& c : items->payload->children()) nodes.emplace_back(c.attr_or("node"));
-    BOOST_TEST(nodes == std::vector<std::string>{"urn:example:open"}, "pep: a stranger sees only open nodes");
+    for (const auto& i : f.host.account_disco_item_list(jid("juliet@example.org"), jid("benvolio@example.org/s")))
+        nodes.push_back(i.node);
+    BOOST_TEST(nodes == std::vector<std::string>{"urn:example:open"}, "pep: a stranger's list holds only open nodes");
+    nodes.clear();
+    for (const auto& i : f.host.account_disco_item_list(jid("juliet@example.org"), jid("juliet@example.org/b")))
+        nodes.push_back(i.node);
+    BOOST_TEST(nodes.size() == 2u, "pep: the owner sees every node");
+    // A node's own disco goes to PEP.
+    xml::Element q("query", kInfo);
+    q.set_attr("node", "urn:example:open");
+    xml::Element iq("iq", "jabber:client");
+    iq.set_attr("type", "get");
+    iq.add_child(q);
+    const xmpp::Jid from = jid("benvolio@example.org/s"), to = jid("juliet@example.org");
+    module::IqRequest req{iq, *iq.first_child(), from, to};
+    auto r = std::make_shared<test::RecordingResponder>();
+    BOOST_TEST(f.host.account_disco_node(req, r));
+    BOOST_REQUIRE(r->answers == 1);
+    BOOST_TEST(r->ok);
 }
 
 BOOST_AUTO_TEST_CASE(readme_documents_every_option) {

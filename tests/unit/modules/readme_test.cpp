@@ -6,6 +6,7 @@
 #include "../modules/disco/service_discovery.hpp"
 #include "../modules/roster/roster.hpp"
 #include "../modules/offline/offline.hpp"
+#include "../modules/vcard/vcard.hpp"
 #include "../modules/version/software_version.hpp"
 #include "support/option_docs.hpp"
 
@@ -34,6 +35,7 @@ BOOST_AUTO_TEST_CASE(readmes_document_every_option_with_its_default) {
     check("version", mod_version::kOptions, mod_version::kOptionCount);
     check("roster", mod_roster::kOptions, mod_roster::kOptionCount);
     check("offline", mod_offline::kOptions, mod_offline::kOptionCount);
+    check("vcard", mod_vcard::kOptions, mod_vcard::kOptionCount);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
