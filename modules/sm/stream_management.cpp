@@ -24,13 +24,19 @@ const config::OptionSpec kOptions[] = {
      "0: no resumption",
      0, 86400},
     {"max_unacked", config::OptionType::integer, "1000",
-     "stanzas kept for a client until it acknowledges them; past this its session ends and they are re-routed",
+     "unacknowledged stanzas a client may leave: past this it must acknowledge within 30 s, past twice this at "
+     "once, or its session ends and they are re-routed",
      10, 100000},
     {"ack_request_every", config::OptionType::integer, "10",
      "while an acknowledgement is awaited, the server asks again after this many more stanzas", 1, 10000},
 };
 
 namespace {
+
+int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 int64_t now_unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -105,6 +111,7 @@ Status StreamManagement::start(module::Host& host) {
     if (!directory_) directory_ = module::service<ResumptionDirectory>(host);
     if (!directory_) return Status::error("sm", "the resumption directory service is not running");
     alive_ = std::make_shared<StreamManagement*>(this);
+    if (!clock_) clock_ = steady_ms;
 
     host.stream_feature(module::StreamStage::after_auth,
                         [](const module::StreamInfo&) -> std::optional<xml::Element> { return sm("sm"); });
@@ -207,6 +214,7 @@ bool StreamManagement::apply_ack(SmSlot& s, uint32_t h) {
     if (n > s.unacked.size()) return false;
     s.unacked.erase(s.unacked.begin(), s.unacked.begin() + n);
     s.acked = h;
+    if (s.unacked.size() <= settings_.max_unacked) s.over_since = 0;
     return true;
 }
 
@@ -308,18 +316,28 @@ void StreamManagement::end_of_turn() {
         SmSlot* s = slot(id);
         if (!s) continue;
         s->scheduled = false;
+        bool force = false;
         if (s->unacked.size() > settings_.max_unacked) {
             // A client that does not acknowledge must not make the server
-            // keep its stanzas without bound: the session ends (§6 lets
-            // misuse end the stream), and what it kept is re-routed.
-            log::info("sm", "session {}: {} stanzas unacknowledged; ending it", id, s->unacked.size());
-            host_->end_session(id, xmpp::StreamErrorCondition::resource_constraint,
-                               fmt::format("more than {} stanzas were not acknowledged", settings_.max_unacked));
-            continue;
+            // keep its stanzas without bound. Past the bound it is asked at
+            // once and has kGraceMs to answer (a burst, or a resumption
+            // writing what was queued meanwhile, can pass the bound for a
+            // moment); past twice the bound, or after that, the session
+            // ends (§6 lets misuse end the stream) and what it kept is
+            // re-routed.
+            const int64_t now = clock_();
+            force = s->over_since == 0;  // newly over: ask at once
+            if (force) s->over_since = now;
+            if (s->unacked.size() > 2 * settings_.max_unacked || now - s->over_since >= kGraceMs) {
+                log::info("sm", "session {}: {} stanzas unacknowledged; ending it", id, s->unacked.size());
+                host_->end_session(id, xmpp::StreamErrorCondition::resource_constraint,
+                                   fmt::format("more than {} stanzas were not acknowledged", settings_.max_unacked));
+                continue;
+            }
         }
         const uint32_t pending = s->h_out - s->acked;
         if (pending == 0) continue;
-        if (s->awaiting && s->h_out - s->requested_at < settings_.ack_request_every) continue;
+        if (!force && s->awaiting && s->h_out - s->requested_at < settings_.ack_request_every) continue;
         s->awaiting = true;
         s->requested_at = s->h_out;
         send_nonza(id, sm("r"));

@@ -14,9 +14,11 @@
 //   acknowledges it. The server asks for acknowledgements (<r/>) at the end
 //   of the loop turn in which it wrote stanzas, and again after
 //   `ack_request_every` more while an answer is awaited. A client that lets
-//   more than `max_unacked` stanzas go unacknowledged loses its session
-//   (<resource-constraint/> stream error), and those stanzas are re-routed
-//   as below: memory stays bounded and nothing is lost.
+//   more than `max_unacked` stanzas go unacknowledged is asked at once and
+//   has 30 s to bring them under it; otherwise, or past twice the bound, it
+//   loses its session (<resource-constraint/> stream error), and those
+//   stanzas are re-routed as below: memory stays bounded and nothing is
+//   lost.
 // With resume='true' the session gets an SM-ID (ResumptionDirectory) and is
 // kept (Host::keep_session) for the resumption timeout (min of the client's
 // 'max' and `resume_timeout`) when its connection is lost. <resume/> on any
@@ -37,6 +39,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +68,7 @@ struct SmSlot final : module::SessionSlot {
     uint32_t requested_at = 0;   // h_out when the last <r/> went out
     bool awaiting = false;       // an <r/> is unanswered
     bool scheduled = false;      // an end-of-turn check is due
+    int64_t over_since = 0;      // steady ms since unacked passed max_unacked; 0: it has not
     std::deque<Sent> unacked;    // h_out - acked stanzas, oldest first
     // Resumption.
     std::string id;              // SM-ID; empty when not resumable
@@ -90,6 +94,10 @@ public:
     void stop() override;
 
     const Settings& settings() const { return settings_; }
+    // How long a client over max_unacked has to acknowledge.
+    static constexpr int64_t kGraceMs = 30000;
+    // Tests: the steady clock (ms) used for that grace.
+    void set_clock(std::function<int64_t()> clock) { clock_ = std::move(clock); }
     // A client stanza of session `id` (on this worker) was handled.
     void handled_here(uint64_t id);
 
@@ -119,6 +127,7 @@ private:
     std::vector<uint64_t> due_;  // sessions with an end-of-turn check
     bool turn_armed_ = false;
     std::shared_ptr<StreamManagement*> alive_;
+    std::function<int64_t()> clock_;
 };
 
 // <failed xmlns='urn:xmpp:sm:3' [h]><condition/><text/></failed>

@@ -255,12 +255,53 @@ BOOST_FIXTURE_TEST_CASE(inbound_stanzas_count_once_handled_and_a_late_ack_follow
 
 BOOST_AUTO_TEST_CASE(a_client_that_never_acknowledges_loses_its_session) {
     SmFixture f(10);
+    int64_t now = 1000;
+    f.sm.set_clock([&] { return now; });
     f.enable();
-    for (int i = 0; i < 11; ++i) f.host.output(SmFixture::kId, message("m" + std::to_string(i)));
+    auto burst = [&](int n) {
+        for (int i = 0; i < n; ++i) f.host.output(SmFixture::kId, message("m"));
+        f.host.run_timers();
+    };
+    burst(9);
+    f.pushed();
+    f.call(module::StreamStage::bound, nonza("a", {{"h", "9"}}));
+    // Over the bound: asked at once (though a request is awaited), not ended.
+    burst(11);
+    BOOST_TEST((f.pushed() == std::vector<std::string>{"<r xmlns='urn:xmpp:sm:3'/>"}));
+    BOOST_TEST(f.host.ended.empty());
+    burst(1);
+    BOOST_TEST(f.host.ended.empty(), "sm: within the grace");
+    // It answers: under the bound again; a new excess gets a new grace.
+    f.call(module::StreamStage::bound, nonza("a", {{"h", "19"}}));
+    now += StreamManagement::kGraceMs;
+    burst(11);
+    BOOST_TEST(f.host.ended.empty());
+    now += StreamManagement::kGraceMs - 1;
+    burst(1);
+    BOOST_TEST(f.host.ended.empty());
+    now += 1;
+    burst(1);
+    BOOST_REQUIRE_EQUAL(f.host.ended.size(), 1u);
+    BOOST_TEST((f.host.ended[0].second == xmpp::StreamErrorCondition::resource_constraint));
+}
+
+BOOST_AUTO_TEST_CASE(past_twice_the_bound_a_silent_client_goes_at_once) {
+    SmFixture f(10);
+    f.sm.set_clock([] { return int64_t{5}; });
+    f.enable();
+    for (int i = 0; i < 11; ++i) f.host.output(SmFixture::kId, message("m"));
+    f.host.run_timers();
+    BOOST_TEST(f.host.ended.empty());
+    for (int i = 0; i < 10; ++i) f.host.output(SmFixture::kId, message("m"));
     BOOST_TEST(f.host.ended.empty(), "sm: not from inside the write");
     f.host.run_timers();
     BOOST_REQUIRE_EQUAL(f.host.ended.size(), 1u);
-    BOOST_TEST((f.host.ended[0].second == xmpp::StreamErrorCondition::resource_constraint));
+    // Also when the first check already finds twice the bound.
+    SmFixture g(10);
+    g.enable();
+    for (int i = 0; i < 21; ++i) g.host.output(SmFixture::kId, message("m"));
+    g.host.run_timers();
+    BOOST_TEST(g.host.ended.size() == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(an_ended_session_reroutes_messages_and_answers_iqs, SmFixture) {
