@@ -79,8 +79,21 @@ def send_message(client, to, mid, body=None):
     m.send()
 
 
-def resumed_workers(server):
-    return [int(w) for w in re.findall(re.escape(ALICE_PHONE) + r' resumed on worker (\d+)', server.log_text())]
+def resumed_workers(server, full=ALICE_PHONE):
+    """The workers `full` was resumed on so far, from parleyd's log."""
+    return [int(w) for w in re.findall(re.escape(full) + r' resumed on worker (\d+)', server.log_text())]
+
+
+async def wait_resumed(server, count, full=ALICE_PHONE, timeout=10):
+    """Waits (bounded) until the log shows `count` resumptions of `full`; the
+    worker of the last one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = resumed_workers(server, full)
+        if len(workers) >= count:
+            return workers[-1]
+        await asyncio.sleep(0.05)
+    raise AssertionError('%s was not resumed %d times' % (full, count))
 
 
 class Burst(ServerTestCase):
@@ -141,9 +154,7 @@ class Burst(ServerTestCase):
                     await asyncio.sleep(0.01)
                 await alice.lose_connection()
                 await alice.resume()
-                self.assertTrue(self.server.wait_log(
-                    '(?s)' + (re.escape(ALICE_PHONE) + r' resumed on worker \d.*') * (before + attempt + 1)))
-                landed = resumed_workers(self.server)[-1]
+                landed = await wait_resumed(self.server, before + attempt + 1)
                 if landed != first:
                     break
             self.assertNotEqual(landed, first, 'no resumption landed on the other worker in 16 tries')
@@ -324,15 +335,13 @@ class RawSmTests(ServerTestCase):
                 await asyncio.sleep(0.2)
                 c = RawSm(self.server)
                 c.login()
-                resumes = len(re.findall(re.escape(full) + r' resumed on worker', self.server.log_text()))
+                resumes = len(resumed_workers(self.server, full))
                 c.send("<resume xmlns='%s' previd='%s' h='%d'/>" % (NS, sm_id, handled))
                 text = await c.aread(r"<resumed[^>]*/>")
                 self.assertRegex(text, r"<resumed xmlns='%s' h='2' previd='%s'/>" % (NS, sm_id),
                                  'the two pings handled before, whatever the worker')
                 await c.aread("id='n%d'" % sent)
-                self.assertTrue(self.server.wait_log(
-                    '(?s)' + (re.escape(full) + r' resumed on worker \d.*') * (resumes + 1)))
-                landed = int(re.findall(re.escape(full) + r' resumed on worker (\d)', self.server.log_text())[-1])
+                landed = await wait_resumed(self.server, resumes + 1, full)
                 ids = c.message_ids()
                 # Exactly what it had not acknowledged, in order: the one lost,
                 # then the two sent while it was away.
