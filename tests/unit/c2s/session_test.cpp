@@ -464,6 +464,8 @@ BOOST_FIXTURE_TEST_CASE(a_resumption_answers_first_then_writes_the_queue_then_fi
     on(1, [&](loop::Worker&) { got = events; });
     BOOST_TEST((got == std::vector<std::string>{"done", "resumed alice@example.org/phone after <answer,q1,q2"}),
                "c2s: " << fmt::format("{}", fmt::join(got, " | ")));
+    second.peer([](test::MemoryTransport& m) { m.close_now(); });  // kept; the workers' shutdown ends it
+    settle();
 }
 
 BOOST_FIXTURE_TEST_CASE(a_session_whose_resuming_stream_closes_on_the_way_stays_kept, test::SeamsFixture) {
@@ -518,6 +520,8 @@ BOOST_FIXTURE_TEST_CASE(a_session_whose_resuming_stream_closes_on_the_way_stays_
         auto* mark = dynamic_cast<Mark*>(hosts[0]->slot(id));
         BOOST_TEST((mark && mark->value == 7), "c2s: the slot came along both moves");
     });
+    third.peer([](test::MemoryTransport& m) { m.close_now(); });
+    settle();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
