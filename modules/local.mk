@@ -143,3 +143,21 @@ modules_register_mod_register_la_LIBADD = libparley.la
 tests_unit_parley_unit_SOURCES += modules/register/register.cpp modules/register/rate_limits.cpp \
 	tests/unit/modules/register_test.cpp tests/unit/modules/register_limits_test.cpp
 EXTRA_DIST += modules/register/README.md
+
+# mod_sm: XEP-0198 stream management; mod_csi: XEP-0352 client state indication.
+modules_LTLIBRARIES += modules/sm/mod_sm.la modules/csi/mod_csi.la
+modules_sm_mod_sm_la_SOURCES = modules/sm/mod_sm.cpp \
+	modules/sm/stream_management.hpp modules/sm/stream_management.cpp \
+	modules/sm/resumption_directory.hpp modules/sm/resumption_directory.cpp
+modules_sm_mod_sm_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_sm_mod_sm_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_sm_mod_sm_la_LIBADD = libparley.la $(GNUTLS_LIBS) $(FMT_LIBS)
+modules_csi_mod_csi_la_SOURCES = modules/csi/mod_csi.cpp \
+	modules/csi/client_state.hpp modules/csi/client_state.cpp
+modules_csi_mod_csi_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_csi_mod_csi_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_csi_mod_csi_la_LIBADD = libparley.la
+tests_unit_parley_unit_SOURCES += \
+	modules/sm/stream_management.cpp modules/sm/resumption_directory.cpp modules/csi/client_state.cpp \
+	tests/unit/modules/sm_test.cpp tests/unit/modules/sm_session_test.cpp tests/unit/modules/csi_test.cpp
+EXTRA_DIST += modules/sm/README.md modules/csi/README.md

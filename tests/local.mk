@@ -1,6 +1,6 @@
 # tests: the runner, integration tests and fixtures (shipped in the tarball).
 EXTRA_DIST += tests/run-all tests/support/certs.sh tests/support/fake_host.hpp \
-	tests/support/loopback.hpp tests/support/memory_transport.hpp tests/support/option_docs.hpp \
+	tests/support/loopback.hpp tests/support/mem_client.hpp tests/support/memory_transport.hpp tests/support/option_docs.hpp \
 	tests/support/seams_fixture.hpp tests/support/temp_dir.hpp tests/fuzz/run \
 	tests/fuzz/config_fuzz.cpp tests/fuzz/jid_fuzz.cpp tests/fuzz/sasl_fuzz.cpp \
 	tests/fuzz/stream_parser_fuzz.cpp tests/integration/clients.py tests/integration/harness.py \
@@ -32,3 +32,5 @@ EXTRA_DIST += tests/support/env_database.hpp
 
 EXTRA_DIST += tests/support/fake_storage.hpp tests/integration/test_vcard.py tests/integration/test_last.py
 EXTRA_DIST += tests/integration/test_register.py tests/integration/test_session_ctl.py
+
+EXTRA_DIST += tests/integration/test_sm.py tests/integration/test_csi.py

@@ -47,7 +47,7 @@ void Session::handle_established(xml::Element stanza) {
             // The error comes from our server, not from an address that does not parse.
             stanza.remove_attr("to");
             router.refuse(std::move(stanza), state_.jid, {}, module::Origin::local_client,
-                          StanzaError::modify("jid-malformed", "the 'to' address is not a valid JID"));
+                          StanzaError::modify("jid-malformed", "the 'to' address is not a valid JID"), state_.id);
             return;
         }
         to = t.value();
@@ -57,12 +57,13 @@ void Session::handle_established(xml::Element stanza) {
     if (name == "iq") {
         if (!valid_iq_type(type) || !stanza.attr("id")) {
             router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client,
-                          StanzaError::modify("bad-request", "an iq needs an id and a type of get, set, result or error"));
+                          StanzaError::modify("bad-request", "an iq needs an id and a type of get, set, result or error"),
+                          state_.id);
             return;
         }
         if ((type == "get" || type == "set") && stanza.child_count() != 1) {
             router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client,
-                          StanzaError::modify("bad-request", "an iq request carries exactly one child"));
+                          StanzaError::modify("bad-request", "an iq request carries exactly one child"), state_.id);
             return;
         }
         // RFC 3921 session establishment: a no-op since RFC 6121, kept for old clients.
@@ -73,26 +74,27 @@ void Session::handle_established(xml::Element stanza) {
             result.set_attr("id", std::string(stanza.attr_or("id")));
             result.set_attr("from", state_.jid.domain());
             result.set_attr("to", state_.jid.str());
-            send(result);
+            router.handled_by_session(stanza, state_.jid, module::RouteOutcome::Kind::server, state_.id);
+            write_stanza(result);
             return;
         }
     } else if (name == "presence" && !valid_presence_type(type)) {
         router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client,
-                      StanzaError::modify("bad-request", "unknown presence type"));
+                      StanzaError::modify("bad-request", "unknown presence type"), state_.id);
         return;
     }
 
     auto& hooks = worker().hooks();
     if (hooks.has_hooks(module::HookPoint::stanza_in)) {
-        module::StanzaContext ctx{stanza, state_.jid, to, true};
+        module::StanzaContext ctx{stanza, state_.jid, to, true, state_.id};
         std::string owner;
         module::HookResult r = hooks.run(module::HookPoint::stanza_in, ctx, &owner);
         if (r.verdict == module::HookResult::Verdict::handled) {
-            router.consumed(stanza, state_.jid, to, module::Origin::local_client, owner);
+            router.consumed(stanza, state_.jid, to, module::Origin::local_client, owner, state_.id);
             return;
         }
         if (r.verdict == module::HookResult::Verdict::reject) {
-            router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client, r.error);
+            router.refuse(std::move(stanza), state_.jid, to, module::Origin::local_client, r.error, state_.id);
             return;
         }
     }
@@ -113,7 +115,9 @@ void Session::handle_established(xml::Element stanza) {
         } else if (type == "unavailable") {
             state_.available = false;
         } else {
-            return;  // subscription states without 'to' mean nothing
+            // Subscription states without 'to' mean nothing.
+            router.handled_by_session(stanza, state_.jid, module::RouteOutcome::Kind::dropped, state_.id);
+            return;
         }
         worker().shared().registry->set_presence(state_.jid, sessions::SessionRef{worker().index(), state_.id},
                                                  state_.available, state_.priority);
@@ -124,24 +128,47 @@ void Session::handle_established(xml::Element stanza) {
                                               state_.available, state_.priority});
         return;
     }
-    router.route(std::move(stanza), state_.jid, std::move(to), module::Origin::local_client);
+    router.route(std::move(stanza), state_.jid, std::move(to), module::Origin::local_client, state_.id);
+}
+
+bool Session::is_stanza(const xml::Element& el) {
+    const std::string& n = el.name();
+    return (n == "message" || n == "presence" || n == "iq") && el.ns() == xmpp::kNsClient;
+}
+
+void Session::observe(const xml::Element& stanza) {
+    const auto& hooks = worker().hooks();
+    if (hooks.has_output_observers()) hooks.observe_output(state_.id, stanza);
+}
+
+void Session::write_stanza(const xml::Element& stanza) {
+    // A stream that is closing takes nothing more; the observers still see
+    // the stanza, as one written to a connection that died.
+    if (!closing()) send(stanza);
+    observe(stanza);
 }
 
 void Session::send_stanza(const xml::Element& stanza) {
+    if (phase_ == Phase::ended) return;  // its `closed` event runs
+    const bool nonza = !is_stanza(stanza);
     if (!transport_ || resuming()) {
-        // Kept for a connection that resumes it, or being resumed here.
+        // Kept for a connection that resumes it, or being resumed here. A
+        // nonza belongs to the stream it was meant for: it is not kept.
+        if (nonza) return;
         Resumption& r = this->r();
-        if (r.queued.size() >= r.max_queued && !r.resuming) {
+        r.queued.push_back(stanza);
+        if (r.queued.size() > r.max_queued && !r.resuming) {
             log::info("c2s", "{}: {} stanzas queued for a resumption; ending the session", state_.jid.str(),
                       r.queued.size());
             finish();
-            return;
         }
-        r.queued.push_back(stanza);
         return;
     }
-    if (closing()) return;
-    send(stanza);
+    if (nonza) {
+        if (!closing()) send(stanza);
+        return;
+    }
+    write_stanza(stanza);
 }
 
 sessions::SessionDetails Session::details() const {

@@ -1,18 +1,24 @@
 // c2s::Session kept after its connection dropped, and resumed by another
 // connection on any worker (the seam XEP-0198 stream management stands on).
 //
-// Kept: a module asked (Host::keep_session); when the transport goes, the
-// session stays bound and queues what is routed to it, up to max_queued,
-// for keep_ms. Resumed: a new stream of the same account, authenticated and
-// not bound, asks for the session by its id; the session's worker packs it
-// (state, module slots by module name, queued stanzas), moves its registry
-// entry to the new worker under the same session id, leaves a forwarder for
-// stanzas already on their way to it, and posts it over; the new stream
-// becomes the session and writes the queued stanzas first, in order.
-// Stanzas routed to the session while it moves are queued on the new
-// worker behind those; stanzas still in flight to the old worker arrive
-// through the forwarder, after them (best effort across the move, as on
-// other servers).
+// Kept: a module asked (Host::keep_session); when the connection is lost
+// (not when either side ended the stream), the session stays bound and
+// queues what is routed to it, up to max_queued, for keep_ms. Resumed: a
+// new stream of the same account, authenticated and not bound, asks for the
+// session by its id; the session's worker packs it (state, module slots by
+// module name, queued stanzas), moves its registry entry to the new worker
+// under the same session id, leaves a forwarder for stanzas already on
+// their way to it, and posts it over; the new stream becomes the session,
+// lets the module that asked answer first (XEP-0198 <resumed/> and its
+// retransmissions), then writes the queued stanzas, in order, and fires
+// SessionEvent::resumed. Stanzas routed to the session while it moves are
+// queued on the new worker behind those; stanzas still in flight to the old
+// worker arrive through the forwarder, after them (best effort across the
+// move, as on other servers). If the resuming stream closes while the
+// session is on its way, a stand-in without a connection takes it, so it
+// stays kept as it was. A kept session that ends unresumed shows its queued
+// stanzas to the output observers before its `closed` event, so nothing
+// routed to it goes unseen (stream management re-routes them).
 #include "c2s/session.hpp"
 #include "log/log.hpp"
 #include "loop/delay.hpp"
@@ -96,19 +102,28 @@ void Session::finish() {
         transport_->close_now();
         transport_ = nullptr;
     }
+    if (r_ && phase_ == Phase::bound) {
+        // Written to no connection: observed as stanzas lost with one.
+        std::vector<xml::Element> queued = std::move(r_->queued);
+        r_->queued.clear();
+        for (const auto& st : queued) observe(st);
+    }
     on_closed();
 }
 
-void Session::request_resume(const sessions::SessionEntry& old,
-                             std::function<void(Status, const sessions::SessionEntry*)> done) {
+void Session::request_resume(const sessions::SessionEntry& old, module::ResumeDone done) {
+    Control control(*this);
     if (phase_ != Phase::authenticated || resuming() || old.full_jid.bare() != state_.jid.bare() ||
         old.ref.worker >= worker().shared().workers.size()) {
-        done(Status::error("not-authorized", "no such session of this account to resume"), nullptr);
+        done(Status::error("not-authorized", "no such session of this account to resume"), nullptr, control);
         return;
     }
     const uint64_t id = old.ref.session_id;
-    if (worker().find_session(id) != nullptr && old.ref.worker != worker().index()) {
-        done(Status::error("conflict", "that session is being resumed already"), nullptr);
+    // A forwarder here is what a session that moved away left behind: the
+    // session may come back (it is taken over below).
+    const sessions::LocalSession* here_already = worker().find_session(id);
+    if (here_already && !dynamic_cast<const Forwarder*>(here_already) && old.ref.worker != worker().index()) {
+        done(Status::error("conflict", "that session is being resumed already"), nullptr, control);
         return;
     }
     r().resuming = true;
@@ -122,7 +137,8 @@ void Session::request_resume(const sessions::SessionEntry& old,
     } else {
         // Stanzas routed to the session once it has moved land here meanwhile.
         worker().add_session(id, this);
-        worker().shared().workers[old.ref.worker]->post(ask);
+        if (!worker().shared().workers[old.ref.worker]->post(ask))
+            resume_failed(Status::error("item-not-found", "that session's worker has stopped"));
     }
 }
 
@@ -181,15 +197,16 @@ void Session::hand_over(loop::Worker& w, uint64_t id, const xmpp::Jid& bare, uns
     std::shared_ptr<Moved> carried(std::move(m));
     auto deliver = [id, carried](loop::Worker& t) {
         std::unique_ptr<Moved> mv(new Moved(std::move(*carried)));
-        if (auto* s = dynamic_cast<Session*>(t.find_session(id)); s && s->resuming()) {
-            s->adopt(std::move(mv));
-            return;
+        auto* s = dynamic_cast<Session*>(t.find_session(id));
+        if (!s) {
+            // Nobody waits for it here (the worker stops): it ends here,
+            // properly, through a stand-in that has its slots and queue.
+            s = new Session(t);
+            s->placeholder_ = true;
+            s->r().resuming = true;
+            s->r().resume_id = id;
         }
-        // The stream that asked is gone: the session ends here, properly.
-        t.shared().registry->unbind(mv->state.jid, sessions::SessionRef{t.index(), id});
-        t.router().session_ended(mv->state.jid, id, mv->state.available);
-        t.hooks().fire(module::SessionEvent::closed, sessions::SessionEntry{mv->state.jid, sessions::SessionRef{t.index(), id},
-                                                                            mv->state.available, mv->state.priority});
+        s->adopt(std::move(mv));
     };
     to->post(deliver);
 }
@@ -204,18 +221,36 @@ void Session::adopt(std::unique_ptr<Moved> m) {
     r.keep_ms = m->keep_ms;
     r.max_queued = m->max_queued;
     phase_ = Phase::bound;
-    set_deadline(0);
     worker().add_session(state_.id, this);
     for (auto& [name, slot] : m->slots)
         if (loop::WorkerHost* h = worker().module_host(name)) set_slot(h, std::move(slot));
+    if (!transport_) {
+        // A stand-in: the stream that asked is gone. The session stays kept
+        // as it was, with everything queued for it, in order.
+        r.queued = std::move(m->queued);
+        for (auto& st : arrived) r.queued.push_back(std::move(st));
+        log::info("c2s", "{}: its resuming stream closed; kept again on worker {}", state_.jid.str(), worker().index());
+        if (worker().shutting_down() || keep_ms() == 0) finish();
+        else detach();
+        return;
+    }
+    set_deadline(0);
     log::info("c2s", "{} resumed on worker {}", state_.jid.str(), worker().index());
-    for (const auto& st : m->queued) send(st);
-    for (const auto& st : arrived) send(st);
     auto done = std::move(r.done);
     r.done = nullptr;
     const sessions::SessionEntry now{state_.jid, sessions::SessionRef{worker().index(), state_.id}, state_.available,
                                      state_.priority};
-    if (done) done(Status::ok(), &now);
+    if (done) {
+        // The module answers first (<resumed/>, retransmissions) ...
+        Control control(*this);
+        done(Status::ok(), &now, control);
+    }
+    if (phase_ != Phase::bound) return;
+    // ... then what was queued while the session had no connection, and
+    // what reached it during the move, in order.
+    for (const auto& st : m->queued) write_stanza(st);
+    for (const auto& st : arrived) write_stanza(st);
+    worker().hooks().fire(module::SessionEvent::resumed, now);
 }
 
 void Session::resume_failed(const Status& why) {
@@ -225,7 +260,13 @@ void Session::resume_failed(const Status& why) {
     r.queued.clear();
     auto done = std::move(r.done);
     r.done = nullptr;
-    if (done) done(why, nullptr);
+    if (!transport_) {
+        // A stand-in with nothing to stand in for.
+        delete this;
+        return;
+    }
+    Control control(*this);
+    if (done) done(why, nullptr, control);
 }
 
 }  // namespace parley::c2s

@@ -48,22 +48,6 @@ xml::StreamLimits limits_after_auth(const loop::Worker& w) {
     return xml::StreamLimits::for_stanza_bytes(l.max_stanza_bytes, l.max_depth);
 }
 
-// What a module's nonza handler may do to the stream.
-class Control final : public module::StreamControl {
-public:
-    explicit Control(Session& s) : session_(s) {}
-    void send(const xml::Element& element) override { session_.send(element); }
-    void stream_error(StreamErrorCondition condition, std::string_view text) override {
-        session_.stream_error(condition, text);
-    }
-    void resume(const module::SessionInfo& old, std::function<void(Status, const module::SessionInfo*)> done) override {
-        session_.request_resume(old, std::move(done));
-    }
-
-private:
-    Session& session_;
-};
-
 // Answers an iq before authentication on the stream it came from, if that
 // stream is still open; unanswered, it answers internal-server-error.
 class PreAuthResponder final : public module::IqResponder {
@@ -129,6 +113,8 @@ Status Session::accept(loop::Worker& worker, uv_stream_t* server, net::TlsSessio
     }
     return Status::ok();
 }
+
+Session::Session(loop::Worker& worker) : worker_(worker), transport_(nullptr), mode_(net::TlsSession::Mode::starttls) {}
 
 Session::~Session() = default;
 
@@ -723,6 +709,7 @@ void Session::send_iq_error(const xml::Element& iq, const StanzaError& e) {
 }
 
 void Session::end_with(StreamErrorCondition condition, std::string_view text) {
+    if (phase_ == Phase::ended) return;  // going already
     if (!transport_) {
         finish();
         return;
@@ -731,8 +718,11 @@ void Session::end_with(StreamErrorCondition condition, std::string_view text) {
 }
 
 void Session::on_transport_closed() {
+    // Kept only when the connection was lost: a stream that either side
+    // ended (</stream:stream>, a stream error) ends its session.
+    const bool lost = !transport_->stream_ended();
     transport_ = nullptr;
-    if (phase_ == Phase::bound && keep_ms() > 0 && !worker().shutting_down()) {
+    if (phase_ == Phase::bound && lost && keep_ms() > 0 && !worker().shutting_down()) {
         detach();
         return;
     }
@@ -750,23 +740,42 @@ void Session::on_closed() {
     }
     if (resuming()) {
         // The stream that was taking another session over is gone.
-        if (worker().find_session(r_->resume_id) == this) worker().remove_session(r_->resume_id);
+        const uint64_t id = r_->resume_id;
         r_->resuming = false;
+        r_->done = nullptr;
+        if (worker().find_session(id) == this) {
+            worker().remove_session(id);
+            if (!placeholder_ && !worker().shutting_down()) {
+                // The session is on its way here from another worker: a
+                // stand-in without a connection takes it when it arrives, with
+                // what was routed to it meanwhile, so it stays kept as it was
+                // (resumable again) instead of ending without a word.
+                auto* p = new Session(worker_);
+                p->placeholder_ = true;
+                p->r().resuming = true;
+                p->r().resume_id = id;
+                p->r().queued = std::move(r_->queued);
+                worker().add_session(id, p);
+            }
+        }
+        r_->queued.clear();
     }
     if (delay_) {
         delay_->cancel();
         delay_ = nullptr;
     }
     if (phase_ != Phase::bound) return;
+    phase_ = Phase::ended;
     auto& shared = worker().shared();
     shared.registry->unbind(state_.jid, sessions::SessionRef{worker().index(), state_.id});
     worker().router().session_ended(state_.jid, state_.id, state_.available);
-    // Still found by its id while the modules hear it end (their slots are
-    // read there); nothing is routed to it any more (it is unbound).
+    // Still findable by its id during the event, so that modules reach their
+    // slots (stream management re-routes what the client never acknowledged);
+    // it takes no stanza any more (phase ended).
     worker().hooks().fire(module::SessionEvent::closed,
                           sessions::SessionEntry{state_.jid, sessions::SessionRef{worker().index(), state_.id},
                                                  state_.available, state_.priority});
-    worker().remove_session(state_.id);
+    if (worker().find_session(state_.id) == this) worker().remove_session(state_.id);
     // Module data dies with the session, after the modules heard it end.
     clear_slots();
     log::info("c2s", "{} disconnected", state_.jid.str());

@@ -11,7 +11,9 @@
 // The session is not its connection: it speaks to a net::Transport (an XML
 // stream over TCP/TLS, or an in-memory transport in unit tests) as that
 // transport's user. The session's routable state (SessionState) is plain
-// data so stream management can later move it to another worker.
+// data, so that stream management moves it to another worker (resume.cpp).
+// Every stanza written to the client goes through write_stanza(), where the
+// output observers (module::OutputObserver) see it.
 // Loop-affine: owned by one worker; it deletes itself when its transport
 // reports on_transport_closed() (the transport's last call).
 #pragma once
@@ -67,8 +69,7 @@ public:
     // Stream resumption (resume.cpp): this stream, authenticated but not
     // bound, takes over the session `old` of the same account (see
     // module::StreamControl::resume).
-    void request_resume(const sessions::SessionEntry& old,
-                        std::function<void(Status, const sessions::SessionEntry*)> done);
+    void request_resume(const sessions::SessionEntry& old, module::ResumeDone done);
     // On the worker of session `id`: packs it for `to_worker` and hands it
     // over (or reports why not). Any session kind but c2s refuses.
     // `requester`: the asking stream when it is on this same worker.
@@ -96,12 +97,19 @@ public:
     void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) {
         transport_->stream_error(condition, text);
     }
-    void close_stream() { transport_->close_stream(); }
+    void close_stream() {
+        if (transport_) transport_->close_stream();
+    }
     // A detached session (no transport) is not closing: it queues.
     bool closing() const { return transport_ && transport_->closing(); }
     bool secure() const { return transport_->secure(); }
 
+    class Control;
+
 private:
+    // A stand-in without a connection for a session on its way here, whose
+    // resuming stream closed meanwhile (resume.cpp).
+    explicit Session(loop::Worker& worker);
     net::TlsSession* tls() { return transport_->tls(); }
     const std::string& remote_ip() const { return transport_->remote_ip(); }
     const std::string& remote_addr() const { return transport_->remote_addr(); }
@@ -117,7 +125,15 @@ private:
     void hold() { transport_->hold(); }
     void release() { transport_->release(); }
 
-    enum class Phase { header, negotiating, sasl, authenticated, bound };
+    // ended: the bound session is going (its `closed` event runs); it takes
+    // nothing more.
+    enum class Phase { header, negotiating, sasl, authenticated, bound, ended };
+
+    static bool is_stanza(const xml::Element& el);
+    // Writes a stanza to the client (if the stream is still open) and shows
+    // it to the output observers.
+    void write_stanza(const xml::Element& stanza);
+    void observe(const xml::Element& stanza);
 
     void on_closed();
     // The connection dropped while the session is kept: it stays bound,
@@ -181,15 +197,34 @@ private:
         std::vector<xml::Element> queued;  // for the connection that resumes it
         bool resuming = false;    // this stream asked to resume another session
         uint64_t resume_id = 0;
-        std::function<void(Status, const sessions::SessionEntry*)> done;
+        module::ResumeDone done;
     };
     std::unique_ptr<Resumption> r_;
+    bool placeholder_ = false;  // a stand-in without a connection (resume.cpp)
     Resumption& r() {
         if (!r_) r_ = std::make_unique<Resumption>();
         return *r_;
     }
     bool resuming() const { return r_ && r_->resuming; }
     uint64_t keep_ms() const { return r_ ? r_->keep_ms : 0; }  // <auth/> had no initial response: the next <response/> is the first message
+};
+
+// What a module's nonza handler (and a resumption's completion) may do to
+// the stream: module::StreamControl over this session.
+class Session::Control final : public module::StreamControl {
+public:
+    explicit Control(Session& s) : session_(s) {}
+    void send(const xml::Element& element) override { session_.send(element); }
+    void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) override {
+        if (session_.transport_) session_.stream_error(condition, text);
+    }
+    void close() override { session_.close_stream(); }
+    void resume(const module::SessionInfo& old, module::ResumeDone done) override {
+        session_.request_resume(old, std::move(done));
+    }
+
+private:
+    Session& session_;
 };
 
 }  // namespace parley::c2s

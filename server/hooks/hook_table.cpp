@@ -158,6 +158,22 @@ void HookTable::fire(module::SessionEvent event, const module::SessionInfo& sess
     }
 }
 
+void HookTable::add_output_observer(const std::string& owner, module::OutputObserver fn) {
+    output_observers_.emplace_back(owner, std::move(fn));
+}
+
+void HookTable::observe_output(uint64_t session_id, const xml::Element& stanza) const {
+    for (const auto& [owner, fn] : output_observers_) {
+        try {
+            fn(session_id, stanza);
+        } catch (const std::exception& e) {
+            log::error("hooks", "output observer of module {} failed: {}", owner, e.what());
+        } catch (...) {
+            log::error("hooks", "output observer of module {} failed", owner);
+        }
+    }
+}
+
 void HookTable::add_stream_feature(const std::string& owner, module::StreamStage stage, module::FeatureProvider fn) {
     stream_features_.push_back(Feature{owner, stage, std::move(fn)});
 }
@@ -288,6 +304,7 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(hooks_, [&](const Hook& h) { return h.owner == owner; });
     std::erase_if(iqs_, [&](const auto& kv) { return kv.second.owner == owner; });
     std::erase_if(session_handlers_, [&](const auto& t) { return std::get<0>(t) == owner; });
+    std::erase_if(output_observers_, [&](const auto& o) { return o.first == owner; });
     std::erase_if(features_, [&](const auto& f) { return f.first == owner; });
     std::erase_if(identities_, [&](const auto& i) { return i.first == owner; });
     std::erase_if(account_features_, [&](const auto& f) { return f.first == owner; });

@@ -1,8 +1,8 @@
 // HookTable: one worker's registrations of every running module.
 //
 // Stanza hooks per hook point (higher priority first), iq handlers keyed by
-// (target, type, namespace, element), session event handlers, and the disco
-// features and identities. Every entry records its owner (the module name) so
+// (target, type, namespace, element), session event handlers, session output
+// observers, and the disco features and identities. Every entry records its owner (the module name) so
 // that stopping a module drops all it registered, and disco then advertises
 // only what is loaded. Loop-affine: only the owning worker touches it.
 #pragma once
@@ -51,6 +51,12 @@ public:
 
     void add_session_handler(const std::string& owner, module::SessionEvent event, module::SessionEventHandler fn);
     void fire(module::SessionEvent event, const module::SessionInfo& session) const;
+
+    // Output observers (module::OutputObserver), in registration order; one
+    // that throws is logged and the others still run.
+    void add_output_observer(const std::string& owner, module::OutputObserver fn);
+    bool has_output_observers() const { return !output_observers_.empty(); }
+    void observe_output(uint64_t session_id, const xml::Element& stanza) const;
 
     // Stream features and nonzas.
     void add_stream_feature(const std::string& owner, module::StreamStage stage, module::FeatureProvider fn);
@@ -119,6 +125,7 @@ private:
     std::map<NonzaKey, std::pair<std::string, module::NonzaHandler>> nonzas_;
     std::map<IqKey, Iq> iqs_;
     std::vector<std::tuple<std::string, module::SessionEvent, module::SessionEventHandler>> session_handlers_;
+    std::vector<std::pair<std::string, module::OutputObserver>> output_observers_;
     std::vector<std::pair<std::string, std::string>> features_;
     std::vector<std::pair<std::string, module::DiscoIdentity>> identities_;
     std::vector<std::pair<std::string, std::string>> account_features_;

@@ -193,6 +193,17 @@ bool WorkerHost::set_slot(uint64_t session_id, std::unique_ptr<module::SessionSl
     return true;
 }
 
+void WorkerHost::on_session_output(module::OutputObserver fn) {
+    worker_.hooks().add_output_observer(name_, std::move(fn));
+}
+
+bool WorkerHost::end_session(uint64_t session_id, xmpp::StreamErrorCondition condition, std::string_view text) {
+    sessions::LocalSession* s = worker_.find_session(session_id);
+    if (!s) return false;
+    s->end_with(condition, text);
+    return true;
+}
+
 unsigned WorkerHost::worker_count() const { return static_cast<unsigned>(worker_.shared().workers.size()); }
 
 bool WorkerHost::post(unsigned worker, std::function<void(module::Host&)> fn) {

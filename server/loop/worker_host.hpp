@@ -65,6 +65,8 @@ public:
     bool keep_session(uint64_t session_id, uint64_t keep_ms, size_t max_queued) override;
     module::SessionSlot* slot(uint64_t session_id) override;
     bool set_slot(uint64_t session_id, std::unique_ptr<module::SessionSlot> slot) override;
+    void on_session_output(module::OutputObserver fn) override;
+    bool end_session(uint64_t session_id, xmpp::StreamErrorCondition condition, std::string_view text) override;
     unsigned worker_count() const override;
     bool post(unsigned worker, std::function<void(module::Host&)> fn) override;
     module::Module& instance() override { return *instance_; }

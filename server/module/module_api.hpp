@@ -43,7 +43,11 @@ namespace parley::module {
 // 3: SessionEvent gained available and unavailable; the host gained an
 // account's disco (account_disco_*), control commands, the server's uptime
 // and accounts(), and pre-authentication iqs see their stream
-// (IqRequest::stream, StreamInfo::remote_ip) (everyday IM, XEP-0077).
+// (IqRequest::stream, StreamInfo::remote_ip) (everyday IM, XEP-0077);
+// stream management's seams: session output observers, the sending and
+// receiving session's id in StanzaContext and RoutedContext,
+// Host::end_session, SessionEvent::resumed, StreamControl::close and the
+// stream in resume's completion.
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -77,6 +81,9 @@ struct StanzaContext {
     const xmpp::Jid& from;
     const xmpp::Jid& to;        // empty when the stanza had no 'to'
     bool from_local_client;     // sent by one of our c2s sessions
+    // stanza_in: the session that sent it; stanza_out: the session it is
+    // delivered to (on this worker). 0 when there is none.
+    uint64_t session_id = 0;
 };
 using StanzaHook = std::function<HookResult(StanzaContext&)>;
 
@@ -142,6 +149,10 @@ public:
     const xmpp::Jid& to;  // never empty: a missing 'to' is the sender's bare JID
     Origin origin;
     const RouteOutcome& outcome;
+    // The local client session that sent it (origin local_client, on this
+    // worker); 0 for every other stanza, including what the server sends on
+    // a session's behalf (its unavailable presence when it ends).
+    uint64_t session_id = 0;
     // Holds the stanza until the returned Hold is released or rejected.
     virtual std::shared_ptr<Hold> hold() = 0;
     // fn runs on this worker once the router has carried the outcome out
@@ -193,24 +204,42 @@ struct StreamInfo {
                                       // empty for a stream without a socket (tests)
 };
 
+class StreamControl;
+// How a resumption ended (StreamControl::resume): ok with the session as it
+// is now, or an error; `stream` is the stream that asked, valid during the
+// call only.
+using ResumeDone = std::function<void(Status status, const SessionInfo* now, StreamControl& stream)>;
+
 // The stream a nonza arrived on; valid only during the handler call. A
 // module that answers later uses send_to_session() (Delivery::direct) once
 // the session is bound.
 class StreamControl {
 public:
     virtual ~StreamControl() = default;
+    // Writes an element to the stream as it is. Output observers do not see
+    // what is written here (a stream management retransmission is not new
+    // output).
     virtual void send(const xml::Element& element) = 0;
     // Ends the stream with a stream error (RFC 6120 §4.9).
     virtual void stream_error(xmpp::StreamErrorCondition condition, std::string_view text) = 0;
+    // Ends the stream (</stream:stream>) once what was sent is written: after
+    // a <stream:error/> of the module's own making, e.g. with an
+    // application-specific condition.
+    virtual void close() = 0;
     // After authentication, before bind (XEP-0198 <resume/>): this stream
     // takes over `old`, a session of the same account kept after its
     // connection dropped (Host::keep_session) or still connected (its old
     // connection is closed), wherever it runs. The session moves to this
-    // worker with its JID, presence, module slots and the stanzas queued for
-    // it, which are written to this stream first, in order. `done` runs on
-    // this worker: ok with the session as it is now, or an error (no such
-    // session, another account, or this stream closed meanwhile).
-    virtual void resume(const SessionInfo& old, std::function<void(Status, const SessionInfo*)> done) = 0;
+    // worker with its JID, presence and module slots. `done` runs on this
+    // worker: ok with the session as it is now, bound to this stream (what
+    // the module writes now comes first: its answer, its retransmissions),
+    // after which the host writes the stanzas queued for the session while
+    // it had no connection, in order, and fires SessionEvent::resumed; or an
+    // error (no such session, another account, being resumed already): the
+    // stream stays authenticated and may bind. Not run if this stream closed
+    // meanwhile (a session on its way here then stays kept, without a
+    // connection, as it was).
+    virtual void resume(const SessionInfo& old, ResumeDone done) = 0;
 };
 
 // An element to add to <stream:features>, or nullopt to add nothing here.
@@ -307,6 +336,9 @@ using AccountNodeDisco = std::function<bool(const IqRequest&, std::shared_ptr<Iq
 
 enum class SessionEvent {
     bound,        // a c2s session bound a resource
+    resumed,      // a new stream took a kept session over (on the new stream's
+                  // worker, once the stanzas queued meanwhile were written):
+                  // what is per stream (XEP-0352 client state) starts afresh
     available,    // its first available presence (RFC 6121 §4.2), after the
                   // registry marked it available and its own resources heard it
     unavailable,  // it sent unavailable presence and stays bound (§4.5)
@@ -315,6 +347,20 @@ enum class SessionEvent {
                   // are freed after the handlers ran)
 };
 using SessionEventHandler = std::function<void(const SessionInfo& session)>;
+
+// Sees every stanza (message, presence or iq in jabber:client) written to a
+// client session of this worker, right after it is written, in order: routed
+// deliveries after their stanza_out hooks, Delivery::direct, the server's own
+// answers on the stream. What XEP-0198 counts and keeps until acknowledged.
+// Elements that are not stanzas (nonzas) and StreamControl::send are not
+// observed. A session without a connection (kept for resumption) writes
+// nothing: what is routed to it waits in its queue and is observed when
+// written to the stream that resumes it, or, if it ends unresumed, just
+// before its `closed` event, like stanzas written to a connection that
+// died. Stanzas for a stream that is closing are observed too (they may
+// never arrive). An observer may send nonzas to the session (they follow
+// the stanza) but must not end it.
+using OutputObserver = std::function<void(uint64_t session_id, const xml::Element& stanza)>;
 
 struct DiscoIdentity {
     std::string category;  // "server"
@@ -446,16 +492,26 @@ public:
     virtual std::vector<SessionInfo> all_sessions() const = 0;
     // Hands `stanza` to that session wherever it runs; dropped if it is gone.
     virtual void send_to_session(const SessionInfo& session, xml::Element stanza, Delivery how) = 0;
-    // This module's slot of a session of this worker; nullptr if none is set
-    // or the session is not here. set_slot() replaces it; false (and the slot
-    // is destroyed) when the session is not on this worker.
-    // When the connection of session_id (on this worker) drops, the session
-    // stays bound for keep_ms, queuing up to max_queued stanzas for a
+    // When the connection of session_id (on this worker) is lost, the
+    // session stays bound for keep_ms, queuing up to max_queued stanzas for a
     // connection that resumes it (StreamControl::resume); past max_queued,
-    // or after keep_ms, it ends. 0 turns this off. false: no such session here.
+    // or after keep_ms, it ends. A stream that either side ended (the
+    // client's </stream:stream>, a stream error) ends its session as
+    // always. 0 turns this off. false: no such session here.
     virtual bool keep_session(uint64_t session_id, uint64_t keep_ms, size_t max_queued) = 0;
+    // This module's slot of a session of this worker (also during that
+    // session's `closed` event); nullptr if none is set or the session is not
+    // here. set_slot() replaces it; false (and the slot is destroyed) when
+    // the session is not on this worker.
     virtual SessionSlot* slot(uint64_t session_id) = 0;
     virtual bool set_slot(uint64_t session_id, std::unique_ptr<SessionSlot> slot) = 0;
+    // Observes what the client sessions of this worker are written (see
+    // OutputObserver). Dropped when the module stops.
+    virtual void on_session_output(OutputObserver fn) = 0;
+    // Ends session_id (on this worker) with a stream error, as the server
+    // ends a session (not kept for resumption); false: no such session here.
+    // Not from inside an output observer.
+    virtual bool end_session(uint64_t session_id, xmpp::StreamErrorCondition condition, std::string_view text) = 0;
 
     // --- Storage ---
     // Opens (creating) a database of this module; code "schema" when it was

@@ -385,6 +385,7 @@ void StreamTransport::shutdown_stream() {
 
 void StreamTransport::close_stream() {
     if (closing_) return;
+    stream_ended_ = true;
     if (header_sent_) send_raw(xml::stream_close());
     if (tls_ && tls_->handshake_done()) {
         tls_->bye();

@@ -82,6 +82,7 @@ public:
     void hold() override { ++open_handles_; }
     void release() override;
     bool closing() const override { return closing_; }
+    bool stream_ended() const override { return stream_ended_; }
     bool secure() const override { return tls_ && tls_->handshake_done(); }
     TlsSession* tls() override { return tls_.get(); }
     const std::string& remote_ip() const override { return remote_ip_; }
@@ -132,6 +133,7 @@ private:
     size_t in_flight_ = 0;     // bytes handed to uv_write, not yet written
     bool dirty_ = false;
     bool closing_ = false;     // no more input is processed
+    bool stream_ended_ = false;  // close_stream() ran: the stream was ended, not lost
     bool close_after_flush_ = false;
     bool restart_pending_ = false;
     bool in_feed_ = false;     // inside parser_.feed(): a restart waits for the stanza's end

@@ -76,6 +76,12 @@ public:
 
     // State.
     virtual bool closing() const = 0;
+    // True once either side ended the XML stream (a </stream:stream> sent or
+    // received, a stream error, TLS close_notify); false while it runs, and
+    // when the connection was merely lost (reset, end of file without
+    // </stream:stream>, a failed write). A session is kept for resumption
+    // only when its connection was lost (XEP-0198 "Stream Closure").
+    virtual bool stream_ended() const = 0;
     virtual bool secure() const = 0;
     virtual TlsSession* tls() = 0;
     virtual const std::string& remote_ip() const = 0;

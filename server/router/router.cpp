@@ -99,6 +99,7 @@ struct Router::Flight {
     bool stamp_to = false;  // presence broadcast: 'to' is each recipient's full JID
     std::shared_ptr<HoldState> hold;
     std::string sender;     // set once the flight waits
+    uint64_t session_id = 0;  // the local client session that sent it
     std::vector<std::function<void(const StanzaError*)>> done;  // RoutedContext::when_done
 };
 
@@ -140,7 +141,9 @@ private:
 class Router::Context final : public module::RoutedContext {
 public:
     Context(Router& r, Flight& f)
-        : module::RoutedContext(f.stanza, f.from, f.to, f.origin, f.outcome), router_(r), flight_(f) {}
+        : module::RoutedContext(f.stanza, f.from, f.to, f.origin, f.outcome), router_(r), flight_(f) {
+        session_id = f.session_id;
+    }
     std::shared_ptr<module::Hold> hold() override {
         if (!flight_.hold) {
             flight_.hold = std::make_shared<HoldState>();
@@ -201,12 +204,13 @@ void Router::route_from_server(xml::Element stanza) {
     route(std::move(stanza), std::move(from), std::move(to), module::Origin::server);
 }
 
-void Router::route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Origin origin) {
+void Router::route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Origin origin, uint64_t session) {
     Flight f(std::move(stanza));
     // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
     f.to = to.empty() ? from.bare() : std::move(to);
     f.from = std::move(from);
     f.origin = origin;
+    f.session_id = session;
     if (waiting_ > 0) {
         // Bounded waiting: checked before any hook sees the stanza, so no
         // module starts work for a stanza that is then refused.
@@ -214,7 +218,8 @@ void Router::route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Or
         const size_t mine = it == waiting_by_sender_.end() ? 0 : it->second.size();
         if (mine >= limits_.per_sender || waiting_ >= limits_.per_worker) {
             refuse(std::move(f.stanza), f.from, f.to, origin,
-                   StanzaError::wait("resource-constraint", "too many stanzas are waiting to be stored; slow down"));
+                   StanzaError::wait("resource-constraint", "too many stanzas are waiting to be stored; slow down"),
+                   session);
             return;
         }
     }
@@ -223,11 +228,12 @@ void Router::route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Or
 }
 
 void Router::refuse(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin,
-                    const StanzaError& error) {
+                    const StanzaError& error, uint64_t session) {
     Flight f(std::move(stanza));
     f.from = from;
     f.to = to.empty() ? from.bare() : to;
     f.origin = origin;
+    f.session_id = session;
     f.outcome.kind = Kind::bounced;
     f.outcome.error = error;
     f.then = Flight::Then::bounce;
@@ -235,14 +241,27 @@ void Router::refuse(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid&
 }
 
 void Router::consumed(xml::Element& stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin,
-                      const std::string& owner) {
+                      const std::string& owner, uint64_t session) {
     if (!worker_.hooks().has_routed()) return;
     Flight f(stanza);
     f.from = from;
     f.to = to.empty() ? from.bare() : to;
     f.origin = origin;
+    f.session_id = session;
     f.outcome.kind = Kind::consumed;
     f.outcome.owner = owner;
+    dispatch(std::move(f));
+}
+
+void Router::handled_by_session(const xml::Element& stanza, const xmpp::Jid& from, Kind kind, uint64_t session) {
+    if (!worker_.hooks().has_routed()) return;
+    Flight f(stanza);
+    f.from = from;
+    f.to = from.bare();
+    if (auto t = xmpp::Jid::parse(stanza.attr_or("to")); t && !t->empty()) f.to = std::move(t.value());
+    f.origin = module::Origin::local_client;
+    f.session_id = session;
+    f.outcome.kind = kind;
     dispatch(std::move(f));
 }
 
@@ -527,7 +546,7 @@ void Router::deliver(const sessions::SessionEntry& to, xml::Element stanza, modu
         if (how == module::Delivery::with_hooks && hooks.has_hooks(module::HookPoint::stanza_out)) {
             xmpp::Jid from;
             if (auto f = xmpp::Jid::parse(s.attr_or("from")); f) from = f.value();
-            module::StanzaContext ctx{s, from, session->full_jid(), false};
+            module::StanzaContext ctx{s, from, session->full_jid(), false, id};
             module::HookResult r = hooks.run(module::HookPoint::stanza_out, ctx);
             if (r.verdict == module::HookResult::Verdict::handled) return;
             if (r.verdict == module::HookResult::Verdict::reject) {
@@ -566,6 +585,7 @@ void Router::to_own_resources(xml::Element presence, const xmpp::Jid& sender, ui
     f.outcome.kind = Kind::delivered;
     f.then = Flight::Then::deliver;
     f.stamp_to = true;
+    f.session_id = also;  // the sender's own broadcast; 0 for the goodbye the server sends for it
     for (auto& s : worker_.shared().registry->sessions_of(f.to))
         if (s.available || s.ref.session_id == also) f.outcome.recipients.push_back(std::move(s));
     dispatch(std::move(f));

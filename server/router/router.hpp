@@ -55,19 +55,26 @@ public:
     Router& operator=(const Router&) = delete;
 
     // A stanza to route: 'from' already stamped; 'to' parsed (empty when
-    // absent: the sender's own bare JID).
-    void route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Origin origin);
+    // absent: the sender's own bare JID). `session`: the local client
+    // session that sent it (RoutedContext::session_id), 0 for none.
+    void route(xml::Element stanza, xmpp::Jid from, xmpp::Jid to, module::Origin origin, uint64_t session = 0);
     // A stanza the server originates (modules, iq replies, bounces): reads
     // 'from' and 'to' from its attributes.
     void route_from_server(xml::Element stanza);
     // A stanza refused before routing (validation, a stanza_in hook): the
     // routed hooks see it as bounced, then the sender gets `error`.
     void refuse(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin,
-                const StanzaError& error);
+                const StanzaError& error, uint64_t session = 0);
     // A stanza a stanza_in hook of module `owner` handled: the routed hooks
     // see it as consumed.
     void consumed(xml::Element& stanza, const xmpp::Jid& from, const xmpp::Jid& to, module::Origin origin,
-                  const std::string& owner);
+                  const std::string& owner, uint64_t session = 0);
+    // A client stanza its session took care of itself, so that the routed
+    // hooks see every stanza a client sends exactly once: `kind` server (the
+    // RFC 3921 session request it answers) or dropped (presence without
+    // meaning).
+    void handled_by_session(const xml::Element& stanza, const xmpp::Jid& from, module::RouteOutcome::Kind kind,
+                            uint64_t session);
     // Sends the error reply for `stanza` back to its sender, when allowed.
     void bounce(const xml::Element& stanza, const StanzaError& error);
     // A session's presence broadcast (no 'to'): to the account's available

@@ -3,11 +3,12 @@
 //
 // Iq handlers are kept by key and can be called with ask(); the answer is
 // captured by a RecordingResponder. send() appends to `sent`. Timers are
-// recorded, never run. Session event handlers are kept and run by fire().
-// open_database() asks the `database` factory, else `database_factory`
-// (e.g. a test::FakeStorage, fake_storage.hpp), and fails without either.
-// accounts() is FakeAccounts: in memory, its completions wait until the
-// test runs them. Single-threaded: one test at a time.
+// recorded and run only when the test says so (run_timers()); session event
+// handlers and output observers are recorded and called by fire() and
+// output(). open_database() asks the `database` factory, else
+// `database_factory` (e.g. a test::FakeStorage, fake_storage.hpp), and fails
+// without either. accounts() is FakeAccounts: in memory, its completions
+// wait until the test runs them. Single-threaded: one test at a time.
 #pragma once
 
 #include <functional>
@@ -102,11 +103,6 @@ public:
     void on_session(module::SessionEvent event, module::SessionEventHandler fn) override {
         session_handlers.emplace_back(event, std::move(fn));
     }
-    // Runs the handlers registered for `event`, in registration order.
-    void fire(module::SessionEvent event, const module::SessionInfo& session) {
-        for (auto& [e, fn] : session_handlers)
-            if (e == event) fn(session);
-    }
     void disco_feature(std::string feature) override { features.push_back(std::move(feature)); }
     void disco_identity(module::DiscoIdentity identity) override { identities.push_back(std::move(identity)); }
     std::vector<std::string> disco_features() const override {
@@ -143,8 +139,11 @@ public:
     }
     bool is_local_domain(std::string_view domain) const override { return domain == "example.org"; }
     void send(xml::Element stanza) override { sent.push_back(std::move(stanza)); }
-    module::TimerId add_timer(uint64_t, uint64_t, std::function<void()>) override { return ++timers; }
-    void cancel_timer(module::TimerId) override {}
+    module::TimerId add_timer(uint64_t, uint64_t, std::function<void()> fn) override {
+        timer_fns[++timers] = std::move(fn);
+        return timers;
+    }
+    void cancel_timer(module::TimerId id) override { timer_fns.erase(id); }
 
     void on_routed(int, module::RoutedHook fn) override { routed.push_back(std::move(fn)); }
     void on_unavailable(int, module::UnavailableHandler fn) override { unavailable.push_back(std::move(fn)); }
@@ -168,13 +167,21 @@ public:
     void send_to_session(const module::SessionInfo& s, xml::Element stanza, module::Delivery) override {
         to_sessions.emplace_back(s.ref.session_id, std::move(stanza));
     }
-    bool keep_session(uint64_t, uint64_t, size_t) override { return false; }
+    bool keep_session(uint64_t id, uint64_t keep_ms, size_t max_queued) override {
+        kept.emplace_back(id, keep_ms, max_queued);
+        return true;
+    }
     module::SessionSlot* slot(uint64_t id) override {
         auto it = slots.find(id);
         return it == slots.end() ? nullptr : it->second.get();
     }
     bool set_slot(uint64_t id, std::unique_ptr<module::SessionSlot> s) override {
         slots[id] = std::move(s);
+        return true;
+    }
+    void on_session_output(module::OutputObserver fn) override { observers.push_back(std::move(fn)); }
+    bool end_session(uint64_t id, xmpp::StreamErrorCondition condition, std::string_view) override {
+        ended.emplace_back(id, condition);
         return true;
     }
     unsigned worker_count() const override { return 1; }
@@ -207,6 +214,22 @@ public:
     void send_iq(xml::Element iq, uint64_t, module::IqReplyHandler fn) override {
         sent.push_back(std::move(iq));
         iq_replies.push_back(std::move(fn));
+    }
+
+    // Calls the handlers of `event` registered so far.
+    void fire(module::SessionEvent event, const module::SessionInfo& info) {
+        for (auto& [e, fn] : session_handlers)
+            if (e == event) fn(info);
+    }
+    // Shows `stanza` to the output observers as written to session `id`.
+    void output(uint64_t id, const xml::Element& stanza) {
+        for (auto& fn : observers) fn(id, stanza);
+    }
+    // Runs (and forgets) the timers registered so far, as their time came.
+    void run_timers() {
+        auto due = std::move(timer_fns);
+        timer_fns.clear();
+        for (auto& [id, fn] : due) fn();
     }
 
     // Sends an iq request of `type` with `payload` from juliet to `to` through
@@ -245,6 +268,10 @@ public:
     std::vector<module::DiscoIdentity> identities;
     std::vector<xml::Element> sent;
     module::TimerId timers = 0;
+    std::map<module::TimerId, std::function<void()>> timer_fns;
+    std::vector<module::OutputObserver> observers;
+    std::vector<std::pair<uint64_t, xmpp::StreamErrorCondition>> ended;
+    std::vector<std::tuple<uint64_t, uint64_t, size_t>> kept;  // keep_session(id, keep_ms, max_queued)
     std::vector<module::RoutedHook> routed;
     std::vector<module::UnavailableHandler> unavailable;
     std::map<std::string, module::DomainHandler> domains;

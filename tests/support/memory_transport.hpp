@@ -62,7 +62,12 @@ public:
         errors.emplace_back(xmpp::condition_name(condition));
         close_stream();
     }
-    void close_stream() override { close_now(); }
+    // Ends the stream (as </stream:stream> or a stream error does); close_now()
+    // alone is a connection lost.
+    void close_stream() override {
+        if (!closing_) ended_ = true;
+        close_now();
+    }
     void close_now() override {
         if (closing_) return;
         closing_ = true;
@@ -79,6 +84,7 @@ public:
         if (--holds_ == 0 && closing_) finish();
     }
     bool closing() const override { return closing_; }
+    bool stream_ended() const override { return ended_; }
     bool secure() const override { return secure_; }
     net::TlsSession* tls() override { return nullptr; }
     const std::string& remote_ip() const override { return ip_; }
@@ -98,6 +104,7 @@ private:
     loop::Worker& worker_;
     bool secure_;
     bool closing_ = false;
+    bool ended_ = false;
     int holds_ = 0;
     net::TransportUser* user_ = nullptr;
     std::string ip_ = "127.0.0.1";

@@ -116,4 +116,20 @@ BOOST_AUTO_TEST_CASE(control_commands_and_account_disco_belong_to_their_module) 
     BOOST_TEST(t.account_items(account, account).empty());
 }
 
+BOOST_AUTO_TEST_CASE(output_observers_all_run_in_order_and_go_with_their_module) {
+    hooks::HookTable t;
+    BOOST_TEST(!t.has_output_observers());
+    std::vector<std::string> seen;
+    t.add_output_observer("a", [&](uint64_t id, const xml::Element& s) { seen.push_back("a" + std::to_string(id) + s.name()); });
+    t.add_output_observer("b", [&](uint64_t, const xml::Element&) { throw std::runtime_error("broken"); });
+    t.add_output_observer("c", [&](uint64_t id, const xml::Element&) { seen.push_back("c" + std::to_string(id)); });
+    BOOST_TEST(t.has_output_observers());
+    t.observe_output(3, xml::Element("message", "jabber:client"));
+    BOOST_TEST((seen == std::vector<std::string>{"a3message", "c3"}), "hooks: one that throws stops no other");
+    t.drop("a");
+    t.drop("b");
+    t.drop("c");
+    BOOST_TEST(!t.has_output_observers());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
