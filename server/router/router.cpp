@@ -56,12 +56,8 @@ public:
     void error(const StanzaError& e) override {
         if (answered_) return;
         answered_ = true;
-        // Without the request's payload (RFC 6120 §8.3.1 makes it optional):
-        // a module's request may hold what must not travel back, such as a
-        // new password (XEP-0077 §3.3).
-        xml::Element bare("iq", request_.ns());
-        for (const auto& a : request_.attrs()) bare.set_attr(a.name, a.value);
-        worker_.router().bounce(bare, e);
+        // Without the request's payload: make_error_reply() drops an iq's.
+        worker_.router().bounce(request_, e);
     }
 
 private:

@@ -70,7 +70,14 @@ bool is_error_or_result(const xml::Element& stanza) {
 }
 
 xml::Element make_error_reply(const xml::Element& stanza, const StanzaError& error) {
-    xml::Element reply = stanza;
+    // An iq's error carries no copy of the request (RFC 6120 §8.3.1 makes it
+    // optional): a request may hold what must not travel back (a new
+    // password, XEP-0077 §3.3), and every refusal then has the same shape
+    // whoever answers it, which enumeration tests rely on. Messages and
+    // presence keep theirs, so that a client can show what failed.
+    xml::Element reply = stanza.name() == "iq" ? xml::Element("iq", stanza.ns()) : stanza;
+    if (stanza.name() == "iq")
+        for (const auto& a : stanza.attrs()) reply.set_attr(a.name, a.value);
     const std::string* from = stanza.attr("from");
     const std::string* to = stanza.attr("to");
     reply.remove_attr("from");

@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(errors_and_results_are_never_answered) {
     BOOST_TEST(is_error_or_result(m));
 }
 
-BOOST_AUTO_TEST_CASE(error_reply_swaps_addresses_and_keeps_the_payload) {
+BOOST_AUTO_TEST_CASE(error_reply_swaps_addresses_and_drops_an_iqs_payload) {
     Element iq("iq", "jabber:client");
     iq.set_attr("from", "juliet@example.com/balcony");
     iq.set_attr("to", "example.com");
@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(error_reply_swaps_addresses_and_keeps_the_payload) {
     Element r = make_error_reply(iq, StanzaError::cancel("service-unavailable", "no <thanks>"));
     BOOST_TEST(parley::xml::to_string(r, "jabber:client") ==
                "<iq type='error' id='v1' from='example.com' to='juliet@example.com/balcony'>"
-               "<query xmlns='jabber:iq:version'/><error type='cancel'>"
+               "<error type='cancel'>"
                "<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
                "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>no &lt;thanks&gt;</text>"
                "</error></iq>");
@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(error_reply_carries_the_application_condition) {
                                          .with_app("precondition-not-met", "http://jabber.org/protocol/pubsub#errors"));
     BOOST_TEST(parley::xml::to_string(r, "jabber:client") ==
                "<iq type='error' id='p1' to='juliet@example.com/balcony'>"
-               "<pubsub xmlns='http://jabber.org/protocol/pubsub'/><error type='cancel'>"
+               "<error type='cancel'>"
                "<conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
                "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>access_model differs</text>"
                "<precondition-not-met xmlns='http://jabber.org/protocol/pubsub#errors'/>"
