@@ -273,6 +273,9 @@ void Roster::update(const xmpp::Jid& user, const xmpp::Jid& contact, Change chan
     const std::string contact_str = contact.bare_str();
     const xmpp::Jid contact_bare = contact.bare();
     const size_t max_items = max_items_;
+    // Shared: the writer runs it once the change is on disk, or it runs here
+    // when the writer refuses the write at once ("busy", "stopped").
+    auto finish = std::make_shared<std::function<void(Status, const Update&)>>(std::move(done));
     Status s = db_->write(
         [result, key, vkey, contact_str, contact_bare, max_items, change](store::Txn& txn, MDB_dbi dbi) -> Status {
             Update u;  // from scratch: this may run more than once
@@ -324,8 +327,8 @@ void Roster::update(const xmpp::Jid& user, const xmpp::Jid& contact, Change chan
             *result = std::move(u);
             return Status::ok();
         },
-        [result, done = std::move(done)](Status st) { done(st, *result); });
-    if (!s) done(s, *result);
+        [result, finish](Status st) { (*finish)(st, *result); });
+    if (!s) (*finish)(s, *result);
 }
 
 void Roster::push(const xmpp::Jid& user, const Item& item, bool removed, uint64_t version) {

@@ -3,7 +3,8 @@
 //
 // Iq handlers are kept by key and can be called with ask(); the answer is
 // captured by a RecordingResponder. send() appends to `sent`. Timers are
-// recorded, never run. Single-threaded: one test at a time.
+// recorded, never run. open_database() gives `database` when a test sets
+// one (a stand-in), and fails otherwise. Single-threaded: one test at a time.
 #pragma once
 
 #include <map>
@@ -129,6 +130,7 @@ public:
         return Status::ok();
     }
     Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec&) override {
+        if (database) return database;
         return Status::error("invalid", "the fake host has no storage");
     }
     module::Service* service(std::string_view name) const override {
@@ -178,6 +180,7 @@ public:
     std::map<uint64_t, std::unique_ptr<module::SessionSlot>> slots;
     std::vector<module::IqReplyHandler> iq_replies;
     module::Module* module_instance = nullptr;
+    std::shared_ptr<module::Database> database;  // what open_database() gives, if set
     std::map<std::string, module::Service*> services;
     std::vector<std::pair<module::StreamStage, module::FeatureProvider>> features_at;
     std::map<std::tuple<int, std::string, std::string>, module::NonzaHandler> nonzas;
