@@ -1,6 +1,6 @@
 // modules/roster: the RFC 6121 subscription state machine in every state,
-// the stored form of an item (round trip, corrupt values refused), and the
-// validation of roster sets.
+// the stored form of an item (round trip, corrupt values refused), the
+// validation of roster sets, and changes the store's writer refuses.
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
@@ -8,6 +8,7 @@
 
 #include "../modules/roster/roster.hpp"
 #include "../modules/roster/subscription.hpp"
+#include "support/fake_host.hpp"
 
 using namespace parley;
 using roster::Effect;
@@ -29,6 +30,18 @@ Item state(std::string_view name) {
     i.in_roster = !(name == "none+in");
     return i;
 }
+
+// A database whose writer refuses every write at once, as the real one does
+// when its queue is full ("busy"); reads find nothing.
+class RefusingDatabase final : public module::Database {
+public:
+    Status read(const std::function<Status(const store::Txn&, MDB_dbi)>&) const override { return Status::ok(); }
+    Status write(std::function<Status(store::Txn&, MDB_dbi)>, std::function<void(Status)>) override {
+        ++writes;
+        return Status::error("busy", "the writer's queue is full");
+    }
+    int writes = 0;
+};
 
 std::string name(const Item& i) {
     std::string n = roster::to_string(i.subscription);
@@ -209,6 +222,43 @@ BOOST_AUTO_TEST_CASE(roster_sets_are_validated) {
     BOOST_TEST(e.attr_or("subscription") == "from");
     BOOST_TEST(e.attr_or("ask") == "subscribe");
     BOOST_TEST(e.child("group", mod_roster::kNsRoster)->text() == "G");
+}
+
+BOOST_AUTO_TEST_CASE(changes_refused_by_a_busy_writer_are_answered_or_dropped) {
+    test::FakeHost host;
+    auto db = std::make_shared<RefusingDatabase>();
+    host.database = [db](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> { return std::shared_ptr<module::Database>(db); };
+    mod_roster::Roster m;
+    BOOST_REQUIRE(m.start(host).is_ok());
+
+    // A roster set: the client hears that the server is busy.
+    xml::Element q("query", mod_roster::kNsRoster);
+    q.add_child("item", mod_roster::kNsRoster).set_attr("jid", "romeo@example.org");
+    std::shared_ptr<test::RecordingResponder> r;
+    BOOST_REQUIRE_NO_THROW(r = host.ask(module::IqTarget::account, "set", q, "juliet@example.org"));
+    BOOST_TEST(db->writes == 1);
+    BOOST_TEST(r->answers == 1, "a refused roster set is answered exactly once");
+    BOOST_TEST(!r->ok);
+    BOOST_TEST(r->err.condition == "resource-constraint");
+    BOOST_TEST(r->err.type == "wait");
+
+    // A subscription request: taken by the module, not stored, not routed.
+    xml::Element p("presence", std::string(xmpp::kNsClient));
+    p.set_attr("type", "subscribe");
+    const auto from = xmpp::Jid::parse("juliet@example.org/balcony").value();
+    const auto to = xmpp::Jid::parse("romeo@example.org").value();
+    module::StanzaContext ctx{p, from, to, true};
+    int handled = 0;
+    for (auto& [point, priority, fn] : host.hooks)
+        if (point == module::HookPoint::stanza_in) {
+            module::HookResult hr = module::HookResult::pass();
+            BOOST_REQUIRE_NO_THROW(hr = fn(ctx));
+            if (hr.verdict == module::HookResult::Verdict::handled) ++handled;
+        }
+    BOOST_TEST(handled == 1);
+    BOOST_TEST(db->writes == 2);
+    BOOST_TEST(host.sent.empty(), "nothing is routed for a change that was not stored");
+    m.stop();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
