@@ -18,4 +18,5 @@ libparley_la_SOURCES += \
 # Ending sessions from outside their worker (control socket, account changes);
 # the accounts a module reaches through its host (XEP-0077).
 libparley_la_SOURCES += server/loop/end_sessions.hpp server/loop/end_sessions.cpp \
-	server/loop/host_accounts.hpp server/loop/host_accounts.cpp
+	server/loop/host_accounts.hpp server/loop/host_accounts.cpp \
+	server/loop/account_purge.hpp server/loop/account_purge.cpp

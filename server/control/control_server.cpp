@@ -16,6 +16,7 @@
 #include "c2s/session.hpp"
 #include "control/json.hpp"
 #include "daemon/daemon.hpp"
+#include "loop/account_purge.hpp"
 #include "loop/end_sessions.hpp"
 #include "loop/worker.hpp"
 #include "sessions/local_session.hpp"
@@ -427,6 +428,15 @@ std::string ControlServer::handle(const std::string& line) {
         const size_t closed = loop::end_sessions(shared, sessions, text);
         log::info("control", "closing {} session(s) of {}", closed, jid->str());
         return fmt::format("{{\"ok\":true,\"closed\":{}}}", closed);
+    }
+    if (cmd == "purge") {
+        // After `parleyctl user del`: worker 0 has the modules remove the
+        // deleted accounts' data now rather than at its next round.
+        if (!arg.empty()) return error_json("purge takes no argument");
+        shared.workers[0]->post([](loop::Worker& w) {
+            if (loop::AccountPurge* p = w.account_purge()) p->kick();
+        });
+        return "{\"ok\":true}";
     }
     if (cmd == "session") {
         if (arg == "list") return sessions_json("");

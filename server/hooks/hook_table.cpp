@@ -317,6 +317,11 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(domains_, [&](const auto& kv) { return kv.second.owner == owner; });
     std::erase_if(stream_features_, [&](const auto& f) { return f.owner == owner; });
     std::erase_if(nonzas_, [&](const auto& kv) { return kv.second.first == owner; });
+    std::erase_if(account_deleted_, [&](const auto& a) { return a.first == owner; });
+}
+
+void HookTable::add_account_deleted(const std::string& owner, module::AccountDeletedHandler fn) {
+    account_deleted_.emplace_back(owner, std::move(fn));
 }
 
 }  // namespace parley::hooks

@@ -84,6 +84,13 @@ public:
     Status add_control(const std::string& owner, const std::string& name, module::ControlHandler fn);
     const module::ControlHandler* find_control(std::string_view name) const;
 
+    // Purges of deleted accounts (module::Host::on_account_deleted), in
+    // registration order, each with its module's name.
+    void add_account_deleted(const std::string& owner, module::AccountDeletedHandler fn);
+    const std::vector<std::pair<std::string, module::AccountDeletedHandler>>& account_deleted() const {
+        return account_deleted_;
+    }
+
     void drop(const std::string& owner);
 
 private:
@@ -133,6 +140,7 @@ private:
     std::vector<std::pair<std::string, module::AccountItemsProvider>> account_items_;
     std::vector<std::pair<std::string, module::AccountNodeDisco>> account_nodes_;
     std::map<std::string, std::pair<std::string, module::ControlHandler>, std::less<>> controls_;
+    std::vector<std::pair<std::string, module::AccountDeletedHandler>> account_deleted_;
     uint64_t seq_ = 0;
 };
 

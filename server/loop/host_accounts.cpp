@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "log/log.hpp"
+#include "loop/account_purge.hpp"
 #include "loop/end_sessions.hpp"
 #include "loop/worker.hpp"
 #include "store/accounts.hpp"
@@ -156,6 +157,10 @@ void HostAccounts::remove(const xmpp::Jid& bare, std::string text, std::function
                  auto all = sessions_named(*w->shared().registry, bare);
                  end_sessions(w->shared(), all, text);
                  log::info("accounts", "{} deleted; closing {} session(s)", bare.bare_str(), all.size());
+                 // Worker 0 has the modules remove the account's data.
+                 w->shared().workers[0]->post([](Worker& w0) {
+                     if (AccountPurge* p = w0.account_purge()) p->kick();
+                 });
              },
              std::move(done));
 }

@@ -11,6 +11,7 @@
 
 #include "c2s/session.hpp"
 #include "log/log.hpp"
+#include "loop/account_purge.hpp"
 #include "loop/worker_host.hpp"
 #include "net/stream_transport.hpp"
 #include "router/router.hpp"
@@ -80,6 +81,11 @@ void Worker::run(std::promise<Status>& started,
         if (!s) break;
     }
     if (s) s = open_listeners();
+    if (s && index_ == 0 && shared_.accounts) {
+        // After the modules started: their purges are registered.
+        account_purge_ = std::make_unique<AccountPurge>(*this);
+        account_purge_->start();
+    }
     if (s) {
         std::lock_guard<std::mutex> lock(inbox_mutex_);
         accepting_posts_ = true;
@@ -381,6 +387,7 @@ void Worker::request_shutdown() {
 void Worker::begin_shutdown() {
     if (shutting_down_) return;
     shutting_down_ = true;
+    if (account_purge_) account_purge_->close();
     for (auto& l : listeners_)
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l->handle)))
             uv_close(reinterpret_cast<uv_handle_t*>(&l->handle), nullptr);

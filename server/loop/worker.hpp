@@ -44,6 +44,7 @@ class Router;
 namespace parley::loop {
 
 class WorkerHost;
+class AccountPurge;
 
 class Worker {
 public:
@@ -91,6 +92,9 @@ public:
     void for_each_session(Fn&& fn) const {
         for (const auto& [id, s] : sessions_) fn(*s);
     }
+    // Worker 0's purge of deleted accounts (nullptr elsewhere, and before
+    // the worker runs or once it shuts down).
+    AccountPurge* account_purge() { return account_purge_.get(); }
     // The host of the running module `name` on this worker, or nullptr.
     // Each WorkerHost registers itself for its lifetime.
     WorkerHost* module_host(std::string_view name) const;
@@ -158,6 +162,7 @@ private:
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<RunningModule>> modules_;  // in start (dependency) order
     std::unique_ptr<PendingReload> pending_reload_;
+    std::unique_ptr<AccountPurge> account_purge_;  // worker 0
     std::vector<net::StreamTransport*> dirty_;
     std::unordered_map<net::StreamTransport*, bool> transports_;
     std::unordered_map<uint64_t, sessions::LocalSession*> sessions_;

@@ -57,6 +57,10 @@ void WorkerHost::on_session(module::SessionEvent event, module::SessionEventHand
     worker_.hooks().add_session_handler(name_, event, std::move(fn));
 }
 
+void WorkerHost::on_account_deleted(module::AccountDeletedHandler fn) {
+    worker_.hooks().add_account_deleted(name_, std::move(fn));
+}
+
 void WorkerHost::disco_feature(std::string feature) { worker_.hooks().add_feature(name_, std::move(feature)); }
 void WorkerHost::disco_identity(module::DiscoIdentity identity) {
     worker_.hooks().add_identity(name_, std::move(identity));
@@ -68,7 +72,7 @@ Status WorkerHost::control_command(std::string name, module::ControlHandler fn) 
     bool valid = !name.empty() && name[0] >= 'a' && name[0] <= 'z';
     for (char c : name) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
     if (!valid) return Status::error("invalid", "control command name '" + name + "' is not [a-z][a-z0-9-]*");
-    if (name == "status" || name == "kick" || name == "reload" || name == "session")
+    if (name == "status" || name == "kick" || name == "reload" || name == "session" || name == "purge")
         return Status::error("exists", "'" + name + "' is a request of parleyd itself");
     return worker_.hooks().add_control(name_, name, std::move(fn));
 }

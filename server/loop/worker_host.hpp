@@ -36,6 +36,7 @@ public:
     Status iq_handler(module::IqTarget target, std::string_view type, std::string_view ns, std::string_view element,
                       module::IqHandler fn) override;
     void on_session(module::SessionEvent event, module::SessionEventHandler fn) override;
+    void on_account_deleted(module::AccountDeletedHandler fn) override;
     void disco_feature(std::string feature) override;
     void disco_identity(module::DiscoIdentity identity) override;
     std::vector<std::string> disco_features() const override;

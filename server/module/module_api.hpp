@@ -47,7 +47,8 @@ namespace parley::module {
 // stream management's seams: session output observers, the sending and
 // receiving session's id in StanzaContext and RoutedContext,
 // Host::end_session, SessionEvent::resumed, StreamControl::close and the
-// stream in resume's completion.
+// stream in resume's completion; Host::on_account_deleted (a deleted
+// account's data purged by each module).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -348,6 +349,17 @@ enum class SessionEvent {
 };
 using SessionEventHandler = std::function<void(const SessionInfo& session)>;
 
+// An account was deleted (parleyctl user del, in-band removal, or
+// Host::accounts().remove), and its sessions were ended: the module removes
+// everything it keeps about `bare` (its own records, and the account in
+// other accounts' records where the module keeps such) and calls `done`
+// exactly once, on this worker: ok once that removal is durable, or an
+// error, and then it is asked again later (every minute, and at parleyd's
+// next start). The account's name stays unusable until every module has
+// answered ok (store/accounts.hpp: the tombstone). Runs on worker 0's
+// instance only, one account at a time.
+using AccountDeletedHandler = std::function<void(const xmpp::Jid& bare, std::function<void(Status)> done)>;
+
 // Sees every stanza (message, presence or iq in jabber:client) written to a
 // client session of this worker, right after it is written, in order: routed
 // deliveries after their stanza_out hooks, Delivery::direct, the server's own
@@ -535,7 +547,7 @@ public:
     // ...`), for admin tools. Served on worker 0 only: a module registers
     // from its instance there (a registration on another worker, or a
     // second one of a name, is refused). NAME: [a-z][a-z0-9-]*, not a
-    // request of the core (status, kick, reload, session).
+    // request of the core (status, kick, reload, session, purge).
     virtual Status control_command(std::string name, ControlHandler fn) = 0;
 
     // Sends an iq request ('from' set by the module: a served domain or an
@@ -548,6 +560,9 @@ public:
 
     // The local accounts (see Accounts), for this module on this worker.
     virtual Accounts& accounts() = 0;
+    // Removal of a deleted account's data (AccountDeletedHandler); kept on
+    // every worker, called on worker 0 only.
+    virtual void on_account_deleted(AccountDeletedHandler fn) = 0;
 };
 
 // One instance per worker.

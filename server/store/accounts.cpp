@@ -180,7 +180,9 @@ Status corrupt(std::string_view node, std::string_view domain) {
 Result<std::unique_ptr<AccountStore>> AccountStore::open(Env& env) {
     auto dbi = env.database(kDatabase, kSchemaVersion);
     if (!dbi) return dbi.status();
-    return std::unique_ptr<AccountStore>(new AccountStore(env, dbi.value()));
+    auto deleted = env.database(kDeletedDatabase, kDeletedSchemaVersion);
+    if (!deleted) return deleted.status();
+    return std::unique_ptr<AccountStore>(new AccountStore(env, dbi.value(), deleted.value()));
 }
 
 Result<std::string> AccountStore::key_of(std::string_view node, std::string_view domain) const {
@@ -236,9 +238,21 @@ Status AccountStore::create(std::string_view node, std::string_view domain,
     Account a{std::string(node), std::string(domain), std::move(creds.value()),
               static_cast<int64_t>(std::time(nullptr))};
     const std::string value = detail::encode_account(a);
-    Status s =
-        env_.write([&](Txn& txn) { return txn.put(dbi_, key.value(), value, MDB_NOOVERWRITE); });
+    bool pending = false;
+    Status s = env_.write([&](Txn& txn) -> Status {
+        auto tomb = txn.get(deleted_, key.value());
+        if (!tomb) return tomb.status();
+        if (tomb.value()) {
+            pending = true;
+            return Status::error("exists", "tombstone");
+        }
+        return txn.put(dbi_, key.value(), value, MDB_NOOVERWRITE);
+    });
     forget_typical(domain);
+    if (pending)
+        return Status::error("exists", fmt::format("{}@{} was deleted and parleyd has not yet removed its data "
+                                                   "(it does when it runs); try again then",
+                                                   node, domain));
     if (s.code() == "exists")
         return Status::error("exists", fmt::format("{}@{} already exists", node, domain));
     return s;
@@ -276,10 +290,41 @@ Status AccountStore::remove(std::string_view node, std::string_view domain) {
         if (!gone) return gone.status();
         if (!gone.value())
             return Status::error("not-found", fmt::format("{}@{} does not exist", node, domain));
-        return Status::ok();
+        std::string when(8, '\0');
+        const auto now = static_cast<uint64_t>(std::time(nullptr));
+        for (int i = 0; i < 8; ++i) when[i] = static_cast<char>(now >> (56 - 8 * i));
+        return txn.put(deleted_, key.value(), when);
     });
     forget_typical(domain);
     return s;
+}
+
+Result<std::vector<AccountStore::Deleted>> AccountStore::deleted(size_t max) const {
+    auto txn = env_.begin_read();
+    if (!txn) return txn.status();
+    std::vector<Deleted> out;
+    Status s = txn->scan(deleted_, "", [&](std::string_view key, std::string_view value) {
+        Deleted d;
+        if (!detail::split_account_key(key, d.node, d.domain)) return true;  // not ours to judge: skipped
+        if (value.size() == 8) {
+            uint64_t when = 0;
+            for (unsigned char c : value) when = (when << 8) | c;
+            d.deleted_unix = static_cast<int64_t>(when);
+        }
+        out.push_back(std::move(d));
+        return out.size() < max;
+    });
+    if (!s) return s;
+    return out;
+}
+
+Status AccountStore::forget_deleted(std::string_view node, std::string_view domain) {
+    auto key = key_of(node, domain);
+    if (!key) return key.status();
+    return env_.write([&](Txn& txn) -> Status {
+        auto gone = txn.del(deleted_, key.value());
+        return gone ? Status::ok() : gone.status();
+    });
 }
 
 Result<std::vector<std::string>> AccountStore::list(std::string_view domain) const {

@@ -8,6 +8,14 @@
 // by the caller; the store compares bytes. Key and value layout, and the
 // schema version, are in doc/storage.md.
 //
+// Deleting an account leaves a tombstone in the `deleted_accounts`
+// database, written in the same transaction: the modules' data about the
+// account (roster, offline messages, PEP, ...) is removed by parleyd
+// afterwards (loop/account_purge.hpp), which then forgets the tombstone. So
+// an account deleted while parleyd is down is purged when it starts, and a
+// new account of the same name cannot inherit the old one's data: create()
+// refuses it ("exists") while the tombstone is there.
+//
 // Every call runs in its own LMDB transaction, so parleyctl (another
 // process) and parleyd see each other's changes at once. Writes and
 // check_password() run PBKDF2 and take milliseconds: callers on an event
@@ -48,6 +56,8 @@ class AccountStore {
   public:
     static constexpr const char* kDatabase = "accounts";
     static constexpr uint32_t kSchemaVersion = 1;
+    static constexpr const char* kDeletedDatabase = "deleted_accounts";
+    static constexpr uint32_t kDeletedSchemaVersion = 1;
 
     // Opens (creating) the accounts database; code "schema" if it was
     // written by a newer Parley.
@@ -55,15 +65,27 @@ class AccountStore {
 
     Result<bool> exists(std::string_view node, std::string_view domain) const;
     Result<std::optional<Account>> get(std::string_view node, std::string_view domain) const;
-    // Code "exists" if the account is already there, "invalid" for an empty
-    // node or domain or one too long for a key.
+    // Code "exists" if the account is already there or was deleted and its
+    // data is not purged yet (a tombstone), "invalid" for an empty node or
+    // domain or one too long for a key.
     Status create(std::string_view node, std::string_view domain, std::string_view password,
                   uint32_t iterations = 4096);
     // New salts and keys for both mechanisms; code "not-found" if absent.
     Status set_password(std::string_view node, std::string_view domain, std::string_view password,
                         uint32_t iterations = 4096);
-    // Code "not-found" if absent.
+    // Removes the account and leaves its tombstone. Code "not-found" if absent.
     Status remove(std::string_view node, std::string_view domain);
+
+    // Accounts deleted whose data is not purged yet, oldest key first, at
+    // most `max`, as {node, domain}.
+    struct Deleted {
+        std::string node, domain;
+        int64_t deleted_unix = 0;
+    };
+    Result<std::vector<Deleted>> deleted(size_t max) const;
+    // Forgets the tombstone once every module purged the account (no error
+    // when it is already gone).
+    Status forget_deleted(std::string_view node, std::string_view domain);
     // The nodes of one domain, sorted; with an empty domain every account as
     // "node@domain", sorted.
     Result<std::vector<std::string>> list(std::string_view domain) const;
@@ -89,13 +111,14 @@ class AccountStore {
     static constexpr std::chrono::seconds kIterationTtl{60};
 
   private:
-    AccountStore(Env& env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
+    AccountStore(Env& env, MDB_dbi dbi, MDB_dbi deleted) : env_(env), dbi_(dbi), deleted_(deleted) {}
     Result<std::string> key_of(std::string_view node, std::string_view domain) const;
 
     void forget_typical(std::string_view domain) const;
 
     Env& env_;
     MDB_dbi dbi_;
+    MDB_dbi deleted_;  // tombstones: account key -> i64 deletion time
     struct Typical {
         uint32_t iterations = 0;
         std::chrono::steady_clock::time_point at;

@@ -100,6 +100,15 @@ public:
         iqs.emplace(std::move(key), std::move(fn));
         return Status::ok();
     }
+    void on_account_deleted(module::AccountDeletedHandler fn) override { account_deleted.push_back(std::move(fn)); }
+    // Runs every registered purge for `bare`; returns the statuses their
+    // `done` gave so far (a purge that completes later appends to
+    // *purge_results).
+    std::vector<Status> delete_account(const xmpp::Jid& bare) {
+        purge_results = std::make_shared<std::vector<Status>>();
+        for (auto& fn : account_deleted) fn(bare, [out = purge_results](Status s) { out->push_back(std::move(s)); });
+        return *purge_results;
+    }
     void on_session(module::SessionEvent event, module::SessionEventHandler fn) override {
         session_handlers.emplace_back(event, std::move(fn));
     }
@@ -256,6 +265,8 @@ public:
     FakeAccounts fake_accounts;
     uint64_t uptime = 0;
     std::vector<std::pair<module::SessionEvent, module::SessionEventHandler>> session_handlers;
+    std::vector<module::AccountDeletedHandler> account_deleted;
+    std::shared_ptr<std::vector<Status>> purge_results = std::make_shared<std::vector<Status>>();
     std::function<Result<std::shared_ptr<module::Database>>(const module::DatabaseSpec&)> database_factory;
     std::vector<std::tuple<module::HookPoint, int, module::StanzaHook>> hooks;
     std::map<std::tuple<int, std::string, std::string, std::string>, module::IqHandler> iqs;

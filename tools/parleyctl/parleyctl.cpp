@@ -257,7 +257,13 @@ int user_command(const std::string& config_path, const std::vector<std::string>&
         Status s = c.accounts->remove(jid->node(), jid->domain());
         if (!s) return fail(s.code() == "not-found" ? Status::error("not-found", jid->bare_str() + " does not exist") : s);
         kick(c, jid.value());
+        // The modules' data about the account (roster, offline messages, ...)
+        // is removed by parleyd: now if it runs, else when it starts.
+        auto purged = ctl::control_request(c.cfg.control_socket, "purge");
         std::cout << "deleted " << jid->bare_str() << "\n";
+        if (!purged && purged.status().code() == "not-running")
+            std::cout << "parleyd is not running: it removes the account's data (roster, offline messages, ...) "
+                         "when it starts\n";
         return kExitOk;
     }
     if (verb == "passwd") {

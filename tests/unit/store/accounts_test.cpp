@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <tuple>
 
 #include <boost/test/unit_test.hpp>
@@ -129,6 +130,29 @@ BOOST_AUTO_TEST_CASE(remove_and_set_password) {
     BOOST_TEST(!accounts->exists("alice", kDomain).value());
     BOOST_TEST(accounts->remove("alice", kDomain).code() == "not-found");
     BOOST_TEST(accounts->list(kDomain).value().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_account_leaves_a_tombstone_until_purged) {
+    create("alice", kDomain, "pw");
+    create("bob", "example.net", "pw");
+    BOOST_TEST(accounts->deleted(10).value().empty());
+    const auto before = std::time(nullptr);
+    BOOST_REQUIRE(accounts->remove("alice", kDomain));
+    BOOST_REQUIRE(accounts->remove("bob", "example.net"));
+    auto gone = accounts->deleted(10).value();
+    BOOST_REQUIRE(gone.size() == 2u);
+    BOOST_TEST(gone[0].node + "@" + gone[0].domain == "alice@" + std::string(kDomain));
+    BOOST_TEST(gone[0].deleted_unix >= before);
+    BOOST_TEST(accounts->deleted(1).value().size() == 1u, "store: at most `max` tombstones");
+    // The name stays taken until the modules removed the old account's data.
+    auto again = accounts->create("alice", kDomain, "pw2");
+    BOOST_TEST(again.code() == "exists", "store: no new account inherits a deleted one's data");
+    BOOST_TEST(again.message().find("was deleted") != std::string::npos);
+    BOOST_TEST(!accounts->exists("alice", kDomain).value());
+    BOOST_REQUIRE(accounts->forget_deleted("alice", kDomain));
+    BOOST_REQUIRE(accounts->forget_deleted("alice", kDomain));  // already gone: fine
+    BOOST_TEST(accounts->deleted(10).value().size() == 1u);
+    BOOST_TEST(accounts->create("alice", kDomain, "pw2").is_ok());
 }
 
 BOOST_AUTO_TEST_CASE(check_password_right_wrong_unknown) {
