@@ -247,6 +247,8 @@ Status Roster::start(module::Host& host) {
     host.on_unavailable(0, [this](module::RoutedContext& ctx) { return decision_point(ctx); });
     host.on_session(module::SessionEvent::available, [this](const module::SessionInfo& s) { session_available(s); });
     host.on_session(module::SessionEvent::closed, [this](const module::SessionInfo& s) { session_closed(s); });
+    host.on_account_deleted(
+        [this](const xmpp::Jid& user, std::function<void(Status)> done) { account_deleted(user, std::move(done)); });
     if (host.worker_index() == 0) {
         s = host.control_command("roster", [this](const std::vector<std::string>& args, module::ControlReply reply) {
             control(args, std::move(reply));
@@ -336,6 +338,44 @@ void Roster::update(const xmpp::Jid& user, const xmpp::Jid& contact, Change chan
         },
         [result, finish](Status st) { (*finish)(st, *result); });
     if (!s) (*finish)(s, *result);
+}
+
+void Roster::account_deleted(const xmpp::Jid& user, std::function<void(Status)> done) {
+    auto listing = load_roster(*db_, user);
+    if (!listing) {
+        done(listing.status());
+        return;
+    }
+    std::vector<xml::Element> notices;
+    for (const auto& item : listing.value().items) {
+        if (has_to(item) || item.ask) notices.push_back(presence("unsubscribe", user, item.jid));
+        if (has_from(item) || item.pending_in) notices.push_back(presence("unsubscribed", user, item.jid));
+    }
+    const std::string prefix = user_prefix(user);
+    auto finish = std::make_shared<std::function<void(Status)>>(
+        [this, notices = std::move(notices), done = std::move(done)](Status st) mutable {
+            // Only once nothing of the roster is left: a contact told now
+            // cannot be re-added by a stale record.
+            if (st)
+                for (auto& n : notices) host_->send(std::move(n));
+            done(std::move(st));
+        });
+    Status s = db_->write(
+        [prefix](store::Txn& txn, MDB_dbi dbi) -> Status {
+            std::vector<std::string> keys;
+            Status sc = txn.scan(dbi, prefix, [&](std::string_view key, std::string_view) {
+                keys.emplace_back(key);
+                return true;
+            });
+            if (!sc) return sc;
+            for (const auto& k : keys) {
+                auto d = txn.del(dbi, k);
+                if (!d) return d.status();
+            }
+            return Status::ok();
+        },
+        [finish](Status st) { (*finish)(std::move(st)); });
+    if (!s) (*finish)(std::move(s));
 }
 
 void Roster::push(const xmpp::Jid& user, const Item& item, bool removed, uint64_t version) {

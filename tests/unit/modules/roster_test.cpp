@@ -8,7 +8,10 @@
 
 #include "../modules/roster/roster.hpp"
 #include "../modules/roster/subscription.hpp"
+#include "store/env.hpp"
+#include "support/env_database.hpp"
 #include "support/fake_host.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace parley;
 using roster::Effect;
@@ -258,6 +261,76 @@ BOOST_AUTO_TEST_CASE(changes_refused_by_a_busy_writer_are_answered_or_dropped) {
     BOOST_TEST(handled == 1);
     BOOST_TEST(db->writes == 2);
     BOOST_TEST(host.sent.empty(), "nothing is routed for a change that was not stored");
+    m.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_accounts_roster_goes_and_its_contacts_are_told) {
+    test::TempDir tmp;
+    auto env = store::Env::open(tmp.sub("state"), size_t{16} << 20);
+    BOOST_REQUIRE(env);
+    auto dbi = env.value()->database("roster.items", 1);
+    BOOST_REQUIRE(dbi);
+    auto db = std::make_shared<test::EnvDatabase>(*env.value(), dbi.value());
+    test::FakeHost host;
+    host.database = [db](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> {
+        return std::shared_ptr<module::Database>(db);
+    };
+    mod_roster::Roster m;
+    BOOST_REQUIRE(m.start(host).is_ok());
+    BOOST_REQUIRE(host.account_deleted.size() == 1u);
+
+    auto j = [](const char* s) { return xmpp::Jid::parse(s).value(); };
+    // "al" is a prefix of "alice": only al's records may go.
+    auto put = [&](const char* user, Item item, std::string_view status = "") {
+        BOOST_REQUIRE(env.value()->write([&](store::Txn& txn) {
+            return txn.put(dbi.value(), mod_roster::item_key(j(user), item.jid), roster::encode(item, status));
+        }));
+    };
+    Item both = state("both");
+    both.jid = j("romeo@example.org");
+    put("al@example.org", both);
+    Item pending = state("none");
+    pending.jid = j("tybalt@example.org");
+    pending.pending_in = true;
+    pending.in_roster = false;
+    put("al@example.org", pending, "let me in");
+    Item none = state("none");
+    none.jid = j("nurse@example.org");
+    put("al@example.org", none);
+    BOOST_REQUIRE(env.value()->write([&](store::Txn& txn) { return txn.put(dbi.value(), mod_roster::user_prefix(j("al@example.org")), "3"); }));
+    Item kept = state("to");
+    kept.jid = j("romeo@example.org");
+    put("alice@example.org", kept);
+    put("al@example.org.evil", kept);
+
+    auto early = host.delete_account(j("al@example.org"));
+    BOOST_TEST(early.empty(), "roster: done waits for the write");
+    BOOST_TEST(host.sent.empty(), "roster: nobody is told before the roster is gone");
+    BOOST_TEST(db->flush() == 1u);
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+
+    BOOST_TEST(mod_roster::load_roster(*db, j("al@example.org")).value().items.empty());
+    BOOST_TEST(mod_roster::load_roster(*db, j("al@example.org")).value().version == 0u);
+    BOOST_TEST(mod_roster::load_roster(*db, j("alice@example.org")).value().items.size() == 1u);
+    BOOST_TEST(mod_roster::load_roster(*db, j("al@example.org.evil")).value().items.size() == 1u);
+
+    // romeo (both) hears unsubscribe and unsubscribed; tybalt (a request
+    // never answered) unsubscribed; the nurse (none) nothing.
+    std::vector<std::string> told;
+    for (const auto& p : host.sent)
+        told.push_back(std::string(p.attr_or("type")) + " " + std::string(p.attr_or("to")) + " " + std::string(p.attr_or("from")));
+    BOOST_TEST((told == std::vector<std::string>{"unsubscribe romeo@example.org al@example.org",
+                                                 "unsubscribed romeo@example.org al@example.org",
+                                                 "unsubscribed tybalt@example.org al@example.org"}));
+
+    // A writer that refuses: done hears it at once, nothing is told.
+    host.sent.clear();
+    db->busy = true;
+    auto refused = host.delete_account(j("alice@example.org"));
+    BOOST_REQUIRE(refused.size() == 1u);
+    BOOST_TEST(refused.front().code() == "busy");
+    BOOST_TEST(host.sent.empty());
     m.stop();
 }
 
