@@ -334,4 +334,61 @@ BOOST_AUTO_TEST_CASE(a_deleted_accounts_roster_goes_and_its_contacts_are_told) {
     m.stop();
 }
 
+BOOST_AUTO_TEST_CASE(a_push_overtaken_by_a_newer_one_brings_the_item_as_stored_now) {
+    test::TempDir tmp;
+    auto env = store::Env::open(tmp.sub("state"), size_t{16} << 20);
+    BOOST_REQUIRE(env);
+    auto dbi = env.value()->database("roster.items", 1);
+    BOOST_REQUIRE(dbi);
+    auto db = std::make_shared<test::EnvDatabase>(*env.value(), dbi.value());
+    test::FakeHost host;
+    host.database = [db](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> {
+        return std::shared_ptr<module::Database>(db);
+    };
+    struct OneWorker final : module::ServiceHost {
+        config::Section section;
+        const config::Section& config() const override { return section; }
+        unsigned worker_count() const override { return 1; }
+        module::Service* service(std::string_view) const override { return nullptr; }
+    } service_host;
+    mod_roster::Service service;
+    BOOST_REQUIRE(service.start(service_host).is_ok());
+    host.services["roster/1"] = &service;
+    mod_roster::Roster m;
+    BOOST_REQUIRE(m.start(host).is_ok());
+    const auto juliet = xmpp::Jid::parse("juliet@example.org/balcony").value();
+    host.sessions.push_back(module::SessionInfo{juliet, sessions::SessionRef{0, 7}, true, 0});
+
+    auto get = host.ask(module::IqTarget::account, "get", xml::Element("query", mod_roster::kNsRoster),
+                        "juliet@example.org");
+    BOOST_REQUIRE(get->answers == 1);
+    // Two changes of romeo's item; their pushes are held, as if made on two
+    // workers, and then arrive newest first.
+    host.defer_posts = true;
+    for (const char* name : {"Old", "New"}) {
+        xml::Element q("query", mod_roster::kNsRoster);
+        auto& item = q.add_child("item", mod_roster::kNsRoster);
+        item.set_attr("jid", "romeo@example.org");
+        item.set_attr("name", name);
+        auto r = host.ask(module::IqTarget::account, "set", q, "juliet@example.org");
+        BOOST_TEST(db->flush() == 1u);
+        BOOST_REQUIRE(r->answers == 1);
+        BOOST_REQUIRE(r->ok);
+    }
+    BOOST_REQUIRE(host.posted.size() == 2u);
+    host.posted[1](host);
+    host.posted[0](host);
+    BOOST_REQUIRE(host.to_sessions.size() == 2u);
+    auto push_of = [&](size_t i) {
+        const xml::Element* q = host.to_sessions[i].second.child("query", mod_roster::kNsRoster);
+        BOOST_REQUIRE(q != nullptr);
+        const xml::Element* item = q->child("item", mod_roster::kNsRoster);
+        BOOST_REQUIRE(item != nullptr);
+        return std::string(q->attr_or("ver")) + " " + std::string(item->attr_or("name"));
+    };
+    BOOST_TEST(push_of(0) == "2 New");
+    BOOST_TEST(push_of(1) == "2 New", "roster: the late push carries the item as it is now, not as it was");
+    m.stop();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
