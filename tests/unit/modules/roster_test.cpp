@@ -264,26 +264,49 @@ BOOST_AUTO_TEST_CASE(changes_refused_by_a_busy_writer_are_answered_or_dropped) {
     m.stop();
 }
 
-BOOST_AUTO_TEST_CASE(a_deleted_accounts_roster_goes_and_its_contacts_are_told) {
+// The roster module on a FakeHost over a real LMDB store, with the roster
+// service of one worker.
+struct StoredRoster {
     test::TempDir tmp;
-    auto env = store::Env::open(tmp.sub("state"), size_t{16} << 20);
-    BOOST_REQUIRE(env);
-    auto dbi = env.value()->database("roster.items", 1);
-    BOOST_REQUIRE(dbi);
-    auto db = std::make_shared<test::EnvDatabase>(*env.value(), dbi.value());
+    std::unique_ptr<store::Env> env;
+    MDB_dbi dbi = 0;
+    std::shared_ptr<test::EnvDatabase> db;
     test::FakeHost host;
-    host.database = [db](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> {
-        return std::shared_ptr<module::Database>(db);
-    };
+    struct OneWorker final : module::ServiceHost {
+        config::Section section;
+        const config::Section& config() const override { return section; }
+        unsigned worker_count() const override { return 1; }
+        module::Service* service(std::string_view) const override { return nullptr; }
+    } service_host;
+    mod_roster::Service service;
     mod_roster::Roster m;
-    BOOST_REQUIRE(m.start(host).is_ok());
+
+    StoredRoster() {
+        auto e = store::Env::open(tmp.sub("state"), size_t{16} << 20);
+        BOOST_REQUIRE(e);
+        env = std::move(e.value());
+        auto d = env->database("roster.items", 1);
+        BOOST_REQUIRE(d);
+        dbi = d.value();
+        db = std::make_shared<test::EnvDatabase>(*env, dbi);
+        host.database = [this](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> {
+            return std::shared_ptr<module::Database>(db);
+        };
+        BOOST_REQUIRE(service.start(service_host).is_ok());
+        host.services[mod_roster::Service::kServiceName] = &service;
+        BOOST_REQUIRE(m.start(host).is_ok());
+    }
+    ~StoredRoster() { m.stop(); }
+};
+
+BOOST_FIXTURE_TEST_CASE(a_deleted_accounts_roster_goes_and_its_contacts_are_told, StoredRoster) {
     BOOST_REQUIRE(host.account_deleted.size() == 1u);
 
     auto j = [](const char* s) { return xmpp::Jid::parse(s).value(); };
     // "al" is a prefix of "alice": only al's records may go.
     auto put = [&](const char* user, Item item, std::string_view status = "") {
-        BOOST_REQUIRE(env.value()->write([&](store::Txn& txn) {
-            return txn.put(dbi.value(), mod_roster::item_key(j(user), item.jid), roster::encode(item, status));
+        BOOST_REQUIRE(env->write([&](store::Txn& txn) {
+            return txn.put(dbi, mod_roster::item_key(j(user), item.jid), roster::encode(item, status));
         }));
     };
     Item both = state("both");
@@ -297,7 +320,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_accounts_roster_goes_and_its_contacts_are_told) {
     Item none = state("none");
     none.jid = j("nurse@example.org");
     put("al@example.org", none);
-    BOOST_REQUIRE(env.value()->write([&](store::Txn& txn) { return txn.put(dbi.value(), mod_roster::user_prefix(j("al@example.org")), "3"); }));
+    BOOST_REQUIRE(env->write([&](store::Txn& txn) { return txn.put(dbi, mod_roster::user_prefix(j("al@example.org")), "3"); }));
     Item kept = state("to");
     kept.jid = j("romeo@example.org");
     put("alice@example.org", kept);
@@ -331,31 +354,9 @@ BOOST_AUTO_TEST_CASE(a_deleted_accounts_roster_goes_and_its_contacts_are_told) {
     BOOST_REQUIRE(refused.size() == 1u);
     BOOST_TEST(refused.front().code() == "busy");
     BOOST_TEST(host.sent.empty());
-    m.stop();
 }
 
-BOOST_AUTO_TEST_CASE(a_push_overtaken_by_a_newer_one_brings_the_item_as_stored_now) {
-    test::TempDir tmp;
-    auto env = store::Env::open(tmp.sub("state"), size_t{16} << 20);
-    BOOST_REQUIRE(env);
-    auto dbi = env.value()->database("roster.items", 1);
-    BOOST_REQUIRE(dbi);
-    auto db = std::make_shared<test::EnvDatabase>(*env.value(), dbi.value());
-    test::FakeHost host;
-    host.database = [db](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> {
-        return std::shared_ptr<module::Database>(db);
-    };
-    struct OneWorker final : module::ServiceHost {
-        config::Section section;
-        const config::Section& config() const override { return section; }
-        unsigned worker_count() const override { return 1; }
-        module::Service* service(std::string_view) const override { return nullptr; }
-    } service_host;
-    mod_roster::Service service;
-    BOOST_REQUIRE(service.start(service_host).is_ok());
-    host.services["roster/1"] = &service;
-    mod_roster::Roster m;
-    BOOST_REQUIRE(m.start(host).is_ok());
+BOOST_FIXTURE_TEST_CASE(a_push_overtaken_by_a_newer_one_brings_the_item_as_stored_now, StoredRoster) {
     const auto juliet = xmpp::Jid::parse("juliet@example.org/balcony").value();
     host.sessions.push_back(module::SessionInfo{juliet, sessions::SessionRef{0, 7}, true, 0});
 
@@ -388,7 +389,6 @@ BOOST_AUTO_TEST_CASE(a_push_overtaken_by_a_newer_one_brings_the_item_as_stored_n
     };
     BOOST_TEST(push_of(0) == "2 New");
     BOOST_TEST(push_of(1) == "2 New", "roster: the late push carries the item as it is now, not as it was");
-    m.stop();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
