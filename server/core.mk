@@ -19,3 +19,10 @@ libparley_la_SOURCES += \
 # the accounts a module reaches through its host (XEP-0077).
 libparley_la_SOURCES += server/loop/end_sessions.hpp server/loop/end_sessions.cpp \
 	server/loop/host_accounts.hpp server/loop/host_accounts.cpp
+
+# XEP-0114 external components: their listener's sessions, where each runs,
+# routing to them through the domain handler seam.
+libparley_la_SOURCES += server/component/handshake.hpp server/component/handshake.cpp \
+	server/component/directory.hpp server/component/directory.cpp \
+	server/component/session.hpp server/component/session.cpp \
+	server/component/routing.hpp server/component/routing.cpp
