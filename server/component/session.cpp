@@ -134,7 +134,7 @@ void Session::handshake(const xml::Element& stanza) {
     transport_->authenticated(xml::StreamLimits::for_stanza_bytes(l.max_stanza_bytes, l.max_depth));
     transport_->set_deadline(0);
     transport_->send_raw("<handshake/>");
-    log::info("component", "{} connected from {} (worker {})", domain_, transport_->remote_addr(),
+    log::info("component", "{} connected from {} (worker {})", domain_, transport_->remote_ip(),
               worker_.index());
 }
 
