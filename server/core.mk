@@ -20,3 +20,10 @@ libparley_la_SOURCES += \
 libparley_la_SOURCES += server/loop/end_sessions.hpp server/loop/end_sessions.cpp \
 	server/loop/host_accounts.hpp server/loop/host_accounts.cpp \
 	server/loop/account_purge.hpp server/loop/account_purge.cpp
+
+# XEP-0114 external components: their listener's sessions, where each runs,
+# routing to them through the domain handler seam.
+libparley_la_SOURCES += server/component/handshake.hpp server/component/handshake.cpp \
+	server/component/directory.hpp server/component/directory.cpp \
+	server/component/session.hpp server/component/session.cpp \
+	server/component/routing.hpp server/component/routing.cpp

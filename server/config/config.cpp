@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "config/components.hpp"
 #include "config/toml_reader.hpp"
 
 // The installed module directory comes from the build (Makefile.am); a
@@ -42,6 +43,12 @@ bool ascii_iequal(std::string_view a, std::string_view b) {
 const VirtualHost* Config::find_host(std::string_view domain) const {
     for (const auto& h : hosts)
         if (ascii_iequal(h.domain, domain)) return &h;
+    return nullptr;
+}
+
+const Component* Config::find_component(std::string_view domain) const {
+    for (const auto& c : components)
+        if (ascii_iequal(c.domain, domain)) return &c;
     return nullptr;
 }
 
@@ -440,7 +447,10 @@ Result<Config> load(const std::string& path) {
                     host_entries = a ? a->size() : 1;  // not an array: reported as the wrong type
                     read_hosts(r, n, cfg);
                 }},
+               {"component", [&](const Node& n, const Key&) { detail::read_components(r, n, cfg); }},
+               table("component_listener", detail::read_component_listener),
            });
+    detail::check_components(r, root, cfg);
 
     if (!have_data_dir && !root.contains("data_dir"))
         r.error(0, "data_dir", "missing: the directory of the server's state (required)");
@@ -477,6 +487,19 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     if (running.c2s.address != next.c2s.address) out.push_back("c2s.address");
     if (running.c2s.starttls_port != next.c2s.starttls_port) out.push_back("c2s.starttls_port");
     if (running.c2s.direct_tls_port != next.c2s.direct_tls_port) out.push_back("c2s.direct_tls_port");
+    // Components: the set of domains (each worker routes them from its
+    // start) and the listener. Their secrets are read again at reload.
+    std::vector<std::string> a, b;
+    for (const auto& c : running.components) a.push_back(c.domain);
+    for (const auto& c : next.components) b.push_back(c.domain);
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    if (a != b) out.push_back("component");
+    const auto& la = running.component_listener;
+    const auto& lb = next.component_listener;
+    if (la.address != lb.address) out.push_back("component_listener.address");
+    if (la.port != lb.port) out.push_back("component_listener.port");
+    if (la.allow_non_loopback != lb.allow_non_loopback) out.push_back("component_listener.allow_non_loopback");
     return out;
 }
 

@@ -31,6 +31,14 @@ struct VirtualHost {
     std::string key;          // absolute path of the PEM private key
 };
 
+// An external component (XEP-0114): a trusted process serving `domain`,
+// connected to the component listener with a shared secret.
+struct Component {
+    std::string domain;       // lowercased; never a virtual host
+    std::string secret_file;  // absolute path; mode 0600 or stricter
+    std::string secret;       // its content without the trailing newline; never logged
+};
+
 // The SASL mechanisms parleyd knows, strongest first.
 extern const char* const kKnownMechanisms[];
 extern const size_t kKnownMechanismCount;
@@ -95,6 +103,21 @@ struct Config {
     } sasl;
 
     std::string control_socket;  // default data_dir + "/parleyd.sock"
+
+    // XEP-0114 components ([[component]]) and their listener, which is
+    // opened only when at least one component is configured.
+    std::vector<Component> components;
+    struct ComponentListener {
+        std::string address = "127.0.0.1";
+        uint16_t port = 5347;
+        // The protocol is plain TCP with a SHA-1 handshake: off loopback only
+        // when the operator says so.
+        bool allow_non_loopback = false;
+        unsigned handshake_timeout_s = 30;
+    } component_listener;
+
+    // The component serving domain (ASCII case-insensitive), or nullptr.
+    const Component* find_component(std::string_view domain) const;
 
     // The virtual host serving domain (ASCII case-insensitive), or nullptr.
     const VirtualHost* find_host(std::string_view domain) const;

@@ -9,3 +9,7 @@ tests_unit_parley_unit_SOURCES += \
 	tests/unit/config/schema_test.cpp \
 	tests/unit/config/nested_options_test.cpp \
 	tests/support/option_docs.hpp
+
+# XEP-0114 components: [[component]] and [component_listener].
+libparley_la_SOURCES += server/config/components.hpp server/config/components.cpp
+tests_unit_parley_unit_SOURCES += tests/unit/config/components_test.cpp

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "component/directory.hpp"
 #include "config/config.hpp"
 #include "net/connection_limiter.hpp"
 #include "net/tls.hpp"
@@ -57,6 +58,8 @@ public:
     std::shared_ptr<net::ConnectionLimiter> limiter;
     module::ServiceSet* services = nullptr;  // process-wide services of modules; null in some tests
     std::vector<loop::Worker*> workers;
+    // Where each connected XEP-0114 component runs (thread-safe itself).
+    component::Directory components;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
 private:

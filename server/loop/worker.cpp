@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "c2s/session.hpp"
+#include "component/routing.hpp"
+#include "component/session.hpp"
 #include "log/log.hpp"
 #include "loop/account_purge.hpp"
 #include "loop/worker_host.hpp"
@@ -24,6 +26,7 @@ struct Worker::Listener {
     uv_tcp_t handle{};
     Worker* worker = nullptr;
     net::TlsSession::Mode mode = net::TlsSession::Mode::starttls;
+    bool component = false;  // the XEP-0114 listener
 };
 
 struct Worker::RunningModule {
@@ -75,8 +78,10 @@ void Worker::run(std::promise<Status>& started,
     shutdown_timer_.data = this;
     router_ = std::make_unique<router::Router>(*this);
 
-    Status s = Status::ok();
+    // Components first: a module asking for a component's domain is refused.
+    Status s = component::register_domains(*this, *config_);
     for (const auto& m : modules) {
+        if (!s) break;
         s = start_module(m, *config_, modules_);
         if (!s) break;
     }
@@ -104,17 +109,25 @@ void Worker::run(std::promise<Status>& started,
 Status Worker::open_listeners() {
     const auto& c = config_->c2s;
     struct Want {
+        std::string address;
         uint16_t port;
         net::TlsSession::Mode mode;
+        bool component;
     };
-    for (Want w : {Want{c.starttls_port, net::TlsSession::Mode::starttls}, Want{c.direct_tls_port, net::TlsSession::Mode::direct}}) {
+    std::vector<Want> wanted = {Want{c.address, c.starttls_port, net::TlsSession::Mode::starttls, false},
+                                Want{c.address, c.direct_tls_port, net::TlsSession::Mode::direct, false}};
+    // XEP-0114: only when a component is configured.
+    if (!config_->components.empty())
+        wanted.push_back(Want{config_->component_listener.address, config_->component_listener.port,
+                              net::TlsSession::Mode::starttls, true});
+    for (const Want& w : wanted) {
         if (w.port == 0) continue;
         struct sockaddr_storage addr {};
         int family = AF_INET;
-        if (uv_ip4_addr(c.address.c_str(), w.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0) {
+        if (uv_ip4_addr(w.address.c_str(), w.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0) {
             family = AF_INET6;
-            if (uv_ip6_addr(c.address.c_str(), w.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0)
-                return Status::error("listen", fmt::format("c2s.address '{}' is not an IP address", c.address));
+            if (uv_ip6_addr(w.address.c_str(), w.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0)
+                return Status::error("listen", fmt::format("address '{}' is not an IP address", w.address));
         }
         int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) return Status::error("listen", fmt::format("socket: {}", std::strerror(errno)));
@@ -130,11 +143,12 @@ Status Worker::open_listeners() {
         if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
             int e = errno;
             ::close(fd);
-            return Status::error("listen", fmt::format("bind {}:{}: {}", c.address, w.port, std::strerror(e)));
+            return Status::error("listen", fmt::format("bind {}:{}: {}", w.address, w.port, std::strerror(e)));
         }
         auto l = std::make_unique<Listener>();
         l->worker = this;
         l->mode = w.mode;
+        l->component = w.component;
         uv_tcp_init(&loop_, &l->handle);
         l->handle.data = l.get();
         int rc = uv_tcp_open(&l->handle, fd);
@@ -142,11 +156,12 @@ Status Worker::open_listeners() {
         if (rc != 0) {
             uv_close(reinterpret_cast<uv_handle_t*>(&l->handle), nullptr);
             listeners_.push_back(std::move(l));  // freed after the close completes, with the worker
-            return Status::error("listen", fmt::format("listen {}:{}: {}", c.address, w.port, uv_strerror(rc)));
+            return Status::error("listen", fmt::format("listen {}:{}: {}", w.address, w.port, uv_strerror(rc)));
         }
         if (index_ == 0)
-            log::info("worker", "listening on {}:{} ({})", c.address, w.port,
-                      w.mode == net::TlsSession::Mode::direct ? "c2s direct TLS" : "c2s STARTTLS");
+            log::info("worker", "listening on {}:{} ({})", w.address, w.port,
+                      w.component ? "XEP-0114 components"
+                      : w.mode == net::TlsSession::Mode::direct ? "c2s direct TLS" : "c2s STARTTLS");
         listeners_.push_back(std::move(l));
     }
     return Status::ok();
@@ -160,6 +175,11 @@ void Worker::on_connection(uv_stream_t* server, int status) {
         return;
     }
     if (w.shutting_down_) return;
+    if (l->component) {
+        Status s = component::Session::accept(w, server);
+        if (!s) log::warn("component", "accept failed: {}", s.message());
+        return;
+    }
     Status s = c2s::Session::accept(w, server, l->mode);
     if (!s) log::warn("c2s", "accept failed: {}", s.message());
 }
