@@ -47,7 +47,8 @@ namespace parley::module {
 // stream management's seams: session output observers, the sending and
 // receiving session's id in StanzaContext and RoutedContext,
 // Host::end_session, SessionEvent::resumed, StreamControl::close and the
-// stream in resume's completion.
+// stream in resume's completion; Host::data_dir and Host::virtual_host
+// (HTTP file upload).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -548,6 +549,15 @@ public:
 
     // The local accounts (see Accounts), for this module on this worker.
     virtual Accounts& accounts() = 0;
+
+    // The running configuration's data_dir (an absolute path), for a module
+    // that keeps files rather than database records (mod_upload keeps them
+    // in data_dir/MODULE/), and the virtual host `domain` as configured (its
+    // certificate and key files, for a module serving TLS of its own), or
+    // nullopt when it is not one. Read from the running configuration at
+    // each call (a reload may change them).
+    virtual std::string data_dir() const = 0;
+    virtual std::optional<config::VirtualHost> virtual_host(std::string_view domain) const = 0;
 };
 
 // One instance per worker.
