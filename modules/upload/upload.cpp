@@ -115,7 +115,10 @@ Status Upload::start_http() {
         cert = vh->certificate;
         key = vh->key;
     }
-    auto tls = net::TlsContext::create({net::TlsCertificate{settings_.domain, cert, key}});
+    // Clients check the certificate against the host of the URLs they get.
+    std::string url_host = settings_.external_url.substr(8);
+    url_host = url_host.substr(0, url_host.find_first_of(":/"));
+    auto tls = net::TlsContext::create({net::TlsCertificate{url_host, cert, key}});
     if (!tls) return tls.status();
     auto server = HttpServer::start(settings_.listen, tls.value(), store_, serve_settings());
     if (!server) return server.status();
