@@ -139,6 +139,27 @@ external_url = "https://%s:%d"''' % (SERVICE, HTTP_PORT, DOMAIN, HTTP_PORT)})
                 # Unknown files.
                 st, _, _ = await asyncio.to_thread(https_request, 'GET', get[:-3] + 'png')
                 self.assertEqual(st, 404)
+                # HEAD: the length, no body.
+                st, headers, body = await asyncio.to_thread(https_request, 'HEAD', get)
+                self.assertEqual((st, headers['content-length'], body), (200, str(len(data)), b''))
+            finally:
+                await a.bye()
+        run(go())
+
+    def test_html_is_never_served_as_a_page(self):
+        async def go():
+            a = await online(self.server, 'alice')
+            try:
+                page = b'<script>alert(1)</script>'
+                r = await ask_slot(a, 'page.html', len(page), 'text/html')
+                put, _, token, get = slot_of(r)
+                st, _, _ = await asyncio.to_thread(https_request, 'PUT', put, page,
+                                                   {'Authorization': token, 'Content-Type': 'text/html'})
+                self.assertEqual(st, 201)
+                st, headers, body = await asyncio.to_thread(https_request, 'GET', get)
+                self.assertEqual((st, body), (200, page))
+                self.assertTrue(headers['content-disposition'].startswith('attachment'), headers)
+                self.assertEqual(headers['x-content-type-options'], 'nosniff')
             finally:
                 await a.bye()
         run(go())
@@ -186,4 +207,44 @@ external_url = "https://%s:%d"''' % (SERVICE, HTTP_PORT, DOMAIN, HTTP_PORT)})
                 self.assertEqual(r[0], 'result', r)
             finally:
                 await c.bye()
+        run(go())
+
+
+def thread_names(server):
+    """The names of parleyd's threads now (its /proc entry), sorted."""
+    names = []
+    for t in os.listdir('/proc/%d/task' % server.proc.pid):
+        with open('/proc/%d/task/%s/comm' % (server.proc.pid, t)) as f:
+            names.append(f.read().strip())
+    return sorted(names)
+
+
+RELOAD_PORT = free_port()
+RELOAD_OPTIONS = 'domain = "%s"\nhttp_port = %d\nexternal_url = "https://%s:%d"' % (
+    SERVICE, RELOAD_PORT, DOMAIN, RELOAD_PORT)
+
+
+class UploadReload(ServerTestCase):
+    users = ('alice',)
+    settings = dict(modules=('disco', 'upload'), module_options={'upload': RELOAD_OPTIONS})
+
+    def test_a_reload_with_a_new_listener_leaves_no_thread_behind(self):
+        before = thread_names(self.server)
+        for n in (3, 4):  # a new listener each time (another connection limit)
+            out = self.server.reload(modules=('disco', 'upload'),
+                                     module_options={'upload': RELOAD_OPTIONS + '\nmax_connections = %d' % n})
+            self.assertIn('reloaded', out)
+        self.assertEqual(thread_names(self.server), before, 'the old HTTP threads were joined')
+
+        async def go():
+            a = await online(self.server, 'alice')
+            try:
+                r = await ask_slot(a, 'after-reload.txt', 3)
+                put, _, token, get = slot_of(r)
+                st, _, _ = await asyncio.to_thread(https_request, 'PUT', put, b'abc', {'Authorization': token})
+                self.assertEqual(st, 201)
+                st, _, body = await asyncio.to_thread(https_request, 'GET', get)
+                self.assertEqual((st, body), (200, b'abc'))
+            finally:
+                await a.bye()
         run(go())

@@ -3,6 +3,9 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -331,6 +334,30 @@ BOOST_AUTO_TEST_CASE(reload_keeps_or_restarts_the_listener_without_leaking) {
     BOOST_TEST(f.upload.http_port() != 0u);
     // The domain is fixed until a restart.
     BOOST_TEST(!f.upload.reload(section({{"domain", {std::string("files.example.org"), 1}}})));
+}
+
+BOOST_AUTO_TEST_CASE(stop_closes_open_connections_and_joins) {
+    auto f = std::make_unique<Fixture>();
+    const uint16_t port = f->upload.http_port();
+    BOOST_REQUIRE(port != 0u);
+    // A client in the middle of its TLS handshake (a ClientHello's first
+    // bytes): stop must not wait for it.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    BOOST_REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE_MESSAGE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0, "upload: connect");
+    BOOST_REQUIRE(::write(fd, "\x16\x03\x01\x00", 4) == 4);
+    f->upload.stop();  // joins the HTTP thread
+    BOOST_TEST(f->upload.http_port() == 0u);
+    // The listener is gone: the connection was closed by the server.
+    char c;
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    BOOST_TEST(::read(fd, &c, 1) <= 0, "upload: a stopped server must close its connections");
+    ::close(fd);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
