@@ -96,6 +96,7 @@ void flush(Conn* c) {
         delete w;
         if (c->closing) return;
         if (status < 0) return close_conn(c);
+        c->last_active = unix_now();  // a download in progress is not idle
         pump(c);
     });
     if (rc < 0) {
