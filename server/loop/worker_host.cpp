@@ -37,6 +37,15 @@ WorkerHost::~WorkerHost() {
 }
 
 unsigned WorkerHost::worker_index() const { return worker_.index(); }
+
+std::string WorkerHost::data_dir() const { return worker_.shared().config()->data_dir; }
+
+std::optional<config::VirtualHost> WorkerHost::virtual_host(std::string_view domain) const {
+    auto cfg = worker_.shared().config();
+    const config::VirtualHost* h = cfg->find_host(domain);
+    if (!h) return std::nullopt;
+    return *h;
+}
 std::string_view WorkerHost::server_version() const { return PACKAGE_VERSION; }
 
 uint64_t WorkerHost::uptime_seconds() const {

@@ -75,6 +75,8 @@ public:
     module::Service* service(std::string_view name) const override;
     Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec& spec) override;
     module::Accounts& accounts() override;
+    std::string data_dir() const override;
+    std::optional<config::VirtualHost> virtual_host(std::string_view domain) const override;
     void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override;
     Status nonza(module::StreamStage stage, std::string_view ns, std::string_view name, module::NonzaHandler fn) override;
 

@@ -48,7 +48,8 @@ namespace parley::module {
 // receiving session's id in StanzaContext and RoutedContext,
 // Host::end_session, SessionEvent::resumed, StreamControl::close and the
 // stream in resume's completion; Host::on_account_deleted (a deleted
-// account's data purged by each module).
+// account's data purged by each module); Host::data_dir and
+// Host::virtual_host (HTTP file upload).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -563,6 +564,15 @@ public:
     // Removal of a deleted account's data (AccountDeletedHandler); kept on
     // every worker, called on worker 0 only.
     virtual void on_account_deleted(AccountDeletedHandler fn) = 0;
+
+    // The running configuration's data_dir (an absolute path), for a module
+    // that keeps files rather than database records (mod_upload keeps them
+    // in data_dir/MODULE/), and the virtual host `domain` as configured (its
+    // certificate and key files, for a module serving TLS of its own), or
+    // nullopt when it is not one. Read from the running configuration at
+    // each call (a reload may change them).
+    virtual std::string data_dir() const = 0;
+    virtual std::optional<config::VirtualHost> virtual_host(std::string_view domain) const = 0;
 };
 
 // One instance per worker.

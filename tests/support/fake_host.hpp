@@ -220,6 +220,12 @@ public:
         return Status::error("invalid", "the fake host has no storage");
     }
     module::Accounts& accounts() override { return fake_accounts; }
+    std::string data_dir() const override { return data_directory; }
+    std::optional<config::VirtualHost> virtual_host(std::string_view domain) const override {
+        for (const auto& h : virtual_hosts)
+            if (h.domain == domain) return h;
+        return std::nullopt;
+    }
     module::Service* service(std::string_view name) const override {
         auto it = services.find(std::string(name));
         return it == services.end() ? nullptr : it->second;
@@ -267,6 +273,8 @@ public:
 
     config::Section section;
     FakeAccounts fake_accounts;
+    std::string data_directory;                   // what data_dir() answers
+    std::vector<config::VirtualHost> virtual_hosts;  // what virtual_host() finds
     uint64_t uptime = 0;
     std::vector<std::pair<module::SessionEvent, module::SessionEventHandler>> session_handlers;
     std::vector<module::AccountDeletedHandler> account_deleted;
