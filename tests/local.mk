@@ -34,4 +34,5 @@ EXTRA_DIST += tests/support/fake_storage.hpp tests/integration/test_vcard.py tes
 EXTRA_DIST += tests/integration/test_register.py tests/integration/test_session_ctl.py
 
 EXTRA_DIST += tests/integration/test_sm.py tests/integration/test_csi.py
+EXTRA_DIST += tests/integration/test_client_login.py
 EXTRA_DIST += tests/integration/test_account_delete.py

@@ -91,7 +91,9 @@ void Pep::stop() {
 std::vector<std::string> Pep::account_features() const {
     std::vector<std::string> f = {
         "http://jabber.org/protocol/pubsub",
+        "http://jabber.org/protocol/pubsub#access-open",
         "http://jabber.org/protocol/pubsub#access-presence",
+        "http://jabber.org/protocol/pubsub#access-whitelist",
         "http://jabber.org/protocol/pubsub#auto-create",
         "http://jabber.org/protocol/pubsub#auto-subscribe",
         "http://jabber.org/protocol/pubsub#config-node",

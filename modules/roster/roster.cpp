@@ -36,6 +36,9 @@ constexpr size_t kMaxStatus = 1023;
 // What the roster module keeps per session.
 struct PresenceState final : module::SessionSlot {
     bool roster_requested = false;
+    // The newest roster version this session was given (roster result or
+    // push): pushes made on different workers may arrive out of order.
+    uint64_t version_sent = 0;
     std::optional<xml::Element> last;       // its last available broadcast presence
     std::vector<xmpp::Jid> directed;        // directed presence sent while available
     size_t memory_bytes() const override {
@@ -247,6 +250,8 @@ Status Roster::start(module::Host& host) {
     host.on_unavailable(0, [this](module::RoutedContext& ctx) { return decision_point(ctx); });
     host.on_session(module::SessionEvent::available, [this](const module::SessionInfo& s) { session_available(s); });
     host.on_session(module::SessionEvent::closed, [this](const module::SessionInfo& s) { session_closed(s); });
+    host.on_account_deleted(
+        [this](const xmpp::Jid& user, std::function<void(Status)> done) { account_deleted(user, std::move(done)); });
     if (host.worker_index() == 0) {
         s = host.control_command("roster", [this](const std::vector<std::string>& args, module::ControlReply reply) {
             control(args, std::move(reply));
@@ -338,6 +343,44 @@ void Roster::update(const xmpp::Jid& user, const xmpp::Jid& contact, Change chan
     if (!s) (*finish)(s, *result);
 }
 
+void Roster::account_deleted(const xmpp::Jid& user, std::function<void(Status)> done) {
+    auto listing = load_roster(*db_, user);
+    if (!listing) {
+        done(listing.status());
+        return;
+    }
+    std::vector<xml::Element> notices;
+    for (const auto& item : listing.value().items) {
+        if (has_to(item) || item.ask) notices.push_back(presence("unsubscribe", user, item.jid));
+        if (has_from(item) || item.pending_in) notices.push_back(presence("unsubscribed", user, item.jid));
+    }
+    const std::string prefix = user_prefix(user);
+    auto finish = std::make_shared<std::function<void(Status)>>(
+        [this, notices = std::move(notices), done = std::move(done)](Status st) mutable {
+            // Only once nothing of the roster is left: a contact told now
+            // cannot be re-added by a stale record.
+            if (st)
+                for (auto& n : notices) host_->send(std::move(n));
+            done(std::move(st));
+        });
+    Status s = db_->write(
+        [prefix](store::Txn& txn, MDB_dbi dbi) -> Status {
+            std::vector<std::string> keys;
+            Status sc = txn.scan(dbi, prefix, [&](std::string_view key, std::string_view) {
+                keys.emplace_back(key);
+                return true;
+            });
+            if (!sc) return sc;
+            for (const auto& k : keys) {
+                auto d = txn.del(dbi, k);
+                if (!d) return d.status();
+            }
+            return Status::ok();
+        },
+        [finish](Status st) { (*finish)(std::move(st)); });
+    if (!s) (*finish)(std::move(s));
+}
+
 void Roster::push(const xmpp::Jid& user, const Item& item, bool removed, uint64_t version) {
     xml::Element iq("iq", std::string(xmpp::kNsClient));
     iq.set_attr("type", "set");
@@ -352,14 +395,38 @@ void Roster::push(const xmpp::Jid& user, const Item& item, bool removed, uint64_
         q.add_child(item_element(item));
     }
     const std::string id = fmt::format("roster-push-{}-{}", host_->worker_index(), ++next_push_);
+    Service* service = service_;
     for (const auto& s : host_->sessions_of(user.bare())) {
         xml::Element copy = iq;
         copy.set_attr("id", id);
         copy.set_attr("to", s.full_jid.str());
-        host_->post(s.ref.worker, [s, copy = std::move(copy)](module::Host& h) mutable {
+        host_->post(s.ref.worker, [s, copy = std::move(copy), version, service, user = user.bare(),
+                                   contact = item.jid](module::Host& h) mutable {
             // Only to the sessions that asked for the roster (RFC 6121 §2.1.6).
             auto* st = state_of(h, s.ref.session_id);
-            if (st && st->roster_requested) h.send_to_session(s, std::move(copy), module::Delivery::with_hooks);
+            if (!st || !st->roster_requested) return;
+            if (version <= st->version_sent) {
+                // Overtaken by a newer push (made on another worker): what it
+                // says may be stale, so the item as stored now goes, under
+                // the version the session already has. The newest state
+                // therefore always arrives last.
+                auto now = service ? service->item(h.worker_index(), user, contact)
+                                   : Result<std::optional<Item>>(Status::error("unavailable", "no roster service"));
+                if (!now) return;  // the next push or login brings it
+                auto* q = copy.child("query", kNsRoster);
+                q->set_attr("ver", std::to_string(st->version_sent));
+                q->remove_children("item", kNsRoster);
+                if (now.value() && now.value()->in_roster) {
+                    q->add_child(item_element(*now.value()));
+                } else {
+                    auto& e = q->add_child("item", kNsRoster);
+                    e.set_attr("jid", contact.bare_str());
+                    e.set_attr("subscription", "remove");
+                }
+            } else {
+                st->version_sent = version;
+            }
+            h.send_to_session(s, std::move(copy), module::Delivery::with_hooks);
         });
     }
 }
@@ -380,7 +447,10 @@ void Roster::roster_get(const module::IqRequest& req, std::shared_ptr<module::Iq
         return;
     }
     if (auto id = session_id_of(req.from))
-        if (auto* st = ensure_state(*host_, *id)) st->roster_requested = true;
+        if (auto* st = ensure_state(*host_, *id)) {
+            st->roster_requested = true;
+            st->version_sent = std::max(st->version_sent, listing->version);
+        }
     const std::string ver = std::to_string(listing->version);
     if (const std::string* asked = req.payload.attr("ver"); asked && *asked == ver) {
         r->result(std::nullopt);  // RFC 6121 §2.6.3: unchanged; pushes bring what changes next

@@ -118,6 +118,10 @@ private:
     void answer_probe(const xmpp::Jid& prober, const xmpp::Jid& user);
     void session_available(const module::SessionInfo& s);
     void session_closed(const module::SessionInfo& s);
+    // A deleted account (worker 0): its contacts hear that the
+    // subscriptions ended, as if it had removed every item (RFC 6121
+    // §2.5.2), and every record of its roster goes.
+    void account_deleted(const xmpp::Jid& user, std::function<void(Status)> done);
     // `parleyctl roster show|add|del` (worker 0).
     void control(const std::vector<std::string>& args, module::ControlReply reply);
     // A roster set or remove for `user` (from the client or parleyctl):

@@ -17,6 +17,8 @@ inline std::string json_escape(std::string_view s) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
                 else out += c;

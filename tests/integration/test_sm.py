@@ -423,5 +423,43 @@ class Timeouts(ServerTestCase):
         run(conversation(), timeout=60)
 
 
+class TimeoutsToOffline(ServerTestCase):
+    users = ('alice', 'bob')
+    settings = {'modules': ('disco', 'ping', 'roster', 'offline', 'sm'),
+                'module_options': {'sm': 'resume_timeout = 1'}}
+
+    def test_a_session_not_resumed_in_time_with_no_other_resource_hands_its_messages_to_offline_storage(self):
+        async def conversation():
+            bob = await online(self.server, 'bob', resource='b')
+            phone = RawSm(self.server)
+            phone.login()
+            phone.bind('phone')
+            phone.enable()
+            for i in range(3):
+                send_message(bob, ALICE_PHONE, 'o%d' % i)
+            await phone.aread("id='o2'")
+            phone.cut()  # never acknowledged, and alice has no other resource
+            # Bounded: the session ends a second after the cut.
+            deadline = time.monotonic() + 15
+            while 'alice@%s/phone disconnected' % DOMAIN not in self.server.log_text():
+                self.assertLess(time.monotonic(), deadline, 'the kept session never ended')
+                await asyncio.sleep(0.1)
+            alice = await online(self.server, 'alice', resource='desk', plugins=('xep_0203',))
+            got = []
+            while len(got) < 3:
+                try:
+                    m = await alice.next_message(timeout=15)
+                except asyncio.TimeoutError:
+                    raise AssertionError('got %s; log: %s' % ([m['id'] for m in got], self.server.log_text()[-4000:]))
+                if m['id'].startswith('o'):
+                    got.append(m)
+            self.assertEqual([m['id'] for m in got], ['o0', 'o1', 'o2'], 'from offline storage, in order')
+            for m in got:
+                self.assertTrue(m['delay']['stamp'], 'with a XEP-0203 delay')
+            await bob.bye()
+            await alice.bye()
+        run(conversation(), timeout=60)
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -196,6 +196,10 @@ public:
     unsigned worker_count() const override { return 1; }
     bool post(unsigned worker, std::function<void(module::Host&)> fn) override {
         if (worker != 0) return false;
+        if (defer_posts) {
+            posted.push_back(std::move(fn));
+            return true;
+        }
         fn(*this);
         return true;
     }
@@ -266,6 +270,10 @@ public:
     uint64_t uptime = 0;
     std::vector<std::pair<module::SessionEvent, module::SessionEventHandler>> session_handlers;
     std::vector<module::AccountDeletedHandler> account_deleted;
+    // With defer_posts, post() keeps the task in `posted` for the test to run
+    // (in any order: as tasks from several workers may arrive).
+    bool defer_posts = false;
+    std::vector<std::function<void(module::Host&)>> posted;
     std::shared_ptr<std::vector<Status>> purge_results = std::make_shared<std::vector<Status>>();
     std::function<Result<std::shared_ptr<module::Database>>(const module::DatabaseSpec&)> database_factory;
     std::vector<std::tuple<module::HookPoint, int, module::StanzaHook>> hooks;

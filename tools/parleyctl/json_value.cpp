@@ -196,21 +196,4 @@ bool JsonValue::flag(const std::string& key, bool def) const {
     return v && v->is(Kind::boolean) ? v->boolean() : def;
 }
 
-std::string json_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
-                else out += c;
-        }
-    }
-    return out;
-}
-
 }  // namespace parley::ctl

@@ -46,7 +46,5 @@ private:
     std::map<std::string, JsonValue> members_;
 };
 
-// JSON string escaping (RFC 8259) of s, without the quotes.
-std::string json_escape(std::string_view s);
 
 }  // namespace parley::ctl

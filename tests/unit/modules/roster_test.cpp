@@ -8,7 +8,10 @@
 
 #include "../modules/roster/roster.hpp"
 #include "../modules/roster/subscription.hpp"
+#include "store/env.hpp"
+#include "support/env_database.hpp"
 #include "support/fake_host.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace parley;
 using roster::Effect;
@@ -259,6 +262,133 @@ BOOST_AUTO_TEST_CASE(changes_refused_by_a_busy_writer_are_answered_or_dropped) {
     BOOST_TEST(db->writes == 2);
     BOOST_TEST(host.sent.empty(), "nothing is routed for a change that was not stored");
     m.stop();
+}
+
+// The roster module on a FakeHost over a real LMDB store, with the roster
+// service of one worker.
+struct StoredRoster {
+    test::TempDir tmp;
+    std::unique_ptr<store::Env> env;
+    MDB_dbi dbi = 0;
+    std::shared_ptr<test::EnvDatabase> db;
+    test::FakeHost host;
+    struct OneWorker final : module::ServiceHost {
+        config::Section section;
+        const config::Section& config() const override { return section; }
+        unsigned worker_count() const override { return 1; }
+        module::Service* service(std::string_view) const override { return nullptr; }
+    } service_host;
+    mod_roster::Service service;
+    mod_roster::Roster m;
+
+    StoredRoster() {
+        auto e = store::Env::open(tmp.sub("state"), size_t{16} << 20);
+        BOOST_REQUIRE(e);
+        env = std::move(e.value());
+        auto d = env->database("roster.items", 1);
+        BOOST_REQUIRE(d);
+        dbi = d.value();
+        db = std::make_shared<test::EnvDatabase>(*env, dbi);
+        host.database = [this](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> {
+            return std::shared_ptr<module::Database>(db);
+        };
+        BOOST_REQUIRE(service.start(service_host).is_ok());
+        host.services[mod_roster::Service::kServiceName] = &service;
+        BOOST_REQUIRE(m.start(host).is_ok());
+    }
+    ~StoredRoster() { m.stop(); }
+};
+
+BOOST_FIXTURE_TEST_CASE(a_deleted_accounts_roster_goes_and_its_contacts_are_told, StoredRoster) {
+    BOOST_REQUIRE(host.account_deleted.size() == 1u);
+
+    auto j = [](const char* s) { return xmpp::Jid::parse(s).value(); };
+    // "al" is a prefix of "alice": only al's records may go.
+    auto put = [&](const char* user, Item item, std::string_view status = "") {
+        BOOST_REQUIRE(env->write([&](store::Txn& txn) {
+            return txn.put(dbi, mod_roster::item_key(j(user), item.jid), roster::encode(item, status));
+        }));
+    };
+    Item both = state("both");
+    both.jid = j("romeo@example.org");
+    put("al@example.org", both);
+    Item pending = state("none");
+    pending.jid = j("tybalt@example.org");
+    pending.pending_in = true;
+    pending.in_roster = false;
+    put("al@example.org", pending, "let me in");
+    Item none = state("none");
+    none.jid = j("nurse@example.org");
+    put("al@example.org", none);
+    BOOST_REQUIRE(env->write([&](store::Txn& txn) { return txn.put(dbi, mod_roster::user_prefix(j("al@example.org")), "3"); }));
+    Item kept = state("to");
+    kept.jid = j("romeo@example.org");
+    put("alice@example.org", kept);
+    put("al@example.org.evil", kept);
+
+    auto early = host.delete_account(j("al@example.org"));
+    BOOST_TEST(early.empty(), "roster: done waits for the write");
+    BOOST_TEST(host.sent.empty(), "roster: nobody is told before the roster is gone");
+    BOOST_TEST(db->flush() == 1u);
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+
+    BOOST_TEST(mod_roster::load_roster(*db, j("al@example.org")).value().items.empty());
+    BOOST_TEST(mod_roster::load_roster(*db, j("al@example.org")).value().version == 0u);
+    BOOST_TEST(mod_roster::load_roster(*db, j("alice@example.org")).value().items.size() == 1u);
+    BOOST_TEST(mod_roster::load_roster(*db, j("al@example.org.evil")).value().items.size() == 1u);
+
+    // romeo (both) hears unsubscribe and unsubscribed; tybalt (a request
+    // never answered) unsubscribed; the nurse (none) nothing.
+    std::vector<std::string> told;
+    for (const auto& p : host.sent)
+        told.push_back(std::string(p.attr_or("type")) + " " + std::string(p.attr_or("to")) + " " + std::string(p.attr_or("from")));
+    BOOST_TEST((told == std::vector<std::string>{"unsubscribe romeo@example.org al@example.org",
+                                                 "unsubscribed romeo@example.org al@example.org",
+                                                 "unsubscribed tybalt@example.org al@example.org"}));
+
+    // A writer that refuses: done hears it at once, nothing is told.
+    host.sent.clear();
+    db->busy = true;
+    auto refused = host.delete_account(j("alice@example.org"));
+    BOOST_REQUIRE(refused.size() == 1u);
+    BOOST_TEST(refused.front().code() == "busy");
+    BOOST_TEST(host.sent.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_push_overtaken_by_a_newer_one_brings_the_item_as_stored_now, StoredRoster) {
+    const auto juliet = xmpp::Jid::parse("juliet@example.org/balcony").value();
+    host.sessions.push_back(module::SessionInfo{juliet, sessions::SessionRef{0, 7}, true, 0});
+
+    auto get = host.ask(module::IqTarget::account, "get", xml::Element("query", mod_roster::kNsRoster),
+                        "juliet@example.org");
+    BOOST_REQUIRE(get->answers == 1);
+    // Two changes of romeo's item; their pushes are held, as if made on two
+    // workers, and then arrive newest first.
+    host.defer_posts = true;
+    for (const char* name : {"Old", "New"}) {
+        xml::Element q("query", mod_roster::kNsRoster);
+        auto& item = q.add_child("item", mod_roster::kNsRoster);
+        item.set_attr("jid", "romeo@example.org");
+        item.set_attr("name", name);
+        auto r = host.ask(module::IqTarget::account, "set", q, "juliet@example.org");
+        BOOST_TEST(db->flush() == 1u);
+        BOOST_REQUIRE(r->answers == 1);
+        BOOST_REQUIRE(r->ok);
+    }
+    BOOST_REQUIRE(host.posted.size() == 2u);
+    host.posted[1](host);
+    host.posted[0](host);
+    BOOST_REQUIRE(host.to_sessions.size() == 2u);
+    auto push_of = [&](size_t i) {
+        const xml::Element* q = host.to_sessions[i].second.child("query", mod_roster::kNsRoster);
+        BOOST_REQUIRE(q != nullptr);
+        const xml::Element* item = q->child("item", mod_roster::kNsRoster);
+        BOOST_REQUIRE(item != nullptr);
+        return std::string(q->attr_or("ver")) + " " + std::string(item->attr_or("name"));
+    };
+    BOOST_TEST(push_of(0) == "2 New");
+    BOOST_TEST(push_of(1) == "2 New", "roster: the late push carries the item as it is now, not as it was");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
