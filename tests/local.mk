@@ -37,3 +37,4 @@ EXTRA_DIST += tests/integration/test_sm.py tests/integration/test_csi.py
 EXTRA_DIST += tests/integration/test_client_login.py
 EXTRA_DIST += tests/integration/test_component.py
 EXTRA_DIST += tests/integration/test_upload.py
+EXTRA_DIST += tests/integration/test_account_delete.py

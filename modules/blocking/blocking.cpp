@@ -101,6 +101,8 @@ Status Blocking::start(module::Host& host) {
               [this](module::StanzaContext& c) { return on_stanza_out(c); });
     host.on_routed(kHookPriority, [this](module::RoutedContext& c) { on_routed(c); });
     host.on_unavailable(kUnavailablePriority, [this](module::RoutedContext& c) { return on_unavailable(c); });
+    host.on_account_deleted(
+        [this](const xmpp::Jid& user, std::function<void(Status)> done) { purge(user, std::move(done)); });
     host.disco_feature(std::string(kNsBlocking));
     return Status::ok();
 }
@@ -110,6 +112,9 @@ void Blocking::stop() {
     // requests waiting for them are answered internal-server-error here.
     db_.reset();
     changes_.clear();
+    // A purge waiting for other workers is not answered: the host asks
+    // again later.
+    purges_.clear();
     cache_.clear();
 }
 
@@ -355,6 +360,68 @@ void Blocking::written(uint64_t op, const Status& s) {
         if (!posted) --ch.acks;  // a worker that no longer runs keeps nothing
     }
     if (ch.acks == 0) finish(op);
+}
+
+void Blocking::purge(const xmpp::Jid& user, std::function<void(Status)> done) {
+    if (!db_) {
+        done(Status::error("stopped", "blocking: the module is stopping"));
+        return;
+    }
+    // The account's own list only. Other users' lists that name it stay:
+    // they are those users' choices (and keep a new account of the name
+    // blocked, as before).
+    const uint64_t op = ++next_op_;
+    Status s = db_->write(
+        [user](store::Txn& txn, MDB_dbi db) {
+            std::vector<std::string> removed;
+            return remove_all(txn, db, user, removed);
+        },
+        // Runs only while db_ lives, i.e. while this module runs.
+        [this, op](Status st) { purge_written(op, st); });
+    if (!s) {
+        done(std::move(s));
+        return;
+    }
+    purges_.emplace(op, Purge{user.bare_str(), 0, std::move(done)});
+}
+
+void Blocking::purge_written(uint64_t op, const Status& s) {
+    auto it = purges_.find(op);
+    if (it == purges_.end()) return;
+    if (!s) {
+        auto done = std::move(it->second.done);
+        purges_.erase(it);
+        done(s);
+        return;
+    }
+    // As for a change: every worker drops its cached copy of the list, so
+    // that none of them filters with the old list (a new account of the
+    // name must start with an empty one).
+    const std::string user = it->second.user;
+    const unsigned here = host_->worker_index();
+    it->second.acks = host_->worker_count();
+    for (unsigned w = 0; w < host_->worker_count(); ++w) {
+        if (w == here) {
+            forget(user);
+            --it->second.acks;
+            continue;
+        }
+        const bool posted = host_->post(w, [user, op, here](module::Host& h) {
+            on_worker(h).forget(user);
+            h.post(here, [op](module::Host& back) { on_worker(back).purge_acked(op); });
+        });
+        if (!posted) --it->second.acks;  // a worker that no longer runs keeps nothing
+    }
+    if (it->second.acks == 0) purge_acked(op, false);
+}
+
+void Blocking::purge_acked(uint64_t op, bool count) {
+    auto it = purges_.find(op);
+    if (it == purges_.end()) return;
+    if (count && --it->second.acks > 0) return;
+    auto done = std::move(it->second.done);
+    purges_.erase(it);
+    done(Status::ok());
 }
 
 void Blocking::acked(uint64_t op) {

@@ -26,10 +26,13 @@
 //               and probe answers), which no stanza_in hook sees.
 //
 // Each worker keeps the lists it has read in a bounded cache; a change drops
-// the user's entry on every worker before it is answered. One instance per
+// the user's entry on every worker before it is answered. A deleted
+// account's own list is removed (Host::on_account_deleted) and dropped from
+// every worker's cache; other users' lists that name it stay. One instance per
 // worker; loop-affine.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -88,6 +91,12 @@ private:
     void change(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r, bool block);
     void written(uint64_t op, const Status& s);
     void acked(uint64_t op);
+    // A deleted account (worker 0): its own list goes, durably, then every
+    // worker drops its cached copy; then `done`.
+    void purge(const xmpp::Jid& user, std::function<void(Status)> done);
+    void purge_written(uint64_t op, const Status& s);
+    // One worker has dropped its copy (count), or none was left to ask.
+    void purge_acked(uint64_t op, bool count = true);
     void finish(uint64_t op);
     void mark_requested(const xmpp::Jid& session);
     void push(const xmpp::Jid& user, const xml::Element& payload);
@@ -102,6 +111,14 @@ private:
     const roster::RosterService* roster_override_;
     // Changes between their request and their answer, by operation number.
     std::unordered_map<uint64_t, std::unique_ptr<Change>> changes_;
+    // Purges of deleted accounts waiting for the workers to drop their
+    // cached lists, by operation number.
+    struct Purge {
+        std::string user;
+        size_t acks = 0;
+        std::function<void(Status)> done;
+    };
+    std::unordered_map<uint64_t, Purge> purges_;
     uint64_t next_op_ = 0;
     uint64_t next_push_ = 0;
 };

@@ -85,9 +85,22 @@ Status LastActivity::start(module::Host& host) {
     host.on_session(module::SessionEvent::closed, [this](const module::SessionInfo& si) {
         if (si.available) session_gone(si);
     });
+    host.on_account_deleted(
+        [this](const xmpp::Jid& user, std::function<void(Status)> done) { purge(user, std::move(done)); });
     host.disco_feature(kNsLast);
     host.account_disco_feature(kNsLast);
     return Status::ok();
+}
+
+void LastActivity::purge(const xmpp::Jid& user, std::function<void(Status)> done) {
+    // One record per account, under its bare JID exactly.
+    Status s = db_->write(
+        [key = user.bare_str()](store::Txn& txn, MDB_dbi dbi) -> Status {
+            auto d = txn.del(dbi, key);
+            return d ? Status::ok() : d.status();
+        },
+        [done](Status st) { done(std::move(st)); });
+    if (!s) done(std::move(s));
 }
 
 bool LastActivity::may_see(const xmpp::Jid& account, const xmpp::Jid& requester) const {
@@ -161,6 +174,11 @@ void LastActivity::session_gone(const module::SessionInfo& s) {
     const xmpp::Jid account = s.full_jid.bare();
     for (const auto& o : host_->sessions_of(account))
         if (o.available && !(o.ref == s.ref)) return;  // another resource is still online
+    // A deleted account's sessions are ended after the account is gone, and
+    // the purge of its record may already have run: writing now would
+    // leave a record that no purge removes (and that a new account of the
+    // name would show).
+    if (auto exists = host_->accounts().exists(account); exists && !exists.value()) return;
     LastRecord rec{now_(), {}};
     if (auto* slot = static_cast<StatusSlot*>(host_->slot(s.ref.session_id))) rec.status = std::move(slot->status);
     const std::string key = account.bare_str();

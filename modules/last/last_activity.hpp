@@ -26,6 +26,8 @@
 // kMaxStatusBytes). A write never replaces a later record (two workers may
 // commit in either order). Time is the wall clock, since records outlive
 // restarts; a clock stepped back makes the seconds 0, never negative.
+// A deleted account's record is removed (Host::on_account_deleted), and
+// none is written for it when its sessions end after the deletion.
 //
 // One Module instance per worker; loop-affine.
 #pragma once
@@ -68,6 +70,8 @@ private:
     module::HookResult presence(module::StanzaContext& ctx);
     void session_available(const module::SessionInfo& s);
     void session_gone(const module::SessionInfo& s);
+    // A deleted account (worker 0): its record goes, durably, before `done`.
+    void purge(const xmpp::Jid& user, std::function<void(Status)> done);
     std::optional<uint64_t> session_id_of(const xmpp::Jid& full) const;
 
     module::Host* host_ = nullptr;

@@ -115,8 +115,33 @@ Status Offline::start(module::Host& host) {
         presence_in(c);
         return module::HookResult::pass();
     });
+    host.on_account_deleted(
+        [this](const xmpp::Jid& user, std::function<void(Status)> done) { purge(user, std::move(done)); });
     host.disco_feature(kFeature);
     return Status::ok();
+}
+
+void Offline::purge(const xmpp::Jid& user, std::function<void(Status)> done) {
+    if (!db_) {
+        done(Status::error("stopped", "offline: the module is stopping"));
+        return;
+    }
+    auto owner = owner_key(user);
+    if (!owner) {
+        done(Status::ok());  // a name too long for a key never had a queue
+        return;
+    }
+    auto removed = std::make_shared<uint64_t>(0);
+    Status s = db_->write(
+        [owner = std::move(owner.value()), removed](store::Txn& txn, MDB_dbi db) {
+            return remove_queue(txn, db, owner, *removed);
+        },
+        [user, removed, done](Status st) {
+            if (st && *removed > 0)
+                log::info("offline", "removed {} stored message(s) of deleted account {}", *removed, user.bare_str());
+            done(std::move(st));
+        });
+    if (!s) done(std::move(s));
 }
 
 void Offline::stop() {

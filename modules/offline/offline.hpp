@@ -88,6 +88,11 @@ private:
     module::HookResult take(module::RoutedContext& c);
     void stored(const xmpp::Jid& user, const Status& s, const std::shared_ptr<module::Hold>& hold);
     void presence_in(const module::StanzaContext& c);
+    // A deleted account (worker 0): its queue and user record go, durably,
+    // before `done`. The flushes kept for it on its owner worker need no
+    // care: its sessions were ended, so a flush in progress finds none and
+    // ends.
+    void purge(const xmpp::Jid& user, std::function<void(Status)> done);
 
     // Any worker: asks the owner of `user` for a flush to `to`.
     void request_flush(const xmpp::Jid& user, const module::SessionInfo& to);

@@ -146,6 +146,24 @@ Status remove(store::Txn& txn, MDB_dbi db, std::string_view owner, const std::ve
     return txn.put(db, user_key(owner), encode_user(info));
 }
 
+Status remove_queue(store::Txn& txn, MDB_dbi db, std::string_view owner, uint64_t& removed) {
+    removed = 0;
+    // The keys are copied first: a view from the scan dies with the first del.
+    std::vector<std::string> keys;
+    const std::string messages = message_prefix(owner);
+    Status s = txn.scan(db, owner, [&](std::string_view key, std::string_view) {
+        keys.emplace_back(key);
+        if (key.size() == messages.size() + 8 && key.substr(0, messages.size()) == messages) ++removed;
+        return true;
+    });
+    if (!s) return s;
+    for (const auto& k : keys) {
+        auto d = txn.del(db, k);
+        if (!d) return d.status();
+    }
+    return Status::ok();
+}
+
 Result<std::vector<StoredMessage>> first_messages(const store::Txn& txn, MDB_dbi db, std::string_view owner,
                                                   size_t max) {
     std::vector<StoredMessage> out;

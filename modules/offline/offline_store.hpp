@@ -65,6 +65,12 @@ Status append(store::Txn& txn, MDB_dbi db, std::string_view owner, int64_t store
 // its user record (removed with the last message).
 Status remove(store::Txn& txn, MDB_dbi db, std::string_view owner, const std::vector<uint64_t>& seqs);
 
+// Removes the whole queue of `owner` (a deleted account): every message and
+// the user record. `removed` receives how many messages there were. The
+// owner key is length-prefixed, so the scan never reaches another account
+// whose name merely starts the same.
+Status remove_queue(store::Txn& txn, MDB_dbi db, std::string_view owner, uint64_t& removed);
+
 // The first `max` messages of `owner`'s queue, oldest first. A record that
 // cannot be decoded is returned with an empty `xml` (so it is removed with
 // the rest, never delivered and never blocking the queue).

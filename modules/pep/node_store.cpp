@@ -447,4 +447,46 @@ Status write_private(store::Txn& txn, MDB_dbi db, std::string_view owner,
     return txn.put(db, key_account(owner), encode_account(*account));
 }
 
+Status remove_owner(store::Txn& txn, MDB_dbi db, std::string_view owner, uint64_t& removed) {
+    removed = 0;
+    for (char kind : {'a', 'n', 'i', 'o', 'p'}) {
+        std::string prefix(1, kind);
+        put_str16(prefix, owner);
+        // Copied first: a key seen by the scan dies with the first del.
+        std::vector<std::string> keys;
+        Status s = txn.scan(db, prefix, [&](std::string_view key, std::string_view) {
+            keys.emplace_back(key);
+            return true;
+        });
+        if (!s) return s;
+        for (const auto& k : keys) {
+            auto d = txn.del(db, k);
+            if (!d) return d.status();
+        }
+        removed += keys.size();
+    }
+    return Status::ok();
+}
+
+Status forget_member(store::Txn& txn, MDB_dbi db, std::string_view member, uint64_t& changed) {
+    changed = 0;
+    std::vector<std::pair<std::string, std::string>> rewritten;  // key, new value
+    Status s = txn.scan(db, "n", [&](std::string_view key, std::string_view value) {
+        NodeRecord n;
+        if (!decode_node(value, n)) return true;
+        // find, not a binary search: a damaged order must not hide an entry.
+        auto at = std::find(n.members.begin(), n.members.end(), member);
+        if (at == n.members.end()) return true;
+        n.members.erase(at);
+        rewritten.emplace_back(std::string(key), encode_node(n));
+        return true;
+    });
+    if (!s) return s;
+    for (const auto& [k, v] : rewritten) {
+        if (Status p = txn.put(db, k, v); !p) return p;
+    }
+    changed = rewritten.size();
+    return Status::ok();
+}
+
 }  // namespace parley::mod_pep

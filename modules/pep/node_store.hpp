@@ -111,6 +111,18 @@ Status set_members(store::Txn& txn, MDB_dbi db, std::string_view owner, std::str
                    const std::vector<std::pair<std::string, std::string>>& changes, const Limits& limits,
                    StanzaError& refused);
 
+// --- A deleted account ---
+// Removes every record of `owner`: its counters, nodes, items, their order
+// index and its private XML (bookmarks included). `removed` counts the
+// records. Every key is a kind byte and str16(owner) first, so the scan
+// never reaches an account whose name merely starts the same.
+Status remove_owner(store::Txn& txn, MDB_dbi db, std::string_view owner, uint64_t& removed);
+// Takes `member` (a bare JID) off the whitelist of every node of every
+// account; `changed` counts the nodes. A scan of every node record: rare
+// (account deletion) and bounded by the server's node count. A damaged
+// node record is left as it is (it is reported when read).
+Status forget_member(store::Txn& txn, MDB_dbi db, std::string_view member, uint64_t& changed);
+
 // --- Private XML storage (XEP-0049), keyed by the element's namespace and name ---
 Result<std::optional<std::string>> read_private(const store::Txn& txn, MDB_dbi db, std::string_view owner,
                                                 std::string_view ns, std::string_view name);

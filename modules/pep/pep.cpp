@@ -174,7 +174,36 @@ Status Pep::start(module::Host& host) {
     // Early, so that the caps are known before other modules act on the presence.
     host.hook(module::HookPoint::stanza_in, 100, [this](module::StanzaContext& c) { return on_presence(c); });
     host.hook(module::HookPoint::stanza_out, 0, [this](module::StanzaContext& c) { return on_roster_push(c); });
+    host.on_account_deleted(
+        [this](const xmpp::Jid& user, std::function<void(Status)> done) { purge(user, std::move(done)); });
     return Status::ok();
+}
+
+void Pep::purge(const xmpp::Jid& user, std::function<void(Status)> done) {
+    if (!db_) {
+        done(Status::error("stopped", "pep: the module is stopping"));
+        return;
+    }
+    // In one transaction: the account's own records, and its JID on other
+    // accounts' whitelists (a new account of the name must not inherit that
+    // access). Nothing in memory is per account: the caps cache is keyed by
+    // 'ver', and the session slots went with the sessions.
+    struct Counts {
+        uint64_t records = 0, whitelists = 0;
+    };
+    auto counts = std::make_shared<Counts>();
+    Status s = db_->write(
+        [owner = user.bare_str(), counts](store::Txn& txn, MDB_dbi db) -> Status {
+            if (Status st = remove_owner(txn, db, owner, counts->records); !st) return st;
+            return forget_member(txn, db, owner, counts->whitelists);
+        },
+        [user, counts, done](Status st) {
+            if (st && (counts->records > 0 || counts->whitelists > 0))
+                log::info("pep", "removed {} record(s) of deleted account {} and it from {} whitelist(s)",
+                          counts->records, user.bare_str(), counts->whitelists);
+            done(std::move(st));
+        });
+    if (!s) done(std::move(s));
 }
 
 std::string Pep::next_id() { return id_prefix_ + std::to_string(++ids_); }

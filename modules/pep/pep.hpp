@@ -24,10 +24,14 @@
 // their slot is read. Contacts come from the roster service (roster/1);
 // without it only the owner sees its nodes.
 //
+// A deleted account's data goes (Host::on_account_deleted): its nodes,
+// items and private XML, and its JID on other accounts' whitelists.
+//
 // One instance per worker; loop-affine.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -142,6 +146,10 @@ private:
     void apply_notify(const Waiter& w, const std::string& caps_key, std::shared_ptr<const NotifySet> set);
     xml::Element event_message(const xmpp::Jid& owner, const xmpp::Jid& to, std::vector<xml::Element> events);
     std::string next_id();
+    // A deleted account (worker 0): every record it owns (nodes, items,
+    // private XML, counters) and its JID on other accounts' whitelists go,
+    // durably, before `done`.
+    void purge(const xmpp::Jid& user, std::function<void(Status)> done);
     StanzaError store_error(const Status& s) const;
     bool ready(const std::shared_ptr<module::IqResponder>& r) const;  // false (and answered) without a database
     Status read(const std::function<Status(const store::Txn&, MDB_dbi)>& fn) const;

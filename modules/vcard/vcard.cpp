@@ -56,6 +56,8 @@ Status Vcard::start(module::Host& host) {
     if (!s) return s;
     host.hook(module::HookPoint::stanza_in, kPresencePriority,
               [this](module::StanzaContext& ctx) { return presence(ctx); });
+    host.on_account_deleted(
+        [this](const xmpp::Jid& user, std::function<void(Status)> done) { purge(user, std::move(done)); });
     host.disco_feature(kNsVcard);
     host.account_disco_feature(kNsVcard);
     return Status::ok();
@@ -140,6 +142,18 @@ void Vcard::set(const module::IqRequest& req, std::shared_ptr<module::IqResponde
         r->error(s.code() == "busy" ? StanzaError::wait("resource-constraint", "the server is busy; try again")
                                     : StanzaError::wait("internal-server-error", "the vCard cannot be stored now"));
     }
+}
+
+void Vcard::purge(const xmpp::Jid& user, std::function<void(Status)> done) {
+    // One record per account, under its bare JID exactly: the vCard and its
+    // photo hash go together, and no other account's key can match.
+    Status s = db_->write(
+        [key = user.bare_str()](store::Txn& txn, MDB_dbi dbi) -> Status {
+            auto d = txn.del(dbi, key);
+            return d ? Status::ok() : d.status();
+        },
+        [done](Status st) { done(std::move(st)); });
+    if (!s) done(std::move(s));
 }
 
 module::HookResult Vcard::presence(module::StanzaContext& ctx) {

@@ -24,10 +24,12 @@
 //   next presence carries the new hash (XEP-0153 §4.2 makes the client that
 //   uploads a new photo send one).
 //
-// Storage: "vcard.cards" in data_dir/state (vcard_record.hpp). One Module
+// Storage: "vcard.cards" in data_dir/state (vcard_record.hpp); a deleted
+// account's record is removed (Host::on_account_deleted). One Module
 // instance per worker; loop-affine.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "module/module_api.hpp"
@@ -46,6 +48,9 @@ private:
     void get(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r);
     void set(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r);
     module::HookResult presence(module::StanzaContext& ctx);
+    // A deleted account (worker 0): its vCard and photo hash go, durably,
+    // before `done`.
+    void purge(const xmpp::Jid& user, std::function<void(Status)> done);
 
     module::Host* host_ = nullptr;
     std::shared_ptr<module::Database> db_;

@@ -305,7 +305,10 @@ void ControlServer::on_mail(uv_async_t* async) {
 
 std::optional<std::string> ControlServer::dispatch(const std::string& line, uint64_t client_id) {
     std::string cmd = line.substr(0, line.find(' '));
-    if (cmd == "status" || cmd == "kick" || cmd == "reload" || cmd == "session" || cmd.empty()) return handle(line);
+    // The core's requests (as Host::control_command refuses their names to
+    // modules); anything else is a module's.
+    if (cmd == "status" || cmd == "kick" || cmd == "reload" || cmd == "session" || cmd == "purge" || cmd.empty())
+        return handle(line);
     auto& shared = daemon_.shared();
     if (shared.workers.empty() || !mailbox_) return error_json("unknown request '" + cmd + "'");
     std::vector<std::string> args;

@@ -277,7 +277,9 @@ int user_command(const std::string& config_path, const std::vector<std::string>&
     const uint32_t iterations = c.cfg.sasl.scram_iterations;
     if (verb == "add") {
         Status s = c.accounts->create(jid->node(), jid->domain(), password.value(), iterations);
-        if (!s) return fail(s.code() == "exists" ? Status::error("exists", jid->bare_str() + " already exists") : s);
+        // The store's own words: "already exists", or that the name belonged
+        // to an account deleted whose data parleyd has not removed yet.
+        if (!s) return fail(s);
         std::cout << "created " << jid->bare_str() << "\n";
         return kExitOk;
     }

@@ -16,6 +16,8 @@
 #include "../modules/blocking/blocklist_store.hpp"
 #include "../modules/blocking/matching.hpp"
 #include "router/rules.hpp"
+#include "support/fake_host.hpp"
+#include "support/fake_storage.hpp"
 #include "support/option_docs.hpp"
 #include "support/seams_fixture.hpp"
 #include "support/temp_dir.hpp"
@@ -525,5 +527,93 @@ BOOST_AUTO_TEST_CASE(readme_documents_every_option_with_its_default) {
     const auto missing = test::undocumented_options(doc, kOptions, kOptionCount);
     BOOST_TEST(missing.empty(), "blocking README: " << (missing.empty() ? "" : missing.front()));
 }
+
+// --- A deleted account ---
+
+BOOST_AUTO_TEST_CASE(a_deleted_accounts_list_goes_and_no_one_elses) {
+    test::FakeStorage storage;
+    test::FakeHost host;
+    host.database_factory = storage.factory();
+    Blocking module;
+    host.module_instance = &module;
+    BOOST_REQUIRE(module.configure(section(1000)).is_ok());
+    BOOST_REQUIRE(module.start(host).is_ok());
+    MDB_dbi db = storage.env().database("test.items", 1).value();
+    // Accounts whose keys start alike: a node that is a prefix of another's,
+    // and a domain that is a prefix of another's. Each blocks the others.
+    const V accounts = {"al@example.org", "alice@example.org", "al@example.org.evil", "al@example.net"};
+    for (const auto& a : accounts) {
+        V others;
+        for (const auto& o : accounts)
+            if (o != a) others.push_back(o);
+        BOOST_REQUIRE(storage.env().write([&](store::Txn& t) { return add_items(t, db, jid(a), others, 1000); }));
+    }
+    auto items = [&](const std::string& u) {
+        auto t = storage.env().begin_read();
+        return read_items(t.value(), db, jid(u)).value();
+    };
+    // The module has the deleted user's list in its cache.
+    BOOST_REQUIRE(module.blocks(jid("al@example.org"), jid("alice@example.org")));
+    BOOST_REQUIRE(module.cached_users() == 1u);
+    BOOST_REQUIRE(host.account_deleted.size() == 1u);
+    BOOST_TEST(host.delete_account(jid("al@example.org")).empty(), "blocking: done waits for the write");
+    BOOST_TEST(items("al@example.org").size() == 3u, "blocking: nothing removed before the write commits");
+    BOOST_TEST(storage.complete() == 1u);
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+    BOOST_TEST(items("al@example.org").empty());
+    BOOST_TEST(module.cached_users() == 0u, "blocking: the cached list is dropped");
+    BOOST_TEST(!module.blocks(jid("al@example.org"), jid("alice@example.org")),
+               "blocking: a new account of the name starts with an empty list");
+    // Other users' lists stay whole, the deleted JID included: their choice.
+    for (size_t i = 1; i < accounts.size(); ++i) {
+        BOOST_TEST(items(accounts[i]).size() == 3u, "blocking: " << accounts[i] << " keeps its list");
+        BOOST_TEST(module.blocks(jid(accounts[i]), jid("al@example.org")));
+    }
+    BOOST_TEST(host.purge_results->size() == 1u, "blocking: done ran once");
+
+    // A writer that refuses: the error, at once; nothing removed.
+    storage.busy = true;
+    auto results = host.delete_account(jid("alice@example.org"));
+    BOOST_REQUIRE(results.size() == 1u);
+    BOOST_TEST(results[0].code() == "busy");
+    storage.busy = false;
+    BOOST_TEST(storage.complete() == 0u);
+    BOOST_TEST(host.purge_results->size() == 1u, "blocking: done ran once");
+    BOOST_TEST(items("alice@example.org").size() == 3u);
+    module.stop();
+}
+
+BOOST_FIXTURE_TEST_CASE(a_deleted_accounts_list_leaves_the_cache_of_every_worker, BlockingFixture) {
+    auto& bob = bind(1, "bob@example.org/b");
+    const xml::Element r = ask(1, bob, "set", item_list("block", {"mallory@example.net"}), "b1");
+    BOOST_REQUIRE(r.attr_or("type") == "result");
+    // Both workers read (and cache) bob's list.
+    BOOST_REQUIRE(blocks(0, "bob@example.org", "mallory@example.net"));
+    BOOST_REQUIRE(blocks(1, "bob@example.org", "mallory@example.net"));
+    // The purge, as worker 0 runs it (loop/account_purge.cpp).
+    auto results = std::make_shared<std::vector<Status>>();
+    on(0, [&](loop::Worker& w) {
+        for (auto& [owner, fn] : w.hooks().account_deleted())
+            if (owner == "blocking")
+                fn(jid("bob@example.org"), [this, results](Status s) {
+                    std::lock_guard<std::mutex> lock(mutex);
+                    results->push_back(std::move(s));
+                    cv.notify_all();
+                });
+    });
+    {
+        std::unique_lock<std::mutex> lock(mutex);
+        BOOST_REQUIRE_MESSAGE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return !results->empty(); }),
+                              "blocking: the purge never answered");
+    }
+    settle();
+    BOOST_REQUIRE(results->size() == 1u);
+    BOOST_TEST(results->front().is_ok());
+    BOOST_TEST(!blocks(0, "bob@example.org", "mallory@example.net"));
+    BOOST_TEST(!blocks(1, "bob@example.org", "mallory@example.net"),
+               "blocking: worker 1 dropped its cached list too");
+}
+
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -56,6 +56,9 @@ struct Fixture {
     Fixture() {
         host.database_factory = storage.factory();
         host.services[roster::RosterService::kServiceName] = &rosters;
+        // Records are written only for accounts that exist.
+        for (const char* a : {"juliet@example.org", "romeo@example.org", "nurse@example.org", "tybalt@example.org"})
+            host.fake_accounts.passwords[a] = "pw";
         // romeo is subscribed to juliet's presence; tybalt is not.
         rosters.visible.insert({"juliet@example.org", "romeo@example.org"});
         module.set_clock([this] { return now; });
@@ -304,5 +307,67 @@ BOOST_AUTO_TEST_CASE(without_the_roster_service_only_the_account_itself_may_ask)
             BOOST_TEST(r->err.condition == "item-not-found", "the account itself is allowed");
     }
 }
+
+// The record of `who` as stored, if any.
+bool has_record(test::FakeStorage& storage, const std::string& who) {
+    auto dbi = storage.env().database("test.activity", 1);
+    BOOST_REQUIRE(dbi);
+    auto txn = storage.env().begin_read();
+    BOOST_REQUIRE(txn);
+    auto v = txn->get(dbi.value(), who);
+    BOOST_REQUIRE(v);
+    return v.value().has_value();
+}
+
+BOOST_FIXTURE_TEST_CASE(a_deleted_accounts_record_goes_and_no_one_elses, Fixture) {
+    // Accounts whose keys start alike: a node that is a prefix of another's,
+    // and a domain that is a prefix of another's.
+    const std::vector<std::string> accounts = {"al@example.org", "alice@example.org", "al@example.org.evil",
+                                               "al@example.net"};
+    uint64_t id = 10;
+    for (const auto& a : accounts) {
+        host.fake_accounts.passwords[a] = "pw";
+        login(a + "/r", ++id);
+        goes_unavailable(a + "/r", id, "bye");
+        closes(a + "/r", id);
+    }
+    storage.complete();
+    for (const auto& a : accounts) BOOST_REQUIRE(has_record(storage, a));
+    BOOST_REQUIRE(host.account_deleted.size() == 1u);
+    BOOST_TEST(host.delete_account(jid("al@example.org")).empty(), "last: done waits for the write");
+    BOOST_TEST(storage.complete() == 1u);
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+    BOOST_TEST(!has_record(storage, "al@example.org"));
+    for (size_t i = 1; i < accounts.size(); ++i)
+        BOOST_TEST(has_record(storage, accounts[i]), "last: " << accounts[i] << " keeps its record");
+    BOOST_TEST(ask("al@example.org/r", "al@example.org")->err.condition == "item-not-found");
+    BOOST_TEST(host.purge_results->size() == 1u, "last: done ran once");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_session_ending_after_its_account_was_deleted_writes_nothing, Fixture) {
+    // The account goes first, then its sessions are ended (the host's order):
+    // a record written then would outlive the purge.
+    login("juliet@example.org/balcony", 1);
+    host.fake_accounts.passwords.erase("juliet@example.org");
+    closes("juliet@example.org/balcony", 1);
+    BOOST_TEST(storage.pending() == 0u);
+    BOOST_TEST(!has_record(storage, "juliet@example.org"));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_purge_the_writer_refuses_reports_the_error, Fixture) {
+    login("juliet@example.org/balcony", 1);
+    closes("juliet@example.org/balcony", 1);
+    storage.complete();
+    storage.busy = true;
+    auto results = host.delete_account(jid("juliet@example.org"));
+    BOOST_REQUIRE(results.size() == 1u);
+    BOOST_TEST(results[0].code() == "busy");
+    BOOST_TEST(has_record(storage, "juliet@example.org"), "last: refused, so nothing removed");
+    storage.busy = false;
+    BOOST_TEST(storage.complete() == 0u);
+    BOOST_TEST(host.purge_results->size() == 1u, "last: done ran once");
+}
+
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,6 +16,7 @@
 #include "../modules/offline/offline.hpp"
 #include "router/rules.hpp"
 #include "support/fake_host.hpp"
+#include "support/fake_storage.hpp"
 #include "support/seams_fixture.hpp"
 #include "xml/serializer.hpp"
 
@@ -280,6 +281,98 @@ BOOST_AUTO_TEST_CASE(start_fails_cleanly_without_storage) {
     BOOST_REQUIRE(m.configure(section({})).is_ok());
     BOOST_TEST(!m.start(host).is_ok());
     BOOST_TEST(host.features.empty(), "offline: nothing advertised when the module cannot store");
+}
+
+// --- A deleted account (FakeHost) ---
+
+// The module on a FakeHost with FakeStorage, and the queues of accounts
+// whose keys start alike: a node that is a prefix of another's, and a
+// domain that is a prefix of another's.
+struct PurgeFixture {
+    test::FakeStorage storage;
+    test::FakeHost host;
+    Offline module;
+    MDB_dbi db = 0;
+    const std::vector<std::string> accounts = {"al@example.org", "alice@example.org", "al@example.org.evil",
+                                               "al@example.net"};
+    PurgeFixture() {
+        host.database_factory = storage.factory();
+        BOOST_REQUIRE(module.configure(section({})).is_ok());
+        BOOST_REQUIRE(module.start(host).is_ok());
+        db = storage.env().database("test.messages", kSchemaVersion).value();
+        for (const auto& a : accounts)
+            for (int i = 0; i < 3; ++i) {
+                const std::string owner = owner_key(jid(a)).value();
+                BOOST_REQUIRE(storage.env().write([&](store::Txn& t) {
+                    return append(t, db, owner, 1000, "<message to='" + a + "'/>", Quota{});
+                }));
+            }
+    }
+    QueueInfo info(const std::string& who) {
+        auto t = storage.env().begin_read();
+        BOOST_REQUIRE(t);
+        auto q = queue_info(t.value(), db, owner_key(jid(who)).value());
+        BOOST_REQUIRE(q);
+        return q.value();
+    }
+    size_t messages(const std::string& who) {
+        auto t = storage.env().begin_read();
+        BOOST_REQUIRE(t);
+        auto m = first_messages(t.value(), db, owner_key(jid(who)).value(), 100);
+        BOOST_REQUIRE(m);
+        return m.value().size();
+    }
+    // Every key of the database.
+    size_t keys() {
+        auto t = storage.env().begin_read();
+        BOOST_REQUIRE(t);
+        size_t n = 0;
+        BOOST_REQUIRE(t->scan(db, "", [&](std::string_view, std::string_view) { return ++n > 0; }));
+        return n;
+    }
+};
+
+BOOST_FIXTURE_TEST_CASE(a_deleted_accounts_queue_and_user_record_go_and_no_one_elses, PurgeFixture) {
+    BOOST_REQUIRE(keys() == 4u * 4u);  // per account: 3 messages and the user record
+    BOOST_REQUIRE(info("al@example.org").count == 3u);
+    BOOST_REQUIRE(host.account_deleted.size() == 1u);
+    BOOST_TEST(host.delete_account(jid("al@example.org")).empty(), "offline: done waits for the write");
+    BOOST_TEST(messages("al@example.org") == 3u, "offline: nothing removed before the write commits");
+    BOOST_TEST(storage.complete() == 1u);
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+    BOOST_TEST(messages("al@example.org") == 0u);
+    const QueueInfo gone = info("al@example.org");
+    BOOST_TEST((gone.count == 0u && gone.bytes == 0u && gone.next_seq == 0u), "offline: the user record is gone");
+    for (size_t i = 1; i < accounts.size(); ++i) {
+        BOOST_TEST(messages(accounts[i]) == 3u, "offline: " << accounts[i] << " keeps its queue");
+        BOOST_TEST(info(accounts[i]).count == 3u);
+    }
+    BOOST_TEST(keys() == 3u * 4u);
+    // An account with nothing stored: ok as well.
+    host.delete_account(jid("nobody@example.org"));
+    storage.complete();
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+    BOOST_TEST(keys() == 3u * 4u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_purge_the_writer_refuses_reports_the_error, PurgeFixture) {
+    storage.busy = true;
+    auto results = host.delete_account(jid("alice@example.org"));
+    BOOST_REQUIRE(results.size() == 1u);
+    BOOST_TEST(results[0].code() == "busy");
+    storage.busy = false;
+    BOOST_TEST(storage.complete() == 0u);
+    BOOST_TEST(host.purge_results->size() == 1u, "offline: done ran once");
+    BOOST_TEST(messages("alice@example.org") == 3u, "offline: refused, so nothing removed");
+    // A failed write is an error too.
+    storage.fail_writes = 1;
+    host.delete_account(jid("alice@example.org"));
+    storage.complete();
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(!host.purge_results->front().is_ok());
+    BOOST_TEST(messages("alice@example.org") == 3u);
 }
 
 // --- The module on two workers ---

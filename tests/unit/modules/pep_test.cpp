@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "../modules/pep/element_codec.hpp"
 #include "../modules/pep/pep.hpp"
 #include "../modules/roster/roster_service.hpp"
 #include "support/env_database.hpp"
@@ -71,6 +72,8 @@ struct Fixture {
     test::TempDir dir;
     std::unique_ptr<store::Env> env;
     std::shared_ptr<test::EnvDatabase> db;
+    MDB_dbi dbi = 0;
+    MDB_dbi db_dbi() const { return dbi; }
     test::FakeHost host;
     FakeRoster roster;
     Pep pep;
@@ -82,6 +85,7 @@ struct Fixture {
         env = std::move(e.value());
         auto d = env->database("pep.data", kStoreVersion);
         BOOST_REQUIRE(d);
+        dbi = d.value();
         db = std::make_shared<test::EnvDatabase>(*env, d.value());
         host.database = [this](const module::DatabaseSpec& spec) -> Result<std::shared_ptr<module::Database>> {
             BOOST_TEST(spec.name == "data");
@@ -499,5 +503,124 @@ BOOST_AUTO_TEST_CASE(readme_documents_every_option) {
     const auto missing = test::undocumented_options(doc, kOptions, kOptionCount);
     BOOST_TEST(missing.empty(), "pep README: " << fmt::format("{}", fmt::join(missing, "; ")));
 }
+
+// Stores, directly in the store, what an account can keep: a node with two
+// items, a whitelisted node naming `members`, and a private XML element.
+void fill(Fixture& f, const std::string& owner, const std::vector<std::string>& members) {
+    Limits limits;
+    StanzaError refused;
+    xml::Element payload("tune", kTune);
+    for (const char* id : {"i1", "i2"}) {
+        NodeConfig config;
+        config.max_items = 10;
+        PublishRequest r{owner, std::string(kTune), id, owner + "/r", encode_element(payload), 1, config, {}};
+        PublishOutcome out;
+        BOOST_REQUIRE(f.env->write([&](store::Txn& t) { return publish(t, f.db_dbi(), r, limits, out, refused); }));
+    }
+    BOOST_REQUIRE(f.env->write([&](store::Txn& t) {
+        NodeConfig wl;
+        wl.access = AccessModel::whitelist;
+        if (Status st = create_node(t, f.db_dbi(), owner, "urn:xmpp:bookmarks:1", wl, limits, refused); !st) return st;
+        std::vector<std::pair<std::string, std::string>> changes;
+        for (const auto& m : members) changes.emplace_back(m, "member");
+        return set_members(t, f.db_dbi(), owner, "urn:xmpp:bookmarks:1", changes, limits, refused);
+    }));
+    xml::Element note("storage", "storage:rosternotes");
+    BOOST_REQUIRE(f.env->write([&](store::Txn& t) {
+        return write_private(t, f.db_dbi(), owner, {{"storage:rosternotes", "storage", encode_element(note)}}, limits,
+                             refused);
+    }));
+}
+
+// What the store holds of `owner`: {nodes, items, private elements, bytes
+// counted}, and the whitelist of its bookmarks node.
+struct Held {
+    size_t nodes = 0, items = 0, privates = 0;
+    uint64_t bytes = 0;
+    std::vector<std::string> members;
+};
+Held held(Fixture& f, const std::string& owner) {
+    Held h;
+    auto txn = f.env->begin_read();
+    BOOST_REQUIRE(txn);
+    std::vector<std::pair<std::string, NodeRecord>> nodes;
+    BOOST_REQUIRE(read_nodes(txn.value(), f.db_dbi(), owner, nodes));
+    h.nodes = nodes.size();
+    for (const auto& [name, rec] : nodes) {
+        std::vector<StoredItem> items;
+        BOOST_REQUIRE(read_items(txn.value(), f.db_dbi(), owner, name, 0, items));
+        h.items += items.size();
+        if (name == "urn:xmpp:bookmarks:1") h.members = rec.members;
+    }
+    auto p = read_private(txn.value(), f.db_dbi(), owner, "storage:rosternotes", "storage");
+    BOOST_REQUIRE(p);
+    h.privates = p.value() ? 1 : 0;
+    auto a = read_account(txn.value(), f.db_dbi(), owner);
+    BOOST_REQUIRE(a);
+    h.bytes = a.value().bytes + a.value().nodes;
+    return h;
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_accounts_nodes_items_and_private_xml_go_and_it_leaves_every_whitelist) {
+    Fixture f;
+    // Accounts whose keys start alike: a node that is a prefix of another's,
+    // and a domain that is a prefix of another's. Each whitelists the others.
+    const std::vector<std::string> accounts = {"al@example.org", "alice@example.org", "al@example.org.evil",
+                                               "al@example.net"};
+    for (const auto& a : accounts) {
+        std::vector<std::string> others;
+        for (const auto& o : accounts)
+            if (o != a) others.push_back(o);
+        fill(f, a, others);
+    }
+    for (const auto& a : accounts) {
+        Held h = held(f, a);
+        BOOST_REQUIRE((h.nodes == 2u && h.items == 2u && h.privates == 1u && h.members.size() == 3u));
+    }
+    BOOST_REQUIRE(f.host.account_deleted.size() == 1u);
+    BOOST_TEST(f.host.delete_account(jid("al@example.org")).empty(), "pep: done waits for the write");
+    BOOST_TEST(held(f, "al@example.org").nodes == 2u, "pep: nothing removed before the write commits");
+    BOOST_TEST(f.db->flush() == 1u);
+    BOOST_REQUIRE(f.host.purge_results->size() == 1u);
+    BOOST_TEST(f.host.purge_results->front().is_ok());
+    Held gone = held(f, "al@example.org");
+    BOOST_TEST(gone.nodes == 0u);
+    BOOST_TEST(gone.items == 0u);
+    BOOST_TEST(gone.privates == 0u);
+    BOOST_TEST(gone.bytes == 0u, "pep: the account record (counters) is gone");
+    // No record of any kind is left under the account (the order index too).
+    size_t left = 0;
+    {
+        auto txn = f.env->begin_read();
+        BOOST_REQUIRE(txn);
+        for (char kind : {'a', 'n', 'i', 'o', 'p'}) {
+            std::string prefix(1, kind);
+            put_str16(prefix, "al@example.org");
+            BOOST_REQUIRE(txn->scan(f.db_dbi(), prefix, [&](std::string_view, std::string_view) { return ++left > 0; }));
+        }
+    }
+    BOOST_TEST(left == 0u);
+    for (size_t i = 1; i < accounts.size(); ++i) {
+        Held h = held(f, accounts[i]);
+        BOOST_TEST((h.nodes == 2u && h.items == 2u && h.privates == 1u), "pep: " << accounts[i] << " keeps its data");
+        BOOST_TEST(h.members.size() == 2u, "pep: " << accounts[i] << "'s whitelist loses only the deleted account");
+        BOOST_TEST((std::find(h.members.begin(), h.members.end(), "al@example.org") == h.members.end()));
+    }
+    BOOST_TEST(f.host.purge_results->size() == 1u, "pep: done ran once");
+}
+
+BOOST_AUTO_TEST_CASE(a_pep_purge_the_writer_refuses_reports_the_error) {
+    Fixture f;
+    fill(f, "juliet@example.org", {"romeo@example.org"});
+    f.db->busy = true;
+    auto results = f.host.delete_account(jid("juliet@example.org"));
+    BOOST_REQUIRE(results.size() == 1u);
+    BOOST_TEST(results[0].code() == "busy");
+    f.db->busy = false;
+    BOOST_TEST(f.db->flush() == 0u);
+    BOOST_TEST(f.host.purge_results->size() == 1u, "pep: done ran once");
+    BOOST_TEST(held(f, "juliet@example.org").nodes == 2u, "pep: refused, so nothing removed");
+}
+
 
 BOOST_AUTO_TEST_SUITE_END()

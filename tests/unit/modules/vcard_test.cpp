@@ -314,4 +314,60 @@ BOOST_AUTO_TEST_CASE(without_storage_the_module_does_not_start) {
     BOOST_TEST(host.iqs.empty(), "vcard: nothing is advertised or handled without its database");
 }
 
+// Accounts whose keys start alike: a node that is a prefix of another's,
+// and a domain that is a prefix of another's.
+const char* const kNeighbours[] = {"al@example.org", "alice@example.org", "al@example.org.evil", "al@example.net"};
+
+BOOST_FIXTURE_TEST_CASE(a_deleted_accounts_vcard_and_photo_hash_go_and_no_one_elses, Fixture) {
+    for (const char* who : kNeighbours) {
+        auto r = ask(host, module::IqTarget::account, "set", vcard(who, kHelloB64), std::string(who) + "/r", who);
+        storage.complete();
+        BOOST_REQUIRE(r->ok);
+    }
+    auto stored = [&](const std::string& who) {
+        auto dbi = storage.env().database("test.cards", 1);
+        BOOST_REQUIRE(dbi);
+        auto txn = storage.env().begin_read();
+        BOOST_REQUIRE(txn);
+        auto v = txn->get(dbi.value(), who);
+        BOOST_REQUIRE(v);
+        return v.value().has_value();
+    };
+    BOOST_REQUIRE(host.account_deleted.size() == 1u);
+    BOOST_TEST(host.delete_account(xmpp::Jid::parse("al@example.org").value()).empty(),
+               "vcard: done waits until the removal is durable");
+    BOOST_TEST(stored("al@example.org"), "vcard: nothing removed before the write commits");
+    BOOST_TEST(storage.complete() == 1u);
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+    BOOST_TEST(!stored("al@example.org"));
+    for (const char* other : {"alice@example.org", "al@example.org.evil", "al@example.net"})
+        BOOST_TEST(stored(other), "vcard: " << other << " keeps its vCard");
+    // The owner now gets an empty vCard, and its presence an empty photo.
+    auto own = ask(host, module::IqTarget::account, "get", xml::Element("vCard", kNsVcard), "al@example.org/r",
+                   "al@example.org");
+    BOOST_REQUIRE(own->ok && own->payload);
+    BOOST_TEST(own->payload->child_count() == 0u);
+    BOOST_TEST(photo_of(presence(bare_presence(), "al@example.org/r")).empty(), "vcard: no photo hash left");
+    BOOST_TEST(photo_of(presence(bare_presence(), "alice@example.org/r")) == kHelloSha1);
+    BOOST_TEST(host.purge_results->size() == 1u, "vcard: done ran once");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_purge_the_writer_refuses_reports_the_error, Fixture) {
+    juliet_sets(vcard("J"));
+    storage.busy = true;
+    auto results = host.delete_account(xmpp::Jid::parse("juliet@example.org").value());
+    BOOST_REQUIRE(results.size() == 1u);
+    BOOST_TEST(results[0].code() == "busy");
+    storage.busy = false;
+    BOOST_TEST(storage.complete() == 0u);
+    BOOST_TEST(host.purge_results->size() == 1u, "vcard: done ran once");
+    // Asked again later, it succeeds.
+    host.delete_account(xmpp::Jid::parse("juliet@example.org").value());
+    storage.complete();
+    BOOST_REQUIRE(host.purge_results->size() == 1u);
+    BOOST_TEST(host.purge_results->front().is_ok());
+}
+
+
 BOOST_AUTO_TEST_SUITE_END()
