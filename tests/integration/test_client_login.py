@@ -21,7 +21,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 from slixmpp.exceptions import IqError, IqTimeout
 
 from clients import Client
-from harness import DOMAIN, ServerTestCase, run, worker_of
+from harness import DOMAIN, ServerTestCase, free_port, run, worker_of
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -35,7 +35,7 @@ def example_modules():
 
 def dev_server_modules():
     with open(os.path.join(TOP, 'tools/setup/dev-server')) as f:
-        m = re.search(r'^modules = \[([^\]]*)\]', f.read(), re.M)
+        m = re.search(r'^(?:modules|enabled) = \[([^\]]*)\]', f.read(), re.M)
     return tuple(x.strip().strip('"') for x in m.group(1).split(','))
 
 
@@ -96,6 +96,9 @@ EXPECTED_ACCOUNT_FEATURES = {
 }
 
 
+UPLOAD_PORT = free_port()
+
+
 class Errors:
     """Every error stanza a client receives (message, presence, iq)."""
 
@@ -109,11 +112,14 @@ class Errors:
 
 class ClientLogin(ServerTestCase):
     users = ('kate', 'luke', 'mia')
-    settings = {'modules': example_modules()}
+    settings = {'modules': example_modules(),
+                # The one module whose table the example fills in for its domain.
+                'module_options': {'upload': 'domain = "upload.%s"\nhttp_port = %d\nexternal_url = "https://%s:%d"'
+                                             % (DOMAIN, UPLOAD_PORT, DOMAIN, UPLOAD_PORT)}}
 
     def test_the_example_and_the_dev_server_run_the_same_modules(self):
         self.assertEqual(set(example_modules()), set(dev_server_modules()))
-        for m in ('roster', 'offline', 'carbons', 'blocking', 'pep', 'vcard', 'last', 'sm', 'csi'):
+        for m in ('roster', 'offline', 'carbons', 'blocking', 'pep', 'vcard', 'last', 'sm', 'csi', 'upload'):
             self.assertIn(m, example_modules())
 
     async def _login(self, node, resource):
