@@ -1,5 +1,6 @@
 """slixmpp clients for the integration tests: log in, wait for things, bounded."""
 import asyncio
+import time
 import logging
 
 import slixmpp
@@ -106,3 +107,28 @@ async def ping(client, to, timeout=10):
     sent_id = iq['id']
     reply = await iq.send(timeout=timeout)
     return sent_id, reply
+
+
+class PresenceRecorder:
+    """Every presence stanza a client receives, with a bounded wait. The
+    client answers nothing by itself (auto_authorize/auto_subscribe off):
+    the tests send subscription answers themselves."""
+
+    def __init__(self, client):
+        self.client = client
+        self.seen = []
+        client.add_event_handler('presence', self.seen.append)
+        client.roster.auto_authorize = None
+        client.roster.auto_subscribe = False
+
+    async def wait(self, pred, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self.seen:
+                if pred(p):
+                    return p
+            await asyncio.sleep(0.05)
+        raise AssertionError('%s: never came; got %s' % (what, [str(p) for p in self.seen]))
+
+    def count(self, pred):
+        return sum(1 for p in self.seen if pred(p))

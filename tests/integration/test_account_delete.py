@@ -16,7 +16,7 @@ import time
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from clients import Client, online, ping
+from clients import PresenceRecorder as Recorder, Client, online, ping
 from harness import DOMAIN, ParleyServer, ServerTestCase, run
 
 MODULES = ('disco', 'ping', 'roster', 'offline', 'pep', 'vcard', 'last', 'blocking')
@@ -126,25 +126,6 @@ async def fresh_account_is_empty(test, server, node, sender):
         test.assertEqual(first['body'], 'marker', 'no offline message of the old account was delivered')
     finally:
         await c.bye()
-
-
-class Recorder:
-    """Every presence a client receives, with a bounded wait."""
-
-    def __init__(self, client):
-        self.seen = []
-        client.add_event_handler('presence', self.seen.append)
-        client.roster.auto_authorize = None
-        client.roster.auto_subscribe = False
-
-    async def wait(self, pred, what, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for p in self.seen:
-                if pred(p):
-                    return p
-            await asyncio.sleep(0.05)
-        raise AssertionError('%s: never came' % what)
 
 
 async def subscribe_both_ways(a, a_node, b, b_node):

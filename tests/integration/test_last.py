@@ -11,7 +11,7 @@ import time
 
 from slixmpp.exceptions import IqError
 
-from clients import Client, online
+from clients import PresenceRecorder as Watcher, Client, online
 from harness import DOMAIN, ServerTestCase, run, worker_of
 
 NS = 'jabber:iq:last'
@@ -56,23 +56,6 @@ async def last_when(client, to, pred, what, timeout=10):
             return got
         await asyncio.sleep(0.05)
     raise AssertionError('%s: last answer %r' % (what, got))
-
-
-class Watcher:
-    def __init__(self, client):
-        self.seen = []
-        client.add_event_handler('presence', self.seen.append)
-        client.roster.auto_authorize = None
-        client.roster.auto_subscribe = False
-
-    async def wait(self, pred, what, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for p in self.seen:
-                if pred(p):
-                    return p
-            await asyncio.sleep(0.05)
-        raise AssertionError('%s: never came; got %s' % (what, [str(p) for p in self.seen]))
 
 
 async def watched(server, node, resource):

@@ -8,34 +8,10 @@ import asyncio
 import time
 import unittest
 
-from clients import Client, online
+from clients import PresenceRecorder as Recorder, Client, online
 from harness import DOMAIN, ServerTestCase, run, worker_of
 
 NS = 'jabber:iq:roster'
-
-
-class Recorder:
-    """Every presence stanza a client receives, with a bounded wait."""
-
-    def __init__(self, client):
-        self.client = client
-        self.seen = []
-        client.add_event_handler('presence', self.seen.append)
-        # Nothing automatic: the tests answer requests themselves.
-        client.roster.auto_authorize = None
-        client.roster.auto_subscribe = False
-
-    async def wait(self, pred, what, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for p in self.seen:
-                if pred(p):
-                    return p
-            await asyncio.sleep(0.05)
-        raise AssertionError('%s: never came; got %s' % (what, [str(p) for p in self.seen]))
-
-    def count(self, pred):
-        return sum(1 for p in self.seen if pred(p))
 
 
 async def recorded(server, node, resource=None):

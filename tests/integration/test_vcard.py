@@ -15,7 +15,7 @@ import time
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from clients import Client, online
+from clients import PresenceRecorder as Watcher, Client, online
 from harness import DOMAIN, ServerTestCase, run
 
 NS = 'vcard-temp'
@@ -77,25 +77,6 @@ def photo_in(presence):
     if photo is None:
         return None
     return photo.text or ''
-
-
-class Watcher:
-    """Every presence a client receives, with a bounded wait."""
-
-    def __init__(self, client):
-        self.seen = []
-        client.add_event_handler('presence', self.seen.append)
-        client.roster.auto_authorize = None
-        client.roster.auto_subscribe = False
-
-    async def wait(self, pred, what, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for p in self.seen:
-                if pred(p):
-                    return p
-            await asyncio.sleep(0.05)
-        raise AssertionError('%s: never came; got %s' % (what, [str(p) for p in self.seen]))
 
 
 async def subscribe(watcher_of_contact, contact, user, watcher_of_user):
