@@ -185,7 +185,19 @@ Result<Entry> Journal::open_record(const ArchiveKeys& keys, const RawRecord& raw
     return decode_entry(*plain);
 }
 
+Result<uint64_t> Journal::last_id(MDB_txn* txn, MDB_dbi db) const {
+    auto v = get_value(txn, db, meta_key("last"));
+    if (!v) return v.status();
+    return *v && (*v)->size() == 8 ? read_u64_be(**v) : uint64_t{0};
+}
+
 Result<uint64_t> Journal::append(MDB_txn* txn, MDB_dbi db, uint64_t now_ms, const Entry& entry) const {
+    auto last = last_id(txn, db);
+    if (!last) return last.status();
+    return append_at(txn, db, next_id(*last, now_ms), entry);
+}
+
+Result<uint64_t> Journal::append_at(MDB_txn* txn, MDB_dbi db, uint64_t id, const Entry& entry) const {
     // The keys: made by the first append of the archive, in its transaction.
     auto stored = get_value(txn, db, meta_key("keys"));
     if (!stored) return stored.status();
@@ -206,10 +218,11 @@ Result<uint64_t> Journal::append(MDB_txn* txn, MDB_dbi db, uint64_t now_ms, cons
         keys = *k;
     }
 
-    auto last_v = get_value(txn, db, meta_key("last"));
-    if (!last_v) return last_v.status();
-    uint64_t last = *last_v && (*last_v)->size() == 8 ? read_u64_be(**last_v) : 0;
-    uint64_t id = std::max(first_id_at(now_ms), last + 1);
+    auto last = last_id(txn, db);
+    if (!last) return last.status();
+    if (id <= *last)
+        return Status::error("order", "journal id " + std::to_string(id) + " is not above the last, " +
+                                          std::to_string(*last));
     uint32_t seg = segment_of(id);
 
     SegmentHead head;

@@ -58,6 +58,11 @@ constexpr unsigned kIdCounterBits = 16;
 constexpr uint64_t kSegmentMs = 86'400'000;  // one UTC day
 inline uint64_t id_time_ms(uint64_t id) { return id >> kIdCounterBits; }
 inline uint64_t first_id_at(uint64_t ms) { return ms << kIdCounterBits; }
+// The id after `last` at the time now_ms.
+inline uint64_t next_id(uint64_t last, uint64_t now_ms) {
+    uint64_t at = first_id_at(now_ms);
+    return at > last ? at : last + 1;
+}
 inline uint32_t segment_of(uint64_t id) { return static_cast<uint32_t>(id_time_ms(id) / kSegmentMs); }
 
 namespace layout {
@@ -121,6 +126,12 @@ public:
     // first_id_at(now_ms), and above every earlier id) and returns its id.
     // Safe to run again in a fresh transaction (the writer's retry).
     Result<uint64_t> append(MDB_txn* txn, MDB_dbi db, uint64_t now_ms, const Entry& entry) const;
+    // Appends under an id the caller assigned (next_id() of the ids it gave
+    // before, in the order of the write queue); code "order" when id is not
+    // above the last id appended.
+    Result<uint64_t> append_at(MDB_txn* txn, MDB_dbi db, uint64_t id, const Entry& entry) const;
+    // The last id appended (0 for an empty archive).
+    Result<uint64_t> last_id(MDB_txn* txn, MDB_dbi db) const;
 
     Result<std::optional<Record>> get(MDB_txn* txn, MDB_dbi db, uint64_t id) const;
 
