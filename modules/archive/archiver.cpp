@@ -2,10 +2,12 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "log/log.hpp"
+#include "prefs.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -14,6 +16,7 @@ namespace parley::mod_archive {
 namespace {
 
 const char* const kDurability[] = {"durable", "async", nullptr};
+const char* const kDefaults[] = {"always", "never", "roster", nullptr};
 constexpr std::string_view kNsCarbons = "urn:xmpp:carbons:2";
 constexpr std::string_view kNsMam = "urn:xmpp:mam:2";
 
@@ -69,6 +72,12 @@ const config::OptionSpec kOptions[] = {
      .help = "durable: deliver a message only once its record is on disk; async: deliver at once and write behind "
              "(a crash may lose the last records)",
      .choices = kDurability},
+    {.name = "default_prefs",
+     .type = config::OptionType::string,
+     .default_value = "always",
+     .help = "which messages a user's own archive keeps until the user sets preferences: always, never, or roster "
+             "(only with contacts in the roster)",
+     .choices = kDefaults},
 };
 const size_t kOptionCount = std::size(kOptions);
 
@@ -81,6 +90,8 @@ Result<Settings> read_settings(const config::Section& section) {
     s.key_file = p.lexically_normal().string();
     s.compliance = section.get_bool("compliance", false);
     s.durable = section.get_string("durability", "durable") == "durable";
+    s.default_prefs = archive::parse_default(section.get_string("default_prefs", "always"))
+                          .value_or(archive::Prefs::Default::always);
     return s;
 }
 
@@ -91,8 +102,10 @@ Plan plan(const PlanInput& in) {
     if (in.origin == module::Origin::server && (in.journaled_before || server_copy(in.stanza))) return p;
     if (archivable(in.stanza)) {
         const xmpp::Jid from = in.from.bare(), to = in.to.bare();
-        if (in.from_local_account && in.origin == module::Origin::local_client)
+        if (in.from_local_account && in.origin == module::Origin::local_client) {
             p.views.push_back({from.bare_str(), to.bare_str()});
+            p.sender_view = true;
+        }
         const bool reached = in.outcome == module::RouteOutcome::Kind::delivered ||
                              in.outcome == module::RouteOutcome::Kind::taken_over;
         if (in.to_local_account && reached && !(p.views.size() == 1 && from == to)) {
@@ -104,6 +117,28 @@ Plan plan(const PlanInput& in) {
     }
     p.journal = in.compliance || !p.views.empty();
     return p;
+}
+
+void apply_prefs(Plan& p, bool compliance, const std::function<bool(const archive::View&)>& keeps) {
+    // Views are the sender's, then the recipient's; one view when the
+    // message goes to oneself.
+    const bool self = p.sender_view && p.recipient_view && p.views.size() == 1;
+    const std::string sender = p.sender_view ? p.views.front().owner : std::string();
+    const std::string recipient = p.recipient_view && !p.views.empty() ? p.views.back().owner : std::string();
+    std::vector<archive::View> kept;
+    for (archive::View& v : p.views)
+        if (keeps(v)) kept.push_back(std::move(v));
+    auto kept_for = [&](const std::string& owner) {
+        return std::any_of(kept.begin(), kept.end(), [&](const archive::View& k) { return k.owner == owner; });
+    };
+    if (self) {
+        p.sender_view = p.recipient_view = !kept.empty();
+    } else {
+        if (p.sender_view) p.sender_view = kept_for(sender);
+        if (p.recipient_view) p.recipient_view = kept_for(recipient);
+    }
+    p.views = std::move(kept);
+    p.journal = compliance || !p.views.empty();
 }
 
 size_t strip_stanza_ids(xml::Element& stanza, const std::function<bool(std::string_view by)>& is_ours) {
@@ -132,6 +167,7 @@ Status Service::start(module::ServiceHost& host) {
     if (!key) return key.status();
     journal_.emplace(*key);
     dbs_.assign(host.worker_count(), nullptr);
+    prefs_dbs_.assign(host.worker_count(), nullptr);
     return Status::ok();
 }
 
@@ -139,12 +175,41 @@ std::shared_ptr<module::Database> Service::database(unsigned worker) const {
     return worker < dbs_.size() ? dbs_[worker] : nullptr;
 }
 
-void Service::attach(unsigned worker, std::shared_ptr<module::Database> db) {
-    if (worker < dbs_.size()) dbs_[worker] = std::move(db);
+void Service::attach(unsigned worker, std::shared_ptr<module::Database> journal,
+                     std::shared_ptr<module::Database> prefs) {
+    if (worker >= dbs_.size()) return;
+    dbs_[worker] = std::move(journal);
+    prefs_dbs_[worker] = std::move(prefs);
 }
 
 void Service::detach(unsigned worker) {
-    if (worker < dbs_.size()) dbs_[worker].reset();
+    if (worker >= dbs_.size()) return;
+    dbs_[worker].reset();
+    prefs_dbs_[worker].reset();
+}
+
+Result<archive::Prefs> Service::prefs(unsigned worker, const std::string& owner) const {
+    archive::Prefs out;
+    out.default_mode = settings_.default_prefs;
+    auto db = worker < prefs_dbs_.size() ? prefs_dbs_[worker] : nullptr;
+    if (!db) return out;
+    Status s = db->read([&](const store::Txn& txn, MDB_dbi dbi) {
+        auto p = load_prefs(txn, dbi, owner);
+        if (!p) return p.status();
+        if (*p) out = **p;
+        return Status::ok();
+    });
+    if (!s) return s;
+    return out;
+}
+
+Status Service::set_prefs(module::Host& host, const std::string& owner, archive::Prefs prefs,
+                          std::function<void(Status)> done) {
+    auto db = host.worker_index() < prefs_dbs_.size() ? prefs_dbs_[host.worker_index()] : nullptr;
+    if (!db) return Status::error("stopped", "the archive is not open on this worker");
+    return db->write([owner, prefs = std::move(prefs)](store::Txn& txn,
+                                                       MDB_dbi dbi) { return store_prefs(txn, dbi, owner, prefs); },
+                     std::move(done));
 }
 
 void Service::observe_last(uint64_t id) {
@@ -187,7 +252,11 @@ Status Archiver::start(module::Host& host) {
         return Status::ok();
     });
     if (!checked) return Status::error(checked.code(), "archive (" + host.data_dir() + "): " + checked.message());
-    service_->attach(host.worker_index(), db_);
+    auto prefs = host.open_database({kPrefsDatabase, kPrefsVersion, {}, ""});
+    if (!prefs) return prefs.status();
+    prefs_db_ = prefs.value();
+    roster_ = module::service<roster::RosterService>(host);
+    service_->attach(host.worker_index(), db_, prefs_db_);
     alive_ = std::make_shared<bool>(true);
 
     host.hook(module::HookPoint::stanza_in, kRoutedPriority, [this](module::StanzaContext& c) {
@@ -196,6 +265,7 @@ Status Archiver::start(module::Host& host) {
         return module::HookResult::pass();
     });
     host.on_routed(kRoutedPriority, [this](module::RoutedContext& c) { on_routed(c); });
+    host.hook(module::HookPoint::stanza_out, kRoutedPriority, [this](module::StanzaContext& c) { return on_out(c); });
     if (service_->compliance()) host.disco_feature("urn:xmpp:parley:compliance-archive:0");
     return Status::ok();
 }
@@ -204,6 +274,7 @@ void Archiver::stop() {
     alive_.reset();
     if (service_ && host_) service_->detach(host_->worker_index());
     db_.reset();
+    prefs_db_.reset();
 }
 
 bool Archiver::ours(std::string_view jid) const {
@@ -213,6 +284,34 @@ bool Archiver::ours(std::string_view jid) const {
 
 bool Archiver::local_account(const xmpp::Jid& jid) const {
     return jid.has_node() && host_->is_local_domain(jid.domain());
+}
+
+bool Archiver::view_keeps(const archive::View& v) const {
+    auto p = service_->prefs(host_->worker_index(), v.owner);
+    if (!p) {
+        // Keeping too much is the safe side of a failed read.
+        log::warn("archive", "cannot read the archiving preferences of {}: {}", v.owner, p.status().to_string());
+        return true;
+    }
+    bool in_roster = false;
+    if (p->default_mode == archive::Prefs::Default::roster && roster_) {
+        auto owner = xmpp::Jid::parse(v.owner);
+        auto peer = xmpp::Jid::parse(v.peer);
+        if (owner && peer) {
+            auto item = roster_->item(host_->worker_index(), *owner, *peer);
+            in_roster = item && *item && (*item)->in_roster;
+        }
+    }
+    return archive::keeps(*p, v.peer, in_roster);
+}
+
+module::HookResult Archiver::on_out(module::StanzaContext& c) {
+    // A stanza-id for another of our accounts' archives stays out of what
+    // this one receives (XEP-0313 §4.1.3); it was meant for carbon copies.
+    if (c.stanza.name() != "message" || !c.stanza.child("stanza-id", kNsSid)) return module::HookResult::pass();
+    const std::string me = c.to.bare_str();
+    strip_stanza_ids(c.stanza, [&](std::string_view by) { return by != me && ours(by); });
+    return module::HookResult::pass();
 }
 
 void Archiver::on_routed(module::RoutedContext& c) {
@@ -225,6 +324,8 @@ void Archiver::on_routed(module::RoutedContext& c) {
     }
     Plan p = plan({c.stanza, c.from, c.to, c.origin, c.outcome.kind, local_account(c.from), local_account(c.to),
                    service_->compliance(), journaled_before});
+    if (!p.views.empty())
+        apply_prefs(p, service_->compliance(), [this](const archive::View& v) { return view_keeps(v); });
     if (!p.journal) return;
 
     archive::Entry e;
@@ -265,12 +366,14 @@ void Archiver::on_routed(module::RoutedContext& c) {
         return;
     }
     if (durable) *hold = c.hold();
-    if (p.recipient_view) {
-        strip_stanza_ids(c.stanza, [&by](std::string_view b) { return b == by; });
+    auto give = [&](const std::string& owner) {
+        strip_stanza_ids(c.stanza, [&owner](std::string_view b) { return b == owner; });
         xml::Element& sid = c.stanza.add_child("stanza-id", std::string(kNsSid));
         sid.set_attr("id", archive::stanza_id_text(*id));
-        sid.set_attr("by", by);
-    }
+        sid.set_attr("by", owner);
+    };
+    if (p.recipient_view) give(by);
+    if (p.sender_view && c.from.bare_str() != by) give(c.from.bare_str());
 }
 
 }  // namespace parley::mod_archive

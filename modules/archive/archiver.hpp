@@ -20,8 +20,11 @@
 // writes behind; the last records before a crash may be lost.
 //
 // The recipient's copy carries <stanza-id by='recipient'/> (XEP-0359) with
-// the record's id; any stanza-id a client wrote claiming one of our
-// addresses is removed first, so nobody can forge one.
+// the record's id; the sender's carbon copies carry <stanza-id by='sender'/>
+// inside the forwarded message (XEP-0313 §4.1.3: never at the top level of
+// what another account receives; a stanza_out hook removes it there). Any
+// stanza-id a client wrote claiming one of our addresses is removed first,
+// so nobody can forge one. Views follow the owners' preferences (Prefs).
 //
 // Thread affinity: Archiver is loop-affine (one per worker); Service is
 // process-wide (see journal_service.hpp).
@@ -36,6 +39,7 @@
 
 #include "config/config.hpp"
 #include "module/module_api.hpp"
+#include "../roster/roster_service.hpp"
 #include "journal_service.hpp"
 
 namespace parley::mod_archive {
@@ -53,6 +57,7 @@ struct Settings {
     std::string key_file;  // resolved against the config file's directory
     bool compliance = false;
     bool durable = true;
+    archive::Prefs::Default default_prefs = archive::Prefs::Default::always;
 };
 Result<Settings> read_settings(const config::Section& section);
 
@@ -60,6 +65,7 @@ Result<Settings> read_settings(const config::Section& section);
 struct Plan {
     bool journal = false;
     std::vector<archive::View> views;
+    bool sender_view = false;     // views include the sender's (its carbon copies get a stanza-id)
     bool recipient_view = false;  // views include the recipient's (it gets a stanza-id)
 };
 struct PlanInput {
@@ -76,6 +82,9 @@ struct PlanInput {
     bool journaled_before;
 };
 Plan plan(const PlanInput& in);
+// Drops the views whose owner's preferences do not keep the peer, and the
+// journal entry with them unless in compliance mode.
+void apply_prefs(Plan& p, bool compliance, const std::function<bool(const archive::View&)>& keeps);
 
 // Removes every <stanza-id xmlns='urn:xmpp:sid:0'/> whose 'by' is_ours
 // says is one of our addresses; returns how many.
@@ -89,9 +98,12 @@ public:
     bool durable() const override { return settings_.durable; }
     std::shared_ptr<module::Database> database(unsigned worker) const override;
     Result<uint64_t> append(module::Host& host, archive::Entry entry, std::function<void(Status)> done) override;
+    Result<archive::Prefs> prefs(unsigned worker, const std::string& owner) const override;
+    Status set_prefs(module::Host& host, const std::string& owner, archive::Prefs prefs,
+                     std::function<void(Status)> done) override;
 
     // From each worker's module start/stop, on that worker.
-    void attach(unsigned worker, std::shared_ptr<module::Database> db);
+    void attach(unsigned worker, std::shared_ptr<module::Database> journal, std::shared_ptr<module::Database> prefs);
     void detach(unsigned worker);
     // The last id on disk: ids given from now on are above it.
     void observe_last(uint64_t id);
@@ -100,6 +112,7 @@ private:
     Settings settings_;
     std::optional<archive::Journal> journal_;
     std::vector<std::shared_ptr<module::Database>> dbs_;
+    std::vector<std::shared_ptr<module::Database>> prefs_dbs_;
     // Assigning an id and submitting its write happen under one lock, so the
     // writer's FIFO queue holds ids in increasing order.
     std::mutex order_;
@@ -120,12 +133,16 @@ public:
 
 private:
     void on_routed(module::RoutedContext& c);
+    module::HookResult on_out(module::StanzaContext& c);
+    bool view_keeps(const archive::View& v) const;
     bool ours(std::string_view jid) const;
     bool local_account(const xmpp::Jid& jid) const;
 
     module::Host* host_ = nullptr;
     Service* service_ = nullptr;
     std::shared_ptr<module::Database> db_;
+    std::shared_ptr<module::Database> prefs_db_;
+    const roster::RosterService* roster_ = nullptr;  // optional: the "roster" preference
     std::shared_ptr<bool> alive_;
     Counters counters_;
 };

@@ -22,12 +22,29 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "archive/journal/journal.hpp"
 #include "errors/status.hpp"
 #include "module/module_api.hpp"
 
 namespace parley::archive {
+
+// A user's archiving preferences (XEP-0441, the preferences XEP-0313 used
+// to define): which peers' messages go into the user's own view. They never
+// change what the journal keeps in compliance mode.
+struct Prefs {
+    enum class Default { always, never, roster };
+    Default default_mode = Default::always;
+    std::vector<std::string> always;  // bare JIDs, always kept
+    std::vector<std::string> never;   // bare JIDs, never kept (wins over always)
+    bool operator==(const Prefs&) const = default;
+};
+const char* to_string(Prefs::Default d);
+std::optional<Prefs::Default> parse_default(std::string_view s);
+// Whether the owner's view keeps a message with `peer` (a bare JID);
+// in_roster says whether peer is in the owner's roster.
+bool keeps(const Prefs& prefs, std::string_view peer, bool in_roster);
 
 class JournalService : public module::Service {
 public:
@@ -48,6 +65,13 @@ public:
     // or failed. Code "busy" when the writer's queue is full (nothing was
     // written and `done` never runs).
     virtual Result<uint64_t> append(module::Host& host, Entry entry, std::function<void(Status)> done) = 0;
+
+    // The archiving preferences of `owner` (a bare JID): the configured
+    // default until the user sets theirs. From the worker's loop thread.
+    virtual Result<Prefs> prefs(unsigned worker, const std::string& owner) const = 0;
+    // Stores them; `done` on this worker once on disk. Code "busy" as for append().
+    virtual Status set_prefs(module::Host& host, const std::string& owner, Prefs prefs,
+                             std::function<void(Status)> done) = 0;
 };
 
 // The XEP-0359 stanza-id text of a journal id (16 lowercase hex digits, so

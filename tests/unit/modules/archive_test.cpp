@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <sys/stat.h>
 
+#include "modules/archive/prefs.hpp"
 #include "support/env_database.hpp"
 #include "support/fake_host.hpp"
 #include "support/temp_dir.hpp"
@@ -72,6 +73,7 @@ struct ArchiverFixture {
     test::TempDir tmp;
     std::unique_ptr<store::Env> env;
     std::shared_ptr<test::EnvDatabase> db;
+    std::shared_ptr<test::EnvDatabase> prefs_db;
     Service service;
     test::FakeHost host;
     Archiver archiver;
@@ -93,7 +95,11 @@ struct ArchiverFixture {
         auto d = env->database("archive.journal", 1);
         BOOST_REQUIRE(d);
         db = std::make_shared<test::EnvDatabase>(*env, d.value());
+        auto pd = env->database("archive.prefs", 1);
+        BOOST_REQUIRE(pd);
+        prefs_db = std::make_shared<test::EnvDatabase>(*env, pd.value());
         host.database = [this](const module::DatabaseSpec& spec) -> Result<std::shared_ptr<module::Database>> {
+            if (spec.name == "prefs") return std::shared_ptr<module::Database>(prefs_db);
             opened_environment = spec.environment;
             return std::shared_ptr<module::Database>(db);
         };
@@ -198,6 +204,68 @@ BOOST_AUTO_TEST_CASE(plan_follows_mam_rules) {
     BOOST_TEST(!plan_for(xml::Element("presence", std::string(xmpp::kNsClient)), Kind::delivered, true).journal);
 }
 
+BOOST_AUTO_TEST_CASE(prefs_rules_and_codec) {
+    archive::Prefs p;
+    BOOST_TEST(archive::keeps(p, "x@y", false));
+    p.default_mode = archive::Prefs::Default::never;
+    p.always = {"friend@y"};
+    BOOST_TEST(!archive::keeps(p, "x@y", true));
+    BOOST_TEST(archive::keeps(p, "friend@y", false));
+    p.default_mode = archive::Prefs::Default::roster;
+    p.never = {"friend@y", "spam@z"};
+    BOOST_TEST(!archive::keeps(p, "friend@y", true));  // never wins
+    BOOST_TEST(archive::keeps(p, "x@y", true));
+    BOOST_TEST(!archive::keeps(p, "x@y", false));
+    auto back = decode_prefs(encode_prefs(p));
+    BOOST_REQUIRE(back);
+    BOOST_TEST((*back == p));
+    BOOST_TEST(!decode_prefs(""));
+    BOOST_TEST(!decode_prefs(std::string(1, '\x03')));
+    BOOST_TEST(!decode_prefs(encode_prefs(p) + "x"));
+    BOOST_TEST((archive::parse_default("roster") == archive::Prefs::Default::roster));
+    BOOST_TEST(!archive::parse_default("sometimes"));
+}
+
+BOOST_AUTO_TEST_CASE(prefs_drop_views) {
+    Plan p = plan_for(msg("chat"), Kind::delivered);
+    apply_prefs(p, false, [](const archive::View& v) { return v.owner != "bob@example.org"; });
+    BOOST_TEST(p.journal);
+    BOOST_REQUIRE(p.views.size() == 1u);
+    BOOST_TEST(p.views[0].owner == "alice@example.org");
+    BOOST_TEST(p.sender_view);
+    BOOST_TEST(!p.recipient_view);
+    Plan none = plan_for(msg("chat"), Kind::delivered);
+    apply_prefs(none, false, [](const archive::View&) { return false; });
+    BOOST_TEST(!none.journal);
+    BOOST_TEST(!none.sender_view);
+    Plan kept = plan_for(msg("chat"), Kind::delivered);
+    apply_prefs(kept, true, [](const archive::View&) { return false; });
+    BOOST_TEST(kept.journal);  // compliance keeps it
+    BOOST_TEST(kept.views.empty());
+}
+
+BOOST_AUTO_TEST_CASE(stored_prefs_apply) {
+    ArchiverFixture f;
+    archive::Prefs never;
+    never.default_mode = archive::Prefs::Default::never;
+    int done = 0;
+    BOOST_REQUIRE(f.service.set_prefs(f.host, "bob@example.org", never, [&](Status s) {
+        BOOST_TEST(s.is_ok());
+        ++done;
+    }));
+    f.prefs_db->flush();
+    BOOST_TEST(done == 1);
+    auto read = f.service.prefs(0, "bob@example.org");
+    BOOST_REQUIRE(read);
+    BOOST_TEST((*read == never));
+    BOOST_TEST((f.service.prefs(0, "alice@example.org")->default_mode == archive::Prefs::Default::always));
+    xml::Element m = msg("chat");
+    auto c = f.route(m, "alice@example.org/a", "bob@example.org");
+    // Kept for alice only: no stanza-id for bob.
+    BOOST_TEST((!stanza_id(m) || stanza_id(m)->attr_or("by") == "alice@example.org"));
+    BOOST_TEST(f.db->flush() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(strip_only_ours) {
     xml::Element m = msg("chat");
     m.add_child("stanza-id", std::string(kNsSid)).set_attr("by", "bob@example.org");
@@ -218,6 +286,20 @@ BOOST_AUTO_TEST_CASE(durable_holds_until_on_disk_and_gives_stanza_id) {
     const xml::Element* sid = stanza_id(m);
     BOOST_REQUIRE(sid);
     BOOST_TEST(sid->attr_or("by") == "bob@example.org");
+    // The sender's id (the same record) rides along for carbon copies...
+    std::vector<std::string> bys;
+    for (const xml::Element& e : m.children())
+        if (e.name() == "stanza-id") bys.push_back(std::string(e.attr_or("by")) + "=" + std::string(e.attr_or("id")));
+    BOOST_REQUIRE(bys.size() == 2u);
+    BOOST_TEST(bys[1] == "alice@example.org=" + std::string(sid->attr_or("id")));
+    // ...and is removed from what bob receives.
+    xml::Element delivered = m;
+    xmpp::Jid bob = jid("bob@example.org/b"), alice = jid("alice@example.org/a");
+    module::StanzaContext out{delivered, alice, bob, false, 7};
+    for (auto& [point, prio, fn] : f.host.hooks)
+        if (point == module::HookPoint::stanza_out) fn(out);
+    BOOST_TEST(delivered.child_count() == 2u);  // body and bob's stanza-id
+    BOOST_TEST(stanza_id(delivered)->attr_or("by") == "bob@example.org");
     auto id = archive::parse_stanza_id(sid->attr_or("id"));
     BOOST_REQUIRE(id);
     BOOST_TEST(!f.record(*id));
@@ -328,7 +410,8 @@ BOOST_AUTO_TEST_CASE(a_wrong_key_refuses_to_start) {
     Service second;
     BOOST_REQUIRE(second.start(sh));
     test::FakeHost host;
-    host.database = [&](const module::DatabaseSpec&) -> Result<std::shared_ptr<module::Database>> {
+    host.database = [&](const module::DatabaseSpec& spec) -> Result<std::shared_ptr<module::Database>> {
+        if (spec.name == "prefs") return std::shared_ptr<module::Database>(f.prefs_db);
         return std::shared_ptr<module::Database>(f.db);
     };
     host.services[archive::JournalService::kServiceName] = &second;
