@@ -190,3 +190,13 @@ modules_archive_mod_archive_la_LDFLAGS = $(PARLEY_MODULE_LINK)
 modules_archive_mod_archive_la_LIBADD = libparley.la archive/libparley_archive.la
 tests_unit_parley_unit_SOURCES += modules/archive/archiver.cpp modules/archive/prefs.cpp tests/unit/modules/archive_test.cpp
 EXTRA_DIST += modules/archive/README.md
+
+# mam: XEP-0313 Message Archive Management over the archive service.
+modules_LTLIBRARIES += modules/mam/mod_mam.la
+modules_mam_mod_mam_la_SOURCES = modules/mam/mod_mam.cpp \
+	modules/mam/mam.hpp modules/mam/mam.cpp modules/mam/query.hpp modules/mam/query.cpp
+modules_mam_mod_mam_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_mam_mod_mam_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_mam_mod_mam_la_LIBADD = libparley.la archive/libparley_archive.la
+tests_unit_parley_unit_SOURCES += modules/mam/mam.cpp modules/mam/query.cpp tests/unit/modules/mam_test.cpp
+EXTRA_DIST += modules/mam/README.md

@@ -16,6 +16,7 @@
 // worker's host; `done` runs later on the same worker.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,11 +41,33 @@ struct Prefs {
     std::vector<std::string> never;   // bare JIDs, never kept (wins over always)
     bool operator==(const Prefs&) const = default;
 };
-const char* to_string(Prefs::Default d);
-std::optional<Prefs::Default> parse_default(std::string_view s);
+// Header-only, as they are used by several modules (each its own .so).
+inline const char* to_string(Prefs::Default d) {
+    switch (d) {
+        case Prefs::Default::always: return "always";
+        case Prefs::Default::never: return "never";
+        case Prefs::Default::roster: return "roster";
+    }
+    return "always";
+}
+inline std::optional<Prefs::Default> parse_default(std::string_view s) {
+    if (s == "always") return Prefs::Default::always;
+    if (s == "never") return Prefs::Default::never;
+    if (s == "roster") return Prefs::Default::roster;
+    return std::nullopt;
+}
 // Whether the owner's view keeps a message with `peer` (a bare JID);
 // in_roster says whether peer is in the owner's roster.
-bool keeps(const Prefs& prefs, std::string_view peer, bool in_roster);
+inline bool keeps(const Prefs& prefs, std::string_view peer, bool in_roster) {
+    if (std::find(prefs.never.begin(), prefs.never.end(), peer) != prefs.never.end()) return false;
+    if (std::find(prefs.always.begin(), prefs.always.end(), peer) != prefs.always.end()) return true;
+    switch (prefs.default_mode) {
+        case Prefs::Default::always: return true;
+        case Prefs::Default::never: return false;
+        case Prefs::Default::roster: return in_roster;
+    }
+    return true;
+}
 
 class JournalService : public module::Service {
 public:

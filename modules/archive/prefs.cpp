@@ -2,37 +2,6 @@
 
 #include <algorithm>
 
-namespace parley::archive {
-
-const char* to_string(Prefs::Default d) {
-    switch (d) {
-        case Prefs::Default::always: return "always";
-        case Prefs::Default::never: return "never";
-        case Prefs::Default::roster: return "roster";
-    }
-    return "always";
-}
-
-std::optional<Prefs::Default> parse_default(std::string_view s) {
-    if (s == "always") return Prefs::Default::always;
-    if (s == "never") return Prefs::Default::never;
-    if (s == "roster") return Prefs::Default::roster;
-    return std::nullopt;
-}
-
-bool keeps(const Prefs& prefs, std::string_view peer, bool in_roster) {
-    if (std::find(prefs.never.begin(), prefs.never.end(), peer) != prefs.never.end()) return false;
-    if (std::find(prefs.always.begin(), prefs.always.end(), peer) != prefs.always.end()) return true;
-    switch (prefs.default_mode) {
-        case Prefs::Default::always: return true;
-        case Prefs::Default::never: return false;
-        case Prefs::Default::roster: return in_roster;
-    }
-    return true;
-}
-
-}  // namespace parley::archive
-
 namespace parley::mod_archive {
 
 namespace {

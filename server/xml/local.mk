@@ -2,7 +2,8 @@
 libparley_la_SOURCES += \
 	server/xml/element.hpp server/xml/element.cpp \
 	server/xml/serializer.hpp server/xml/serializer.cpp \
-	server/xml/stream_parser.hpp server/xml/stream_parser.cpp
+	server/xml/stream_parser.hpp server/xml/stream_parser.cpp \
+	server/xml/parse_element.hpp server/xml/parse_element.cpp
 
 tests_unit_parley_unit_SOURCES += \
 	tests/unit/xml/element_test.cpp \
