@@ -1,5 +1,8 @@
 #include "archive/chain/verify.hpp"
 
+#include "archive/chain/checkpoint.hpp"
+#include "archive/journal/raw_db.hpp"
+
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -11,37 +14,18 @@ namespace {
 
 using namespace layout;
 
-std::string_view view_of(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
-MDB_val val_of(std::string_view s) { return {s.size(), const_cast<char*>(s.data())}; }
-
-using Cursor = std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)>;
-
-Result<Cursor> cursor(MDB_txn* txn, MDB_dbi db) {
-    MDB_cursor* c = nullptr;
-    int rc = mdb_cursor_open(txn, db, &c);
-    if (rc != 0) return Status::error("store", std::string("archive cursor: ") + mdb_strerror(rc));
-    return Cursor(c, mdb_cursor_close);
-}
-
 // Calls fn(key, value) for every key starting with `prefix`, in order.
 template <class Fn>
 Status each(MDB_txn* txn, MDB_dbi db, std::string_view prefix, Fn&& fn) {
-    auto c = cursor(txn, db);
-    if (!c) return c.status();
-    MDB_val k = val_of(prefix), v{};
-    int rc = mdb_cursor_get(c->get(), &k, &v, MDB_SET_RANGE);
-    for (; rc == 0; rc = mdb_cursor_get(c->get(), &k, &v, MDB_NEXT)) {
-        std::string_view key = view_of(k);
-        if (key.substr(0, prefix.size()) != prefix) break;
-        fn(key, view_of(v));
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return Status::error("store", std::string("archive scan: ") + mdb_strerror(rc));
-    return Status::ok();
+    return raw::scan(txn, db, prefix, {}, [&](std::string_view k, std::string_view v) {
+        fn(k, v);
+        return true;
+    });
 }
 
 bool exists(MDB_txn* txn, MDB_dbi db, std::string_view key) {
-    MDB_val k = val_of(key), v{};
-    return mdb_get(txn, db, &k, &v) == 0;
+    auto v = raw::get(txn, db, key);
+    return v && *v;
 }
 
 std::string id_text(uint64_t id) { return std::to_string(id); }
@@ -49,8 +33,19 @@ std::string id_text(uint64_t id) { return std::to_string(id); }
 // The walk of one segment's records, in id order.
 class SegmentWalk {
 public:
-    SegmentWalk(const ArchiveKeys& keys, uint32_t segment, Report& report)
-        : keys_(keys), segment_(segment), report_(report), tail_link_(kDigestBytes, '\0') {}
+    SegmentWalk(const ArchiveKeys& keys, uint32_t segment, Report& report, std::vector<Checkpoint> checkpoints)
+        : keys_(keys), segment_(segment), report_(report), tail_link_(kDigestBytes, '\0') {
+        for (Checkpoint& c : checkpoints) {
+            if (c.mac.empty() || !equal_constant_time(as_view(checkpoint_mac(keys, c)), c.mac)) {
+                add(Finding::Kind::segment, c.first, c.last,
+                    "a purge checkpoint (records " + id_text(c.first) + " to " + id_text(c.last) +
+                        ") does not verify");
+                continue;
+            }
+            ranges_.push_back({c.first, c.last});
+            by_prev_.emplace(c.prev, std::move(c));
+        }
+    }
 
     // A record of this segment; returns whether it is authentic.
     bool record(const RawRecord& r) {
@@ -61,6 +56,11 @@ public:
             return false;
         }
         settle_pending(r.prev);
+        for (auto [first, last] : ranges_)
+            if (r.id >= first && r.id <= last)
+                add(Finding::Kind::inserted, r.id, r.id,
+                    "record " + id_text(r.id) + " was purged by retention and is back");
+        if (r.prev != tail_id_) step_over_purges();
         if (r.prev == tail_id_) {
             if (r.prev_link != tail_link_)
                 add(Finding::Kind::segment, r.id, r.id,
@@ -97,6 +97,7 @@ public:
             add(Finding::Kind::segment, head->first, head->last, "segment head altered");
             return;
         }
+        if (head->last != tail_id_) step_over_purges();
         bool last_altered = std::find(altered_.begin(), altered_.end(), head->last) != altered_.end();
         if (head->last > tail_id_ && !last_altered) {
             add(Finding::Kind::removed, tail_id_, head->last,
@@ -107,13 +108,28 @@ public:
         } else if (head->last < tail_id_) {
             add(Finding::Kind::segment, head->last, tail_id_, "records stand after the segment head's last");
         }
-        if (head->count != in_chain_ + altered_.size() && !removed_reported_)
+        if (head->count != in_chain_ + altered_.size() + purged_ && !removed_reported_)
             add(Finding::Kind::segment, head->first, head->last,
                 "the head counts " + std::to_string(head->count) + " records, the chain has " +
-                    std::to_string(in_chain_ + altered_.size()));
+                    std::to_string(in_chain_ + altered_.size()) + " and purges removed " + std::to_string(purged_));
     }
 
+    uint64_t purged() const { return purged_; }
+
 private:
+    // Runs removed by retention, each under a valid checkpoint that starts
+    // right after the chain's tail: the chain goes on after them.
+    void step_over_purges() {
+        for (size_t steps = by_prev_.size(); steps > 0; --steps) {
+            auto it = by_prev_.find(tail_id_);
+            if (it == by_prev_.end()) return;
+            tail_id_ = it->second.last;
+            tail_link_ = it->second.last_link;
+            purged_ += it->second.count;
+            by_prev_.erase(it);
+        }
+    }
+
     // Non-authentic records seen since the last authentic one: the one the
     // chain references (`referenced`) was altered, the others inserted.
     void settle_pending(uint64_t referenced) {
@@ -139,6 +155,9 @@ private:
     uint64_t tail_id_ = 0;
     std::string tail_link_;
     uint64_t in_chain_ = 0;
+    uint64_t purged_ = 0;
+    std::map<uint64_t, Checkpoint> by_prev_;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges_;
     bool removed_reported_ = false;
     std::vector<uint64_t> pending_;
     std::vector<uint64_t> altered_;
@@ -189,6 +208,7 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
         if (!walk) return;
         auto it = heads.find(walking);
         walk->finish(it == heads.end() ? std::nullopt : std::optional<SegmentHead>(it->second));
+        report.purged += walk->purged();
         if (it != heads.end()) heads.erase(it);
         walk.reset();
     };
@@ -198,7 +218,8 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
         uint32_t seg = segment_of(id);
         if (!walk || seg != walking) {
             finish();
-            walk.emplace(keys, seg, report);
+            auto cps = load_checkpoints(txn, db, seg);
+            walk.emplace(keys, seg, report, cps ? std::move(*cps) : std::vector<Checkpoint>{});
             walking = seg;
         }
         auto raw = parse_record(id, value);
@@ -218,7 +239,8 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
             if (!options.owner.empty() && v.owner != options.owner) continue;
             std::string ok = std::string(1, kOwner) + Journal::owner_tag(keys, v.owner) + id_be;
             std::string pk = std::string(1, kPeer) + Journal::peer_tag(keys, v.owner, v.peer) + id_be;
-            if (!exists(txn, db, ok) || !exists(txn, db, pk))
+            if ((!exists(txn, db, ok) || !exists(txn, db, pk)) &&
+                !view_purged(txn, db, keys, id, Journal::owner_tag(keys, v.owner)))
                 report.findings.push_back({Finding::Kind::view_missing, seg, id, id,
                                            "record " + id_text(id) + " is missing from the archive of " + v.owner});
         }
@@ -227,8 +249,10 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
     finish();
     for (auto& [seg, head] : heads) {
         // A head whose records are all gone.
-        SegmentWalk empty(keys, seg, report);
+        auto cps = load_checkpoints(txn, db, seg);
+        SegmentWalk empty(keys, seg, report, cps ? std::move(*cps) : std::vector<Checkpoint>{});
         empty.finish(head);
+        report.purged += empty.purged();
     }
 
     if (options.views) {

@@ -1,5 +1,7 @@
 #include "archive/journal/journal.hpp"
 
+#include "archive/journal/raw_db.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -38,28 +40,15 @@ using namespace layout;
 
 constexpr std::string_view kNonceSuffix = "JRNL";
 
-std::string_view view_of(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
-MDB_val val_of(std::string_view s) { return {s.size(), const_cast<char*>(s.data())}; }
-
-Status mdb_error(int rc, std::string_view op) {
-    return Status::error(rc == MDB_MAP_FULL ? "map-full" : "store",
-                         "archive " + std::string(op) + ": " + mdb_strerror(rc));
-}
+using raw::val_of;
+using raw::view_of;
+using raw::error;
 
 Result<std::optional<std::string_view>> get_value(MDB_txn* txn, MDB_dbi db, std::string_view key) {
-    MDB_val k = val_of(key), v{};
-    int rc = mdb_get(txn, db, &k, &v);
-    if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
-    if (rc != 0) return mdb_error(rc, "read");
-    return std::optional<std::string_view>(view_of(v));
+    return raw::get(txn, db, key);
 }
-
 Status put_value(MDB_txn* txn, MDB_dbi db, std::string_view key, std::string_view value, unsigned flags = 0) {
-    MDB_val k = val_of(key), v = val_of(value);
-    int rc = mdb_put(txn, db, &k, &v, flags);
-    if (rc == MDB_KEYEXIST) return Status::error("exists", "archive write: the key exists");
-    if (rc != 0) return mdb_error(rc, "write");
-    return Status::ok();
+    return raw::put(txn, db, key, value, flags);
 }
 
 void nonce_for(uint64_t id, uint8_t (&nonce)[kNonceBytes]) {
@@ -185,6 +174,24 @@ Result<Entry> Journal::open_record(const ArchiveKeys& keys, const RawRecord& raw
     return decode_entry(*plain);
 }
 
+Result<ArchiveKeys> Journal::ensure_keys(MDB_txn* txn, MDB_dbi db) const {
+    // Made by the first write of the archive, in its transaction.
+    auto stored = get_value(txn, db, meta_key("keys"));
+    if (!stored) return stored.status();
+    if (*stored) return cache_->unwrap(**stored);
+    auto data = random_key();
+    auto chain = random_key();
+    if (!data || !chain) return Status::error("crypto", "cannot make the archive's keys");
+    ArchiveKeys keys;
+    keys.data = *data;
+    keys.chain = *chain;
+    auto blob = wrap_keys(keys, cache_->kek);
+    if (!blob) return blob.status();
+    if (Status s = put_value(txn, db, meta_key("keys"), *blob); !s) return s;
+    if (Status s = put_value(txn, db, meta_key("format"), "1"); !s) return s;
+    return keys;
+}
+
 Result<uint64_t> Journal::last_id(MDB_txn* txn, MDB_dbi db) const {
     auto v = get_value(txn, db, meta_key("last"));
     if (!v) return v.status();
@@ -198,25 +205,9 @@ Result<uint64_t> Journal::append(MDB_txn* txn, MDB_dbi db, uint64_t now_ms, cons
 }
 
 Result<uint64_t> Journal::append_at(MDB_txn* txn, MDB_dbi db, uint64_t id, const Entry& entry) const {
-    // The keys: made by the first append of the archive, in its transaction.
-    auto stored = get_value(txn, db, meta_key("keys"));
-    if (!stored) return stored.status();
-    ArchiveKeys keys;
-    if (!*stored) {
-        auto data = random_key();
-        auto chain = random_key();
-        if (!data || !chain) return Status::error("crypto", "cannot make the archive's keys");
-        keys.data = *data;
-        keys.chain = *chain;
-        auto blob = wrap_keys(keys, cache_->kek);
-        if (!blob) return blob.status();
-        if (Status s = put_value(txn, db, meta_key("keys"), *blob); !s) return s;
-        if (Status s = put_value(txn, db, meta_key("format"), "1"); !s) return s;
-    } else {
-        auto k = cache_->unwrap(**stored);
-        if (!k) return k.status();
-        keys = *k;
-    }
+    auto keys_r = ensure_keys(txn, db);
+    if (!keys_r) return keys_r.status();
+    const ArchiveKeys& keys = *keys_r;
 
     auto last = last_id(txn, db);
     if (!last) return last.status();
@@ -301,10 +292,10 @@ Status Journal::view(MDB_txn* txn, MDB_dbi db, const Query& q, const std::functi
     if (!k) return k.status().code() == "not-found" ? Status::ok() : k.status();
     std::string prefix = q.peer.empty() ? std::string(1, kOwner) + owner_tag(*k, q.owner)
                                         : std::string(1, kPeer) + peer_tag(*k, q.owner, q.peer);
-    MDB_cursor* cur = nullptr;
-    int rc = mdb_cursor_open(txn, db, &cur);
-    if (rc != 0) return mdb_error(rc, "cursor");
-    std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> guard(cur, mdb_cursor_close);
+    auto guard = raw::cursor(txn, db);
+    if (!guard) return guard.status();
+    MDB_cursor* cur = guard->get();
+    int rc = 0;
     auto id_of = [&](const MDB_val& key, uint64_t& id) {
         std::string_view kv = view_of(key);
         if (kv.size() != prefix.size() + 8 || kv.substr(0, prefix.size()) != prefix) return false;
@@ -340,7 +331,7 @@ Status Journal::view(MDB_txn* txn, MDB_dbi db, const Query& q, const std::functi
             if (!fn(id)) return Status::ok();
         }
     }
-    return rc == MDB_NOTFOUND ? Status::ok() : mdb_error(rc, "scan");
+    return rc == MDB_NOTFOUND ? Status::ok() : error(rc, "scan");
 }
 
 Status Journal::rewrap(MDB_txn* txn, MDB_dbi db, const SecretKey& new_kek) const {

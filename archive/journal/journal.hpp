@@ -121,6 +121,8 @@ public:
     Status check_key(MDB_txn* txn, MDB_dbi db) const;
     // The archive's keys ("not-found" while it has none).
     Result<ArchiveKeys> keys(MDB_txn* txn, MDB_dbi db) const;
+    // The same, making them first if the archive has none (write transaction).
+    Result<ArchiveKeys> ensure_keys(MDB_txn* txn, MDB_dbi db) const;
 
     // Appends one entry at the time now_ms (its id is at least
     // first_id_at(now_ms), and above every earlier id) and returns its id.

@@ -8,9 +8,15 @@
 #include <functional>
 #include <memory>
 
+#include "archive/chain/verify.hpp"
 #include "archive/journal/journal.hpp"
 #include "store/env.hpp"
 #include "support/temp_dir.hpp"
+
+namespace parley::archive {
+// For Boost.Test's messages.
+inline std::ostream& operator<<(std::ostream& os, Finding::Kind k) { return os << to_string(k); }
+}  // namespace parley::archive
 
 namespace parley::test {
 

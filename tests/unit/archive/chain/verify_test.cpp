@@ -67,10 +67,6 @@ std::string kinds(const Report& r) {
 
 }  // namespace
 
-namespace parley::archive {
-std::ostream& operator<<(std::ostream& os, Finding::Kind k) { return os << to_string(k); }
-}  // namespace parley::archive
-
 BOOST_AUTO_TEST_SUITE(archive_verify)
 
 BOOST_AUTO_TEST_CASE(intact_archive_verifies) {
