@@ -11,9 +11,9 @@ libparley_la_SOURCES += \
 	server/router/router.hpp server/router/router.cpp server/router/rules.hpp server/router/rules.cpp \
 	server/hooks/hook_table.hpp server/hooks/hook_table.cpp \
 	server/module/module_api.hpp server/module/loader.hpp server/module/loader.cpp \
-	server/module/services.hpp server/module/services.cpp \
+	server/module/services.hpp server/module/services.cpp server/module/control_json.hpp \
 	server/daemon/shared.hpp server/daemon/daemon.hpp server/daemon/daemon.cpp \
-	server/control/control_server.hpp server/control/control_server.cpp server/control/json.hpp
+	server/control/control_server.hpp server/control/control_server.cpp
 
 # Ending sessions from outside their worker (control socket, account changes);
 # the accounts a module reaches through its host (XEP-0077).

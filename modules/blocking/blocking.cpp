@@ -34,9 +34,9 @@ struct Slot final : module::SessionSlot {
 
 // What a user gets from anyone whose stanzas the user blocks, and what
 // anyone gets for a request to another account's address: the same as for
-// an account nobody is online for or that does not exist (router/rules.hpp
-// recipient_unavailable), so that a blocked contact learns nothing.
-StanzaError unavailable() { return StanzaError::cancel("service-unavailable", "the recipient is not available"); }
+// an account nobody is online for or that does not exist, so that a blocked
+// contact learns nothing.
+StanzaError unavailable() { return recipient_unavailable(); }
 
 Blocking& on_worker(module::Host& h) { return static_cast<Blocking&>(h.instance()); }
 

@@ -25,9 +25,9 @@ struct Slot final : module::SessionSlot {
 };
 
 // The refusal a request to another account's address gets: the same as for
-// an account with nothing that answers (router/rules.hpp
-// recipient_unavailable), so that nobody learns which accounts exist.
-StanzaError not_for_you() { return StanzaError::cancel("service-unavailable", "the recipient is not available"); }
+// an account with nothing that answers, so that nobody learns which
+// accounts exist.
+StanzaError not_for_you() { return recipient_unavailable(); }
 
 Carbons& on_worker(module::Host& h) { return static_cast<Carbons&>(h.instance()); }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "../roster/roster_service.hpp"
-#include "router/rules.hpp"
 
 namespace parley::mod_disco {
 
@@ -92,7 +91,7 @@ Status ServiceDiscovery::start(module::Host& host) {
     s = host.iq_handler(module::IqTarget::account, "get", kNsInfo, "query",
                         [this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
                             if (!may_see(req.to, req.from)) {
-                                r->error(router::recipient_unavailable());
+                                r->error(recipient_unavailable());
                                 return;
                             }
                             if (!req.payload.attr_or("node").empty()) {
@@ -106,7 +105,7 @@ Status ServiceDiscovery::start(module::Host& host) {
     return host.iq_handler(module::IqTarget::account, "get", kNsItems, "query",
                            [this](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
                                if (!may_see(req.to, req.from)) {
-                                   r->error(router::recipient_unavailable());
+                                   r->error(recipient_unavailable());
                                    return;
                                }
                                if (!req.payload.attr_or("node").empty()) {

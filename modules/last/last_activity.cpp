@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include "log/log.hpp"
-#include "router/rules.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::mod_last {
@@ -113,7 +112,7 @@ void LastActivity::account_query(const module::IqRequest& req, std::shared_ptr<m
     if (!may_see(account, req.from)) {
         // The same error as for an account that does not exist (XEP-0012 §3
         // asks for forbidden, which would tell who has an account).
-        r->error(router::recipient_unavailable());
+        r->error(recipient_unavailable());
         return;
     }
     for (const auto& s : host_->sessions_of(account))

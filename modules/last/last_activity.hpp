@@ -11,7 +11,7 @@
 //   when it sent one. No record yet (the account has not gone offline since
 //   this module runs): item-not-found (XEP-0012 says nothing of this case).
 //   Anyone else gets exactly the error an account that does not exist gets
-//   (router::recipient_unavailable()), not XEP-0012's forbidden, which would
+//   (recipient_unavailable()), not XEP-0012's forbidden, which would
 //   tell them the account exists. A bound session that never sent available
 //   presence counts as offline here, as it does for presence.
 // - Queries to a full JID are routed to that client by the core, as any iq.

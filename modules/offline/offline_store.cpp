@@ -3,10 +3,8 @@
 #include <fmt/core.h>
 
 #include <ctime>
-#include <optional>
 
-#include "xml/serializer.hpp"
-#include "xml/stream_parser.hpp"
+#include "xml/parse_element.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::mod_offline {
@@ -63,19 +61,6 @@ std::string encode_user(const QueueInfo& q) {
     put_uint(v, q.bytes, 8);
     return v;
 }
-
-// Collects the one element of a parsed fragment.
-class One final : public xml::StreamHandler {
-public:
-    void on_stream_open(const xml::StreamHeader&) override {}
-    void on_stanza(xml::Element stanza) override {
-        ++count;
-        if (!element) element.emplace(std::move(stanza));
-    }
-    void on_stream_close() override {}
-    std::optional<xml::Element> element;
-    int count = 0;
-};
 
 }  // namespace
 
@@ -193,16 +178,11 @@ std::string xep0082_stamp(int64_t unix_ms) {
 }
 
 Result<xml::Element> parse_stored(std::string_view text) {
-    One one;
     // Limits only against a damaged record: what is stored passed the
     // limits of the stream it came from.
-    xml::StreamParser parser(one, xml::StreamLimits::for_stanza_bytes(text.size() + 1024, 256));
-    xml::FeedResult r = parser.feed(xml::stream_header(xmpp::kNsClient, {}));
-    if (r.error == xml::ParseError::none) r = parser.feed(text);
-    if (r.error != xml::ParseError::none || one.count != 1 || !one.element)
-        return Status::error("corrupt", fmt::format("offline: a stored stanza does not parse ({})",
-                                                    r.error != xml::ParseError::none ? r.text : "not one element"));
-    return std::move(*one.element);
+    auto e = xml::parse_element(text, xmpp::kNsClient, 256);
+    if (!e) return Status::error("corrupt", fmt::format("offline: a stored stanza does not parse ({})", e.status().message()));
+    return std::move(e.value());
 }
 
 }  // namespace parley::mod_offline

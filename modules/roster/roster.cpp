@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "control/json.hpp"
 #include "log/log.hpp"
+#include "module/control_json.hpp"
 #include "xmpp/errors.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -557,7 +557,7 @@ void Roster::control(const std::vector<std::string>& args, module::ControlReply 
             reply(listing.status());
             return;
         }
-        std::string json = fmt::format("{{\"user\":{},\"version\":{},\"items\":[", control::json_string(user->bare_str()),
+        std::string json = fmt::format("{{\"user\":{},\"version\":{},\"items\":[", module::json_string(user->bare_str()),
                                        listing->version);
         bool first = true;
         std::string text;  // for people: one line per contact
@@ -573,12 +573,12 @@ void Roster::control(const std::vector<std::string>& args, module::ControlReply 
             first = false;
             json += fmt::format("{{\"jid\":{},\"name\":{},\"subscription\":\"{}\",\"ask\":{},\"approved\":{},"
                                 "\"pending_in\":{},\"in_roster\":{},\"groups\":[",
-                                control::json_string(i.jid.bare_str()), control::json_string(i.name),
+                                module::json_string(i.jid.bare_str()), module::json_string(i.name),
                                 roster::to_string(i.subscription), i.ask, i.approved, i.pending_in, i.in_roster);
-            for (size_t g = 0; g < i.groups.size(); ++g) json += (g ? "," : "") + control::json_string(i.groups[g]);
+            for (size_t g = 0; g < i.groups.size(); ++g) json += (g ? "," : "") + module::json_string(i.groups[g]);
             json += "]}";
         }
-        json += "],\"text\":" + control::json_string(text) + "}";
+        json += "],\"text\":" + module::json_string(text) + "}";
         reply(std::move(json));
         return;
     }

@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "log/log.hpp"
-#include "router/rules.hpp"
 #include "vcard_record.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/namespaces.hpp"
@@ -94,7 +93,7 @@ void Vcard::get(const module::IqRequest& req, std::shared_ptr<module::IqResponde
         return;
     }
     // Anyone else: the very error a missing account gets (XEP-0054 1.3.0 §3.3).
-    r->error(router::recipient_unavailable());
+    r->error(recipient_unavailable());
 }
 
 void Vcard::set(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
@@ -102,7 +101,7 @@ void Vcard::set(const module::IqRequest& req, std::shared_ptr<module::IqResponde
     if (req.from.bare() != account) {
         // Not forbidden (XEP-0054 §3.2's suggestion): that would tell the
         // sender the account exists, where a missing one gets this.
-        r->error(router::recipient_unavailable());
+        r->error(recipient_unavailable());
         return;
     }
     std::string record;  // empty: the vCard is deleted

@@ -5,7 +5,7 @@
 //   JID); the result is sent only once the vCard is on disk. A vCard with no
 //   child element deletes it. Over `max_bytes` (the serialized vCard):
 //   not-acceptable. A set to any other account gets the error an account
-//   that does not exist gets (router::recipient_unavailable()), so a set
+//   that does not exist gets (recipient_unavailable()), so a set
 //   tells nobody which accounts exist (XEP-0054 suggests forbidden, which
 //   would).
 // - Anyone who can reach an account reads its vCard (iq get to the bare

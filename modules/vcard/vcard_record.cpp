@@ -3,10 +3,8 @@
 #include <gnutls/crypto.h>
 
 #include <array>
-#include <optional>
 
-#include "xml/serializer.hpp"
-#include "xml/stream_parser.hpp"
+#include "xml/parse_element.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::mod_vcard {
@@ -23,21 +21,6 @@ int base64_value(unsigned char c) {
 }
 
 bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-// Collects the one element a stored record holds.
-class OneElement final : public xml::StreamHandler {
-public:
-    void on_stream_open(const xml::StreamHeader&) override {}
-    void on_stanza(xml::Element e) override {
-        if (element)
-            extra = true;
-        else
-            element = std::move(e);
-    }
-    void on_stream_close() override {}
-    std::optional<xml::Element> element;
-    bool extra = false;
-};
 
 }  // namespace
 
@@ -116,20 +99,16 @@ Result<RecordView> decode_record(std::string_view data) {
 }
 
 Result<xml::Element> parse_vcard(std::string_view text) {
-    static constexpr std::string_view kHead =
-        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
-    OneElement h;
     // The record was a child of an iq the stream parser took, so it fits in
-    // these limits; the margin is for the synthetic stream header.
-    xml::StreamParser parser(h, xml::StreamLimits::for_stanza_bytes(kHead.size() + text.size() + 1024, 64));
-    xml::FeedResult r = parser.feed(kHead);
-    if (r.error == xml::ParseError::none) r = parser.feed(text);
-    if (r.error != xml::ParseError::none)
-        return Status::error("corrupt", "a stored vCard that does not parse: " + r.text);
-    if (!h.element || h.extra) return Status::error("corrupt", "a stored vCard that is not one element");
-    if (h.element->name() != "vCard" || h.element->ns() != kNsVcard)
-        return Status::error("corrupt", "a stored element that is not a vCard");
-    return std::move(*h.element);
+    // the limits parse_element() derives from its size.
+    auto e = xml::parse_element(text, xmpp::kNsClient, 64);
+    if (!e) {
+        if (e.status().code() == "not-one-element")
+            return Status::error("corrupt", "a stored vCard that is not one element");
+        return Status::error("corrupt", "a stored vCard that does not parse: " + e.status().message());
+    }
+    if (e->name() != "vCard" || e->ns() != kNsVcard) return Status::error("corrupt", "a stored element that is not a vCard");
+    return std::move(e.value());
 }
 
 }  // namespace parley::mod_vcard

@@ -14,16 +14,19 @@
 #include <vector>
 
 #include "c2s/session.hpp"
-#include "control/json.hpp"
 #include "daemon/daemon.hpp"
 #include "loop/account_purge.hpp"
 #include "loop/end_sessions.hpp"
 #include "loop/worker.hpp"
+#include "module/control_json.hpp"
 #include "sessions/local_session.hpp"
 #include "log/log.hpp"
 #include "xmpp/jid.hpp"
 
 namespace parley::control {
+
+// The one escaper of the control protocol, shared with modules' replies.
+using module::json_escape;
 
 namespace {
 

@@ -1,8 +1,9 @@
-// StanzaError: an RFC 6120 §8.3 stanza error as a value.
+// StanzaError: an RFC 6120 §8.3 stanza error as a value, and the one error
+// every refusal on an account's behalf uses (recipient_unavailable()).
 //
 // Any stage of the stanza path may return one; the core turns it into an
 // error reply to the sender (never in reply to an error, never for an iq
-// result or error). Value type: any thread.
+// result or error). Part of the module interface. Value type: any thread.
 #pragma once
 
 #include <string>
@@ -45,5 +46,17 @@ struct StanzaError {
         return {"wait", std::move(condition), std::move(text)};
     }
 };
+
+// The one error for a stanza to an account that is neither delivered nor
+// answered: the same condition and text whether the account does not exist
+// or exists with no available resource (RFC 6121 §8.5.1, §8.5.2.2), so that
+// nobody learns from a bounce which accounts exist. Every refusal of a
+// stanza addressed to an account (bare or full JID) uses it: the router's
+// (router/rules.hpp, and an iq on behalf of an account that no handler
+// serves), and a module's that answers for an account and refuses someone
+// (disco, vCard, last activity: a stranger gets what a missing account gets).
+inline StanzaError recipient_unavailable() {
+    return StanzaError::cancel("service-unavailable", "the recipient is not available");
+}
 
 }  // namespace parley

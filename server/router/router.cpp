@@ -507,7 +507,7 @@ void Router::carry_out(Flight& f) {
 void Router::handle_iq(xml::Element stanza, const xmpp::Jid& from, const xmpp::Jid& to, bool account) {
     const xml::Element* payload = stanza.first_child();
     // On behalf of an account, a request that nothing serves gets the bounce
-    // a missing account gets (rules.hpp): a different one would tell the
+    // a missing account gets (recipient_unavailable()): a different one would tell the
     // sender that the account exists.
     if (!payload) {
         bounce(stanza, account ? recipient_unavailable()

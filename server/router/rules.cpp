@@ -33,8 +33,6 @@ bool is_account_presence(std::string_view type) {
 
 }  // namespace
 
-StanzaError recipient_unavailable() { return StanzaError::cancel("service-unavailable", "the recipient is not available"); }
-
 Decision decide_full(std::string_view kind, std::string_view type, const sessions::SessionEntry* found) {
     // Subscription stanzas and probes are for the account, not a resource:
     // the server handles them for the bare JID (RFC 6121 §3.1.3, §4.3).

@@ -29,14 +29,8 @@ struct Decision {
     std::vector<sessions::SessionEntry> targets;
 };
 
-// The one error for a stanza to an account that is neither delivered nor
-// answered: the same condition and text whether the account does not exist
-// or exists with no available resource (RFC 6121 §8.5.1, §8.5.2.2), so that
-// nobody learns from a bounce which accounts exist. Every refusal of a
-// stanza addressed to an account (bare or full JID) uses it, the Router's
-// too (an iq on behalf of an account that no handler serves).
-StanzaError recipient_unavailable();
-
+// A bounce here is always recipient_unavailable() (errors/stanza_error.hpp),
+// whether the account exists or not.
 // `kind` is "message", "presence" or "iq"; `type` the type attribute ("" if none).
 // To a full JID: `found` is the session bound to it, if any.
 Decision decide_full(std::string_view kind, std::string_view type, const sessions::SessionEntry* found);

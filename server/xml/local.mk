@@ -9,4 +9,5 @@ tests_unit_parley_unit_SOURCES += \
 	tests/unit/xml/element_test.cpp \
 	tests/unit/xml/serializer_test.cpp \
 	tests/unit/xml/stream_parser_test.cpp \
-	tests/unit/xml/round_trip_test.cpp
+	tests/unit/xml/round_trip_test.cpp \
+	tests/unit/xml/parse_element_test.cpp

@@ -112,7 +112,7 @@ class Offline(ServerTestCase):
             self.assertEqual(err['type'], 'error')
             self.assertEqual(err['from'].bare, 'nobody@' + DOMAIN)
             # The router's one answer for unknown and unavailable accounts
-            # (server/router/rules.cpp recipient_unavailable), unchanged.
+            # (recipient_unavailable, server/errors/stanza_error.hpp), unchanged.
             self.assertEqual(err['error']['type'], 'cancel')
             self.assertEqual(err['error']['condition'], 'service-unavailable')
             self.assertEqual(err['error']['text'], 'the recipient is not available')

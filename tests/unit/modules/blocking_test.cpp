@@ -15,7 +15,6 @@
 #include "../modules/blocking/blocking.hpp"
 #include "../modules/blocking/blocklist_store.hpp"
 #include "../modules/blocking/matching.hpp"
-#include "router/rules.hpp"
 #include "support/fake_host.hpp"
 #include "support/fake_storage.hpp"
 #include "support/option_docs.hpp"
@@ -321,9 +320,9 @@ BOOST_FIXTURE_TEST_CASE(requests_answers_and_pushes, BlockingFixture) {
     // Someone else's list: the answer for an account with nothing to answer.
     auto& bob = bind(1, "bob@example.org/x");
     r = ask(1, bob, "get", xml::Element("blocklist", std::string(kNsBlocking)), "e5", "alice@example.org");
-    BOOST_TEST(condition(r) == router::recipient_unavailable().condition);
+    BOOST_TEST(condition(r) == recipient_unavailable().condition);
     const auto* text = r.child("error", xmpp::kNsClient)->child("text", xmpp::kNsStanzas);
-    BOOST_TEST((text && text->text() == router::recipient_unavailable().text), "blocking: no enumeration by the text");
+    BOOST_TEST((text && text->text() == recipient_unavailable().text), "blocking: no enumeration by the text");
     r = ask(1, bob, "set", item_list("block", {"carol@example.org"}), "e6", "alice@example.org");
     BOOST_TEST(condition(r) == "service-unavailable");
     BOOST_TEST(!blocks(0, "alice@example.org", "carol@example.org"));

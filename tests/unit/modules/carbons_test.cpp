@@ -7,7 +7,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include "../modules/carbons/carbons.hpp"
-#include "router/rules.hpp"
 #include "support/fake_host.hpp"
 #include "support/seams_fixture.hpp"
 
@@ -178,8 +177,8 @@ BOOST_AUTO_TEST_CASE(enable_and_disable_are_for_ones_own_session_only) {
     // Another account's address: the answer an account with nothing to answer gets.
     r = enable("romeo@example.org");
     BOOST_TEST(!r->ok);
-    BOOST_TEST(r->err.condition == router::recipient_unavailable().condition);
-    BOOST_TEST(r->err.text == router::recipient_unavailable().text, "carbons: no enumeration through the text");
+    BOOST_TEST(r->err.condition == recipient_unavailable().condition);
+    BOOST_TEST(r->err.text == recipient_unavailable().text, "carbons: no enumeration through the text");
     // A session that is gone cannot enable anything.
     host.sessions.clear();
     r = enable("juliet@example.org");

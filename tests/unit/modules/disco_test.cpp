@@ -3,7 +3,6 @@
 
 #include "../modules/disco/service_discovery.hpp"
 #include "../modules/ping/ping.hpp"
-#include "router/rules.hpp"
 #include "support/fake_host.hpp"
 
 using namespace parley;
@@ -88,7 +87,7 @@ BOOST_AUTO_TEST_CASE(accounts_answer_for_themselves_and_hide_from_strangers) {
     BOOST_REQUIRE(other->answers == 1);
     BOOST_TEST(!other->ok);
     BOOST_TEST(other->err.condition == "service-unavailable");
-    BOOST_TEST(other->err.text == router::recipient_unavailable().text);
+    BOOST_TEST(other->err.text == recipient_unavailable().text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,7 +10,6 @@
 #include <set>
 
 #include "../modules/last/last_activity.hpp"
-#include "router/rules.hpp"
 #include "support/fake_host.hpp"
 #include "support/fake_storage.hpp"
 
@@ -188,12 +187,12 @@ BOOST_FIXTURE_TEST_CASE(strangers_get_exactly_the_missing_account_error, Fixture
     auto r = ask("tybalt@example.org/street", "juliet@example.org");
     BOOST_TEST(r->answers == 1);
     BOOST_TEST(!r->ok);
-    BOOST_TEST(same_error(r->err, router::recipient_unavailable()),
+    BOOST_TEST(same_error(r->err, recipient_unavailable()),
                "last: got " << r->err.type << "/" << r->err.condition << " '" << r->err.text << "'");
     BOOST_TEST(rosters.asked > 0, "the roster service decides");
     // Without a record the stranger still gets the same.
     auto none = ask("tybalt@example.org/street", "nurse@example.org");
-    BOOST_TEST(same_error(none->err, router::recipient_unavailable()));
+    BOOST_TEST(same_error(none->err, recipient_unavailable()));
 }
 
 BOOST_FIXTURE_TEST_CASE(no_record_yet_is_item_not_found_for_those_allowed, Fixture) {
@@ -302,7 +301,7 @@ BOOST_AUTO_TEST_CASE(without_the_roster_service_only_the_account_itself_may_ask)
         module::IqRequest req{iq, *iq.first_child(), f, t};
         it->second(req, r);
         if (std::string(from).starts_with("romeo"))
-            BOOST_TEST(same_error(r->err, router::recipient_unavailable()));
+            BOOST_TEST(same_error(r->err, recipient_unavailable()));
         else
             BOOST_TEST(r->err.condition == "item-not-found", "the account itself is allowed");
     }

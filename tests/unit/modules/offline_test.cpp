@@ -14,7 +14,6 @@
 #include <set>
 
 #include "../modules/offline/offline.hpp"
-#include "router/rules.hpp"
 #include "support/fake_host.hpp"
 #include "support/fake_storage.hpp"
 #include "support/seams_fixture.hpp"
@@ -446,7 +445,7 @@ BOOST_FIXTURE_TEST_CASE(a_missing_account_gets_the_same_bounce_as_without_the_mo
     wait_for(done, 1);
     auto got = received(0, alice);
     BOOST_REQUIRE(got.size() == 1u);
-    const StanzaError expected = router::recipient_unavailable();
+    const StanzaError expected = recipient_unavailable();
     BOOST_TEST(got[0].attr_or("type") == "error");
     BOOST_TEST(condition_of(got[0]) == expected.condition);
     BOOST_TEST(error_of(got[0])->attr_or("type") == expected.type);

@@ -7,7 +7,6 @@
 
 #include "../modules/vcard/vcard.hpp"
 #include "../modules/vcard/vcard_record.hpp"
-#include "router/rules.hpp"
 #include "support/fake_host.hpp"
 #include "support/fake_storage.hpp"
 #include "xml/serializer.hpp"
@@ -186,7 +185,7 @@ BOOST_FIXTURE_TEST_CASE(no_vcard_is_empty_for_its_owner_and_the_missing_account_
                      "juliet@example.org");
     BOOST_TEST(other->answers == 1);
     BOOST_TEST(!other->ok);
-    BOOST_TEST(same_error(other->err, router::recipient_unavailable()),
+    BOOST_TEST(same_error(other->err, recipient_unavailable()),
                "vcard: exactly what a missing account gets, got " << other->err.condition << " / " << other->err.text);
     // The server's own vCard: empty, since disco advertises vcard-temp there.
     auto server = ask(host, module::IqTarget::server, "get", xml::Element("vCard", kNsVcard), kRomeo, "example.org");
@@ -198,7 +197,7 @@ BOOST_FIXTURE_TEST_CASE(setting_another_accounts_vcard_is_refused_as_if_it_did_n
     auto r = ask(host, module::IqTarget::account, "set", vcard("Not Juliet"), kRomeo, "juliet@example.org");
     BOOST_TEST(r->answers == 1);
     BOOST_TEST(!r->ok);
-    BOOST_TEST(same_error(r->err, router::recipient_unavailable()));
+    BOOST_TEST(same_error(r->err, recipient_unavailable()));
     BOOST_TEST(storage.pending() == 0u, "vcard: nothing is written for a refused set");
     BOOST_TEST(ask(host, module::IqTarget::server, "set", vcard("x"), kRomeo, "example.org")->answers == 0,
                "a set to the server domain is not this handler's");
@@ -244,7 +243,7 @@ BOOST_FIXTURE_TEST_CASE(an_empty_vcard_deletes_it, Fixture) {
     juliet_sets(xml::Element("vCard", kNsVcard));
     auto other = ask(host, module::IqTarget::account, "get", xml::Element("vCard", kNsVcard), kRomeo,
                      "juliet@example.org");
-    BOOST_TEST(same_error(other->err, router::recipient_unavailable()), "deleted: as if there were none");
+    BOOST_TEST(same_error(other->err, recipient_unavailable()), "deleted: as if there were none");
     BOOST_TEST(photo_of(presence(bare_presence())).empty(), "and no photo any more");
 }
 

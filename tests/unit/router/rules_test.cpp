@@ -117,10 +117,10 @@ BOOST_AUTO_TEST_CASE(unknown_and_unavailable_accounts_bounce_alike) {
         }
     }
     Decision iq = decide_bare("iq", "get", {}, false);
-    BOOST_TEST(iq.error.condition == parley::router::recipient_unavailable().condition);
-    BOOST_TEST(iq.error.text == parley::router::recipient_unavailable().text);
+    BOOST_TEST(iq.error.condition == parley::recipient_unavailable().condition);
+    BOOST_TEST(iq.error.text == parley::recipient_unavailable().text);
     Decision full = decide_full("iq", "get", nullptr);
-    BOOST_TEST(full.error.text == parley::router::recipient_unavailable().text);
+    BOOST_TEST(full.error.text == parley::recipient_unavailable().text);
 }
 
 BOOST_AUTO_TEST_CASE(bare_jid_iq_is_answered_by_the_server) {

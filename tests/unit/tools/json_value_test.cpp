@@ -1,7 +1,7 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include "control/json.hpp"
+#include "module/control_json.hpp"
 
 #include "../tools/parleyctl/json_value.hpp"
 
@@ -39,8 +39,8 @@ BOOST_AUTO_TEST_CASE(refuses_what_is_not_json) {
 }
 
 BOOST_AUTO_TEST_CASE(escapes_what_it_writes) {
-    BOOST_TEST(parley::control::json_escape("a\"b\\c\nd\x01") == "a\\\"b\\\\c\\nd\\u0001");
-    auto back = JsonValue::parse("\"" + parley::control::json_escape("x\"\\\n\t\x02y") + "\"");
+    BOOST_TEST(parley::module::json_escape("a\"b\\c\nd\x01") == "a\\\"b\\\\c\\nd\\u0001");
+    auto back = JsonValue::parse("\"" + parley::module::json_escape("x\"\\\n\t\x02y") + "\"");
     BOOST_REQUIRE(back.has_value());
     BOOST_TEST(back->text() == "x\"\\\n\t\x02y");
 }

@@ -1,6 +1,11 @@
-// JSON text for the control socket's answers: escaping a string. The
-// control protocol's answers are small flat objects written by hand; this is
-// the one place that escapes what goes into them. Pure; any thread.
+// JSON text for control socket answers: escaping a string.
+//
+// The control protocol's answers (parleyctl ... --json) are small flat
+// objects written by hand: the control server's own, and the fields a
+// module's control command gives its ControlReply (module_api.hpp, "Admin
+// commands" in doc/modules.md). This is the one place that escapes what
+// goes into them: every string a reply carries (a JID, a name, a text) goes
+// through json_string(). Part of the module interface. Pure; any thread.
 #pragma once
 
 #include <fmt/format.h>
@@ -8,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace parley::control {
+namespace parley::module {
 
 inline std::string json_escape(std::string_view s) {
     std::string out;
@@ -30,4 +35,4 @@ inline std::string json_escape(std::string_view s) {
 // A JSON string literal, quotes included.
 inline std::string json_string(std::string_view s) { return "\"" + json_escape(s) + "\""; }
 
-}  // namespace parley::control
+}  // namespace parley::module
