@@ -377,6 +377,10 @@ void Archiver::on_routed(module::RoutedContext& c) {
     e.outcome = module::to_string(c.outcome.kind);
     e.views = std::move(p.views);
     e.stanza = xml::to_string(c.stanza, xmpp::kNsClient);
+    std::string body;
+    for (const xml::Element& b : c.stanza.children())
+        if (b.name() == "body" && b.ns() == xmpp::kNsClient) body += b.text() + "\n";
+    e.words = archive::words_of(body);
 
     const bool durable = service_->durable();
     auto hold = std::make_shared<std::shared_ptr<module::Hold>>();
