@@ -38,8 +38,8 @@ namespace parley::ctl {
 // says to out and err. Returns the exit status: 0 done; verify: 1 when it
 // found something, 2 when it could not verify (bad usage, no archive, wrong
 // key); the other commands: 1 on failure, 2 on bad usage.
-int archive_command(const std::string& config_path, std::vector<std::string> args, std::ostream& out,
-                    std::ostream& err);
+int archive_command(const std::string& config_path, std::vector<std::string> args,
+                    std::ostream& out, std::ostream& err);
 
 // The usage lines of the archive commands, for parleyctl's usage().
 extern const char* const kArchiveUsage;

@@ -1,20 +1,20 @@
 #define BOOST_TEST_DYN_LINK
+#include "../tools/parleyctl/archive_command.hpp"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <boost/test/unit_test.hpp>
-
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 #include <sstream>
 #include <thread>
 
-#include "../tools/parleyctl/archive_command.hpp"
 #include "../tools/parleyctl/json_value.hpp"
 #include "archive/journal/journal.hpp"
 #include "modules/archive/journal_service.hpp"
@@ -55,10 +55,13 @@ struct CtlArchive {
         db = d.value();
     }
     void write_config(const std::string& key) {
-        config = tmp.write("parley.toml", "data_dir = \"" + tmp.sub("data") +
-                                              "\"\n[modules]\nenabled = [\"archive\"]\n[modules.archive]\n"
-                                              "key_file = \"" + key + "\"\n[[virtual_host]]\ndomain = \"x\"\n"
-                                              "certificate = \"x.pem\"\nkey = \"x.key\"\n");
+        config = tmp.write("parley.toml",
+                           "data_dir = \"" + tmp.sub("data") +
+                               "\"\n[modules]\nenabled = [\"archive\"]\n[modules.archive]\n"
+                               "key_file = \"" +
+                               key +
+                               "\"\n[[virtual_host]]\ndomain = \"x\"\n"
+                               "certificate = \"x.pem\"\nkey = \"x.key\"\n");
     }
     uint64_t append(const archive::Entry& entry, uint64_t now_ms) {
         uint64_t id = 0;
@@ -92,14 +95,18 @@ struct CtlArchive {
     JsonValue json(std::vector<std::string> args, int expect_code = 0) {
         args.push_back("--json");
         Outcome o = run(args);
-        BOOST_REQUIRE_MESSAGE(o.code == expect_code, "archive cli: exit " << o.code << ": " << o.err);
+        BOOST_REQUIRE_MESSAGE(o.code == expect_code,
+                              "archive cli: exit " << o.code << ": " << o.err);
         auto v = JsonValue::parse(o.out);
-        BOOST_REQUIRE_MESSAGE(v && v->is(JsonValue::Kind::object), "archive cli: not a JSON object: " << o.out);
+        BOOST_REQUIRE_MESSAGE(v && v->is(JsonValue::Kind::object),
+                              "archive cli: not a JSON object: " << o.out);
         return *v;
     }
 };
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool has(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 std::vector<std::string> result_ids(const JsonValue& v) {
     std::vector<std::string> ids;
@@ -112,7 +119,7 @@ std::string hex(uint64_t id) { return archive::stanza_id_text(id); }
 // One control-socket answer, as a running parleyd gives it, from a thread
 // that gives up after 5 seconds.
 class FakeParleyd {
-public:
+  public:
     explicit FakeParleyd(const std::string& path) {
         fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un addr{};
@@ -129,7 +136,8 @@ public:
             pollfd q{c, POLLIN, 0};
             if (::poll(&q, 1, 5000) == 1 && ::read(c, buf, sizeof buf) > 0) {
                 ++answered;
-                const char reply[] = "{\"ok\":true,\"version\":\"test\",\"workers\":2,\"sessions\":0}\n";
+                const char reply[] =
+                    "{\"ok\":true,\"version\":\"test\",\"workers\":2,\"sessions\":0}\n";
                 (void)!::write(c, reply, sizeof reply - 1);
             }
             ::close(c);
@@ -141,7 +149,7 @@ public:
     }
     std::atomic<int> answered{0};
 
-private:
+  private:
     int fd_ = -1;
     std::thread thread_;
 };
@@ -152,18 +160,23 @@ BOOST_AUTO_TEST_SUITE(tools_archive_command)
 
 BOOST_AUTO_TEST_CASE(parse_time_reads_iso_8601_with_a_zone_and_refuses_the_rest) {
     BOOST_TEST(cli::parse_time("1970-01-01T00:00:00Z").value() == 0u);
-    BOOST_TEST(cli::parse_time("2025-12-02T18:26:40Z").value() == kNow, "archive cli: a plain UTC time");
-    BOOST_TEST(cli::parse_time("2025-12-02T18:26:40.25Z").value() == kNow + 250, "archive cli: a fraction");
-    BOOST_TEST(cli::parse_time("2025-12-02T18:26:40.123456Z").value() == kNow + 123, "archive cli: past ms is cut");
-    BOOST_TEST(cli::parse_time("2025-12-02T19:26:40+01:00").value() == kNow, "archive cli: an offset");
+    BOOST_TEST(cli::parse_time("2025-12-02T18:26:40Z").value() == kNow,
+               "archive cli: a plain UTC time");
+    BOOST_TEST(cli::parse_time("2025-12-02T18:26:40.25Z").value() == kNow + 250,
+               "archive cli: a fraction");
+    BOOST_TEST(cli::parse_time("2025-12-02T18:26:40.123456Z").value() == kNow + 123,
+               "archive cli: past ms is cut");
+    BOOST_TEST(cli::parse_time("2025-12-02T19:26:40+01:00").value() == kNow,
+               "archive cli: an offset");
     BOOST_TEST(cli::parse_time("2025-12-02T17:56:40-00:30").value() == kNow);
     BOOST_TEST(cli::parse_time("2025-12-02").value() == kNow - (18 * 3600 + 26 * 60 + 40) * 1000u,
                "archive cli: a date is its midnight UTC");
     BOOST_TEST(cli::parse_time("2024-02-29T00:00:00Z").has_value(), "archive cli: a leap day");
-    for (const char* bad : {"", "2025-12-02T18:26:40", "2023-02-29", "2025-13-01", "2025-12-32", "2025-12-02T24:00:00Z",
-                            "2025-12-02T18:60:00Z", "2025-12-02 18:26:40Z", "2025-12-02T18:26:40.Z",
-                            "2025-12-02T18:26:40Zjunk", "1969-12-31T23:59:59Z", "25-12-02", "2025-1-02",
-                            "2025-12-02T18:26:40+0100", "now"})
+    for (const char* bad :
+         {"", "2025-12-02T18:26:40", "2023-02-29", "2025-13-01", "2025-12-32",
+          "2025-12-02T24:00:00Z", "2025-12-02T18:60:00Z", "2025-12-02 18:26:40Z",
+          "2025-12-02T18:26:40.Z", "2025-12-02T18:26:40Zjunk", "1969-12-31T23:59:59Z", "25-12-02",
+          "2025-1-02", "2025-12-02T18:26:40+0100", "now"})
         BOOST_TEST(!cli::parse_time(bad).has_value(), "archive cli: must refuse '" << bad << "'");
 }
 
@@ -175,14 +188,18 @@ BOOST_AUTO_TEST_CASE(format_time_is_utc_with_milliseconds_and_parses_back) {
 }
 
 BOOST_AUTO_TEST_CASE(stanza_body_reads_the_text_of_the_body_and_refuses_a_damaged_stanza) {
-    auto b = cli::stanza_body("<message xmlns='jabber:client' to='b@x'><body xml:lang='de'>hallo</body>"
-                              "<body>a &amp; b &lt;c&gt;\nline two</body></message>");
+    auto b = cli::stanza_body(
+        "<message xmlns='jabber:client' to='b@x'><body xml:lang='de'>hallo</body>"
+        "<body>a &amp; b &lt;c&gt;\nline two</body></message>");
     BOOST_REQUIRE(b);
-    BOOST_TEST(b->value() == "a & b <c>\nline two", "archive cli: the body without xml:lang, unescaped");
-    auto only_lang = cli::stanza_body("<message xmlns='jabber:client'><body xml:lang='de'>hallo</body></message>");
+    BOOST_TEST(b->value() == "a & b <c>\nline two",
+               "archive cli: the body without xml:lang, unescaped");
+    auto only_lang = cli::stanza_body(
+        "<message xmlns='jabber:client'><body xml:lang='de'>hallo</body></message>");
     BOOST_REQUIRE(only_lang);
     BOOST_TEST(only_lang->value() == "hallo");
-    auto none = cli::stanza_body("<message xmlns='jabber:client'><x xmlns='y'><body>no</body></x></message>");
+    auto none = cli::stanza_body(
+        "<message xmlns='jabber:client'><x xmlns='y'><body>no</body></x></message>");
     BOOST_REQUIRE(none);
     BOOST_TEST(!none->has_value(), "archive cli: a body of another namespace is not the message's");
     for (const char* bad : {"<message xmlns='jabber:client'><body>", "not xml", "<a/><b/>"})
@@ -194,12 +211,16 @@ BOOST_AUTO_TEST_CASE(ids_in_the_librarys_messages_are_shown_as_stanza_ids) {
     const uint64_t id = archive::first_id_at(kNow) + 3;
     BOOST_TEST(cli::ids_as_stanza_ids("record " + std::to_string(id) + " was altered") ==
                "record " + archive::stanza_id_text(id) + " was altered");
-    BOOST_TEST(cli::ids_as_stanza_ids("after " + std::to_string(id) + ", up to " + std::to_string(id + 1) + ".") ==
-               "after " + archive::stanza_id_text(id) + ", up to " + archive::stanza_id_text(id + 1) + ".");
+    BOOST_TEST(cli::ids_as_stanza_ids("after " + std::to_string(id) + ", up to " +
+                                      std::to_string(id + 1) + ".") ==
+               "after " + archive::stanza_id_text(id) + ", up to " +
+                   archive::stanza_id_text(id + 1) + ".");
     BOOST_TEST(cli::ids_as_stanza_ids("the head counts 12 records, the chain has 1099511627775") ==
-               "the head counts 12 records, the chain has 1099511627775", "archive cli: below 2^40 is a count");
+                   "the head counts 12 records, the chain has 1099511627775",
+               "archive cli: below 2^40 is a count");
     BOOST_TEST(cli::ids_as_stanza_ids("key 1234567890123456x and x1234567890123456") ==
-               "key 1234567890123456x and x1234567890123456", "archive cli: digits inside a word stay");
+                   "key 1234567890123456x and x1234567890123456",
+               "archive cli: digits inside a word stay");
     BOOST_TEST(cli::ids_as_stanza_ids("99999999999999999999999") == "99999999999999999999999",
                "archive cli: past 64 bits it is no id");
 }
@@ -225,31 +246,40 @@ BOOST_AUTO_TEST_CASE(search_lists_one_accounts_view_in_id_order_with_bodies) {
     BOOST_TEST(rows[1].str("time") == "2025-12-02T18:26:41.000Z");
 
     JsonValue with = a.json({"search", "--user", "bob@x", "--with", "alice@x"});
-    BOOST_TEST(result_ids(with) == (std::vector<std::string>{hex(one), hex(three)}), boost::test_tools::per_element());
+    BOOST_TEST(result_ids(with) == (std::vector<std::string>{hex(one), hex(three)}),
+               boost::test_tools::per_element());
     JsonValue sender = a.json({"search", "--user", "alice@x"});
     BOOST_TEST(result_ids(sender) == (std::vector<std::string>{hex(one), hex(three), hex(other)}),
                boost::test_tools::per_element());
 
     // Both ends inclusive, to the millisecond.
-    JsonValue range = a.json({"search", "--user", "bob@x", "--start", "2025-12-02T18:26:41Z", "--end",
-                              "2025-12-02T18:26:42Z"});
-    BOOST_TEST(result_ids(range) == (std::vector<std::string>{hex(two), hex(three)}), boost::test_tools::per_element());
+    JsonValue range = a.json({"search", "--user", "bob@x", "--start", "2025-12-02T18:26:41Z",
+                              "--end", "2025-12-02T18:26:42Z"});
+    BOOST_TEST(result_ids(range) == (std::vector<std::string>{hex(two), hex(three)}),
+               boost::test_tools::per_element());
     JsonValue before = a.json({"search", "--user", "bob@x", "--end", "2025-12-02T18:26:40.999Z"});
-    BOOST_TEST(result_ids(before) == (std::vector<std::string>{hex(one)}), boost::test_tools::per_element());
+    BOOST_TEST(result_ids(before) == (std::vector<std::string>{hex(one)}),
+               boost::test_tools::per_element());
     JsonValue limited = a.json({"search", "--user", "bob@x", "--limit", "2"});
-    BOOST_TEST(result_ids(limited) == (std::vector<std::string>{hex(one), hex(two)}), boost::test_tools::per_element());
+    BOOST_TEST(result_ids(limited) == (std::vector<std::string>{hex(one), hex(two)}),
+               boost::test_tools::per_element());
     BOOST_TEST(!limited.flag("complete"), "archive cli: a cut list says so");
 
     auto text = a.run({"search", "--user", "bob@x"});
     BOOST_TEST(text.code == 0);
     BOOST_TEST(has(text.out, "ID\tTIME\tFROM\tTO\tTYPE\tBODY\n"));
-    BOOST_TEST(has(text.out, hex(three) + "\t2025-12-02T18:26:42.000Z\talice@x/phone\tbob@x\tchat\tthree & <four>\n"));
-    BOOST_TEST(has(a.run({"search", "--user", "dave@x"}).out, "no messages in the archive of dave@x"));
+    BOOST_TEST(has(
+        text.out,
+        hex(three) + "\t2025-12-02T18:26:42.000Z\talice@x/phone\tbob@x\tchat\tthree & <four>\n"));
+    BOOST_TEST(
+        has(a.run({"search", "--user", "dave@x"}).out, "no messages in the archive of dave@x"));
 
     BOOST_TEST(a.run({"search"}).code == 2, "archive cli: --user is required");
     BOOST_TEST(a.run({"search", "--user", "bob@x/res"}).code == 2);
     BOOST_TEST(a.run({"search", "--user", "bob@x", "--start", "yesterday"}).code == 2);
-    BOOST_TEST(a.run({"search", "--user", "bob@x", "--start", "2025-12-03", "--end", "2025-12-02"}).code == 2);
+    BOOST_TEST(
+        a.run({"search", "--user", "bob@x", "--start", "2025-12-03", "--end", "2025-12-02"}).code ==
+        2);
     BOOST_TEST(a.run({"search", "--user", "bob@x", "--limit", "0"}).code == 2);
     BOOST_TEST(a.run({"search", "--user", "bob@x", "--words", "x"}).code == 2);
 }
@@ -257,7 +287,8 @@ BOOST_AUTO_TEST_CASE(search_lists_one_accounts_view_in_id_order_with_bodies) {
 BOOST_AUTO_TEST_CASE(verify_is_ok_then_names_an_altered_record_by_its_stanza_id) {
     CtlArchive a;
     std::vector<uint64_t> ids;
-    for (int i = 0; i < 5; ++i) ids.push_back(a.append(chat("alice@x", "bob@x", "m" + std::to_string(i)), kNow + i));
+    for (int i = 0; i < 5; ++i)
+        ids.push_back(a.append(chat("alice@x", "bob@x", "m" + std::to_string(i)), kNow + i));
     auto ok = a.run({"verify"});
     BOOST_TEST(ok.code == 0, ok.err);
     BOOST_TEST(has(ok.out, "5 records in 1 segment checked"));
@@ -327,10 +358,12 @@ BOOST_AUTO_TEST_CASE(without_an_archive_the_commands_say_so_and_make_none) {
     BOOST_TEST(v.code == 2);
     BOOST_TEST(has(v.err, "there is no archive in " + a.tmp.sub("data/archive")), v.err);
     BOOST_TEST(a.run({"search", "--user", "bob@x"}).code == 1);
-    BOOST_TEST(!std::filesystem::exists(a.tmp.sub("data/archive")), "archive cli: nothing was created");
-    a.config = a.tmp.write("plain.toml", "data_dir = \"" + a.tmp.sub("data") +
-                                             "\"\n[[virtual_host]]\ndomain = \"x\"\ncertificate = \"x.pem\"\n"
-                                             "key = \"x.key\"\n");
+    BOOST_TEST(!std::filesystem::exists(a.tmp.sub("data/archive")),
+               "archive cli: nothing was created");
+    a.config = a.tmp.write("plain.toml",
+                           "data_dir = \"" + a.tmp.sub("data") +
+                               "\"\n[[virtual_host]]\ndomain = \"x\"\ncertificate = \"x.pem\"\n"
+                               "key = \"x.key\"\n");
     BOOST_TEST(has(a.run({"verify"}).err, "no [modules.archive] key_file"));
 }
 
@@ -356,7 +389,8 @@ BOOST_AUTO_TEST_CASE(keygen_writes_a_private_key_file_and_prints_only_its_id) {
 BOOST_AUTO_TEST_CASE(rotate_key_rewraps_so_that_only_the_new_key_opens_the_same_history) {
     CtlArchive a;
     std::vector<uint64_t> ids;
-    for (int i = 0; i < 3; ++i) ids.push_back(a.append(chat("alice@x", "bob@x", "m" + std::to_string(i)), kNow + i));
+    for (int i = 0; i < 3; ++i)
+        ids.push_back(a.append(chat("alice@x", "bob@x", "m" + std::to_string(i)), kNow + i));
     const std::string old_id = archive::read_key_file(a.key_file)->id();
     BOOST_REQUIRE(a.run({"keygen", a.tmp.sub("new.key")}).code == 0);
     const std::string new_id = archive::read_key_file(a.tmp.sub("new.key"))->id();
@@ -367,7 +401,8 @@ BOOST_AUTO_TEST_CASE(rotate_key_rewraps_so_that_only_the_new_key_opens_the_same_
     auto r = a.run({"rotate-key", "--new-key", a.tmp.sub("new.key")});
     BOOST_TEST(r.code == 0, r.err);
     BOOST_TEST(has(r.out, new_id));
-    BOOST_TEST(has(r.out, a.tmp.sub("new.key")), "archive cli: says which file to name in the config");
+    BOOST_TEST(has(r.out, a.tmp.sub("new.key")),
+               "archive cli: says which file to name in the config");
 
     auto old = a.run({"verify"});
     BOOST_TEST(old.code == 2, "archive cli: the old key file no longer opens the archive");
@@ -378,7 +413,8 @@ BOOST_AUTO_TEST_CASE(rotate_key_rewraps_so_that_only_the_new_key_opens_the_same_
     JsonValue s = a.json({"search", "--user", "bob@x"});
     BOOST_TEST(result_ids(s) == (std::vector<std::string>{hex(ids[0]), hex(ids[1]), hex(ids[2])}),
                boost::test_tools::per_element());
-    BOOST_TEST(s.get("results")->items()[1].str("body") == "m1", "archive cli: history is read as before");
+    BOOST_TEST(s.get("results")->items()[1].str("body") == "m1",
+               "archive cli: history is read as before");
 }
 
 BOOST_AUTO_TEST_CASE(rotate_key_refuses_while_parleyd_answers_on_its_control_socket) {
@@ -393,7 +429,8 @@ BOOST_AUTO_TEST_CASE(rotate_key_refuses_while_parleyd_answers_on_its_control_soc
         BOOST_TEST(has(r.err, "stop it"));
         BOOST_TEST(parleyd.answered.load() == 1, "archive cli: parleyctl asked the control socket");
     }
-    BOOST_TEST(a.run({"verify"}).code == 0, "archive cli: the archive still opens with the old key");
+    BOOST_TEST(a.run({"verify"}).code == 0,
+               "archive cli: the archive still opens with the old key");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
