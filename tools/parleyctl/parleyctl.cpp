@@ -1,4 +1,5 @@
-// parleyctl: administration of a Parley server: accounts, invitations, sessions, status.
+// parleyctl: administration of a Parley server: accounts, invitations, sessions, status,
+// and the compliance archive (archive_command.hpp).
 //
 // Accounts are written straight into the LMDB state store, which works
 // whether parleyd runs or not (LMDB allows several processes). When parleyd
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "archive_command.hpp"
 #include "config/config.hpp"
 #include "control_client.hpp"
 #include "json_value.hpp"
@@ -60,7 +62,8 @@ void usage(std::ostream& out) {
            "  roster del USER CONTACT                remove a contact; cancels both subscriptions\n"
            "  status              is parleyd running; workers, sessions, uptime\n"
            "  reload              ask parleyd to reload its configuration and modules\n"
-           "--json after session and invite commands: the answer as JSON.\n"
+        << ctl::kArchiveUsage
+        << "--json after session, invite, roster and archive commands: the answer as JSON.\n"
            "The config file defaults to $PARLEY_CONFIG or " PARLEY_SYSCONFDIR "/parley/parley.toml.\n";
 }
 
@@ -621,6 +624,7 @@ int main(int argc, char** argv) {
     if (cmd == "session") return session_command(config_path, args);
     if (cmd == "status" && args.empty()) return status_command(config_path);
     if (cmd == "reload" && args.empty()) return reload_command(config_path);
+    if (cmd == "archive") return ctl::archive_command(config_path, args, std::cout, std::cerr);
     usage(std::cerr);
     return kExitUsage;
 }
