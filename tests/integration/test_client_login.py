@@ -95,6 +95,8 @@ EXPECTED_ACCOUNT_FEATURES = {
     'urn:xmpp:bookmarks:1#compat',
     'jabber:iq:last',
     'vcard-temp',
+    'urn:xmpp:mam:2',
+    'urn:xmpp:mam:2#extended',
 }
 
 
@@ -128,7 +130,7 @@ class ClientLogin(ServerTestCase):
 
     def test_the_example_and_the_dev_server_run_the_same_modules(self):
         self.assertEqual(set(example_modules()), set(dev_server_modules()))
-        for m in ('roster', 'offline', 'carbons', 'blocking', 'pep', 'vcard', 'last', 'sm', 'csi', 'upload', 'archive'):
+        for m in ('roster', 'offline', 'carbons', 'blocking', 'pep', 'vcard', 'last', 'sm', 'csi', 'upload', 'archive', 'mam'):
             self.assertIn(m, example_modules())
 
     async def _login(self, node, resource):

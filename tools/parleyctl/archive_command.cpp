@@ -14,7 +14,7 @@
 #include "archive/crypto/keys.hpp"
 #include "archive/journal/journal.hpp"
 #include "config/config.hpp"
-#include "control/json.hpp"
+#include "module/control_json.hpp"
 #include "control_client.hpp"
 #include "modules/archive/journal_service.hpp"
 #include "store/env.hpp"
@@ -228,7 +228,7 @@ std::string one_line(std::string_view text) {
 namespace {
 
 using archive_cli::format_time;
-using control::json_string;
+using module::json_string;
 
 constexpr int kOk = 0;
 constexpr int kFailure = 1;
