@@ -14,6 +14,7 @@
 #include "archive/crypto/keys.hpp"
 #include "archive/journal/journal.hpp"
 #include "config/config.hpp"
+#include "archive/audit/audit.hpp"
 #include "module/control_json.hpp"
 #include "control_client.hpp"
 #include "modules/archive/journal_service.hpp"
@@ -33,7 +34,10 @@ const char* const kArchiveUsage =
     "                      an account's archived messages, oldest first (TIME: "
     "2026-12-03T10:00:00Z)\n"
     "  archive rotate-key --new-key FILE\n"
-    "                      wrap the archive's keys under another key file (parleyd stopped)\n";
+    "                      wrap the archive's keys under another key file (parleyd stopped)\n"
+    "  archive audit [--limit N] [--json]\n"
+    "                      the audit log's last events (retention, holds, purges, searches, ...)\n"
+    "                      and its check: exit 1 when it was changed outside parleyd\n";
 
 namespace archive_cli {
 
@@ -654,6 +658,79 @@ int rotate_key(const std::string& config_path, const Args& a, std::ostream& out,
     return kOk;
 }
 
+// Appends a use of the archive (a search, a verification) to its audit log:
+// through parleyd when it runs (its writer owns the environment's writes),
+// else directly. A failure to record is said, never hidden.
+void record_use(const std::string& config_path, const std::string& action, const std::string& scope,
+                const std::string& result, std::ostream& err) {
+    auto arch = open_archive(config_path);
+    if (!arch) return;  // no archive: nothing was read either
+    const std::string who = who_runs();
+    std::string line = "archive audit " + control_arg(who) + " " + control_arg(action) + " " + control_arg(scope) +
+                       " " + control_arg(result);
+    auto r = control_request(arch->cfg.control_socket, line, 15000);
+    if (r && r->find("\"ok\":true") != std::string::npos) return;
+    if (!r && r.status().code() == "not-running") {
+        Status s = arch->env->write([&](store::Txn& t) {
+            auto a = archive::append_audit(*arch->journal, t.handle(), arch->db,
+                                           {0, static_cast<uint64_t>(::time(nullptr)) * 1000, who, action, scope, result});
+            return a ? Status::ok() : a.status();
+        });
+        if (s) return;
+        err << "parleyctl: this " << action << " could not be recorded in the audit log: " << s.to_string() << "\n";
+        return;
+    }
+    err << "parleyctl: this " << action << " could not be recorded in the audit log"
+        << (r ? std::string() : ": " + r.status().to_string()) << "\n";
+}
+
+const char* outcome_of(int rc) { return rc == kOk ? "ok" : rc == kFailure ? "failed or found problems" : "refused"; }
+
+// audit [--json] [--limit N]: the audit log's events (the last N) and its check.
+int audit(const std::string& config_path, const Args& a, std::ostream& out, std::ostream& err) {
+    if (!a.positional.empty()) return usage(err, "audit takes no argument but its options");
+    size_t limit = 50;
+    if (const std::string* l = a.get("--limit")) {
+        try {
+            limit = static_cast<size_t>(std::stoul(*l));
+        } catch (...) {
+            return usage(err, "--limit takes a number");
+        }
+    }
+    auto arch = open_archive(config_path);
+    if (!arch) return fail(err, arch.status(), kUsage);
+    if (Status s = check_key(*arch); !s) return fail(err, s, kUsage);
+    auto txn = arch->env->begin_read();
+    if (!txn) return fail(err, txn.status(), kUsage);
+    auto report = archive::verify_audit(*arch->journal, txn->handle(), arch->db);
+    if (!report) return fail(err, report.status(), kUsage);
+    const uint64_t first = report->events > limit ? report->events - limit : 0;
+    auto events = archive::list_audit(txn->handle(), arch->db, first, limit);
+    if (!events) return fail(err, events.status(), kUsage);
+    if (a.json) {
+        std::string j = fmt::format("{{\"ok\":{},\"events\":{},\"problems\":[", report->ok() ? "true" : "false",
+                                    report->events);
+        for (size_t i = 0; i < report->problems.size(); ++i) j += (i ? "," : "") + json_string(report->problems[i]);
+        j += "],\"last\":[";
+        for (size_t i = 0; i < events->size(); ++i) {
+            const auto& e = (*events)[i];
+            j += fmt::format("{}{{\"seq\":{},\"at\":{},\"who\":{},\"action\":{},\"scope\":{},\"result\":{}}}",
+                             i ? "," : "", e.seq, json_string(archive_cli::format_time(e.at_ms)), json_string(e.who),
+                             json_string(e.action), json_string(e.scope), json_string(e.result));
+        }
+        out << j << "]}\n";
+    } else {
+        for (const auto& e : *events)
+            out << fmt::format("{:>6}  {}  {:<22} {:<15} {:<30} {}\n", e.seq, archive_cli::format_time(e.at_ms), e.who,
+                               e.action, e.scope, e.result);
+        for (const auto& p : report->problems) out << "PROBLEM  " << p << "\n";
+        out << (report->ok() ? fmt::format("ok: {} audit event(s), none altered, inserted or removed\n", report->events)
+                             : fmt::format("{} problem(s): the audit log was changed outside parleyd\n",
+                                           report->problems.size()));
+    }
+    return report->ok() ? kOk : kFailure;
+}
+
 }  // namespace
 
 int archive_command(const std::string& config_path, std::vector<std::string> args,
@@ -668,12 +745,25 @@ int archive_command(const std::string& config_path, std::vector<std::string> arg
     if (verb == "verify") {
         Args a(args, 1, {"--user"});
         if (!a.error.empty()) return usage(err, a.error);
-        return verify(config_path, a, out, err);
+        const int rc = verify(config_path, a, out, err);
+        const std::string* u = a.get("--user");
+        record_use(config_path, "verify", u ? "user " + *u : "all", outcome_of(rc), err);
+        return rc;
     }
     if (verb == "search") {
         Args a(args, 1, {"--user", "--with", "--start", "--end", "--limit"});
         if (!a.error.empty()) return usage(err, a.error);
-        return search(config_path, a, out, err);
+        const int rc = search(config_path, a, out, err);
+        std::string scope;
+        for (const char* o : {"--user", "--with", "--start", "--end"})
+            if (const std::string* v = a.get(o)) scope += std::string(scope.empty() ? "" : " ") + (o + 2) + " " + *v;
+        record_use(config_path, "search", scope, outcome_of(rc), err);
+        return rc;
+    }
+    if (verb == "audit") {
+        Args a(args, 1, {"--limit"});
+        if (!a.error.empty()) return usage(err, a.error);
+        return audit(config_path, a, out, err);
     }
     if (verb == "rotate-key") {
         Args a(args, 1, {"--new-key"});

@@ -6,6 +6,7 @@
 //   search --user JID [--with JID] [--start TIME] [--end TIME] [--limit N] [--json]
 //                                  one account's archive in id order
 //   rotate-key --new-key FILE      re-wraps the archive's keys under another key file
+//   audit [--limit N] [--json]     the audit log's last events, and its check (exit 1 when changed)
 //
 // The commands read the configuration as parleyd does: data_dir, and the
 // key file of [modules.archive] (key_file, relative to the configuration's
