@@ -705,7 +705,7 @@ int audit(const std::string& config_path, const Args& a, std::ostream& out, std:
     auto report = archive::verify_audit(*arch->journal, txn->handle(), arch->db);
     if (!report) return fail(err, report.status(), kUsage);
     const uint64_t first = report->events > limit ? report->events - limit : 0;
-    auto events = archive::list_audit(txn->handle(), arch->db, first, limit);
+    auto events = archive::list_audit(*arch->journal, txn->handle(), arch->db, first, limit);
     if (!events) return fail(err, events.status(), kUsage);
     if (a.json) {
         std::string j = fmt::format("{{\"ok\":{},\"events\":{},\"problems\":[", report->ok() ? "true" : "false",
