@@ -1,0 +1,201 @@
+// Modules see parleyd only through the host interface: every header a file
+// under modules/ includes is the module's own (anything under modules/,
+// e.g. another module's service interface), a system or library header, or
+// one of the server headers listed in kInterface below. A module that
+// reaches past the list into server internals (the router, the stores, the
+// stream parser, the control server) breaks this test, which names the file,
+// the line and the header. To widen the interface, add the header here with
+// the reason, and say it in doc/modules.md; better, give the module a seam
+// in module_api.hpp or a value-type header that belongs to the interface.
+#define BOOST_TEST_DYN_LINK
+#include <fmt/format.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "support/temp_dir.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A server header a module may include, relative to server/ (the include
+// path modules use), and why it is part of the interface. `only_under`, when
+// set, limits it to the files under that folder of modules/.
+struct Allowed {
+    const char* header;
+    const char* why;
+    const char* only_under = nullptr;
+};
+
+// The host interface, explicitly. Everything here is module_api.hpp or a
+// value type or pure function the interface is built from; none holds state
+// of a running parleyd.
+const Allowed kInterface[] = {
+    {"module/module_api.hpp", "the host interface itself: Host, Module, Descriptor, hooks, seams"},
+    {"module/control_json.hpp", "JSON string escaping for a control command's ControlReply"},
+    {"errors/status.hpp", "Status and Result<T>, every fallible call of the interface"},
+    {"errors/stanza_error.hpp", "StanzaError, and recipient_unavailable(), the one refusal on an account's behalf"},
+    {"xmpp/errors.hpp", "stream and stanza errors as elements (StreamErrorCondition of end_session, nonzas)"},
+    {"xmpp/jid.hpp", "xmpp::Jid, the address value type"},
+    {"xmpp/namespaces.hpp", "XMPP namespace names"},
+    {"xmpp/base64.hpp", "base64, a pure function (entity capabilities hashes, upload slot tokens)"},
+    {"xml/element.hpp", "xml::Element, the stanza tree"},
+    {"xml/serializer.hpp", "an Element as text, for records kept as text"},
+    {"xml/parse_element.hpp", "text back into one Element, the reverse of the serializer for stored records"},
+    {"config/config.hpp", "config::Section (a module's own options) and config::VirtualHost"},
+    {"config/schema.hpp", "config::OptionSpec, the option schema of a Descriptor"},
+    {"store/env.hpp",
+     "store::Txn and MDB_dbi, what Database::read and write hand the module (a module opens its "
+     "databases through Host::open_database, never an Env of its own)"},
+    {"log/log.hpp", "logging"},
+    // KNOWN GAP: mod_upload serves HTTPS on a port of its own with the
+    // server's TLS code. It should reach TLS through a seam of the
+    // interface; until that work (in modules/upload) lands, it alone may.
+    {"net/tls.hpp", "KNOWN GAP: the server's TLS for mod_upload's HTTPS listener", "upload"},
+};
+
+// One include line that reaches outside the interface.
+struct Reach {
+    std::string file;  // relative to the tree's top
+    int line;
+    std::string header;
+    std::string what;  // why it is refused
+};
+
+bool is_source(const fs::path& p) {
+    const std::string ext = p.extension().string();
+    return ext == ".cpp" || ext == ".hpp" || ext == ".h" || ext == ".cc" || ext == ".hh" || ext == ".inc";
+}
+
+// `p` relative to `top` when it lies inside it ("server/xml/element.hpp"),
+// else empty.
+std::string inside(const fs::path& top, const fs::path& p) {
+    const fs::path rel = fs::weakly_canonical(p).lexically_relative(top);
+    if (rel.empty() || *rel.begin() == "..") return {};
+    return rel.generic_string();
+}
+
+// Every include of every source file under top/modules that is not allowed.
+// An include is resolved as the compiler does with the project's flags
+// (-I server -I top): a quoted one first next to the including file, then
+// under server/, then under the top; an angle one under server/ and the top
+// only, and when found nowhere it is a system or library header.
+std::vector<Reach> reaches(const fs::path& top_in) {
+    const fs::path top = fs::weakly_canonical(top_in);
+    static const std::regex kInclude(R"(^\s*#\s*include\s*([<"])([^>"]+)[>"])");
+    std::vector<Reach> out;
+    for (const auto& entry : fs::recursive_directory_iterator(top / "modules")) {
+        if (!entry.is_regular_file() || !is_source(entry.path())) continue;
+        const std::string file = inside(top, entry.path());
+        // The module folder this file is in ("upload" for modules/upload/...).
+        const fs::path rel_to_modules = fs::path(file).lexically_relative("modules");
+        const std::string module = rel_to_modules.begin()->string();
+        std::ifstream in(entry.path());
+        std::string text;
+        int line = 0;
+        while (std::getline(in, text)) {
+            ++line;
+            std::smatch m;
+            if (!std::regex_search(text, m, kInclude)) continue;
+            const bool quoted = m[1] == "\"";
+            const std::string header = m[2];
+            std::vector<fs::path> candidates;
+            if (quoted) candidates.push_back(entry.path().parent_path() / header);
+            candidates.push_back(top / "server" / header);
+            candidates.push_back(top / header);
+            std::string found;
+            for (const auto& c : candidates) {
+                std::error_code ec;
+                if (fs::is_regular_file(c, ec)) {
+                    found = inside(top, c);
+                    if (found.empty()) found = "<outside the tree>";
+                    break;
+                }
+            }
+            if (found.empty()) {
+                // Not in the tree: a system or library header (<vector>,
+                // <uv.h>); a quoted one that is nowhere is a mistake.
+                if (quoted) out.push_back({file, line, header, "not found in the tree"});
+                continue;
+            }
+            if (found.rfind("modules/", 0) == 0) continue;  // a module's own header
+            if (found.rfind("server/", 0) != 0) {
+                out.push_back({file, line, header, "outside modules/ and server/ (" + found + ")"});
+                continue;
+            }
+            const std::string server_header = found.substr(std::string("server/").size());
+            bool ok = false;
+            for (const auto& a : kInterface)
+                if (server_header == a.header && (!a.only_under || module == a.only_under)) ok = true;
+            if (!ok) out.push_back({file, line, header, "server/" + server_header + " is not part of the module interface"});
+        }
+    }
+    return out;
+}
+
+std::string describe(const std::vector<Reach>& rs) {
+    std::string s;
+    for (const auto& r : rs) s += fmt::format("\n  {}:{}: #include {}: {}", r.file, r.line, r.header, r.what);
+    return s;
+}
+
+void write(const parley::test::TempDir& tmp, const std::string& rel, const std::string& content) {
+    fs::create_directories(fs::path(tmp.sub(rel)).parent_path());
+    tmp.write(rel, content);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(modules_interface_includes)
+
+BOOST_AUTO_TEST_CASE(modules_include_only_the_host_interface) {
+    const fs::path top(PARLEY_TEST_SRCDIR);
+    BOOST_REQUIRE_MESSAGE(fs::is_directory(top / "modules"), "modules: no modules/ under " << top);
+    const auto found = reaches(top);
+    BOOST_TEST(found.empty(), "modules: includes outside the host interface (tests/unit/modules/"
+                              "interface_includes_test.cpp lists what is allowed):"
+                                  << describe(found));
+    // The list names real headers, so it cannot silently allow a stale name.
+    for (const auto& a : kInterface)
+        BOOST_TEST(fs::is_regular_file(top / "server" / a.header), "modules: allowed header server/" << a.header
+                                                                                                  << " does not exist");
+}
+
+BOOST_AUTO_TEST_CASE(a_reach_into_the_server_is_found_and_named) {
+    parley::test::TempDir tmp;
+    for (const char* h : {"module/module_api.hpp", "router/rules.hpp", "store/invites.hpp", "net/tls.hpp",
+                          "xml/element.hpp"})
+        write(tmp, std::string("server/") + h, "#pragma once\n");
+    write(tmp, "tools/tool.hpp", "#pragma once\n");
+    write(tmp, "modules/b/service.hpp", "#pragma once\n");
+    write(tmp, "modules/upload/http.hpp", "#pragma once\n#include \"net/tls.hpp\"\n");
+    write(tmp, "modules/a/own.hpp", "#pragma once\n");
+    write(tmp, "modules/a/a.cpp",
+          "#include \"own.hpp\"\n"                          // 1: its own
+          "#include \"../b/service.hpp\"\n"                 // 2: another module's service header
+          "#include <vector>\n"                             // 3: the standard library
+          "#include \"module/module_api.hpp\"\n"            // 4: the interface
+          "  #  include <xml/element.hpp>\n"                // 5: the interface, written oddly
+          "#include \"router/rules.hpp\"\n"                 // 6: a reach
+          "#include \"../../server/store/invites.hpp\"\n"   // 7: a reach by a relative path
+          "#include \"net/tls.hpp\"\n"                      // 8: the known gap, but not for this module
+          "#include \"tools/tool.hpp\"\n"                   // 9: outside modules/ and server/
+          "#include \"missing.hpp\"\n");                    // 10: nowhere
+    const auto found = reaches(tmp.path());
+    std::vector<int> lines;
+    for (const auto& r : found) {
+        BOOST_TEST(r.file == "modules/a/a.cpp", "modules: " << r.file << " is clean" << describe(found));
+        lines.push_back(r.line);
+    }
+    std::sort(lines.begin(), lines.end());
+    BOOST_TEST(lines == (std::vector<int>{6, 7, 8, 9, 10}), "modules: the reaches found:" << describe(found));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
