@@ -178,3 +178,25 @@ tests_unit_parley_unit_SOURCES += modules/upload/upload.cpp modules/upload/slot_
 	tests/unit/modules/upload_test.cpp tests/unit/modules/upload_http_test.cpp
 tests_unit_parley_unit_LDADD += $(HTTP_PARSER_LIBS)
 EXTRA_DIST += modules/upload/README.md
+
+# archive: the compliance journal (archive/), fed by the routed hook; the
+# "archive/1" service for MAM and group chat.
+modules_LTLIBRARIES += modules/archive/mod_archive.la
+modules_archive_mod_archive_la_SOURCES = modules/archive/mod_archive.cpp \
+	modules/archive/archiver.hpp modules/archive/archiver.cpp modules/archive/journal_service.hpp \
+	modules/archive/prefs.hpp modules/archive/prefs.cpp
+modules_archive_mod_archive_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_archive_mod_archive_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_archive_mod_archive_la_LIBADD = libparley.la archive/libparley_archive.la
+tests_unit_parley_unit_SOURCES += modules/archive/archiver.cpp modules/archive/prefs.cpp tests/unit/modules/archive_test.cpp
+EXTRA_DIST += modules/archive/README.md
+
+# mam: XEP-0313 Message Archive Management over the archive service.
+modules_LTLIBRARIES += modules/mam/mod_mam.la
+modules_mam_mod_mam_la_SOURCES = modules/mam/mod_mam.cpp \
+	modules/mam/mam.hpp modules/mam/mam.cpp modules/mam/query.hpp modules/mam/query.cpp
+modules_mam_mod_mam_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_mam_mod_mam_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_mam_mod_mam_la_LIBADD = libparley.la archive/libparley_archive.la
+tests_unit_parley_unit_SOURCES += modules/mam/mam.cpp modules/mam/query.cpp tests/unit/modules/mam_test.cpp
+EXTRA_DIST += modules/mam/README.md

@@ -108,6 +108,7 @@ Status Offline::start(module::Host& host) {
     if (!db) return db.status();
     db_ = db.value();
     host.on_unavailable(0, [this](module::RoutedContext& c) { return take(c); });
+    host.on_routed(kStorePriority, [this](module::RoutedContext& c) { store(c); });
     host.on_session(module::SessionEvent::available, [this](const module::SessionInfo& s) {
         if (s.priority >= 0) request_flush(s.full_jid.bare(), s);
     });
@@ -161,16 +162,30 @@ module::HookResult Offline::take(module::RoutedContext& c) {
     if (c.stanza.child("no-store", kNsHints)) return module::HookResult::pass();
     if (!c.stanza.child("store", kNsHints) && chat_state_only(c.stanza)) return module::HookResult::handled();
 
+    // Taken: the routed hook below stores it, after the routed hooks of
+    // higher priority (the archive's stanza-id) have annotated it.
+    return module::HookResult::handled();
+}
+
+void Offline::store(module::RoutedContext& c) {
+    if (c.outcome.kind != module::RouteOutcome::Kind::taken_over || c.outcome.owner != "offline") return;
+    // take() also takes what it drops without a reply (XEP-0160 §3).
+    if (!c.stanza.child("store", kNsHints) && chat_state_only(c.stanza)) return;
     const xmpp::Jid user = c.to.bare();
     auto owner = owner_key(user);
-    if (!owner) return module::HookResult::reject(StanzaError::cancel("internal-server-error", owner.status().message()));
+    if (!owner) {
+        c.hold()->reject(StanzaError::cancel("internal-server-error", owner.status().message()));
+        return;
+    }
     const int64_t stamp = now_ms();
     std::string text = xml::to_string(with_delay(c.stanza, user.domain(), stamp), xmpp::kNsClient);
-    if (text.size() > settings_.max_message_bytes)
-        return module::HookResult::reject(StanzaError::modify(
+    if (text.size() > settings_.max_message_bytes) {
+        c.hold()->reject(StanzaError::modify(
             "policy-violation", fmt::format("the recipient is offline, and a message over {} bytes is not stored for "
                                             "later delivery",
                                             settings_.max_message_bytes)));
+        return;
+    }
     // The hold is taken only once the write was accepted: a refused write
     // bounces with its own error, not with the dropped hold's.
     auto hold = std::make_shared<std::shared_ptr<module::Hold>>();
@@ -182,11 +197,11 @@ module::HookResult Offline::take(module::RoutedContext& c) {
         [this, user, hold](Status st) { stored(user, st, *hold); });
     if (!s) {
         log::warn("offline", "cannot store a message for {}: {}", user.bare_str(), s.to_string());
-        return module::HookResult::reject(
+        c.hold()->reject(
             StanzaError::wait("resource-constraint", "the server cannot store messages for offline users now"));
+        return;
     }
     *hold = c.hold();
-    return module::HookResult::handled();
 }
 
 void Offline::stored(const xmpp::Jid& user, const Status& s, const std::shared_ptr<module::Hold>& hold) {

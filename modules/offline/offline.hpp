@@ -59,6 +59,9 @@ inline constexpr const char* kNsHints = "urn:xmpp:hints";
 inline constexpr const char* kNsChatStates = "http://jabber.org/protocol/chatstates";
 // Messages a flush hands over before it deletes them and reads on.
 inline constexpr size_t kBatch = 100;
+// Its routed hook runs after the archive's (500), which gives the stanza its
+// stanza-id, so that the copy stored for later delivery carries it too.
+inline constexpr int kStorePriority = 0;
 
 struct Settings {
     Quota quota;
@@ -85,7 +88,10 @@ private:
         std::deque<module::SessionInfo> waiting;  // sessions asking next, each once
     };
 
+    // The unavailable decision: takes what offline storage keeps.
     module::HookResult take(module::RoutedContext& c);
+    // The routed hook: writes what take() took, holding it until on disk.
+    void store(module::RoutedContext& c);
     void stored(const xmpp::Jid& user, const Status& s, const std::shared_ptr<module::Hold>& hold);
     void presence_in(const module::StanzaContext& c);
     // A deleted account (worker 0): its queue and user record go, durably,

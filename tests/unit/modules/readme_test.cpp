@@ -9,6 +9,7 @@
 #include "../modules/vcard/vcard.hpp"
 #include "../modules/version/software_version.hpp"
 #include "../modules/upload/upload.hpp"
+#include "modules/archive/archiver.hpp"
 #include "support/option_docs.hpp"
 
 using namespace parley;
@@ -36,6 +37,7 @@ BOOST_AUTO_TEST_CASE(readmes_document_every_option_with_its_default) {
     check("version", mod_version::kOptions, mod_version::kOptionCount);
     check("roster", mod_roster::kOptions, mod_roster::kOptionCount);
     check("offline", mod_offline::kOptions, mod_offline::kOptionCount);
+    check("archive", mod_archive::kOptions, mod_archive::kOptionCount);
     check("vcard", mod_vcard::kOptions, mod_vcard::kOptionCount);
     check("upload", mod_upload::kOptions, mod_upload::kOptionCount);
 }

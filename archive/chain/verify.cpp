@@ -1,0 +1,292 @@
+#include "archive/chain/verify.hpp"
+
+#include "archive/chain/checkpoint.hpp"
+#include "archive/journal/raw_db.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace parley::archive {
+
+namespace {
+
+using namespace layout;
+
+// Calls fn(key, value) for every key starting with `prefix`, in order.
+template <class Fn>
+Status each(MDB_txn* txn, MDB_dbi db, std::string_view prefix, Fn&& fn) {
+    return raw::scan(txn, db, prefix, {}, [&](std::string_view k, std::string_view v) {
+        fn(k, v);
+        return true;
+    });
+}
+
+bool exists(MDB_txn* txn, MDB_dbi db, std::string_view key) {
+    auto v = raw::get(txn, db, key);
+    return v && *v;
+}
+
+std::string id_text(uint64_t id) { return std::to_string(id); }
+
+// The walk of one segment's records, in id order.
+class SegmentWalk {
+public:
+    SegmentWalk(const ArchiveKeys& keys, uint32_t segment, Report& report, std::vector<Checkpoint> checkpoints)
+        : keys_(keys), segment_(segment), report_(report), tail_link_(kDigestBytes, '\0') {
+        for (Checkpoint& c : checkpoints) {
+            if (c.mac.empty() || !equal_constant_time(as_view(checkpoint_mac(keys, c)), c.mac)) {
+                add(Finding::Kind::segment, c.first, c.last,
+                    "a purge checkpoint (records " + id_text(c.first) + " to " + id_text(c.last) +
+                        ") does not verify");
+                continue;
+            }
+            ranges_.push_back({c.first, c.last});
+            by_prev_.emplace(c.prev, std::move(c));
+        }
+    }
+
+    // A record of this segment; returns whether it is authentic.
+    bool record(const RawRecord& r) {
+        ++report_.records;
+        Digest expect = Journal::link(keys_, segment_, r.prev, r.prev_link, r.id, r.flags, r.sealed);
+        if (!equal_constant_time(as_view(expect), r.link)) {
+            pending_.push_back(r.id);
+            return false;
+        }
+        settle_pending(r.prev);
+        for (auto [first, last] : ranges_)
+            if (r.id >= first && r.id <= last)
+                add(Finding::Kind::inserted, r.id, r.id,
+                    "record " + id_text(r.id) + " was purged by retention and is back");
+        if (r.prev != tail_id_) step_over_purges();
+        if (r.prev == tail_id_) {
+            if (r.prev_link != tail_link_)
+                add(Finding::Kind::segment, r.id, r.id,
+                    "record " + id_text(r.id) + " names another link for its predecessor than the chain has");
+        } else if (std::find(altered_.begin(), altered_.end(), r.prev) != altered_.end()) {
+            // Its predecessor was altered (reported); the chain goes on through it.
+        } else if (r.prev > tail_id_) {
+            add(Finding::Kind::removed, tail_id_, r.prev,
+                "records after " + (tail_id_ ? id_text(tail_id_) : std::string("the segment's start")) +
+                    " up to " + id_text(r.prev) + " are missing (record " + id_text(r.id) + " follows " +
+                    id_text(r.prev) + ")");
+        } else {
+            add(Finding::Kind::segment, r.id, r.id,
+                "record " + id_text(r.id) + " follows " + id_text(r.prev) + ", but " + id_text(tail_id_) +
+                    " stands between them");
+        }
+        tail_id_ = r.id;
+        tail_link_.assign(r.link);
+        ++in_chain_;
+        return true;
+    }
+
+    // The end of the segment's records, with its head (nullopt: missing).
+    void finish(const std::optional<SegmentHead>& head) {
+        ++report_.segments;
+        if (!head) {
+            settle_pending(0);
+            add(Finding::Kind::segment, 0, 0, "segment head missing");
+            return;
+        }
+        bool head_ok = equal_constant_time(as_view(Journal::segment_mac(keys_, *head)), head->mac);
+        settle_pending(head_ok ? head->last : 0);
+        if (!head_ok) {
+            add(Finding::Kind::segment, head->first, head->last, "segment head altered");
+            return;
+        }
+        if (head->last != tail_id_) step_over_purges();
+        bool last_altered = std::find(altered_.begin(), altered_.end(), head->last) != altered_.end();
+        if (head->last > tail_id_ && !last_altered) {
+            add(Finding::Kind::removed, tail_id_, head->last,
+                "records after " + (tail_id_ ? id_text(tail_id_) : std::string("the segment's start")) +
+                    " up to " + id_text(head->last) + " (the segment's last) are missing");
+        } else if (head->last == tail_id_ && head->last_link != tail_link_) {
+            add(Finding::Kind::segment, head->last, head->last, "segment head names another last link");
+        } else if (head->last < tail_id_) {
+            add(Finding::Kind::segment, head->last, tail_id_, "records stand after the segment head's last");
+        }
+        if (head->count != in_chain_ + altered_.size() + purged_ && !removed_reported_)
+            add(Finding::Kind::segment, head->first, head->last,
+                "the head counts " + std::to_string(head->count) + " records, the chain has " +
+                    std::to_string(in_chain_ + altered_.size()) + " and purges removed " + std::to_string(purged_));
+    }
+
+    uint64_t purged() const { return purged_; }
+
+private:
+    // Runs removed by retention, each under a valid checkpoint that starts
+    // right after the chain's tail: the chain goes on after them.
+    void step_over_purges() {
+        for (size_t steps = by_prev_.size(); steps > 0; --steps) {
+            auto it = by_prev_.find(tail_id_);
+            if (it == by_prev_.end()) return;
+            tail_id_ = it->second.last;
+            tail_link_ = it->second.last_link;
+            purged_ += it->second.count;
+            by_prev_.erase(it);
+        }
+    }
+
+    // Non-authentic records seen since the last authentic one: the one the
+    // chain references (`referenced`) was altered, the others inserted.
+    void settle_pending(uint64_t referenced) {
+        for (uint64_t id : pending_) {
+            if (id == referenced) {
+                altered_.push_back(id);
+                add(Finding::Kind::altered, id, id, "record " + id_text(id) + " was altered");
+            } else {
+                add(Finding::Kind::inserted, id, id, "record " + id_text(id) + " is not part of the chain");
+            }
+        }
+        pending_.clear();
+    }
+
+    void add(Finding::Kind kind, uint64_t first, uint64_t last, std::string text) {
+        if (kind == Finding::Kind::removed) removed_reported_ = true;
+        report_.findings.push_back({kind, segment_, first, last, std::move(text)});
+    }
+
+    const ArchiveKeys& keys_;
+    uint32_t segment_;
+    Report& report_;
+    uint64_t tail_id_ = 0;
+    std::string tail_link_;
+    uint64_t in_chain_ = 0;
+    uint64_t purged_ = 0;
+    std::map<uint64_t, Checkpoint> by_prev_;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges_;
+    bool removed_reported_ = false;
+    std::vector<uint64_t> pending_;
+    std::vector<uint64_t> altered_;
+};
+
+}  // namespace
+
+const char* to_string(Finding::Kind kind) {
+    switch (kind) {
+        case Finding::Kind::altered: return "altered";
+        case Finding::Kind::inserted: return "inserted";
+        case Finding::Kind::removed: return "removed";
+        case Finding::Kind::segment: return "segment";
+        case Finding::Kind::view_missing: return "view-missing";
+        case Finding::Kind::view_extra: return "view-extra";
+        case Finding::Kind::undecryptable: return "undecryptable";
+    }
+    return "unknown";
+}
+
+Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const VerifyOptions& options) {
+    Report report;
+    auto keys_r = journal.keys(txn, db);
+    if (!keys_r) {
+        if (keys_r.status().code() != "not-found") return keys_r.status();
+        bool any = false;
+        Status s = each(txn, db, std::string(1, kRecord), [&](std::string_view, std::string_view) { any = true; });
+        if (!s) return s;
+        if (any) return Status::error("corrupt", "the archive holds records but no keys");
+        return report;
+    }
+    const ArchiveKeys& keys = *keys_r;
+
+    std::map<uint32_t, SegmentHead> heads;
+    Status s = each(txn, db, std::string(1, kSegment), [&](std::string_view key, std::string_view value) {
+        if (key.size() != 5) return;
+        uint32_t seg = static_cast<uint32_t>(read_u64_be(std::string(4, '\0') + std::string(key.substr(1))));
+        auto h = parse_segment(seg, value);
+        if (h) heads.emplace(seg, *h);
+        else report.findings.push_back({Finding::Kind::segment, seg, 0, 0, "segment head unreadable"});
+    });
+    if (!s) return s;
+
+    std::string owner_tag = options.owner.empty() ? std::string() : Journal::owner_tag(keys, options.owner);
+    std::optional<SegmentWalk> walk;
+    uint32_t walking = 0;
+    auto finish = [&] {
+        if (!walk) return;
+        auto it = heads.find(walking);
+        walk->finish(it == heads.end() ? std::nullopt : std::optional<SegmentHead>(it->second));
+        report.purged += walk->purged();
+        if (it != heads.end()) heads.erase(it);
+        walk.reset();
+    };
+    s = each(txn, db, std::string(1, kRecord), [&](std::string_view key, std::string_view value) {
+        if (key.size() != 9) return;
+        uint64_t id = read_u64_be(key.substr(1));
+        uint32_t seg = segment_of(id);
+        if (!walk || seg != walking) {
+            finish();
+            auto cps = load_checkpoints(txn, db, seg);
+            walk.emplace(keys, seg, report, cps ? std::move(*cps) : std::vector<Checkpoint>{});
+            walking = seg;
+        }
+        auto raw = parse_record(id, value);
+        if (!raw) {
+            ++report.records;
+            report.findings.push_back({Finding::Kind::altered, seg, id, id, raw.status().message()});
+            return;
+        }
+        if (!walk->record(*raw) || !options.views) return;
+        auto entry = Journal::open_record(keys, *raw);
+        if (!entry) {
+            report.findings.push_back({Finding::Kind::undecryptable, seg, id, id, entry.status().message()});
+            return;
+        }
+        std::string id_be = u64_be(id);
+        for (const View& v : entry->views) {
+            if (!options.owner.empty() && v.owner != options.owner) continue;
+            std::string ok = std::string(1, kOwner) + Journal::owner_tag(keys, v.owner) + id_be;
+            std::string pk = std::string(1, kPeer) + Journal::peer_tag(keys, v.owner, v.peer) + id_be;
+            if ((!exists(txn, db, ok) || !exists(txn, db, pk)) &&
+                !view_purged(txn, db, keys, id, Journal::owner_tag(keys, v.owner)))
+                report.findings.push_back({Finding::Kind::view_missing, seg, id, id,
+                                           "record " + id_text(id) + " is missing from the archive of " + v.owner});
+        }
+    });
+    if (!s) return s;
+    finish();
+    for (auto& [seg, head] : heads) {
+        // A head whose records are all gone.
+        auto cps = load_checkpoints(txn, db, seg);
+        SegmentWalk empty(keys, seg, report, cps ? std::move(*cps) : std::vector<Checkpoint>{});
+        empty.finish(head);
+        report.purged += empty.purged();
+    }
+
+    if (options.views) {
+        // Every view key must name a record that belongs to that view. The
+        // owner and peer are only known as tags, so the record is opened and
+        // its views' tags compared.
+        for (char kind : {kOwner, kPeer}) {
+            std::string prefix(1, kind);
+            if (!owner_tag.empty() && kind == kOwner) prefix += owner_tag;
+            s = each(txn, db, prefix, [&](std::string_view key, std::string_view) {
+                if (key.size() != 1 + kIndexTagBytes + 8) return;
+                std::string_view tag = key.substr(1, kIndexTagBytes);
+                uint64_t id = read_u64_be(key.substr(1 + kIndexTagBytes));
+                auto rec = journal.get(txn, db, id);
+                bool belongs = false;
+                if (rec && *rec) {
+                    for (const View& v : (*rec)->entry.views) {
+                        if (!options.owner.empty() && v.owner != options.owner) continue;
+                        std::string t = kind == kOwner ? Journal::owner_tag(keys, v.owner)
+                                                       : Journal::peer_tag(keys, v.owner, v.peer);
+                        if (t == tag) belongs = true;
+                    }
+                    if (!options.owner.empty() && kind == kPeer && !belongs) return;  // another owner's view
+                } else if (!options.owner.empty() && kind == kPeer) {
+                    return;  // cannot tell whose; the owner view check reports it
+                }
+                if (!belongs)
+                    report.findings.push_back({Finding::Kind::view_extra, segment_of(id), id, id,
+                                               "a view lists record " + id_text(id) + ", which does not belong to it"});
+            });
+            if (!s) return s;
+        }
+    }
+    return report;
+}
+
+}  // namespace parley::archive

@@ -1,0 +1,379 @@
+#include "archiver.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "log/log.hpp"
+#include "prefs.hpp"
+#include "xml/serializer.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::mod_archive {
+
+namespace {
+
+const char* const kDurability[] = {"durable", "async", nullptr};
+const char* const kDefaults[] = {"always", "never", "roster", nullptr};
+constexpr std::string_view kNsCarbons = "urn:xmpp:carbons:2";
+constexpr std::string_view kNsMam = "urn:xmpp:mam:2";
+
+uint64_t now_ms() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
+archive::Origin origin_of(module::Origin o) {
+    switch (o) {
+        case module::Origin::local_client: return archive::Origin::local_client;
+        case module::Origin::server: return archive::Origin::server;
+        case module::Origin::remote_server: return archive::Origin::remote;
+    }
+    return archive::Origin::server;
+}
+
+// XEP-0313 §5.1.1 (and XEP-0334): what a user's archive keeps.
+bool archivable(const xml::Element& m) {
+    std::string_view type = m.attr_or("type");
+    if (!type.empty() && type != "chat" && type != "normal") return false;
+    if (m.child("no-store", kNsHints) || m.child("no-permanent-store", kNsHints)) return false;
+    return m.child("body", xmpp::kNsClient) != nullptr || m.child("store", kNsHints) != nullptr;
+}
+
+// A copy the server makes of a message it journaled already.
+bool server_copy(const xml::Element& m) {
+    return m.child("sent", kNsCarbons) || m.child("received", kNsCarbons) || m.child("result", kNsMam);
+}
+
+}  // namespace
+
+const module::XepInfo kXeps[] = {
+    {"0359", "0.7.0", "partial: <stanza-id/> on delivered messages that a local account's archive keeps; forged ones "
+                      "claiming our addresses are removed (origin-id is kept as the client sent it)"},
+};
+const size_t kXepCount = std::size(kXeps);
+
+const config::OptionSpec kOptions[] = {
+    {.name = "key_file",
+     .type = config::OptionType::string,
+     .default_value = nullptr,
+     .help = "the archive's key file (64 hex digits, mode 0600; parleyctl archive keygen makes one); relative to the "
+             "config file",
+     .required = true},
+    {"compliance", config::OptionType::boolean, "false",
+     "keep every message stanza in the journal whatever users ask (MAM preferences, no-store hints); disclosed in "
+     "disco"},
+    {.name = "durability",
+     .type = config::OptionType::string,
+     .default_value = "durable",
+     .help = "durable: deliver a message only once its record is on disk; async: deliver at once and write behind "
+             "(a crash may lose the last records)",
+     .choices = kDurability},
+    {.name = "default_prefs",
+     .type = config::OptionType::string,
+     .default_value = "always",
+     .help = "which messages a user's own archive keeps until the user sets preferences: always, never, or roster "
+             "(only with contacts in the roster)",
+     .choices = kDefaults},
+};
+const size_t kOptionCount = std::size(kOptions);
+
+Result<Settings> read_settings(const config::Section& section) {
+    Settings s;
+    std::string path = section.get_string("key_file", "");
+    if (path.empty()) return Status::error("config", section.where("key_file") + ": the archive needs a key file");
+    std::filesystem::path p(path);
+    if (p.is_relative() && !section.file.empty()) p = std::filesystem::path(section.file).parent_path() / p;
+    s.key_file = p.lexically_normal().string();
+    s.compliance = section.get_bool("compliance", false);
+    s.durable = section.get_string("durability", "durable") == "durable";
+    s.default_prefs = archive::parse_default(section.get_string("default_prefs", "always"))
+                          .value_or(archive::Prefs::Default::always);
+    return s;
+}
+
+Plan plan(const PlanInput& in) {
+    Plan p;
+    if (in.stanza.name() != "message") return p;
+    if (in.outcome == module::RouteOutcome::Kind::consumed) return p;
+    if (in.origin == module::Origin::server && (in.journaled_before || server_copy(in.stanza))) return p;
+    if (archivable(in.stanza)) {
+        const xmpp::Jid from = in.from.bare(), to = in.to.bare();
+        if (in.from_local_account && in.origin == module::Origin::local_client) {
+            p.views.push_back({from.bare_str(), to.bare_str()});
+            p.sender_view = true;
+        }
+        const bool reached = in.outcome == module::RouteOutcome::Kind::delivered ||
+                             in.outcome == module::RouteOutcome::Kind::taken_over;
+        if (in.to_local_account && reached && !(p.views.size() == 1 && from == to)) {
+            p.views.push_back({to.bare_str(), from.bare_str()});
+            p.recipient_view = true;
+        } else if (in.to_local_account && reached) {
+            p.recipient_view = true;  // to oneself: one view, and the copy still gets its id
+        }
+    }
+    p.journal = in.compliance || !p.views.empty();
+    return p;
+}
+
+void apply_prefs(Plan& p, bool compliance, const std::function<bool(const archive::View&)>& keeps) {
+    // Views are the sender's, then the recipient's; one view when the
+    // message goes to oneself.
+    const bool self = p.sender_view && p.recipient_view && p.views.size() == 1;
+    const std::string sender = p.sender_view ? p.views.front().owner : std::string();
+    const std::string recipient = p.recipient_view && !p.views.empty() ? p.views.back().owner : std::string();
+    std::vector<archive::View> kept;
+    for (archive::View& v : p.views)
+        if (keeps(v)) kept.push_back(std::move(v));
+    auto kept_for = [&](const std::string& owner) {
+        return std::any_of(kept.begin(), kept.end(), [&](const archive::View& k) { return k.owner == owner; });
+    };
+    if (self) {
+        p.sender_view = p.recipient_view = !kept.empty();
+    } else {
+        if (p.sender_view) p.sender_view = kept_for(sender);
+        if (p.recipient_view) p.recipient_view = kept_for(recipient);
+    }
+    p.views = std::move(kept);
+    p.journal = compliance || !p.views.empty();
+}
+
+size_t strip_stanza_ids(xml::Element& stanza, const std::function<bool(std::string_view by)>& is_ours) {
+    std::vector<xml::Element> keep;
+    size_t found = 0, removed = 0;
+    for (const xml::Element& c : stanza.children()) {
+        if (c.name() != "stanza-id" || c.ns() != kNsSid) continue;
+        ++found;
+        if (is_ours(c.attr_or("by"))) ++removed;
+        else keep.push_back(c);
+    }
+    if (removed == 0) return 0;
+    stanza.remove_children("stanza-id", kNsSid);
+    for (xml::Element& k : keep) stanza.add_child(std::move(k));
+    (void)found;
+    return removed;
+}
+
+// Service
+
+Status Service::start(module::ServiceHost& host) {
+    auto s = read_settings(host.config());
+    if (!s) return s.status();
+    settings_ = *s;
+    auto key = archive::read_key_file(settings_.key_file);
+    if (!key) return key.status();
+    journal_.emplace(*key);
+    dbs_.assign(host.worker_count(), nullptr);
+    prefs_dbs_.assign(host.worker_count(), nullptr);
+    return Status::ok();
+}
+
+std::shared_ptr<module::Database> Service::database(unsigned worker) const {
+    return worker < dbs_.size() ? dbs_[worker] : nullptr;
+}
+
+void Service::attach(unsigned worker, std::shared_ptr<module::Database> journal,
+                     std::shared_ptr<module::Database> prefs) {
+    if (worker >= dbs_.size()) return;
+    dbs_[worker] = std::move(journal);
+    prefs_dbs_[worker] = std::move(prefs);
+}
+
+void Service::detach(unsigned worker) {
+    if (worker >= dbs_.size()) return;
+    dbs_[worker].reset();
+    prefs_dbs_[worker].reset();
+}
+
+Result<archive::Prefs> Service::prefs(unsigned worker, const std::string& owner) const {
+    archive::Prefs out;
+    out.default_mode = settings_.default_prefs;
+    auto db = worker < prefs_dbs_.size() ? prefs_dbs_[worker] : nullptr;
+    if (!db) return out;
+    Status s = db->read([&](const store::Txn& txn, MDB_dbi dbi) {
+        auto p = load_prefs(txn, dbi, owner);
+        if (!p) return p.status();
+        if (*p) out = **p;
+        return Status::ok();
+    });
+    if (!s) return s;
+    return out;
+}
+
+Status Service::set_prefs(module::Host& host, const std::string& owner, archive::Prefs prefs,
+                          std::function<void(Status)> done) {
+    auto db = host.worker_index() < prefs_dbs_.size() ? prefs_dbs_[host.worker_index()] : nullptr;
+    if (!db) return Status::error("stopped", "the archive is not open on this worker");
+    return db->write([owner, prefs = std::move(prefs)](store::Txn& txn,
+                                                       MDB_dbi dbi) { return store_prefs(txn, dbi, owner, prefs); },
+                     std::move(done));
+}
+
+void Service::observe_last(uint64_t id) {
+    std::lock_guard lock(order_);
+    last_ = std::max(last_, id);
+}
+
+Result<uint64_t> Service::append(module::Host& host, archive::Entry entry, std::function<void(Status)> done) {
+    auto db = database(host.worker_index());
+    if (!db) return Status::error("stopped", "the archive is not open on this worker");
+    std::lock_guard lock(order_);
+    const uint64_t id = archive::next_id(last_, now_ms());
+    // The function may run more than once (the writer's retry when the map
+    // grows): it only reads what it captured and touches the transaction.
+    Status s = db->write(
+        [journal = *journal_, id, entry = std::move(entry)](store::Txn& txn, MDB_dbi dbi) {
+            auto r = journal.append_at(txn.handle(), dbi, id, entry);
+            return r ? Status::ok() : r.status();
+        },
+        std::move(done));
+    if (!s) return s;
+    last_ = id;
+    return id;
+}
+
+// Archiver
+
+Status Archiver::start(module::Host& host) {
+    host_ = &host;
+    service_ = dynamic_cast<Service*>(module::service<archive::JournalService>(host));
+    if (!service_) return Status::error("config", "the archive service did not start");
+    auto db = host.open_database({"journal", 1, {}, "archive"});
+    if (!db) return db.status();
+    db_ = db.value();
+    Status checked = db_->read([this](const store::Txn& txn, MDB_dbi dbi) {
+        if (Status k = service_->journal().check_key(txn.handle(), dbi); !k) return k;
+        auto last = service_->journal().last_id(txn.handle(), dbi);
+        if (!last) return last.status();
+        service_->observe_last(*last);
+        return Status::ok();
+    });
+    if (!checked) return Status::error(checked.code(), "archive (" + host.data_dir() + "): " + checked.message());
+    auto prefs = host.open_database({kPrefsDatabase, kPrefsVersion, {}, ""});
+    if (!prefs) return prefs.status();
+    prefs_db_ = prefs.value();
+    roster_ = module::service<roster::RosterService>(host);
+    service_->attach(host.worker_index(), db_, prefs_db_);
+    alive_ = std::make_shared<bool>(true);
+
+    host.hook(module::HookPoint::stanza_in, kRoutedPriority, [this](module::StanzaContext& c) {
+        if (c.stanza.name() == "message" && c.from_local_client)
+            strip_stanza_ids(c.stanza, [this](std::string_view by) { return ours(by); });
+        return module::HookResult::pass();
+    });
+    host.on_routed(kRoutedPriority, [this](module::RoutedContext& c) { on_routed(c); });
+    host.hook(module::HookPoint::stanza_out, kRoutedPriority, [this](module::StanzaContext& c) { return on_out(c); });
+    if (service_->compliance()) host.disco_feature("urn:xmpp:parley:compliance-archive:0");
+    return Status::ok();
+}
+
+void Archiver::stop() {
+    alive_.reset();
+    if (service_ && host_) service_->detach(host_->worker_index());
+    db_.reset();
+    prefs_db_.reset();
+}
+
+bool Archiver::ours(std::string_view jid) const {
+    auto j = xmpp::Jid::parse(jid);
+    return j && host_->is_local_domain(j->domain());
+}
+
+bool Archiver::local_account(const xmpp::Jid& jid) const {
+    return jid.has_node() && host_->is_local_domain(jid.domain());
+}
+
+bool Archiver::view_keeps(const archive::View& v) const {
+    auto p = service_->prefs(host_->worker_index(), v.owner);
+    if (!p) {
+        // Keeping too much is the safe side of a failed read.
+        log::warn("archive", "cannot read the archiving preferences of {}: {}", v.owner, p.status().to_string());
+        return true;
+    }
+    bool in_roster = false;
+    if (p->default_mode == archive::Prefs::Default::roster && roster_) {
+        auto owner = xmpp::Jid::parse(v.owner);
+        auto peer = xmpp::Jid::parse(v.peer);
+        if (owner && peer) {
+            auto item = roster_->item(host_->worker_index(), *owner, *peer);
+            in_roster = item && *item && (*item)->in_roster;
+        }
+    }
+    return archive::keeps(*p, v.peer, in_roster);
+}
+
+module::HookResult Archiver::on_out(module::StanzaContext& c) {
+    // A stanza-id for another of our accounts' archives stays out of what
+    // this one receives (XEP-0313 §4.1.3); it was meant for carbon copies.
+    if (c.stanza.name() != "message" || !c.stanza.child("stanza-id", kNsSid)) return module::HookResult::pass();
+    const std::string me = c.to.bare_str();
+    strip_stanza_ids(c.stanza, [&](std::string_view by) { return by != me && ours(by); });
+    return module::HookResult::pass();
+}
+
+void Archiver::on_routed(module::RoutedContext& c) {
+    if (c.stanza.name() != "message") return;
+    const std::string by = c.to.bare_str();
+    bool journaled_before = false;
+    if (c.origin == module::Origin::server) {
+        for (const xml::Element& e : c.stanza.children())
+            if (e.name() == "stanza-id" && e.ns() == kNsSid && e.attr_or("by") == by) journaled_before = true;
+    }
+    Plan p = plan({c.stanza, c.from, c.to, c.origin, c.outcome.kind, local_account(c.from), local_account(c.to),
+                   service_->compliance(), journaled_before});
+    if (!p.views.empty())
+        apply_prefs(p, service_->compliance(), [this](const archive::View& v) { return view_keeps(v); });
+    if (!p.journal) return;
+
+    archive::Entry e;
+    e.from = c.from.str();
+    e.to = c.to.str();
+    e.type = c.stanza.attr_or("type").empty() ? "normal" : std::string(c.stanza.attr_or("type"));
+    e.origin = origin_of(c.origin);
+    e.outcome = module::to_string(c.outcome.kind);
+    e.views = std::move(p.views);
+    e.stanza = xml::to_string(c.stanza, xmpp::kNsClient);
+
+    const bool durable = service_->durable();
+    auto hold = std::make_shared<std::shared_ptr<module::Hold>>();
+    std::weak_ptr<bool> alive = alive_;
+    auto id = service_->append(*host_, std::move(e), [this, alive, hold, durable](Status s) {
+        if (alive.expired()) return;
+        if (!s) {
+            log::error("archive", "a journal record was not written: {}", s.to_string());
+            if (durable) ++counters_.refused;
+            else ++counters_.lost;
+            if (*hold)
+                (*hold)->reject(s.code() == "map-full"
+                                    ? StanzaError::wait("resource-constraint", "the archive's storage is full")
+                                    : StanzaError::wait("internal-server-error", "the message could not be archived"));
+            return;
+        }
+        ++counters_.journaled;
+        if (*hold) (*hold)->release();
+    });
+    if (!id) {
+        log::warn("archive", "cannot archive a message now: {}", id.status().to_string());
+        if (durable) {
+            ++counters_.refused;
+            c.hold()->reject(StanzaError::wait("resource-constraint", "the archive cannot keep up; try again later"));
+        } else {
+            ++counters_.lost;
+        }
+        return;
+    }
+    if (durable) *hold = c.hold();
+    auto give = [&](const std::string& owner) {
+        strip_stanza_ids(c.stanza, [&owner](std::string_view b) { return b == owner; });
+        xml::Element& sid = c.stanza.add_child("stanza-id", std::string(kNsSid));
+        sid.set_attr("id", archive::stanza_id_text(*id));
+        sid.set_attr("by", owner);
+    };
+    if (p.recipient_view) give(by);
+    if (p.sender_view && c.from.bare_str() != by) give(c.from.bare_str());
+}
+
+}  // namespace parley::mod_archive

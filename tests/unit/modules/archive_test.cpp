@@ -1,0 +1,428 @@
+#define BOOST_TEST_DYN_LINK
+#include "modules/archive/archiver.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <sys/stat.h>
+
+#include "modules/archive/prefs.hpp"
+#include "support/env_database.hpp"
+#include "support/fake_host.hpp"
+#include "support/temp_dir.hpp"
+#include "xml/serializer.hpp"
+
+using namespace parley;
+using namespace parley::mod_archive;
+using Kind = module::RouteOutcome::Kind;
+
+namespace {
+
+xmpp::Jid jid(const std::string& s) { return xmpp::Jid::parse(s).value(); }
+
+xml::Element msg(const std::string& type, bool body = true) {
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    if (!type.empty()) m.set_attr("type", type);
+    m.set_attr("id", "m1");
+    if (body) m.add_child("body", std::string(xmpp::kNsClient)).add_text("hello");
+    return m;
+}
+
+Plan plan_for(const xml::Element& m, Kind outcome, bool compliance = false,
+              module::Origin origin = module::Origin::local_client, const std::string& from = "alice@example.org/a",
+              const std::string& to = "bob@example.org", bool before = false) {
+    xmpp::Jid f = jid(from), t = jid(to);
+    bool fl = f.domain() == "example.org", tl = t.domain() == "example.org";
+    return plan({m, f, t, origin, outcome, fl, tl, compliance, before});
+}
+
+class FakeServiceHost final : public module::ServiceHost {
+public:
+    explicit FakeServiceHost(config::Section s) : section_(std::move(s)) {}
+    const config::Section& config() const override { return section_; }
+    unsigned worker_count() const override { return 1; }
+    module::Service* service(std::string_view) const override { return nullptr; }
+
+private:
+    config::Section section_;
+};
+
+class FakeHold final : public module::Hold {
+public:
+    void release() override { ++released; }
+    void reject(const StanzaError& e) override {
+        ++rejected;
+        error = e;
+    }
+    int released = 0, rejected = 0;
+    StanzaError error;
+};
+
+class FakeRouted final : public module::RoutedContext {
+public:
+    FakeRouted(xml::Element& s, const xmpp::Jid& f, const xmpp::Jid& t, module::Origin o,
+               const module::RouteOutcome& out)
+        : RoutedContext(s, f, t, o, out) {}
+    std::shared_ptr<module::Hold> hold() override {
+        holds.push_back(std::make_shared<FakeHold>());
+        return holds.back();
+    }
+    void when_done(std::function<void(const StanzaError*)>) override {}
+    std::vector<std::shared_ptr<FakeHold>> holds;
+};
+
+struct ArchiverFixture {
+    test::TempDir tmp;
+    std::unique_ptr<store::Env> env;
+    std::shared_ptr<test::EnvDatabase> db;
+    std::shared_ptr<test::EnvDatabase> prefs_db;
+    Service service;
+    test::FakeHost host;
+    Archiver archiver;
+    std::string opened_environment;
+
+    explicit ArchiverFixture(const std::string& durability = "durable", bool compliance = false) {
+        std::string key = tmp.sub("archive.key");
+        BOOST_REQUIRE(archive::create_key_file(key));
+        config::Section s;
+        s.values["key_file"] = {key, 1};
+        s.values["durability"] = {durability, 2};
+        s.values["compliance"] = {compliance, 3};
+        FakeServiceHost sh(s);
+        Status st = service.start(sh);
+        BOOST_REQUIRE_MESSAGE(st, st.to_string());
+        auto e = store::Env::open(tmp.sub("archive"), size_t{16} << 20);
+        BOOST_REQUIRE(e);
+        env = std::move(e.value());
+        auto d = env->database("archive.journal", 1);
+        BOOST_REQUIRE(d);
+        db = std::make_shared<test::EnvDatabase>(*env, d.value());
+        auto pd = env->database("archive.prefs", 1);
+        BOOST_REQUIRE(pd);
+        prefs_db = std::make_shared<test::EnvDatabase>(*env, pd.value());
+        host.database = [this](const module::DatabaseSpec& spec) -> Result<std::shared_ptr<module::Database>> {
+            if (spec.name == "prefs") return std::shared_ptr<module::Database>(prefs_db);
+            opened_environment = spec.environment;
+            return std::shared_ptr<module::Database>(db);
+        };
+        host.services[archive::JournalService::kServiceName] = &service;
+        st = archiver.start(host);
+        BOOST_REQUIRE_MESSAGE(st, st.to_string());
+    }
+    ~ArchiverFixture() { archiver.stop(); }
+
+    // Routes `m` through the archive's routed hook.
+    std::unique_ptr<FakeRouted> route(xml::Element& m, const std::string& from, const std::string& to,
+                                      Kind kind = Kind::delivered,
+                                      module::Origin origin = module::Origin::local_client) {
+        static xmpp::Jid f, t;
+        f = jid(from);
+        t = jid(to);
+        static module::RouteOutcome out;
+        out = {};
+        out.kind = kind;
+        auto c = std::make_unique<FakeRouted>(m, f, t, origin, out);
+        BOOST_REQUIRE(host.routed.size() == 1u);
+        host.routed[0](*c);
+        return c;
+    }
+    std::optional<archive::Record> record(uint64_t id) {
+        std::optional<archive::Record> out;
+        Status s = db->read([&](const store::Txn& t, MDB_dbi d) {
+            auto r = service.journal().get(t.handle(), d, id);
+            if (!r) return r.status();
+            out = *r;
+            return Status::ok();
+        });
+        BOOST_REQUIRE_MESSAGE(s, s.to_string());
+        return out;
+    }
+};
+
+const xml::Element* stanza_id(const xml::Element& m) { return m.child("stanza-id", kNsSid); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(archive_module)
+
+BOOST_AUTO_TEST_CASE(plan_follows_mam_rules) {
+    Plan p = plan_for(msg("chat"), Kind::delivered);
+    BOOST_TEST(p.journal);
+    BOOST_REQUIRE(p.views.size() == 2u);
+    BOOST_TEST(p.views[0].owner == "alice@example.org");
+    BOOST_TEST(p.views[0].peer == "bob@example.org");
+    BOOST_TEST(p.views[1].owner == "bob@example.org");
+    BOOST_TEST(p.views[1].peer == "alice@example.org");
+    BOOST_TEST(p.recipient_view);
+
+    BOOST_TEST(plan_for(msg(""), Kind::taken_over).views.size() == 2u);  // normal, stored offline
+    Plan bounced = plan_for(msg("chat"), Kind::no_account);
+    BOOST_TEST(bounced.views.size() == 1u);  // the sender's only
+    BOOST_TEST(!bounced.recipient_view);
+    for (const char* type : {"headline", "error", "groupchat"}) {
+        BOOST_TEST(!plan_for(msg(type), Kind::delivered).journal, type);
+        Plan c = plan_for(msg(type), Kind::delivered, true);
+        BOOST_TEST(c.journal, type);
+        BOOST_TEST(c.views.empty(), type);
+    }
+    // A chat state without a body: journaled only in compliance mode.
+    BOOST_TEST(!plan_for(msg("chat", false), Kind::delivered).journal);
+    BOOST_TEST(plan_for(msg("chat", false), Kind::delivered, true).journal);
+    xml::Element stored = msg("chat", false);
+    stored.add_child("store", std::string(kNsHints));
+    BOOST_TEST(plan_for(stored, Kind::delivered).views.size() == 2u);
+    // XEP-0334: the sender asked it not be kept.
+    for (const char* hint : {"no-store", "no-permanent-store"}) {
+        xml::Element m = msg("chat");
+        m.add_child(hint, std::string(kNsHints));
+        BOOST_TEST(!plan_for(m, Kind::delivered).journal, hint);
+        Plan c = plan_for(m, Kind::delivered, true);
+        BOOST_TEST(c.journal, hint);
+        BOOST_TEST(c.views.empty(), hint);
+    }
+    // Copies of what was journaled already are not journaled again.
+    xml::Element carbon = msg("chat", false);
+    carbon.add_child("received", "urn:xmpp:carbons:2");
+    BOOST_TEST(!plan_for(carbon, Kind::delivered, true, module::Origin::server).journal);
+    BOOST_TEST(!plan_for(msg("chat"), Kind::delivered, true, module::Origin::server, "alice@example.org/a",
+                         "bob@example.org", true)
+                    .journal);
+    BOOST_TEST(!plan_for(msg("chat"), Kind::consumed, true).journal);
+    // To oneself: one view, and the copy gets its stanza-id.
+    Plan self = plan_for(msg("chat"), Kind::delivered, false, module::Origin::local_client, "alice@example.org/a",
+                         "alice@example.org/b");
+    BOOST_TEST(self.views.size() == 1u);
+    BOOST_TEST(self.recipient_view);
+    // From another server: the recipient's view only.
+    Plan remote = plan_for(msg("chat"), Kind::delivered, false, module::Origin::remote_server, "zed@remote.example/x",
+                           "bob@example.org");
+    BOOST_REQUIRE(remote.views.size() == 1u);
+    BOOST_TEST(remote.views[0].owner == "bob@example.org");
+    // To another server (bounced until federation): the sender's view.
+    Plan out = plan_for(msg("chat"), Kind::bounced, false, module::Origin::local_client, "alice@example.org/a",
+                        "zed@remote.example");
+    BOOST_REQUIRE(out.views.size() == 1u);
+    BOOST_TEST(out.views[0].owner == "alice@example.org");
+    BOOST_TEST(!plan_for(xml::Element("presence", std::string(xmpp::kNsClient)), Kind::delivered, true).journal);
+}
+
+BOOST_AUTO_TEST_CASE(prefs_rules_and_codec) {
+    archive::Prefs p;
+    BOOST_TEST(archive::keeps(p, "x@y", false));
+    p.default_mode = archive::Prefs::Default::never;
+    p.always = {"friend@y"};
+    BOOST_TEST(!archive::keeps(p, "x@y", true));
+    BOOST_TEST(archive::keeps(p, "friend@y", false));
+    p.default_mode = archive::Prefs::Default::roster;
+    p.never = {"friend@y", "spam@z"};
+    BOOST_TEST(!archive::keeps(p, "friend@y", true));  // never wins
+    BOOST_TEST(archive::keeps(p, "x@y", true));
+    BOOST_TEST(!archive::keeps(p, "x@y", false));
+    auto back = decode_prefs(encode_prefs(p));
+    BOOST_REQUIRE(back);
+    BOOST_TEST((*back == p));
+    BOOST_TEST(!decode_prefs(""));
+    BOOST_TEST(!decode_prefs(std::string(1, '\x03')));
+    BOOST_TEST(!decode_prefs(encode_prefs(p) + "x"));
+    BOOST_TEST((archive::parse_default("roster") == archive::Prefs::Default::roster));
+    BOOST_TEST(!archive::parse_default("sometimes"));
+}
+
+BOOST_AUTO_TEST_CASE(prefs_drop_views) {
+    Plan p = plan_for(msg("chat"), Kind::delivered);
+    apply_prefs(p, false, [](const archive::View& v) { return v.owner != "bob@example.org"; });
+    BOOST_TEST(p.journal);
+    BOOST_REQUIRE(p.views.size() == 1u);
+    BOOST_TEST(p.views[0].owner == "alice@example.org");
+    BOOST_TEST(p.sender_view);
+    BOOST_TEST(!p.recipient_view);
+    Plan none = plan_for(msg("chat"), Kind::delivered);
+    apply_prefs(none, false, [](const archive::View&) { return false; });
+    BOOST_TEST(!none.journal);
+    BOOST_TEST(!none.sender_view);
+    Plan kept = plan_for(msg("chat"), Kind::delivered);
+    apply_prefs(kept, true, [](const archive::View&) { return false; });
+    BOOST_TEST(kept.journal);  // compliance keeps it
+    BOOST_TEST(kept.views.empty());
+}
+
+BOOST_AUTO_TEST_CASE(stored_prefs_apply) {
+    ArchiverFixture f;
+    archive::Prefs never;
+    never.default_mode = archive::Prefs::Default::never;
+    int done = 0;
+    BOOST_REQUIRE(f.service.set_prefs(f.host, "bob@example.org", never, [&](Status s) {
+        BOOST_TEST(s.is_ok());
+        ++done;
+    }));
+    f.prefs_db->flush();
+    BOOST_TEST(done == 1);
+    auto read = f.service.prefs(0, "bob@example.org");
+    BOOST_REQUIRE(read);
+    BOOST_TEST((*read == never));
+    BOOST_TEST((f.service.prefs(0, "alice@example.org")->default_mode == archive::Prefs::Default::always));
+    xml::Element m = msg("chat");
+    auto c = f.route(m, "alice@example.org/a", "bob@example.org");
+    // Kept for alice only: no stanza-id for bob.
+    BOOST_TEST((!stanza_id(m) || stanza_id(m)->attr_or("by") == "alice@example.org"));
+    BOOST_TEST(f.db->flush() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(strip_only_ours) {
+    xml::Element m = msg("chat");
+    m.add_child("stanza-id", std::string(kNsSid)).set_attr("by", "bob@example.org");
+    m.add_child("stanza-id", std::string(kNsSid)).set_attr("by", "room@muc.elsewhere");
+    size_t n = strip_stanza_ids(m, [](std::string_view by) { return by == "bob@example.org"; });
+    BOOST_TEST(n == 1u);
+    BOOST_REQUIRE(stanza_id(m));
+    BOOST_TEST(stanza_id(m)->attr_or("by") == "room@muc.elsewhere");
+}
+
+BOOST_AUTO_TEST_CASE(durable_holds_until_on_disk_and_gives_stanza_id) {
+    ArchiverFixture f;
+    BOOST_TEST(f.opened_environment == "archive");
+    xml::Element m = msg("chat");
+    auto c = f.route(m, "alice@example.org/a", "bob@example.org");
+    BOOST_REQUIRE(c->holds.size() == 1u);
+    BOOST_TEST(c->holds[0]->released == 0);  // not on disk yet
+    const xml::Element* sid = stanza_id(m);
+    BOOST_REQUIRE(sid);
+    BOOST_TEST(sid->attr_or("by") == "bob@example.org");
+    // The sender's id (the same record) rides along for carbon copies...
+    std::vector<std::string> bys;
+    for (const xml::Element& e : m.children())
+        if (e.name() == "stanza-id") bys.push_back(std::string(e.attr_or("by")) + "=" + std::string(e.attr_or("id")));
+    BOOST_REQUIRE(bys.size() == 2u);
+    BOOST_TEST(bys[1] == "alice@example.org=" + std::string(sid->attr_or("id")));
+    // ...and is removed from what bob receives.
+    xml::Element delivered = m;
+    xmpp::Jid bob = jid("bob@example.org/b"), alice = jid("alice@example.org/a");
+    module::StanzaContext out{delivered, alice, bob, false, 7};
+    for (auto& [point, prio, fn] : f.host.hooks)
+        if (point == module::HookPoint::stanza_out) fn(out);
+    BOOST_TEST(delivered.child_count() == 2u);  // body and bob's stanza-id
+    BOOST_TEST(stanza_id(delivered)->attr_or("by") == "bob@example.org");
+    auto id = archive::parse_stanza_id(sid->attr_or("id"));
+    BOOST_REQUIRE(id);
+    BOOST_TEST(!f.record(*id));
+    BOOST_TEST(f.db->flush() == 1u);
+    BOOST_TEST(c->holds[0]->released == 1);
+    auto r = f.record(*id);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->entry.from == "alice@example.org/a");
+    BOOST_TEST(r->entry.outcome == "delivered");
+    BOOST_TEST(r->entry.views.size() == 2u);
+    // The journal keeps the stanza as it was routed, before the stanza-id.
+    BOOST_TEST(r->entry.stanza.find("stanza-id") == std::string::npos);
+    BOOST_TEST(r->entry.stanza.find("<body>hello</body>") != std::string::npos);
+    BOOST_TEST(f.archiver.counters().journaled == 1u);
+
+    // Ids increase, and a second message is held as well.
+    xml::Element m2 = msg("chat");
+    auto c2 = f.route(m2, "bob@example.org/b", "alice@example.org");
+    auto id2 = archive::parse_stanza_id(stanza_id(m2)->attr_or("id"));
+    BOOST_REQUIRE(id2);
+    BOOST_TEST(*id2 > *id);
+    f.db->flush();
+    BOOST_TEST(c2->holds[0]->released == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_that_fails_bounces_the_message) {
+    ArchiverFixture f;
+    f.db->busy = true;
+    xml::Element m = msg("chat");
+    auto c = f.route(m, "alice@example.org/a", "bob@example.org");
+    BOOST_REQUIRE(c->holds.size() == 1u);
+    BOOST_TEST(c->holds[0]->rejected == 1);
+    BOOST_TEST(c->holds[0]->error.condition == "resource-constraint");
+    BOOST_TEST(!stanza_id(m));
+    BOOST_TEST(f.archiver.counters().refused == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(async_mode_does_not_hold) {
+    ArchiverFixture f("async");
+    xml::Element m = msg("chat");
+    auto c = f.route(m, "alice@example.org/a", "bob@example.org");
+    BOOST_TEST(c->holds.empty());
+    BOOST_REQUIRE(stanza_id(m));
+    BOOST_TEST(f.db->flush() == 1u);
+    BOOST_TEST(f.archiver.counters().journaled == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(nothing_archived_is_not_held) {
+    ArchiverFixture f;
+    xml::Element h = msg("headline");
+    auto c = f.route(h, "alice@example.org/a", "bob@example.org");
+    BOOST_TEST(c->holds.empty());
+    BOOST_TEST(!stanza_id(h));
+    BOOST_TEST(f.db->queued() == 0u);
+    // A resend of a journaled message (stream management) is not journaled again.
+    xml::Element m = msg("chat");
+    m.add_child("stanza-id", std::string(kNsSid)).set_attr("by", "bob@example.org");
+    auto again = f.route(m, "alice@example.org/a", "bob@example.org/x", Kind::delivered, module::Origin::server);
+    BOOST_TEST(again->holds.empty());
+    BOOST_TEST(f.db->queued() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(compliance_keeps_everything_and_says_so) {
+    ArchiverFixture f("durable", true);
+    BOOST_TEST((std::find(f.host.features.begin(), f.host.features.end(), "urn:xmpp:parley:compliance-archive:0") !=
+                f.host.features.end()));
+    xml::Element h = msg("headline");
+    auto c = f.route(h, "alice@example.org/a", "bob@example.org");
+    BOOST_TEST(c->holds.size() == 1u);
+    BOOST_TEST(!stanza_id(h));  // in nobody's MAM view
+    BOOST_TEST(f.db->flush() == 1u);
+    BOOST_TEST(c->holds[0]->released == 1);
+    ArchiverFixture plain;
+    BOOST_TEST((std::find(plain.host.features.begin(), plain.host.features.end(),
+                          "urn:xmpp:parley:compliance-archive:0") == plain.host.features.end()));
+}
+
+BOOST_AUTO_TEST_CASE(forged_stanza_ids_from_clients_are_removed) {
+    ArchiverFixture f;
+    xml::Element m = msg("chat");
+    m.add_child("stanza-id", std::string(kNsSid)).set_attr("by", "bob@example.org");
+    m.add_child("stanza-id", std::string(kNsSid)).set_attr("by", "example.org");
+    m.add_child("stanza-id", std::string(kNsSid)).set_attr("by", "other.example");
+    xmpp::Jid from = jid("alice@example.org/a"), to = jid("bob@example.org");
+    module::StanzaContext sc{m, from, to, true, 1};
+    bool ran = false;
+    for (auto& [point, prio, fn] : f.host.hooks)
+        if (point == module::HookPoint::stanza_in) {
+            fn(sc);
+            ran = true;
+        }
+    BOOST_REQUIRE(ran);
+    BOOST_TEST(m.child_count() == 2u);  // body and the other server's
+    BOOST_TEST(stanza_id(m)->attr_or("by") == "other.example");
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_key_refuses_to_start) {
+    ArchiverFixture f;
+    xml::Element m = msg("chat");
+    f.route(m, "alice@example.org/a", "bob@example.org");
+    f.db->flush();
+    // Another key file for the same archive.
+    std::string other = f.tmp.sub("other.key");
+    BOOST_REQUIRE(archive::create_key_file(other));
+    config::Section s;
+    s.values["key_file"] = {other, 1};
+    FakeServiceHost sh(s);
+    Service second;
+    BOOST_REQUIRE(second.start(sh));
+    test::FakeHost host;
+    host.database = [&](const module::DatabaseSpec& spec) -> Result<std::shared_ptr<module::Database>> {
+        if (spec.name == "prefs") return std::shared_ptr<module::Database>(f.prefs_db);
+        return std::shared_ptr<module::Database>(f.db);
+    };
+    host.services[archive::JournalService::kServiceName] = &second;
+    Archiver a;
+    Status st = a.start(host);
+    BOOST_TEST(st.code() == "wrong-key");
+    BOOST_TEST(st.message().find("key file holds key") != std::string::npos);
+    // And a key file that others may read is refused before anything opens.
+    chmod(other.c_str(), 0644);
+    Service third;
+    BOOST_TEST(third.start(sh).code() == "insecure");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
