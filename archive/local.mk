@@ -13,12 +13,14 @@ archive_libparley_archive_la_SOURCES = \
 	archive/retention/policy.hpp archive/retention/policy.cpp \
 	archive/retention/purge.hpp archive/retention/purge.cpp \
 	archive/hold/holds.hpp archive/hold/holds.cpp \
-	archive/audit/audit.hpp archive/audit/audit.cpp
+	archive/audit/audit.hpp archive/audit/audit.cpp \
+	archive/search/search.hpp archive/search/search.cpp
 archive_libparley_archive_la_CXXFLAGS = $(AM_CXXFLAGS) $(ZSTD_CFLAGS)
 archive_libparley_archive_la_LIBADD = $(GNUTLS_LIBS) $(LMDB_LIBS) $(ZSTD_LIBS)
 
 tests_unit_parley_unit_SOURCES += tests/unit/archive/crypto/keys_test.cpp \
 	tests/unit/archive/journal/entry_test.cpp tests/unit/archive/journal/journal_test.cpp \
 	tests/unit/archive/chain/verify_test.cpp tests/unit/archive/retention/policy_test.cpp \
-	tests/unit/archive/retention/purge_test.cpp tests/unit/archive/audit/audit_test.cpp
+	tests/unit/archive/retention/purge_test.cpp tests/unit/archive/audit/audit_test.cpp \
+	tests/unit/archive/search/search_test.cpp
 tests_unit_parley_unit_LDADD += archive/libparley_archive.la

@@ -184,11 +184,11 @@ EXTRA_DIST += modules/upload/README.md
 modules_LTLIBRARIES += modules/archive/mod_archive.la
 modules_archive_mod_archive_la_SOURCES = modules/archive/mod_archive.cpp \
 	modules/archive/archiver.hpp modules/archive/archiver.cpp modules/archive/journal_service.hpp \
-	modules/archive/prefs.hpp modules/archive/prefs.cpp
+	modules/archive/prefs.hpp modules/archive/prefs.cpp modules/archive/keeper.hpp modules/archive/keeper.cpp
 modules_archive_mod_archive_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 modules_archive_mod_archive_la_LDFLAGS = $(PARLEY_MODULE_LINK)
 modules_archive_mod_archive_la_LIBADD = libparley.la archive/libparley_archive.la
-tests_unit_parley_unit_SOURCES += modules/archive/archiver.cpp modules/archive/prefs.cpp tests/unit/modules/archive_test.cpp
+tests_unit_parley_unit_SOURCES += modules/archive/archiver.cpp modules/archive/prefs.cpp modules/archive/keeper.cpp tests/unit/modules/archive_test.cpp
 EXTRA_DIST += modules/archive/README.md
 
 # mam: XEP-0313 Message Archive Management over the archive service.

@@ -2,11 +2,15 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+
 namespace parley::archive {
 
 namespace {
 
-constexpr uint8_t kEncodingVersion = 1;
+// Version 2 added the indexed words; version 1 entries (no words) still decode.
+constexpr uint8_t kEncodingVersion = 2;
+constexpr uint16_t kMaxWords = 4096;
 constexpr uint32_t kMaxField = 64u << 20;  // a stanza is far smaller; anything past this is damage
 constexpr uint16_t kMaxViews = 1024;
 
@@ -77,6 +81,10 @@ std::string encode_entry(const Entry& e) {
         put_str(out, e.views[i].peer);
     }
     put_str(out, e.stanza);
+    uint16_t w = static_cast<uint16_t>(std::min<size_t>(e.words.size(), kMaxWords));
+    out.push_back(static_cast<char>(w >> 8));
+    out.push_back(static_cast<char>(w & 0xff));
+    for (uint16_t i = 0; i < w; ++i) put_str(out, e.words[i]);
     return out;
 }
 
@@ -85,14 +93,24 @@ Result<Entry> decode_entry(std::string_view bytes) {
     Entry e;
     uint8_t version = 0, origin = 0;
     uint16_t n = 0;
-    bool ok = r.u8(version) && version == kEncodingVersion && r.u8(origin) && origin <= 2 && r.str(e.from) &&
+    bool ok = r.u8(version) && (version == 1 || version == kEncodingVersion) && r.u8(origin) && origin <= 2 && r.str(e.from) &&
               r.str(e.to) && r.str(e.type) && r.str(e.outcome) && r.u16(n) && n <= kMaxViews;
     for (uint16_t i = 0; ok && i < n; ++i) {
         View v;
         ok = r.str(v.owner) && r.str(v.peer);
         if (ok) e.views.push_back(std::move(v));
     }
-    ok = ok && r.str(e.stanza) && r.done();
+    ok = ok && r.str(e.stanza);
+    if (ok && version >= 2) {
+        uint16_t w = 0;
+        ok = r.u16(w) && w <= kMaxWords;
+        for (uint16_t i = 0; ok && i < w; ++i) {
+            std::string word;
+            ok = r.str(word);
+            if (ok) e.words.push_back(std::move(word));
+        }
+    }
+    ok = ok && r.done();
     if (!ok) return Status::error("corrupt", "journal entry does not decode");
     e.origin = static_cast<Origin>(origin);
     return e;
@@ -105,6 +123,25 @@ std::string compress(std::string_view plain) {
     // should it anyway, the caller stores the plaintext (flag unset).
     if (ZSTD_isError(n)) return {};
     out.resize(n);
+    return out;
+}
+
+std::vector<std::string> words_of(std::string_view text) {
+    std::vector<std::string> out;
+    std::string cur;
+    auto flush = [&] {
+        if (cur.size() >= 2 && cur.size() <= kMaxWordBytes &&
+            std::find(out.begin(), out.end(), cur) == out.end() && out.size() < kMaxWords)
+            out.push_back(cur);
+        cur.clear();
+    };
+    for (char ch : text) {
+        unsigned char c = static_cast<unsigned char>(ch);
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c >= 0x80) cur.push_back(ch);
+        else if (c >= 'A' && c <= 'Z') cur.push_back(static_cast<char>(c - 'A' + 'a'));
+        else flush();
+    }
+    flush();
     return out;
 }
 

@@ -43,6 +43,9 @@ struct Entry {
     std::string outcome;  // the router's outcome ("delivered", "taken_over", "bounced", ...)
     std::vector<View> views;
     std::string stanza;   // the exact XML as routed
+    // The words of its body (words_of), for the word index; kept in the
+    // sealed entry so a purge can remove the index keys with the record.
+    std::vector<std::string> words;
     bool operator==(const Entry&) const = default;
 };
 
@@ -52,6 +55,12 @@ constexpr size_t kCompressAbove = 512;
 std::string encode_entry(const Entry& e);
 // Code "corrupt" when the bytes are not an encoding of an entry.
 Result<Entry> decode_entry(std::string_view bytes);
+
+// The words a body is found by: runs of ASCII letters and digits and of
+// non-ASCII (UTF-8) bytes, ASCII lowercased, 2 to kMaxWordBytes bytes, each
+// once, in order of first appearance.
+constexpr size_t kMaxWordBytes = 64;
+std::vector<std::string> words_of(std::string_view text);
 
 // zstd, level 1 (the journal's writer thread is the bottleneck, not disk).
 std::string compress(std::string_view plain);

@@ -139,6 +139,12 @@ std::string Journal::peer_tag(const ArchiveKeys& keys, std::string_view owner, s
     return std::string(as_view(hmac_sha256(keys.chain, in)).substr(0, kIndexTagBytes));
 }
 
+std::string Journal::word_tag(const ArchiveKeys& keys, std::string_view word) {
+    std::string in(1, kWord);
+    in += word;
+    return std::string(as_view(hmac_sha256(keys.chain, in)).substr(0, kWordTagBytes));
+}
+
 Digest Journal::link(const ArchiveKeys& keys, uint32_t segment, uint64_t prev, std::string_view prev_link,
                      uint64_t id, uint8_t flags, std::string_view sealed) {
     std::string in(1, 'L');
@@ -265,6 +271,8 @@ Result<uint64_t> Journal::append_at(MDB_txn* txn, MDB_dbi db, uint64_t id, const
     if (Status s = put_value(txn, db, meta_key("last"), u64_be(id)); !s) return s;
 
     std::string id_be = u64_be(id);
+    for (const std::string& w : entry.words)
+        if (Status s = put_value(txn, db, std::string(1, kWord) + word_tag(keys, w) + id_be, ""); !s) return s;
     for (const View& v : entry.views) {
         if (Status s = put_value(txn, db, std::string(1, kOwner) + owner_tag(keys, v.owner) + id_be, ""); !s) return s;
         if (Status s = put_value(txn, db, std::string(1, kPeer) + peer_tag(keys, v.owner, v.peer) + id_be, ""); !s)

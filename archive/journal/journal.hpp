@@ -31,6 +31,8 @@
 //   'S' segment         segment head: first | last | count (u64) | last link[32] | mac[32]
 //   'O' tag16 id        view: the owner's archive            (tag16 = HMAC("O", owner)[0..16])
 //   'P' tag16 id        view: the owner's archive with a peer (tag16 = HMAC("P", owner, peer)[0..16])
+//   'W' tag8 id         word index: a word of the body (tag8 = HMAC("W", word)[0..8]; collisions are
+//                       weeded out by the entry's own word list)
 // Integers are big-endian.
 //
 // Thread affinity: a Journal may be shared by threads (its key cache is
@@ -66,7 +68,8 @@ inline uint64_t next_id(uint64_t last, uint64_t now_ms) {
 inline uint32_t segment_of(uint64_t id) { return static_cast<uint32_t>(id_time_ms(id) / kSegmentMs); }
 
 namespace layout {
-constexpr char kMeta = 'M', kRecord = 'J', kSegment = 'S', kOwner = 'O', kPeer = 'P';
+constexpr char kMeta = 'M', kRecord = 'J', kSegment = 'S', kOwner = 'O', kPeer = 'P', kWord = 'W';
+constexpr size_t kWordTagBytes = 8;
 constexpr size_t kIndexTagBytes = 16;
 constexpr size_t kRecordHeader = 1 + 1 + 8 + 2 * kDigestBytes;  // version, flags, prev, prev link, link
 constexpr uint8_t kRecordVersion = 1;
@@ -156,6 +159,7 @@ public:
     // Index tags (for the views and for verification).
     static std::string owner_tag(const ArchiveKeys& keys, std::string_view owner);
     static std::string peer_tag(const ArchiveKeys& keys, std::string_view owner, std::string_view peer);
+    static std::string word_tag(const ArchiveKeys& keys, std::string_view word);
     // The chain link of a record and the MAC of a segment head.
     static Digest link(const ArchiveKeys& keys, uint32_t segment, uint64_t prev, std::string_view prev_link,
                        uint64_t id, uint8_t flags, std::string_view sealed);

@@ -151,6 +151,11 @@ Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db
         }
         if (expired) {
             if (auto d = raw::del(txn, db, layout::record_key(c.id)); !d) return d.status();
+            for (const std::string& w : entry->words)
+                if (auto d = raw::del(txn, db, std::string(1, layout::kWord) + Journal::word_tag(keys, w) +
+                                                   layout::u64_be(c.id));
+                    !d)
+                    return d.status();
             for (const View& v : entry->views) {
                 if (Status d = delete_view(txn, db, keys, c.id, v); !d) return d;
                 if (auto m = raw::del(txn, db, view_marker_key(c.id, Journal::owner_tag(keys, v.owner))); !m)

@@ -56,6 +56,34 @@ const module::XepInfo kXeps[] = {
 };
 const size_t kXepCount = std::size(kXeps);
 
+const char* const kScopes[] = {"default", "domain", "user", "room", nullptr};
+const config::OptionSpec kRule[] = {
+    {.name = "scope",
+     .type = config::OptionType::string,
+     .default_value = nullptr,
+     .help = "what the rule is about: default, domain, user or room",
+     .required = true,
+     .choices = kScopes},
+    {"target", config::OptionType::string, "\"\"", "the domain, the user's or the room's bare JID (empty for default)"},
+    {"type", config::OptionType::string, "\"\"",
+     "the message type the rule is for: chat, normal, groupchat, headline or error (empty: every type)"},
+    {.name = "days",
+     .type = config::OptionType::integer,
+     .default_value = nullptr,
+     .help = "days a message is kept (0: forever)",
+     .min = 0,
+     .max = 36500,
+     .required = true},
+};
+const config::OptionSpec kRetention[] = {
+    {"default_days", config::OptionType::integer, "0", "days a message is kept when no rule says otherwise (0: forever)",
+     0, 36500},
+    config::table_list_option("rule", "retention rules by domain, user or room and message type", kRule),
+    {"purge_interval", config::OptionType::integer, "3600", "seconds between retention purges", 1, 86400},
+    {"purge_batch", config::OptionType::integer, "1000", "records one purge step examines (one write transaction)", 10,
+     100000},
+};
+
 const config::OptionSpec kOptions[] = {
     {.name = "key_file",
      .type = config::OptionType::string,
@@ -78,6 +106,7 @@ const config::OptionSpec kOptions[] = {
      .help = "which messages a user's own archive keeps until the user sets preferences: always, never, or roster "
              "(only with contacts in the roster)",
      .choices = kDefaults},
+    config::table_option("retention", "how long messages are kept, and the background purge", kRetention),
 };
 const size_t kOptionCount = std::size(kOptions);
 
@@ -237,6 +266,13 @@ Result<uint64_t> Service::append(module::Host& host, archive::Entry entry, std::
 
 // Archiver
 
+Status Archiver::configure(const config::Section& section) {
+    auto k = read_keeper_settings(section);
+    if (!k) return k.status();
+    keeper_settings_ = std::move(*k);
+    return Status::ok();
+}
+
 Status Archiver::start(module::Host& host) {
     host_ = &host;
     service_ = dynamic_cast<Service*>(module::service<archive::JournalService>(host));
@@ -267,10 +303,15 @@ Status Archiver::start(module::Host& host) {
     host.on_routed(kRoutedPriority, [this](module::RoutedContext& c) { on_routed(c); });
     host.hook(module::HookPoint::stanza_out, kRoutedPriority, [this](module::StanzaContext& c) { return on_out(c); });
     if (service_->compliance()) host.disco_feature("urn:xmpp:parley:compliance-archive:0");
+    if (host.worker_index() == 0) {
+        keeper_ = std::make_unique<Keeper>(host, db_, service_->journal(), keeper_settings_);
+        if (Status k = keeper_->start(); !k) return k;
+    }
     return Status::ok();
 }
 
 void Archiver::stop() {
+    keeper_.reset();
     alive_.reset();
     if (service_ && host_) service_->detach(host_->worker_index());
     db_.reset();
@@ -336,6 +377,10 @@ void Archiver::on_routed(module::RoutedContext& c) {
     e.outcome = module::to_string(c.outcome.kind);
     e.views = std::move(p.views);
     e.stanza = xml::to_string(c.stanza, xmpp::kNsClient);
+    std::string body;
+    for (const xml::Element& b : c.stanza.children())
+        if (b.name() == "body" && b.ns() == xmpp::kNsClient) body += b.text() + "\n";
+    e.words = archive::words_of(body);
 
     const bool durable = service_->durable();
     auto hold = std::make_shared<std::shared_ptr<module::Hold>>();

@@ -41,6 +41,7 @@
 #include "module/module_api.hpp"
 #include "../roster/roster_service.hpp"
 #include "journal_service.hpp"
+#include "keeper.hpp"
 
 namespace parley::mod_archive {
 
@@ -121,6 +122,7 @@ private:
 
 class Archiver final : public module::Module {
 public:
+    Status configure(const config::Section& section) override;
     Status start(module::Host& host) override;
     void stop() override;
 
@@ -140,9 +142,11 @@ private:
 
     module::Host* host_ = nullptr;
     Service* service_ = nullptr;
+    KeeperSettings keeper_settings_;
     std::shared_ptr<module::Database> db_;
     std::shared_ptr<module::Database> prefs_db_;
     const roster::RosterService* roster_ = nullptr;  // optional: the "roster" preference
+    std::unique_ptr<Keeper> keeper_;                 // worker 0 only
     std::shared_ptr<bool> alive_;
     Counters counters_;
 };

@@ -79,6 +79,7 @@ inline archive::Entry chat(const std::string& from, const std::string& to, const
     e.views = {{fb, tb}, {tb, fb}};
     e.stanza = "<message xmlns='jabber:client' type='chat' from='" + e.from + "' to='" + to + "'><body>" + body +
                "</body></message>";
+    e.words = archive::words_of(body);
     return e;
 }
 

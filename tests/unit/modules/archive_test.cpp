@@ -4,6 +4,10 @@
 #include <boost/test/unit_test.hpp>
 #include <sys/stat.h>
 
+#include <chrono>
+
+#include "archive/audit/audit.hpp"
+#include "archive/chain/verify.hpp"
 #include "modules/archive/prefs.hpp"
 #include "support/env_database.hpp"
 #include "support/fake_host.hpp"
@@ -74,6 +78,8 @@ struct ArchiverFixture {
     std::unique_ptr<store::Env> env;
     std::shared_ptr<test::EnvDatabase> db;
     std::shared_ptr<test::EnvDatabase> prefs_db;
+    MDB_dbi journal_dbi = 0;
+    MDB_dbi db_dbi() const { return journal_dbi; }
     Service service;
     test::FakeHost host;
     Archiver archiver;
@@ -94,6 +100,7 @@ struct ArchiverFixture {
         env = std::move(e.value());
         auto d = env->database("archive.journal", 1);
         BOOST_REQUIRE(d);
+        journal_dbi = d.value();
         db = std::make_shared<test::EnvDatabase>(*env, d.value());
         auto pd = env->database("archive.prefs", 1);
         BOOST_REQUIRE(pd);
@@ -423,6 +430,108 @@ BOOST_AUTO_TEST_CASE(a_wrong_key_refuses_to_start) {
     chmod(other.c_str(), 0644);
     Service third;
     BOOST_TEST(third.start(sh).code() == "insecure");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(archive_keeper)
+
+namespace {
+
+struct Answer {
+    int calls = 0;
+    Result<std::string> value = Status::error("none", "no answer");
+};
+
+std::shared_ptr<Answer> command(ArchiverFixture& f, const std::string& name, std::vector<std::string> args) {
+    auto a = std::make_shared<Answer>();
+    BOOST_REQUIRE(f.host.controls.count(name));
+    f.host.controls[name](args, [a](Result<std::string> r) {
+        ++a->calls;
+        a->value = std::move(r);
+    });
+    return a;
+}
+
+std::string text(const std::shared_ptr<Answer>& a) {
+    BOOST_REQUIRE_MESSAGE(a->calls == 1, "answers: " << a->calls);
+    BOOST_REQUIRE_MESSAGE(a->value, a->value.status().to_string());
+    return *a->value;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(retention_holds_purge_and_audit_end_to_end) {
+    ArchiverFixture f;
+    const uint64_t now = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    const uint64_t day = 86'400'000;
+    // Old messages, as if written 40 days ago.
+    std::vector<uint64_t> old;
+    for (const char* to : {"bob@example.org", "carol@example.org", "carol@example.org"}) {
+        Status s = f.env->write([&](store::Txn& t) {
+            archive::Entry e;
+            e.from = "alice@example.org/a";
+            e.to = to;
+            e.type = "chat";
+            e.views = {{"alice@example.org", to}, {to, "alice@example.org"}};
+            e.stanza = "<message/>";
+            auto id = f.service.journal().append(t.handle(), f.db_dbi(), now - 40 * day, e);
+            if (id) old.push_back(*id);
+            return id ? Status::ok() : id.status();
+        });
+        BOOST_REQUIRE(s);
+    }
+
+    auto set = command(f, "retention", {"set", "domain", "example.org", "-", "30", "root"});
+    BOOST_TEST(set->calls == 0);  // answered once on disk
+    f.db->flush();
+    BOOST_TEST(text(set).find("keep 30 days") != std::string::npos);
+    BOOST_TEST(text(command(f, "retention", {"list"})).find("example.org") != std::string::npos);
+    std::string explained = text(command(f, "retention", {"explain", "carol@example.org"}));
+    BOOST_TEST(explained.find("\"days\":30") != std::string::npos, explained);
+    BOOST_TEST(!command(f, "retention", {"set", "domain", "not a domain!", "-", "30", "root"})->value);
+    BOOST_TEST(!command(f, "retention", {"set", "user", "a@example.org", "-", "soon", "root"})->value);
+
+    auto hold = command(f, "hold", {"add", "CASE-9", "user", "bob@example.org", "legal", "pending", "litigation"});
+    f.db->flush();
+    BOOST_TEST(text(hold).find("CASE-9") != std::string::npos);
+    BOOST_TEST(text(command(f, "retention", {"explain", "bob@example.org"})).find("CASE-9") != std::string::npos);
+
+    auto purge = command(f, "archive", {"purge", "root"});
+    for (int i = 0; i < 10 && purge->calls == 0; ++i) f.db->flush();
+    std::string summary = text(purge);
+    BOOST_TEST(summary.find("removed 2 record(s)") != std::string::npos, summary);
+    BOOST_TEST(summary.find("1 kept by a legal hold") != std::string::npos, summary);
+    BOOST_TEST(f.record(old[0]).has_value());  // bob's: on hold
+    BOOST_TEST(!f.record(old[1]).has_value());
+    BOOST_TEST(!f.record(old[2]).has_value());
+
+    auto release = command(f, "hold", {"release", "CASE-9", "legal"});
+    f.db->flush();
+    BOOST_TEST(text(release).find("released") != std::string::npos);
+    BOOST_TEST(text(command(f, "hold", {"list"})).find("released") != std::string::npos);
+    auto audit = command(f, "archive", {"audit", "parleyctl (root)", "search", "user", "carol@example.org", "3 rows"});
+    f.db->flush();
+    text(audit);
+
+    Status s = f.db->read([&](const store::Txn& t, MDB_dbi d) {
+        auto events = archive::list_audit(t.handle(), d, 0, 100);
+        BOOST_REQUIRE(events);
+        std::string actions;
+        for (const auto& e : *events) actions += e.action + " ";
+        BOOST_TEST(actions == "retention.set hold.add purge hold.release search ");
+        auto ok = archive::verify_audit(f.service.journal(), t.handle(), d);
+        BOOST_REQUIRE(ok);
+        BOOST_TEST(ok->ok());
+        auto v = archive::verify(f.service.journal(), t.handle(), d, {});
+        BOOST_REQUIRE(v);
+        BOOST_TEST(v->ok());
+        BOOST_TEST(v->purged == 2u);
+        return Status::ok();
+    });
+    BOOST_REQUIRE(s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
