@@ -169,13 +169,16 @@ modules_upload_mod_upload_la_SOURCES = modules/upload/mod_upload.cpp \
 	modules/upload/slot_token.hpp modules/upload/slot_token.cpp \
 	modules/upload/file_store.hpp modules/upload/file_store.cpp \
 	modules/upload/http_exchange.hpp modules/upload/http_exchange.cpp \
-	modules/upload/http_server.hpp modules/upload/http_server.cpp
+	modules/upload/http_server.hpp modules/upload/http_server.cpp \
+	modules/upload/owner_purge.hpp modules/upload/owner_purge.cpp
 modules_upload_mod_upload_la_CXXFLAGS = $(PARLEY_MODULE_CXX) $(UV_CFLAGS) $(GNUTLS_CFLAGS)
 modules_upload_mod_upload_la_LDFLAGS = $(PARLEY_MODULE_LINK)
 modules_upload_mod_upload_la_LIBADD = libparley.la $(HTTP_PARSER_LIBS) $(UV_LIBS) $(GNUTLS_LIBS) $(FMT_LIBS)
 tests_unit_parley_unit_SOURCES += modules/upload/upload.cpp modules/upload/slot_token.cpp \
 	modules/upload/file_store.cpp modules/upload/http_exchange.cpp modules/upload/http_server.cpp \
-	tests/unit/modules/upload_test.cpp tests/unit/modules/upload_http_test.cpp
+	modules/upload/owner_purge.cpp \
+	tests/unit/modules/upload_test.cpp tests/unit/modules/upload_http_test.cpp \
+	tests/unit/modules/upload/owner_purge_test.cpp
 tests_unit_parley_unit_LDADD += $(HTTP_PARSER_LIBS)
 EXTRA_DIST += modules/upload/README.md
 

@@ -2,8 +2,9 @@
 bin_PROGRAMS += tools/parleyctl/parleyctl
 tools_parleyctl_parleyctl_SOURCES = tools/parleyctl/parleyctl.cpp \
 	tools/parleyctl/control_client.hpp tools/parleyctl/control_client.cpp \
-	tools/parleyctl/json_value.hpp tools/parleyctl/json_value.cpp
-tools_parleyctl_parleyctl_LDADD = libparley.la $(FMT_LIBS)
+	tools/parleyctl/json_value.hpp tools/parleyctl/json_value.cpp \
+	tools/parleyctl/archive_command.hpp tools/parleyctl/archive_command.cpp
+tools_parleyctl_parleyctl_LDADD = archive/libparley_archive.la libparley.la $(FMT_LIBS)
 
 # parley-bench: a load generator; a client with its own tiny XML handling, so
 # it does not link libparley.
@@ -27,5 +28,8 @@ tools_bench_store_writer_SOURCES = tools/bench/store_writer.cpp
 tools_bench_store_writer_LDADD = libparley.la $(FMT_LIBS) $(LMDB_LIBS) -lpthread
 EXTRA_DIST += tools/bench/offline-bench
 
-# parleyctl's JSON reader, tested on its own.
-tests_unit_parley_unit_SOURCES += tools/parleyctl/json_value.cpp tests/unit/tools/json_value_test.cpp
+# parleyctl's JSON reader, tested on its own; its archive commands, run
+# against archives the tests make (the archive library is linked already).
+tests_unit_parley_unit_SOURCES += tools/parleyctl/json_value.cpp tests/unit/tools/json_value_test.cpp \
+	tools/parleyctl/archive_command.cpp tools/parleyctl/control_client.cpp \
+	tests/unit/tools/archive_command_test.cpp

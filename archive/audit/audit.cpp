@@ -2,6 +2,8 @@
 
 #include "archive/journal/raw_db.hpp"
 
+#include <cstring>
+
 namespace parley::archive {
 
 namespace {
@@ -10,6 +12,14 @@ constexpr char kAudit = 'A';
 constexpr uint32_t kMaxResult = 1u << 20;
 
 std::string event_key(uint64_t seq) { return std::string(1, kAudit) + layout::u64_be(seq); }
+
+// Events are sealed like records: who searched for whom is itself
+// confidential, and nothing in data.mdb is readable without the key.
+void nonce_for(uint64_t seq, uint8_t (&nonce)[kNonceBytes]) {
+    std::string b = layout::u64_be(seq);
+    std::memcpy(nonce, b.data(), 8);
+    std::memcpy(nonce + 8, "AUDT", 4);
+}
 
 std::string body(const AuditEvent& e) {
     std::string v = layout::u64_be(e.at_ms);
@@ -30,12 +40,19 @@ Digest event_mac(const ArchiveKeys& keys, uint64_t seq, std::string_view prev_ma
     return hmac_sha256(keys.chain, in);
 }
 
-// The body and mac of a stored event; false when damaged.
-bool split(std::string_view v, AuditEvent& e, std::string_view& body_out, std::string_view& mac) {
-    if (v.size() < 8 + kDigestBytes) return false;
+// The sealed body and mac of a stored event, and the event; false when
+// damaged or when it does not decrypt.
+bool split(const ArchiveKeys& keys, uint64_t seq, std::string_view v, AuditEvent& e, std::string_view& body_out,
+           std::string_view& mac) {
+    if (v.size() < kTagBytes + kDigestBytes) return false;
     body_out = v.substr(0, v.size() - kDigestBytes);
     mac = v.substr(v.size() - kDigestBytes);
-    std::string_view b = body_out;
+    uint8_t nonce[kNonceBytes];
+    nonce_for(seq, nonce);
+    auto plain = open(keys.data, nonce, event_key(seq), body_out);
+    if (!plain) return false;
+    std::string_view b = *plain;
+    if (b.size() < 8) return false;
     e.at_ms = layout::read_u64_be(b.substr(0, 8));
     b.remove_prefix(8);
     if (!raw::get_str16(b, e.who) || !raw::get_str16(b, e.action) || !raw::get_str16(b, e.scope) || b.size() < 4)
@@ -62,7 +79,11 @@ Result<uint64_t> append_audit(const Journal& journal, MDB_txn* txn, MDB_dbi db, 
         prev_mac.assign((*tail)->substr(8));
     }
     e.seq = last + 1;
-    std::string b = body(e);
+    uint8_t nonce[kNonceBytes];
+    nonce_for(e.seq, nonce);
+    auto sealed = seal(keys->data, nonce, event_key(e.seq), body(e));
+    if (!sealed) return sealed.status();
+    const std::string& b = *sealed;
     Digest mac = event_mac(*keys, e.seq, prev_mac, b);
     if (Status s = raw::put(txn, db, event_key(e.seq), b + std::string(as_view(mac)), MDB_NOOVERWRITE); !s) return s;
     if (Status s = raw::put(txn, db, layout::meta_key("audit"), layout::u64_be(e.seq) + std::string(as_view(mac))); !s)
@@ -70,15 +91,19 @@ Result<uint64_t> append_audit(const Journal& journal, MDB_txn* txn, MDB_dbi db, 
     return e.seq;
 }
 
-Result<std::vector<AuditEvent>> list_audit(MDB_txn* txn, MDB_dbi db, uint64_t after, size_t limit) {
+Result<std::vector<AuditEvent>> list_audit(const Journal& journal, MDB_txn* txn, MDB_dbi db, uint64_t after,
+                                           size_t limit) {
     std::vector<AuditEvent> out;
+    auto keys = journal.keys(txn, db);
+    if (!keys) return keys.status().code() == "not-found" ? Result<std::vector<AuditEvent>>(out) : keys.status();
     Status s = raw::scan(txn, db, std::string(1, kAudit), event_key(after + 1),
                          [&](std::string_view key, std::string_view value) {
                              if (out.size() >= limit) return false;
                              AuditEvent e;
                              std::string_view b, m;
-                             if (key.size() != 9 || !split(value, e, b, m)) return true;
+                             if (key.size() != 9) return true;
                              e.seq = layout::read_u64_be(key.substr(1));
+                             if (!split(*keys, e.seq, value, e, b, m)) return true;
                              out.push_back(std::move(e));
                              return true;
                          });
@@ -108,8 +133,8 @@ Result<AuditReport> verify_audit(const Journal& journal, MDB_txn* txn, MDB_dbi d
         }
         AuditEvent e;
         std::string_view b, m;
-        if (!split(value, e, b, m)) {
-            report.problems.push_back("event " + std::to_string(seq) + " is damaged");
+        if (!split(*keys, seq, value, e, b, m)) {
+            report.problems.push_back("event " + std::to_string(seq) + " was altered (it does not decrypt)");
         } else {
             // Try the chain as it should be; if the gap above broke it, the
             // event may still be authentic under its stored predecessor's mac.

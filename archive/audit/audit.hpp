@@ -2,14 +2,15 @@
 // verification, with who, when, what scope and the result, appended to the
 // archive's database and chained so that it proves itself like the journal.
 //
-// Each event has a sequence number (1, 2, ...) and mac = HMAC-SHA-256(chain
-// key, seq, previous mac, time, who, action, scope, result); the last
+// Each event has a sequence number (1, 2, ...); its fields are sealed with
+// AES-256-GCM under the data key (who looked at whose archive is confidential
+// too), and mac = HMAC-SHA-256(chain key, seq, previous mac, sealed fields); the last
 // sequence number and mac are kept in the meta record "audit". verify_audit()
 // names any event that was altered, removed (a gap in the sequence, or the
 // end cut off) or inserted. Results are summaries (counts, id ranges, rule
 // names), never message content.
 //
-//   'A' seq(u64)  ->  u64 at_ms | str16 who | str16 action | str16 scope | u32 len + result | mac[32]
+//   'A' seq(u64)  ->  sealed(u64 at_ms | str16 who | str16 action | str16 scope | u32 len + result) | mac[32]
 //   'M' "audit"   ->  u64 last seq | mac[32]
 // Free functions: the thread that owns the transaction.
 #pragma once
@@ -37,7 +38,8 @@ struct AuditEvent {
 // keys if it has none yet.
 Result<uint64_t> append_audit(const Journal& journal, MDB_txn* txn, MDB_dbi db, AuditEvent e);
 // Events with seq > after, at most `limit`, in order (not verified: see below).
-Result<std::vector<AuditEvent>> list_audit(MDB_txn* txn, MDB_dbi db, uint64_t after, size_t limit);
+Result<std::vector<AuditEvent>> list_audit(const Journal& journal, MDB_txn* txn, MDB_dbi db, uint64_t after,
+                                           size_t limit);
 
 struct AuditReport {
     uint64_t events = 0;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 namespace parley::mod_upload {
@@ -67,11 +68,36 @@ bool write_all(int fd, const char* p, size_t n) {
     return true;
 }
 
-void sync_dir(const std::string& path) {
+Status sync_dir(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    ::fsync(fd);
+    if (fd < 0) return io_error("cannot open", path);
+    Status s = ::fsync(fd) == 0 ? Status::ok() : io_error("cannot sync", path);
     ::close(fd);
+    return s;
+}
+
+bool unlink_gone(const std::string& path) { return ::unlink(path.c_str()) == 0 || errno == ENOENT; }
+
+// `revoked`: one line per deleted owner, "MILLISECONDS OWNER" (a bare JID
+// holds no space nor newline).
+std::map<std::string, int64_t> parse_revoked(const std::string& text, int64_t now_ms) {
+    std::map<std::string, int64_t> out;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) break;  // a cut line: not written by us (the file is renamed into place)
+        const std::string line = text.substr(start, end - start);
+        start = end + 1;
+        const size_t sp = line.find(' ');
+        int64_t t = 0;
+        if (sp == std::string::npos || sp + 1 >= line.size()) continue;
+        auto [p, ec] = std::from_chars(line.data(), line.data() + sp, t);
+        if (ec != std::errc() || p != line.data() + sp) continue;
+        if (t + FileStore::kRevokeForS * 1000 < now_ms) continue;
+        int64_t& latest = out[line.substr(sp + 1)];
+        latest = std::max(latest, t);
+    }
+    return out;
 }
 
 std::optional<StoredFile> parse_meta(const std::string& text) {
@@ -95,6 +121,10 @@ std::optional<StoredFile> parse_meta(const std::string& text) {
 }  // namespace
 
 Result<std::shared_ptr<FileStore>> FileStore::open(const std::string& dir) {
+    return open(dir, static_cast<int64_t>(std::time(nullptr)));
+}
+
+Result<std::shared_ptr<FileStore>> FileStore::open(const std::string& dir, int64_t now) {
     for (const std::string& d : {dir, dir + "/tmp", dir + "/meta", dir + "/files"})
         if (Status s = make_dir(d); !s) return s;
     auto store = std::shared_ptr<FileStore>(new FileStore());
@@ -111,7 +141,7 @@ Result<std::shared_ptr<FileStore>> FileStore::open(const std::string& dir) {
             ::unlink(secret_path.c_str());
             return io_error("cannot write", secret_path);
         }
-        sync_dir(dir);
+        (void)sync_dir(dir);
     } else if (errno != EEXIST) {
         return io_error("cannot create", secret_path);
     }
@@ -119,6 +149,13 @@ Result<std::shared_ptr<FileStore>> FileStore::open(const std::string& dir) {
     if (!secret) return secret.status();
     if (secret->size() < 32) return Status::error("io", secret_path + " is too short to be a secret");
     store->secret_ = std::move(secret.value());
+
+    // The accounts deleted lately: their slots stay refused across a restart.
+    if (::access((dir + "/revoked").c_str(), F_OK) == 0) {
+        auto revoked = read_small_file(dir + "/revoked", size_t{64} << 20);
+        if (!revoked) return revoked.status();
+        store->revoked_ = parse_revoked(*revoked, now * 1000);
+    }
 
     // Interrupted uploads leave temp files, or a meta record whose data was
     // never linked in.
@@ -133,17 +170,42 @@ Result<std::shared_ptr<FileStore>> FileStore::open(const std::string& dir) {
             ::unlink(store->data_path(slot).c_str());
             continue;
         }
-        store->committed_[f->owner] += f->size;
-        store->files_.emplace(slot, std::move(*f));
+        store->index_locked(slot, std::move(*f));
     }
     for (const auto& slot : list_dir(dir + "/files"))
         if (!store->files_.count(slot)) ::unlink(store->data_path(slot).c_str());
     return store;
 }
 
+// With mutex_ held, or in open() before the store is shared.
+void FileStore::index_locked(const std::string& slot, StoredFile f) {
+    Owned& o = owners_[f.owner];
+    o.bytes += f.size;
+    o.slots.insert(slot);
+    files_.insert_or_assign(slot, std::move(f));
+}
+
+void FileStore::unindex_locked(const std::string& slot, const StoredFile& f) {
+    auto it = owners_.find(f.owner);
+    if (it == owners_.end()) return;
+    it->second.bytes -= std::min(it->second.bytes, f.size);
+    it->second.slots.erase(slot);
+    if (it->second.slots.empty()) owners_.erase(it);
+}
+
+bool FileStore::revoked_locked(const std::string& owner, int64_t issued_ms) const {
+    auto it = revoked_.find(owner);
+    return it != revoked_.end() && issued_ms <= it->second;
+}
+
+bool FileStore::revoked(const std::string& owner, int64_t issued_ms) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return revoked_locked(owner, issued_ms);
+}
+
 uint64_t FileStore::used_locked(const std::string& owner, int64_t now, const std::string& except_slot) const {
     uint64_t total = 0;
-    if (auto it = committed_.find(owner); it != committed_.end()) total = it->second;
+    if (auto it = owners_.find(owner); it != owners_.end()) total = it->second.bytes;
     for (const auto& [slot, r] : reserved_)
         if (r.owner == owner && r.expires >= now && slot != except_slot) total += r.size;
     return total;
@@ -168,6 +230,7 @@ Status FileStore::reserve(const std::string& owner, const std::string& slot_id, 
 Result<int> FileStore::begin(const SlotGrant& g, uint64_t quota, int64_t now) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (files_.count(g.slot_id)) return Status::error("exists", "the slot has a file already");
+    if (revoked_locked(g.owner, g.issued_ms)) return Status::error("revoked", "the slot's account was deleted");
     // A slot granted before a restart has no reservation: it must still fit.
     if (!reserved_.count(g.slot_id) && quota != 0 && used_locked(g.owner, now, g.slot_id) + g.size > quota)
         return Status::error("quota", "the owner's quota is reached");
@@ -200,12 +263,15 @@ Status FileStore::commit(const SlotGrant& g, const std::string& content_type, in
     int mfd = ::open(meta_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     bool ok = mfd >= 0 && write_all(mfd, text.data(), text.size()) && ::fsync(mfd) == 0;
     if (mfd >= 0) ::close(mfd);
+    Status refused = Status::ok();
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (files_.count(g.slot_id)) ok = false, errno = EEXIST;
+        if (files_.count(g.slot_id)) refused = Status::error("exists", "the slot has a file already");
+        else if (revoked_locked(g.owner, g.issued_ms))
+            refused = Status::error("revoked", "the slot's account was deleted");
     }
-    if (!ok || ::rename(meta_tmp.c_str(), meta.c_str()) != 0) {
-        Status s = errno == EEXIST ? Status::error("exists", "the slot has a file already") : io_error("cannot write", meta);
+    if (!refused || !ok || ::rename(meta_tmp.c_str(), meta.c_str()) != 0) {
+        Status s = !refused ? refused : io_error("cannot write", meta);
         ::unlink(meta_tmp.c_str());
         ::unlink(part.c_str());
         return s;
@@ -219,13 +285,23 @@ Status FileStore::commit(const SlotGrant& g, const std::string& content_type, in
         return s;
     }
     ::unlink(part.c_str());
-    sync_dir(dir_ + "/meta");
-    sync_dir(dir_ + "/files");
-    std::lock_guard<std::mutex> lock(mutex_);
-    reserved_.erase(g.slot_id);
-    committed_[f.owner] += f.size;
-    files_.emplace(g.slot_id, std::move(f));
-    return Status::ok();
+    (void)sync_dir(dir_ + "/meta");
+    (void)sync_dir(dir_ + "/files");
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        reserved_.erase(g.slot_id);
+        // Checked again under the lock that forget_owner takes: an account
+        // deleted (on another thread) since the check above gets no file.
+        if (!revoked_locked(g.owner, g.issued_ms)) {
+            index_locked(g.slot_id, std::move(f));
+            return Status::ok();
+        }
+    }
+    ::unlink(meta.c_str());
+    ::unlink(data_path(g.slot_id).c_str());
+    (void)sync_dir(dir_ + "/meta");
+    (void)sync_dir(dir_ + "/files");
+    return Status::error("revoked", "the slot's account was deleted");
 }
 
 std::optional<StoredFile> FileStore::find(const std::string& slot_id) const {
@@ -244,8 +320,7 @@ size_t FileStore::purge(int64_t now, int64_t max_age_s) {
         if (max_age_s <= 0) return 0;
         for (auto it = files_.begin(); it != files_.end();) {
             if (it->second.created + max_age_s <= now) {
-                auto& c = committed_[it->second.owner];
-                c -= std::min(c, it->second.size);
+                unindex_locked(it->first, it->second);
                 doomed.push_back(it->first);
                 it = files_.erase(it);
             } else {
@@ -265,6 +340,103 @@ size_t FileStore::purge(int64_t now, int64_t max_age_s) {
 size_t FileStore::file_count() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return files_.size();
+}
+
+std::vector<std::string> FileStore::forget_owner(const std::string& owner, int64_t now_ms) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int64_t& when = revoked_[owner];
+    when = std::max(when, now_ms);
+    for (auto it = reserved_.begin(); it != reserved_.end();)
+        it = it->second.owner == owner ? reserved_.erase(it) : std::next(it);
+    std::vector<std::string> doomed;
+    if (auto u = unremoved_.find(owner); u != unremoved_.end()) {
+        doomed = std::move(u->second);
+        unremoved_.erase(u);
+    }
+    if (auto o = owners_.find(owner); o != owners_.end()) {
+        for (const auto& slot : o->second.slots) {
+            files_.erase(slot);
+            doomed.push_back(slot);
+        }
+        owners_.erase(o);
+    }
+    return doomed;
+}
+
+Status FileStore::save_revoked(int64_t now_ms) {
+    std::lock_guard<std::mutex> saving(save_mutex_);
+    std::string text;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = revoked_.begin(); it != revoked_.end();) {
+            if (it->second + kRevokeForS * 1000 < now_ms) {
+                it = revoked_.erase(it);
+                continue;
+            }
+            text += std::to_string(it->second) + " " + it->first + "\n";
+            ++it;
+        }
+    }
+    const std::string path = dir_ + "/revoked", tmp = dir_ + "/tmp/revoked";
+    if (text.empty()) {
+        if (!unlink_gone(path)) return io_error("cannot remove", path);
+        return sync_dir(dir_);
+    }
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return io_error("cannot create", tmp);
+    const bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
+    Status s = ok ? Status::ok() : io_error("cannot write", tmp);
+    ::close(fd);
+    if (s && ::rename(tmp.c_str(), path.c_str()) != 0) s = io_error("cannot rename", tmp);
+    if (!s) {
+        ::unlink(tmp.c_str());
+        return s;
+    }
+    return sync_dir(dir_);
+}
+
+Status FileStore::remove_files(const std::string& owner, const std::vector<std::string>& slots, size_t* removed) {
+    std::vector<std::string> failed;
+    Status first = Status::ok();
+    for (const auto& slot : slots) {
+        // The meta record first, as purge() does: data without a record is
+        // unreachable, and open() removes it.
+        const std::string meta = dir_ + "/meta/" + slot;
+        Status s = unlink_gone(meta) ? Status::ok() : io_error("cannot remove", meta);
+        if (s && !unlink_gone(data_path(slot))) s = io_error("cannot remove", data_path(slot));
+        if (!s) {
+            if (first) first = s;
+            failed.push_back(slot);
+        } else if (removed) {
+            ++*removed;
+        }
+    }
+    if (!failed.empty()) keep_for_next_purge(owner, std::move(failed));
+    return first;
+}
+
+void FileStore::keep_for_next_purge(const std::string& owner, std::vector<std::string> slots) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& keep = unremoved_[owner];
+    keep.insert(keep.end(), std::make_move_iterator(slots.begin()), std::make_move_iterator(slots.end()));
+}
+
+Status FileStore::sync_dirs() {
+    Status s = sync_dir(dir_ + "/meta");
+    Status f = sync_dir(dir_ + "/files");
+    return s ? f : s;
+}
+
+Result<size_t> FileStore::remove_owner(const std::string& owner, int64_t now_ms) {
+    const std::vector<std::string> slots = forget_owner(owner, now_ms);
+    Status saved = save_revoked(now_ms);
+    size_t count = 0;
+    Status removed = remove_files(owner, slots, &count);
+    Status synced = sync_dirs();
+    if (!saved) return saved;
+    if (!removed) return removed;
+    if (!synced) return synced;
+    return count;
 }
 
 }  // namespace parley::mod_upload

@@ -209,7 +209,7 @@ int HttpExchange::start_put(const std::string& slot, const std::string& name) {
     auto fd = store_->begin(*grant, settings_->quota_bytes, now_());
     if (!fd) {
         const std::string& code = fd.status().code();
-        respond(code == "exists" ? 409 : code == "quota" ? 507 : 500, fd.status().message());
+        respond(code == "exists" ? 409 : code == "quota" ? 507 : code == "revoked" ? 403 : 500, fd.status().message());
         return 0;
     }
     grant_ = std::move(grant.value());
@@ -259,7 +259,7 @@ void HttpExchange::finish_upload() {
     }
     Status s = store_->commit(grant_, content_type_, fd, now_());
     if (!s) {
-        respond(s.code() == "exists" ? 409 : 500, s.message());
+        respond(s.code() == "exists" ? 409 : s.code() == "revoked" ? 403 : 500, s.message());
         return;
     }
     respond(201, "stored");

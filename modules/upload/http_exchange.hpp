@@ -6,7 +6,7 @@
 // connection keeps the state to one upload or one download):
 //   PUT /SLOT/NAME  with the slot's token (slot_token.hpp): the body streams
 //       to a temp file and is committed (FileStore::commit); 201. Refused:
-//       403 (no or a wrong token, expired), 411 (no Content-Length), 413
+//       403 (no or a wrong token, expired, its account deleted), 411 (no Content-Length), 413
 //       (more than the slot's size), 400 (another size or content type),
 //       409 (the slot has a file or is being uploaded), 507 (quota).
 //   GET/HEAD /SLOT/NAME  the file with its length and type; never served as

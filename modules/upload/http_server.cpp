@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <ctime>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -31,6 +32,7 @@ struct HttpServer::Impl {
     uv_tcp_t listener{};
     uv_async_t stop_async{};
     uv_timer_t sweep{};
+    uv_async_t steps_async{};
     std::thread thread;
     std::shared_ptr<const net::TlsContext> tls;
     std::shared_ptr<FileStore> store;
@@ -40,6 +42,9 @@ struct HttpServer::Impl {
     std::list<Conn*> conns;
     int64_t next_purge = 0;
     bool stopping = false;
+    std::mutex steps_mutex;
+    std::deque<std::function<bool()>> steps;  // guarded by steps_mutex
+    bool steps_closed = false;                // guarded by steps_mutex: steps_async is closing
 
     std::shared_ptr<const ServeSettings> current() {
         std::lock_guard<std::mutex> lock(mutex);
@@ -212,8 +217,38 @@ void on_sweep(uv_timer_t* t) {
     }
 }
 
+// Each queued step once per wake; the unfinished ones go back to the front
+// of the queue and wake the loop again, after what it has to do meanwhile.
+void run_steps(uv_async_t* a) {
+    auto* s = static_cast<HttpServer::Impl*>(a->data);
+    std::deque<std::function<bool()>> now;
+    {
+        std::lock_guard<std::mutex> lock(s->steps_mutex);
+        now.swap(s->steps);
+    }
+    std::deque<std::function<bool()>> again;
+    for (auto& step : now) {
+        bool finished = true;
+        try {
+            finished = step();
+        } catch (const std::exception& e) {
+            log::error("upload", "a disk step failed: {}", e.what());
+        }
+        if (!finished) again.push_back(std::move(step));
+    }
+    if (again.empty()) return;
+    std::lock_guard<std::mutex> lock(s->steps_mutex);
+    if (s->steps_closed) return;
+    s->steps.insert(s->steps.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
+    uv_async_send(&s->steps_async);
+}
+
 void close_all(HttpServer::Impl* s) {
     s->stopping = true;
+    {
+        std::lock_guard<std::mutex> lock(s->steps_mutex);
+        s->steps_closed = true;
+    }
     for (auto it = s->conns.begin(); it != s->conns.end();) {
         Conn* c = *it++;
         close_conn(c);
@@ -221,6 +256,7 @@ void close_all(HttpServer::Impl* s) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s->listener), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&s->sweep), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&s->stop_async), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->steps_async), nullptr);
 }
 
 }  // namespace
@@ -244,6 +280,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenOptions& liste
     s->listener.data = s;
     uv_async_init(&s->loop, &s->stop_async, [](uv_async_t* a) { close_all(static_cast<Impl*>(a->data)); });
     s->stop_async.data = s;
+    uv_async_init(&s->loop, &s->steps_async, run_steps);
+    s->steps_async.data = s;
     uv_timer_init(&s->loop, &s->sweep);
     s->sweep.data = s;
 
@@ -280,6 +318,14 @@ HttpServer::~HttpServer() {
     if (!impl_) return;
     uv_async_send(&impl_->stop_async);
     if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+bool HttpServer::run(std::function<bool()> step) {
+    std::lock_guard<std::mutex> lock(impl_->steps_mutex);
+    if (impl_->steps_closed) return false;
+    impl_->steps.push_back(std::move(step));
+    uv_async_send(&impl_->steps_async);
+    return true;
 }
 
 void HttpServer::set_settings(std::shared_ptr<const ServeSettings> settings) {

@@ -12,16 +12,19 @@
 // download is read from disk only as the socket drains (at most 256 KiB
 // queued per connection), an upload is written as it arrives: memory per
 // connection stays bounded whatever the file's size. The same loop purges
-// expired files every purge_interval_s.
+// expired files every purge_interval_s, and runs the module's other disk
+// work (run(): a deleted account's files) in bounded steps between requests.
 //
 // Disk I/O is blocking on this thread, which serves nothing else: a slow
 // disk slows uploads and downloads, never the XMPP workers.
 //
 // Thread affinity: start() and the destructor on the owning module's worker;
-// set_settings() from any thread; everything else on the HTTP thread.
+// set_settings() and run() from any thread; everything else on the HTTP
+// thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,6 +53,12 @@ public:
     HttpServer& operator=(const HttpServer&) = delete;
 
     void set_settings(std::shared_ptr<const ServeSettings> settings);
+    // Runs `step` on the HTTP thread, and again on a later turn of its loop
+    // while it returns false: blocking disk work in bounded pieces, with
+    // requests served in between. False when the server is stopping (step
+    // is not run). A step still unfinished when the server stops is dropped
+    // without a word: its owner, who joined the thread, finds it unfinished.
+    bool run(std::function<bool()> step);
     uint16_t port() const { return port_; }
 
     struct Impl;

@@ -37,8 +37,11 @@ std::string mac(std::string_view secret, std::string_view slot_id, std::string_v
     return hex(out, sizeof out);
 }
 
+// Version 2: "2", the time of the grant in milliseconds, then version 1's
+// fields (expiry, size, owner, content type). Version 1 had no grant time.
 std::string payload_of(const SlotGrant& g) {
-    return "1\n" + std::to_string(g.expires) + "\n" + std::to_string(g.size) + "\n" + g.owner + "\n" + g.content_type;
+    return "2\n" + std::to_string(g.issued_ms) + "\n" + std::to_string(g.expires) + "\n" + std::to_string(g.size) +
+           "\n" + g.owner + "\n" + g.content_type;
 }
 
 template <class T>
@@ -99,13 +102,21 @@ Result<SlotGrant> verify_token(std::string_view secret, std::string_view authori
         return Status::error("forged", "the token does not match this slot");
     auto fields = split(*payload, '\n');
     SlotGrant g;
-    if (fields.size() != 5 || fields[0] != "1" || !parse_number(fields[1], g.expires) ||
-        !parse_number(fields[2], g.size))
+    // Version 1 (5 fields) was signed before the time of the grant was
+    // added: it still verifies, as granted at time 0.
+    size_t at = 1;
+    if (fields.size() == 6 && fields[0] == "2") {
+        if (!parse_number(fields[1], g.issued_ms)) return Status::error("malformed", "the token's grant time");
+        at = 2;
+    } else if (fields.size() != 5 || fields[0] != "1") {
+        return Status::error("malformed", "the token's payload is not of a known version");
+    }
+    if (!parse_number(fields[at], g.expires) || !parse_number(fields[at + 1], g.size))
         return Status::error("malformed", "the token's payload is not of this version");
     g.slot_id = std::string(slot_id);
     g.filename = std::string(filename);
-    g.owner = std::string(fields[3]);
-    g.content_type = std::string(fields[4]);
+    g.owner = std::string(fields[at + 2]);
+    g.content_type = std::string(fields[at + 3]);
     if (now > g.expires) return Status::error("expired", "the slot has expired");
     return g;
 }

@@ -3,13 +3,16 @@
 // A slot (XEP-0363 §4) is granted on an XMPP worker and used later on the
 // HTTP thread, possibly after a restart: the PUT request itself carries
 // what was granted. The token in its Authorization header is
-// "Bearer BASE64(payload).HEX(mac)": the payload holds the expiry, the
-// size, the owner's bare JID and the content type; the mac is HMAC-SHA256
+// "Bearer BASE64(payload).HEX(mac)": the payload holds the time of the
+// grant, the expiry, the size, the owner's bare JID and the content type; the mac is HMAC-SHA256
 // under the module's secret over a version label, the slot id and file
 // name (taken from the URL), and the payload. Any change to any of them is
 // refused; the mac is compared in constant time. The file name and content
 // type cannot hold a newline (check_filename, check_content_type), so the
-// fields cannot run into each other.
+// fields cannot run into each other. The time of the grant lets the store
+// refuse the slots of an account deleted after they were granted
+// (FileStore::forget_owner); tokens of payload version 1, signed before it
+// was added, still verify, with `issued_ms` 0.
 //
 // Plain functions and values: any thread.
 #pragma once
@@ -30,6 +33,7 @@ struct SlotGrant {
     std::string content_type;  // empty when the request named none
     int64_t expires = 0;       // Unix time after which the PUT is refused
     std::string owner;         // bare JID of the account that asked
+    int64_t issued_ms = 0;     // Unix time of the grant in milliseconds (0: a version 1 token has none)
     friend bool operator==(const SlotGrant&, const SlotGrant&) = default;
 };
 

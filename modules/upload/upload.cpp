@@ -1,7 +1,7 @@
 #include "upload.hpp"
 
 #include <charconv>
-#include <ctime>
+#include <chrono>
 
 #include "log/log.hpp"
 #include "xmpp/namespaces.hpp"
@@ -14,7 +14,12 @@ constexpr const char* kNsDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr const char* kNsDiscoItems = "http://jabber.org/protocol/disco#items";
 constexpr const char* kNsData = "jabber:x:data";
 
-int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+// Unix time in milliseconds: a slot's grant time and an account's deletion
+// are compared at that precision (FileStore::forget_owner).
+int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 }  // namespace
 
@@ -140,6 +145,11 @@ Status Upload::start(module::Host& host) {
             return s;
         }
     }
+    // Registered on every worker like other hooks; the host calls it on
+    // worker 0, whose instance has the store.
+    host.on_account_deleted([this](const xmpp::Jid& bare, std::function<void(Status)> done) {
+        purge_account(bare, std::move(done));
+    });
     return host.domain_handler(settings_.vhost, settings_.domain, [this](module::DomainStanza& d) { handle(d); });
 }
 
@@ -159,17 +169,87 @@ Status Upload::reload(const config::Section& section) {
     // port may be the same); if the new one cannot start, the old comes back.
     server_.reset();
     Status s = start_http();
-    if (s) return s;
+    if (s) {
+        resume_purges();
+        return s;
+    }
     settings_ = std::move(old);
     Status back = start_http();
     if (!back) log::error("upload", "the HTTPS listener is down: {}", back.message());
+    resume_purges();
     return s;
 }
 
 void Upload::stop() {
     server_.reset();  // joins the HTTP thread
+    // Purges not yet reported are dropped without calling their completion:
+    // calling into the host's purge from inside stop() could start the next
+    // account's purge among modules that are stopping. Unanswered, the host
+    // asks again later; the files still on disk are indexed again when the
+    // module starts.
+    purges_.clear();
+    purge_timer_ = 0;  // the host drops the module's timers
     store_.reset();
     host_ = nullptr;
+}
+
+void Upload::purge_account(const xmpp::Jid& bare, std::function<void(Status)> done) {
+    if (!host_ || !store_ || !server_) {
+        done(Status::error("unavailable", "the upload service's HTTPS thread, which removes files, is not running"));
+        return;
+    }
+    auto job = std::make_shared<OwnerPurge>(store_, bare.bare_str(), unix_now_ms());
+    if (!server_->run([job] { return job->step(); })) {
+        done(Status::error("stopped", "the upload service is stopping"));
+        return;
+    }
+    purges_.push_back({std::move(job), std::move(done)});
+    watch_purges();
+}
+
+void Upload::watch_purges() {
+    if (purge_timer_ != 0 || purges_.empty() || !host_) return;
+    purge_timer_ = host_->add_timer(kPurgePollMs, 0, [this] {
+        purge_timer_ = 0;
+        poll_purges();
+    });
+}
+
+void Upload::poll_purges() {
+    std::vector<PendingPurge> finished;
+    for (auto it = purges_.begin(); it != purges_.end();) {
+        if (it->job->finished()) {
+            finished.push_back(std::move(*it));
+            it = purges_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    watch_purges();
+    // A completion may start the next account's purge (this module's
+    // purge_account again): purges_ is not being walked any more.
+    for (auto& p : finished) {
+        Status s = p.job->status();
+        if (s) log::info("upload", "removed {} file(s) of deleted account {}", p.job->removed(), p.job->owner());
+        p.done(std::move(s));
+    }
+}
+
+void Upload::resume_purges() {
+    // The old HTTP thread is joined: its unfinished steps go to the new one,
+    // or end with an error (the host asks again) when there is none.
+    for (auto& p : purges_) {
+        if (p.job->finished()) continue;
+        auto job = p.job;
+        if (!server_ || !server_->run([job] { return job->step(); }))
+            job->abandon(Status::error("unavailable", "the upload service's HTTPS listener is down"));
+    }
+}
+
+std::vector<std::shared_ptr<OwnerPurge>> Upload::purges_running() const {
+    std::vector<std::shared_ptr<OwnerPurge>> out;
+    for (const auto& p : purges_) out.push_back(p.job);
+    return out;
 }
 
 xml::Element Upload::disco_info() const {
@@ -298,13 +378,20 @@ void Upload::grant(xml::Element iq, std::string owner, std::string filename, uin
         reply_error(iq, StanzaError::wait("resource-constraint", "the upload service is not running"));
         return;
     }
-    const int64_t now = unix_now();
+    const int64_t now_ms = unix_now_ms(), now = now_ms / 1000;
     SlotGrant g{new_slot_id(), std::move(filename), size, std::move(content_type), now + settings_.slot_lifetime_s,
-                std::move(owner)};
+                std::move(owner), now_ms};
     if (g.slot_id.empty()) {
         reply_error(iq, StanzaError::wait("internal-server-error", "no random slot id"));
         return;
     }
+    // A request posted before the account's sessions ended may arrive
+    // while its purge runs: no slot for it.
+    for (const auto& p : purges_)
+        if (p.job->owner() == g.owner) {
+            reply_error(iq, StanzaError::cancel("not-allowed", "the account is being deleted"));
+            return;
+        }
     Status s = store_->reserve(g.owner, g.slot_id, g.size, g.expires, settings_.quota_bytes, now);
     if (!s) {
         reply_error(iq, StanzaError::wait("resource-constraint",

@@ -15,15 +15,25 @@
 // instance in start() and joined in stop() (and around a reload that
 // changes the listener or certificate).
 //
+// A deleted account's uploads (Host::on_account_deleted, called on worker
+// 0): an OwnerPurge (owner_purge.hpp) runs in steps on the HTTP thread; the
+// host's completion is called on worker 0 once the files are unlinked and
+// the directories synced. The Host is loop-affine, so the HTTP thread
+// cannot post back: worker 0 looks every kPurgePollMs while a purge runs.
+// While an account's purge runs, slot requests of that account are refused.
+//
 // One instance per worker; loop-affine, except what the header of each
 // part says.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "file_store.hpp"
 #include "http_server.hpp"
+#include "owner_purge.hpp"
 #include "module/module_api.hpp"
 
 namespace parley::mod_upload {
@@ -62,6 +72,13 @@ public:
     uint16_t http_port() const { return server_ ? server_->port() : 0; }
     std::shared_ptr<FileStore> store() const { return store_; }
 
+    // Worker 0: removes what `bare` uploaded, then calls done there (what
+    // the host's on_account_deleted handler runs).
+    void purge_account(const xmpp::Jid& bare, std::function<void(Status)> done);
+    // For tests: the purges whose completion is not yet called.
+    std::vector<std::shared_ptr<OwnerPurge>> purges_running() const;
+    static constexpr uint64_t kPurgePollMs = 20;
+
 private:
     void handle(module::DomainStanza& d);
     void slot_request(const xml::Element& iq, const xml::Element& req, const xmpp::Jid& from,
@@ -70,12 +87,21 @@ private:
     void reply_error(const xml::Element& iq, const StanzaError& e, uint64_t max_size = 0);
     std::shared_ptr<const ServeSettings> serve_settings() const;
     Status start_http();
+    void watch_purges();
+    void poll_purges();
+    void resume_purges();
 
     module::Host* host_ = nullptr;
     Settings settings_;
     // Worker 0 only.
     std::shared_ptr<FileStore> store_;
     std::unique_ptr<HttpServer> server_;
+    struct PendingPurge {
+        std::shared_ptr<OwnerPurge> job;
+        std::function<void(Status)> done;
+    };
+    std::vector<PendingPurge> purges_;
+    module::TimerId purge_timer_ = 0;  // 0: not armed
 };
 
 extern const config::OptionSpec kOptions[];

@@ -130,6 +130,17 @@ key = "{certs}/{DOMAIN}.key"
             raise AssertionError('parleyctl %s failed (%d): %s' % (' '.join(args), r.returncode, r.stderr))
         return r
 
+    def archive_key(self, name='archive.key', mode=None):
+        """A new archive key file in the server's directory, made with
+        `parleyctl archive keygen` (mode 0600, or `mode` after); returns its
+        key id. The config names it as `key_file = "NAME"` (relative to the
+        config file)."""
+        path = os.path.join(self.dir, name)
+        key_id = self.ctl('archive', 'keygen', path).stdout.strip()
+        if mode is not None:
+            os.chmod(path, mode)
+        return key_id
+
     def add_user(self, node, password):
         self.ctl('user', 'add', '%s@%s' % (node, DOMAIN), input=password + '\n')
         return '%s@%s' % (node, DOMAIN)
@@ -253,11 +264,17 @@ class ServerTestCase(unittest.TestCase):
     settings = {}  # more ParleyServer arguments
 
     @classmethod
+    def prepare(cls, server):
+        """Runs once the config is written, before parleyd starts (e.g. to
+        make the key file a module's options name)."""
+
+    @classmethod
     def setUpClass(cls):
         settings = dict(cls.settings)
         if cls.sasl is not None:
             settings.setdefault('sasl', cls.sasl)
         cls.server = ParleyServer(extra=cls.extra, **settings)
+        cls.prepare(cls.server)
         for node in cls.users:
             cls.server.add_user(node, 'secret')
         cls.server.start()

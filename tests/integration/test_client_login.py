@@ -54,6 +54,8 @@ EXPECTED_SERVER_FEATURES = {
     'jabber:iq:last',                              # test_last
     'jabber:iq:private',                           # test_pep (XEP-0049)
     'urn:xmpp:bookmarks:1#compat',                 # test_pep (XEP-0402 <-> XEP-0048)
+    # The archive adds urn:xmpp:parley:compliance-archive:0 only with
+    # compliance = true (test_archive); the example has it off.
 }
 
 # What disco#info of an account lists (asked by the account itself).
@@ -93,6 +95,8 @@ EXPECTED_ACCOUNT_FEATURES = {
     'urn:xmpp:bookmarks:1#compat',
     'jabber:iq:last',
     'vcard-temp',
+    'urn:xmpp:mam:2',
+    'urn:xmpp:mam:2#extended',
 }
 
 
@@ -113,13 +117,20 @@ class Errors:
 class ClientLogin(ServerTestCase):
     users = ('kate', 'luke', 'mia')
     settings = {'modules': example_modules(),
-                # The one module whose table the example fills in for its domain.
+                # The modules whose tables the example fills in for its own
+                # domain and files: upload's domain, the archive's key file
+                # (made below; compliance off, as in the example).
                 'module_options': {'upload': 'domain = "upload.%s"\nhttp_port = %d\nexternal_url = "https://%s:%d"'
-                                             % (DOMAIN, UPLOAD_PORT, DOMAIN, UPLOAD_PORT)}}
+                                             % (DOMAIN, UPLOAD_PORT, DOMAIN, UPLOAD_PORT),
+                                   'archive': 'key_file = "archive.key"\ncompliance = false'}}
+
+    @classmethod
+    def prepare(cls, server):
+        server.archive_key('archive.key')
 
     def test_the_example_and_the_dev_server_run_the_same_modules(self):
         self.assertEqual(set(example_modules()), set(dev_server_modules()))
-        for m in ('roster', 'offline', 'carbons', 'blocking', 'pep', 'vcard', 'last', 'sm', 'csi', 'upload'):
+        for m in ('roster', 'offline', 'carbons', 'blocking', 'pep', 'vcard', 'last', 'sm', 'csi', 'upload', 'archive', 'mam'):
             self.assertIn(m, example_modules())
 
     async def _login(self, node, resource):

@@ -4,10 +4,15 @@ disco#items and its disco#info (max-file-size); alice asks a slot, PUTs a
 file and GETs it back byte for byte; too large at slot time (file-too-large
 with max-file-size) and at PUT (413); a tampered token (403); a second PUT
 to a used slot (409); an account of another virtual host refused a slot;
-the quota reached (resource-constraint). Traffic to 127.0.0.1 only."""
+the quota reached (resource-constraint). A deleted account's files go with
+it (`parleyctl user del`, also while parleyd is down): their URLs answer 404,
+they are no longer under the data dir, its unused slot is refused, another
+account's file stays, and a new account of the name starts with an empty
+quota. Traffic to 127.0.0.1 only."""
 import asyncio
 import http.client
 import os
+import re
 import socket
 import ssl
 import urllib.parse
@@ -248,3 +253,113 @@ class UploadReload(ServerTestCase):
             finally:
                 await a.bye()
         run(go())
+
+
+DELETE_PORT = free_port()
+DELETE_OPTIONS = 'domain = "%s"\nquota_bytes = 30000\nhttp_port = %d\nexternal_url = "https://%s:%d"' % (
+    SERVICE, DELETE_PORT, DOMAIN, DELETE_PORT)
+PURGED = r'the data of deleted account %s@%s is removed'
+
+
+def jid(node):
+    return '%s@%s' % (node, DOMAIN)
+
+
+def slot_paths(server, url):
+    """The data and the record of the upload behind a GET URL, under the
+    server's data dir."""
+    slot = urllib.parse.urlsplit(url).path.split('/')[1]
+    base = os.path.join(server.data, 'upload')
+    return os.path.join(base, 'files', slot), os.path.join(base, 'meta', slot)
+
+
+async def upload(client, name, data):
+    """Asks a slot and PUTs `data`; the GET URL."""
+    r = await ask_slot(client, name, len(data))
+    assert r[0] == 'result', r
+    put, _, token, get = slot_of(r)
+    st, _, _ = await asyncio.to_thread(https_request, 'PUT', put, data, {'Authorization': token})
+    assert st == 201, st
+    return get
+
+
+class UploadAccountDelete(ServerTestCase):
+    users = ('dave', 'erin', 'fred')
+    settings = dict(modules=('disco', 'ping', 'upload'), module_options={'upload': DELETE_OPTIONS})
+
+    def test_a_deleted_accounts_files_go_with_it(self):
+        async def go():
+            dave = await online(self.server, 'dave')
+            erin = await online(self.server, 'erin')
+            try:
+                data = os.urandom(20000)
+                get = await upload(dave, 'notes.bin', data)
+                st, _, body = await asyncio.to_thread(https_request, 'GET', get)
+                self.assertEqual((st, body), (200, data))
+                files, meta = slot_paths(self.server, get)
+                self.assertTrue(os.path.exists(files) and os.path.exists(meta), 'the upload is under the data dir')
+                # A slot granted and not used before the deletion.
+                r = await ask_slot(dave, 'later.bin', 10)
+                later_put, _, later_token, _ = slot_of(r)
+                # erin's file is not dave's.
+                erin_data = os.urandom(3000)
+                erin_get = await upload(erin, 'erin.bin', erin_data)
+
+                mark = len(self.server.log_text())
+                r = self.server.ctl('user', 'del', jid('dave'))
+                self.assertIn('deleted %s' % jid('dave'), r.stdout)
+                await dave.wait_gone()
+                self.assertTrue(self.server.wait_log(PURGED % ('dave', re.escape(DOMAIN)), timeout=30),
+                                'the purge was logged:\n' + self.server.log_text()[mark:][-3000:])
+                log = self.server.log_text()[mark:]
+                self.assertNotIn('could not remove the data', log)
+                self.assertIn('removed 1 file(s) of deleted account %s' % jid('dave'), log)
+                # The purge was reported: the file is gone, from the URL and the disk.
+                st, _, _ = await asyncio.to_thread(https_request, 'GET', get)
+                self.assertEqual(st, 404, "a deleted account's file is not served")
+                st, _, _ = await asyncio.to_thread(https_request, 'HEAD', get)
+                self.assertEqual(st, 404)
+                self.assertFalse(os.path.exists(files), 'the data is no longer under the data dir')
+                self.assertFalse(os.path.exists(meta), 'nor its record')
+                # Its slot granted before the deletion is refused.
+                st, _, _ = await asyncio.to_thread(https_request, 'PUT', later_put, os.urandom(10),
+                                                   {'Authorization': later_token})
+                self.assertEqual(st, 403, "a deleted account's slot is refused")
+                st, _, body = await asyncio.to_thread(https_request, 'GET', erin_get)
+                self.assertEqual((st, body), (200, erin_data), "erin's file stays")
+
+                # A new account of the name: an empty quota (the old file's
+                # 20000 bytes of 30000 would leave too little), its uploads
+                # served.
+                self.server.ctl('user', 'add', jid('dave'), input='secret\n')
+                dave = await online(self.server, 'dave')
+                fresh = os.urandom(25000)
+                fresh_get = await upload(dave, 'fresh.bin', fresh)
+                st, _, body = await asyncio.to_thread(https_request, 'GET', fresh_get)
+                self.assertEqual((st, body), (200, fresh))
+            finally:
+                await dave.bye()
+                await erin.bye()
+        run(go(), timeout=120)
+
+    def test_an_account_deleted_while_parleyd_is_down_loses_its_files_at_start(self):
+        async def before():
+            fred = await online(self.server, 'fred')
+            try:
+                return await upload(fred, 'fred.bin', os.urandom(1000))
+            finally:
+                await fred.bye()
+        get = run(before())
+        files, meta = slot_paths(self.server, get)
+        self.assertTrue(os.path.exists(files))
+        self.server.stop()
+        r = self.server.ctl('user', 'del', jid('fred'))
+        self.assertIn('parleyd is not running', r.stdout)
+        self.assertTrue(os.path.exists(files), 'parleyctl leaves the files to parleyd')
+        os.rename(self.server.log_path, self.server.log_path + '.before-restart')
+        self.server.start()
+        self.assertTrue(self.server.wait_log(PURGED % ('fred', re.escape(DOMAIN)), timeout=30),
+                        'the purge at start was logged:\n' + self.server.log_text()[-3000:])
+        self.assertFalse(os.path.exists(files) or os.path.exists(meta), "fred's upload is gone")
+        st, _, _ = run(asyncio.to_thread(https_request, 'GET', get))
+        self.assertEqual(st, 404)

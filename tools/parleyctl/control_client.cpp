@@ -1,5 +1,9 @@
 #include "control_client.hpp"
 
+#include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -55,6 +59,20 @@ Result<std::string> control_request(const std::string& socket_path, const std::s
     while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) reply.pop_back();
     if (reply.empty()) return Status::error("io", "parleyd closed the control socket without answering");
     return reply;
+}
+
+std::string control_arg(const std::string& a) {
+    std::string out;
+    for (unsigned char c : a) {
+        if (c == '%' || c <= 0x20 || c == 0x7f) out += fmt::format("%{:02X}", c);
+        else out += static_cast<char>(c);
+    }
+    return out;
+}
+
+std::string who_runs() {
+    const passwd* pw = ::getpwuid(::getuid());
+    return fmt::format("parleyctl:{}", pw && pw->pw_name ? std::string(pw->pw_name) : std::to_string(::getuid()));
 }
 
 }  // namespace parley::ctl

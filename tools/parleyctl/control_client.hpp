@@ -14,4 +14,12 @@ namespace parley::ctl {
 
 Result<std::string> control_request(const std::string& socket_path, const std::string& line, int timeout_ms = 5000);
 
+// One argument of a module's control request, percent-encoded so that it
+// may hold a space (server/control/control_server.hpp).
+std::string control_arg(const std::string& a);
+
+// Who runs parleyctl, for the archive's audit log: "parleyctl:LOGIN" of the
+// real user id (the control socket is open to root and parleyd's group only).
+std::string who_runs();
+
 }  // namespace parley::ctl

@@ -1,4 +1,5 @@
-// parleyctl: administration of a Parley server: accounts, invitations, sessions, status.
+// parleyctl: administration of a Parley server: accounts, invitations, sessions, status,
+// and the compliance archive (archive_command.hpp).
 //
 // Accounts are written straight into the LMDB state store, which works
 // whether parleyd runs or not (LMDB allows several processes). When parleyd
@@ -7,6 +8,7 @@
 // the terminal (twice, without echo) or from standard input, never from the
 // command line, and are never printed or logged.
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "archive_command.hpp"
 #include "config/config.hpp"
 #include "control_client.hpp"
 #include "json_value.hpp"
@@ -60,7 +63,19 @@ void usage(std::ostream& out) {
            "  roster del USER CONTACT                remove a contact; cancels both subscriptions\n"
            "  status              is parleyd running; workers, sessions, uptime\n"
            "  reload              ask parleyd to reload its configuration and modules\n"
-           "--json after session and invite commands: the answer as JSON.\n"
+           "  retention list                         the retention rules (configured and set at run time)\n"
+           "  retention set SCOPE TARGET DAYS [--type TYPE]\n"
+           "                      keep messages DAYS days (0 or forever: keep forever); SCOPE default (TARGET -),\n"
+           "                      domain or user; TYPE chat, normal, groupchat, headline or error\n"
+           "  retention del SCOPE TARGET [--type TYPE]   remove a rule set at run time\n"
+           "  retention explain JID                  which rule keeps JID's messages how long, and holds\n"
+           "  retention purge                        run the retention purge now\n"
+           "  hold add CASE SCOPE TARGET REASON...   a legal hold: nothing in scope (user, room, domain,\n"
+           "                      default with TARGET -) is deleted until it is released\n"
+           "  hold list                              every hold, active and released\n"
+           "  hold release CASE                      release a hold\n"
+        << ctl::kArchiveUsage
+        << "--json after session, invite, roster, retention, hold and archive commands: the answer as JSON.\n"
            "The config file defaults to $PARLEY_CONFIG or " PARLEY_SYSCONFDIR "/parley/parley.toml.\n";
 }
 
@@ -509,17 +524,6 @@ std::string json_string_field(const std::string& json, const std::string& key) {
     return out;
 }
 
-// Arguments of a module's control request: percent-encoded, so that one
-// may hold a space (server/control/control_server.hpp).
-std::string control_arg(const std::string& a) {
-    std::string out;
-    for (unsigned char c : a) {
-        if (c == '%' || c <= 0x20 || c == 0x7f) out += fmt::format("%{:02X}", c);
-        else out += static_cast<char>(c);
-    }
-    return out;
-}
-
 // `parleyctl roster ...`: served by the roster module of a running parleyd,
 // so that the user's online clients get their roster pushes.
 int roster_command(const std::string& config_path, std::vector<std::string> args) {
@@ -538,7 +542,7 @@ int roster_command(const std::string& config_path, std::vector<std::string> args
     if (!exists) return fail(exists.status());
     if (!exists.value()) return fail(Status::error("not-found", jid->bare_str() + " does not exist"));
     std::string line = "roster";
-    for (const auto& a : args) line += " " + control_arg(a);
+    for (const auto& a : args) line += " " + ctl::control_arg(a);
     auto r = ctl::control_request(ctx->cfg.control_socket, line, 15000);
     if (!r) {
         if (r.status().code() == "not-running") {
@@ -552,6 +556,59 @@ int roster_command(const std::string& config_path, std::vector<std::string> args
     if (json) std::cout << j << "\n";
     else if (args[0] == "show") std::cout << json_string_field(j, "text");
     else std::cout << (args[0] == "add" ? "added " : "removed ") << args[2] << " in the roster of " << jid->bare_str() << "\n";
+    return kExitOk;
+}
+
+// `parleyctl retention ...` and `parleyctl hold ...`: served by the archive
+// module of a running parleyd (worker 0), which writes every change and its
+// audit event through the journal's writer.
+int keeper_command(const std::string& config_path, const std::string& cmd, std::vector<std::string> args) {
+    bool json = false;
+    std::string type = "-";
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--json") json = true;
+        else if (args[i] == "--type" && i + 1 < args.size()) type = args[++i];
+        else rest.push_back(args[i]);
+    }
+    const std::string verb = rest.empty() ? "" : rest[0];
+    std::vector<std::string> line_args;
+    std::string name = cmd;
+    if (cmd == "retention" && verb == "list" && rest.size() == 1) line_args = {"list"};
+    else if (cmd == "retention" && verb == "explain" && rest.size() == 2) line_args = {"explain", rest[1]};
+    else if (cmd == "retention" && verb == "set" && rest.size() == 4)
+        line_args = {"set", rest[1], rest[2], type, rest[3], ctl::who_runs()};
+    else if (cmd == "retention" && verb == "del" && rest.size() == 3)
+        line_args = {"del", rest[1], rest[2], type, ctl::who_runs()};
+    else if (cmd == "retention" && verb == "purge" && rest.size() == 1) {
+        name = "archive";
+        line_args = {"purge", ctl::who_runs()};
+    } else if (cmd == "hold" && verb == "list" && rest.size() == 1) line_args = {"list"};
+    else if (cmd == "hold" && verb == "release" && rest.size() == 2) line_args = {"release", rest[1], ctl::who_runs()};
+    else if (cmd == "hold" && verb == "add" && rest.size() >= 5) {
+        line_args = {"add", rest[1], rest[2], rest[3], ctl::who_runs()};
+        line_args.insert(line_args.end(), rest.begin() + 4, rest.end());
+    } else {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    auto cfg = config::load(config_path);
+    if (!cfg) return fail(cfg.status());
+    std::string line = name;
+    for (const auto& a : line_args) line += " " + ctl::control_arg(a);
+    // A purge pass may take a while on a large archive.
+    auto r = ctl::control_request(cfg->control_socket, line, verb == "purge" ? 600000 : 15000);
+    if (!r) {
+        if (r.status().code() == "not-running") {
+            std::cerr << "parleyctl: parleyd is not running; retention and holds are changed through it\n";
+            return kExitNotRunning;
+        }
+        return fail(r.status());
+    }
+    const std::string& j = r.value();
+    if (j.find("\"ok\":true") == std::string::npos) return fail(Status::error(cmd, json_string_field(j, "error")));
+    if (json) std::cout << j << "\n";
+    else std::cout << json_string_field(j, "text");
     return kExitOk;
 }
 
@@ -621,6 +678,8 @@ int main(int argc, char** argv) {
     if (cmd == "session") return session_command(config_path, args);
     if (cmd == "status" && args.empty()) return status_command(config_path);
     if (cmd == "reload" && args.empty()) return reload_command(config_path);
+    if (cmd == "retention" || cmd == "hold") return keeper_command(config_path, cmd, args);
+    if (cmd == "archive") return ctl::archive_command(config_path, args, std::cout, std::cerr);
     usage(std::cerr);
     return kExitUsage;
 }

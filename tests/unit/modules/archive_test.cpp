@@ -517,7 +517,7 @@ BOOST_AUTO_TEST_CASE(retention_holds_purge_and_audit_end_to_end) {
     text(audit);
 
     Status s = f.db->read([&](const store::Txn& t, MDB_dbi d) {
-        auto events = archive::list_audit(t.handle(), d, 0, 100);
+        auto events = archive::list_audit(f.service.journal(), t.handle(), d, 0, 100);
         BOOST_REQUIRE(events);
         std::string actions;
         for (const auto& e : *events) actions += e.action + " ";

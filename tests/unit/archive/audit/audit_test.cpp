@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_CASE(appends_lists_and_verifies) {
     BOOST_TEST(f.log("hold.add") == 1u);
     BOOST_TEST(f.log("search") == 2u);
     BOOST_TEST(f.log("purge", "removed 3") == 3u);
-    auto events = f.read([&](MDB_txn* t) { return *list_audit(t, f.db, 1, 10); });
+    auto events = f.read([&](MDB_txn* t) { return *list_audit(f.journal, t, f.db, 1, 10); });
     BOOST_REQUIRE(events.size() == 2u);
     BOOST_TEST(events[0].seq == 2u);
     BOOST_TEST(events[1].action == "purge");

@@ -1,0 +1,776 @@
+#include "archive_command.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <ostream>
+
+#include "archive/chain/verify.hpp"
+#include "archive/crypto/keys.hpp"
+#include "archive/journal/journal.hpp"
+#include "config/config.hpp"
+#include "archive/audit/audit.hpp"
+#include "module/control_json.hpp"
+#include "control_client.hpp"
+#include "modules/archive/journal_service.hpp"
+#include "store/env.hpp"
+#include "xml/serializer.hpp"
+#include "xml/stream_parser.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::ctl {
+
+const char* const kArchiveUsage =
+    "  archive keygen FILE a new archive key file (mode 0600); prints its key id\n"
+    "  archive verify [--user JID] [--json]\n"
+    "                      check that no record was altered, inserted or removed\n"
+    "  archive search --user JID [--with JID] [--start TIME] [--end TIME] [--limit N] [--json]\n"
+    "                      an account's archived messages, oldest first (TIME: "
+    "2026-12-03T10:00:00Z)\n"
+    "  archive rotate-key --new-key FILE\n"
+    "                      wrap the archive's keys under another key file (parleyd stopped)\n"
+    "  archive audit [--limit N] [--json]\n"
+    "                      the audit log's last events (retention, holds, purges, searches, ...)\n"
+    "                      and its check: exit 1 when it was changed outside parleyd\n";
+
+namespace archive_cli {
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+// days_from_civil): no dependence on the C library's time zone handling.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+unsigned days_in_month(int64_t y, unsigned m) {
+    static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap(y) ? 29 : kDays[m - 1];
+}
+
+// Reads exactly n digits at pos.
+bool digits(std::string_view t, size_t& pos, size_t n, unsigned& out) {
+    if (pos + n > t.size()) return false;
+    out = 0;
+    for (size_t i = 0; i < n; ++i) {
+        char c = t[pos + i];
+        if (c < '0' || c > '9') return false;
+        out = out * 10 + static_cast<unsigned>(c - '0');
+    }
+    pos += n;
+    return true;
+}
+
+bool expect(std::string_view t, size_t& pos, char c) {
+    if (pos >= t.size() || t[pos] != c) return false;
+    ++pos;
+    return true;
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_time(std::string_view t) {
+    size_t pos = 0;
+    unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, ms = 0;
+    if (!digits(t, pos, 4, year) || !expect(t, pos, '-') || !digits(t, pos, 2, month) ||
+        !expect(t, pos, '-') || !digits(t, pos, 2, day))
+        return std::nullopt;
+    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
+        return std::nullopt;
+    int64_t offset_min = 0;
+    if (pos < t.size()) {
+        if (!expect(t, pos, 'T') || !digits(t, pos, 2, hour) || !expect(t, pos, ':') ||
+            !digits(t, pos, 2, minute) || !expect(t, pos, ':') || !digits(t, pos, 2, second))
+            return std::nullopt;
+        if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+        if (pos < t.size() && t[pos] == '.') {
+            ++pos;
+            size_t n = 0;
+            for (; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos, ++n)
+                if (n < 3) ms = ms * 10 + static_cast<unsigned>(t[pos] - '0');
+            if (n == 0) return std::nullopt;
+            for (; n < 3; ++n) ms *= 10;
+        }
+        if (pos < t.size() && t[pos] == 'Z') {
+            ++pos;
+        } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
+            const int sign = t[pos] == '-' ? -1 : 1;
+            ++pos;
+            unsigned oh = 0, om = 0;
+            if (!digits(t, pos, 2, oh) || !expect(t, pos, ':') || !digits(t, pos, 2, om) ||
+                oh > 23 || om > 59)
+                return std::nullopt;
+            offset_min = sign * static_cast<int64_t>(oh * 60 + om);
+        } else {
+            // A time without a zone would be local time: ambiguous for an
+            // archive searched from anywhere, so it is refused.
+            return std::nullopt;
+        }
+        if (pos != t.size()) return std::nullopt;
+    }
+    const int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                            second - offset_min * 60;
+    if (seconds < 0) return std::nullopt;
+    return static_cast<uint64_t>(seconds) * 1000 + ms;
+}
+
+std::string format_time(uint64_t unix_ms) {
+    const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                       static_cast<int>(unix_ms % 1000));
+}
+
+namespace {
+
+// Collects the one element of a parsed fragment.
+class OneStanza final : public xml::StreamHandler {
+  public:
+    void on_stream_open(const xml::StreamHeader&) override {}
+    void on_stanza(xml::Element stanza) override {
+        if (++count == 1) element.emplace(std::move(stanza));
+    }
+    void on_stream_close() override {}
+    std::optional<xml::Element> element;
+    int count = 0;
+};
+
+}  // namespace
+
+Result<std::optional<std::string>> stanza_body(std::string_view stanza_xml) {
+    OneStanza one;
+    // Limits only against a damaged record: what the journal holds passed
+    // the limits of the stream it came from.
+    xml::StreamParser parser(one,
+                             xml::StreamLimits::for_stanza_bytes(stanza_xml.size() + 1024, 256));
+    xml::FeedResult r = parser.feed(xml::stream_header(xmpp::kNsClient, {}));
+    if (r.error == xml::ParseError::none) r = parser.feed(stanza_xml);
+    if (r.error != xml::ParseError::none || one.count != 1 || !one.element)
+        return Status::error(
+            "corrupt", fmt::format("a stored stanza does not parse ({})",
+                                   r.error != xml::ParseError::none ? r.text : "not one element"));
+    const xml::Element* first = nullptr;
+    for (const xml::Element& c : one.element->children()) {
+        if (c.name() != "body" || c.ns() != xmpp::kNsClient) continue;
+        if (!first) first = &c;
+        if (!c.attr(xml::kXmlNs, "lang")) return std::optional<std::string>(c.text());
+    }
+    if (!first) return std::optional<std::string>();
+    return std::optional<std::string>(first->text());
+}
+
+std::string ids_as_stanza_ids(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    size_t i = 0;
+    while (i < text.size()) {
+        // A digit run inside a word (a hex key id, a name) is left alone.
+        const bool starts_word = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+        if (text[i] < '0' || text[i] > '9' || !starts_word) {
+            out += text[i++];
+            continue;
+        }
+        size_t j = i;
+        while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+        std::string_view run = text.substr(i, j - i);
+        uint64_t v = 0;
+        bool fits = run.size() <= 20;
+        for (char c : run) {
+            if (!fits) break;
+            const uint64_t d = static_cast<uint64_t>(c - '0');
+            if (v > (UINT64_MAX - d) / 10)
+                fits = false;
+            else
+                v = v * 10 + d;
+        }
+        const bool ends_word =
+            j == text.size() || !std::isalnum(static_cast<unsigned char>(text[j]));
+        if (fits && ends_word && v >= (uint64_t{1} << 40))
+            out += archive::stanza_id_text(v);
+        else
+            out += run;
+        i = j;
+    }
+    return out;
+}
+
+std::string one_line(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c == '\\')
+            out += "\\\\";
+        else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        else
+            out += c;
+    }
+    return out;
+}
+
+}  // namespace archive_cli
+
+namespace {
+
+using archive_cli::format_time;
+using module::json_string;
+
+constexpr int kOk = 0;
+constexpr int kFailure = 1;
+constexpr int kUsage = 2;
+constexpr const char* kDatabase =
+    "archive.journal";  // Host::open_database({"journal", 1, {}, "archive"})
+constexpr uint32_t kSchemaVersion = 1;
+
+// A command's arguments: positional ones, `--json`, and options with a value.
+struct Args {
+    std::vector<std::string> positional;
+    std::map<std::string, std::string> options;
+    bool json = false;
+    std::string error;  // empty: parsed
+
+    Args(const std::vector<std::string>& args, size_t from,
+         std::initializer_list<const char*> with_value) {
+        for (size_t i = from; i < args.size(); ++i) {
+            const std::string& a = args[i];
+            if (a == "--json") {
+                json = true;
+                continue;
+            }
+            if (a.rfind("--", 0) != 0) {
+                positional.push_back(a);
+                continue;
+            }
+            bool known = false;
+            for (const char* o : with_value) known = known || a == o;
+            if (!known) {
+                error = "unknown option " + a;
+                return;
+            }
+            if (i + 1 >= args.size()) {
+                error = a + " needs a value";
+                return;
+            }
+            if (options.count(a)) {
+                error = a + " given twice";
+                return;
+            }
+            options[a] = args[++i];
+        }
+    }
+    const std::string* get(const std::string& name) const {
+        auto it = options.find(name);
+        return it == options.end() ? nullptr : &it->second;
+    }
+};
+
+// The opened archive of one configuration.
+struct Archive {
+    config::Config cfg;
+    std::string key_file;
+    std::string dir;  // data_dir/archive
+    std::unique_ptr<store::Env> env;
+    MDB_dbi db = 0;
+    std::optional<archive::Journal> journal;
+    std::string key_id;
+};
+
+// The key file of [modules.archive], resolved as mod_archive resolves it
+// (modules/archive/archiver.cpp read_settings): against the directory of
+// the configuration file.
+Result<std::string> configured_key_file(const config::Config& cfg) {
+    auto it = cfg.module_sections.find("archive");
+    const std::string path =
+        it == cfg.module_sections.end() ? std::string() : it->second.get_string("key_file", "");
+    if (path.empty())
+        return Status::error(
+            "config", cfg.path +
+                          " has no [modules.archive] key_file: the archive is not configured "
+                          "(modules/archive/README.md)");
+    std::filesystem::path p(path);
+    if (p.is_relative() && !it->second.file.empty())
+        p = std::filesystem::path(it->second.file).parent_path() / p;
+    return p.lexically_normal().string();
+}
+
+// Opens the archive: the configuration, its key file, the environment and
+// the journal's database. The archive must exist already.
+Result<Archive> open_archive(const std::string& config_path) {
+    auto cfg = config::load(config_path);
+    if (!cfg) return cfg.status();
+    Archive a;
+    a.cfg = std::move(cfg.value());
+    auto key_file = configured_key_file(a.cfg);
+    if (!key_file) return key_file.status();
+    a.key_file = *key_file;
+    auto kek = archive::read_key_file(a.key_file);
+    if (!kek) return kek.status();
+    a.key_id = kek->id();
+    a.journal.emplace(*kek);
+    a.dir = a.cfg.data_dir + "/archive";
+    std::error_code ec;
+    if (!std::filesystem::exists(a.dir + "/data.mdb", ec))
+        return Status::error("not-found",
+                             "there is no archive in " + a.dir +
+                                 " (parleyd makes it when it starts with the archive module)");
+    auto env = store::Env::open(a.dir);
+    if (!env) return env.status();
+    a.env = std::move(env.value());
+    auto db = a.env->database(kDatabase, kSchemaVersion);
+    if (!db) return db.status();
+    a.db = db.value();
+    return a;
+}
+
+// The key check every reading command makes first: a wrong key file is an
+// error naming both key ids, never an empty result.
+Status check_key(const Archive& a) {
+    auto txn = a.env->begin_read();
+    if (!txn) return txn.status();
+    Status s = a.journal->check_key(txn->handle(), a.db);
+    if (!s)
+        return Status::error(
+            s.code(), "archive " + a.dir + ": " + s.message() + " (key_file " + a.key_file + ")");
+    return s;
+}
+
+Result<std::string> account(const std::string& text, const char* option) {
+    auto jid = xmpp::Jid::parse(text);
+    if (!jid || !jid->has_node() || jid->has_resource())
+        return Status::error(
+            "invalid",
+            fmt::format("{} takes a bare JID like alice@example.org, not '{}'", option, text));
+    return jid->bare_str();
+}
+
+int fail(std::ostream& err, const Status& s, int code = kFailure) {
+    err << "parleyctl: " << s.message() << "\n";
+    return code;
+}
+
+int usage(std::ostream& err, const std::string& why) {
+    if (!why.empty()) err << "parleyctl: " << why << "\n";
+    err << "usage: parleyctl [--config FILE] archive COMMAND\n" << kArchiveUsage;
+    return kUsage;
+}
+
+// keygen FILE
+
+int keygen(const Args& a, std::ostream& out, std::ostream& err) {
+    if (a.positional.size() != 1 || a.json || !a.options.empty())
+        return usage(err, "archive keygen takes one FILE");
+    const std::string& path = a.positional[0];
+    auto key = archive::create_key_file(path);
+    if (!key) return fail(err, key.status());
+    // The id on standard output (for scripts); what to do with it on
+    // standard error. The key itself is never shown.
+    out << key->id() << "\n";
+    err << "wrote a new archive key to " << path << " (mode 0600), key id " << key->id()
+        << ".\nName it as key_file in [modules.archive]; keep a copy apart from the data "
+           "directory: without it "
+           "the archive cannot be read.\n";
+    if (::geteuid() == 0)
+        err << "The file belongs to root: give it to the user parleyd runs as (chown), or parleyd "
+               "cannot read it.\n";
+    return kOk;
+}
+
+// verify [--user JID] [--json]
+
+// The ids a finding names, as stanza-ids. A removal names the record
+// before the gap (still there) and the last one gone.
+std::string id_range(const archive::Finding& f) {
+    if (f.kind == archive::Finding::Kind::removed)
+        return (f.first ? "after " + archive::stanza_id_text(f.first)
+                        : std::string("from the start")) +
+               " up to " + archive::stanza_id_text(f.last);
+    if (f.first == 0 && f.last == 0) return "-";
+    if (f.first == f.last) return archive::stanza_id_text(f.first);
+    return archive::stanza_id_text(f.first) + ".." + archive::stanza_id_text(f.last);
+}
+
+std::string segment_day(uint32_t segment) {
+    return format_time(uint64_t{segment} * archive::kSegmentMs).substr(0, 10);
+}
+
+int verify(const std::string& config_path, const Args& a, std::ostream& out, std::ostream& err) {
+    if (!a.positional.empty())
+        return usage(err, "archive verify takes no argument but its options");
+    archive::VerifyOptions opts;
+    if (const std::string* u = a.get("--user")) {
+        auto owner = account(*u, "--user");
+        if (!owner) return fail(err, owner.status(), kUsage);
+        opts.owner = *owner;
+    }
+    auto arch = open_archive(config_path);
+    if (!arch) return fail(err, arch.status(), kUsage);
+    if (Status s = check_key(*arch); !s) return fail(err, s, kUsage);
+    auto txn = arch->env->begin_read();
+    if (!txn) return fail(err, txn.status(), kUsage);
+    auto report = archive::verify(*arch->journal, txn->handle(), arch->db, opts);
+    if (!report)
+        return fail(err,
+                    Status::error(report.status().code(),
+                                  "archive " + arch->dir + ": " + report.status().message()),
+                    kUsage);
+    const archive::Report& r = *report;
+    if (a.json) {
+        std::string j = fmt::format(
+            "{{\"ok\":{},\"archive\":{},\"user\":{},\"records\":{},\"segments\":{},\"findings\":[",
+            r.ok() ? "true" : "false", json_string(arch->dir),
+            opts.owner.empty() ? std::string("null") : json_string(opts.owner), r.records,
+            r.segments);
+        bool first = true;
+        for (const auto& f : r.findings) {
+            if (!first) j += ',';
+            first = false;
+            j += fmt::format(
+                "{{\"kind\":{},\"segment\":{},\"day\":{},\"first\":{},\"last\":{},\"text\":{}}}",
+                json_string(archive::to_string(f.kind)), f.segment,
+                json_string(segment_day(f.segment)),
+                f.first ? json_string(archive::stanza_id_text(f.first)) : std::string("null"),
+                f.last ? json_string(archive::stanza_id_text(f.last)) : std::string("null"),
+                json_string(archive_cli::ids_as_stanza_ids(f.text)));
+        }
+        out << j << "]}\n";
+    } else {
+        out << fmt::format("{}: {} record{} in {} segment{} checked{}\n", arch->dir, r.records,
+                           r.records == 1 ? "" : "s", r.segments, r.segments == 1 ? "" : "s",
+                           opts.owner.empty() ? ", with every account's views"
+                                              : ", with the views of " + opts.owner);
+        for (const auto& f : r.findings)
+            out << fmt::format("{:<13}  {}  {}  {}\n", archive::to_string(f.kind),
+                               segment_day(f.segment), id_range(f),
+                               archive_cli::ids_as_stanza_ids(f.text));
+        if (r.ok())
+            out << "ok: nothing was altered, inserted or removed\n";
+        else
+            out << fmt::format("{} finding{}: the archive was changed outside parleyd\n",
+                               r.findings.size(), r.findings.size() == 1 ? "" : "s");
+    }
+    return r.ok() ? kOk : kFailure;
+}
+
+// search --user JID [--with JID] [--start TIME] [--end TIME] [--limit N] [--json]
+
+struct Row {
+    uint64_t id = 0;
+    archive::Entry entry;
+    std::optional<std::string> body;
+};
+
+int search(const std::string& config_path, const Args& a, std::ostream& out, std::ostream& err) {
+    if (!a.positional.empty())
+        return usage(err, "archive search takes no argument but its options");
+    const std::string* user = a.get("--user");
+    if (!user) return usage(err, "archive search needs --user JID");
+    archive::Journal::Query q;
+    auto owner = account(*user, "--user");
+    if (!owner) return fail(err, owner.status(), kUsage);
+    q.owner = *owner;
+    if (const std::string* w = a.get("--with")) {
+        auto peer = xmpp::Jid::parse(*w);
+        if (!peer)
+            return fail(err, Status::error("invalid", "--with takes a JID, not '" + *w + "'"),
+                        kUsage);
+        q.peer = peer->bare_str();
+    }
+    std::optional<uint64_t> start, end;
+    for (auto [name, slot] : {std::pair{"--start", &start}, std::pair{"--end", &end}}) {
+        if (const std::string* t = a.get(name)) {
+            *slot = archive_cli::parse_time(*t);
+            if (!*slot)
+                return fail(
+                    err,
+                    Status::error("invalid",
+                                  fmt::format("{} takes an ISO 8601 time such as "
+                                              "2026-12-03T10:00:00Z or 2026-12-03, not '{}'",
+                                              name, *t)),
+                    kUsage);
+        }
+    }
+    if (start && end && *start > *end)
+        return fail(err, Status::error("invalid", "--start is after --end"), kUsage);
+    // Both ends are inclusive, to the millisecond: an id holds its time.
+    if (start && *start > 0) q.after = archive::first_id_at(*start) - 1;
+    if (end) q.before = archive::first_id_at(*end + 1);
+    size_t limit = 1000;
+    if (const std::string* l = a.get("--limit")) {
+        if (l->empty() || l->size() > 8 ||
+            l->find_first_not_of("0123456789") != std::string::npos || std::stoul(*l) == 0)
+            return fail(err, Status::error("invalid", "--limit takes a number from 1 to 99999999"),
+                        kUsage);
+        limit = std::stoul(*l);
+    }
+
+    auto arch = open_archive(config_path);
+    if (!arch) return fail(err, arch.status());
+    if (Status s = check_key(*arch); !s) return fail(err, s);
+    auto txn = arch->env->begin_read();
+    if (!txn) return fail(err, txn.status());
+    std::vector<uint64_t> ids;
+    bool complete = true;
+    Status s = arch->journal->view(txn->handle(), arch->db, q, [&](uint64_t id) {
+        if (ids.size() == limit) {
+            complete = false;
+            return false;
+        }
+        ids.push_back(id);
+        return true;
+    });
+    if (!s) return fail(err, s);
+    std::vector<Row> rows;
+    rows.reserve(ids.size());
+    size_t unreadable = 0;
+    for (uint64_t id : ids) {
+        auto rec = arch->journal->get(txn->handle(), arch->db, id);
+        if (!rec || !*rec) {
+            // A view names a record that is gone or does not open: the
+            // archive was changed; verify says how. The rest is shown.
+            ++unreadable;
+            err << "parleyctl: record " << archive::stanza_id_text(id) << " of this archive "
+                << (rec ? std::string("is missing")
+                        : "cannot be read: " +
+                              archive_cli::ids_as_stanza_ids(rec.status().message()))
+                << " (run parleyctl archive verify)\n";
+            continue;
+        }
+        Row row{id, std::move((*rec)->entry), std::nullopt};
+        auto body = archive_cli::stanza_body(row.entry.stanza);
+        if (body) row.body = std::move(*body);
+        rows.push_back(std::move(row));
+    }
+    if (a.json) {
+        std::string j = fmt::format(
+            "{{\"user\":{},\"with\":{},\"count\":{},\"complete\":{},\"results\":[",
+            json_string(q.owner), q.peer.empty() ? std::string("null") : json_string(q.peer),
+            rows.size(), complete ? "true" : "false");
+        for (size_t i = 0; i < rows.size(); ++i) {
+            const Row& r = rows[i];
+            if (i) j += ',';
+            j += fmt::format(
+                "{{\"id\":{},\"time\":{},\"from\":{},\"to\":{},\"type\":{},\"origin\":{},"
+                "\"outcome\":{},"
+                "\"body\":{}}}",
+                json_string(archive::stanza_id_text(r.id)),
+                json_string(format_time(archive::id_time_ms(r.id))), json_string(r.entry.from),
+                json_string(r.entry.to), json_string(r.entry.type),
+                json_string(archive::to_string(r.entry.origin)), json_string(r.entry.outcome),
+                r.body ? json_string(*r.body) : std::string("null"));
+        }
+        out << j << "]}\n";
+    } else {
+        if (rows.empty()) {
+            out << "no messages in the archive of " << q.owner
+                << (q.peer.empty() ? "" : " with " + q.peer) << "\n";
+        } else {
+            out << "ID\tTIME\tFROM\tTO\tTYPE\tBODY\n";
+            for (const Row& r : rows)
+                out << archive::stanza_id_text(r.id) << "\t"
+                    << format_time(archive::id_time_ms(r.id)) << "\t" << r.entry.from << "\t"
+                    << r.entry.to << "\t" << r.entry.type << "\t"
+                    << (r.body ? archive_cli::one_line(*r.body) : std::string("-")) << "\n";
+        }
+        if (!complete)
+            out << "(the first " << limit << " are shown; more with --limit, or a later --start)\n";
+    }
+    return unreadable ? kFailure : kOk;
+}
+
+// rotate-key --new-key FILE
+
+int rotate_key(const std::string& config_path, const Args& a, std::ostream& out,
+               std::ostream& err) {
+    const std::string* new_file = a.get("--new-key");
+    if (!a.positional.empty() || a.json || !new_file)
+        return usage(err, "archive rotate-key takes --new-key FILE");
+    auto cfg = config::load(config_path);
+    if (!cfg) return fail(err, cfg.status());
+    // parleyd holds the archive's keys unwrapped, and its configuration
+    // names the old key file, which would no longer open the archive at its
+    // next start: rotation is for a stopped server. Anything but "nobody
+    // listens" on the control socket counts as running.
+    auto running = control_request(cfg->control_socket, "status", 3000);
+    if (running || running.status().code() != "not-running")
+        return fail(
+            err, Status::error(
+                     "running",
+                     fmt::format("parleyd is running (it {} on {}): stop it before "
+                                 "rotating the archive's key",
+                                 running ? "answers" : "may answer: " + running.status().message(),
+                                 cfg->control_socket)));
+    auto new_kek = archive::read_key_file(*new_file);
+    if (!new_kek) return fail(err, new_kek.status());
+    auto arch = open_archive(config_path);
+    if (!arch) return fail(err, arch.status());
+    if (new_kek->id() == arch->key_id)
+        return fail(
+            err,
+            Status::error("invalid", fmt::format("{} holds key {}, the key the archive has already",
+                                                 *new_file, arch->key_id)));
+    if (Status s = check_key(*arch); !s) return fail(err, s);
+    Status w = arch->env->write(
+        [&](store::Txn& txn) { return arch->journal->rewrap(txn.handle(), arch->db, *new_kek); });
+    if (!w) {
+        if (w.code() == "not-found")
+            return fail(err, Status::error("not-found",
+                                           "the archive has no keys yet (no message was archived): "
+                                           "just name the new file as key_file"));
+        return fail(err, w);
+    }
+    // Read back under the new key, in a new transaction, before telling
+    // anyone to switch.
+    archive::Journal fresh(*new_kek);
+    auto txn = arch->env->begin_read();
+    if (!txn) return fail(err, txn.status());
+    if (Status s = fresh.check_key(txn->handle(), arch->db); !s)
+        return fail(
+            err,
+            Status::error(s.code(), "the archive does not open with the new key after rotation: " +
+                                        s.message()));
+    std::error_code ec;
+    const std::string shown = std::filesystem::absolute(*new_file, ec).lexically_normal().string();
+    out << fmt::format(
+        "the archive's keys are now wrapped under key {} (they were under {}); nothing else was "
+        "rewritten.\n"
+        "Now set key_file = \"{}\" in [modules.archive] of {} before starting parleyd: the old key "
+        "file {} no longer opens this archive (keep it while backups made before now exist).\n",
+        new_kek->id(), arch->key_id, ec ? *new_file : shown, arch->cfg.path, arch->key_file);
+    return kOk;
+}
+
+// Appends a use of the archive (a search, a verification) to its audit log:
+// through parleyd when it runs (its writer owns the environment's writes),
+// else directly. A failure to record is said, never hidden.
+void record_use(const std::string& config_path, const std::string& action, const std::string& scope,
+                const std::string& result, std::ostream& err) {
+    auto arch = open_archive(config_path);
+    if (!arch) return;  // no archive: nothing was read either
+    const std::string who = who_runs();
+    std::string line = "archive audit " + control_arg(who) + " " + control_arg(action) + " " + control_arg(scope) +
+                       " " + control_arg(result);
+    auto r = control_request(arch->cfg.control_socket, line, 15000);
+    if (r && r->find("\"ok\":true") != std::string::npos) return;
+    if (!r && r.status().code() == "not-running") {
+        Status s = arch->env->write([&](store::Txn& t) {
+            auto a = archive::append_audit(*arch->journal, t.handle(), arch->db,
+                                           {0, static_cast<uint64_t>(::time(nullptr)) * 1000, who, action, scope, result});
+            return a ? Status::ok() : a.status();
+        });
+        if (s) return;
+        err << "parleyctl: this " << action << " could not be recorded in the audit log: " << s.to_string() << "\n";
+        return;
+    }
+    err << "parleyctl: this " << action << " could not be recorded in the audit log"
+        << (r ? std::string() : ": " + r.status().to_string()) << "\n";
+}
+
+const char* outcome_of(int rc) { return rc == kOk ? "ok" : rc == kFailure ? "failed or found problems" : "refused"; }
+
+// audit [--json] [--limit N]: the audit log's events (the last N) and its check.
+int audit(const std::string& config_path, const Args& a, std::ostream& out, std::ostream& err) {
+    if (!a.positional.empty()) return usage(err, "audit takes no argument but its options");
+    size_t limit = 50;
+    if (const std::string* l = a.get("--limit")) {
+        try {
+            limit = static_cast<size_t>(std::stoul(*l));
+        } catch (...) {
+            return usage(err, "--limit takes a number");
+        }
+    }
+    auto arch = open_archive(config_path);
+    if (!arch) return fail(err, arch.status(), kUsage);
+    if (Status s = check_key(*arch); !s) return fail(err, s, kUsage);
+    auto txn = arch->env->begin_read();
+    if (!txn) return fail(err, txn.status(), kUsage);
+    auto report = archive::verify_audit(*arch->journal, txn->handle(), arch->db);
+    if (!report) return fail(err, report.status(), kUsage);
+    const uint64_t first = report->events > limit ? report->events - limit : 0;
+    auto events = archive::list_audit(*arch->journal, txn->handle(), arch->db, first, limit);
+    if (!events) return fail(err, events.status(), kUsage);
+    if (a.json) {
+        std::string j = fmt::format("{{\"ok\":{},\"events\":{},\"problems\":[", report->ok() ? "true" : "false",
+                                    report->events);
+        for (size_t i = 0; i < report->problems.size(); ++i) j += (i ? "," : "") + json_string(report->problems[i]);
+        j += "],\"last\":[";
+        for (size_t i = 0; i < events->size(); ++i) {
+            const auto& e = (*events)[i];
+            j += fmt::format("{}{{\"seq\":{},\"at\":{},\"who\":{},\"action\":{},\"scope\":{},\"result\":{}}}",
+                             i ? "," : "", e.seq, json_string(archive_cli::format_time(e.at_ms)), json_string(e.who),
+                             json_string(e.action), json_string(e.scope), json_string(e.result));
+        }
+        out << j << "]}\n";
+    } else {
+        for (const auto& e : *events)
+            out << fmt::format("{:>6}  {}  {:<22} {:<15} {:<30} {}\n", e.seq, archive_cli::format_time(e.at_ms), e.who,
+                               e.action, e.scope, e.result);
+        for (const auto& p : report->problems) out << "PROBLEM  " << p << "\n";
+        out << (report->ok() ? fmt::format("ok: {} audit event(s), none altered, inserted or removed\n", report->events)
+                             : fmt::format("{} problem(s): the audit log was changed outside parleyd\n",
+                                           report->problems.size()));
+    }
+    return report->ok() ? kOk : kFailure;
+}
+
+}  // namespace
+
+int archive_command(const std::string& config_path, std::vector<std::string> args,
+                    std::ostream& out, std::ostream& err) {
+    if (args.empty()) return usage(err, "");
+    const std::string verb = args[0];
+    if (verb == "keygen") {
+        Args a(args, 1, {});
+        if (!a.error.empty()) return usage(err, a.error);
+        return keygen(a, out, err);
+    }
+    if (verb == "verify") {
+        Args a(args, 1, {"--user"});
+        if (!a.error.empty()) return usage(err, a.error);
+        const int rc = verify(config_path, a, out, err);
+        const std::string* u = a.get("--user");
+        record_use(config_path, "verify", u ? "user " + *u : "all", outcome_of(rc), err);
+        return rc;
+    }
+    if (verb == "search") {
+        Args a(args, 1, {"--user", "--with", "--start", "--end", "--limit"});
+        if (!a.error.empty()) return usage(err, a.error);
+        const int rc = search(config_path, a, out, err);
+        std::string scope;
+        for (const char* o : {"--user", "--with", "--start", "--end"})
+            if (const std::string* v = a.get(o)) scope += std::string(scope.empty() ? "" : " ") + (o + 2) + " " + *v;
+        record_use(config_path, "search", scope, outcome_of(rc), err);
+        return rc;
+    }
+    if (verb == "audit") {
+        Args a(args, 1, {"--limit"});
+        if (!a.error.empty()) return usage(err, a.error);
+        return audit(config_path, a, out, err);
+    }
+    if (verb == "rotate-key") {
+        Args a(args, 1, {"--new-key"});
+        if (!a.error.empty()) return usage(err, a.error);
+        return rotate_key(config_path, a, out, err);
+    }
+    return usage(err, "unknown archive command '" + verb + "'");
+}
+
+}  // namespace parley::ctl
