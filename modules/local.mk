@@ -32,7 +32,7 @@ tests_unit_parley_unit_SOURCES += \
 	modules/version/software_version.cpp modules/time/entity_time.cpp \
 	tests/unit/modules/disco_test.cpp tests/unit/modules/ping_test.cpp \
 	tests/unit/modules/version_test.cpp tests/unit/modules/time_test.cpp \
-	tests/unit/modules/readme_test.cpp
+	tests/unit/modules/readme_test.cpp tests/unit/modules/interface_includes_test.cpp
 
 EXTRA_DIST += modules/disco/README.md modules/ping/README.md modules/version/README.md modules/time/README.md \
 	tests/support/fake_host.hpp

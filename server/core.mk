@@ -16,9 +16,10 @@ libparley_la_SOURCES += \
 	server/control/control_server.hpp server/control/control_server.cpp
 
 # Ending sessions from outside their worker (control socket, account changes);
-# the accounts a module reaches through its host (XEP-0077).
+# the accounts and invitations a module reaches through its host (XEP-0077).
 libparley_la_SOURCES += server/loop/end_sessions.hpp server/loop/end_sessions.cpp \
 	server/loop/host_accounts.hpp server/loop/host_accounts.cpp \
+	server/loop/host_invitations.hpp server/loop/host_invitations.cpp \
 	server/loop/account_purge.hpp server/loop/account_purge.cpp
 
 # XEP-0114 external components: their listener's sessions, where each runs,

@@ -2,10 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
-
 #include "log/log.hpp"
-#include "store/accounts.hpp"
 
 namespace parley::mod_register {
 
@@ -113,7 +110,6 @@ Status Register::reload(const config::Section& section) {
 
 Status Register::start(module::Host& host) {
     host_ = &host;
-    if (!now_) now_ = [] { return static_cast<int64_t>(std::time(nullptr)); };
     using module::IqTarget;
     auto bind = [this](auto method) {
         return [this, method](const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) {
@@ -130,9 +126,9 @@ Status Register::start(module::Host& host) {
         if (!limits_) return Status::error("register", "the registration rate limits are not running");
         // Opened whether invitations are required now or not: a reload may
         // start requiring them.
-        auto db = host.open_database({store::invites::kModuleDatabase, store::invites::kSchemaVersion, {}, ""});
-        if (!db) return db.status();
-        invites_ = db.value();
+        auto inv = host.invitations();
+        if (!inv) return inv.status();
+        invitations_ = inv.value();
         Status s = host.iq_handler(IqTarget::pre_auth, "get", kNsRegister, "query", bind(&Register::registration_form));
         if (s) s = host.iq_handler(IqTarget::pre_auth, "set", kNsRegister, "query", bind(&Register::register_account));
         if (!s) return s;
@@ -149,9 +145,9 @@ Status Register::start(module::Host& host) {
 }
 
 void Register::stop() {
-    // No completion reaches a stopped module: the host drops them with the
-    // database handle and the accounts.
-    invites_.reset();
+    // No completion reaches a stopped module: the host drops them with its
+    // invitations and accounts.
+    invitations_ = nullptr;
     limits_ = nullptr;
     host_ = nullptr;
 }
@@ -229,7 +225,7 @@ void Register::register_account(const module::IqRequest& req, std::shared_ptr<mo
         r->error(StanzaError::modify("not-acceptable", "that username is not allowed: " + account.status().message()));
         return;
     }
-    if (Status p = store::check_new_password(*sub->password); !p) {
+    if (Status p = host_->accounts().check_new_password(*sub->password); !p) {
         r->error(StanzaError::modify("not-acceptable", p.message()));
         return;
     }
@@ -262,44 +258,31 @@ void Register::register_account(const module::IqRequest& req, std::shared_ptr<mo
     }
     // Use the invitation first, in one write: two registrations racing for
     // its last use cannot both have it.
-    struct Outcome {
-        store::invites::Consumed consumed;
-    };
-    auto outcome = std::make_shared<Outcome>();
-    const std::string token = std::move(*sub->invite);
-    const int64_t now = now_();
-    Status s = invites_->write(
-        [outcome, token, now](store::Txn& txn, MDB_dbi db) -> Status {
-            auto c = store::invites::consume(txn, db, token, now);
-            if (!c) return c.status();
-            outcome->consumed = std::move(c.value());
-            return Status::ok();
-        },
-        [this, outcome, account = account.value(), password = std::move(*sub->password), address,
-         r](Status st) mutable {
-            using Kind = store::invites::Consumed::Kind;
-            if (!st) {
-                r->error(store_error(st));
+    invitations_->use(
+        std::move(*sub->invite),
+        [this, account = account.value(), password = std::move(*sub->password), address,
+         r](Result<module::InvitationUse> used) mutable {
+            using Kind = module::InvitationUse::Kind;
+            if (!used) {
+                r->error(store_error(used.status()));
                 return;
             }
-            if (outcome->consumed.kind == Kind::unknown) {
+            if (used->kind == Kind::unknown) {
                 log::info("register", "refused a registration from {}: not a valid invitation", address);
                 r->error(StanzaError::modify("not-acceptable", "that invitation is not valid"));
                 return;
             }
-            if (outcome->consumed.kind == Kind::expired) {
-                log::info("register", "refused a registration from {}: invitation {} has expired", address,
-                          outcome->consumed.before.id);
+            if (used->kind == Kind::expired) {
+                log::info("register", "refused a registration from {}: invitation {} has expired", address, used->id);
                 r->error(StanzaError::modify("not-acceptable", "that invitation has expired"));
                 return;
             }
-            create_account(account, std::move(password), address, outcome->consumed.before, std::move(r));
+            create_account(account, std::move(password), address, std::move(used.value()), std::move(r));
         });
-    if (!s) r->error(store_error(s));
 }
 
 void Register::create_account(const xmpp::Jid& account, std::string password, std::string address,
-                              std::optional<store::invites::Invite> used, std::shared_ptr<module::IqResponder> r) {
+                              std::optional<module::InvitationUse> used, std::shared_ptr<module::IqResponder> r) {
     host_->accounts().create(account, std::move(password), [this, account, address, used, r](Status s) {
         if (s) {
             log::info("register", "registered {} from {}{}", account.bare_str(), address,
@@ -317,14 +300,11 @@ void Register::create_account(const xmpp::Jid& account, std::string password, st
     });
 }
 
-void Register::give_back(const store::invites::Invite& used) {
-    if (!invites_) return;
-    Status s = invites_->write([used](store::Txn& txn, MDB_dbi db) { return store::invites::refund(txn, db, used); },
-                               [id = used.id](Status st) {
-                                   if (!st) log::warn("register", "could not give back a use of invitation {}: {}", id,
-                                                      st.message());
-                               });
-    if (!s) log::warn("register", "could not give back a use of invitation {}: {}", used.id, s.message());
+void Register::give_back(const module::InvitationUse& used) {
+    if (!invitations_) return;
+    invitations_->give_back(used, [id = used.id](Status st) {
+        if (!st) log::warn("register", "could not give back a use of invitation {}: {}", id, st.message());
+    });
 }
 
 Result<xmpp::Jid> Register::own_account(const module::IqRequest& req) const {
@@ -398,7 +378,7 @@ void Register::account_set(const module::IqRequest& req, std::shared_ptr<module:
         return;
     }
     // An empty password never replaces the old one (XEP-0077 §3.3).
-    if (Status p = store::check_new_password(*sub->password); !p) {
+    if (Status p = host_->accounts().check_new_password(*sub->password); !p) {
         r->error(StanzaError::modify("not-acceptable", p.message()));
         return;
     }

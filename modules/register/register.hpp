@@ -11,9 +11,8 @@
 // username is nodeprep-normalised). Each well-formed request counts against
 // the process-wide rate limits (rate_limits.hpp) of its client address and
 // of all addresses. Invitations are the tokens `parleyctl invite create`
-// makes, kept hashed in this module's database `invites`
-// (store/invites.hpp); one is used up when the account is made and given
-// back if making it fails.
+// makes, reached through the host (module::Invitations); one is used up
+// before the account is made and given back if making it fails.
 //
 // After authentication, for the account itself (an iq to its server or its
 // own bare JID): get says it is registered; set with username and password
@@ -35,7 +34,6 @@
 #include "config/config.hpp"
 #include "module/module_api.hpp"
 #include "rate_limits.hpp"
-#include "store/invites.hpp"
 
 namespace parley::mod_register {
 
@@ -74,16 +72,13 @@ public:
     Status reload(const config::Section& section) override;
     void stop() override;
 
-    // Unix time, for invitation expiry; tests set their own.
-    void set_clock(std::function<int64_t()> now) { now_ = std::move(now); }
-
 private:
     void registration_form(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) const;
     void register_account(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r);
     // Creates the account once the invitation (if any) was used.
     void create_account(const xmpp::Jid& account, std::string password, std::string address,
-                        std::optional<store::invites::Invite> used, std::shared_ptr<module::IqResponder> r);
-    void give_back(const store::invites::Invite& used);
+                        std::optional<module::InvitationUse> used, std::shared_ptr<module::IqResponder> r);
+    void give_back(const module::InvitationUse& used);
     void account_get(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r) const;
     void account_set(const module::IqRequest& req, std::shared_ptr<module::IqResponder> r);
     // The account an iq after authentication is about, or the error.
@@ -92,8 +87,7 @@ private:
     Settings settings_;
     module::Host* host_ = nullptr;
     RateLimits* limits_ = nullptr;
-    std::shared_ptr<module::Database> invites_;
-    std::function<int64_t()> now_;
+    module::Invitations* invitations_ = nullptr;  // the host's, while started with registration on
 };
 
 extern const config::OptionSpec kOptions[];

@@ -48,6 +48,10 @@ Result<bool> HostAccounts::exists(const xmpp::Jid& bare) const {
     return worker_.shared().accounts->exists(bare.node(), bare.domain());
 }
 
+Status HostAccounts::check_new_password(std::string_view password) const {
+    return store::check_new_password(password);
+}
+
 void HostAccounts::off_loop(std::function<Status()> work, std::function<void(const Status&)> after,
                             std::function<void(Status)> done) {
     auto* job = new Job();

@@ -28,6 +28,7 @@ public:
     ~HostAccounts() override = default;
 
     Result<bool> exists(const xmpp::Jid& bare) const override;
+    Status check_new_password(std::string_view password) const override;
     void create(const xmpp::Jid& bare, std::string password, std::function<void(Status)> done) override;
     void set_password(const xmpp::Jid& bare, std::string password, const xmpp::Jid& keep,
                       std::function<void(Status)> done) override;

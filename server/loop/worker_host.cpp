@@ -5,6 +5,7 @@
 
 #include "log/log.hpp"
 #include "loop/host_accounts.hpp"
+#include "loop/host_invitations.hpp"
 #include "loop/worker.hpp"
 #include "loop/module_database.hpp"
 #include "module/services.hpp"
@@ -274,8 +275,18 @@ module::Accounts& WorkerHost::accounts() {
     return *accounts_;
 }
 
+Result<module::Invitations*> WorkerHost::invitations() {
+    if (!invitations_) {
+        auto opened = HostInvitations::open(worker_, library_);
+        if (!opened) return opened.status();
+        invitations_ = std::move(opened.value());
+    }
+    return static_cast<module::Invitations*>(invitations_.get());
+}
+
 void WorkerHost::drop_all() {
     accounts_.reset();
+    invitations_.reset();
     worker_.hooks().drop(name_);
     worker_.for_each_session([this](sessions::LocalSession& s) { s.drop_slot(this); });
     for (auto& [id, t] : timers_) close_timer(&t->handle);

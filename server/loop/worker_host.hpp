@@ -21,6 +21,7 @@ namespace parley::loop {
 
 class Worker;
 class HostAccounts;
+class HostInvitations;
 
 class WorkerHost final : public module::Host {
 public:
@@ -75,6 +76,7 @@ public:
     module::Service* service(std::string_view name) const override;
     Result<std::shared_ptr<module::Database>> open_database(const module::DatabaseSpec& spec) override;
     module::Accounts& accounts() override;
+    Result<module::Invitations*> invitations() override;
     std::string data_dir() const override;
     std::optional<config::VirtualHost> virtual_host(std::string_view domain) const override;
     void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override;
@@ -100,6 +102,9 @@ private:
     // Made at the first accounts() call; dropped with the registrations, so
     // no account completion reaches a stopped module.
     std::unique_ptr<HostAccounts> accounts_;
+    // The same for invitations (their database handle): made at the first
+    // invitations() call, dropped with the registrations.
+    std::unique_ptr<HostInvitations> invitations_;
 };
 
 }  // namespace parley::loop

@@ -49,7 +49,8 @@ namespace parley::module {
 // Host::end_session, SessionEvent::resumed, StreamControl::close and the
 // stream in resume's completion; Host::on_account_deleted (a deleted
 // account's data purged by each module); Host::data_dir and
-// Host::virtual_host (HTTP file upload).
+// Host::virtual_host (HTTP file upload); Accounts::check_new_password and
+// Host::invitations (XEP-0077 without store internals in the module).
 inline constexpr uint32_t kAbiVersion = 3;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
@@ -406,7 +407,7 @@ using TimerId = uint64_t;
 // The local accounts, the same store and rules as parleyctl's `user`
 // commands (XEP-0077 registration, password change, cancellation). A node
 // is nodeprep-normalised by the caller (xmpp::Jid::make) and the domain is
-// a virtual host. A password must pass store::check_new_password (the rules
+// a virtual host. A password must pass check_new_password() (the rules
 // parleyctl applies); it is used to derive SCRAM keys ([sasl]
 // scram_iterations) on libuv's thread pool, never stored or logged. Every
 // `done` runs on the calling worker, only while the module runs (at once,
@@ -418,6 +419,13 @@ public:
     virtual ~Accounts() = default;
     // A direct read (no thread pool): whether the account exists.
     virtual Result<bool> exists(const xmpp::Jid& bare) const = 0;
+    // The rules a new password must pass wherever it is set (parleyctl's
+    // `user add` and `user passwd`, in-band registration and password
+    // change): ok, or code "invalid" with a message naming the rule broken
+    // (never the password). create() and set_password() check them again;
+    // a module checks first to refuse before anything else is done (e.g.
+    // before an invitation is used up). Pure: no store access.
+    virtual Status check_new_password(std::string_view password) const = 0;
     virtual void create(const xmpp::Jid& bare, std::string password, std::function<void(Status)> done) = 0;
     // New credentials; then every session of the account but `keep` (the
     // full JID of the session that asked, or empty) is ended with a
@@ -427,6 +435,44 @@ public:
     // Deletes the account as `parleyctl user del` does, then ends every
     // session of it with a <not-authorized/> stream error carrying `text`.
     virtual void remove(const xmpp::Jid& bare, std::string text, std::function<void(Status)> done) = 0;
+};
+
+// What Invitations::use() found for a token.
+struct InvitationUse {
+    enum class Kind {
+        ok,       // one use taken; the invitation is gone once none is left
+        unknown,  // no such invitation, a wrong secret, or not a token at all
+        expired,  // past its expiry (the invitation is deleted)
+    };
+    Kind kind = Kind::unknown;
+    // ok and expired: the invitation's public id (what `parleyctl invite
+    // list` shows), for logs; never the token.
+    std::string id;
+    // ok: what give_back() needs to return this use. Opaque to the module.
+    std::string receipt;
+};
+
+// The invitations `parleyctl invite create` makes for in-band registration
+// (XEP-0077 with require_invite, mod_register): tokens kept hashed in the
+// state environment, shared with parleyctl whether parleyd runs or not
+// (doc/storage.md, `register.invites`). Each call is one write through the
+// environment's writer thread (group commit). Every `done` runs on the
+// calling worker, only while the module runs: later, or at once, inside the
+// call, for a request refused before any work: "busy" (the writer's queue
+// is full: refuse with resource-constraint), "stopped", "invalid" (a
+// give_back() of what was not a use). Loop-affine.
+class Invitations {
+public:
+    virtual ~Invitations() = default;
+    // Takes one use of `token` (as the person typed it) now: checks it,
+    // counts it down, all in one write, so two registrations racing for its
+    // last use on any workers cannot both have it. The Result is an error
+    // only for the store itself; an unknown or expired token is an outcome.
+    virtual void use(std::string token, std::function<void(Result<InvitationUse>)> done) = 0;
+    // Gives back the use `used` (kind ok) took, when the account could not be
+    // made after all: one more use left, or the invitation as it was if that
+    // use was its last. Never more than it was made for.
+    virtual void give_back(const InvitationUse& used, std::function<void(Status)> done) = 0;
 };
 
 class Module;
@@ -561,6 +607,10 @@ public:
 
     // The local accounts (see Accounts), for this module on this worker.
     virtual Accounts& accounts() = 0;
+    // The server's invitations (see Invitations), for this module on this
+    // worker: opened (created) at the first call, valid until the module
+    // stops. Code "schema" when they were written by a newer Parley.
+    virtual Result<Invitations*> invitations() = 0;
     // Removal of a deleted account's data (AccountDeletedHandler); kept on
     // every worker, called on worker 0 only.
     virtual void on_account_deleted(AccountDeletedHandler fn) = 0;

@@ -10,11 +10,13 @@
 // is compared in constant time. `parleyctl invite list` shows ids, never
 // tokens.
 //
-// The records live in the register module's database `register.invites` of
-// the state environment (data_dir/state): the module opens it through its
-// host (Host::open_database, name kModuleDatabase) and writes through the
-// writer thread; parleyctl opens the same database (kDatabase) and writes
-// with Env::write, while parleyd runs or not, as it does for accounts. Both
+// The records live in the database `register.invites` of the state
+// environment (data_dir/state), named after the module that uses them:
+// parleyd opens it for that module (Host::invitations,
+// loop/host_invitations.hpp: module "register", name kModuleDatabase) and
+// writes through the writer thread; parleyctl opens the same database
+// (kDatabase) and writes with Env::write, while parleyd runs or not, as it
+// does for accounts. Modules never include this header. Both
 // use the functions below inside their own write transaction, so using a
 // token (check, count down, delete at zero) is one atomic step for either.
 // Key and value layout are in doc/storage.md. Pure functions over a
@@ -86,7 +88,9 @@ Result<std::vector<Invite>> list(const Txn& txn, MDB_dbi db);
 Result<bool> remove(Txn& txn, MDB_dbi db, std::string_view id);
 
 namespace detail {
-// The codecs, exposed for the unit tests (doc/storage.md).
+// The codecs, exposed for the unit tests (doc/storage.md) and for the
+// host's receipt of a use (loop/host_invitations.hpp: the record as it was,
+// for refund()).
 std::string encode(const Invite& invite);
 bool decode(std::string_view key, std::string_view value, Invite& out);
 std::string base32(std::string_view raw);

@@ -7,8 +7,11 @@
 // handlers and output observers are recorded and called by fire() and
 // output(). open_database() asks the `database` factory, else
 // `database_factory` (e.g. a test::FakeStorage, fake_storage.hpp), and fails
-// without either. accounts() is FakeAccounts: in memory, its completions
-// wait until the test runs them. Single-threaded: one test at a time.
+// without either. accounts() is FakeAccounts: in memory, with the real
+// password rules (store::check_new_password), its completions wait until
+// the test runs them. invitations() is FakeInvitations: tokens the test
+// adds, in memory, completions likewise; `invitations_error` makes
+// invitations() fail. Single-threaded: one test at a time.
 #pragma once
 
 #include <functional>
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "module/module_api.hpp"
+#include "store/accounts.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::test {
@@ -48,6 +52,10 @@ public:
 class FakeAccounts final : public module::Accounts {
 public:
     Result<bool> exists(const xmpp::Jid& bare) const override { return passwords.count(bare.bare_str()) != 0; }
+    Status check_new_password(std::string_view password) const override {
+        ++password_checks;
+        return store::check_new_password(password);
+    }
     void create(const xmpp::Jid& bare, std::string password, std::function<void(Status)> done) override {
         Status s = Status::ok();
         if (!fail_next) s = std::exchange(fail_next, Status::ok());
@@ -82,6 +90,72 @@ public:
     Status fail_next = Status::ok();  // the next create() fails with this
     xmpp::Jid kept;
     std::string removal_text;
+    mutable int password_checks = 0;
+};
+
+// In-memory invitations: the test adds tokens; use() and give_back() keep
+// the semantics of the real ones (store/invites.hpp: a use counts down, the
+// last removes the invitation, an expired one is removed when tried, a
+// give-back restores one use) and their `done` waits in `pending` until the
+// test calls run_pending().
+class FakeInvitations final : public module::Invitations {
+public:
+    struct Invite {
+        std::string id;
+        uint32_t uses = 1;
+        uint32_t uses_left = 1;
+        bool expired = false;
+    };
+    // A token for `uses` registrations; its id is "id-" + token.
+    void add(const std::string& token, uint32_t uses = 1, bool expired = false) {
+        invites[token] = Invite{"id-" + token, uses, uses, expired};
+    }
+    void use(std::string token, std::function<void(Result<module::InvitationUse>)> done) override {
+        ++uses_asked;
+        if (!refuse_next.is_ok()) {
+            done(std::exchange(refuse_next, Status::ok()));  // at once, as a full writer queue
+            return;
+        }
+        module::InvitationUse u;
+        auto it = invites.find(token);
+        if (it != invites.end() && it->second.expired) {
+            u.kind = module::InvitationUse::Kind::expired;
+            u.id = it->second.id;
+            invites.erase(it);
+        } else if (it != invites.end()) {
+            u.kind = module::InvitationUse::Kind::ok;
+            u.id = it->second.id;
+            u.receipt = token;
+            before[token] = it->second;
+            if (--it->second.uses_left == 0) invites.erase(it);
+        }
+        pending.push_back([done, u] { done(u); });
+    }
+    void give_back(const module::InvitationUse& used, std::function<void(Status)> done) override {
+        ++given_back;
+        Status s = Status::ok();
+        auto it = invites.find(used.receipt);
+        if (used.kind != module::InvitationUse::Kind::ok || !before.count(used.receipt))
+            s = Status::error("invalid", "not a use");
+        else if (it == invites.end()) invites[used.receipt] = before[used.receipt];
+        else if (it->second.uses_left < it->second.uses) ++it->second.uses_left;
+        pending.push_back([done, s] { done(s); });
+    }
+    size_t run_pending() {
+        size_t n = 0;
+        for (int round = 0; round < 100 && !pending.empty(); ++round) {
+            auto now = std::move(pending);
+            pending.clear();
+            for (auto& fn : now) fn(), ++n;
+        }
+        return n;
+    }
+    std::map<std::string, Invite> invites;  // by token
+    std::map<std::string, Invite> before;   // each token as it was before its last use, for give_back()
+    std::vector<std::function<void()>> pending;
+    Status refuse_next = Status::ok();  // the next use() is refused at once with this
+    int uses_asked = 0;
+    int given_back = 0;
 };
 
 class FakeHost final : public module::Host {
@@ -220,6 +294,10 @@ public:
         return Status::error("invalid", "the fake host has no storage");
     }
     module::Accounts& accounts() override { return fake_accounts; }
+    Result<module::Invitations*> invitations() override {
+        if (!invitations_error.is_ok()) return invitations_error;
+        return static_cast<module::Invitations*>(&fake_invitations);
+    }
     std::string data_dir() const override { return data_directory; }
     std::optional<config::VirtualHost> virtual_host(std::string_view domain) const override {
         for (const auto& h : virtual_hosts)
@@ -273,6 +351,8 @@ public:
 
     config::Section section;
     FakeAccounts fake_accounts;
+    FakeInvitations fake_invitations;
+    Status invitations_error = Status::ok();  // invitations() fails with this when set
     std::string data_directory;                   // what data_dir() answers
     std::vector<config::VirtualHost> virtual_hosts;  // what virtual_host() finds
     uint64_t uptime = 0;

@@ -7,6 +7,7 @@
 
 #include "loop/end_sessions.hpp"
 #include "loop/host_accounts.hpp"
+#include "store/accounts.hpp"
 #include "support/seams_fixture.hpp"
 
 using namespace parley;
@@ -64,6 +65,21 @@ BOOST_AUTO_TEST_CASE(create_uses_the_store_and_its_rules) {
     on(0, [&](loop::Worker&) {
         BOOST_TEST(hosts[0]->accounts().exists(jid("dave@example.org")).value());
         BOOST_TEST(!hosts[0]->accounts().exists(jid("nobody@example.org")).value());
+    });
+}
+
+BOOST_AUTO_TEST_CASE(modules_check_passwords_with_the_stores_rules) {
+    on(0, [&](loop::Worker&) {
+        const module::Accounts& a = hosts[0]->accounts();
+        for (const std::string& pw : std::vector<std::string>{"", "line\nbreak", std::string(1024, 'x'), "\xff\xfe"}) {
+            Status s = a.check_new_password(pw);
+            BOOST_TEST(s.code() == "invalid", "accounts: refused: " << s.to_string());
+            BOOST_TEST(s.message() == store::check_new_password(pw).message(), "accounts: the store's rule and text");
+            if (!pw.empty())
+                BOOST_TEST(s.message().find(pw) == std::string::npos, "accounts: the text never holds the password");
+        }
+        BOOST_TEST(a.check_new_password("a fine password").is_ok());
+        BOOST_TEST(a.check_new_password(std::string(1023, 'x')).is_ok());
     });
 }
 

@@ -4,19 +4,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include "../modules/register/register.hpp"
-#include "store/invites.hpp"
-#include "support/env_database.hpp"
 #include "support/fake_host.hpp"
 #include "support/option_docs.hpp"
-#include "support/temp_dir.hpp"
 
 using namespace parley;
 namespace reg = parley::mod_register;
-namespace inv = parley::store::invites;
 
 namespace {
 
-constexpr int64_t kNow = 1700000000;
 const xmpp::Jid kNobody;
 
 config::Section section(std::map<std::string, config::OptionValue> values = {}) {
@@ -54,35 +49,18 @@ xml::Element form(const std::string& user, const std::string& password, const st
     return q;
 }
 
-// A module on a fake host, with its process-wide limits and, for
-// invitations, a real LMDB database.
+// A module on a fake host, with its process-wide limits; invitations are
+// the fake host's (the real ones: tests/unit/loop/host_invitations_test.cpp).
 struct RegisterFixture {
     test::FakeHost host;
     reg::RateLimits limits;
     reg::Register module;
-    test::TempDir tmp;
-    std::unique_ptr<store::Env> env;
-    std::shared_ptr<test::EnvDatabase> db;
-    MDB_dbi dbi = 0;
-    int64_t now = kNow;
+    int tokens = 0;
 
     void start(std::map<std::string, config::OptionValue> values = {}) {
         host.section = section(std::move(values));
         BOOST_REQUIRE(limits.reload(host.section).is_ok());
         host.services[reg::RateLimits::kServiceName] = &limits;
-        auto e = store::Env::open(tmp.sub("state"), size_t{16} << 20);
-        BOOST_REQUIRE(e);
-        env = std::move(e.value());
-        host.database = [this](const module::DatabaseSpec& spec) -> Result<std::shared_ptr<module::Database>> {
-            BOOST_TEST(spec.name == inv::kModuleDatabase);
-            BOOST_TEST(spec.environment.empty(), "register: invitations live in the shared state");
-            auto d = env->database(std::string("register.") + spec.name, spec.version);
-            if (!d) return d.status();
-            dbi = d.value();
-            db = std::make_shared<test::EnvDatabase>(*env, dbi);
-            return std::shared_ptr<module::Database>(db);
-        };
-        module.set_clock([this] { return now; });
         BOOST_REQUIRE(module.configure(host.section).is_ok());
         Status s = module.start(host);
         BOOST_REQUIRE_MESSAGE(s, "register: start: " << s.to_string());
@@ -104,27 +82,20 @@ struct RegisterFixture {
         it->second(req, r);
         return r;
     }
-    // Lets the completions of the store and the accounts run.
+    // Lets the completions of the invitations and the accounts run.
     void settle() {
         for (int i = 0; i < 10; ++i) {
             size_t n = host.fake_accounts.run_pending();
-            if (db) n += db->flush();
+            n += host.fake_invitations.run_pending();
             if (n == 0) return;
         }
     }
-    std::string invite(uint32_t uses, int64_t expires = 0) {
-        auto made = inv::make(uses, now, expires);
-        BOOST_REQUIRE(made);
-        BOOST_REQUIRE(env->write([&](store::Txn& t) { return inv::put(t, dbi, made->invite); }).is_ok());
-        return made->token;
+    std::string invite(uint32_t uses, bool expired = false) {
+        const std::string token = fmt::format("token{:035}", ++tokens);
+        host.fake_invitations.add(token, uses, expired);
+        return token;
     }
-    std::vector<inv::Invite> invites() {
-        auto txn = env->begin_read();
-        BOOST_REQUIRE(txn);
-        auto l = inv::list(txn.value(), dbi);
-        BOOST_REQUIRE(l);
-        return l.value();
-    }
+    const std::map<std::string, test::FakeInvitations::Invite>& invites() { return host.fake_invitations.invites; }
 };
 
 void expect_error(const test::RecordingResponder& r, const std::string& condition, const std::string& type,
@@ -304,8 +275,7 @@ BOOST_AUTO_TEST_CASE(an_invitation_is_required_and_used_once) {
 
 BOOST_AUTO_TEST_CASE(an_expired_invitation_is_refused) {
     start({{"require_invite", yes()}});
-    const std::string token = invite(5, kNow + 3600);
-    now = kNow + 3600;
+    const std::string token = invite(5, true);
     auto r = pre_auth("set", form("juliet", "pw", token));
     settle();
     expect_error(*r, "not-acceptable", "modify", "an expired invitation");
@@ -321,7 +291,8 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_gives_the_use_back) {
     settle();
     expect_error(*r, "conflict", "cancel", "a name taken meanwhile");
     BOOST_REQUIRE(invites().size() == 1u);
-    BOOST_TEST(invites().front().uses_left == 1u);
+    BOOST_TEST(invites().begin()->second.uses_left == 1u);
+    BOOST_TEST(host.fake_invitations.given_back == 1);
     auto ok = pre_auth("set", form("juliet", "pw", token));
     settle();
     BOOST_TEST(ok->ok, "register: the invitation works again");
@@ -330,9 +301,40 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_gives_the_use_back) {
 BOOST_AUTO_TEST_CASE(a_busy_store_is_a_wait) {
     start({{"require_invite", yes()}});
     const std::string token = invite(1);
-    db->busy = true;
+    host.fake_invitations.refuse_next = Status::error("busy", "the writer's queue is full");
     auto r = pre_auth("set", form("juliet", "pw", token));
     expect_error(*r, "resource-constraint", "wait", "the writer's queue is full");
+    BOOST_TEST(invites().size() == 1u, "register: nothing was used");
+    BOOST_TEST(host.fake_accounts.passwords.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_password_rules_come_before_the_invitation_is_used) {
+    start({{"require_invite", yes()}});
+    const std::string token = invite(1);
+    auto r = pre_auth("set", form("juliet", "line\nbreak", token));
+    settle();
+    expect_error(*r, "not-acceptable", "modify", "a password the host's rules refuse");
+    BOOST_TEST(host.fake_accounts.password_checks == 1, "register: the host's rules were asked");
+    BOOST_TEST(host.fake_invitations.uses_asked == 0, "register: the invitation was not touched");
+    BOOST_TEST(invites().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(start_fails_when_the_invitations_cannot_be_opened) {
+    host.invitations_error = Status::error("schema", "written by a newer Parley");
+    host.section = section();
+    BOOST_REQUIRE(limits.reload(host.section).is_ok());
+    host.services[reg::RateLimits::kServiceName] = &limits;
+    BOOST_REQUIRE(module.configure(host.section).is_ok());
+    Status s = module.start(host);
+    BOOST_TEST(s.code() == "schema", "register: " << s.to_string());
+    // Without registration, invitations are not needed.
+    reg::Register off;
+    const auto no_reg = section({{"allow_registration", config::OptionValue{false, 1}}});
+    BOOST_REQUIRE(off.configure(no_reg).is_ok());
+    test::FakeHost other;
+    other.invitations_error = Status::error("schema", "written by a newer Parley");
+    other.section = no_reg;
+    BOOST_TEST(off.start(other).is_ok(), "register: password change alone needs no invitations");
 }
 
 BOOST_AUTO_TEST_CASE(a_logged_in_user_sees_the_registration_and_changes_the_password) {
