@@ -294,6 +294,32 @@ Result<std::optional<Record>> Journal::get(MDB_txn* txn, MDB_dbi db, uint64_t id
     return std::optional<Record>(Record{id, raw->prev, std::move(*e)});
 }
 
+Status Journal::records(MDB_txn* txn, MDB_dbi db, uint64_t after, uint64_t before,
+                       const std::function<bool(Record&& record)>& fn) const {
+    if (after == UINT64_MAX || before <= after + 1) return Status::ok();
+    auto k = keys(txn, db);
+    if (!k) return k.status().code() == "not-found" ? Status::ok() : k.status();
+    const std::string prefix(1, kRecord);
+    Status failed = Status::ok();
+    Status s = raw::scan(txn, db, prefix, record_key(after + 1), [&](std::string_view key, std::string_view value) {
+        if (key.size() != 9) return true;
+        const uint64_t id = read_u64_be(key.substr(1));
+        if (id >= before) return false;
+        auto raw = parse_record(id, value);
+        if (!raw) {
+            failed = raw.status();
+            return false;
+        }
+        auto e = open_record(*k, *raw);
+        if (!e) {
+            failed = e.status();
+            return false;
+        }
+        return fn(Record{id, raw->prev, std::move(*e)});
+    });
+    return s ? failed : s;
+}
+
 Status Journal::view(MDB_txn* txn, MDB_dbi db, const Query& q, const std::function<bool(uint64_t id)>& fn) const {
     if (q.after != UINT64_MAX && q.before <= q.after + 1) return Status::ok();
     auto k = keys(txn, db);

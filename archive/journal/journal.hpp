@@ -151,6 +151,13 @@ public:
     };
     Status view(MDB_txn* txn, MDB_dbi db, const Query& q, const std::function<bool(uint64_t id)>& fn) const;
 
+    // Every record with an id strictly between after and before, opened, in
+    // id order (whole-archive exports). fn returns false to stop. A record
+    // that does not open stops the walk with its error: an export never
+    // leaves a record out silently.
+    Status records(MDB_txn* txn, MDB_dbi db, uint64_t after, uint64_t before,
+                   const std::function<bool(Record&& record)>& fn) const;
+
     // Wraps the archive's keys under new_kek instead (write transaction);
     // history is not rewritten. This Journal keeps its old kek: open a new
     // one with new_kek afterwards.

@@ -34,13 +34,18 @@ bool in_view(const Entry& e, const SearchQuery& q) {
 
 }  // namespace
 
-Result<SearchResult> search(const Journal& journal, MDB_txn* txn, MDB_dbi db, const SearchQuery& q) {
+namespace {
+
+// The records matching q, in id order, to fn (false: stop); candidates
+// counts the ids the index or the view gave.
+Status walk(const Journal& journal, MDB_txn* txn, MDB_dbi db, const SearchQuery& q,
+            const std::function<bool(Record&&)>& fn, uint64_t& candidates) {
     if (q.owner.empty() && q.words.empty())
         return Status::error("invalid", "a search needs a user (or room) or words");
-    SearchResult result;
     auto keys = journal.keys(txn, db);
-    if (!keys) return keys.status().code() == "not-found" ? Result<SearchResult>(result) : keys.status();
+    if (!keys) return keys.status().code() == "not-found" ? Status::ok() : keys.status();
 
+    bool stop = false;
     auto take = [&](uint64_t id) -> Status {
         auto rec = journal.get(txn, db, id);
         if (!rec) return rec.status();
@@ -48,11 +53,7 @@ Result<SearchResult> search(const Journal& journal, MDB_txn* txn, MDB_dbi db, co
         const auto& words = (*rec)->entry.words;
         for (const std::string& w : q.words)
             if (std::find(words.begin(), words.end(), w) == words.end()) return Status::ok();
-        if (result.records.size() == q.limit) {
-            result.truncated = true;
-            return Status::ok();
-        }
-        result.records.push_back(std::move(**rec));
+        stop = !fn(std::move(**rec));
         return Status::ok();
     };
 
@@ -70,22 +71,46 @@ Result<SearchResult> search(const Journal& journal, MDB_txn* txn, MDB_dbi db, co
             std::set_intersection(ids.begin(), ids.end(), lists[i].begin(), lists[i].end(), std::back_inserter(both));
             ids = std::move(both);
         }
-        result.candidates = ids.size();
+        candidates = ids.size();
         for (uint64_t id : ids) {
-            if (result.truncated) break;
             if (Status s = take(id); !s) return s;
+            if (stop) break;
         }
-        return result;
+        return Status::ok();
     }
     Status failed = Status::ok();
     Status s = journal.view(txn, db, {q.owner, q.peer, q.after, q.before, false}, [&](uint64_t id) {
-        ++result.candidates;
+        ++candidates;
         failed = take(id);
-        return failed.is_ok() && !result.truncated;
+        return failed.is_ok() && !stop;
     });
     if (!s) return s;
-    if (!failed) return failed;
+    return failed;
+}
+
+}  // namespace
+
+Result<SearchResult> search(const Journal& journal, MDB_txn* txn, MDB_dbi db, const SearchQuery& q) {
+    SearchResult result;
+    Status s = walk(
+        journal, txn, db, q,
+        [&](Record&& r) {
+            if (result.records.size() == q.limit) {
+                result.truncated = true;
+                return false;
+            }
+            result.records.push_back(std::move(r));
+            return true;
+        },
+        result.candidates);
+    if (!s) return s;
     return result;
+}
+
+Status search_each(const Journal& journal, MDB_txn* txn, MDB_dbi db, const SearchQuery& q,
+                   const std::function<bool(Record&& record)>& fn) {
+    uint64_t candidates = 0;
+    return walk(journal, txn, db, q, fn, candidates);
 }
 
 }  // namespace parley::archive

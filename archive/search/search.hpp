@@ -15,6 +15,7 @@
 #include <lmdb.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,5 +39,12 @@ struct SearchResult {
 
 // Code "invalid" for a query with neither owner nor words.
 Result<SearchResult> search(const Journal& journal, MDB_txn* txn, MDB_dbi db, const SearchQuery& q);
+
+// The same results one at a time, in id order, without a limit (q.limit is
+// not used; fn returns false to stop): for exports, which must not hold a
+// large result in memory. The word index's candidate ids (8 bytes each)
+// are the only thing held.
+Status search_each(const Journal& journal, MDB_txn* txn, MDB_dbi db, const SearchQuery& q,
+                   const std::function<bool(Record&& record)>& fn);
 
 }  // namespace parley::archive

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "archive/journal/raw_db.hpp"
 #include "support/archive_fixture.hpp"
 
 using namespace parley;
@@ -96,6 +97,45 @@ BOOST_AUTO_TEST_CASE(views_by_owner_and_peer_both_ways) {
     BOOST_TEST(newest == std::vector<uint64_t>(ab.rbegin(), ab.rend()), boost::test_tools::per_element());
     BOOST_TEST(ids(f, {"alice@x", "bob@x", ab[9], UINT64_MAX, false}).empty());
     BOOST_TEST(ids(f, {"alice@x", "bob@x", 0, ab[0], true}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(records_walks_the_whole_journal_in_id_order_within_bounds) {
+    test::ArchiveFixture f;
+    std::vector<uint64_t> all;
+    for (int i = 0; i < 4; ++i)  // over two UTC days: one walk crosses segments
+        all.push_back(f.append(chat("u" + std::to_string(i) + "@x", "bob@x", "m" + std::to_string(i)),
+                               kNow + static_cast<uint64_t>(i) * 40'000'000));
+    auto walk = [&](uint64_t after, uint64_t before, size_t stop_at) {
+        std::vector<uint64_t> out;
+        Status s = f.read([&](MDB_txn* t) {
+            return f.journal.records(t, f.db, after, before, [&](Record&& r) {
+                BOOST_TEST(r.entry.stanza.find("m" + std::to_string(out.size())) != std::string::npos);
+                out.push_back(r.id);
+                return out.size() < stop_at;
+            });
+        });
+        BOOST_REQUIRE_MESSAGE(s, s.to_string());
+        return out;
+    };
+    BOOST_TEST(walk(0, UINT64_MAX, 100) == all, boost::test_tools::per_element());
+    BOOST_TEST(walk(0, all[2], 100) == (std::vector<uint64_t>{all[0], all[1]}), boost::test_tools::per_element());
+    BOOST_TEST(walk(0, UINT64_MAX, 3).size() == 3u);
+    BOOST_TEST(walk(all[3], UINT64_MAX, 100).empty());
+
+    // A record that does not open ends the walk with an error, not a gap.
+    Status w = f.env->write([&](store::Txn& t) {
+        auto v = raw::get(t.handle(), f.db, layout::record_key(all[1]));
+        BOOST_REQUIRE(v && *v);
+        std::string bad(**v);
+        bad.back() = static_cast<char>(bad.back() ^ 1);
+        return raw::put(t.handle(), f.db, layout::record_key(all[1]), bad);
+    });
+    BOOST_REQUIRE(w);
+    size_t seen = 0;
+    Status s = f.read(
+        [&](MDB_txn* t) { return f.journal.records(t, f.db, 0, UINT64_MAX, [&](Record&&) { return ++seen < 100; }); });
+    BOOST_TEST(!s);
+    BOOST_TEST(seen == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(nothing_readable_on_disk) {

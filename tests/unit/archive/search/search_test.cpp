@@ -60,6 +60,32 @@ BOOST_AUTO_TEST_CASE(words_owner_peer_and_limits) {
     BOOST_TEST(bad.status().code() == "invalid");
 }
 
+BOOST_AUTO_TEST_CASE(each_result_streams_in_id_order_and_stops_when_told) {
+    test::ArchiveFixture f;
+    std::vector<uint64_t> reports;
+    for (int i = 0; i < 5; ++i)
+        reports.push_back(f.append(chat("alice@x", "bob@x", "report " + std::to_string(i)), kT0 + i));
+    f.append(chat("alice@x", "bob@x", "nothing to see"), kT0 + 9);
+    std::vector<uint64_t> seen;
+    Status s = f.read([&](MDB_txn* t) {
+        return search_each(f.journal, t, f.db, {"bob@x", "", 0, UINT64_MAX, {"report"}, 1}, [&](Record&& r) {
+            seen.push_back(r.id);
+            return true;
+        });
+    });
+    BOOST_REQUIRE_MESSAGE(s, s.to_string());
+    BOOST_TEST(seen == reports, boost::test_tools::per_element());  // no limit: q.limit is not used
+    seen.clear();
+    s = f.read([&](MDB_txn* t) {
+        return search_each(f.journal, t, f.db, {"alice@x", "", reports[0], UINT64_MAX, {}, 100}, [&](Record&& r) {
+            seen.push_back(r.id);
+            return seen.size() < 2;
+        });
+    });
+    BOOST_REQUIRE(s);
+    BOOST_TEST(seen == (std::vector<uint64_t>{reports[1], reports[2]}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(purged_records_leave_the_index) {
     test::ArchiveFixture f;
     f.append(chat("alice@x", "bob@x", "secret plan"), kT0);
