@@ -3,8 +3,11 @@ bin_PROGRAMS += tools/parleyctl/parleyctl
 tools_parleyctl_parleyctl_SOURCES = tools/parleyctl/parleyctl.cpp \
 	tools/parleyctl/control_client.hpp tools/parleyctl/control_client.cpp \
 	tools/parleyctl/json_value.hpp tools/parleyctl/json_value.cpp \
-	tools/parleyctl/archive_command.hpp tools/parleyctl/archive_command.cpp
-tools_parleyctl_parleyctl_LDADD = archive/libparley_archive.la libparley.la $(FMT_LIBS)
+	tools/parleyctl/archive_command.hpp tools/parleyctl/archive_command.cpp \
+	tools/parleyctl/archive_access.hpp tools/parleyctl/archive_access.cpp \
+	tools/parleyctl/export_formats.hpp tools/parleyctl/export_formats.cpp \
+	tools/parleyctl/archive_export.hpp tools/parleyctl/archive_export.cpp
+tools_parleyctl_parleyctl_LDADD = archive/libparley_archive.la libparley.la $(FMT_LIBS) $(GNUTLS_LIBS)
 
 # parley-bench: a load generator; a client with its own tiny XML handling, so
 # it does not link libparley.
@@ -32,4 +35,5 @@ EXTRA_DIST += tools/bench/offline-bench
 # against archives the tests make (the archive library is linked already).
 tests_unit_parley_unit_SOURCES += tools/parleyctl/json_value.cpp tests/unit/tools/json_value_test.cpp \
 	tools/parleyctl/archive_command.cpp tools/parleyctl/control_client.cpp \
-	tests/unit/tools/archive_command_test.cpp
+	tools/parleyctl/archive_access.cpp tools/parleyctl/export_formats.cpp tools/parleyctl/archive_export.cpp \
+	tests/unit/tools/archive_command_test.cpp tests/unit/tools/export_formats_test.cpp

@@ -1,5 +1,8 @@
 #include "archive_command.hpp"
 
+#include "archive_access.hpp"
+#include "archive_export.hpp"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -33,6 +36,11 @@ const char* const kArchiveUsage =
     "  archive search --user JID [--with JID] [--start TIME] [--end TIME] [--limit N] [--json]\n"
     "                      an account's archived messages, oldest first (TIME: "
     "2026-12-03T10:00:00Z)\n"
+    "  archive export (--user JID [--with JID] | --words TEXT | --all) [--start TIME] [--end TIME]\n"
+    "                 [--case ID] [--format jsonl,csv,eml,xml,html] --out DIR\n"
+    "                      a copy for eDiscovery, with a manifest of SHA-256 sums and the chain check\n"
+    "  archive verify-export DIR [--json]\n"
+    "                      check an export against its manifest (no key needed)\n"
     "  archive rotate-key --new-key FILE\n"
     "                      wrap the archive's keys under another key file (parleyd stopped)\n"
     "  archive audit [--limit N] [--json]\n"
@@ -231,137 +239,17 @@ std::string one_line(std::string_view text) {
 
 namespace {
 
+using archive_access::account;
+using archive_access::Args;
+using archive_access::check_key;
+using archive_access::open_archive;
+using archive_access::record_use;
 using archive_cli::format_time;
 using module::json_string;
 
 constexpr int kOk = 0;
 constexpr int kFailure = 1;
 constexpr int kUsage = 2;
-constexpr const char* kDatabase =
-    "archive.journal";  // Host::open_database({"journal", 1, {}, "archive"})
-constexpr uint32_t kSchemaVersion = 1;
-
-// A command's arguments: positional ones, `--json`, and options with a value.
-struct Args {
-    std::vector<std::string> positional;
-    std::map<std::string, std::string> options;
-    bool json = false;
-    std::string error;  // empty: parsed
-
-    Args(const std::vector<std::string>& args, size_t from,
-         std::initializer_list<const char*> with_value) {
-        for (size_t i = from; i < args.size(); ++i) {
-            const std::string& a = args[i];
-            if (a == "--json") {
-                json = true;
-                continue;
-            }
-            if (a.rfind("--", 0) != 0) {
-                positional.push_back(a);
-                continue;
-            }
-            bool known = false;
-            for (const char* o : with_value) known = known || a == o;
-            if (!known) {
-                error = "unknown option " + a;
-                return;
-            }
-            if (i + 1 >= args.size()) {
-                error = a + " needs a value";
-                return;
-            }
-            if (options.count(a)) {
-                error = a + " given twice";
-                return;
-            }
-            options[a] = args[++i];
-        }
-    }
-    const std::string* get(const std::string& name) const {
-        auto it = options.find(name);
-        return it == options.end() ? nullptr : &it->second;
-    }
-};
-
-// The opened archive of one configuration.
-struct Archive {
-    config::Config cfg;
-    std::string key_file;
-    std::string dir;  // data_dir/archive
-    std::unique_ptr<store::Env> env;
-    MDB_dbi db = 0;
-    std::optional<archive::Journal> journal;
-    std::string key_id;
-};
-
-// The key file of [modules.archive], resolved as mod_archive resolves it
-// (modules/archive/archiver.cpp read_settings): against the directory of
-// the configuration file.
-Result<std::string> configured_key_file(const config::Config& cfg) {
-    auto it = cfg.module_sections.find("archive");
-    const std::string path =
-        it == cfg.module_sections.end() ? std::string() : it->second.get_string("key_file", "");
-    if (path.empty())
-        return Status::error(
-            "config", cfg.path +
-                          " has no [modules.archive] key_file: the archive is not configured "
-                          "(modules/archive/README.md)");
-    std::filesystem::path p(path);
-    if (p.is_relative() && !it->second.file.empty())
-        p = std::filesystem::path(it->second.file).parent_path() / p;
-    return p.lexically_normal().string();
-}
-
-// Opens the archive: the configuration, its key file, the environment and
-// the journal's database. The archive must exist already.
-Result<Archive> open_archive(const std::string& config_path) {
-    auto cfg = config::load(config_path);
-    if (!cfg) return cfg.status();
-    Archive a;
-    a.cfg = std::move(cfg.value());
-    auto key_file = configured_key_file(a.cfg);
-    if (!key_file) return key_file.status();
-    a.key_file = *key_file;
-    auto kek = archive::read_key_file(a.key_file);
-    if (!kek) return kek.status();
-    a.key_id = kek->id();
-    a.journal.emplace(*kek);
-    a.dir = a.cfg.data_dir + "/archive";
-    std::error_code ec;
-    if (!std::filesystem::exists(a.dir + "/data.mdb", ec))
-        return Status::error("not-found",
-                             "there is no archive in " + a.dir +
-                                 " (parleyd makes it when it starts with the archive module)");
-    auto env = store::Env::open(a.dir);
-    if (!env) return env.status();
-    a.env = std::move(env.value());
-    auto db = a.env->database(kDatabase, kSchemaVersion);
-    if (!db) return db.status();
-    a.db = db.value();
-    return a;
-}
-
-// The key check every reading command makes first: a wrong key file is an
-// error naming both key ids, never an empty result.
-Status check_key(const Archive& a) {
-    auto txn = a.env->begin_read();
-    if (!txn) return txn.status();
-    Status s = a.journal->check_key(txn->handle(), a.db);
-    if (!s)
-        return Status::error(
-            s.code(), "archive " + a.dir + ": " + s.message() + " (key_file " + a.key_file + ")");
-    return s;
-}
-
-Result<std::string> account(const std::string& text, const char* option) {
-    auto jid = xmpp::Jid::parse(text);
-    if (!jid || !jid->has_node() || jid->has_resource())
-        return Status::error(
-            "invalid",
-            fmt::format("{} takes a bare JID like alice@example.org, not '{}'", option, text));
-    return jid->bare_str();
-}
-
 int fail(std::ostream& err, const Status& s, int code = kFailure) {
     err << "parleyctl: " << s.message() << "\n";
     return code;
@@ -658,32 +546,6 @@ int rotate_key(const std::string& config_path, const Args& a, std::ostream& out,
     return kOk;
 }
 
-// Appends a use of the archive (a search, a verification) to its audit log:
-// through parleyd when it runs (its writer owns the environment's writes),
-// else directly. A failure to record is said, never hidden.
-void record_use(const std::string& config_path, const std::string& action, const std::string& scope,
-                const std::string& result, std::ostream& err) {
-    auto arch = open_archive(config_path);
-    if (!arch) return;  // no archive: nothing was read either
-    const std::string who = who_runs();
-    std::string line = "archive audit " + control_arg(who) + " " + control_arg(action) + " " + control_arg(scope) +
-                       " " + control_arg(result);
-    auto r = control_request(arch->cfg.control_socket, line, 15000);
-    if (r && r->find("\"ok\":true") != std::string::npos) return;
-    if (!r && r.status().code() == "not-running") {
-        Status s = arch->env->write([&](store::Txn& t) {
-            auto a = archive::append_audit(*arch->journal, t.handle(), arch->db,
-                                           {0, static_cast<uint64_t>(::time(nullptr)) * 1000, who, action, scope, result});
-            return a ? Status::ok() : a.status();
-        });
-        if (s) return;
-        err << "parleyctl: this " << action << " could not be recorded in the audit log: " << s.to_string() << "\n";
-        return;
-    }
-    err << "parleyctl: this " << action << " could not be recorded in the audit log"
-        << (r ? std::string() : ": " + r.status().to_string()) << "\n";
-}
-
 const char* outcome_of(int rc) { return rc == kOk ? "ok" : rc == kFailure ? "failed or found problems" : "refused"; }
 
 // audit [--json] [--limit N]: the audit log's events (the last N) and its check.
@@ -765,6 +627,8 @@ int archive_command(const std::string& config_path, std::vector<std::string> arg
         if (!a.error.empty()) return usage(err, a.error);
         return audit(config_path, a, out, err);
     }
+    if (verb == "export") return archive_export(config_path, args, out, err);
+    if (verb == "verify-export") return archive_verify_export(args, out, err);
     if (verb == "rotate-key") {
         Args a(args, 1, {"--new-key"});
         if (!a.error.empty()) return usage(err, a.error);

@@ -1,0 +1,413 @@
+#include "export_formats.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "archive/crypto/keys.hpp"
+#include "module/control_json.hpp"
+#include "modules/archive/journal_service.hpp"
+#include "xml/parse_element.hpp"
+#include "xml/serializer.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::ctl::export_format {
+
+namespace {
+
+using module::json_string;
+
+constexpr const char* kNsPie = "urn:xmpp:pie:0";
+constexpr const char* kNsPieMam = "urn:xmpp:pie:0#mam";
+constexpr const char* kNsMam = "urn:xmpp:mam:2";
+constexpr const char* kNsForward = "urn:xmpp:forward:0";
+constexpr const char* kNsDelay = "urn:xmpp:delay";
+// What a stored stanza may nest (the stream's own limit is far lower).
+constexpr size_t kStanzaDepth = 64;
+
+std::tm utc(uint64_t unix_ms) {
+    const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return tm;
+}
+
+std::string_view bare(std::string_view jid) {
+    const size_t slash = jid.find('/');
+    return slash == std::string_view::npos ? jid : jid.substr(0, slash);
+}
+
+bool atext(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) != std::string_view::npos ||
+           c >= 0x80;  // RFC 6532: UTF-8 is atext
+}
+
+bool dot_atom(std::string_view s) {
+    if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == '.') {
+            if (s[i - 1] == '.') return false;
+        } else if (!atext(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+const char* const kWeekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+std::string base64(std::string_view in) {
+    static const char* const kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        const uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << 16 |
+                           static_cast<uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8 |
+                           static_cast<unsigned char>(in[i + 2]);
+        for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+    }
+    if (i < in.size()) {
+        uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << 16;
+        if (i + 1 < in.size()) v |= static_cast<uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+// The length of the UTF-8 sequence that starts with c (1 for a stray byte).
+size_t utf8_length(unsigned char c) {
+    if (c >= 0xf0) return 4;
+    if (c >= 0xe0) return 3;
+    if (c >= 0xc0) return 2;
+    return 1;
+}
+
+std::string stanza_id(uint64_t id) { return archive::stanza_id_text(id); }
+
+}  // namespace
+
+std::string iso_time(uint64_t unix_ms) {
+    const std::tm tm = utc(unix_ms);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+}
+
+std::string mail_date(uint64_t unix_ms) {
+    const std::tm tm = utc(unix_ms);
+    return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000", kWeekdays[tm.tm_wday], tm.tm_mday,
+                       kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+std::string day_of(uint64_t unix_ms) { return iso_time(unix_ms).substr(0, 10); }
+
+// JSON Lines
+
+std::string jsonl_line(const Message& m) {
+    std::string out;
+    out.reserve(m.stanza.size() * 2 + 256);
+    out += "{\"id\":" + json_string(stanza_id(m.id));
+    out += ",\"time\":" + json_string(iso_time(m.time_ms));
+    out += ",\"from\":" + json_string(m.from);
+    out += ",\"to\":" + json_string(m.to);
+    out += ",\"type\":" + json_string(m.type);
+    out += ",\"origin\":" + json_string(m.origin);
+    out += ",\"outcome\":" + json_string(m.outcome);
+    out += ",\"views\":[";
+    for (size_t i = 0; i < m.views.size(); ++i) {
+        if (i) out += ',';
+        out += "{\"owner\":" + json_string(m.views[i].first) + ",\"peer\":" + json_string(m.views[i].second) + "}";
+    }
+    out += "],\"body\":";
+    out += m.body ? json_string(*m.body) : std::string("null");
+    out += ",\"stanza\":" + json_string(m.stanza) + "}\n";
+    return out;
+}
+
+// CSV
+
+std::string csv_field(std::string_view value) {
+    std::string out;
+    out.reserve(value.size() + 2);
+    out += '"';
+    for (char c : value) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+std::string csv_header() { return "\"id\",\"time\",\"from\",\"to\",\"type\",\"origin\",\"outcome\",\"body\"\r\n"; }
+
+std::string csv_row(const Message& m) {
+    std::string out = csv_field(stanza_id(m.id)) + ',' + csv_field(iso_time(m.time_ms)) + ',';
+    for (const std::string* f : {&m.from, &m.to, &m.type, &m.origin, &m.outcome}) {
+        out += csv_field(*f);
+        out += ',';
+    }
+    // A message without a body (a receipt, a chat state) has an empty cell.
+    out += csv_field(m.body ? *m.body : std::string());
+    out += "\r\n";
+    return out;
+}
+
+// EML
+
+std::string quoted_printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 8 + 8);
+    size_t line = 0;  // characters on the current encoded line
+    auto emit = [&](std::string_view piece) {
+        // A soft break keeps the line at 76 with its '='.
+        if (line + piece.size() > 75) {
+            out += "=\r\n";
+            line = 0;
+        }
+        out += piece;
+        line += piece.size();
+    };
+    for (size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n') {
+            out += "\r\n";
+            line = 0;
+            continue;
+        }
+        const bool line_end = i + 1 == text.size() || text[i + 1] == '\n';
+        if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !line_end)) {
+            emit(std::string_view(text.data() + i, 1));
+        } else if (c >= 0x80) {
+            // A whole UTF-8 sequence on one line, so that a reader decoding
+            // line by line never sees half a character.
+            const size_t n = std::min(utf8_length(c), text.size() - i);
+            std::string seq;
+            for (size_t k = 0; k < n; ++k) seq += fmt::format("={:02X}", static_cast<unsigned char>(text[i + k]));
+            emit(seq);
+            i += n - 1;
+        } else {
+            emit(fmt::format("={:02X}", c));
+        }
+    }
+    return out;
+}
+
+std::string mail_address(std::string_view jid) {
+    jid = bare(jid);
+    const size_t at = jid.find('@');
+    if (at == std::string_view::npos) return "unknown@" + std::string(jid);
+    const std::string_view local = jid.substr(0, at), domain = jid.substr(at + 1);
+    if (dot_atom(local)) return std::string(jid);
+    std::string out = "\"";
+    for (char c : local) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"@" + std::string(domain);
+}
+
+std::string header_text(std::string_view text) {
+    bool plain = true;
+    for (char c : text) plain = plain && static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+    if (plain) return std::string(text);
+    // Encoded-words of at most 75 characters (RFC 2047 §2), each holding
+    // whole UTF-8 characters (§5: no split multi-byte character); folded
+    // with CRLF SP between them.
+    std::string out;
+    size_t i = 0;
+    while (i < text.size()) {
+        size_t j = i;
+        while (j < text.size()) {
+            const size_t n = std::min(utf8_length(static_cast<unsigned char>(text[j])), text.size() - j);
+            if ((j + n - i + 2) / 3 * 4 > 75 - 12) break;  // "=?utf-8?b?" + "?="
+            j += n;
+        }
+        if (j == i) j = i + 1;
+        if (!out.empty()) out += "\r\n ";
+        std::string chunk(text.substr(i, j - i));
+        for (char& c : chunk)
+            if (c == '\r' || c == '\n') c = ' ';
+        out += "=?utf-8?b?" + base64(chunk) + "?=";
+        i = j;
+    }
+    return out;
+}
+
+std::pair<std::string, std::string> conversation_of(const Message& m) {
+    std::string a(bare(m.from)), b(bare(m.to));
+    if (b < a) std::swap(a, b);
+    return {a, b};
+}
+
+std::string eml_head(const Message& first, const std::string& case_id) {
+    const auto [a, b] = conversation_of(first);
+    const std::string from(bare(first.from)), to = from == a ? b : a;
+    const std::string day = day_of(first.time_ms);
+    std::string h;
+    h += "From: " + mail_address(from) + "\r\n";
+    h += "To: " + mail_address(to) + "\r\n";
+    h += "Date: " + mail_date(first.time_ms) + "\r\n";
+    h += "Subject: " + header_text("XMPP conversation between " + a + " and " + b + " on " + day) + "\r\n";
+    // Unique per conversation-day of this archive: the day and the first id.
+    h += "Message-ID: <" + stanza_id(first.id) + "." + day + "@parley-archive.invalid>\r\n";
+    if (!case_id.empty()) h += "X-Parley-Case: " + header_text(case_id) + "\r\n";
+    h += "X-Parley-Conversation: " + header_text(a + " " + b) + "\r\n";
+    h += "MIME-Version: 1.0\r\n";
+    h += "Content-Type: text/plain; charset=utf-8\r\n";
+    h += "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+    return h;
+}
+
+std::string eml_text(const Message& m) {
+    std::string out = "[" + iso_time(m.time_ms).substr(11) + "] " + m.from + " to " + m.to + " (" + m.type +
+                      ", " + stanza_id(m.id) + ")";
+    if (!m.body) return out + ": no body\n";
+    out += ":\n";
+    size_t start = 0;
+    const std::string& body = *m.body;
+    while (start <= body.size()) {
+        size_t nl = body.find('\n', start);
+        if (nl == std::string::npos) nl = body.size();
+        out += "    " + body.substr(start, nl - start) + "\n";
+        start = nl + 1;
+    }
+    return out;
+}
+
+std::string eml_name(const std::string& day, const std::pair<std::string, std::string>& c) {
+    auto part = [](std::string_view jid) {
+        std::string out;
+        for (char ch : jid) {
+            const auto u = static_cast<unsigned char>(ch);
+            if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || ch == '.' ||
+                ch == '@' || ch == '_' || ch == '-')
+                out += ch;
+            else
+                out += fmt::format("%{:02X}", u);
+        }
+        return out;
+    };
+    std::string name = part(c.first) + "__" + part(c.second);
+    if (name.size() > 200) {
+        const archive::Digest d = archive::sha256(c.first + '\0' + c.second);
+        std::string hex;
+        for (size_t i = 0; i < 8; ++i) hex += fmt::format("{:02x}", d[i]);
+        name = name.substr(0, 180) + "~" + hex;
+    }
+    return day + "/" + name + ".eml";
+}
+
+// XEP-0227
+
+std::string xml_head() { return "<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='" + std::string(kNsPie) + "'>\n"; }
+
+std::string xml_tail() { return "</server-data>\n"; }
+
+std::string xml_host_open(std::string_view domain) {
+    std::string out = "  <host jid='";
+    xml::append_escaped_attr(out, domain);
+    return out + "'>\n";
+}
+
+std::string xml_host_close() { return "  </host>\n"; }
+
+std::string xml_user_open(std::string_view node) {
+    std::string out = "    <user name='";
+    xml::append_escaped_attr(out, node);
+    return out + "'>\n      <archive xmlns='" + std::string(kNsPieMam) + "'>\n";
+}
+
+std::string xml_user_close() { return "      </archive>\n    </user>\n"; }
+
+std::string xml_result(const Message& m, const xml::Element& stanza) {
+    std::string out = "        <result xmlns='" + std::string(kNsMam) + "' id='" + stanza_id(m.id) +
+                      "'><forwarded xmlns='" + kNsForward + "'><delay xmlns='" + kNsDelay + "' stamp='" +
+                      iso_time(m.time_ms) + "'/>";
+    // Serialized with the default namespace of <forwarded/>, the stanza
+    // declares jabber:client itself.
+    xml::serialize(stanza, out, kNsForward);
+    out += "</forwarded></result>\n";
+    return out;
+}
+
+// HTML
+
+std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default:
+                // Control characters are not allowed in XML 1.0 nor shown by
+                // browsers; the archive cannot hold them (XML text), but a
+                // polyglot page must not break on one either.
+                if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+                    out += "\xEF\xBF\xBD";
+                else
+                    out += c;
+        }
+    }
+    return out;
+}
+
+std::string html_head(std::string_view title, std::string_view scope_line) {
+    return "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
+           "<meta charset=\"utf-8\"/>\n<title>" +
+           html_escape(title) +
+           "</title>\n<style>\nbody{font-family:sans-serif;margin:2em}\ntable{border-collapse:collapse;width:100%}\n"
+           "td,th{border-bottom:1px solid #ddd;padding:.3em;text-align:left;vertical-align:top}\n"
+           ".body{white-space:pre-wrap}\n.meta{color:#666;font-size:.85em}\n</style>\n</head>\n<body>\n<h1>" +
+           html_escape(title) + "</h1>\n<p class=\"meta\">" + html_escape(scope_line) + "</p>\n<table>\n";
+}
+
+std::string html_day(std::string_view day) {
+    return "<tr><th colspan=\"4\"><h2 id=\"d" + html_escape(day) + "\">" + html_escape(day) + "</h2></th></tr>\n";
+}
+
+std::string html_row(const Message& m) {
+    std::string out = "<tr id=\"m" + stanza_id(m.id) + "\"><td class=\"meta\">" + iso_time(m.time_ms).substr(11, 12) +
+                      "</td><td>" + html_escape(m.from) + "</td><td>" + html_escape(m.to) + "</td><td";
+    if (m.body)
+        out += " class=\"body\">" + html_escape(*m.body);
+    else
+        out += " class=\"meta\">(" + html_escape(m.type) + ", no body)";
+    return out + "</td></tr>\n";
+}
+
+std::string html_tail(uint64_t messages) {
+    return "</table>\n<p class=\"meta\">" + std::to_string(messages) + " message" + (messages == 1 ? "" : "s") +
+           ".</p>\n</body>\n</html>\n";
+}
+
+// Parsing
+
+Result<xml::Element> parse_stanza(std::string_view stored) {
+    auto e = xml::parse_element(stored, xmpp::kNsClient, kStanzaDepth);
+    if (!e) return Status::error("corrupt", "a stored stanza does not parse (" + e.status().message() + ")");
+    return e;
+}
+
+std::optional<std::string> body_of(const xml::Element& stanza) {
+    const xml::Element* first = nullptr;
+    for (const xml::Element& c : stanza.children()) {
+        if (c.name() != "body" || c.ns() != xmpp::kNsClient) continue;
+        if (!first) first = &c;
+        if (!c.attr(xml::kXmlNs, "lang")) return c.text();
+    }
+    if (!first) return std::nullopt;
+    return first->text();
+}
+
+}  // namespace parley::ctl::export_format
