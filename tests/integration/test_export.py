@@ -235,6 +235,22 @@ class Export(ServerTestCase):
         self.assertEqual(code, 1)
         self.assertIn('6 lines, the manifest counts 7 messages', '\n'.join(report['problems']))
 
+    def test_search_by_words_uses_every_word_and_audit_verify(self):
+        found = json.loads(self.server.ctl('archive', 'search', '--words', 'LINE two', '--json').stdout)
+        self.assertEqual([r['body'] for r in found['results']], ['line one\nline two\n  indented'])
+        self.assertIsNone(found['user'])
+        mine = json.loads(self.server.ctl('archive', 'search', '--words', 'reply', '--user', jid('carol'),
+                                          '--json').stdout)
+        self.assertEqual(mine['results'], [], 'carol is not a party to bob\'s reply')
+        table = self.server.ctl('archive', 'search', '--words', 'quarterly').stdout
+        self.assertIn('quarterly numbers attached', table)
+        bad = self.server.ctl('archive', 'search', '--words', '!', check=False)
+        self.assertEqual(bad.returncode, 2)
+        audit = self.server.ctl('audit', 'verify', '--json')
+        self.assertTrue(json.loads(audit.stdout)['ok'])
+        scopes = [e['scope'] for e in json.loads(audit.stdout)['last'] if e['action'] == 'search']
+        self.assertIn('words LINE two', scopes)
+
     def test_scopes_words_all_and_refusals(self):
         out, r = self.export('words', '--words', 'Quarterly', '--format', 'jsonl')
         with open(os.path.join(out, 'messages.jsonl'), encoding='utf-8') as f:

@@ -2,6 +2,7 @@
 
 #include "archive_access.hpp"
 #include "archive_export.hpp"
+#include "export_formats.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -16,16 +17,14 @@
 #include "archive/chain/verify.hpp"
 #include "archive/crypto/keys.hpp"
 #include "archive/journal/journal.hpp"
+#include "archive/search/search.hpp"
 #include "config/config.hpp"
 #include "archive/audit/audit.hpp"
 #include "module/control_json.hpp"
 #include "control_client.hpp"
 #include "modules/archive/journal_service.hpp"
 #include "store/env.hpp"
-#include "xml/serializer.hpp"
-#include "xml/stream_parser.hpp"
 #include "xmpp/jid.hpp"
-#include "xmpp/namespaces.hpp"
 
 namespace parley::ctl {
 
@@ -33,9 +32,10 @@ const char* const kArchiveUsage =
     "  archive keygen FILE a new archive key file (mode 0600); prints its key id\n"
     "  archive verify [--user JID] [--json]\n"
     "                      check that no record was altered, inserted or removed\n"
-    "  archive search --user JID [--with JID] [--start TIME] [--end TIME] [--limit N] [--json]\n"
-    "                      an account's archived messages, oldest first (TIME: "
-    "2026-12-03T10:00:00Z)\n"
+    "  archive search (--user JID [--with JID] | --words TEXT) [--words TEXT] [--start TIME] [--end TIME]\n"
+    "                 [--limit N] [--json]\n"
+    "                      archived messages, oldest first (TIME: 2026-12-03T10:00:00Z); --words: those\n"
+    "                      with every word of TEXT in the body, found by the word index\n"
     "  archive export (--user JID [--with JID] | --words TEXT | --all) [--start TIME] [--end TIME]\n"
     "                 [--case ID] [--format jsonl,csv,eml,xml,html] --out DIR\n"
     "                      a copy for eDiscovery, with a manifest of SHA-256 sums and the chain check\n"
@@ -144,42 +144,10 @@ std::string format_time(uint64_t unix_ms) {
                        static_cast<int>(unix_ms % 1000));
 }
 
-namespace {
-
-// Collects the one element of a parsed fragment.
-class OneStanza final : public xml::StreamHandler {
-  public:
-    void on_stream_open(const xml::StreamHeader&) override {}
-    void on_stanza(xml::Element stanza) override {
-        if (++count == 1) element.emplace(std::move(stanza));
-    }
-    void on_stream_close() override {}
-    std::optional<xml::Element> element;
-    int count = 0;
-};
-
-}  // namespace
-
 Result<std::optional<std::string>> stanza_body(std::string_view stanza_xml) {
-    OneStanza one;
-    // Limits only against a damaged record: what the journal holds passed
-    // the limits of the stream it came from.
-    xml::StreamParser parser(one,
-                             xml::StreamLimits::for_stanza_bytes(stanza_xml.size() + 1024, 256));
-    xml::FeedResult r = parser.feed(xml::stream_header(xmpp::kNsClient, {}));
-    if (r.error == xml::ParseError::none) r = parser.feed(stanza_xml);
-    if (r.error != xml::ParseError::none || one.count != 1 || !one.element)
-        return Status::error(
-            "corrupt", fmt::format("a stored stanza does not parse ({})",
-                                   r.error != xml::ParseError::none ? r.text : "not one element"));
-    const xml::Element* first = nullptr;
-    for (const xml::Element& c : one.element->children()) {
-        if (c.name() != "body" || c.ns() != xmpp::kNsClient) continue;
-        if (!first) first = &c;
-        if (!c.attr(xml::kXmlNs, "lang")) return std::optional<std::string>(c.text());
-    }
-    if (!first) return std::optional<std::string>();
-    return std::optional<std::string>(first->text());
+    auto stanza = export_format::parse_stanza(stanza_xml);
+    if (!stanza) return stanza.status();
+    return export_format::body_of(*stanza);
 }
 
 std::string ids_as_stanza_ids(std::string_view text) {
@@ -370,11 +338,22 @@ int search(const std::string& config_path, const Args& a, std::ostream& out, std
     if (!a.positional.empty())
         return usage(err, "archive search takes no argument but its options");
     const std::string* user = a.get("--user");
-    if (!user) return usage(err, "archive search needs --user JID");
+    const std::string* words_text = a.get("--words");
+    if (!user && !words_text) return usage(err, "archive search needs --user JID or --words TEXT");
     archive::Journal::Query q;
-    auto owner = account(*user, "--user");
-    if (!owner) return fail(err, owner.status(), kUsage);
-    q.owner = *owner;
+    if (user) {
+        auto owner = account(*user, "--user");
+        if (!owner) return fail(err, owner.status(), kUsage);
+        q.owner = *owner;
+    } else if (a.get("--with")) {
+        return usage(err, "--with needs --user");
+    }
+    std::vector<std::string> words;
+    if (words_text) {
+        words = archive::words_of(*words_text);
+        if (words.empty())
+            return usage(err, "--words has no word to look for (words are letters and digits, 2 or more)");
+    }
     if (const std::string* w = a.get("--with")) {
         auto peer = xmpp::Jid::parse(*w);
         if (!peer)
@@ -415,20 +394,35 @@ int search(const std::string& config_path, const Args& a, std::ostream& out, std
     if (Status s = check_key(*arch); !s) return fail(err, s);
     auto txn = arch->env->begin_read();
     if (!txn) return fail(err, txn.status());
-    std::vector<uint64_t> ids;
+    std::vector<Row> rows;
     bool complete = true;
-    Status s = arch->journal->view(txn->handle(), arch->db, q, [&](uint64_t id) {
+    size_t unreadable = 0;
+    if (!words.empty()) {
+        // The word index (archive/search/search.hpp): no scan of the archive.
+        archive::SearchQuery sq{q.owner, q.peer, q.after, q.before, words, limit};
+        Status s = archive::search_each(*arch->journal, txn->handle(), arch->db, sq, [&](archive::Record&& r) {
+            if (rows.size() == limit) {
+                complete = false;
+                return false;
+            }
+            Row row{r.id, std::move(r.entry), std::nullopt};
+            auto body = archive_cli::stanza_body(row.entry.stanza);
+            if (body) row.body = std::move(*body);
+            rows.push_back(std::move(row));
+            return true;
+        });
+        if (!s) return fail(err, s);
+    }
+    std::vector<uint64_t> ids;
+    Status s = words.empty() ? arch->journal->view(txn->handle(), arch->db, q, [&](uint64_t id) {
         if (ids.size() == limit) {
             complete = false;
             return false;
         }
         ids.push_back(id);
         return true;
-    });
+    }) : Status::ok();
     if (!s) return fail(err, s);
-    std::vector<Row> rows;
-    rows.reserve(ids.size());
-    size_t unreadable = 0;
     for (uint64_t id : ids) {
         auto rec = arch->journal->get(txn->handle(), arch->db, id);
         if (!rec || !*rec) {
@@ -450,7 +444,7 @@ int search(const std::string& config_path, const Args& a, std::ostream& out, std
     if (a.json) {
         std::string j = fmt::format(
             "{{\"user\":{},\"with\":{},\"count\":{},\"complete\":{},\"results\":[",
-            json_string(q.owner), q.peer.empty() ? std::string("null") : json_string(q.peer),
+            q.owner.empty() ? std::string("null") : json_string(q.owner), q.peer.empty() ? std::string("null") : json_string(q.peer),
             rows.size(), complete ? "true" : "false");
         for (size_t i = 0; i < rows.size(); ++i) {
             const Row& r = rows[i];
@@ -468,8 +462,9 @@ int search(const std::string& config_path, const Args& a, std::ostream& out, std
         out << j << "]}\n";
     } else {
         if (rows.empty()) {
-            out << "no messages in the archive of " << q.owner
-                << (q.peer.empty() ? "" : " with " + q.peer) << "\n";
+            out << "no messages" << (words.empty() ? "" : " with those words") << " in the archive"
+                << (q.owner.empty() ? std::string() : " of " + q.owner) << (q.peer.empty() ? "" : " with " + q.peer)
+                << "\n";
         } else {
             out << "ID\tTIME\tFROM\tTO\tTYPE\tBODY\n";
             for (const Row& r : rows)
@@ -613,11 +608,11 @@ int archive_command(const std::string& config_path, std::vector<std::string> arg
         return rc;
     }
     if (verb == "search") {
-        Args a(args, 1, {"--user", "--with", "--start", "--end", "--limit"});
+        Args a(args, 1, {"--user", "--with", "--start", "--end", "--limit", "--words"});
         if (!a.error.empty()) return usage(err, a.error);
         const int rc = search(config_path, a, out, err);
         std::string scope;
-        for (const char* o : {"--user", "--with", "--start", "--end"})
+        for (const char* o : {"--user", "--with", "--start", "--end", "--words"})
             if (const std::string* v = a.get(o)) scope += std::string(scope.empty() ? "" : " ") + (o + 2) + " " + *v;
         record_use(config_path, "search", scope, outcome_of(rc), err);
         return rc;

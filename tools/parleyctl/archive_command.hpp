@@ -3,8 +3,10 @@
 //
 //   keygen FILE                    a new key file (mode 0600); prints its key id, never the key
 //   verify [--user JID] [--json]   the integrity chain and the views (archive/chain/verify.hpp)
-//   search --user JID [--with JID] [--start TIME] [--end TIME] [--limit N] [--json]
-//                                  one account's archive in id order
+//   search (--user JID [--with JID] | --words TEXT) [--start TIME] [--end TIME] [--limit N] [--json]
+//                                  one account's archive, or everyone's messages with every
+//                                  word of TEXT (the word index), in id order
+//   export ... / verify-export DIR  archive_export.hpp
 //   rotate-key --new-key FILE      re-wraps the archive's keys under another key file
 //   audit [--limit N] [--json]     the audit log's last events, and its check (exit 1 when changed)
 //
