@@ -8,6 +8,7 @@
 
 #include "archive/audit/audit.hpp"
 #include "archive/crypto/keys.hpp"
+#include "archive_command.hpp"
 #include "control_client.hpp"
 #include "xmpp/jid.hpp"
 
@@ -34,6 +35,17 @@ Result<std::string> configured_key_file(const config::Config& cfg) {
 }
 
 }  // namespace
+
+int fail(std::ostream& err, const Status& s, int code) {
+    err << "parleyctl: " << s.message() << "\n";
+    return code;
+}
+
+int usage(std::ostream& err, const std::string& why) {
+    if (!why.empty()) err << "parleyctl: " << why << "\n";
+    err << "usage: parleyctl [--config FILE] archive COMMAND\n" << kArchiveUsage;
+    return kUsage;
+}
 
 Result<Archive> open_archive(const std::string& config_path) {
     auto cfg = config::load(config_path);

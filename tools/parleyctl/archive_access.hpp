@@ -21,6 +21,17 @@
 
 namespace parley::ctl::archive_access {
 
+// The exit status of the archive commands: done; failed (or found a
+// problem); bad usage, or nothing to work on.
+constexpr int kOk = 0;
+constexpr int kFailure = 1;
+constexpr int kUsage = 2;
+
+// Says s on err ("parleyctl: ...") and returns code.
+int fail(std::ostream& err, const Status& s, int code = kFailure);
+// Says why (when not empty) and the archive commands' usage; kUsage.
+int usage(std::ostream& err, const std::string& why);
+
 // The journal's database in data_dir/archive, as mod_archive opens it
 // (Host::open_database({"journal", 1, {}, "archive"})).
 constexpr const char* kDatabase = "archive.journal";

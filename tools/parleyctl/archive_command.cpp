@@ -215,19 +215,12 @@ using archive_access::record_use;
 using archive_cli::format_time;
 using module::json_string;
 
-constexpr int kOk = 0;
-constexpr int kFailure = 1;
-constexpr int kUsage = 2;
-int fail(std::ostream& err, const Status& s, int code = kFailure) {
-    err << "parleyctl: " << s.message() << "\n";
-    return code;
-}
+using archive_access::fail;
+using archive_access::kFailure;
+using archive_access::kOk;
+using archive_access::kUsage;
+using archive_access::usage;
 
-int usage(std::ostream& err, const std::string& why) {
-    if (!why.empty()) err << "parleyctl: " << why << "\n";
-    err << "usage: parleyctl [--config FILE] archive COMMAND\n" << kArchiveUsage;
-    return kUsage;
-}
 
 // keygen FILE
 

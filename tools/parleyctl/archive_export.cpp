@@ -36,9 +36,11 @@ using archive_access::Args;
 using module::json_string;
 namespace ef = export_format;
 
-constexpr int kOk = 0;
-constexpr int kFailure = 1;
-constexpr int kUsage = 2;
+using archive_access::fail;
+using archive_access::kFailure;
+using archive_access::kOk;
+using archive_access::kUsage;
+using archive_access::usage;
 constexpr const char* kManifestFormat = "parley-archive-export/1";
 constexpr const char* kManifest = "manifest.json";
 // What the EML and XML writers hold before writing out (per export).
@@ -195,49 +197,52 @@ public:
     virtual Status finish(std::vector<FileInfo>& files) = 0;
 };
 
-class JsonlSink final : public Sink {
+// A format of one file written front to back.
+class FileSink : public Sink {
 public:
-    explicit JsonlSink(std::unique_ptr<OutFile> f) : f_(std::move(f)) {}
-    Status add(const ef::Message& m, const xml::Element&) override { return f_->write(ef::jsonl_line(m)); }
+    explicit FileSink(std::unique_ptr<OutFile> f) : f_(std::move(f)) {}
     Status finish(std::vector<FileInfo>& files) override {
+        if (Status s = end(); !s) return s;
         auto i = f_->finish();
         if (!i) return i.status();
         files.push_back(*i);
         return Status::ok();
     }
 
-private:
+protected:
+    // What the file ends with.
+    virtual Status end() { return Status::ok(); }
     std::unique_ptr<OutFile> f_;
 };
 
-class CsvSink final : public Sink {
+class JsonlSink final : public FileSink {
 public:
-    explicit CsvSink(std::unique_ptr<OutFile> f) : f_(std::move(f)) {}
+    using FileSink::FileSink;
+    Status add(const ef::Message& m, const xml::Element&) override { return f_->write(ef::jsonl_line(m)); }
+};
+
+class CsvSink final : public FileSink {
+public:
+    using FileSink::FileSink;
     Status add(const ef::Message& m, const xml::Element&) override {
-        if (!header_) {
-            header_ = true;
-            if (Status s = f_->write(ef::csv_header()); !s) return s;
-        }
+        if (Status s = start(); !s) return s;
         return f_->write(ef::csv_row(m));
-    }
-    Status finish(std::vector<FileInfo>& files) override {
-        if (!header_)
-            if (Status s = f_->write(ef::csv_header()); !s) return s;
-        auto i = f_->finish();
-        if (!i) return i.status();
-        files.push_back(*i);
-        return Status::ok();
     }
 
 private:
-    std::unique_ptr<OutFile> f_;
+    Status end() override { return start(); }  // a header row even with no message
+    Status start() {
+        if (header_) return Status::ok();
+        header_ = true;
+        return f_->write(ef::csv_header());
+    }
     bool header_ = false;
 };
 
-class HtmlSink final : public Sink {
+class HtmlSink final : public FileSink {
 public:
     HtmlSink(std::unique_ptr<OutFile> f, std::string title, std::string scope_line)
-        : f_(std::move(f)), title_(std::move(title)), scope_line_(std::move(scope_line)) {}
+        : FileSink(std::move(f)), title_(std::move(title)), scope_line_(std::move(scope_line)) {}
     Status add(const ef::Message& m, const xml::Element&) override {
         if (Status s = start(); !s) return s;
         const std::string day = ef::day_of(m.time_ms);
@@ -248,22 +253,17 @@ public:
         ++count_;
         return f_->write(ef::html_row(m));
     }
-    Status finish(std::vector<FileInfo>& files) override {
-        if (Status s = start(); !s) return s;
-        if (Status s = f_->write(ef::html_tail(count_)); !s) return s;
-        auto i = f_->finish();
-        if (!i) return i.status();
-        files.push_back(*i);
-        return Status::ok();
-    }
 
 private:
+    Status end() override {
+        if (Status s = start(); !s) return s;
+        return f_->write(ef::html_tail(count_));
+    }
     Status start() {
         if (started_) return Status::ok();
         started_ = true;
         return f_->write(ef::html_head(title_, scope_line_));
     }
-    std::unique_ptr<OutFile> f_;
     std::string title_, scope_line_, day_;
     bool started_ = false;
     uint64_t count_ = 0;
@@ -494,16 +494,7 @@ private:
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
 };
 
-int fail(std::ostream& err, const Status& s, int code) {
-    err << "parleyctl: " << s.message() << "\n";
-    return code;
-}
 
-int usage(std::ostream& err, const std::string& why) {
-    if (!why.empty()) err << "parleyctl: " << why << "\n";
-    err << "usage: parleyctl [--config FILE] archive COMMAND\n" << kArchiveUsage;
-    return kUsage;
-}
 
 std::string time_option(const Args& a, const char* name, std::optional<uint64_t>& slot, std::string& error) {
     if (const std::string* t = a.get(name)) {
