@@ -47,6 +47,18 @@ public:
     StanzaError err;
 };
 
+// Runs every waiting completion (and those they add, for at most 100
+// rounds); returns how many ran.
+inline size_t run_all(std::vector<std::function<void()>>& pending) {
+    size_t n = 0;
+    for (int round = 0; round < 100 && !pending.empty(); ++round) {
+        auto now = std::move(pending);
+        pending.clear();
+        for (auto& fn : now) fn(), ++n;
+    }
+    return n;
+}
+
 // In-memory accounts: `done` waits in `pending` until the test calls
 // run_pending(), as a real completion comes later on the worker.
 class FakeAccounts final : public module::Accounts {
@@ -75,16 +87,7 @@ public:
         removal_text = std::move(text);
         pending.push_back([done, s] { done(s); });
     }
-    // Runs every waiting completion (and those they add); returns how many ran.
-    size_t run_pending() {
-        size_t n = 0;
-        for (int round = 0; round < 100 && !pending.empty(); ++round) {
-            auto now = std::move(pending);
-            pending.clear();
-            for (auto& fn : now) fn(), ++n;
-        }
-        return n;
-    }
+    size_t run_pending() { return run_all(pending); }
     std::map<std::string, std::string> passwords;  // bare JID -> password (a test's view only)
     std::vector<std::function<void()>> pending;
     Status fail_next = Status::ok();  // the next create() fails with this
@@ -141,15 +144,7 @@ public:
         else if (it->second.uses_left < it->second.uses) ++it->second.uses_left;
         pending.push_back([done, s] { done(s); });
     }
-    size_t run_pending() {
-        size_t n = 0;
-        for (int round = 0; round < 100 && !pending.empty(); ++round) {
-            auto now = std::move(pending);
-            pending.clear();
-            for (auto& fn : now) fn(), ++n;
-        }
-        return n;
-    }
+    size_t run_pending() { return run_all(pending); }
     std::map<std::string, Invite> invites;  // by token
     std::map<std::string, Invite> before;   // each token as it was before its last use, for give_back()
     std::vector<std::function<void()>> pending;
