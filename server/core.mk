@@ -12,6 +12,7 @@ libparley_la_SOURCES += \
 	server/hooks/hook_table.hpp server/hooks/hook_table.cpp \
 	server/module/module_api.hpp server/module/loader.hpp server/module/loader.cpp \
 	server/module/services.hpp server/module/services.cpp server/module/control_json.hpp \
+	server/module/tls.hpp \
 	server/daemon/shared.hpp server/daemon/daemon.hpp server/daemon/daemon.cpp \
 	server/control/control_server.hpp server/control/control_server.cpp
 
@@ -20,6 +21,7 @@ libparley_la_SOURCES += \
 libparley_la_SOURCES += server/loop/end_sessions.hpp server/loop/end_sessions.cpp \
 	server/loop/host_accounts.hpp server/loop/host_accounts.cpp \
 	server/loop/host_invitations.hpp server/loop/host_invitations.cpp \
+	server/loop/host_tls.hpp server/loop/host_tls.cpp \
 	server/loop/account_purge.hpp server/loop/account_purge.cpp
 
 # XEP-0114 external components: their listener's sessions, where each runs,

@@ -34,7 +34,7 @@ struct HttpServer::Impl {
     uv_timer_t sweep{};
     uv_async_t steps_async{};
     std::thread thread;
-    std::shared_ptr<const net::TlsContext> tls;
+    std::shared_ptr<const module::TlsServer> tls;
     std::shared_ptr<FileStore> store;
     ListenOptions listen;
     std::mutex mutex;
@@ -57,7 +57,7 @@ struct Conn {
     uv_tcp_t tcp{};
     HttpServer::Impl* server = nullptr;
     std::list<Conn*>::iterator pos;
-    std::unique_ptr<net::TlsSession> tls;
+    std::unique_ptr<module::TlsStream> tls;
     std::unique_ptr<HttpExchange> exchange;
     int64_t last_active = 0;
     size_t queued = 0;
@@ -181,7 +181,7 @@ void on_connection(uv_stream_t* l, int status) {
         log::warn("upload", "{} connections already; one more refused", server->listen.max_connections);
         return close_conn(c);
     }
-    auto tls = net::TlsSession::create(server->tls, net::TlsSession::Mode::starttls);
+    auto tls = server->tls->accept();
     if (!tls) {
         log::warn("upload", "TLS session: {}", tls.status().to_string());
         return close_conn(c);
@@ -264,7 +264,7 @@ void close_all(HttpServer::Impl* s) {
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenOptions& listen,
-                                                      std::shared_ptr<const net::TlsContext> tls,
+                                                      std::shared_ptr<const module::TlsServer> tls,
                                                       std::shared_ptr<FileStore> store,
                                                       std::shared_ptr<const ServeSettings> settings) {
     auto impl = std::make_unique<Impl>();

@@ -5,8 +5,8 @@
 // loop on a new thread; the destructor asks the loop to stop (uv_async),
 // closes every connection (an unfinished upload leaves no file) and joins
 // the thread, so a module that stops or reloads leaves no thread behind.
-// Each connection is TLS (net::TlsSession on a context of its own, the
-// server's certificate code) carrying one HttpExchange. Limits: at most
+// Each connection is TLS (a module::TlsStream of the TlsServer the host
+// made for the listener's certificate: the server's TLS code and policy) carrying one HttpExchange. Limits: at most
 // max_connections at once (more are closed at accept), and a connection
 // idle for idle_timeout_s, or mid-handshake that long, is closed. A
 // download is read from disk only as the socket drains (at most 256 KiB
@@ -31,7 +31,7 @@
 #include "errors/status.hpp"
 #include "file_store.hpp"
 #include "http_exchange.hpp"
-#include "net/tls.hpp"
+#include "module/tls.hpp"
 
 namespace parley::mod_upload {
 
@@ -45,7 +45,7 @@ struct ListenOptions {
 class HttpServer {
 public:
     static Result<std::unique_ptr<HttpServer>> start(const ListenOptions& listen,
-                                                     std::shared_ptr<const net::TlsContext> tls,
+                                                     std::shared_ptr<const module::TlsServer> tls,
                                                      std::shared_ptr<FileStore> store,
                                                      std::shared_ptr<const ServeSettings> settings);
     ~HttpServer();

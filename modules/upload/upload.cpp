@@ -123,7 +123,7 @@ Status Upload::start_http() {
     // Clients check the certificate against the host of the URLs they get.
     std::string url_host = settings_.external_url.substr(8);
     url_host = url_host.substr(0, url_host.find_first_of(":/"));
-    auto tls = net::TlsContext::create({net::TlsCertificate{url_host, cert, key}});
+    auto tls = host_->tls_server({url_host, cert, key});
     if (!tls) return tls.status();
     auto server = HttpServer::start(settings_.listen, tls.value(), store_, serve_settings());
     if (!server) return server.status();

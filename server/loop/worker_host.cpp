@@ -6,6 +6,7 @@
 #include "log/log.hpp"
 #include "loop/host_accounts.hpp"
 #include "loop/host_invitations.hpp"
+#include "loop/host_tls.hpp"
 #include "loop/worker.hpp"
 #include "loop/module_database.hpp"
 #include "module/services.hpp"
@@ -273,6 +274,10 @@ Result<std::shared_ptr<module::Database>> WorkerHost::open_database(const module
 module::Accounts& WorkerHost::accounts() {
     if (!accounts_) accounts_ = std::make_unique<HostAccounts>(worker_, library_);
     return *accounts_;
+}
+
+Result<std::shared_ptr<const module::TlsServer>> WorkerHost::tls_server(const module::TlsIdentity& identity) const {
+    return make_tls_server(identity);
 }
 
 Result<module::Invitations*> WorkerHost::invitations() {

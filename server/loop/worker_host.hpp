@@ -79,6 +79,7 @@ public:
     Result<module::Invitations*> invitations() override;
     std::string data_dir() const override;
     std::optional<config::VirtualHost> virtual_host(std::string_view domain) const override;
+    Result<std::shared_ptr<const module::TlsServer>> tls_server(const module::TlsIdentity& identity) const override;
     void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override;
     Status nonza(module::StreamStage stage, std::string_view ns, std::string_view name, module::NonzaHandler fn) override;
 

@@ -28,6 +28,7 @@
 #include "config/config.hpp"
 #include "errors/stanza_error.hpp"
 #include "errors/status.hpp"
+#include "module/tls.hpp"
 #include "store/env.hpp"
 #include "sessions/registry.hpp"
 #include "xml/element.hpp"
@@ -51,7 +52,7 @@ namespace parley::module {
 // account's data purged by each module); Host::data_dir and
 // Host::virtual_host (HTTP file upload); Accounts::check_new_password and
 // Host::invitations (XEP-0077 without store internals in the module).
-inline constexpr uint32_t kAbiVersion = 3;
+inline constexpr uint32_t kAbiVersion = 4;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
 struct XepInfo {
@@ -623,6 +624,11 @@ public:
     // each call (a reload may change them).
     virtual std::string data_dir() const = 0;
     virtual std::optional<config::VirtualHost> virtual_host(std::string_view domain) const = 0;
+    // TLS for a listener of the module's own (module/tls.hpp): the
+    // identity's certificate and key loaded with the server's TLS policy.
+    // The error names the files when they do not load. Any thread may use
+    // the result.
+    virtual Result<std::shared_ptr<const TlsServer>> tls_server(const TlsIdentity& identity) const = 0;
 };
 
 // One instance per worker.

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "loop/host_tls.hpp"
 #include "module/module_api.hpp"
 #include "store/accounts.hpp"
 #include "xmpp/namespaces.hpp"
@@ -298,6 +299,10 @@ public:
         for (const auto& h : virtual_hosts)
             if (h.domain == domain) return h;
         return std::nullopt;
+    }
+    // The server's own implementation: a fake of TLS would test nothing.
+    Result<std::shared_ptr<const module::TlsServer>> tls_server(const module::TlsIdentity& identity) const override {
+        return loop::make_tls_server(identity);
     }
     module::Service* service(std::string_view name) const override {
         auto it = services.find(std::string(name));

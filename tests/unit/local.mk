@@ -54,7 +54,7 @@ tests_unit_parley_unit_SOURCES += tests/unit/loop/worker_host_test.cpp
 # The accounts and invitations a module reaches through its host; ending
 # sessions from outside.
 tests_unit_parley_unit_SOURCES += tests/unit/loop/host_accounts_test.cpp \
-	tests/unit/loop/host_invitations_test.cpp
+	tests/unit/loop/host_invitations_test.cpp tests/unit/loop/host_tls_test.cpp
 
 # XEP-0114 components: handshake, directory, routing helpers.
 tests_unit_parley_unit_SOURCES += tests/unit/component/handshake_test.cpp tests/unit/component/routing_test.cpp
