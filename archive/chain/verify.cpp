@@ -195,6 +195,7 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
     Status s = each(txn, db, std::string(1, kSegment), [&](std::string_view key, std::string_view value) {
         if (key.size() != 5) return;
         uint32_t seg = static_cast<uint32_t>(read_u64_be(std::string(4, '\0') + std::string(key.substr(1))));
+        if (seg < options.first_segment || seg > options.last_segment) return;
         auto h = parse_segment(seg, value);
         if (h) heads.emplace(seg, *h);
         else report.findings.push_back({Finding::Kind::segment, seg, 0, 0, "segment head unreadable"});
@@ -212,9 +213,14 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
         if (it != heads.end()) heads.erase(it);
         walk.reset();
     };
-    s = each(txn, db, std::string(1, kRecord), [&](std::string_view key, std::string_view value) {
-        if (key.size() != 9) return;
+    const uint64_t lowest = first_id_at(uint64_t{options.first_segment} * kSegmentMs);
+    const uint64_t highest = options.last_segment == UINT32_MAX
+                                 ? UINT64_MAX
+                                 : first_id_at((uint64_t{options.last_segment} + 1) * kSegmentMs) - 1;
+    s = raw::scan(txn, db, std::string(1, kRecord), record_key(lowest), [&](std::string_view key, std::string_view value) {
+        if (key.size() != 9) return true;
         uint64_t id = read_u64_be(key.substr(1));
+        if (id > highest) return false;
         uint32_t seg = segment_of(id);
         if (!walk || seg != walking) {
             finish();
@@ -226,13 +232,13 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
         if (!raw) {
             ++report.records;
             report.findings.push_back({Finding::Kind::altered, seg, id, id, raw.status().message()});
-            return;
+            return true;
         }
-        if (!walk->record(*raw) || !options.views) return;
+        if (!walk->record(*raw) || !options.views) return true;
         auto entry = Journal::open_record(keys, *raw);
         if (!entry) {
             report.findings.push_back({Finding::Kind::undecryptable, seg, id, id, entry.status().message()});
-            return;
+            return true;
         }
         std::string id_be = u64_be(id);
         for (const View& v : entry->views) {
@@ -244,6 +250,7 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
                 report.findings.push_back({Finding::Kind::view_missing, seg, id, id,
                                            "record " + id_text(id) + " is missing from the archive of " + v.owner});
         }
+        return true;
     });
     if (!s) return s;
     finish();
@@ -266,6 +273,7 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
                 if (key.size() != 1 + kIndexTagBytes + 8) return;
                 std::string_view tag = key.substr(1, kIndexTagBytes);
                 uint64_t id = read_u64_be(key.substr(1 + kIndexTagBytes));
+                if (id < lowest || id > highest) return;
                 auto rec = journal.get(txn, db, id);
                 bool belongs = false;
                 if (rec && *rec) {

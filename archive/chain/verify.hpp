@@ -46,6 +46,12 @@ const char* to_string(Finding::Kind kind);
 struct VerifyOptions {
     bool views = true;  // also check the per-owner and per-peer views (decrypts every record)
     std::string owner;  // only this owner's views (bare JID), or empty: all
+    // Only these segments (UTC days, segment_of()), both inclusive: what
+    // proves a range of records (an export's) without reading the rest of
+    // the archive. Removal at the end of the archive is then only caught
+    // within the range's segment heads.
+    uint32_t first_segment = 0;
+    uint32_t last_segment = UINT32_MAX;
 };
 
 struct Report {

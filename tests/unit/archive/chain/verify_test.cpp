@@ -95,6 +95,38 @@ BOOST_AUTO_TEST_CASE(altered_record_is_named) {
     BOOST_TEST(r.findings[0].first == c.ids[3]);
 }
 
+BOOST_AUTO_TEST_CASE(a_segment_range_checks_those_days_only) {
+    Chain c(4);                                                         // day 0
+    for (int i = 0; i < 3; ++i)                                         // day 1
+        c.ids.push_back(c.append(chat("alice@x", "bob@x", "d1"), kNow + kDay + static_cast<uint64_t>(i)));
+    const uint32_t day0 = segment_of(c.ids[0]), day1 = segment_of(c.ids[4]);
+    BOOST_REQUIRE_EQUAL(day1, day0 + 1);
+    std::string key = layout::record_key(c.ids[1]);  // day 0 altered
+    std::string v = c.raw(key);
+    v[v.size() - 20] ^= 1;
+    c.put(key, v);
+    const std::string bob = c.read([&](MDB_txn* t) { return Journal::owner_tag(*c.journal.keys(t, c.db), "bob@x"); });
+    c.del(std::string(1, layout::kOwner) + bob + layout::u64_be(c.ids[5]));  // day 1: a view key gone
+    VerifyOptions o;
+    o.first_segment = o.last_segment = day1;
+    Report r1 = c.check(o);
+    BOOST_TEST(r1.records == 3u);
+    BOOST_TEST(r1.segments == 1u);
+    BOOST_REQUIRE_EQUAL(r1.findings.size(), 1u);
+    BOOST_TEST(r1.findings[0].kind == Finding::Kind::view_missing);
+    BOOST_TEST(r1.findings[0].first == c.ids[5]);
+    o.first_segment = o.last_segment = day0;
+    Report r0 = c.check(o);
+    BOOST_TEST(r0.records == 4u);
+    // The altered record, and its views (which name a record that no
+    // longer opens); nothing of day 1.
+    BOOST_REQUIRE(!r0.findings.empty());
+    BOOST_TEST(r0.findings[0].kind == Finding::Kind::altered);
+    for (const Finding& f : r0.findings) BOOST_TEST(f.first == c.ids[1]);
+    Report all = c.check();
+    BOOST_TEST(all.findings.size() == r0.findings.size() + 1);  // the whole archive: both days
+}
+
 BOOST_AUTO_TEST_CASE(altered_last_record_is_named) {
     Chain c;
     std::string key = layout::record_key(c.ids.back());
