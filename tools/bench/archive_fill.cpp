@@ -63,7 +63,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* kDatabase = "archive.journal";  // Host::open_database({"journal", 1, {}, "archive"})
+constexpr const char* kDatabase =
+    "archive.journal";  // Host::open_database({"journal", 1, {}, "archive"})
 constexpr uint32_t kSchemaVersion = 1;
 constexpr uint64_t kDayMs = 86'400'000;
 
@@ -95,7 +96,8 @@ void usage() {
 
 bool number(const char* s, uint64_t& out) {
     std::string t(s);
-    if (t.empty() || t.size() > 19 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+    if (t.empty() || t.size() > 19 || t.find_first_not_of("0123456789") != std::string::npos)
+        return false;
     out = std::stoull(t);
     return true;
 }
@@ -179,10 +181,11 @@ int fail(const std::string& what) {
 
 // Bodies: a few words of the vocabulary, Zipf-weighted.
 class Bodies {
-public:
+  public:
     Bodies() {
         double total = 0;
-        for (size_t r = 0; r < words::kVocabularySize; ++r) cdf_.push_back(total += 1.0 / static_cast<double>(r + 1));
+        for (size_t r = 0; r < words::kVocabularySize; ++r)
+            cdf_.push_back(total += 1.0 / static_cast<double>(r + 1));
     }
     std::string make(std::mt19937_64& rng) const {
         const size_t n = 2 + rng() % 9;  // 2 to 10 words
@@ -190,7 +193,8 @@ public:
         std::string body;
         for (size_t i = 0; i < n; ++i) {
             if (i) body += rng() % 12 == 0 ? ", " : " ";
-            std::string w = i == rare_at ? words::kRareWords[rng() % words::kRareWordCount] : pick(rng);
+            std::string w =
+                i == rare_at ? words::kRareWords[rng() % words::kRareWordCount] : pick(rng);
             if (i == 0) w[0] = static_cast<char>(w[0] - 'a' + 'A');
             body += w;
         }
@@ -198,17 +202,18 @@ public:
         return body;
     }
 
-private:
+  private:
     const char* pick(std::mt19937_64& rng) const {
         const double u = std::uniform_real_distribution<double>(0, cdf_.back())(rng);
-        size_t r = static_cast<size_t>(std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+        size_t r =
+            static_cast<size_t>(std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
         return words::kVocabulary[std::min(r, words::kVocabularySize - 1)];
     }
     std::vector<double> cdf_;
 };
 
-archive::Entry chat_entry(const std::string& sender, const std::string& recipient, const std::string& body,
-                          uint64_t n) {
+archive::Entry chat_entry(const std::string& sender, const std::string& recipient,
+                          const std::string& body, uint64_t n) {
     xml::Element m("message", std::string(xmpp::kNsClient));
     m.set_attr("type", "chat");
     m.set_attr("from", sender + "/desk");
@@ -232,8 +237,9 @@ archive::Entry chat_entry(const std::string& sender, const std::string& recipien
 
 int main(int argc, char** argv) {
     Options o;
-    if (!parse(argc, argv, o) || o.messages == 0 || o.batch == 0 || (o.config.empty() == o.data_dir.empty()) ||
-        (!o.data_dir.empty() && o.key_file.empty()) || !(o.from_days > o.to_days) || o.to_days < 0) {
+    if (!parse(argc, argv, o) || o.messages == 0 || o.batch == 0 ||
+        (o.config.empty() == o.data_dir.empty()) || (!o.data_dir.empty() && o.key_file.empty()) ||
+        !(o.from_days > o.to_days) || o.to_days < 0) {
         usage();
         return 2;
     }
@@ -244,10 +250,12 @@ int main(int argc, char** argv) {
         o.data_dir = cfg->data_dir;
         control_socket = cfg->control_socket;
         auto it = cfg->module_sections.find("archive");
-        const std::string key = it == cfg->module_sections.end() ? "" : it->second.get_string("key_file", "");
+        const std::string key =
+            it == cfg->module_sections.end() ? "" : it->second.get_string("key_file", "");
         if (key.empty()) return fail(o.config + " has no [modules.archive] key_file");
         std::filesystem::path p(key);
-        if (p.is_relative() && !it->second.file.empty()) p = std::filesystem::path(it->second.file).parent_path() / p;
+        if (p.is_relative() && !it->second.file.empty())
+            p = std::filesystem::path(it->second.file).parent_path() / p;
         o.key_file = p.lexically_normal().string();
         if (o.domain.empty() && !cfg->hosts.empty()) o.domain = cfg->hosts.front().domain;
     } else {
@@ -260,14 +268,17 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> users;
     if (!o.names.empty()) {
-        for (const std::string& n : o.names) users.push_back(n.find('@') == std::string::npos ? n + "@" + o.domain : n);
+        for (const std::string& n : o.names)
+            users.push_back(n.find('@') == std::string::npos ? n + "@" + o.domain : n);
     } else {
-        for (size_t i = 0; i < o.users; ++i) users.push_back(words::numbered_user(o.prefix, i, o.domain));
+        for (size_t i = 0; i < o.users; ++i)
+            users.push_back(words::numbered_user(o.prefix, i, o.domain));
     }
     if (users.size() < 2) return fail("at least two users are needed");
 
     auto kek = archive::read_key_file(o.key_file);
-    if (!kek && kek.status().code() == "not-found" && o.create_key) kek = archive::create_key_file(o.key_file);
+    if (!kek && kek.status().code() == "not-found" && o.create_key)
+        kek = archive::create_key_file(o.key_file);
     if (!kek) return fail(kek.status().to_string());
     archive::Journal journal(*kek);
 
@@ -282,9 +293,10 @@ int main(int argc, char** argv) {
     auto db = (*env)->database(kDatabase, kSchemaVersion);
     if (!db) return fail(db.status().to_string());
 
-    const auto now_ms = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    const auto now_ms =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
     const uint64_t start_ms = now_ms - static_cast<uint64_t>(o.from_days * kDayMs);
     const uint64_t end_ms = now_ms - static_cast<uint64_t>(o.to_days * kDayMs);
     const uint64_t span = end_ms - start_ms;
@@ -300,9 +312,12 @@ int main(int argc, char** argv) {
     }
     if (last >= archive::first_id_at(start_ms))
         return fail(fmt::format(
-            "the archive in {} already holds ids up to {:016x} ({:.1f} days ago), at or above the first id this fill "
-            "would write ({:016x}, {:.1f} days ago): ids must increase, so fill older times first, or an empty archive",
-            dir, last, static_cast<double>(now_ms - std::min(now_ms, archive::id_time_ms(last))) / kDayMs,
+            "the archive in {} already holds ids up to {:016x} ({:.1f} days ago), at or above the "
+            "first id this fill "
+            "would write ({:016x}, {:.1f} days ago): ids must increase, so fill older times first, "
+            "or an empty archive",
+            dir, last,
+            static_cast<double>(now_ms - std::min(now_ms, archive::id_time_ms(last))) / kDayMs,
             archive::first_id_at(start_ms), o.from_days));
 
     std::mt19937_64 rng(o.seed);
@@ -318,10 +333,12 @@ int main(int argc, char** argv) {
         const uint64_t n = std::min<uint64_t>(o.batch, o.messages - done);
         for (uint64_t i = 0; i < n; ++i) {
             const uint64_t k = done + i;
-            const uint64_t at = start_ms + static_cast<uint64_t>(static_cast<unsigned __int128>(k) * span / o.messages);
+            const uint64_t at = start_ms + static_cast<uint64_t>(static_cast<unsigned __int128>(k) *
+                                                                 span / o.messages);
             last = archive::next_id(last, at);
             const size_t from = rng() % u;
-            size_t to = circle == u - 1 ? (from + 1 + rng() % (u - 1)) % u : (from + u - circle + rng() % (2 * circle + 1)) % u;
+            size_t to = circle == u - 1 ? (from + 1 + rng() % (u - 1)) % u
+                                        : (from + u - circle + rng() % (2 * circle + 1)) % u;
             if (to == from) to = (from + 1) % u;
             batch.emplace_back(last, chat_entry(users[from], users[to], bodies.make(rng), k));
         }
@@ -337,17 +354,20 @@ int main(int argc, char** argv) {
             last_report = now;
             const double secs = std::chrono::duration<double>(now - t0).count();
             std::fprintf(stderr, "archive-fill: %llu / %llu records, %.0f records/s\n",
-                         static_cast<unsigned long long>(done), static_cast<unsigned long long>(o.messages),
+                         static_cast<unsigned long long>(done),
+                         static_cast<unsigned long long>(o.messages),
                          static_cast<double>(done) / secs);
         }
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     struct stat st {};
-    const uint64_t bytes = ::stat((dir + "/data.mdb").c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    const uint64_t bytes =
+        ::stat((dir + "/data.mdb").c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
     std::printf(
         "records=%llu users=%zu seconds=%.1f records_per_s=%.0f first_id=%016llx last_id=%016llx "
         "data_mdb_bytes=%llu\n",
-        static_cast<unsigned long long>(o.messages), u, secs, static_cast<double>(o.messages) / secs,
+        static_cast<unsigned long long>(o.messages), u, secs,
+        static_cast<double>(o.messages) / secs,
         static_cast<unsigned long long>(archive::next_id(first_written, start_ms)),
         static_cast<unsigned long long>(last), static_cast<unsigned long long>(bytes));
     return 0;

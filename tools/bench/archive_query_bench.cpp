@@ -33,6 +33,7 @@
 #include <fmt/core.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -81,7 +82,8 @@ void usage() {
     std::fputs(
         "usage: archive-query-bench (--config FILE | --data-dir DIR --key-file FILE)\n"
         "                           [--users U [--prefix P] | --names a,b,c] [--domain D]\n"
-        "                           [--samples N] [--page N] [--seed S] [--common WORD] [--rare WORD]\n"
+        "                           [--samples N] [--page N] [--seed S] [--common WORD] [--rare "
+        "WORD]\n"
         "                           [--search-reps N]\n",
         stderr);
 }
@@ -92,17 +94,26 @@ bool parse(int argc, char** argv, Options& o) {
         if (i + 1 >= argc) return false;
         const std::string v = argv[++i];
         auto num = [&](auto& out) {
-            if (v.empty() || v.size() > 12 || v.find_first_not_of("0123456789") != std::string::npos) return false;
+            if (v.empty() || v.size() > 12 ||
+                v.find_first_not_of("0123456789") != std::string::npos)
+                return false;
             out = static_cast<std::remove_reference_t<decltype(out)>>(std::stoull(v));
             return true;
         };
-        if (a == "--config") o.config = v;
-        else if (a == "--data-dir") o.data_dir = v;
-        else if (a == "--key-file") o.key_file = v;
-        else if (a == "--domain") o.domain = v;
-        else if (a == "--prefix") o.prefix = v;
-        else if (a == "--common") o.common = v;
-        else if (a == "--rare") o.rare = v;
+        if (a == "--config")
+            o.config = v;
+        else if (a == "--data-dir")
+            o.data_dir = v;
+        else if (a == "--key-file")
+            o.key_file = v;
+        else if (a == "--domain")
+            o.domain = v;
+        else if (a == "--prefix")
+            o.prefix = v;
+        else if (a == "--common")
+            o.common = v;
+        else if (a == "--rare")
+            o.rare = v;
         else if (a == "--names") {
             for (size_t at = 0; at <= v.size();) {
                 size_t comma = v.find(',', at);
@@ -132,14 +143,24 @@ int fail(const std::string& what) {
     return 1;
 }
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 // One page query's times (milliseconds).
 struct PageTimes {
     double total = 0, view = 0, get = 0, parse = 0;
     size_t messages = 0;
     long minor_faults = 0, major_faults = 0;  // of the process during the query (the map's pages)
+    double cpu = 0;                           // this thread's CPU time
+    long preempted = 0;                       // involuntary context switches during the query
 };
+
+double thread_cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 rusage usage_now() {
     rusage u{};
@@ -158,14 +179,16 @@ struct Reader {
     Result<PageTimes> read_page(const std::string& owner, uint64_t after, bool backward) const {
         PageTimes t;
         const rusage u0 = usage_now();
+        const double c0 = thread_cpu_ms();
         const auto t0 = Clock::now();
         auto txn = env.begin_read();
         if (!txn) return txn.status();
         std::vector<uint64_t> ids;
-        Status s = journal.view(txn->handle(), db, {owner, "", after, UINT64_MAX, backward}, [&](uint64_t id) {
-            ids.push_back(id);
-            return ids.size() < page + 1;
-        });
+        Status s = journal.view(txn->handle(), db, {owner, "", after, UINT64_MAX, backward},
+                                [&](uint64_t id) {
+                                    ids.push_back(id);
+                                    return ids.size() < page + 1;
+                                });
         if (!s) return s;
         if (ids.size() > page) ids.resize(page);
         const auto t1 = Clock::now();
@@ -174,7 +197,9 @@ struct Reader {
         for (uint64_t id : ids) {
             auto rec = journal.get(txn->handle(), db, id);
             if (!rec) return rec.status();
-            if (!*rec) return Status::error("corrupt", fmt::format("record {:016x} of {} is missing", id, owner));
+            if (!*rec)
+                return Status::error("corrupt",
+                                     fmt::format("record {:016x} of {} is missing", id, owner));
             records.push_back(std::move(**rec));
         }
         const auto t2 = Clock::now();
@@ -183,7 +208,9 @@ struct Reader {
             if (!el) return el.status();
         }
         const auto t3 = Clock::now();
+        t.cpu = thread_cpu_ms() - c0;
         const rusage u1 = usage_now();
+        t.preempted = u1.ru_nivcsw - u0.ru_nivcsw;
         t.minor_faults = u1.ru_minflt - u0.ru_minflt;
         t.major_faults = u1.ru_majflt - u0.ru_majflt;
         using ms = std::chrono::duration<double, std::milli>;
@@ -201,10 +228,11 @@ struct Reader {
         if (!txn) return txn.status();
         uint64_t first = 0, last = 0;
         for (bool backward : {false, true}) {
-            Status s = journal.view(txn->handle(), db, {owner, "", 0, UINT64_MAX, backward}, [&](uint64_t id) {
-                (backward ? last : first) = id;
-                return false;
-            });
+            Status s = journal.view(txn->handle(), db, {owner, "", 0, UINT64_MAX, backward},
+                                    [&](uint64_t id) {
+                                        (backward ? last : first) = id;
+                                        return false;
+                                    });
             if (!s) return s;
         }
         return std::pair{first, last};
@@ -220,7 +248,8 @@ double percentile(std::vector<double> v, double p) {
 
 // Sums of a set of page queries.
 struct Totals {
-    double n = 0, total = 0, view = 0, get = 0, parse = 0, messages = 0, minor = 0, major = 0;
+    double n = 0, total = 0, view = 0, get = 0, parse = 0, messages = 0, minor = 0, major = 0,
+           cpu = 0, preempted = 0;
     explicit Totals(const std::vector<PageTimes>& runs) {
         for (const PageTimes& t : runs) {
             total += t.total;
@@ -230,34 +259,141 @@ struct Totals {
             messages += static_cast<double>(t.messages);
             minor += static_cast<double>(t.minor_faults);
             major += static_cast<double>(t.major_faults);
+            cpu += t.cpu;
+            preempted += static_cast<double>(t.preempted);
         }
         n = runs.empty() ? 1 : static_cast<double>(runs.size());
     }
 };
 
 void report(const char* name, const std::vector<PageTimes>& runs) {
-    std::vector<double> times;
-    for (const PageTimes& t : runs) times.push_back(t.total);
+    std::vector<double> times, cpu, alone;  // alone: the queries that kept their CPU throughout
+    for (const PageTimes& t : runs) {
+        times.push_back(t.total);
+        cpu.push_back(t.cpu);
+        if (t.preempted == 0) alone.push_back(t.total);
+    }
     const Totals all(runs);
     std::printf(
         "%s: queries=%zu messages_per_page=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_ms=%.3f "
         "mean_view_ms=%.3f mean_get_ms=%.3f mean_parse_ms=%.3f get_us_per_message=%.2f\n",
         name, runs.size(), all.messages / all.n, percentile(times, 0.50), percentile(times, 0.99),
-        percentile(times, 1.0), all.total / all.n, all.view / all.n, all.get / all.n, all.parse / all.n,
-        all.messages > 0 ? all.get * 1000 / all.messages : 0.0);
+        percentile(times, 1.0), all.total / all.n, all.view / all.n, all.get / all.n,
+        all.parse / all.n, all.messages > 0 ? all.get * 1000 / all.messages : 0.0);
+    // On a shared machine the tail is often time spent waiting for a CPU:
+    // the thread's own CPU time, and the wall time of the queries that were
+    // never preempted, tell it apart from work.
+    std::printf(
+        "%s: cpu_p50_ms=%.3f cpu_p99_ms=%.3f preempted_queries=%zu not_preempted: p50_ms=%.3f "
+        "p99_ms=%.3f\n",
+        name, percentile(cpu, 0.50), percentile(cpu, 0.99), runs.size() - alone.size(),
+        percentile(alone, 0.50), percentile(alone, 0.99));
     // The slowest 1%, next to the mean: do they fault more (pages of the
-    // map this process touches for the first time)?
+    // map this process touches for the first time), were they preempted?
     std::vector<PageTimes> slow = runs;
-    std::sort(slow.begin(), slow.end(), [](const PageTimes& a, const PageTimes& b) { return a.total > b.total; });
+    std::sort(slow.begin(), slow.end(),
+              [](const PageTimes& a, const PageTimes& b) { return a.total > b.total; });
     slow.resize(std::max<size_t>(1, std::min(slow.size(), runs.size() / 100)));
     const Totals worst(slow);
     std::printf(
-        "%s: mean_minor_faults=%.1f mean_major_faults=%.2f slowest_1pct: queries=%zu mean_ms=%.3f view_ms=%.3f "
-        "get_ms=%.3f parse_ms=%.3f minor_faults=%.1f major_faults=%.2f\n",
-        name, all.minor / all.n, all.major / all.n, slow.size(), worst.total / worst.n, worst.view / worst.n,
-        worst.get / worst.n, worst.parse / worst.n, worst.minor / worst.n, worst.major / worst.n);
+        "%s: mean_minor_faults=%.1f mean_major_faults=%.2f slowest_1pct: queries=%zu mean_ms=%.3f "
+        "view_ms=%.3f "
+        "get_ms=%.3f parse_ms=%.3f cpu_ms=%.3f preempted=%.2f minor_faults=%.1f "
+        "major_faults=%.2f\n",
+        name, all.minor / all.n, all.major / all.n, slow.size(), worst.total / worst.n,
+        worst.view / worst.n, worst.get / worst.n, worst.parse / worst.n, worst.cpu / worst.n,
+        worst.preempted / worst.n, worst.minor / worst.n, worst.major / worst.n);
 }
 
+// Where a newest page's time goes, step by step, on the sample's newest
+// pages again (warm now): the view walk, the record's lookup, the archive's
+// keys (Journal::keys: the meta read and the unwrap cache), the decryption
+// (AES-256-GCM, cipher set up per record as archive::open does), the decoding
+// of the entry (with zstd first for a compressed one) and the parse of the
+// stanza. Journal::get is lookup + keys + decrypt + decode; the nonce and
+// associated data are rebuilt here as journal.cpp makes them (a profile,
+// not an API).
+Status profile_steps(const Reader& reader, const std::vector<std::string>& owners) {
+    // Per page, so that the medians leave out the pages that waited for a CPU.
+    std::vector<double> views, lookups, keyss, decrypts, decodes, parses;
+    size_t n = 0, compressed = 0;
+    using ms = std::chrono::duration<double, std::milli>;
+    for (const std::string& owner : owners) {
+        double view = 0, lookup = 0, keys_ms = 0, decrypt = 0, decode = 0, parse = 0;
+        auto txn = reader.env.begin_read();
+        if (!txn) return txn.status();
+        std::vector<uint64_t> ids;
+        auto t0 = Clock::now();
+        Status s = reader.journal.view(txn->handle(), reader.db, {owner, "", 0, UINT64_MAX, true},
+                                       [&](uint64_t id) {
+                                           ids.push_back(id);
+                                           return ids.size() < reader.page + 1;
+                                       });
+        if (!s) return s;
+        view += ms(Clock::now() - t0).count();
+        if (ids.size() > reader.page) ids.resize(reader.page);
+        for (uint64_t id : ids) {
+            const std::string key = archive::layout::record_key(id);
+            MDB_val k{key.size(), const_cast<char*>(key.data())}, v{};
+            auto a = Clock::now();
+            if (mdb_get(txn->handle(), reader.db, &k, &v) != 0)
+                return Status::error("corrupt", "record missing");
+            auto b = Clock::now();
+            auto keys = reader.journal.keys(txn->handle(), reader.db);
+            if (!keys) return keys.status();
+            auto c = Clock::now();
+            auto raw = archive::parse_record(id, {static_cast<const char*>(v.mv_data), v.mv_size});
+            if (!raw) return raw.status();
+            uint8_t nonce[archive::kNonceBytes];
+            const std::string id_be = archive::layout::u64_be(id);
+            std::copy(id_be.begin(), id_be.end(), nonce);
+            std::copy_n("JRNL", 4, nonce + 8);
+            const std::string aad = std::string(1, archive::layout::kRecord) + id_be +
+                                    archive::layout::u64_be(raw->prev) +
+                                    std::string(1, static_cast<char>(raw->flags));
+            auto plain = archive::open(keys->data, nonce, aad, raw->sealed);
+            if (!plain) return plain.status();
+            auto d = Clock::now();
+            if (raw->flags & archive::layout::kFlagCompressed) {
+                auto unpacked = archive::decompress(*plain, 128u << 20);
+                if (!unpacked) return unpacked.status();
+                ++compressed;
+                *plain = std::move(*unpacked);
+            }
+            auto entry = archive::decode_entry(*plain);
+            if (!entry) return entry.status();
+            auto e = Clock::now();
+            auto el = xml::parse_element(entry->stanza, xmpp::kNsClient, kStanzaDepth);
+            if (!el) return el.status();
+            auto f = Clock::now();
+            lookup += ms(b - a).count();
+            keys_ms += ms(c - b).count();
+            decrypt += ms(d - c).count();
+            decode += ms(e - d).count();
+            parse += ms(f - e).count();
+            ++n;
+        }
+        views.push_back(view);
+        lookups.push_back(lookup);
+        keyss.push_back(keys_ms);
+        decrypts.push_back(decrypt);
+        decodes.push_back(decode);
+        parses.push_back(parse);
+    }
+    const double per = 1000.0 / static_cast<double>(reader.page);
+    const double m[] = {percentile(views, 0.5),   percentile(lookups, 0.5),
+                        percentile(keyss, 0.5),   percentile(decrypts, 0.5),
+                        percentile(decodes, 0.5), percentile(parses, 0.5)};
+    std::printf(
+        "newest_page_steps: pages=%zu median_ms_per_page: view=%.3f lookup=%.3f keys=%.3f "
+        "decrypt=%.3f "
+        "decode=%.3f parse=%.3f | us_per_message: lookup=%.2f keys=%.2f decrypt=%.2f decode=%.2f "
+        "parse=%.2f "
+        "compressed_records=%zu of %zu\n",
+        owners.size(), m[0], m[1], m[2], m[3], m[4], m[5], m[1] * per, m[2] * per, m[3] * per,
+        m[4] * per, m[5] * per, compressed, n);
+    return Status::ok();
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -272,19 +408,23 @@ int main(int argc, char** argv) {
         if (!cfg) return fail(cfg.status().to_string());
         o.data_dir = cfg->data_dir;
         auto it = cfg->module_sections.find("archive");
-        const std::string key = it == cfg->module_sections.end() ? "" : it->second.get_string("key_file", "");
+        const std::string key =
+            it == cfg->module_sections.end() ? "" : it->second.get_string("key_file", "");
         if (key.empty()) return fail(o.config + " has no [modules.archive] key_file");
         std::filesystem::path p(key);
-        if (p.is_relative() && !it->second.file.empty()) p = std::filesystem::path(it->second.file).parent_path() / p;
+        if (p.is_relative() && !it->second.file.empty())
+            p = std::filesystem::path(it->second.file).parent_path() / p;
         o.key_file = p.lexically_normal().string();
         if (o.domain.empty() && !cfg->hosts.empty()) o.domain = cfg->hosts.front().domain;
     }
     if (o.domain.empty()) o.domain = "example.org";
     std::vector<std::string> users;
     if (!o.names.empty()) {
-        for (const std::string& n : o.names) users.push_back(n.find('@') == std::string::npos ? n + "@" + o.domain : n);
+        for (const std::string& n : o.names)
+            users.push_back(n.find('@') == std::string::npos ? n + "@" + o.domain : n);
     } else {
-        for (size_t i = 0; i < o.users; ++i) users.push_back(words::numbered_user(o.prefix, i, o.domain));
+        for (size_t i = 0; i < o.users; ++i)
+            users.push_back(words::numbered_user(o.prefix, i, o.domain));
     }
     if (users.empty()) return fail("no users");
 
@@ -293,7 +433,8 @@ int main(int argc, char** argv) {
     archive::Journal journal(*kek);
     const std::string dir = o.data_dir + "/archive";
     std::error_code ec;
-    if (!std::filesystem::exists(dir + "/data.mdb", ec)) return fail("there is no archive in " + dir);
+    if (!std::filesystem::exists(dir + "/data.mdb", ec))
+        return fail("there is no archive in " + dir);
     auto env = store::Env::open(dir);
     if (!env) return fail(env.status().to_string());
     auto db = (*env)->database(kDatabase, kSchemaVersion);
@@ -311,8 +452,10 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::shuffle(order.begin(), order.end(), rng);
     std::vector<size_t> warm, sample;
-    for (size_t i = 0; i < order.size() && warm.size() < std::min(kWarmup, users.size() / 4); ++i) warm.push_back(order[i]);
-    for (size_t i = warm.size(); sample.size() < o.samples; ++i) sample.push_back(order[i % order.size()]);
+    for (size_t i = 0; i < order.size() && warm.size() < std::min(kWarmup, users.size() / 4); ++i)
+        warm.push_back(order[i]);
+    for (size_t i = warm.size(); sample.size() < o.samples; ++i)
+        sample.push_back(order[i % order.size()]);
 
     for (size_t u : warm)
         if (auto r = reader.read_page(users[u], 0, true); !r) return fail(r.status().to_string());
@@ -337,7 +480,13 @@ int main(int argc, char** argv) {
     }
     report("newest_page", newest);
     report("range_page", ranged);
-    if (empty) std::printf("users_with_no_messages=%zu (names as archive-fill made them?)\n", empty);
+    {
+        std::vector<std::string> owners;
+        for (size_t u : sample) owners.push_back(users[u]);
+        if (Status p = profile_steps(reader, owners); !p) return fail(p.to_string());
+    }
+    if (empty)
+        std::printf("users_with_no_messages=%zu (names as archive-fill made them?)\n", empty);
 
     for (const std::string& word : {o.common, o.rare}) {
         for (size_t rep = 0; rep < o.search_reps; ++rep) {
@@ -349,9 +498,9 @@ int main(int argc, char** argv) {
             auto r = archive::search(journal, txn->handle(), *db, q);
             const double ms = ms_since(t0);
             if (!r) return fail(r.status().to_string());
-            std::printf("search word=%s rep=%zu ms=%.1f candidates=%llu results=%zu truncated=%s\n", word.c_str(),
-                        rep + 1, ms, static_cast<unsigned long long>(r->candidates), r->records.size(),
-                        r->truncated ? "true" : "false");
+            std::printf("search word=%s rep=%zu ms=%.1f candidates=%llu results=%zu truncated=%s\n",
+                        word.c_str(), rep + 1, ms, static_cast<unsigned long long>(r->candidates),
+                        r->records.size(), r->truncated ? "true" : "false");
         }
     }
 
@@ -369,8 +518,8 @@ int main(int argc, char** argv) {
         "entries=%zu depth=%u branch_pages=%zu leaf_pages=%zu overflow_pages=%zu last_id=%016llx\n",
         have ? static_cast<unsigned long long>(st.st_size) : 0ULL,
         have ? static_cast<unsigned long long>(st.st_blocks) * 512ULL : 0ULL,
-        static_cast<unsigned long long>(info.me_last_pgno + 1), ms.ms_psize, info.me_mapsize, ms.ms_entries,
-        ms.ms_depth, ms.ms_branch_pages, ms.ms_leaf_pages, ms.ms_overflow_pages,
+        static_cast<unsigned long long>(info.me_last_pgno + 1), ms.ms_psize, info.me_mapsize,
+        ms.ms_entries, ms.ms_depth, ms.ms_branch_pages, ms.ms_leaf_pages, ms.ms_overflow_pages,
         static_cast<unsigned long long>(last ? *last : 0));
     return 0;
 }
