@@ -174,6 +174,15 @@ bool socket_answers(const std::string& path) {
     return up;
 }
 
+// Makes dir (and its parents) if missing; one made here is private, as
+// parleyd's data directory (Env::open makes the archive's 0700 itself).
+void make_private_dir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::exists(dir, ec) &&
+        std::filesystem::create_directories(dir, ec))
+        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+}
+
 int fail(const std::string& what) {
     std::fprintf(stderr, "archive-fill: %s\n", what.c_str());
     return 1;
@@ -277,15 +286,16 @@ int main(int argc, char** argv) {
     if (users.size() < 2) return fail("at least two users are needed");
 
     auto kek = archive::read_key_file(o.key_file);
-    if (!kek && kek.status().code() == "not-found" && o.create_key)
+    if (!kek && kek.status().code() == "not-found" && o.create_key) {
+        make_private_dir(std::filesystem::path(o.key_file).parent_path());
         kek = archive::create_key_file(o.key_file);
+    }
     if (!kek) return fail(kek.status().to_string());
     archive::Journal journal(*kek);
 
     const std::string dir = o.data_dir + "/archive";
-    std::error_code ec;
-    std::filesystem::create_directories(o.data_dir, ec);
-    // Room for the whole fill up front (about 1.6 KB a message on disk;
+    make_private_dir(o.data_dir);
+    // Room for the whole fill up front (1.4-1.6 KB a message on disk;
     // Env::write doubles the map should that be short).
     const size_t map = std::max<size_t>(size_t{1} << 30, static_cast<size_t>(o.messages) * 2048);
     auto env = store::Env::open(dir, map);
@@ -312,10 +322,9 @@ int main(int argc, char** argv) {
     }
     if (last >= archive::first_id_at(start_ms))
         return fail(fmt::format(
-            "the archive in {} already holds ids up to {:016x} ({:.1f} days ago), at or above the "
-            "first id this fill "
-            "would write ({:016x}, {:.1f} days ago): ids must increase, so fill older times first, "
-            "or an empty archive",
+            "the archive in {} already holds ids up to {:016x} ({:.1f} days ago), at or above "
+            "the first id this fill would write ({:016x}, {:.1f} days ago): ids must increase, "
+            "so fill older times first, or an empty archive",
             dir, last,
             static_cast<double>(now_ms - std::min(now_ms, archive::id_time_ms(last))) / kDayMs,
             archive::first_id_at(start_ms), o.from_days));
