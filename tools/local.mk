@@ -31,6 +31,17 @@ tools_bench_store_writer_SOURCES = tools/bench/store_writer.cpp
 tools_bench_store_writer_LDADD = libparley.la $(FMT_LIBS) $(LMDB_LIBS) -lpthread
 EXTRA_DIST += tools/bench/offline-bench
 
+# archive-fill: seeds an archive with synthetic chat messages (benchmarks, and
+# the integration test of the purge under traffic, which runs it from the
+# build tree); archive-query-bench: MAM pages and searches on it
+# (tools/bench/archive-bench, doc/bench.md). Built with the tree, not installed.
+noinst_PROGRAMS += tools/bench/archive-fill tools/bench/archive-query-bench
+tools_bench_archive_fill_SOURCES = tools/bench/archive_fill.cpp tools/bench/archive_fill_words.hpp
+tools_bench_archive_fill_LDADD = archive/libparley_archive.la libparley.la $(FMT_LIBS) $(LMDB_LIBS)
+tools_bench_archive_query_bench_SOURCES = tools/bench/archive_query_bench.cpp tools/bench/archive_fill_words.hpp
+tools_bench_archive_query_bench_LDADD = archive/libparley_archive.la libparley.la $(FMT_LIBS) $(LMDB_LIBS)
+EXTRA_DIST += tools/bench/archive-bench
+
 # parleyctl's JSON reader, tested on its own; its archive commands, run
 # against archives the tests make (the archive library is linked already).
 tests_unit_parley_unit_SOURCES += tools/parleyctl/json_value.cpp tests/unit/tools/json_value_test.cpp \
