@@ -119,6 +119,13 @@ Result<Settings> read_settings(const config::Section& section) {
     s.key_file = p.lexically_normal().string();
     s.compliance = section.get_bool("compliance", false);
     s.durable = section.get_string("durability", "durable") == "durable";
+    // Compliance mode promises that the journal holds every message; async
+    // delivers before the record is written, and drops records when the
+    // writer cannot keep up.
+    if (s.compliance && !s.durable)
+        return Status::error("config", section.where("durability") +
+                                           ": compliance mode needs durability = \"durable\" (async delivers "
+                                           "messages the journal may never hold)");
     s.default_prefs = archive::parse_default(section.get_string("default_prefs", "always"))
                           .value_or(archive::Prefs::Default::always);
     return s;

@@ -344,6 +344,21 @@ BOOST_AUTO_TEST_CASE(a_write_that_fails_bounces_the_message) {
     BOOST_TEST(f.archiver.counters().refused == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(compliance_mode_refuses_async_durability) {
+    test::TempDir tmp;
+    std::string key = tmp.sub("archive.key");
+    BOOST_REQUIRE(archive::create_key_file(key));
+    config::Section s;
+    s.values["key_file"] = {key, 1};
+    s.values["durability"] = {std::string("async"), 2};
+    s.values["compliance"] = {true, 3};
+    FakeServiceHost sh(s);
+    Service service;
+    Status st = service.start(sh);
+    BOOST_REQUIRE(!st);
+    BOOST_TEST(st.message().find("compliance mode needs durability") != std::string::npos, st.message());
+}
+
 BOOST_AUTO_TEST_CASE(async_mode_does_not_hold) {
     ArchiverFixture f("async");
     xml::Element m = msg("chat");
