@@ -283,6 +283,19 @@ BOOST_AUTO_TEST_CASE(strip_only_ours) {
     BOOST_TEST(stanza_id(m)->attr_or("by") == "room@muc.elsewhere");
 }
 
+BOOST_AUTO_TEST_CASE(log_throttle_logs_the_first_then_one_per_interval_with_the_count_left_out) {
+    LogThrottle t(1000);
+    BOOST_TEST(t.due(5000).value() == 0u, "archive: the first warning is logged");
+    for (uint64_t ms = 5001; ms < 6000; ms += 100) BOOST_TEST(!t.due(ms).has_value(), "archive: quiet at " << ms);
+    BOOST_TEST(t.due(6000).value() == 10u, "archive: the next line counts the 10 left out");
+    BOOST_TEST(!t.due(6999).has_value());
+    BOOST_TEST(t.due(9000).value() == 1u);
+    BOOST_TEST(t.due(10000).value() == 0u, "archive: nothing left out since the last line");
+    LogThrottle early(1000);
+    BOOST_TEST(early.due(0).has_value(), "archive: a first warning at time 0 is logged too");
+    BOOST_TEST(!early.due(1).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(durable_holds_until_on_disk_and_gives_stanza_id) {
     ArchiverFixture f;
     BOOST_TEST(f.opened_environment == "archive");
