@@ -11,6 +11,7 @@
 #include "modules/archive/prefs.hpp"
 #include "support/env_database.hpp"
 #include "support/fake_host.hpp"
+#include "support/fake_service_host.hpp"
 #include "support/temp_dir.hpp"
 #include "xml/serializer.hpp"
 
@@ -37,17 +38,6 @@ Plan plan_for(const xml::Element& m, Kind outcome, bool compliance = false,
     bool fl = f.domain() == "example.org", tl = t.domain() == "example.org";
     return plan({m, f, t, origin, outcome, fl, tl, compliance, before});
 }
-
-class FakeServiceHost final : public module::ServiceHost {
-public:
-    explicit FakeServiceHost(config::Section s) : section_(std::move(s)) {}
-    const config::Section& config() const override { return section_; }
-    unsigned worker_count() const override { return 1; }
-    module::Service* service(std::string_view) const override { return nullptr; }
-
-private:
-    config::Section section_;
-};
 
 class FakeHold final : public module::Hold {
 public:
@@ -92,7 +82,7 @@ struct ArchiverFixture {
         s.values["key_file"] = {key, 1};
         s.values["durability"] = {durability, 2};
         s.values["compliance"] = {compliance, 3};
-        FakeServiceHost sh(s);
+        test::FakeServiceHost sh(s);
         Status st = service.start(sh);
         BOOST_REQUIRE_MESSAGE(st, st.to_string());
         auto e = store::Env::open(tmp.sub("archive"), size_t{16} << 20);
@@ -426,7 +416,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_key_refuses_to_start) {
     BOOST_REQUIRE(archive::create_key_file(other));
     config::Section s;
     s.values["key_file"] = {other, 1};
-    FakeServiceHost sh(s);
+    test::FakeServiceHost sh(s);
     Service second;
     BOOST_REQUIRE(second.start(sh));
     test::FakeHost host;
