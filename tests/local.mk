@@ -28,7 +28,7 @@ tests_support_modules_mod_testroster_la_SOURCES = tests/support/modules/mod_test
 tests_support_modules_mod_testroster_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 tests_support_modules_mod_testroster_la_LDFLAGS = $(PARLEY_TEST_MODULE_LINK)
 tests_support_modules_mod_testroster_la_LIBADD = libparley.la
-EXTRA_DIST += tests/support/env_database.hpp
+EXTRA_DIST += tests/support/env_database.hpp tests/support/fake_service_host.hpp
 
 EXTRA_DIST += tests/support/fake_storage.hpp tests/integration/test_vcard.py tests/integration/test_last.py
 EXTRA_DIST += tests/integration/test_register.py tests/integration/test_session_ctl.py

@@ -43,6 +43,11 @@ bool archivable(const xml::Element& m) {
     return m.child("body", xmpp::kNsClient) != nullptr || m.child("store", kNsHints) != nullptr;
 }
 
+// The tail of a throttled log line (LogThrottle).
+std::string left_out_text(uint64_t n) {
+    return n == 0 ? std::string() : fmt::format(" ({} more like it since the last such line, not logged)", n);
+}
+
 // A copy the server makes of a message it journaled already.
 bool server_copy(const xml::Element& m) {
     return m.child("sent", kNsCarbons) || m.child("received", kNsCarbons) || m.child("result", kNsMam);
@@ -395,7 +400,8 @@ void Archiver::on_routed(module::RoutedContext& c) {
     auto id = service_->append(*host_, std::move(e), [this, alive, hold, durable](Status s) {
         if (alive.expired()) return;
         if (!s) {
-            log::error("archive", "a journal record was not written: {}", s.to_string());
+            if (auto left_out = failed_log_.due(now_ms()))
+                log::error("archive", "a journal record was not written: {}{}", s.to_string(), left_out_text(*left_out));
             if (durable) ++counters_.refused;
             else ++counters_.lost;
             if (*hold)
@@ -408,7 +414,8 @@ void Archiver::on_routed(module::RoutedContext& c) {
         if (*hold) (*hold)->release();
     });
     if (!id) {
-        log::warn("archive", "cannot archive a message now: {}", id.status().to_string());
+        if (auto left_out = busy_log_.due(now_ms()))
+            log::warn("archive", "cannot archive a message now: {}{}", id.status().to_string(), left_out_text(*left_out));
         if (durable) {
             ++counters_.refused;
             c.hold()->reject(StanzaError::wait("resource-constraint", "the archive cannot keep up; try again later"));

@@ -35,6 +35,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -90,6 +91,32 @@ void apply_prefs(Plan& p, bool compliance, const std::function<bool(const archiv
 // Removes every <stanza-id xmlns='urn:xmpp:sid:0'/> whose 'by' is_ours
 // says is one of our addresses; returns how many.
 size_t strip_stanza_ids(xml::Element& stanza, const std::function<bool(std::string_view by)>& is_ours);
+
+// Whether a warning that can repeat for every message (the writer's queue
+// is full, a record failed) is logged now: the first, then at most one per
+// interval, saying how many were left out in between. Under overload a line
+// per message would add ~30,000 log lines a second to a server that is
+// already behind; the counters keep the exact figures.
+class LogThrottle {
+public:
+    explicit LogThrottle(uint64_t interval_ms) : interval_ms_(interval_ms) {}
+    // nullopt: stay quiet (counted); else how many were left out before this one.
+    std::optional<uint64_t> due(uint64_t now_ms) {
+        if (started_ && now_ms < next_ms_) {
+            ++left_out_;
+            return std::nullopt;
+        }
+        started_ = true;
+        next_ms_ = now_ms + interval_ms_;
+        return std::exchange(left_out_, 0);
+    }
+
+private:
+    uint64_t interval_ms_;
+    uint64_t next_ms_ = 0;
+    uint64_t left_out_ = 0;
+    bool started_ = false;
+};
 
 class Service final : public archive::JournalService {
 public:
@@ -149,6 +176,8 @@ private:
     std::unique_ptr<Keeper> keeper_;                 // worker 0 only
     std::shared_ptr<bool> alive_;
     Counters counters_;
+    LogThrottle busy_log_{1000};    // "cannot archive a message now"
+    LogThrottle failed_log_{1000};  // "a journal record was not written"
 };
 
 }  // namespace parley::mod_archive

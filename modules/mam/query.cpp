@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <ctime>
 
 #include "../archive/journal_service.hpp"
 #include "archive/journal/journal.hpp"
@@ -22,12 +21,6 @@ std::vector<std::string> values(const xml::Element& field) {
     return out;
 }
 
-bool digits(std::string_view s, size_t n, int& out) {
-    if (s.size() < n) return false;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + n, out);
-    return ec == std::errc() && p == s.data() + n;
-}
-
 // An archive id as the client wrote it, or the error for one that cannot be
 // in the archive.
 std::variant<uint64_t, StanzaError> archive_id(std::string_view text) {
@@ -37,61 +30,6 @@ std::variant<uint64_t, StanzaError> archive_id(std::string_view text) {
 }
 
 }  // namespace
-
-std::optional<uint64_t> parse_datetime(std::string_view t) {
-    // CCYY-MM-DDThh:mm:ss[.sss](Z|(+|-)hh:mm)
-    int y, mo, d, h, mi, s;
-    if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') || t[13] != ':' ||
-        t[16] != ':')
-        return std::nullopt;
-    if (!digits(t.substr(0, 4), 4, y) || !digits(t.substr(5), 2, mo) || !digits(t.substr(8), 2, d) ||
-        !digits(t.substr(11), 2, h) || !digits(t.substr(14), 2, mi) || !digits(t.substr(17), 2, s))
-        return std::nullopt;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
-    std::string_view rest = t.substr(19);
-    uint64_t ms = 0;
-    if (!rest.empty() && rest[0] == '.') {
-        size_t n = 1;
-        while (n < rest.size() && rest[n] >= '0' && rest[n] <= '9') ++n;
-        if (n == 1) return std::nullopt;
-        std::string frac(rest.substr(1, n - 1));
-        frac.resize(3, '0');
-        ms = static_cast<uint64_t>(std::stoi(frac.substr(0, 3)));
-        rest.remove_prefix(n);
-    }
-    long offset = 0;
-    if (rest == "Z" || rest == "z") {
-    } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-        int oh, om;
-        if (!digits(rest.substr(1), 2, oh) || !digits(rest.substr(4), 2, om) || oh > 23 || om > 59)
-            return std::nullopt;
-        offset = (rest[0] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
-    } else {
-        return std::nullopt;
-    }
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = std::min(s, 59);
-    time_t secs = timegm(&tm);
-    if (secs < offset) return std::nullopt;
-    // timegm normalises 2010-02-31 into March: refuse what does not exist.
-    std::tm back{};
-    gmtime_r(&secs, &back);
-    if (back.tm_mday != d || back.tm_mon != mo - 1) return std::nullopt;
-    return static_cast<uint64_t>(secs - offset) * 1000 + ms;
-}
-
-std::string format_datetime(uint64_t ms) {
-    time_t secs = static_cast<time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
 
 std::variant<Query, StanzaError> parse_query(const xml::Element& query) {
     Query q;

@@ -21,6 +21,7 @@
 
 #include "errors/stanza_error.hpp"
 #include "xml/element.hpp"
+#include "xmpp/datetime.hpp"
 #include "xmpp/jid.hpp"
 
 namespace parley::mod_mam {
@@ -51,10 +52,11 @@ struct Query {
 
 std::variant<Query, StanzaError> parse_query(const xml::Element& query);
 
-// XEP-0082 date-time: "2010-06-07T00:00:00Z", fractions and offsets allowed.
-std::optional<uint64_t> parse_datetime(std::string_view text);
+// XEP-0082 date-time: "2010-06-07T00:00:00Z", fractions and offsets allowed
+// (xmpp/datetime.hpp, the DateTime profile).
+inline std::optional<uint64_t> parse_datetime(std::string_view text) { return xmpp::parse_datetime(text); }
 // "2010-06-07T00:00:00.123Z" (UTC, milliseconds).
-std::string format_datetime(uint64_t ms);
+inline std::string format_datetime(uint64_t ms) { return xmpp::format_datetime(ms); }
 
 // The exclusive id bounds of a query's range (its form and RSM together).
 struct Bounds {

@@ -13,9 +13,15 @@
 #   bench_nofile N           raises the open files limit for N sessions
 #   bench_certs              the test CA and a certificate for $domain
 #   bench_ports              two free loopback ports below 32768
-#   bench_config MODULES     $cfg: parley.toml with MODULES (a TOML list's
+#   bench_config MODULES [OPTIONS]
+#                            $cfg: parley.toml with MODULES (a TOML list's
 #                            inside, e.g. '"disco", "ping"'), 2 workers, log
-#                            level warn, the per-address limits lifted
+#                            level warn, the per-address limits lifted;
+#                            OPTIONS (TOML text, e.g. module sections) is
+#                            appended at the end. When MODULES names
+#                            "archive" and OPTIONS has no [modules.archive]
+#                            section, one is added with a key file made by
+#                            parleyctl archive keygen ($tmp/archive.key)
 #   bench_accounts NAME...   one account per NAME (node) with the real
 #                            parleyctl, parleyd not running; sets account_line
 #   start_server LOGNAME     a fresh parleyd; sets server_pid
@@ -100,14 +106,18 @@ bench_ports() {
     direct_port=$(free_port "" "$starttls_port")
 }
 
-bench_config() {  # $1: the modules, inside a TOML list
+bench_config() {  # $1: the modules, inside a TOML list; $2: TOML appended (optional)
     cfg=$tmp/parley.toml
+    local extra=${2:-}
     cat >"$cfg" <<TOML
 # Written by tools/bench/$bench_name.
 workers = 2
 data_dir = "$tmp/data"
 module_dir = "$moddir"
-modules = [$1]
+
+[modules]
+# A list under [modules], so that [modules.NAME] sections may follow.
+enabled = [$1]
 
 [log]
 level = "warn"
@@ -132,6 +142,21 @@ domain = "$domain"
 certificate = "$tmp/certs/$domain.pem"
 key = "$tmp/certs/$domain.key"
 TOML
+    # The archive refuses to start without a key file: make one whenever it
+    # is loaded, and name it unless the caller's options configure the
+    # module themselves (they may still use $tmp/archive.key).
+    if [[ $1 == *'"archive"'* ]]; then
+        "$parleyctl" archive keygen "$tmp/archive.key" >/dev/null 2>"$tmp/ctl.err" || {
+            cat "$tmp/ctl.err" >&2
+            die "parleyctl archive keygen failed"
+        }
+        if ! grep -q '^[[:space:]]*\[modules\.archive\][[:space:]]*$' <<<"$extra"; then
+            printf '\n[modules.archive]\nkey_file = "%s"\n' "$tmp/archive.key" >>"$cfg"
+        fi
+    fi
+    if [ -n "$extra" ]; then
+        printf '\n# BENCH_MODULE_OPTIONS\n%s\n' "$extra" >>"$cfg"
+    fi
     mkdir -p "$tmp/data"
 }
 

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -24,6 +23,7 @@
 #include "control_client.hpp"
 #include "modules/archive/journal_service.hpp"
 #include "store/env.hpp"
+#include "xmpp/datetime.hpp"
 #include "xmpp/jid.hpp"
 
 namespace parley::ctl {
@@ -49,100 +49,11 @@ const char* const kArchiveUsage =
 
 namespace archive_cli {
 
-namespace {
+// Both are xmpp/datetime.hpp: a person may type a date alone on the
+// command line; the zone of a time is required there as everywhere.
+std::optional<uint64_t> parse_time(std::string_view t) { return xmpp::parse_date_or_datetime(t); }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-// days_from_civil): no dependence on the C library's time zone handling.
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-unsigned days_in_month(int64_t y, unsigned m) {
-    static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap(y) ? 29 : kDays[m - 1];
-}
-
-// Reads exactly n digits at pos.
-bool digits(std::string_view t, size_t& pos, size_t n, unsigned& out) {
-    if (pos + n > t.size()) return false;
-    out = 0;
-    for (size_t i = 0; i < n; ++i) {
-        char c = t[pos + i];
-        if (c < '0' || c > '9') return false;
-        out = out * 10 + static_cast<unsigned>(c - '0');
-    }
-    pos += n;
-    return true;
-}
-
-bool expect(std::string_view t, size_t& pos, char c) {
-    if (pos >= t.size() || t[pos] != c) return false;
-    ++pos;
-    return true;
-}
-
-}  // namespace
-
-std::optional<uint64_t> parse_time(std::string_view t) {
-    size_t pos = 0;
-    unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, ms = 0;
-    if (!digits(t, pos, 4, year) || !expect(t, pos, '-') || !digits(t, pos, 2, month) ||
-        !expect(t, pos, '-') || !digits(t, pos, 2, day))
-        return std::nullopt;
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
-        return std::nullopt;
-    int64_t offset_min = 0;
-    if (pos < t.size()) {
-        if (!expect(t, pos, 'T') || !digits(t, pos, 2, hour) || !expect(t, pos, ':') ||
-            !digits(t, pos, 2, minute) || !expect(t, pos, ':') || !digits(t, pos, 2, second))
-            return std::nullopt;
-        if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
-        if (pos < t.size() && t[pos] == '.') {
-            ++pos;
-            size_t n = 0;
-            for (; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos, ++n)
-                if (n < 3) ms = ms * 10 + static_cast<unsigned>(t[pos] - '0');
-            if (n == 0) return std::nullopt;
-            for (; n < 3; ++n) ms *= 10;
-        }
-        if (pos < t.size() && t[pos] == 'Z') {
-            ++pos;
-        } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
-            const int sign = t[pos] == '-' ? -1 : 1;
-            ++pos;
-            unsigned oh = 0, om = 0;
-            if (!digits(t, pos, 2, oh) || !expect(t, pos, ':') || !digits(t, pos, 2, om) ||
-                oh > 23 || om > 59)
-                return std::nullopt;
-            offset_min = sign * static_cast<int64_t>(oh * 60 + om);
-        } else {
-            // A time without a zone would be local time: ambiguous for an
-            // archive searched from anywhere, so it is refused.
-            return std::nullopt;
-        }
-        if (pos != t.size()) return std::nullopt;
-    }
-    const int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                            second - offset_min * 60;
-    if (seconds < 0) return std::nullopt;
-    return static_cast<uint64_t>(seconds) * 1000 + ms;
-}
-
-std::string format_time(uint64_t unix_ms) {
-    const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                       static_cast<int>(unix_ms % 1000));
-}
+std::string format_time(uint64_t unix_ms) { return xmpp::format_datetime(unix_ms); }
 
 Result<std::optional<std::string>> stanza_body(std::string_view stanza_xml) {
     auto stanza = export_format::parse_stanza(stanza_xml);

@@ -54,6 +54,7 @@ namespace archive_cli {
 // fraction (milliseconds count; more digits are cut) and a zone that is
 // "Z" or an offset ("2026-12-03T10:00:00Z", "2026-12-03T11:00:00.250+01:00").
 // nullopt when the text is not one, or is before 1970 or after 9999.
+// XEP-0082's Date and DateTime profiles: xmpp/datetime.hpp.
 std::optional<uint64_t> parse_time(std::string_view text);
 
 // Milliseconds since the epoch as "2026-12-03T10:00:00.250Z" (UTC).

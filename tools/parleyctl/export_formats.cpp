@@ -10,6 +10,7 @@
 #include "modules/archive/journal_service.hpp"
 #include "xml/parse_element.hpp"
 #include "xml/serializer.hpp"
+#include "xmpp/datetime.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::ctl::export_format {
@@ -94,11 +95,7 @@ std::string stanza_id(uint64_t id) { return archive::stanza_id_text(id); }
 
 }  // namespace
 
-std::string iso_time(uint64_t unix_ms) {
-    const std::tm tm = utc(unix_ms);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
-}
+std::string iso_time(uint64_t unix_ms) { return xmpp::format_datetime(unix_ms); }
 
 std::string mail_date(uint64_t unix_ms) {
     const std::tm tm = utc(unix_ms);
@@ -106,7 +103,7 @@ std::string mail_date(uint64_t unix_ms) {
                        kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-std::string day_of(uint64_t unix_ms) { return iso_time(unix_ms).substr(0, 10); }
+std::string day_of(uint64_t unix_ms) { return xmpp::format_date(unix_ms); }
 
 // JSON Lines
 

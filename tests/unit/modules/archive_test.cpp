@@ -11,6 +11,7 @@
 #include "modules/archive/prefs.hpp"
 #include "support/env_database.hpp"
 #include "support/fake_host.hpp"
+#include "support/fake_service_host.hpp"
 #include "support/temp_dir.hpp"
 #include "xml/serializer.hpp"
 
@@ -37,17 +38,6 @@ Plan plan_for(const xml::Element& m, Kind outcome, bool compliance = false,
     bool fl = f.domain() == "example.org", tl = t.domain() == "example.org";
     return plan({m, f, t, origin, outcome, fl, tl, compliance, before});
 }
-
-class FakeServiceHost final : public module::ServiceHost {
-public:
-    explicit FakeServiceHost(config::Section s) : section_(std::move(s)) {}
-    const config::Section& config() const override { return section_; }
-    unsigned worker_count() const override { return 1; }
-    module::Service* service(std::string_view) const override { return nullptr; }
-
-private:
-    config::Section section_;
-};
 
 class FakeHold final : public module::Hold {
 public:
@@ -92,7 +82,7 @@ struct ArchiverFixture {
         s.values["key_file"] = {key, 1};
         s.values["durability"] = {durability, 2};
         s.values["compliance"] = {compliance, 3};
-        FakeServiceHost sh(s);
+        test::FakeServiceHost sh(s);
         Status st = service.start(sh);
         BOOST_REQUIRE_MESSAGE(st, st.to_string());
         auto e = store::Env::open(tmp.sub("archive"), size_t{16} << 20);
@@ -283,6 +273,19 @@ BOOST_AUTO_TEST_CASE(strip_only_ours) {
     BOOST_TEST(stanza_id(m)->attr_or("by") == "room@muc.elsewhere");
 }
 
+BOOST_AUTO_TEST_CASE(log_throttle_logs_the_first_then_one_per_interval_with_the_count_left_out) {
+    LogThrottle t(1000);
+    BOOST_TEST(t.due(5000).value() == 0u, "archive: the first warning is logged");
+    for (uint64_t ms = 5001; ms < 6000; ms += 100) BOOST_TEST(!t.due(ms).has_value(), "archive: quiet at " << ms);
+    BOOST_TEST(t.due(6000).value() == 10u, "archive: the next line counts the 10 left out");
+    BOOST_TEST(!t.due(6999).has_value());
+    BOOST_TEST(t.due(9000).value() == 1u);
+    BOOST_TEST(t.due(10000).value() == 0u, "archive: nothing left out since the last line");
+    LogThrottle early(1000);
+    BOOST_TEST(early.due(0).has_value(), "archive: a first warning at time 0 is logged too");
+    BOOST_TEST(!early.due(1).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(durable_holds_until_on_disk_and_gives_stanza_id) {
     ArchiverFixture f;
     BOOST_TEST(f.opened_environment == "archive");
@@ -352,7 +355,7 @@ BOOST_AUTO_TEST_CASE(compliance_mode_refuses_async_durability) {
     s.values["key_file"] = {key, 1};
     s.values["durability"] = {std::string("async"), 2};
     s.values["compliance"] = {true, 3};
-    FakeServiceHost sh(s);
+    test::FakeServiceHost sh(s);
     Service service;
     Status st = service.start(sh);
     BOOST_REQUIRE(!st);
@@ -428,7 +431,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_key_refuses_to_start) {
     BOOST_REQUIRE(archive::create_key_file(other));
     config::Section s;
     s.values["key_file"] = {other, 1};
-    FakeServiceHost sh(s);
+    test::FakeServiceHost sh(s);
     Service second;
     BOOST_REQUIRE(second.start(sh));
     test::FakeHost host;

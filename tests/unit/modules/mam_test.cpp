@@ -8,6 +8,7 @@
 #include "modules/archive/prefs.hpp"
 #include "support/env_database.hpp"
 #include "support/fake_host.hpp"
+#include "support/fake_service_host.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace parley;
@@ -200,17 +201,6 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-class FakeServiceHost final : public module::ServiceHost {
-public:
-    explicit FakeServiceHost(config::Section s) : section_(std::move(s)) {}
-    const config::Section& config() const override { return section_; }
-    unsigned worker_count() const override { return 1; }
-    module::Service* service(std::string_view) const override { return nullptr; }
-
-private:
-    config::Section section_;
-};
-
 // mod_mam on a FakeHost over a real journal (mod_archive's service).
 struct MamFixture {
     test::TempDir tmp;
@@ -226,7 +216,7 @@ struct MamFixture {
         BOOST_REQUIRE(archive::create_key_file(key));
         config::Section s;
         s.values["key_file"] = {key, 1};
-        FakeServiceHost sh(s);
+        test::FakeServiceHost sh(s);
         BOOST_REQUIRE(archive.start(sh));
         auto e = store::Env::open(tmp.sub("archive"), size_t{16} << 20);
         BOOST_REQUIRE(e);
