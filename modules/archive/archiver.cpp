@@ -117,11 +117,9 @@ const size_t kOptionCount = std::size(kOptions);
 
 Result<Settings> read_settings(const config::Section& section) {
     Settings s;
-    std::string path = section.get_string("key_file", "");
-    if (path.empty()) return Status::error("config", section.where("key_file") + ": the archive needs a key file");
-    std::filesystem::path p(path);
-    if (p.is_relative() && !section.file.empty()) p = std::filesystem::path(section.file).parent_path() / p;
-    s.key_file = p.lexically_normal().string();
+    auto key_file = archive::key_file_of(section);
+    if (!key_file) return key_file.status();
+    s.key_file = *key_file;
     s.compliance = section.get_bool("compliance", false);
     s.durable = section.get_string("durability", "durable") == "durable";
     // Compliance mode promises that the journal holds every message; async

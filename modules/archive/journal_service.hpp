@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -100,6 +101,18 @@ public:
 // The XEP-0359 stanza-id text of a journal id (16 lowercase hex digits, so
 // that ids sort as text as they do as numbers), and back (nullopt when the
 // text is not one).
+// The key file named by key_file in [modules.archive] (`section`), a
+// relative path taken against the directory of the file that set it: how
+// mod_archive, parleyctl and the bench tools all find it. Code "config"
+// when the section names none.
+inline Result<std::string> key_file_of(const config::Section& section) {
+    const std::string path = section.get_string("key_file", "");
+    if (path.empty()) return Status::error("config", section.where("key_file") + ": the archive needs a key file");
+    std::filesystem::path p(path);
+    if (p.is_relative() && !section.file.empty()) p = std::filesystem::path(section.file).parent_path() / p;
+    return p.lexically_normal().string();
+}
+
 inline std::string stanza_id_text(uint64_t id) {
     static const char kDigits[] = "0123456789abcdef";
     std::string out(16, '0');

@@ -47,6 +47,7 @@
 
 #include "archive/crypto/keys.hpp"
 #include "archive/journal/journal.hpp"
+#include "modules/archive/journal_service.hpp"
 #include "archive/search/search.hpp"
 #include "config/config.hpp"
 #include "store/env.hpp"
@@ -408,13 +409,10 @@ int main(int argc, char** argv) {
         if (!cfg) return fail(cfg.status().to_string());
         o.data_dir = cfg->data_dir;
         auto it = cfg->module_sections.find("archive");
-        const std::string key =
-            it == cfg->module_sections.end() ? "" : it->second.get_string("key_file", "");
-        if (key.empty()) return fail(o.config + " has no [modules.archive] key_file");
-        std::filesystem::path p(key);
-        if (p.is_relative() && !it->second.file.empty())
-            p = std::filesystem::path(it->second.file).parent_path() / p;
-        o.key_file = p.lexically_normal().string();
+        if (it == cfg->module_sections.end()) return fail(o.config + " has no [modules.archive] key_file");
+        auto key = archive::key_file_of(it->second);
+        if (!key) return fail(key.status().to_string());
+        o.key_file = *key;
         if (o.domain.empty() && !cfg->hosts.empty()) o.domain = cfg->hosts.front().domain;
     }
     if (o.domain.empty()) o.domain = "example.org";

@@ -10,28 +10,22 @@
 #include "archive/crypto/keys.hpp"
 #include "archive_command.hpp"
 #include "control_client.hpp"
+#include "modules/archive/journal_service.hpp"
 #include "xmpp/jid.hpp"
 
 namespace parley::ctl::archive_access {
 
 namespace {
 
-// The key file of [modules.archive], resolved as mod_archive resolves it
-// (modules/archive/archiver.cpp read_settings): against the directory of
-// the configuration file.
+// The key file of [modules.archive] (archive::key_file_of, as mod_archive
+// finds it).
 Result<std::string> configured_key_file(const config::Config& cfg) {
     auto it = cfg.module_sections.find("archive");
-    const std::string path =
-        it == cfg.module_sections.end() ? std::string() : it->second.get_string("key_file", "");
-    if (path.empty())
-        return Status::error(
-            "config", cfg.path +
-                          " has no [modules.archive] key_file: the archive is not configured "
-                          "(modules/archive/README.md)");
-    std::filesystem::path p(path);
-    if (p.is_relative() && !it->second.file.empty())
-        p = std::filesystem::path(it->second.file).parent_path() / p;
-    return p.lexically_normal().string();
+    if (it == cfg.module_sections.end())
+        return Status::error("config", cfg.path +
+                                           " has no [modules.archive] key_file: the archive is not configured "
+                                           "(modules/archive/README.md)");
+    return archive::key_file_of(it->second);
 }
 
 }  // namespace
