@@ -8,23 +8,6 @@ namespace parley::archive {
 
 namespace {
 
-// The ids under one word's tag within the bounds, in order.
-Result<std::vector<uint64_t>> word_ids(MDB_txn* txn, MDB_dbi db, const ArchiveKeys& keys, const std::string& word,
-                                       uint64_t after, uint64_t before) {
-    std::vector<uint64_t> out;
-    const std::string prefix = std::string(1, layout::kWord) + Journal::word_tag(keys, word);
-    Status s = raw::scan(txn, db, prefix, prefix + layout::u64_be(after == UINT64_MAX ? after : after + 1),
-                         [&](std::string_view key, std::string_view) {
-                             if (key.size() != prefix.size() + 8) return true;
-                             uint64_t id = layout::read_u64_be(key.substr(prefix.size()));
-                             if (id >= before) return false;
-                             out.push_back(id);
-                             return true;
-                         });
-    if (!s) return s;
-    return out;
-}
-
 bool in_view(const Entry& e, const SearchQuery& q) {
     if (q.owner.empty()) return true;
     for (const View& v : e.views)
@@ -58,23 +41,53 @@ Status walk(const Journal& journal, MDB_txn* txn, MDB_dbi db, const SearchQuery&
     };
 
     if (!q.words.empty()) {
-        std::vector<std::vector<uint64_t>> lists;
+        // A leapfrog join over one cursor per word: each cursor jumps to the
+        // highest id any other stands on, so the work follows the rarest
+        // word and stops as soon as fn has enough, however common the others.
+        struct Word {
+            std::string prefix;
+            raw::Cursor cursor;
+        };
+        std::vector<Word> words;
         for (const std::string& w : q.words) {
-            auto ids = word_ids(txn, db, *keys, w, q.after, q.before);
-            if (!ids) return ids.status();
-            lists.push_back(std::move(*ids));
+            auto c = raw::cursor(txn, db);
+            if (!c) return c.status();
+            words.push_back({std::string(1, layout::kWord) + Journal::word_tag(*keys, w), std::move(*c)});
         }
-        std::sort(lists.begin(), lists.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
-        std::vector<uint64_t> ids = lists.front();
-        for (size_t i = 1; i < lists.size(); ++i) {
-            std::vector<uint64_t> both;
-            std::set_intersection(ids.begin(), ids.end(), lists[i].begin(), lists[i].end(), std::back_inserter(both));
-            ids = std::move(both);
-        }
-        candidates = ids.size();
-        for (uint64_t id : ids) {
-            if (Status s = take(id); !s) return s;
-            if (stop) break;
+        // The first id >= from under a word's tag, or nullopt past its end or `before`.
+        auto seek = [&](Word& w, uint64_t from, Status& err) -> std::optional<uint64_t> {
+            const std::string start = w.prefix + layout::u64_be(from);
+            MDB_val k = raw::val_of(start), v{};
+            int rc = mdb_cursor_get(w.cursor.get(), &k, &v, MDB_SET_RANGE);
+            for (; rc == 0; rc = mdb_cursor_get(w.cursor.get(), &k, &v, MDB_NEXT)) {
+                std::string_view key = raw::view_of(k);
+                if (key.substr(0, w.prefix.size()) != w.prefix) return std::nullopt;
+                if (key.size() != w.prefix.size() + 8) continue;
+                const uint64_t id = layout::read_u64_be(key.substr(w.prefix.size()));
+                if (id >= q.before) return std::nullopt;
+                return id;
+            }
+            if (rc != MDB_NOTFOUND) err = raw::error(rc, "search");
+            return std::nullopt;
+        };
+        Status err = Status::ok();
+        uint64_t target = q.after == UINT64_MAX ? UINT64_MAX : q.after + 1;
+        while (!stop && target != UINT64_MAX) {
+            bool all = true;
+            for (Word& w : words) {
+                auto id = seek(w, target, err);
+                if (!err) return err;
+                if (!id) return Status::ok();
+                if (*id != target) {
+                    target = *id;
+                    all = false;
+                    break;
+                }
+            }
+            if (!all) continue;
+            ++candidates;
+            if (Status s = take(target); !s) return s;
+            ++target;
         }
         return Status::ok();
     }

@@ -2,8 +2,10 @@
 // by owner (a user's archive), peer, id range and words of the body.
 //
 // With words, the word index ('W' keys, journal.hpp) gives the candidates:
-// the ids under the rarest word's tag, intersected with the others', so a
-// search never scans the archive. Each candidate is opened and kept only if
+// the ids under every word's tag, found by a leapfrog join of one cursor per
+// word (each jumps to the highest id another stands on), so a search never
+// scans the archive, and its work follows the rarest word and ends with the
+// results wanted, however common the other words are. Each candidate is opened and kept only if
 // its own word list has every word (tags are 8 bytes: a collision is
 // weeded out here) and it is in the owner's view (and with the peer) when
 // those are given. Without words, the owner's view is walked in id order.
