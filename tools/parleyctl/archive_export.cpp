@@ -758,38 +758,76 @@ int archive_export(const std::string& config_path, const std::vector<std::string
 
 namespace {
 
-// Counts RFC 4180 records (a quoted field may hold line breaks); false when
-// the text is not CSV as the export writes it.
-bool count_csv_records(const std::string& text, uint64_t& records) {
-    records = 0;
-    bool quoted = false, at_start = true;
-    for (size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (quoted) {
-            if (c != '"') continue;
-            if (i + 1 < text.size() && text[i + 1] == '"') {
-                ++i;
+// Counts RFC 4180 records (a quoted field may hold line breaks) of text
+// given in pieces; bad once the text is not CSV as the export writes it.
+class CsvCounter {
+public:
+    void feed(std::string_view piece) {
+        for (char c : piece) {
+            if (bad_) return;
+            if (cr_) {
+                cr_ = false;
+                if (c != '\n') bad_ = true;
+                ++records_;
+                at_start_ = true;
                 continue;
             }
-            quoted = false;
-            continue;
-        }
-        if (c == '"') {
-            quoted = true;
-            at_start = false;
-        } else if (c == '\r') {
-            if (i + 1 >= text.size() || text[i + 1] != '\n') return false;
-            ++i;
-            ++records;
-            at_start = true;
-        } else if (c != ',') {
-            return false;  // every field is quoted
-        } else {
-            at_start = false;
+            if (quoted_) {
+                if (quote_) {
+                    quote_ = false;
+                    if (c == '"') continue;  // an escaped quote
+                    quoted_ = false;         // the field ended: c is what follows it
+                } else {
+                    if (c == '"') quote_ = true;
+                    continue;
+                }
+            }
+            if (c == '"' && at_field_start_) {
+                quoted_ = true;
+                at_start_ = at_field_start_ = false;
+            } else if (c == '\r') {
+                cr_ = true;
+                at_field_start_ = true;
+            } else if (c == ',') {
+                at_start_ = false;
+                at_field_start_ = true;
+            } else {
+                bad_ = true;  // every field is quoted
+            }
         }
     }
-    return !quoted && at_start;
+    // The count, or nullopt when the text was not CSV or ended mid-record.
+    std::optional<uint64_t> records() const {
+        if (bad_ || cr_ || (quoted_ && !quote_) || !at_start_) return std::nullopt;
+        return records_;
+    }
+
+private:
+    uint64_t records_ = 0;
+    bool quoted_ = false, quote_ = false, cr_ = false, at_start_ = true, at_field_start_ = true, bad_ = false;
+};
+
+// Calls fn with the file's content in blocks; an error when it cannot be read.
+template <class Fn>
+Status read_blocks(const fs::path& p, Fn&& fn) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::error("io", errno_text("cannot open " + p.string()));
+    std::string buf(kWriteBuffer, '\0');
+    Status s = Status::ok();
+    for (;;) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) s = Status::error("io", errno_text("cannot read " + p.string()));
+        if (n <= 0) break;
+        fn(std::string_view(buf.data(), static_cast<size_t>(n)));
+    }
+    ::close(fd);
+    return s;
 }
+
+// A JSON Lines line longer than this is not one the export wrote (a stanza
+// is at most max_stanza_bytes, escaped at most 6 times over).
+constexpr size_t kMaxJsonLine = 64u << 20;
 
 Result<std::string> read_small(const fs::path& p, size_t max) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
@@ -863,40 +901,53 @@ int archive_verify_export(const std::vector<std::string>& args, std::ostream& ou
             problems.push_back(fmt::format("{} has {} bytes, the manifest says {}", name, info->bytes,
                                            bytes ? bytes->text() : "nothing"));
         if (info->sha256 != sha) problems.push_back(name + " was changed: its SHA-256 is not the manifest's");
-        if (name == "messages.jsonl" || name == "messages.csv") {
-            auto content = read_small(dir / name, SIZE_MAX / 2);
-            if (!content) {
-                problems.push_back(content.status().message());
+        if (name == "messages.csv") {
+            CsvCounter csv;
+            if (Status st = read_blocks(dir / name, [&](std::string_view b) { csv.feed(b); }); !st) {
+                problems.push_back(st.message());
                 continue;
             }
+            const auto records = csv.records();
+            if (!records)
+                problems.push_back("messages.csv is not CSV as the export writes it");
+            else if (*records != messages + 1)
+                problems.push_back(fmt::format("messages.csv has {} rows, the manifest counts {} messages",
+                                               *records ? *records - 1 : 0, messages));
+        }
+        if (name == "messages.jsonl") {
+            // Line by line, in blocks: an export may be far larger than memory.
             uint64_t records = 0;
-            if (name == "messages.csv") {
-                if (!count_csv_records(*content, records))
-                    problems.push_back("messages.csv is not CSV as the export writes it");
-                else if (records != messages + 1)
-                    problems.push_back(fmt::format("messages.csv has {} rows, the manifest counts {} messages",
-                                                   records ? records - 1 : 0, messages));
+            std::string line, last, wrong;
+            auto one = [&] {
+                auto v = JsonValue::parse(line);
+                ++records;
+                const std::string id = v ? v->str("id") : std::string();
+                if (!v || id.size() != 16 || id <= last)
+                    wrong = fmt::format("messages.jsonl line {} is not a message in id order", records);
+                last = id;
+                line.clear();
+            };
+            Status st = read_blocks(dir / name, [&](std::string_view b) {
+                while (!b.empty() && wrong.empty()) {
+                    const size_t nl = b.find('\n');
+                    line.append(b.substr(0, nl));
+                    if (line.size() > kMaxJsonLine) {
+                        wrong = fmt::format("messages.jsonl line {} is longer than any the export writes", records + 1);
+                        return;
+                    }
+                    if (nl == std::string_view::npos) return;
+                    b.remove_prefix(nl + 1);
+                    one();
+                }
+            });
+            if (!st) {
+                problems.push_back(st.message());
                 continue;
             }
-            std::string last;
-            size_t pos = 0;
-            while (pos < content->size()) {
-                size_t nl = content->find('\n', pos);
-                if (nl == std::string::npos) {
-                    problems.push_back("messages.jsonl does not end with a line break");
-                    break;
-                }
-                auto line = JsonValue::parse(std::string_view(*content).substr(pos, nl - pos));
-                pos = nl + 1;
-                ++records;
-                const std::string id = line ? line->str("id") : std::string();
-                if (!line || id.size() != 16 || id <= last) {
-                    problems.push_back(fmt::format("messages.jsonl line {} is not a message in id order", records));
-                    break;
-                }
-                last = id;
-            }
-            if (records != messages)
+            if (wrong.empty() && !line.empty()) wrong = "messages.jsonl does not end with a line break";
+            if (!wrong.empty())
+                problems.push_back(wrong);
+            else if (records != messages)
                 problems.push_back(
                     fmt::format("messages.jsonl has {} lines, the manifest counts {} messages", records, messages));
         }
