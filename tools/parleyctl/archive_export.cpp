@@ -85,32 +85,35 @@ Status fsync_path(const fs::path& p) {
     return Status::ok();
 }
 
-// SHA-256 and size of a file, read in blocks.
-Result<FileInfo> digest_file(const fs::path& path, const std::string& name) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::error("io", errno_text("cannot open " + path.string()));
-    gnutls_hash_hd_t h = nullptr;
-    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) != 0) {
-        ::close(fd);
-        return Status::error("crypto", "SHA-256 is not available");
-    }
-    FileInfo info{name, 0, {}};
+// Calls fn with the file's content in blocks; an error when it cannot be read.
+template <class Fn>
+Status read_blocks(const fs::path& p, Fn&& fn) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::error("io", errno_text("cannot open " + p.string()));
     std::string buf(kWriteBuffer, '\0');
     Status s = Status::ok();
     for (;;) {
         const ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            s = Status::error("io", errno_text("cannot read " + path.string()));
-            break;
-        }
-        if (n == 0) break;
-        gnutls_hash(h, buf.data(), static_cast<size_t>(n));
-        info.bytes += static_cast<uint64_t>(n);
+        if (n < 0) s = Status::error("io", errno_text("cannot read " + p.string()));
+        if (n <= 0) break;
+        fn(std::string_view(buf.data(), static_cast<size_t>(n)));
     }
+    ::close(fd);
+    return s;
+}
+
+// SHA-256 and size of a file, read in blocks.
+Result<FileInfo> digest_file(const fs::path& path, const std::string& name) {
+    gnutls_hash_hd_t h = nullptr;
+    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) != 0) return Status::error("crypto", "SHA-256 is not available");
+    FileInfo info{name, 0, {}};
+    Status s = read_blocks(path, [&](std::string_view b) {
+        gnutls_hash(h, b.data(), b.size());
+        info.bytes += b.size();
+    });
     unsigned char d[32];
     gnutls_hash_deinit(h, d);
-    ::close(fd);
     if (!s) return s;
     info.sha256 = hex(d, sizeof d);
     return info;
@@ -807,47 +810,20 @@ private:
     bool quoted_ = false, quote_ = false, cr_ = false, at_start_ = true, at_field_start_ = true, bad_ = false;
 };
 
-// Calls fn with the file's content in blocks; an error when it cannot be read.
-template <class Fn>
-Status read_blocks(const fs::path& p, Fn&& fn) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::error("io", errno_text("cannot open " + p.string()));
-    std::string buf(kWriteBuffer, '\0');
-    Status s = Status::ok();
-    for (;;) {
-        const ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) s = Status::error("io", errno_text("cannot read " + p.string()));
-        if (n <= 0) break;
-        fn(std::string_view(buf.data(), static_cast<size_t>(n)));
-    }
-    ::close(fd);
-    return s;
-}
-
 // A JSON Lines line longer than this is not one the export wrote (a stanza
 // is at most max_stanza_bytes, escaped at most 6 times over).
 constexpr size_t kMaxJsonLine = 64u << 20;
 
 Result<std::string> read_small(const fs::path& p, size_t max) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::error("io", errno_text("cannot open " + p.string()));
     std::string out;
-    std::string buf(kWriteBuffer, '\0');
-    Status s = Status::ok();
-    for (;;) {
-        const ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) s = Status::error("io", errno_text("cannot read " + p.string()));
-        if (n <= 0) break;
-        out.append(buf.data(), static_cast<size_t>(n));
-        if (out.size() > max) {
-            s = Status::error("too-big", p.string() + " is larger than " + std::to_string(max) + " bytes");
-            break;
-        }
-    }
-    ::close(fd);
+    bool too_big = false;
+    Status s = read_blocks(p, [&](std::string_view b) {
+        if (too_big) return;
+        out.append(b);
+        too_big = out.size() > max;
+    });
     if (!s) return s;
+    if (too_big) return Status::error("too-big", p.string() + " is larger than " + std::to_string(max) + " bytes");
     return out;
 }
 
