@@ -21,7 +21,8 @@ from harness import BUILD, DOMAIN, ParleyServer, run
 
 MODULES = ('disco', 'ping', 'offline', 'archive')
 SEEDED = 20000
-EACH_WAY = 300
+EACH_WAY = 300       # at least, each way; more while a purge pass still runs
+MAX_EACH_WAY = 5000  # the bound on those
 PURGE_BATCH = 50
 MAX_PASSES = 5
 DAY = 86400
@@ -82,7 +83,8 @@ purge_batch = %d''' % PURGE_BATCH})
         self.assertEqual(sum(before.values()), 2 * SEEDED, 'each seeded message is in two archives: %s' % before)
         started = iso(time.time() - 60)
 
-        state = {'purging': False}
+        state = {'purging': False, 'purged': False}
+        sent_count = {'alice': 0, 'bob': 0}
         during = set()      # bodies sent while a purge pass ran
         passes = []         # (summary, seconds)
 
@@ -93,20 +95,35 @@ purge_batch = %d''' % PURGE_BATCH})
             flowing = asyncio.Event()
 
             async def send_all(sender, name, to):
-                for i in range(EACH_WAY):
+                # Until the purge is over (on a fast machine the first
+                # EACH_WAY are through before the first pass starts), and
+                # at least EACH_WAY: the traffic overlaps every pass.
+                i = 0
+                while (i < EACH_WAY or not state['purged']) and i < MAX_EACH_WAY:
                     body = '%s to %s, message %d' % (name, to, i)
                     sender.send_message(mto=jid(to), mbody=body, mtype='chat')
                     if state['purging']:
                         during.add(body)
-                    if i % 20 == 19:
+                    i += 1
+                    sent_count[name] = i
+                    if i % 20 == 0:
                         # The server answers once everything sent before is
                         # journaled and delivered: at most 20 in flight.
                         await ping(sender, DOMAIN, timeout=60)
                 await ping(sender, DOMAIN, timeout=60)
+                state[name + ' done'] = True
 
-            async def receive(client, into):
-                while len(into) < EACH_WAY:
-                    m = await client.next_message(timeout=60)
+            async def receive(client, into, sender):
+                # Until the sender is done and everything it sent is here;
+                # bounded by a deadline.
+                deadline = time.monotonic() + 240
+                while not state.get(sender + ' done') or len(into) < sent_count[sender]:
+                    self.assertLess(time.monotonic(), deadline, 'messages missing: %d of %d'
+                                    % (len(into), sent_count[sender]))
+                    try:
+                        m = await client.next_message(timeout=0.5)
+                    except asyncio.TimeoutError:
+                        continue
                     into.append(m['body'])
                     if len(into) == 20:
                         flowing.set()
@@ -126,24 +143,26 @@ purge_batch = %d''' % PURGE_BATCH})
                     summary = json.loads(out)['summary']
                     passes.append((summary, time.monotonic() - t0))
                     if removed_of(summary) == 0:
-                        return
+                        break
+                state['purged'] = True
 
             tasks = [send_all(alice, 'alice', 'bob'), send_all(bob, 'bob', 'alice'),
-                     receive(alice, got['alice']), receive(bob, got['bob']), purge()]
+                     receive(alice, got['alice'], 'bob'), receive(bob, got['bob'], 'alice'), purge()]
             await asyncio.gather(*tasks)
             await alice.bye()
             await bob.bye()
             return got
 
         got = run(conversation(), timeout=300)
-        self.assertEqual(sorted(got['bob']), sorted('alice to bob, message %d' % i for i in range(EACH_WAY)))
-        self.assertEqual(sorted(got['alice']), sorted('bob to alice, message %d' % i for i in range(EACH_WAY)))
+        self.assertLess(sent_count['alice'], MAX_EACH_WAY, 'the purge ended while the users chatted')
+        self.assertEqual(sorted(got['bob']), sorted('alice to bob, message %d' % i for i in range(sent_count['alice'])))
+        self.assertEqual(sorted(got['alice']), sorted('bob to alice, message %d' % i for i in range(sent_count['bob'])))
         self.assertTrue(during, 'some messages were sent while a purge pass ran: %s' % passes)
         self.assertEqual(removed_of(passes[-1][0]), 0, 'the last pass found nothing more to remove: %s' % passes)
         self.assertEqual(sum(removed_of(p) for p, _ in passes), SEEDED, passes)
 
-        sent = {'alice to bob, message %d' % i for i in range(EACH_WAY)} | \
-               {'bob to alice, message %d' % i for i in range(EACH_WAY)}
+        sent = {'alice to bob, message %d' % i for i in range(sent_count['alice'])} | \
+               {'bob to alice, message %d' % i for i in range(sent_count['bob'])}
         self.assertTrue(during <= sent)
         for user in ('alice', 'bob'):
             bodies = [r['body'] for r in self.search(user, '--start', started)['results']]
@@ -156,7 +175,7 @@ purge_batch = %d''' % PURGE_BATCH})
         report = json.loads(r.stdout)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertTrue(report['ok'], report['findings'])
-        self.assertEqual(report['records'], 2 * EACH_WAY, 'only the conversation is left')
+        self.assertEqual(report['records'], len(sent), 'only the conversation is left')
 
         audit = json.loads(s.ctl('archive', 'audit', '--json', '--limit', '100000').stdout)
         self.assertTrue(audit['ok'], audit['problems'])
