@@ -273,14 +273,7 @@ int main(int argc, char** argv) {
         return fail("parleyd is running (its control socket " + control_socket +
                     " answers): stop it first; archive-fill writes the archive directly");
 
-    std::vector<std::string> users;
-    if (!o.names.empty()) {
-        for (const std::string& n : o.names)
-            users.push_back(n.find('@') == std::string::npos ? n + "@" + o.domain : n);
-    } else {
-        for (size_t i = 0; i < o.users; ++i)
-            users.push_back(words::numbered_user(o.prefix, i, o.domain));
-    }
+    const std::vector<std::string> users = words::users_of(o.names, o.users, o.prefix, o.domain);
     if (users.size() < 2) return fail("at least two users are needed");
 
     auto kek = archive::read_key_file(o.key_file);

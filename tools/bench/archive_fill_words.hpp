@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace parley::bench::archive_fill {
 
@@ -69,6 +70,19 @@ inline constexpr unsigned kRareEvery = 20000;
 // The bare JID of user i when the users are numbered (--users N).
 inline std::string numbered_user(const std::string& prefix, size_t i, const std::string& domain) {
     return prefix + std::to_string(i) + "@" + domain;
+}
+
+// The users of a run: the --names given (a bare name gets @domain), else
+// `count` numbered ones. archive-fill and archive-query-bench must agree.
+inline std::vector<std::string> users_of(const std::vector<std::string>& names, size_t count,
+                                         const std::string& prefix, const std::string& domain) {
+    std::vector<std::string> users;
+    if (!names.empty()) {
+        for (const std::string& n : names) users.push_back(n.find('@') == std::string::npos ? n + "@" + domain : n);
+    } else {
+        for (size_t i = 0; i < count; ++i) users.push_back(numbered_user(prefix, i, domain));
+    }
+    return users;
 }
 
 }  // namespace parley::bench::archive_fill

@@ -416,14 +416,7 @@ int main(int argc, char** argv) {
         if (o.domain.empty() && !cfg->hosts.empty()) o.domain = cfg->hosts.front().domain;
     }
     if (o.domain.empty()) o.domain = "example.org";
-    std::vector<std::string> users;
-    if (!o.names.empty()) {
-        for (const std::string& n : o.names)
-            users.push_back(n.find('@') == std::string::npos ? n + "@" + o.domain : n);
-    } else {
-        for (size_t i = 0; i < o.users; ++i)
-            users.push_back(words::numbered_user(o.prefix, i, o.domain));
-    }
+    const std::vector<std::string> users = words::users_of(o.names, o.users, o.prefix, o.domain);
     if (users.empty()) return fail("no users");
 
     auto kek = archive::read_key_file(o.key_file);
