@@ -766,15 +766,19 @@ void Session::on_closed() {
     }
     if (phase_ != Phase::bound) return;
     phase_ = Phase::ended;
-    auto& shared = worker().shared();
-    shared.registry->unbind(state_.jid, sessions::SessionRef{worker().index(), state_.id});
-    worker().router().session_ended(state_.jid, state_.id, state_.available);
-    // Still findable by its id during the event, so that modules reach their
-    // slots (stream management re-routes what the client never acknowledged);
-    // it takes no stanza any more (phase ended).
+    // The `closed` event runs while the session is still bound and findable
+    // by its id, so that modules reach their slots, and what stream
+    // management re-routes (stanzas the client never acknowledged) is handed
+    // on before another worker can see the address free and route a newer
+    // stanza around it. It takes no stanza any more: this worker's router
+    // treats it as gone (ending()), and what other workers sent it meanwhile
+    // is routed again when it arrives (Router::deliver).
     worker().hooks().fire(module::SessionEvent::closed,
                           sessions::SessionEntry{state_.jid, sessions::SessionRef{worker().index(), state_.id},
                                                  state_.available, state_.priority});
+    auto& shared = worker().shared();
+    shared.registry->unbind(state_.jid, sessions::SessionRef{worker().index(), state_.id});
+    worker().router().session_ended(state_.jid, state_.id, state_.available);
     if (worker().find_session(state_.id) == this) worker().remove_session(state_.id);
     // Module data dies with the session, after the modules heard it end.
     clear_slots();

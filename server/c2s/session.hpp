@@ -78,6 +78,7 @@ public:
 
     const SessionState& state() const { return state_; }
     bool bound() const { return phase_ == Phase::bound; }
+    bool ending() const override { return phase_ == Phase::ended; }
 
     // net::TransportUser
     void on_stream_open(const xml::StreamHeader& header) override;

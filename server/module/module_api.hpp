@@ -346,9 +346,12 @@ enum class SessionEvent {
     available,    // its first available presence (RFC 6121 §4.2), after the
                   // registry marked it available and its own resources heard it
     unavailable,  // it sent unavailable presence and stays bound (§4.5)
-    closed,       // a bound session ended (`available`: whether it was; its
-                  // own resources have been told it went away, its slots
-                  // are freed after the handlers ran)
+    closed,       // a bound session ended (`available`: whether it was).
+                  // While the handlers run it is still bound but takes no
+                  // stanza: sessions_of() leaves it out and what is routed
+                  // to it goes on as if it were gone, ahead of anything
+                  // another worker routes once it is unbound. Then its own
+                  // resources are told it went away and its slots are freed.
 };
 using SessionEventHandler = std::function<void(const SessionInfo& session)>;
 

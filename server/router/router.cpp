@@ -96,6 +96,7 @@ struct Router::Flight {
     std::shared_ptr<HoldState> hold;
     std::string sender;     // set once the flight waits
     uint64_t session_id = 0;  // the local client session that sent it
+    uint64_t gone = 0;        // a session it was handed to that had ended: never chosen again
     std::vector<std::function<void(const StanzaError*)>> done;  // RoutedContext::when_done
 };
 
@@ -323,6 +324,7 @@ void Router::decide_account(Flight& f) {
     bool exists_known = false, exists = false;
     if (f.to.has_resource()) {
         auto found = registry.find(f.to);
+        if (found && unreachable(found->ref, f.gone)) found.reset();
         d = decide_full(kind, type, found ? &*found : nullptr);
     } else {
         d.action = Decision::Action::to_bare;
@@ -332,6 +334,7 @@ void Router::decide_account(Flight& f) {
         auto sessions = registry.sessions_of(bare);
         // Online sessions imply the account exists (deleting it ends them).
         exists = !sessions.empty() || account_exists(bare);
+        std::erase_if(sessions, [&](const sessions::SessionEntry& e) { return unreachable(e.ref, f.gone); });
         exists_known = true;
         d = decide_bare(kind, type, sessions, exists);
     }
@@ -457,10 +460,14 @@ void Router::carry_out(Flight& f) {
             return;
         case Flight::Then::deliver: {
             auto& targets = f.outcome.recipients;
+            // A stanza for one session only is decided again if that session
+            // is gone when it arrives; a copy of a stanza that others got
+            // as well is not (they have it).
+            const bool reroute = targets.size() == 1 && !f.stamp_to;
             for (size_t i = 0; i < targets.size(); ++i) {
                 xml::Element copy = i + 1 < targets.size() ? f.stanza : std::move(f.stanza);
                 if (f.stamp_to) copy.set_attr("to", targets[i].full_jid.str());
-                deliver(targets[i], std::move(copy));
+                deliver(targets[i], std::move(copy), module::Delivery::with_hooks, reroute);
             }
             return;
         }
@@ -533,11 +540,37 @@ void Router::handle_iq(xml::Element stanza, const xmpp::Jid& from, const xmpp::J
     }
 }
 
-void Router::deliver(const sessions::SessionEntry& to, xml::Element stanza, module::Delivery how) {
+bool Router::unreachable(const sessions::SessionRef& ref, uint64_t gone) const {
+    if (ref.session_id == gone) return true;
+    if (ref.worker != worker_.index()) return false;  // its own worker knows (deliver)
+    const sessions::LocalSession* s = worker_.find_session(ref.session_id);
+    return !s || s->ending();
+}
+
+void Router::reroute_gone(xml::Element stanza, uint64_t session_id) {
+    // Decided for a session that ended before it arrived: decided again as
+    // if that session had been gone then (RFC 6121 §8.5.3.2: a message goes
+    // to the account's other resources or to offline storage; an iq request
+    // gets its error), never dropped without a word.
+    Flight f(std::move(stanza));
+    if (auto fr = xmpp::Jid::parse(f.stanza.attr_or("from")); fr) f.from = std::move(fr.value());
+    auto t = xmpp::Jid::parse(f.stanza.attr_or("to"));
+    if (!t || t->empty()) return;
+    f.to = std::move(t.value());
+    f.origin = module::Origin::server;
+    f.gone = session_id;
+    decide(f);
+    dispatch(std::move(f));
+}
+
+void Router::deliver(const sessions::SessionEntry& to, xml::Element stanza, module::Delivery how, bool reroute) {
     const uint64_t id = to.ref.session_id;
-    auto hand_over = [id, how](loop::Worker& w, xml::Element s) {
+    auto hand_over = [id, how, reroute](loop::Worker& w, xml::Element s) {
         sessions::LocalSession* session = w.find_session(id);
-        if (!session) return;
+        if (!session || session->ending()) {
+            if (reroute) w.router().reroute_gone(std::move(s), id);
+            return;
+        }
         auto& hooks = w.hooks();
         if (how == module::Delivery::with_hooks && hooks.has_hooks(module::HookPoint::stanza_out)) {
             xmpp::Jid from;
@@ -583,7 +616,8 @@ void Router::to_own_resources(xml::Element presence, const xmpp::Jid& sender, ui
     f.stamp_to = true;
     f.session_id = also;  // the sender's own broadcast; 0 for the goodbye the server sends for it
     for (auto& s : worker_.shared().registry->sessions_of(f.to))
-        if (s.available || s.ref.session_id == also) f.outcome.recipients.push_back(std::move(s));
+        if ((s.available && !unreachable(s.ref, 0)) || s.ref.session_id == also)
+            f.outcome.recipients.push_back(std::move(s));
     dispatch(std::move(f));
 }
 

@@ -83,10 +83,13 @@ public:
     // A bound session that was available ended: its unavailable presence
     // goes to the account's other available resources.
     void session_ended(const xmpp::Jid& jid, uint64_t id, bool was_available);
-    // Hands a stanza to one bound session, wherever it runs; dropped if it
-    // is gone by then. with_hooks runs the stanza_out hooks on its worker.
+    // Hands a stanza to one bound session, wherever it runs. If it is gone
+    // (or ending) by then: with `reroute` (the router's own decisions) the
+    // stanza is decided again as if that session had been gone from the
+    // start; without (a module's delivery to one session), it is dropped.
+    // with_hooks runs the stanza_out hooks on its worker.
     void deliver(const sessions::SessionEntry& to, xml::Element stanza,
-                 module::Delivery how = module::Delivery::with_hooks);
+                 module::Delivery how = module::Delivery::with_hooks, bool reroute = false);
     // Sends an iq request from the server and calls fn with the reply or
     // nullptr after timeout_ms (see module::Host::send_iq).
     void send_iq(xml::Element iq, uint64_t timeout_ms, module::IqReplyHandler fn);
@@ -127,6 +130,11 @@ private:
     bool reply_to_server_iq(const xml::Element& stanza, const xmpp::Jid& to);
     void finish_iq(uint64_t seq, const xml::Element* reply, const xmpp::Jid* from);
     bool account_exists(const xmpp::Jid& jid) const;
+    // A registry entry this worker must not hand stanzas to: session `gone`,
+    // or one of this worker's sessions that ended or is ending.
+    bool unreachable(const sessions::SessionRef& ref, uint64_t gone) const;
+    // A stanza that reached a session after it ended: routed again without it.
+    void reroute_gone(xml::Element stanza, uint64_t session_id);
 
     loop::Worker& worker_;
     HoldLimits limits_;

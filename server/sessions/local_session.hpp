@@ -39,6 +39,11 @@ public:
     // Ends the session with a stream error (resource conflict, account deleted).
     virtual void end_with(xmpp::StreamErrorCondition condition, std::string_view text) = 0;
     virtual SessionDetails details() const { return {}; }
+    // True while the session is going (its `closed` event runs): still in
+    // the registry, so that what modules re-route then is handed on before
+    // other workers see the address free, but it takes no stanza; this
+    // worker routes as if it were gone.
+    virtual bool ending() const { return false; }
     // Keep the session when its connection drops (module::Host::keep_session);
     // false when this kind of session cannot be kept.
     virtual bool keep(uint64_t keep_ms, size_t max_queued) {

@@ -398,15 +398,9 @@ class Timeouts(ServerTestCase):
             await desk.bye()
         run(conversation(), timeout=60)
 
-    # KNOWN BUG (issue 15), left out of the run until fixed: when mod_sm ends
-    # a session for not acknowledging, a message routed to its full JID
-    # after the session is gone falls back to the other resource at once,
-    # while the ended session's unacknowledged backlog is re-routed later
-    # (on_closed), so the newer message can arrive first. Seen on a fast
-    # machine (u23 before u10..u22); the order of the re-routed backlog
-    # relative to later traffic needs the host to hand the backlog over
-    # before the session's full JID stops being routable.
-    @unittest.skip('known bug: re-routed backlog can be overtaken by a later message (issue 15)')
+    # The ended session's backlog is re-routed while it is still bound, so
+    # a message routed to its full JID afterwards cannot overtake it (u23
+    # used to arrive before u10..u22 on a fast machine).
     def test_a_client_that_never_acknowledges_loses_its_session_not_its_messages(self):
         async def conversation():
             desk = await online(self.server, 'alice', resource='desk2')

@@ -38,8 +38,10 @@ public:
     const xmpp::Jid& full_jid() const override { return jid_; }
     void send_stanza(const xml::Element& stanza) override { received.push_back(stanza); }
     void end_with(xmpp::StreamErrorCondition, std::string_view) override { ended = true; }
+    bool ending() const override { return going; }
     std::vector<xml::Element> received;
     bool ended = false;
+    bool going = false;  // as a session whose `closed` event runs
 
 private:
     uint64_t id_;

@@ -432,4 +432,52 @@ BOOST_FIXTURE_TEST_CASE(slots_and_posts_between_workers, test::SeamsFixture) {
     });
 }
 
+BOOST_FIXTURE_TEST_CASE(a_stanza_that_reaches_a_session_after_it_ended_is_routed_again, test::SeamsFixture) {
+    // Worker 0 decides for alice/gone on worker 1 while the registry still
+    // lists it; by the time the stanza arrives, worker 1 has removed it.
+    auto& bob = bind(0, "bob@example.org/b");
+    auto& gone = bind(1, "alice@example.org/gone");
+    auto& desk = bind(0, "alice@example.org/desk");
+    on(1, [&](loop::Worker& w) { w.remove_session(gone.session_id()); });
+
+    send(0, message("bob@example.org/b", "alice@example.org/gone", "late-chat"));
+    xml::Element iq("iq", std::string(xmpp::kNsClient));
+    iq.set_attr("from", "bob@example.org/b");
+    iq.set_attr("to", "alice@example.org/gone");
+    iq.set_attr("type", "get");
+    iq.set_attr("id", "late-iq");
+    iq.add_child("query", "urn:example:nothing");
+    send(0, std::move(iq));
+    settle();
+
+    BOOST_TEST(gone.received.empty());
+    BOOST_TEST(ids(0, desk) == std::vector<std::string>{"late-chat"},
+               "router: a chat message for a resource that went away goes to the account's other resource");
+    BOOST_TEST(ids(0, bob) == std::vector<std::string>{"error:late-iq"},
+               "router: an iq request for a resource that went away is answered with an error");
+    on(1, [&](loop::Worker& w) { w.add_session(gone.session_id(), &gone); });  // for the fixture's cleanup
+}
+
+BOOST_FIXTURE_TEST_CASE(an_ending_session_is_routed_around_on_its_worker_only_by_its_worker, test::SeamsFixture) {
+    auto& bob = bind(1, "bob@example.org/b");
+    auto& phone = bind(0, "alice@example.org/phone");
+    auto& desk = bind(1, "alice@example.org/desk");
+    on(0, [&](loop::Worker&) { phone.going = true; });
+
+    // On its own worker: neither the full JID nor the bare JID reaches it.
+    send(0, message("example.org", "alice@example.org/phone", "to-full"), module::Origin::server);
+    send(0, message("example.org", "alice@example.org", "to-bare", "normal"), module::Origin::server);
+    size_t seen_by_modules = 0;
+    on(0, [&](loop::Worker&) { seen_by_modules = hosts[0]->sessions_of(jid("alice@example.org")).size(); });
+    // From another worker, which still sees it bound: handed over, then
+    // routed on from its worker.
+    send(1, message("bob@example.org/b", "alice@example.org/phone", "from-elsewhere"));
+    settle();
+
+    BOOST_TEST(phone.received.empty(), "router: an ending session takes no stanza");
+    BOOST_TEST(ids(1, desk) == (std::vector<std::string>{"to-full", "to-bare", "from-elsewhere"}));
+    BOOST_TEST(seen_by_modules == 1u, "host: modules no longer see an ending session of their worker");
+    BOOST_TEST(ids(1, bob).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
