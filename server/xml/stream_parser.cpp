@@ -486,7 +486,7 @@ FeedResult StreamParser::feed(const char* data, size_t len) {
     }
     if (root_open_ && !stanza_ && content_start_ < 0) {
         // Idle at a stanza boundary: give the expat parser's memory back.
-        expat_.reset();
+        if (!keep_idle_) expat_.reset();
         return r;
     }
     if (content_start_ >= 0 && fed_ - content_start_ > static_cast<long long>(limits_.max_stanza_bytes)) {

@@ -130,6 +130,15 @@ public:
 
     // For tests and metrics: whether an expat parser is allocated now.
     bool holds_expat() const { return expat_ != nullptr; }
+    // Keep the expat parser at stanza boundaries instead of giving its
+    // memory back: for a parser that reads many stored elements in a row
+    // (xml::parse_element), not for a client's stream that sits idle.
+    void keep_expat_when_idle(bool keep) { keep_idle_ = keep; }
+    // Between two stanzas of an open stream: no error, not closed, nothing
+    // of a next stanza (or text) buffered.
+    bool at_boundary() const {
+        return header_seen_ && !closed_ && error_ == ParseError::none && !stanza_ && content_start_ < 0;
+    }
 
 private:
     struct ExpatDeleter {
@@ -175,6 +184,7 @@ private:
     // Stream context, kept across the release of the expat parser.
     bool header_seen_ = false;     // the root start tag was parsed
     bool closed_ = false;          // </stream:stream> seen
+    bool keep_idle_ = false;       // keep_expat_when_idle()
     std::string root_qname_;       // "stream:stream" as written, for the priming tag
     std::vector<Decl> root_decls_; // namespace declarations on the root
     std::vector<Decl> pending_decls_;

@@ -6,6 +6,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "xml/parse_element.hpp"
 #include "xml/serializer.hpp"
@@ -82,6 +84,41 @@ BOOST_AUTO_TEST_CASE(depth_is_bounded_by_the_caller) {
     auto r = xml::parse_element(deep, kClient, 39);
     BOOST_REQUIRE(!r);
     BOOST_TEST(r.status().code() == "parse");
+}
+
+BOOST_AUTO_TEST_CASE(what_a_call_left_behind_does_not_reach_the_next) {
+    // parse_element keeps one stream per thread open between calls: a call
+    // that leaves it anywhere but between two elements must not show in the
+    // next, which must read as a fresh parser would.
+    const Element m = message();
+    const std::string one = xml::to_string(m, kClient);
+    const std::vector<std::pair<std::string, std::string>> leftovers = {
+        {one + "<a xmlns='urn:x'>", "not-one-element"},       // a second element begun
+        {one + "<b", "not-one-element"},                       // a partial start tag
+        {one + "<c x='>", "not-one-element"},                  // inside an attribute value
+        {one + "text", "not-one-element"},                     // text after the element
+        {"<d xmlns='urn:x'><e>", "not-one-element"},           // an element not closed
+        {"</stream:stream>", "not-one-element"},               // the stream's own end
+        {"<a xmlns='urn:x'></b>", "parse"},                    // an error
+    };
+    for (const auto& [text, code] : leftovers) {
+        auto r = xml::parse_element(text, kClient, 32);
+        BOOST_REQUIRE_MESSAGE(!r, "xml: accepted '" << text << "'");
+        BOOST_TEST(r.status().code() == code, "xml: '" << text << "': " << r.status().to_string());
+        auto next = xml::parse_element(one, kClient, 32);
+        BOOST_REQUIRE_MESSAGE(next, "xml: after '" << text << "': " << next.status().to_string());
+        BOOST_TEST((next.value() == m), "xml: after '" << text << "' the next element reads the same");
+    }
+    // Another default namespace in between, then back; and many in a row.
+    Element v("vCard", "vcard-temp");
+    auto vb = xml::parse_element(xml::to_string(v, "jabber:server"), "jabber:server", 8);
+    BOOST_REQUIRE(vb);
+    BOOST_TEST((vb.value() == v));
+    for (int i = 0; i < 1000; ++i) {
+        auto r = xml::parse_element(one + "\n", kClient, 32);
+        BOOST_REQUIRE(r);
+        BOOST_REQUIRE((r.value() == m));
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
