@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <vector>
 
 namespace parley::archive {
 
@@ -21,6 +23,48 @@ Status each(MDB_txn* txn, MDB_dbi db, std::string_view prefix, Fn&& fn) {
         fn(k, v);
         return true;
     });
+}
+
+// Calls fn(key) for every view key under `prefix` ('O' or 'P', maybe with
+// a tag) whose id is in [lowest, highest]. View keys sort by tag, then id:
+// for a range of days it seeks to the range within each tag and jumps to
+// the next tag past it, instead of reading every view key of the archive.
+template <class Fn>
+Status each_view_in(MDB_txn* txn, MDB_dbi db, std::string_view prefix, uint64_t lowest, uint64_t highest, Fn&& fn) {
+    auto c = raw::cursor(txn, db);
+    if (!c) return c.status();
+    std::string seek(prefix);
+    MDB_val k = raw::val_of(seek), v{};
+    int rc = mdb_cursor_get(c->get(), &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        const std::string_view key = raw::view_of(k);
+        if (key.substr(0, prefix.size()) != prefix) break;
+        if (key.size() != 1 + kIndexTagBytes + 8) {
+            fn(key);  // not a view key's shape: the caller reports or skips it
+            rc = mdb_cursor_get(c->get(), &k, &v, MDB_NEXT);
+            continue;
+        }
+        const uint64_t id = read_u64_be(key.substr(1 + kIndexTagBytes));
+        if (id < lowest) {
+            seek.assign(key.substr(0, 1 + kIndexTagBytes));
+            seek += u64_be(lowest);
+        } else if (id > highest) {
+            // The next tag: this one plus one, as a big-endian number.
+            seek.assign(key.substr(0, 1 + kIndexTagBytes));
+            size_t i = seek.size();
+            while (i > 1 && static_cast<unsigned char>(seek[i - 1]) == 0xff) seek[--i] = '\0';
+            if (i == 1) break;  // past the last possible tag
+            seek[i - 1] = static_cast<char>(static_cast<unsigned char>(seek[i - 1]) + 1);
+        } else {
+            fn(key);
+            rc = mdb_cursor_get(c->get(), &k, &v, MDB_NEXT);
+            continue;
+        }
+        k = raw::val_of(seek);
+        rc = mdb_cursor_get(c->get(), &k, &v, MDB_SET_RANGE);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return raw::error(rc, "scan");
+    return Status::ok();
 }
 
 bool exists(MDB_txn* txn, MDB_dbi db, std::string_view key) {
@@ -203,6 +247,9 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
     if (!s) return s;
 
     std::string owner_tag = options.owner.empty() ? std::string() : Journal::owner_tag(keys, options.owner);
+    // Scoped to one owner: the tags of that owner's conversations met in
+    // the walk, the only peer views of the owner that can be told apart.
+    std::set<std::string> pair_tags;
     std::optional<SegmentWalk> walk;
     uint32_t walking = 0;
     auto finish = [&] {
@@ -244,7 +291,9 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
         for (const View& v : entry->views) {
             if (!options.owner.empty() && v.owner != options.owner) continue;
             std::string ok = std::string(1, kOwner) + Journal::owner_tag(keys, v.owner) + id_be;
-            std::string pk = std::string(1, kPeer) + Journal::peer_tag(keys, v.owner, v.peer) + id_be;
+            std::string pt = Journal::peer_tag(keys, v.owner, v.peer);
+            std::string pk = std::string(1, kPeer) + pt + id_be;
+            if (!options.owner.empty()) pair_tags.insert(std::move(pt));
             if ((!exists(txn, db, ok) || !exists(txn, db, pk)) &&
                 !view_purged(txn, db, keys, id, Journal::owner_tag(keys, v.owner)))
                 report.findings.push_back({Finding::Kind::view_missing, seg, id, id,
@@ -266,14 +315,23 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
         // Every view key must name a record that belongs to that view. The
         // owner and peer are only known as tags, so the record is opened and
         // its views' tags compared.
-        for (char kind : {kOwner, kPeer}) {
-            std::string prefix(1, kind);
-            if (!owner_tag.empty() && kind == kOwner) prefix += owner_tag;
-            s = each(txn, db, prefix, [&](std::string_view key, std::string_view) {
+        // Scoped to one owner, only that owner's views are read: its owner
+        // view, and the peer views of the conversations its records name (a
+        // peer view's tag does not say whose it is; opening every record
+        // named by any peer view of the archive could not tell either).
+        std::vector<std::string> prefixes;
+        if (owner_tag.empty()) {
+            prefixes = {std::string(1, kOwner), std::string(1, kPeer)};
+        } else {
+            prefixes.push_back(std::string(1, kOwner) + owner_tag);
+            for (const std::string& t : pair_tags) prefixes.push_back(std::string(1, kPeer) + t);
+        }
+        for (const std::string& prefix : prefixes) {
+            const char kind = prefix[0];
+            s = each_view_in(txn, db, prefix, lowest, highest, [&](std::string_view key) {
                 if (key.size() != 1 + kIndexTagBytes + 8) return;
                 std::string_view tag = key.substr(1, kIndexTagBytes);
                 uint64_t id = read_u64_be(key.substr(1 + kIndexTagBytes));
-                if (id < lowest || id > highest) return;
                 auto rec = journal.get(txn, db, id);
                 bool belongs = false;
                 if (rec && *rec) {
@@ -283,9 +341,6 @@ Result<Report> verify(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Ve
                                                        : Journal::peer_tag(keys, v.owner, v.peer);
                         if (t == tag) belongs = true;
                     }
-                    if (!options.owner.empty() && kind == kPeer && !belongs) return;  // another owner's view
-                } else if (!options.owner.empty() && kind == kPeer) {
-                    return;  // cannot tell whose; the owner view check reports it
                 }
                 if (!belongs)
                     report.findings.push_back({Finding::Kind::view_extra, segment_of(id), id, id,

@@ -127,6 +127,35 @@ BOOST_AUTO_TEST_CASE(a_segment_range_checks_those_days_only) {
     BOOST_TEST(all.findings.size() == r0.findings.size() + 1);  // the whole archive: both days
 }
 
+BOOST_AUTO_TEST_CASE(a_segment_range_finds_forged_views_of_those_days_under_every_tag) {
+    Chain c(3);                                                         // day 0
+    for (int i = 0; i < 3; ++i)                                         // day 1
+        c.ids.push_back(c.append(chat("alice@x", "bob@x", "d1"), kNow + kDay + static_cast<uint64_t>(i)));
+    for (int i = 0; i < 2; ++i)                                         // day 2
+        c.ids.push_back(c.append(chat("alice@x", "bob@x", "d2"), kNow + 2 * kDay + static_cast<uint64_t>(i)));
+    const uint32_t day1 = segment_of(c.ids[3]);
+    ArchiveKeys keys = c.read([&](MDB_txn* t) { return *c.journal.keys(t, c.db); });
+    // Forged views under tags that sort first, last and in between, each
+    // naming a record of day 0, day 1 and day 2.
+    const std::vector<std::string> tags = {std::string(layout::kIndexTagBytes, '\0'), std::string(layout::kIndexTagBytes, '\xff'),
+                                           Journal::owner_tag(keys, "mallory@x")};
+    for (const std::string& tag : tags)
+        for (size_t i : {size_t{1}, size_t{4}, size_t{6}})
+            for (char kind : {layout::kOwner, layout::kPeer})
+                c.put(std::string(1, kind) + tag + layout::u64_be(c.ids[i]), "");
+    VerifyOptions o;
+    o.first_segment = o.last_segment = day1;
+    Report r = c.check(o);
+    BOOST_TEST(r.records == 3u);
+    BOOST_REQUIRE_MESSAGE(r.findings.size() == tags.size() * 2, kinds(r));
+    for (const Finding& f : r.findings) {
+        BOOST_TEST(f.kind == Finding::Kind::view_extra);
+        BOOST_TEST(f.first == c.ids[4], "archive: only the forged views of the day checked");
+    }
+    Report all = c.check();
+    BOOST_TEST(all.findings.size() == tags.size() * 2 * 3, kinds(all));
+}
+
 BOOST_AUTO_TEST_CASE(altered_last_record_is_named) {
     Chain c;
     std::string key = layout::record_key(c.ids.back());
