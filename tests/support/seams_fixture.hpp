@@ -61,6 +61,17 @@ inline xml::Element message(const std::string& from, const std::string& to, cons
     return m;
 }
 
+// An iq get with one <query/> that nothing serves.
+inline xml::Element iq_get(const std::string& from, const std::string& to, const std::string& id) {
+    xml::Element iq("iq", std::string(xmpp::kNsClient));
+    iq.set_attr("from", from);
+    iq.set_attr("to", to);
+    iq.set_attr("type", "get");
+    iq.set_attr("id", id);
+    iq.add_child("query", "urn:example:nothing");
+    return iq;
+}
+
 // The module the fixture's hosts stand for: it registers nothing itself.
 class SeamsModule final : public module::Module {
 public:

@@ -76,24 +76,17 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
     return Status::ok();
 }
 
-Status fsync_path(const fs::path& p) {
+// Syncs what was written to p (a file or a directory and the names in it)
+// with fsync, or with `whole_fs` everything written to the filesystem that
+// holds p (syncfs): for the EML export's thousands of small files one call
+// instead of one fsync a file (25,620 files of a day at 10M messages: 8.3 s
+// against ~1 s).
+Status sync_path(const fs::path& p, bool whole_fs = false) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::error("io", errno_text("cannot open " + p.string()));
-    const int rc = ::fsync(fd);
+    const int rc = whole_fs ? ::syncfs(fd) : ::fsync(fd);
     ::close(fd);
     if (rc != 0) return Status::error("io", errno_text("cannot sync " + p.string()));
-    return Status::ok();
-}
-
-// Everything written to the filesystem that holds p, synced at once: for
-// the EML export's thousands of small files one call instead of one fsync
-// a file (25,620 files of a day at 10M messages: 8.3 s against ~1 s).
-Status syncfs_path(const fs::path& p) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::error("io", errno_text("cannot open " + p.string()));
-    const int rc = ::syncfs(fd);
-    ::close(fd);
-    if (rc != 0) return Status::error("io", errno_text("cannot sync the filesystem of " + p.string()));
     return Status::ok();
 }
 
@@ -318,7 +311,7 @@ public:
         }
         // The files, their directories and the names in them, all at once.
         if (!names_.empty())
-            if (Status s = syncfs_path(dir_ / "eml"); !s) return s;
+            if (Status s = sync_path(dir_ / "eml", true); !s) return s;
         return Status::ok();
     }
     uint64_t conversation_days() const { return names_.size(); }
@@ -744,7 +737,7 @@ int archive_export(const std::string& config_path, const std::vector<std::string
     if (Status s = (*mf)->write(m); !s) return failed(s);
     auto minfo = (*mf)->finish();
     if (!minfo) return failed(minfo.status());
-    if (Status s = fsync_path(dir); !s) return failed(s);
+    if (Status s = sync_path(dir); !s) return failed(s);
 
     const std::string result =
         fmt::format("{}: {} message{}, {} file{}, manifest sha256 {}", report->ok() ? "ok" : "chain problems", count,

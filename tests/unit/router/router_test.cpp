@@ -68,13 +68,7 @@ BOOST_FIXTURE_TEST_CASE(routed_hook_sees_each_outcome_exactly_once, test::SeamsF
     send(0, message("alice@example.org/a", "carol@example.org", "m-offline"));
     send(0, message("alice@example.org/a", "nobody@example.org", "m-noaccount"));
     send(0, message("alice@example.org/a", "someone@remote.example.net", "m-remote"));
-    xml::Element iq("iq", std::string(xmpp::kNsClient));
-    iq.set_attr("from", "alice@example.org/a");
-    iq.set_attr("to", "example.org");
-    iq.set_attr("type", "get");
-    iq.set_attr("id", "iq-server");
-    iq.add_child("query", "urn:example:nothing");
-    send(0, std::move(iq));
+    send(0, test::iq_get("alice@example.org/a", "example.org", "iq-server"));
     send(0, message("example.org", "bob@example.org/b", "m-from-server", "headline"), module::Origin::server);
     on(0, [&](loop::Worker& w) {
         xml::Element p("presence", std::string(xmpp::kNsClient));
@@ -441,13 +435,7 @@ BOOST_FIXTURE_TEST_CASE(a_stanza_that_reaches_a_session_after_it_ended_is_routed
     on(1, [&](loop::Worker& w) { w.remove_session(gone.session_id()); });
 
     send(0, message("bob@example.org/b", "alice@example.org/gone", "late-chat"));
-    xml::Element iq("iq", std::string(xmpp::kNsClient));
-    iq.set_attr("from", "bob@example.org/b");
-    iq.set_attr("to", "alice@example.org/gone");
-    iq.set_attr("type", "get");
-    iq.set_attr("id", "late-iq");
-    iq.add_child("query", "urn:example:nothing");
-    send(0, std::move(iq));
+    send(0, test::iq_get("bob@example.org/b", "alice@example.org/gone", "late-iq"));
     settle();
 
     BOOST_TEST(gone.received.empty());
