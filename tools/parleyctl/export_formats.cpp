@@ -18,6 +18,7 @@ namespace parley::ctl::export_format {
 namespace {
 
 using module::json_string;
+using module::append_json_string;
 
 constexpr const char* kNsPie = "urn:xmpp:pie:0";
 constexpr const char* kNsPieMam = "urn:xmpp:pie:0#mam";
@@ -110,21 +111,28 @@ std::string day_of(uint64_t unix_ms) { return xmpp::format_date(unix_ms); }
 std::string jsonl_line(const Message& m) {
     std::string out;
     out.reserve(m.stanza.size() * 2 + 256);
-    out += "{\"id\":" + json_string(stanza_id(m.id));
-    out += ",\"time\":" + json_string(iso_time(m.time_ms));
-    out += ",\"from\":" + json_string(m.from);
-    out += ",\"to\":" + json_string(m.to);
-    out += ",\"type\":" + json_string(m.type);
-    out += ",\"origin\":" + json_string(m.origin);
-    out += ",\"outcome\":" + json_string(m.outcome);
+    auto field = [&out](std::string_view name, std::string_view value) {
+        out += name;
+        append_json_string(out, value);
+    };
+    field("{\"id\":", stanza_id(m.id));
+    field(",\"time\":", iso_time(m.time_ms));
+    field(",\"from\":", m.from);
+    field(",\"to\":", m.to);
+    field(",\"type\":", m.type);
+    field(",\"origin\":", m.origin);
+    field(",\"outcome\":", m.outcome);
     out += ",\"views\":[";
     for (size_t i = 0; i < m.views.size(); ++i) {
-        if (i) out += ',';
-        out += "{\"owner\":" + json_string(m.views[i].first) + ",\"peer\":" + json_string(m.views[i].second) + "}";
+        field(i ? ",{\"owner\":" : "{\"owner\":", m.views[i].first);
+        field(",\"peer\":", m.views[i].second);
+        out += '}';
     }
-    out += "],\"body\":";
-    out += m.body ? json_string(*m.body) : std::string("null");
-    out += ",\"stanza\":" + json_string(m.stanza) + "}\n";
+    out += ']';
+    if (m.body) field(",\"body\":", *m.body);
+    else out += ",\"body\":null";
+    field(",\"stanza\":", m.stanza);
+    out += "}\n";
     return out;
 }
 
