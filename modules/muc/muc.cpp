@@ -1,0 +1,247 @@
+#include "muc.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "log/log.hpp"
+#include "xmpp/errors.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::mod_muc {
+
+namespace {
+
+constexpr const char* kNsDiscoInfo = "http://jabber.org/protocol/disco#info";
+constexpr const char* kNsDiscoItems = "http://jabber.org/protocol/disco#items";
+
+int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+Muc& on(module::Host& h) { return static_cast<Muc&>(h.instance()); }
+
+}  // namespace
+
+const config::OptionSpec kOptions[] = {
+    {.name = "domain", .type = config::OptionType::string, .default_value = nullptr,
+     .help = "the service's domain, a subdomain of the virtual host whose accounts may create rooms", .required = true},
+    {"name", config::OptionType::string, "Chatrooms", "the service's name in disco"},
+    {"max_occupants", config::OptionType::integer, "200", "occupants a room admits", 1, 100000},
+    {"history_length", config::OptionType::integer, "20", "groupchat messages a room keeps for those who join", 0,
+     1000},
+    {"max_rooms", config::OptionType::integer, "10000", "rooms at once, per worker", 1, 1000000},
+};
+const size_t kOptionCount = std::size(kOptions);
+
+const module::XepInfo kXeps[] = {
+    {"0045", "1.35", "partial: temporary rooms, instant or named (roomname, roomdesc), join with history, presence "
+                     "and nickname changes, groupchat, subject, private messages, multi-session nicknames, destroy; "
+                     "no persistent rooms, affiliations beyond the owner, moderation, passwords or invitations yet"},
+    {"0410", "1.1.0", "complete: an occupant's self-ping through the room"},
+};
+
+Result<Settings> read_settings(const config::Section& sec) {
+    Settings s;
+    s.domain = sec.get_string("domain", "");
+    for (auto& c : s.domain)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const size_t dot = s.domain.find('.');
+    if (!config::valid_domain(s.domain) || dot == std::string::npos || dot == 0 || dot + 1 >= s.domain.size())
+        return Status::error("config", sec.where("domain") + ": '" + s.domain +
+                                           "' is not a subdomain such as conference.example.org");
+    s.vhost = s.domain.substr(dot + 1);
+    s.name = sec.get_string("name", "Chatrooms");
+    s.limits.max_occupants = static_cast<size_t>(sec.get_int("max_occupants", 200));
+    s.limits.history_length = static_cast<size_t>(sec.get_int("history_length", 20));
+    s.max_rooms_per_worker = static_cast<size_t>(sec.get_int("max_rooms", 10000));
+    return s;
+}
+
+unsigned owner_of(const std::string& room_bare, unsigned workers) {
+    // FNV-1a: the same on every worker and across restarts.
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : room_bare) h = (h ^ c) * 1099511628211ULL;
+    return workers == 0 ? 0 : static_cast<unsigned>(h % workers);
+}
+
+Status Muc::configure(const config::Section& section) {
+    auto s = read_settings(section);
+    if (!s) return s.status();
+    settings_ = std::move(s.value());
+    return Status::ok();
+}
+
+Status Muc::start(module::Host& host) {
+    host_ = &host;
+    if (!host.virtual_host(settings_.vhost))
+        return Status::error("config", "muc: the domain " + settings_.domain + " must be a subdomain of a virtual "
+                                       "host, and " + settings_.vhost + " is not one");
+    return host.domain_handler(settings_.vhost, settings_.domain, [this](module::DomainStanza& d) { handle(d); });
+}
+
+Status Muc::reload(const config::Section& section) {
+    auto next = read_settings(section);
+    if (!next) return next.status();
+    if (next->domain != settings_.domain)
+        return Status::error("config", section.where("domain") + ": the domain changes only when the module restarts");
+    settings_ = std::move(next.value());
+    return Status::ok();
+}
+
+void Muc::stop() {
+    rooms_.clear();  // temporary rooms end with the module
+    host_ = nullptr;
+}
+
+void Muc::reply_error(const xml::Element& stanza, const StanzaError& e) {
+    if (xmpp::is_error_or_result(stanza)) return;
+    host_->send(xmpp::make_error_reply(stanza, e));
+}
+
+void Muc::handle(module::DomainStanza& d) {
+    if (!d.to.has_node()) {
+        service_stanza(d);
+        return;
+    }
+    const unsigned owner = owner_of(d.to.bare_str(), host_->worker_count());
+    if (owner == host_->worker_index()) {
+        at_room(d);
+        return;
+    }
+    auto moved = std::make_shared<module::DomainStanza>(std::move(d));
+    if (!host_->post(owner, [moved](module::Host& h) { on(h).at_room(*moved); }))
+        reply_error(moved->stanza, StanzaError::wait("service-unavailable", "the room's worker is stopping"));
+}
+
+void Muc::at_room(const module::DomainStanza& d) {
+    const xml::Element& st = d.stanza;
+    const std::string key = d.to.bare_str();
+    const std::string& nick = d.to.resource();
+    auto it = rooms_.find(key);
+    if (it == rooms_.end()) {
+        if (st.name() != "presence" || !st.attr_or("type").empty()) {
+            if (st.name() == "iq" || st.name() == "message")
+                reply_error(st, StanzaError::cancel("item-not-found", "no such room"));
+            return;  // presence to a room that is gone: nothing to do
+        }
+        if (nick.empty()) {
+            reply_error(st, StanzaError::modify("jid-malformed", "join a room as room@service/nickname"));
+            return;
+        }
+        // Rooms are made by joining them; only the virtual host's own
+        // accounts make rooms.
+        if (d.origin != module::Origin::local_client || !d.from.has_node() || d.from.domain() != settings_.vhost) {
+            reply_error(st, StanzaError::cancel("not-allowed", "only accounts of " + settings_.vhost +
+                                                                   " may create rooms here"));
+            return;
+        }
+        if (rooms_.size() >= settings_.max_rooms_per_worker) {
+            reply_error(st, StanzaError::wait("resource-constraint", "this service holds as many rooms as it may"));
+            return;
+        }
+        auto room = std::make_unique<Room>(
+            d.to.bare(), d.from, settings_.limits, [this](xml::Element e) { host_->send(std::move(e)); },
+            [] { return unix_now_ms(); });
+        it = rooms_.emplace(key, std::move(room)).first;
+        log::info("muc", "{} created by {}", key, d.from.bare_str());
+    }
+    Room& room = *it->second;
+    if (st.name() == "presence") room.presence(st, d.from, nick);
+    else if (st.name() == "message") room.message(st, d.from, nick);
+    else if (st.name() == "iq") room.iq(st, d.from, nick);
+    if (room.empty() || room.destroyed()) {
+        log::info("muc", "{} {}", key, room.destroyed() ? "destroyed" : "closed: its last occupant left");
+        rooms_.erase(it);
+    }
+}
+
+xml::Element Muc::service_info() const {
+    xml::Element q("query", kNsDiscoInfo);
+    xml::Element& id = q.add_child("identity", kNsDiscoInfo);
+    id.set_attr("category", "conference");
+    id.set_attr("type", "text");
+    id.set_attr("name", settings_.name);
+    for (const char* f : {kNsDiscoInfo, kNsDiscoItems, kNsMuc})
+        q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
+    return q;
+}
+
+void Muc::service_stanza(const module::DomainStanza& d) {
+    const xml::Element& st = d.stanza;
+    const std::string_view type = st.attr_or("type");
+    if (xmpp::is_error_or_result(st) || st.name() == "presence") return;
+    if (st.name() != "iq") {
+        reply_error(st, StanzaError::cancel("service-unavailable", "the service takes no messages; rooms do"));
+        return;
+    }
+    const xml::Element* q = st.first_child();
+    if ((type != "get" && type != "set") || !q || st.child_count() != 1) {
+        reply_error(st, StanzaError::modify("bad-request", "an iq request has exactly one payload"));
+        return;
+    }
+    if (!d.to.is_bare()) {
+        reply_error(st, StanzaError::cancel("service-unavailable", "only the service's domain answers"));
+        return;
+    }
+    if (type == "get" && q->name() == "query" && q->ns() == kNsDiscoInfo && q->attr_or("node").empty()) {
+        xml::Element r("iq", std::string(xmpp::kNsClient));
+        r.set_attr("type", "result");
+        r.set_attr("id", std::string(st.attr_or("id")));
+        r.set_attr("from", d.to.str());
+        r.set_attr("to", d.from.str());
+        r.add_child(service_info());
+        host_->send(std::move(r));
+        return;
+    }
+    if (type == "get" && q->name() == "query" && q->ns() == kNsDiscoItems && q->attr_or("node").empty()) {
+        list_rooms(st, d.from);
+        return;
+    }
+    reply_error(st, StanzaError::cancel("service-unavailable", "the service does not answer that request"));
+}
+
+void Muc::list_rooms(const xml::Element& iq, const xmpp::Jid& from) {
+    // Each worker lists its own rooms; the last to answer sends the reply
+    // from the worker that asked.
+    struct Gather {
+        xml::Element reply{"iq", std::string(xmpp::kNsClient)};
+        std::vector<std::pair<std::string, std::string>> rooms;  // jid, name
+        unsigned waiting = 0;
+    };
+    auto g = std::make_shared<Gather>();
+    g->reply.set_attr("type", "result");
+    g->reply.set_attr("id", std::string(iq.attr_or("id")));
+    g->reply.set_attr("from", settings_.domain);
+    g->reply.set_attr("to", from.str());
+    const unsigned workers = host_->worker_count();
+    const unsigned here = host_->worker_index();
+    g->waiting = workers;
+    auto done = [](module::Host& h, const std::shared_ptr<Gather>& g) {
+        (void)h;
+        std::sort(g->rooms.begin(), g->rooms.end());
+        xml::Element& q = g->reply.add_child("query", kNsDiscoItems);
+        for (const auto& [jid, name] : g->rooms) {
+            xml::Element& item = q.add_child("item", kNsDiscoItems);
+            item.set_attr("jid", jid);
+            if (!name.empty()) item.set_attr("name", name);
+        }
+        h.send(std::move(g->reply));
+    };
+    for (unsigned w = 0; w < workers; ++w) {
+        const bool posted = host_->post(w, [g, here, done](module::Host& h) {
+            std::vector<std::pair<std::string, std::string>> mine;
+            for (const auto& [key, room] : on(h).rooms_)
+                if (!room->locked()) mine.emplace_back(key, room->name());
+            h.post(here, [g, mine = std::move(mine), done](module::Host& back) {
+                g->rooms.insert(g->rooms.end(), mine.begin(), mine.end());
+                if (--g->waiting == 0) done(back, g);
+            });
+        });
+        if (!posted && --g->waiting == 0) done(*host_, g);
+    }
+}
+
+}  // namespace parley::mod_muc

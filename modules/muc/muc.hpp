@@ -1,0 +1,69 @@
+// mod_muc: multi-user chat (XEP-0045) on a subdomain of a virtual host,
+// e.g. conference.example.org, through the host's domain handler seam.
+//
+// Threads: every worker runs an instance; each room belongs to one worker,
+// chosen by a hash of its bare JID (owner_of()), and lives in that worker's
+// instance only. A stanza for a room, routed on any worker, is posted to the
+// room's worker; the room answers from there through the router (Host::send),
+// which delivers to each occupant's session wherever it runs. Nothing is
+// shared between workers and nothing is locked. The service's own disco#items
+// asks every worker for its rooms and answers when all have.
+//
+// UNFINISHED (issue 17): see room.hpp for what a room does today; rooms are
+// not persistent (they go with the last occupant and with a restart), and
+// room messages are not in the compliance archive yet.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "module/module_api.hpp"
+#include "room.hpp"
+
+namespace parley::mod_muc {
+
+extern const config::OptionSpec kOptions[];
+extern const size_t kOptionCount;
+extern const module::XepInfo kXeps[];
+inline constexpr size_t kXepCount = 2;
+
+struct Settings {
+    std::string domain;  // conference.example.org
+    std::string vhost;   // example.org: its accounts may create rooms
+    std::string name = "Chatrooms";
+    RoomLimits limits;
+    size_t max_rooms_per_worker = 10000;
+};
+
+Result<Settings> read_settings(const config::Section& section);
+
+// Which worker owns the room `room_bare` (node@domain, lower case).
+unsigned owner_of(const std::string& room_bare, unsigned workers);
+
+class Muc final : public module::Module {
+public:
+    Status configure(const config::Section& section) override;
+    Status start(module::Host& host) override;
+    Status reload(const config::Section& section) override;
+    void stop() override;
+
+    // For tests: the rooms this worker's instance holds.
+    size_t room_count() const { return rooms_.size(); }
+
+private:
+    void handle(module::DomainStanza& d);
+    void service_stanza(const module::DomainStanza& d);
+    // On the room's worker.
+    void at_room(const module::DomainStanza& d);
+    void reply_error(const xml::Element& stanza, const StanzaError& e);
+    xml::Element service_info() const;
+    void list_rooms(const xml::Element& iq, const xmpp::Jid& from);
+
+    module::Host* host_ = nullptr;
+    Settings settings_;
+    std::map<std::string, std::unique_ptr<Room>> rooms_;  // by room bare JID
+};
+
+}  // namespace parley::mod_muc
