@@ -666,9 +666,14 @@ void Roster::broadcast(const xml::Element& p, const xmpp::Jid& from, const std::
         return;
     }
     std::vector<xmpp::Jid> told;
+    // The domains modules serve for this account's virtual host (a MUC
+    // service's rooms hear that an occupant went away).
+    const std::vector<std::string> services = host_->domains_of(from.domain());
     auto send_to = [&](const xmpp::Jid& to) {
         // UNFINISHED: s2s. Remote contacts hear nothing until federation.
-        if (!host_->is_local_domain(to.domain())) return;
+        if (!host_->is_local_domain(to.domain()) &&
+            std::find(services.begin(), services.end(), to.domain()) == services.end())
+            return;
         xml::Element copy = p;
         copy.set_attr("from", from.str());
         copy.set_attr("to", to.str());
