@@ -160,6 +160,15 @@ BOOST_AUTO_TEST_CASE(plan_follows_mam_rules) {
         BOOST_TEST(c.journal, type);
         BOOST_TEST(c.views.empty(), type);
     }
+    // A room's groupchat: journaled once (compliance mode) as the occupant
+    // sent it to the room, not again in each copy the room sends.
+    Plan to_room = plan_for(msg("groupchat"), Kind::domain, true, module::Origin::local_client, "alice@example.org/a",
+                            "room@conference.example.org");
+    BOOST_TEST(to_room.journal);
+    BOOST_TEST(to_room.views.empty());
+    BOOST_TEST(!plan_for(msg("groupchat"), Kind::delivered, true, module::Origin::server,
+                         "room@conference.example.org/alice", "bob@example.org/b")
+                    .journal);
     // A chat state without a body: journaled only in compliance mode.
     BOOST_TEST(!plan_for(msg("chat", false), Kind::delivered).journal);
     BOOST_TEST(plan_for(msg("chat", false), Kind::delivered, true).journal);
