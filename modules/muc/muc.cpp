@@ -39,7 +39,7 @@ const size_t kOptionCount = std::size(kOptions);
 const module::XepInfo kXeps[] = {
     {"0045", "1.35", "partial: temporary rooms, instant or named (roomname, roomdesc), join with history, presence "
                      "and nickname changes, groupchat, subject, private messages, multi-session nicknames, destroy; "
-                     "no persistent rooms, affiliations beyond the owner, moderation, passwords or invitations yet"},
+                     "mediated invitations; no persistent rooms, affiliations beyond the owner, moderation or passwords yet"},
     {"0410", "1.1.0", "complete: an occupant's self-ping through the room"},
 };
 

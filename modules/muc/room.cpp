@@ -312,9 +312,20 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
         }
         return;
     }
+    if (const xml::Element* x = stanza.child("x", kNsMucUser); x && type != "groupchat") {
+        if (const xml::Element* inv = x->child("invite", kNsMucUser)) {
+            invite(stanza, *inv, from, me);
+            return;
+        }
+        if (const xml::Element* dec = x->child("decline", kNsMucUser)) {
+            decline(*dec, from);
+            return;
+        }
+    }
     if (type != "groupchat") {
-        // UNFINISHED (issue 17): mediated invitations and voice requests.
-        error(stanza, from, StanzaError::cancel("feature-not-implemented", "this room takes groupchat messages only"));
+        // UNFINISHED (issue 17): voice requests and other requests to the room.
+        error(stanza, from, StanzaError::cancel("feature-not-implemented",
+                                                "this room takes groupchat messages and invitations only"));
         return;
     }
     if (!me) {
@@ -322,6 +333,55 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
         return;
     }
     groupchat(stanza, *me);
+}
+
+void Room::invite(const xml::Element& stanza, const xml::Element& inv, const xmpp::Jid& from, const Occupant* me) {
+    // §7.8.2: an occupant invites someone through the room; the room sends
+    // the invitation on, saying who invited.
+    if (!me) {
+        error(stanza, from, StanzaError::modify("not-acceptable", "only occupants may invite others"));
+        return;
+    }
+    auto to = xmpp::Jid::parse(inv.attr_or("to"));
+    if (!to || to->empty()) {
+        error(stanza, from, StanzaError::modify("jid-malformed", "an invitation names whom it is for in 'to'"));
+        return;
+    }
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("from", jid_.str());
+    m.set_attr("to", to->str());
+    xml::Element& x = m.add_child("x", kNsMucUser);
+    xml::Element& i = x.add_child("invite", kNsMucUser);
+    i.set_attr("from", from.bare_str());
+    std::string reason;
+    if (const xml::Element* r = inv.child("reason", kNsMucUser)) {
+        reason = r->text();
+        i.add_child("reason", kNsMucUser).add_text(reason);
+    }
+    m.add_child("body", std::string(xmpp::kNsClient))
+        .add_text(from.bare_str() + " invites you to the room " + jid_.bare_str() + (reason.empty() ? "" : ": " + reason));
+    out_(std::move(m));
+    // Remembered (the latest kMaxInvitations) so that a decline goes back
+    // to the inviter, and the room relays nothing else.
+    std::erase_if(invited_, [&](const auto& p) { return p.first == to->bare_str(); });
+    invited_.emplace_back(to->bare_str(), from.bare_str());
+    if (invited_.size() > kMaxInvitations) invited_.pop_front();
+}
+
+void Room::decline(const xml::Element& dec, const xmpp::Jid& from) {
+    // §7.8.2: the invitee declines; the room tells the inviter, if it
+    // invited them (it relays nothing to anyone else).
+    auto it = std::find_if(invited_.begin(), invited_.end(), [&](const auto& p) { return p.first == from.bare_str(); });
+    if (it == invited_.end()) return;
+    const std::string inviter = it->second;
+    invited_.erase(it);
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("from", jid_.str());
+    m.set_attr("to", inviter);
+    xml::Element& d = m.add_child("x", kNsMucUser).add_child("decline", kNsMucUser);
+    d.set_attr("from", from.bare_str());
+    if (const xml::Element* r = dec.child("reason", kNsMucUser)) d.add_child("reason", kNsMucUser).add_text(r->text());
+    out_(std::move(m));
 }
 
 void Room::groupchat(const xml::Element& stanza, Occupant& me) {

@@ -14,8 +14,8 @@
 // by the owner (§10.9); semi-anonymous (real JIDs shown to moderators only);
 // everyone else joins as participant without affiliation. UNFINISHED (issue
 // 17): persistent and reserved rooms, the full configuration form, members-only,
-// passwords, moderation, affiliations and roles beyond the owner, invitations,
-// room archives.
+// passwords, moderation, affiliations and roles beyond the owner, room
+// archives.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "errors/stanza_error.hpp"
@@ -87,6 +88,8 @@ private:
     void change_nick(Occupant& o, const xmpp::Jid& from, const std::string& nick);
     void send_join_sequence(const Occupant& o, const xmpp::Jid& to, const xml::Element* history, bool created);
     void groupchat(const xml::Element& stanza, Occupant& o);
+    void invite(const xml::Element& stanza, const xml::Element& invite, const xmpp::Jid& from, const Occupant* me);
+    void decline(const xml::Element& decline, const xmpp::Jid& from);
     void owner_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query);
     void destroy(const xml::Element* destroy_element);
 
@@ -109,6 +112,8 @@ private:
     std::deque<Said> history_;
     std::optional<xml::Element> subject_;  // the last subject message as broadcast
     std::string name_, description_;
+    static constexpr size_t kMaxInvitations = 100;
+    std::deque<std::pair<std::string, std::string>> invited_;  // invitee bare JID, inviter bare JID
     bool locked_ = true;
     bool destroyed_ = false;
 };

@@ -207,6 +207,39 @@ BOOST_FIXTURE_TEST_CASE(only_the_owner_changes_the_subject_or_destroys_the_room,
     BOOST_TEST(to("bob@example.org/phone").back() == "presence team@conference.example.org/Bob unavailable");
 }
 
+BOOST_FIXTURE_TEST_CASE(invitations_go_through_the_room_and_declines_back_to_the_inviter_only, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    sent.clear();
+    auto invite = [](const std::string& to) {
+        xml::Element m("message", std::string(xmpp::kNsClient));
+        xml::Element& i = m.add_child("x", kNsMucUser).add_child("invite", kNsMucUser);
+        i.set_attr("to", to);
+        i.add_child("reason", kNsMucUser).add_text("join us");
+        return m;
+    };
+    room.message(invite("dave@example.org"), jid("alice@example.org/desk"), "");
+    BOOST_REQUIRE(to("dave@example.org").size() == 1u);
+    const xml::Element& got = sent.back();
+    BOOST_TEST(got.attr_or("from") == "team@conference.example.org");
+    BOOST_TEST(got.child("x", kNsMucUser)->child("invite", kNsMucUser)->attr_or("from") == "alice@example.org");
+    // Only occupants invite.
+    room.message(invite("erin@example.org"), jid("mallory@example.org/x"), "");
+    BOOST_TEST(to("erin@example.org").empty());
+    BOOST_TEST(to("mallory@example.org/x") == (Lines{"message  error not-acceptable"}));
+    // A decline reaches the inviter; from someone not invited, nothing.
+    auto decline = [](const std::string& to) {
+        xml::Element m("message", std::string(xmpp::kNsClient));
+        m.add_child("x", kNsMucUser).add_child("decline", kNsMucUser).set_attr("to", to);
+        return m;
+    };
+    sent.clear();
+    room.message(decline("victim@example.net"), jid("mallory@example.org/x"), "");
+    BOOST_TEST(sent.empty(), "muc: the room relays no decline it did not ask for");
+    room.message(decline("alice@example.org"), jid("dave@example.org/phone"), "");
+    BOOST_TEST(to("alice@example.org") == (Lines{"message team@conference.example.org"}));
+}
+
 BOOST_AUTO_TEST_CASE(a_room_has_one_owner_worker_whatever_asks) {
     for (unsigned w : {1u, 2u, 4u}) {
         const unsigned o = owner_of("team@conference.example.org", w);
