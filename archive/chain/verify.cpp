@@ -3,7 +3,10 @@
 #include "archive/chain/checkpoint.hpp"
 #include "archive/journal/raw_db.hpp"
 
+#include <gnutls/crypto.h>
+
 #include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,9 +73,11 @@ Status each_view_in(MDB_txn* txn, MDB_dbi db, std::string_view prefix, uint64_t 
 // The view keys the walk found in place, as 64-bit digests of (kind, tag,
 // id), so that the pass over the view keys need not open each record again
 // (four views a record: four lookups and decryptions saved per record).
-// Tags are keyed hashes, so the digests do not collide in practice; one
-// that is not here is checked against its record all the same. Bounded:
-// past kMaxSeenViews (64 MB) it is dropped and every record is opened.
+// The digest is keyed with a secret drawn for each run, so whoever can
+// write the database cannot make a forged view key match a real one's
+// digest; one that is not here is checked against its record all the
+// same. Bounded: past kMaxSeenViews (64 MB) it is dropped and every record
+// is opened.
 class SeenViews {
 public:
     static constexpr size_t kMaxSeenViews = size_t{8} << 20;
@@ -91,10 +96,23 @@ public:
     }
 
 private:
-    static uint64_t digest(char kind, std::string_view tag, uint64_t id) {
-        uint64_t t = read_u64_be(tag.substr(0, 8)) ^ (read_u64_be(tag.substr(8, 8)) * 0xff51afd7ed558ccdULL);
-        return t ^ (id * 0x9e3779b97f4a7c15ULL) ^ (kind == kOwner ? 0 : 0xc4ceb9fe1a85ec53ULL);
+    // The splitmix64 finalizer: a bijection that spreads every input bit.
+    static uint64_t mix(uint64_t x) {
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        return x ^ (x >> 31);
     }
+    uint64_t digest(char kind, std::string_view tag, uint64_t id) const {
+        uint64_t h = mix(read_u64_be(tag.substr(0, 8)) ^ key_[0]);
+        h = mix(h ^ read_u64_be(tag.substr(8, 8)) ^ key_[1]);
+        h = mix(h ^ id ^ key_[2]);
+        return mix(h ^ static_cast<unsigned char>(kind) ^ key_[3]);
+    }
+    std::array<uint64_t, 4> key_ = [] {
+        std::array<uint64_t, 4> k{};
+        (void)gnutls_rnd(GNUTLS_RND_NONCE, k.data(), sizeof k);
+        return k;
+    }();
     std::vector<uint64_t> digests_;
     bool overflow_ = false;
 };

@@ -33,6 +33,9 @@ const config::OptionSpec kOptions[] = {
     {"history_length", config::OptionType::integer, "20", "groupchat messages a room keeps for those who join", 0,
      1000},
     {"max_rooms", config::OptionType::integer, "10000", "rooms at once, per worker", 1, 1000000},
+    {"max_rooms_per_user", config::OptionType::integer, "10",
+     "rooms one account may have made that still exist (counted per worker)", 1, 100000},
+    {"history_bytes", config::OptionType::integer, "65536", "most bytes of history a room keeps", 0, 16777216},
 };
 const size_t kOptionCount = std::size(kOptions);
 
@@ -57,6 +60,8 @@ Result<Settings> read_settings(const config::Section& sec) {
     s.limits.max_occupants = static_cast<size_t>(sec.get_int("max_occupants", 200));
     s.limits.history_length = static_cast<size_t>(sec.get_int("history_length", 20));
     s.max_rooms_per_worker = static_cast<size_t>(sec.get_int("max_rooms", 10000));
+    s.max_rooms_per_user = static_cast<size_t>(sec.get_int("max_rooms_per_user", 10));
+    s.limits.history_bytes = static_cast<size_t>(sec.get_int("history_bytes", 65536));
     return s;
 }
 
@@ -142,8 +147,15 @@ void Muc::at_room(const module::DomainStanza& d) {
             reply_error(st, StanzaError::wait("resource-constraint", "this service holds as many rooms as it may"));
             return;
         }
+        const size_t mine = static_cast<size_t>(std::count_if(rooms_.begin(), rooms_.end(), [&](const auto& r) {
+            return r.second->creator().bare() == d.from.bare();
+        }));
+        if (mine >= settings_.max_rooms_per_user) {
+            reply_error(st, StanzaError::wait("resource-constraint", "you have made as many rooms as you may"));
+            return;
+        }
         auto room = std::make_unique<Room>(
-            d.to.bare(), d.from, settings_.limits, [this](xml::Element e) { host_->send(std::move(e)); },
+            d.to.bare(), d.from, settings_.limits, [this](xml::Element e) { outbox_.push_back(std::move(e)); },
             [] { return unix_now_ms(); });
         it = rooms_.emplace(key, std::move(room)).first;
         log::info("muc", "{} created by {}", key, d.from.bare_str());
@@ -156,6 +168,14 @@ void Muc::at_room(const module::DomainStanza& d) {
         log::info("muc", "{} {}", key, room.destroyed() ? "destroyed" : "closed: its last occupant left");
         rooms_.erase(it);
     }
+    flush();
+}
+
+void Muc::flush() {
+    // Taken out first: what is sent may come back here and add (and send) more.
+    std::vector<xml::Element> out = std::move(outbox_);
+    outbox_.clear();
+    for (auto& e : out) host_->send(std::move(e));
 }
 
 xml::Element Muc::service_info() const {

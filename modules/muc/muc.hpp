@@ -35,6 +35,7 @@ struct Settings {
     std::string name = "Chatrooms";
     RoomLimits limits;
     size_t max_rooms_per_worker = 10000;
+    size_t max_rooms_per_user = 10;  // rooms one account has made and that still exist, per worker
 };
 
 Result<Settings> read_settings(const config::Section& section);
@@ -61,9 +62,14 @@ private:
     xml::Element service_info() const;
     void list_rooms(const xml::Element& iq, const xmpp::Jid& from);
 
+    // Sends what rooms wrote, once the room that wrote it is done: a stanza
+    // a room sends may come straight back to a room of this worker.
+    void flush();
+
     module::Host* host_ = nullptr;
     Settings settings_;
     std::map<std::string, std::unique_ptr<Room>> rooms_;  // by room bare JID
+    std::vector<xml::Element> outbox_;
 };
 
 }  // namespace parley::mod_muc

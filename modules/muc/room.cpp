@@ -53,6 +53,13 @@ std::optional<std::string> value_of(const xml::Element& form, std::string_view v
     return std::nullopt;
 }
 
+// What a sender may not claim in a message the room relays: the room's own
+// annotations (status codes, real JIDs) and its stanza ids.
+void strip_room_claims(xml::Element& m) {
+    m.remove_children("x", kNsMucUser);
+    m.remove_children("stanza-id", "urn:xmpp:sid:0");
+}
+
 }  // namespace
 
 HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms) {
@@ -60,7 +67,8 @@ HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms)
     if (!history) return r;
     if (auto v = read_count(history->attr_or("maxstanzas"))) r.maxstanzas = *v;
     if (auto v = read_count(history->attr_or("maxchars"))) r.maxchars = *v;
-    if (auto v = read_count(history->attr_or("seconds"))) r.since_ms = now_ms - static_cast<int64_t>(*v) * 1000;
+    if (auto v = read_count(history->attr_or("seconds")))
+        r.since_ms = now_ms - static_cast<int64_t>(std::min<size_t>(*v, size_t{1} << 40)) * 1000;
     if (auto since = xmpp::parse_datetime(history->attr_or("since"))) {
         const auto s = static_cast<int64_t>(*since);
         r.since_ms = r.since_ms ? std::max(*r.since_ms, s) : s;
@@ -286,7 +294,12 @@ void Room::leave(const xmpp::Jid& from, const xml::Element* stanza) {
 
 void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
     const std::string_view type = stanza.attr_or("type");
-    if (type == "error") return;
+    if (type == "error") {
+        // What the room sent an occupant bounced: that client is gone
+        // (its session ended without telling the room).
+        if (by_session(from)) leave(from, nullptr);
+        return;
+    }
     Occupant* me = by_session(from);
     if (!nick.empty()) {
         // §7.5: a private message to another occupant, through the room.
@@ -303,12 +316,14 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
             error(stanza, from, StanzaError::modify("bad-request", "a groupchat message goes to the room's address"));
             return;
         }
+        xml::Element m = stanza;
+        strip_room_claims(m);
+        m.add_child("x", kNsMucUser);
+        m.set_attr("from", occupant_jid(me->nick).str());
         for (const auto& s : to->sessions) {
-            xml::Element m = stanza;
-            m.set_attr("from", occupant_jid(me->nick).str());
-            m.set_attr("to", s.str());
-            if (!m.child("x", kNsMucUser)) m.add_child("x", kNsMucUser);
-            out_(std::move(m));
+            xml::Element copy = m;
+            copy.set_attr("to", s.str());
+            out_(std::move(copy));
         }
         return;
     }
@@ -396,6 +411,7 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me) {
     for (const auto& a : stanza.attrs()) m.set_attr(a.name, a.value);
     for (const auto& n : stanza.nodes())
         if (n.is_element() && n.element().name() != "delay") m.add_child(n.element());
+    strip_room_claims(m);
     m.set_attr("from", occupant_jid(me.nick).str());
     m.set_attr("type", "groupchat");
     m.remove_attr("to");
@@ -403,8 +419,13 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me) {
         subject_ = m;
     } else {
         Said said{m, clock_(), xml::to_string(m, xmpp::kNsClient).size()};
+        history_bytes_ += said.chars;
         history_.push_back(std::move(said));
-        while (history_.size() > limits_.history_length) history_.pop_front();
+        while (!history_.empty() &&
+               (history_.size() > limits_.history_length || history_bytes_ > limits_.history_bytes)) {
+            history_bytes_ -= history_.front().chars;
+            history_.pop_front();
+        }
     }
     for (const auto& o : occupants_)
         for (const auto& s : o.sessions) {
@@ -434,6 +455,14 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
         // UNFINISHED (issue 17): iq requests to other occupants (vCards).
         error(stanza, from, StanzaError::cancel("feature-not-implemented", "iq requests to occupants are not relayed"));
         return;
+    }
+    if (locked_) {
+        // A room being created is nobody's business but its owner's.
+        const Occupant* me = by_session(from);
+        if (!me || !me->owner) {
+            error(stanza, from, StanzaError::cancel("item-not-found", "no such room"));
+            return;
+        }
     }
     if (type == "get" && q->name() == "query" && q->ns() == kNsDiscoInfo) {
         if (!q->attr_or("node").empty()) {
@@ -506,6 +535,7 @@ void Room::destroy(const xml::Element* destroy_element) {
     for (const auto& o : occupants_)
         for (const auto& s : o.sessions) {
             xml::Element p = presence_of(o, s, true, {});
+            p.child("x", kNsMucUser)->child("item", kNsMucUser)->set_attr("affiliation", "none");
             if (destroy_element) {
                 xml::Element d("destroy", kNsMucUser);
                 for (const auto& a : destroy_element->attrs()) d.set_attr(a.name, a.value);

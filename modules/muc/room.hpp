@@ -40,6 +40,7 @@ inline constexpr const char* kNsMucOwner = "http://jabber.org/protocol/muc#owner
 struct RoomLimits {
     size_t max_occupants = 200;
     size_t history_length = 20;  // groupchat messages kept for new occupants
+    size_t history_bytes = 65536;  // and at most this much of them, as text
 };
 
 class Room {
@@ -51,6 +52,7 @@ public:
     Room(xmpp::Jid jid, xmpp::Jid creator, RoomLimits limits, Out out, Clock clock);
 
     const xmpp::Jid& jid() const { return jid_; }
+    const xmpp::Jid& creator() const { return creator_; }
     bool empty() const { return occupants_.empty(); }
     bool locked() const { return locked_; }
     bool destroyed() const { return destroyed_; }
@@ -110,6 +112,7 @@ private:
     Clock clock_;
     std::vector<Occupant> occupants_;  // in order of arrival
     std::deque<Said> history_;
+    size_t history_bytes_ = 0;
     std::optional<xml::Element> subject_;  // the last subject message as broadcast
     std::string name_, description_;
     static constexpr size_t kMaxInvitations = 100;

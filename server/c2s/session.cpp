@@ -772,7 +772,11 @@ void Session::on_closed() {
     // on before another worker can see the address free and route a newer
     // stanza around it. It takes no stanza any more: this worker's router
     // treats it as gone (ending()), and what other workers sent it meanwhile
-    // is routed again when it arrives (Router::deliver).
+    // is routed again when it arrives (Router::deliver). Marked ending in
+    // the registry first, so that modules on every worker stop counting it
+    // (two sessions of an account closing at once on two workers: at least
+    // one sees the other gone).
+    worker().shared().registry->set_ending(state_.jid, sessions::SessionRef{worker().index(), state_.id});
     worker().hooks().fire(module::SessionEvent::closed,
                           sessions::SessionEntry{state_.jid, sessions::SessionRef{worker().index(), state_.id},
                                                  state_.available, state_.priority});

@@ -183,20 +183,14 @@ std::vector<std::string> WorkerHost::domains_of(std::string_view vhost) const { 
 
 std::vector<module::SessionInfo> WorkerHost::sessions_of(const xmpp::Jid& bare_jid) const {
     auto all = worker_.shared().registry->sessions_of(bare_jid.bare());
-    std::erase_if(all, [this](const module::SessionInfo& s) { return ending_here(s.ref); });
+    std::erase_if(all, [](const module::SessionInfo& s) { return s.ending; });
     return all;
 }
 
 std::vector<module::SessionInfo> WorkerHost::all_sessions() const {
     auto all = worker_.shared().registry->all();
-    std::erase_if(all, [this](const module::SessionInfo& s) { return ending_here(s.ref); });
+    std::erase_if(all, [](const module::SessionInfo& s) { return s.ending; });
     return all;
-}
-
-bool WorkerHost::ending_here(const sessions::SessionRef& ref) const {
-    if (ref.worker != worker_.index()) return false;
-    const sessions::LocalSession* s = worker_.find_session(ref.session_id);
-    return s && s->ending();
 }
 
 void WorkerHost::send_to_session(const module::SessionInfo& session, xml::Element stanza, module::Delivery how) {

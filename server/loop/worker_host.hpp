@@ -92,9 +92,6 @@ public:
     struct Timer;
 
 private:
-    // One of this worker's sessions whose `closed` event runs: modules no
-    // longer see it among an account's sessions.
-    bool ending_here(const sessions::SessionRef& ref) const;
     static void on_timer(uv_timer_t* t);
     Worker& worker_;
     std::string name_;

@@ -52,7 +52,10 @@ namespace parley::module {
 // account's data purged by each module); Host::data_dir and
 // Host::virtual_host (HTTP file upload); Accounts::check_new_password and
 // Host::invitations (XEP-0077 without store internals in the module).
-inline constexpr uint32_t kAbiVersion = 4;
+// 4: Host::tls_server and module/tls.hpp (TLS for a module's own listener).
+// 5: SessionInfo::ending (a session whose `closed` event runs), left out of
+// Host::sessions_of and all_sessions on every worker.
+inline constexpr uint32_t kAbiVersion = 5;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
 struct XepInfo {
@@ -348,10 +351,11 @@ enum class SessionEvent {
     unavailable,  // it sent unavailable presence and stays bound (§4.5)
     closed,       // a bound session ended (`available`: whether it was).
                   // While the handlers run it is still bound but takes no
-                  // stanza: sessions_of() leaves it out and what is routed
-                  // to it goes on as if it were gone, ahead of anything
-                  // another worker routes once it is unbound. Then its own
-                  // resources are told it went away and its slots are freed.
+                  // stanza: sessions_of() leaves it out (on every worker:
+                  // SessionInfo::ending) and what is routed to it goes on as
+                  // if it were gone, ahead of anything another worker routes
+                  // once it is unbound. Then its own resources are told it
+                  // went away and its slots are freed.
 };
 using SessionEventHandler = std::function<void(const SessionInfo& session)>;
 

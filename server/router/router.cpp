@@ -96,7 +96,9 @@ struct Router::Flight {
     std::shared_ptr<HoldState> hold;
     std::string sender;     // set once the flight waits
     uint64_t session_id = 0;  // the local client session that sent it
-    uint64_t gone = 0;        // a session it was handed to that had ended: never chosen again
+    // A session it was handed to that had ended (worker 0, id 0: none):
+    // never chosen again. Its routed hooks ran when it was first decided.
+    sessions::SessionRef gone;
     std::vector<std::function<void(const StanzaError*)>> done;  // RoutedContext::when_done
 };
 
@@ -390,7 +392,10 @@ void Router::run_unavailable(Flight& f) {
 
 void Router::dispatch(Flight&& f) {
     auto& hooks = worker_.hooks();
-    if (hooks.has_routed()) {
+    // A stanza decided again for a session that had ended was seen by the
+    // routed hooks when it was first decided (archived, copied to carbons):
+    // not twice.
+    if (hooks.has_routed() && f.gone.session_id == 0) {
         Context ctx(*this, f);
         hooks.run_routed(ctx);
     }
@@ -540,14 +545,14 @@ void Router::handle_iq(xml::Element stanza, const xmpp::Jid& from, const xmpp::J
     }
 }
 
-bool Router::unreachable(const sessions::SessionRef& ref, uint64_t gone) const {
-    if (ref.session_id == gone) return true;
+bool Router::unreachable(const sessions::SessionRef& ref, const sessions::SessionRef& gone) const {
+    if (gone.session_id != 0 && ref == gone) return true;
     if (ref.worker != worker_.index()) return false;  // its own worker knows (deliver)
     const sessions::LocalSession* s = worker_.find_session(ref.session_id);
     return !s || s->ending();
 }
 
-void Router::reroute_gone(xml::Element stanza, uint64_t session_id) {
+void Router::reroute_gone(xml::Element stanza, sessions::SessionRef session) {
     // Decided for a session that ended before it arrived: decided again as
     // if that session had been gone then (RFC 6121 §8.5.3.2: a message goes
     // to the account's other resources or to offline storage; an iq request
@@ -558,7 +563,7 @@ void Router::reroute_gone(xml::Element stanza, uint64_t session_id) {
     if (!t || t->empty()) return;
     f.to = std::move(t.value());
     f.origin = module::Origin::server;
-    f.gone = session_id;
+    f.gone = session;
     decide(f);
     dispatch(std::move(f));
 }
@@ -568,7 +573,7 @@ void Router::deliver(const sessions::SessionEntry& to, xml::Element stanza, modu
     auto hand_over = [id, how, reroute](loop::Worker& w, xml::Element s) {
         sessions::LocalSession* session = w.find_session(id);
         if (!session || session->ending()) {
-            if (reroute) w.router().reroute_gone(std::move(s), id);
+            if (reroute) w.router().reroute_gone(std::move(s), sessions::SessionRef{w.index(), id});
             return;
         }
         auto& hooks = w.hooks();
@@ -616,7 +621,7 @@ void Router::to_own_resources(xml::Element presence, const xmpp::Jid& sender, ui
     f.stamp_to = true;
     f.session_id = also;  // the sender's own broadcast; 0 for the goodbye the server sends for it
     for (auto& s : worker_.shared().registry->sessions_of(f.to))
-        if ((s.available && !unreachable(s.ref, 0)) || s.ref.session_id == also)
+        if ((s.available && !unreachable(s.ref, {})) || s.ref.session_id == also)
             f.outcome.recipients.push_back(std::move(s));
     dispatch(std::move(f));
 }

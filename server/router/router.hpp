@@ -132,9 +132,10 @@ private:
     bool account_exists(const xmpp::Jid& jid) const;
     // A registry entry this worker must not hand stanzas to: session `gone`,
     // or one of this worker's sessions that ended or is ending.
-    bool unreachable(const sessions::SessionRef& ref, uint64_t gone) const;
-    // A stanza that reached a session after it ended: routed again without it.
-    void reroute_gone(xml::Element stanza, uint64_t session_id);
+    bool unreachable(const sessions::SessionRef& ref, const sessions::SessionRef& gone) const;
+    // A stanza that reached a session after it ended: decided again without
+    // it (its routed hooks do not run again).
+    void reroute_gone(xml::Element stanza, sessions::SessionRef session);
 
     loop::Worker& worker_;
     HoldLimits limits_;

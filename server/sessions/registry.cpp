@@ -110,6 +110,16 @@ void LocalRegistry::set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool
     }
 }
 
+void LocalRegistry::set_ending(const xmpp::Jid& full_jid, SessionRef ref) {
+    const std::string bare = full_jid.bare_str();
+    Shard& s = shard_for(bare);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.by_bare.find(bare);
+    if (it == s.by_bare.end()) return;
+    for (auto& e : it->second)
+        if (e.ref == ref && e.full_jid.resource() == full_jid.resource()) e.ending = true;
+}
+
 std::optional<SessionEntry> LocalRegistry::find(const xmpp::Jid& full_jid) const {
     const BareKey key(full_jid);
     const std::string_view bare = key.view();

@@ -32,6 +32,10 @@ struct SessionEntry {
     SessionRef ref;
     bool available = false;  // sent available presence (RFC 6121 §4.2)
     int priority = 0;        // from its last available presence
+    // Its `closed` event runs (Registry::set_ending): still bound, so that
+    // other workers keep routing to its worker, which routes on what it
+    // is given; modules no longer count it (Host::sessions_of).
+    bool ending = false;
 };
 
 // What try_bind did: refused (the account is at its limit; nothing changed),
@@ -60,6 +64,9 @@ public:
     // false when it no longer belongs to `from`.
     virtual bool move(const xmpp::Jid& full_jid, SessionRef from, SessionRef to) = 0;
     virtual void set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) = 0;
+    // Marks the entry of ref as ending (its session's `closed` event is about
+    // to run; unbind follows).
+    virtual void set_ending(const xmpp::Jid& full_jid, SessionRef ref) = 0;
     virtual std::optional<SessionEntry> find(const xmpp::Jid& full_jid) const = 0;
     virtual std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const = 0;
     virtual size_t count_of(const xmpp::Jid& bare_jid) const = 0;
@@ -76,6 +83,7 @@ public:
     bool unbind(const xmpp::Jid& full_jid, SessionRef ref) override;
     bool move(const xmpp::Jid& full_jid, SessionRef from, SessionRef to) override;
     void set_presence(const xmpp::Jid& full_jid, SessionRef ref, bool available, int priority) override;
+    void set_ending(const xmpp::Jid& full_jid, SessionRef ref) override;
     std::optional<SessionEntry> find(const xmpp::Jid& full_jid) const override;
     std::vector<SessionEntry> sessions_of(const xmpp::Jid& bare_jid) const override;
     size_t count_of(const xmpp::Jid& bare_jid) const override;

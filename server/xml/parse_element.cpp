@@ -37,7 +37,12 @@ constexpr size_t kMarginBytes = 1024;
 // stream instead of making (and priming) a parser per stanza, which cost
 // more than the parse itself. Only a stream left exactly between two
 // elements is used again; anything else (an error, a partial element, text
-// after the element, the stream closed) drops it.
+// after the element, the stream closed) drops it. Expat keeps every
+// distinct element and attribute name it has seen for the life of a parser,
+// so a stream is also dropped after kReaderBytes of text: stored messages
+// full of invented names cannot make a worker's parser grow for good.
+constexpr size_t kReaderBytes = size_t{1} << 20;
+
 struct Reader {
     explicit Reader(std::string_view ns) : default_ns(ns), parser(one, StreamLimits{}) {
         parser.keep_expat_when_idle(true);
@@ -45,6 +50,7 @@ struct Reader {
     std::string default_ns;
     OneElement one;
     StreamParser parser;
+    size_t fed = 0;
 };
 
 thread_local std::unique_ptr<Reader> t_reader;
@@ -68,7 +74,8 @@ Result<Element> parse_element(std::string_view text, std::string_view default_ns
         return Status::error("not-one-element", "not one element");
     Element e = std::move(*reader->one.element);
     reader->one.clear();
-    t_reader = std::move(reader);
+    reader->fed += text.size();
+    if (reader->fed < kReaderBytes) t_reader = std::move(reader);
     return e;
 }
 

@@ -240,6 +240,38 @@ BOOST_FIXTURE_TEST_CASE(invitations_go_through_the_room_and_declines_back_to_the
     BOOST_TEST(to("alice@example.org") == (Lines{"message team@conference.example.org"}));
 }
 
+BOOST_FIXTURE_TEST_CASE(what_the_room_relays_carries_no_claims_of_the_sender_and_bounces_remove_occupants, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    // A room being created is invisible to others.
+    xml::Element info("iq", std::string(xmpp::kNsClient));
+    info.set_attr("type", "get");
+    info.add_child("query", "http://jabber.org/protocol/disco#info");
+    room.iq(info, jid("bob@example.org/phone"), "");
+    BOOST_TEST(to("bob@example.org/phone") == (Lines{"iq  error item-not-found"}));
+    instant();
+    join("bob@example.org/phone", "Bob");
+    sent.clear();
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("type", "groupchat");
+    m.add_child("body", std::string(xmpp::kNsClient)).add_text("trust me");
+    xml::Element& forged = m.add_child("x", kNsMucUser);
+    forged.add_child("status", kNsMucUser).set_attr("code", "110");
+    m.add_child("stanza-id", "urn:xmpp:sid:0").set_attr("by", "team@conference.example.org");
+    room.message(m, jid("bob@example.org/phone"), "");
+    BOOST_TEST(to("alice@example.org/desk") == (Lines{"message team@conference.example.org/Bob groupchat 'trust me'"}));
+    BOOST_TEST(!sent.back().child("stanza-id", "urn:xmpp:sid:0"));
+    // Bob's client is gone without a word: his copy bounces.
+    xml::Element bounce("message", std::string(xmpp::kNsClient));
+    bounce.set_attr("type", "error");
+    room.message(bounce, jid("bob@example.org/phone"), "Alice");
+    BOOST_TEST(room.occupant_count() == 1u, "muc: an occupant whose copy bounced has left");
+    BOOST_TEST(to("alice@example.org/desk").back() == "presence team@conference.example.org/Bob unavailable");
+    // History requests that overflow are clamped, not undefined.
+    xml::Element h("history", kNsMuc);
+    h.set_attr("seconds", "18446744073709551615");
+    BOOST_TEST(read_history_request(&h, now).since_ms.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_room_has_one_owner_worker_whatever_asks) {
     for (unsigned w : {1u, 2u, 4u}) {
         const unsigned o = owner_of("team@conference.example.org", w);

@@ -446,17 +446,22 @@ BOOST_FIXTURE_TEST_CASE(a_stanza_that_reaches_a_session_after_it_ended_is_routed
     on(1, [&](loop::Worker& w) { w.add_session(gone.session_id(), &gone); });  // for the fixture's cleanup
 }
 
-BOOST_FIXTURE_TEST_CASE(an_ending_session_is_routed_around_on_its_worker_only_by_its_worker, test::SeamsFixture) {
+BOOST_FIXTURE_TEST_CASE(an_ending_session_is_routed_around_by_its_worker_and_left_out_for_modules, test::SeamsFixture) {
     auto& bob = bind(1, "bob@example.org/b");
     auto& phone = bind(0, "alice@example.org/phone");
     auto& desk = bind(1, "alice@example.org/desk");
-    on(0, [&](loop::Worker&) { phone.going = true; });
+    on(0, [&](loop::Worker&) {
+        // What a session's end does before its `closed` event.
+        phone.going = true;
+        registry.set_ending(phone.full_jid(), sessions::SessionRef{0, phone.session_id()});
+    });
 
     // On its own worker: neither the full JID nor the bare JID reaches it.
     send(0, message("example.org", "alice@example.org/phone", "to-full"), module::Origin::server);
     send(0, message("example.org", "alice@example.org", "to-bare", "normal"), module::Origin::server);
-    size_t seen_by_modules = 0;
+    size_t seen_by_modules = 0, seen_elsewhere = 0;
     on(0, [&](loop::Worker&) { seen_by_modules = hosts[0]->sessions_of(jid("alice@example.org")).size(); });
+    on(1, [&](loop::Worker&) { seen_elsewhere = hosts[1]->sessions_of(jid("alice@example.org")).size(); });
     // From another worker, which still sees it bound: handed over, then
     // routed on from its worker.
     send(1, message("bob@example.org/b", "alice@example.org/phone", "from-elsewhere"));
@@ -465,6 +470,7 @@ BOOST_FIXTURE_TEST_CASE(an_ending_session_is_routed_around_on_its_worker_only_by
     BOOST_TEST(phone.received.empty(), "router: an ending session takes no stanza");
     BOOST_TEST(ids(1, desk) == (std::vector<std::string>{"to-full", "to-bare", "from-elsewhere"}));
     BOOST_TEST(seen_by_modules == 1u, "host: modules no longer see an ending session of their worker");
+    BOOST_TEST(seen_elsewhere == 1u, "host: nor of another worker");
     BOOST_TEST(ids(1, bob).empty());
 }
 
