@@ -48,14 +48,10 @@ const module::XepInfo kXeps[] = {
 
 Result<Settings> read_settings(const config::Section& sec) {
     Settings s;
-    s.domain = sec.get_string("domain", "");
-    for (auto& c : s.domain)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    const size_t dot = s.domain.find('.');
-    if (!config::valid_domain(s.domain) || dot == std::string::npos || dot == 0 || dot + 1 >= s.domain.size())
-        return Status::error("config", sec.where("domain") + ": '" + s.domain +
-                                           "' is not a subdomain such as conference.example.org");
-    s.vhost = s.domain.substr(dot + 1);
+    auto where = config::service_domain(sec, "domain", "conference.example.org");
+    if (!where) return where.status();
+    s.domain = std::move(where->domain);
+    s.vhost = std::move(where->parent);
     s.name = sec.get_string("name", "Chatrooms");
     s.limits.max_occupants = static_cast<size_t>(sec.get_int("max_occupants", 200));
     s.limits.history_length = static_cast<size_t>(sec.get_int("history_length", 20));

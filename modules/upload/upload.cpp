@@ -53,14 +53,10 @@ const module::XepInfo kXeps[] = {
 
 Result<Settings> read_settings(const config::Section& sec) {
     Settings s;
-    s.domain = sec.get_string("domain", "");
-    for (auto& c : s.domain)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    const size_t dot = s.domain.find('.');
-    if (!config::valid_domain(s.domain) || dot == std::string::npos || dot == 0 || dot + 1 >= s.domain.size())
-        return Status::error("config", sec.where("domain") + ": '" + s.domain +
-                                           "' is not a subdomain such as upload.example.org");
-    s.vhost = s.domain.substr(dot + 1);
+    auto where = config::service_domain(sec, "domain", "upload.example.org");
+    if (!where) return where.status();
+    s.domain = std::move(where->domain);
+    s.vhost = std::move(where->parent);
     s.max_file_size = static_cast<uint64_t>(sec.get_int("max_file_size", 104857600));
     s.quota_bytes = static_cast<uint64_t>(sec.get_int("quota_bytes", 1073741824));
     s.expire_days = sec.get_int("expire_days", 30);

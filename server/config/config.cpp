@@ -61,6 +61,19 @@ bool valid_domain(const std::string& d) {
     return true;
 }
 
+Result<ServiceDomain> service_domain(const Section& section, const std::string& key, std::string_view example) {
+    ServiceDomain s;
+    s.domain = section.get_string(key, "");
+    for (auto& c : s.domain)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const size_t dot = s.domain.find('.');
+    if (!valid_domain(s.domain) || dot == std::string::npos || dot == 0 || dot + 1 >= s.domain.size())
+        return Status::error("config", section.where(key) + ": '" + s.domain + "' is not a subdomain such as " +
+                                           std::string(example));
+    s.parent = s.domain.substr(dot + 1);
+    return s;
+}
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -132,6 +132,15 @@ Result<Config> load(const std::string& path);
 // no empty label, no space, control byte or character JIDs reserve.
 bool valid_domain(const std::string& d);
 
+// A module's service domain, a subdomain of a virtual host (upload.example.org,
+// conference.example.org): the option `key` of `section`, lower-cased, and
+// the domain it is under. An error naming the option when it is not one.
+struct ServiceDomain {
+    std::string domain;  // conference.example.org
+    std::string parent;  // example.org
+};
+Result<ServiceDomain> service_domain(const Section& section, const std::string& key, std::string_view example);
+
 // The keys that a reload cannot apply (they take effect on restart), among
 // those that differ between the running config and the one just read,
 // named as in the file ("workers", "c2s.starttls_port"); empty when none

@@ -4,6 +4,8 @@ import time
 import logging
 
 import slixmpp
+from slixmpp.exceptions import IqError
+from slixmpp.xmlstream import ET
 
 logging.getLogger('slixmpp').setLevel(logging.CRITICAL)
 
@@ -97,6 +99,19 @@ async def online(server, node, password='secret', mech=None, resource=None, plug
         except asyncio.TimeoutError:
             raise AssertionError('%s: the server did not reflect our available presence' % jid)
     return c
+
+
+async def query(client, to, payload_xml, itype='get'):
+    """Sends an iq with one payload (XML text); ('result', reply element) or
+    ('error', type, condition, text, <error> element)."""
+    iq = client.make_iq_get(ito=to) if itype == 'get' else client.make_iq_set(ito=to)
+    iq.append(ET.fromstring(payload_xml))
+    try:
+        reply = await iq.send(timeout=10)
+    except IqError as e:
+        err = e.iq['error']
+        return ('error', err['type'], err['condition'], err['text'], e.iq.xml.find('{jabber:client}error'))
+    return ('result', reply.xml)
 
 
 async def ping(client, to, timeout=10):

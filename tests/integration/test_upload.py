@@ -17,27 +17,13 @@ import socket
 import ssl
 import urllib.parse
 
-from slixmpp.exceptions import IqError
-from slixmpp.xmlstream import ET
 
-from clients import Client, online
+from clients import Client, online, query
 from harness import DOMAIN, ServerTestCase, cert_dir, free_port, run
 
 NS = 'urn:xmpp:http:upload:0'
 SERVICE = 'upload.' + DOMAIN
 HTTP_PORT = free_port()
-
-
-async def query(client, to, payload_xml, itype='get'):
-    """('result', reply element) or ('error', type, condition, text, <error> element)."""
-    iq = client.make_iq_get(ito=to) if itype == 'get' else client.make_iq_set(ito=to)
-    iq.append(ET.fromstring(payload_xml))
-    try:
-        reply = await iq.send(timeout=10)
-    except IqError as e:
-        err = e.iq['error']
-        return ('error', err['type'], err['condition'], err['text'], e.iq.xml.find('{jabber:client}error'))
-    return ('result', reply.xml)
 
 
 async def ask_slot(client, filename, size, content_type=None):
