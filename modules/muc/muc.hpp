@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "module/module_api.hpp"
@@ -49,9 +50,6 @@ public:
     Status start(module::Host& host) override;
     Status reload(const config::Section& section) override;
     void stop() override;
-
-    // For tests: the rooms this worker's instance holds.
-    size_t room_count() const { return rooms_.size(); }
 
 private:
     void handle(module::DomainStanza& d);

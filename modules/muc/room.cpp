@@ -15,6 +15,7 @@ namespace {
 constexpr const char* kNsDelay = "urn:xmpp:delay";
 constexpr const char* kNsData = "jabber:x:data";
 constexpr const char* kNsDiscoInfo = "http://jabber.org/protocol/disco#info";
+constexpr const char* kNsDiscoItems = "http://jabber.org/protocol/disco#items";
 constexpr const char* kNsPing = "urn:xmpp:ping";
 constexpr const char* kRoomConfig = "http://jabber.org/protocol/muc#roomconfig";
 
@@ -472,9 +473,9 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
         result(stanza, from, disco_info());
         return;
     }
-    if (type == "get" && q->name() == "query" && q->ns() == "http://jabber.org/protocol/disco#items") {
+    if (type == "get" && q->name() == "query" && q->ns() == kNsDiscoItems) {
         // §6.5: the occupants are not listed (semi-anonymous room).
-        result(stanza, from, xml::Element("query", "http://jabber.org/protocol/disco#items"));
+        result(stanza, from, xml::Element("query", kNsDiscoItems));
         return;
     }
     if (q->name() == "query" && q->ns() == kNsMucOwner) {
