@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "log/log.hpp"
+#include "xml/parse_element.hpp"
+#include "xml/serializer.hpp"
 #include "xmpp/errors.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -80,6 +82,10 @@ Status Muc::start(module::Host& host) {
     if (!host.virtual_host(settings_.vhost))
         return Status::error("config", "muc: the domain " + settings_.domain + " must be a subdomain of a virtual "
                                        "host, and " + settings_.vhost + " is not one");
+    auto db = host.open_database(module::DatabaseSpec{"rooms", 1, {}, {}});
+    if (!db) return db.status();
+    db_ = std::move(db).value();
+    if (Status s = load_rooms(); !s) return s;
     return host.domain_handler(settings_.vhost, settings_.domain, [this](module::DomainStanza& d) { handle(d); });
 }
 
@@ -89,12 +95,79 @@ Status Muc::reload(const config::Section& section) {
     if (next->domain != settings_.domain)
         return Status::error("config", section.where("domain") + ": the domain changes only when the module restarts");
     settings_ = std::move(next.value());
+    for (auto& [key, room] : rooms_) room->set_limits(settings_.limits);
     return Status::ok();
 }
 
 void Muc::stop() {
-    rooms_.clear();  // temporary rooms end with the module
+    // Temporary rooms end with the module; persistent ones are on disk.
+    // Output still held for a write is dropped: the write commits, but its
+    // completion is not called once the module stops.
+    *alive_ = false;
+    writes_in_flight_ = 0;
+    held_.clear();
+    outbox_.clear();
+    rooms_.clear();
+    db_.reset();
     host_ = nullptr;
+}
+
+std::unique_ptr<Room> Muc::make_room(const xmpp::Jid& jid, const xmpp::Jid& creator) {
+    return std::make_unique<Room>(
+        jid, creator, settings_.limits, [this](xml::Element e) { outbox_.push_back(std::move(e)); },
+        [] { return unix_now_ms(); });
+}
+
+Status Muc::load_rooms() {
+    // Every worker reads the stored rooms and keeps those it owns.
+    const unsigned here = host_->worker_index(), workers = host_->worker_count();
+    size_t bad = 0;
+    Status s = db_->read([&](const store::Txn& txn, MDB_dbi d) {
+        return txn.scan(d, "", [&](std::string_view key, std::string_view value) {
+            if (owner_of(std::string(key), workers) != here) return true;
+            auto record = xml::parse_element(value, kNsRoomRecord, 16);
+            Result<std::unique_ptr<Room>> room =
+                record ? Room::restore(record.value(), settings_.limits,
+                                       [this](xml::Element e) { outbox_.push_back(std::move(e)); },
+                                       [] { return unix_now_ms(); })
+                       : Result<std::unique_ptr<Room>>(record.status());
+            if (!room || room.value()->jid().bare_str() != key) {
+                // Left on disk as it is, for an admin to look at.
+                log::error("muc", "the stored room {} cannot be read and is not served: {}", key,
+                           room ? std::string("its record names another room") : room.status().message());
+                ++bad;
+                return true;
+            }
+            stored_.insert(std::string(key));
+            rooms_.emplace(std::string(key), std::move(room).value());
+            return true;
+        });
+    });
+    if (!s) return s;
+    if (!rooms_.empty() || bad) log::info("muc", "worker {}: {} persistent rooms", here, rooms_.size());
+    return Status::ok();
+}
+
+void Muc::save(const std::string& key, std::optional<std::string> record) {
+    if (!record && !stored_.contains(key)) return;
+    if (record) stored_.insert(key);
+    else stored_.erase(key);
+    Status s = db_->write(
+        [key, record](store::Txn& txn, MDB_dbi d) -> Status {
+            if (record) return txn.put(d, key, *record);
+            auto gone = txn.del(d, key);
+            return gone ? Status::ok() : gone.status();
+        },
+        [this, key, alive = alive_](Status done) {
+            if (!*alive) return;
+            if (!done) log::error("muc", "the room {} could not be saved: {}", key, done.message());
+            if (--writes_in_flight_ == 0) flush();
+        });
+    if (!s) {
+        log::error("muc", "the room {} could not be saved: {}", key, s.message());
+        return;
+    }
+    ++writes_in_flight_;
 }
 
 void Muc::reply_error(const xml::Element& stanza, const StanzaError& e) {
@@ -150,17 +223,19 @@ void Muc::at_room(const module::DomainStanza& d) {
             reply_error(st, StanzaError::wait("resource-constraint", "you have made as many rooms as you may"));
             return;
         }
-        auto room = std::make_unique<Room>(
-            d.to.bare(), d.from, settings_.limits, [this](xml::Element e) { outbox_.push_back(std::move(e)); },
-            [] { return unix_now_ms(); });
-        it = rooms_.emplace(key, std::move(room)).first;
+        it = rooms_.emplace(key, make_room(d.to.bare(), d.from)).first;
         log::info("muc", "{} created by {}", key, d.from.bare_str());
     }
     Room& room = *it->second;
     if (st.name() == "presence") room.presence(st, d.from, nick);
     else if (st.name() == "message") room.message(st, d.from, nick);
     else if (st.name() == "iq") room.iq(st, d.from, nick);
-    if (room.empty() || room.destroyed()) {
+    const bool changed = room.take_changed();
+    const bool gone = room.destroyed() || (room.empty() && !room.config().persistent);
+    if (gone || changed)
+        save(key, gone || !room.config().persistent ? std::nullopt
+                                                     : std::optional(xml::to_string(room.snapshot(), kNsRoomRecord)));
+    if (gone) {
         log::info("muc", "{} {}", key, room.destroyed() ? "destroyed" : "closed: its last occupant left");
         rooms_.erase(it);
     }
@@ -168,9 +243,18 @@ void Muc::at_room(const module::DomainStanza& d) {
 }
 
 void Muc::flush() {
+    if (writes_in_flight_ > 0) {
+        // Behind a write: in order, after it.
+        for (auto& e : outbox_) held_.push_back(std::move(e));
+        outbox_.clear();
+        return;
+    }
     // Taken out first: what is sent may come back here and add (and send) more.
-    std::vector<xml::Element> out = std::move(outbox_);
+    std::vector<xml::Element> out = std::move(held_);
+    held_.clear();
+    for (auto& e : outbox_) out.push_back(std::move(e));
     outbox_.clear();
+    if (!host_) return;
     for (auto& e : out) host_->send(std::move(e));
 }
 
@@ -250,7 +334,7 @@ void Muc::list_rooms(const xml::Element& iq, const xmpp::Jid& from) {
         const bool posted = host_->post(w, [g, here, done](module::Host& h) {
             std::vector<std::pair<std::string, std::string>> mine;
             for (const auto& [key, room] : on(h).rooms_)
-                if (!room->locked()) mine.emplace_back(key, room->name());
+                if (!room->locked() && room->config().public_room) mine.emplace_back(key, room->name());
             h.post(here, [g, mine = std::move(mine), done](module::Host& back) {
                 g->rooms.insert(g->rooms.end(), mine.begin(), mine.end());
                 if (--g->waiting == 0) done(back, g);

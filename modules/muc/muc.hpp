@@ -9,13 +9,21 @@
 // shared between workers and nothing is locked. The service's own disco#items
 // asks every worker for its rooms and answers when all have.
 //
-// UNFINISHED (issue 17): see room.hpp for what a room does today; rooms are
-// not persistent (they go with the last occupant and with a restart), and
-// room messages are not in the compliance archive yet.
+// Persistent rooms (configuration, affiliations, subject) are kept in the
+// module's database `muc.rooms` (key: the room's bare JID, value: the
+// room's snapshot as XML). Each worker loads the rooms it owns at start.
+// What a room answers after a change that is kept (a configuration, an
+// affiliation, a subject) leaves only once the write is on disk: the
+// worker's room output waits behind any write in flight, in order.
+//
+// UNFINISHED (issue 17): see room.hpp for what a room does today; room
+// messages are not in the compliance archive yet.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,13 +69,23 @@ private:
     void list_rooms(const xml::Element& iq, const xmpp::Jid& from);
 
     // Sends what rooms wrote, once the room that wrote it is done: a stanza
-    // a room sends may come straight back to a room of this worker.
+    // a room sends may come straight back to a room of this worker. Held
+    // while a write of a room is in flight.
     void flush();
+    // Keeps the room's snapshot, or removes it (nullopt), through the writer.
+    void save(const std::string& key, std::optional<std::string> record);
+    Status load_rooms();
+    std::unique_ptr<Room> make_room(const xmpp::Jid& jid, const xmpp::Jid& creator);
 
     module::Host* host_ = nullptr;
     Settings settings_;
     std::map<std::string, std::unique_ptr<Room>> rooms_;  // by room bare JID
     std::vector<xml::Element> outbox_;
+    std::shared_ptr<module::Database> db_;
+    std::set<std::string> stored_;        // rooms with a record on disk
+    unsigned writes_in_flight_ = 0;
+    std::vector<xml::Element> held_;      // room output waiting for those writes
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace parley::mod_muc

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "store/scram.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/datetime.hpp"
 #include "xmpp/errors.hpp"
@@ -18,12 +19,21 @@ constexpr const char* kNsDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr const char* kNsDiscoItems = "http://jabber.org/protocol/disco#items";
 constexpr const char* kNsPing = "urn:xmpp:ping";
 constexpr const char* kRoomConfig = "http://jabber.org/protocol/muc#roomconfig";
+// A room password's PBKDF2 work: a join with a password costs the room's
+// worker about a millisecond.
+constexpr uint32_t kPasswordIterations = 4096;
 
 std::optional<size_t> read_count(std::string_view text) {
     size_t v = 0;
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+    if (ec != std::errc() || p != text.data() + text.size() || text.empty()) return std::nullopt;
     return v;
+}
+
+std::optional<bool> read_bool(std::string_view v) {
+    if (v == "1" || v == "true") return true;
+    if (v == "0" || v == "false") return false;
+    return std::nullopt;
 }
 
 // The presence children that describe the occupant (show, status, priority,
@@ -44,6 +54,17 @@ xml::Element field(std::string var, std::string type, std::string label, std::st
     return f;
 }
 
+xml::Element list_field(std::string var, std::string label, std::string value,
+                        const std::vector<std::pair<std::string, std::string>>& options) {
+    xml::Element f = field(std::move(var), "list-single", std::move(label), std::move(value));
+    for (const auto& [v, l] : options) {
+        xml::Element& o = f.add_child("option", kNsData);
+        o.set_attr("label", l);
+        o.add_child("value", kNsData).add_text(v);
+    }
+    return f;
+}
+
 // The value of a submitted form field, if it is there.
 std::optional<std::string> value_of(const xml::Element& form, std::string_view var) {
     for (const xml::Element& f : form.children()) {
@@ -61,7 +82,79 @@ void strip_room_claims(xml::Element& m) {
     m.remove_children("stanza-id", "urn:xmpp:sid:0");
 }
 
+const char* pm_name(PmPolicy p) {
+    switch (p) {
+        case PmPolicy::anyone: return "anyone";
+        case PmPolicy::participants: return "participants";
+        case PmPolicy::moderators: return "moderators";
+        case PmPolicy::none: return "none";
+    }
+    return "anyone";
+}
+
+std::optional<PmPolicy> pm_named(std::string_view v) {
+    for (PmPolicy p : {PmPolicy::anyone, PmPolicy::participants, PmPolicy::moderators, PmPolicy::none})
+        if (v == pm_name(p)) return p;
+    return std::nullopt;
+}
+
+// The key affiliations are kept under: a bare JID, or a domain for all of it.
+std::optional<std::string> affiliation_key(std::string_view text) {
+    auto j = xmpp::Jid::parse(text);
+    if (!j || j->empty()) return std::nullopt;
+    return j->has_node() ? j->bare_str() : j->domain();
+}
+
 }  // namespace
+
+const char* name_of(Affiliation a) {
+    switch (a) {
+        case Affiliation::outcast: return "outcast";
+        case Affiliation::none: return "none";
+        case Affiliation::member: return "member";
+        case Affiliation::admin: return "admin";
+        case Affiliation::owner: return "owner";
+    }
+    return "none";
+}
+
+const char* name_of(Role r) {
+    switch (r) {
+        case Role::none: return "none";
+        case Role::visitor: return "visitor";
+        case Role::participant: return "participant";
+        case Role::moderator: return "moderator";
+    }
+    return "none";
+}
+
+std::optional<Affiliation> affiliation_named(std::string_view name) {
+    for (Affiliation a : {Affiliation::outcast, Affiliation::none, Affiliation::member, Affiliation::admin,
+                          Affiliation::owner})
+        if (name == name_of(a)) return a;
+    return std::nullopt;
+}
+
+std::optional<Role> role_named(std::string_view name) {
+    for (Role r : {Role::none, Role::visitor, Role::participant, Role::moderator})
+        if (name == name_of(r)) return r;
+    return std::nullopt;
+}
+
+Result<std::string> password_credential(std::string_view password) {
+    auto salt = store::scram::random_salt();
+    if (!salt) return salt.status();
+    auto cred = store::scram::derive("SCRAM-SHA-256", password, salt.value(), kPasswordIterations);
+    if (!cred) return cred.status();
+    return store::scram::to_rfc5803(cred.value());
+}
+
+bool password_matches(std::string_view credential, std::string_view password) {
+    auto stored = store::scram::from_rfc5803(credential);
+    if (!stored) return false;
+    auto cred = store::scram::derive(stored->mechanism, password, stored->salt, stored->iterations);
+    return cred && store::scram::constant_time_equal(cred->stored_key, stored->stored_key);
+}
 
 HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms) {
     HistoryRequest r;
@@ -78,7 +171,91 @@ HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms)
 }
 
 Room::Room(xmpp::Jid jid, xmpp::Jid creator, RoomLimits limits, Out out, Clock clock)
-    : jid_(std::move(jid)), creator_(std::move(creator)), limits_(limits), out_(std::move(out)), clock_(std::move(clock)) {}
+    : jid_(std::move(jid)), creator_(std::move(creator)), limits_(limits), out_(std::move(out)), clock_(std::move(clock)) {
+    // §10.1: the creator is the room's owner.
+    affiliations_[creator_.bare_str()] = Affiliation::owner;
+}
+
+// --- Stored rooms ---
+
+xml::Element Room::snapshot() const {
+    xml::Element r("room", kNsRoomRecord);
+    r.set_attr("jid", jid_.bare_str());
+    r.set_attr("creator", creator_.bare_str());
+    xml::Element& c = r.add_child("config", kNsRoomRecord);
+    c.set_attr("name", config_.name);
+    c.set_attr("description", config_.description);
+    c.set_attr("persistent", config_.persistent ? "1" : "0");
+    c.set_attr("public", config_.public_room ? "1" : "0");
+    c.set_attr("members-only", config_.members_only ? "1" : "0");
+    c.set_attr("moderated", config_.moderated ? "1" : "0");
+    c.set_attr("whois", config_.whois_anyone ? "anyone" : "moderators");
+    c.set_attr("change-subject", config_.change_subject ? "1" : "0");
+    c.set_attr("allow-invites", config_.allow_invites ? "1" : "0");
+    c.set_attr("allow-pm", pm_name(config_.allow_pm));
+    c.set_attr("max-users", std::to_string(config_.max_users));
+    if (config_.history_length) c.set_attr("history", std::to_string(*config_.history_length));
+    if (!config_.secret.empty()) c.set_attr("secret", config_.secret);
+    for (const auto& [who, a] : affiliations_) {
+        xml::Element& e = r.add_child("affiliation", kNsRoomRecord);
+        e.set_attr("jid", who);
+        e.set_attr("affiliation", name_of(a));
+        if (auto why = reasons_.find(who); why != reasons_.end()) e.set_attr("reason", why->second);
+    }
+    if (subject_) r.add_child("subject", kNsRoomRecord).add_child(*subject_);
+    return r;
+}
+
+Result<std::unique_ptr<Room>> Room::restore(const xml::Element& record, RoomLimits limits, Out out, Clock clock) {
+    auto bad = [](const std::string& what) { return Status::error("invalid", "a stored room: " + what); };
+    if (record.name() != "room" || record.ns() != kNsRoomRecord) return bad("not a room record of this version");
+    auto jid = xmpp::Jid::parse(record.attr_or("jid"));
+    auto creator = xmpp::Jid::parse(record.attr_or("creator"));
+    if (!jid || !jid->has_node() || !jid->is_bare() || !creator) return bad("its address or creator");
+    const xml::Element* c = record.child("config", kNsRoomRecord);
+    if (!c) return bad("no configuration");
+    RoomConfig cfg;
+    cfg.name = c->attr_or("name");
+    cfg.description = c->attr_or("description");
+    auto flag = [&](std::string_view attr, bool& into) {
+        auto v = read_bool(c->attr_or(attr));
+        if (v) into = *v;
+        return v.has_value();
+    };
+    if (!flag("persistent", cfg.persistent) || !flag("public", cfg.public_room) ||
+        !flag("members-only", cfg.members_only) || !flag("moderated", cfg.moderated) ||
+        !flag("change-subject", cfg.change_subject) || !flag("allow-invites", cfg.allow_invites))
+        return bad("a flag of its configuration");
+    cfg.whois_anyone = c->attr_or("whois") == "anyone";
+    auto pm = pm_named(c->attr_or("allow-pm"));
+    auto max_users = read_count(c->attr_or("max-users"));
+    if (!pm || !max_users) return bad("allow-pm or max-users");
+    cfg.allow_pm = *pm;
+    cfg.max_users = *max_users;
+    if (c->attr("history")) {
+        auto h = read_count(c->attr_or("history"));
+        if (!h) return bad("history");
+        cfg.history_length = *h;
+    }
+    cfg.secret = c->attr_or("secret");
+    auto room = std::make_unique<Room>(jid.value(), creator.value(), limits, std::move(out), std::move(clock));
+    room->affiliations_.clear();
+    for (const xml::Element& e : record.children()) {
+        if (e.name() != "affiliation") continue;
+        auto a = affiliation_named(e.attr_or("affiliation"));
+        auto key = affiliation_key(e.attr_or("jid"));
+        if (!a || !key || *a == Affiliation::none) return bad("an affiliation");
+        room->affiliations_[*key] = *a;
+        if (e.attr("reason")) room->reasons_[*key] = e.attr_or("reason");
+    }
+    if (const xml::Element* s = record.child("subject", kNsRoomRecord))
+        if (const xml::Element* m = s->first_child()) room->subject_ = *m;
+    room->config_ = std::move(cfg);
+    room->locked_ = false;
+    return room;
+}
+
+// --- Who is who ---
 
 xmpp::Jid Room::occupant_jid(const std::string& nick) const {
     auto j = jid_.with_resource(nick);
@@ -97,10 +274,36 @@ Room::Occupant* Room::by_session(const xmpp::Jid& full) {
     return nullptr;
 }
 
+Affiliation Room::affiliation_of(const xmpp::Jid& who) const {
+    if (auto it = affiliations_.find(who.bare_str()); it != affiliations_.end()) return it->second;
+    if (auto it = affiliations_.find(who.domain()); it != affiliations_.end()) return it->second;
+    return Affiliation::none;
+}
+
+Role Room::default_role(Affiliation a) const {
+    switch (a) {
+        case Affiliation::owner:
+        case Affiliation::admin: return Role::moderator;
+        case Affiliation::member: return Role::participant;
+        case Affiliation::none: return config_.moderated ? Role::visitor : Role::participant;
+        case Affiliation::outcast: return Role::none;
+    }
+    return Role::none;
+}
+
+size_t Room::history_length() const {
+    return config_.history_length ? std::min(*config_.history_length, limits_.history_length) : limits_.history_length;
+}
+
+size_t Room::max_users() const {
+    return config_.max_users ? std::min(config_.max_users, limits_.max_occupants) : limits_.max_occupants;
+}
+
 bool Room::sees_real_jids(const xmpp::Jid& to) const {
-    // Semi-anonymous: the moderators (here, the owner) see real JIDs.
+    // Semi-anonymous rooms show real JIDs to moderators only.
+    if (config_.whois_anyone) return true;
     for (const auto& o : occupants_)
-        if (o.owner && o.bare == to.bare()) return true;
+        if (o.role == Role::moderator && o.bare == to.bare()) return true;
     return false;
 }
 
@@ -131,8 +334,8 @@ xml::Element Room::presence_of(const Occupant& o, const xmpp::Jid& to, bool unav
         for (const auto& c : o.status) p.add_child(c);
     xml::Element& x = p.add_child("x", kNsMucUser);
     xml::Element& item = x.add_child("item", kNsMucUser);
-    item.set_attr("affiliation", o.owner ? "owner" : "none");
-    item.set_attr("role", unavailable && new_nick.empty() ? "none" : (o.owner ? "moderator" : "participant"));
+    item.set_attr("affiliation", name_of(affiliation_of(o.bare)));
+    item.set_attr("role", name_of(unavailable && new_nick.empty() ? Role::none : o.role));
     if (!new_nick.empty()) item.set_attr("nick", new_nick);
     if (sees_real_jids(to) && !o.sessions.empty()) item.set_attr("jid", o.sessions.front().str());
     for (int code : codes) x.add_child("status", kNsMucUser).set_attr("code", std::to_string(code));
@@ -145,6 +348,8 @@ void Room::to_all(const Occupant& o, bool unavailable, const std::vector<int>& c
         for (const auto& s : other.sessions)
             out_(presence_of(o, s, unavailable, &other == &o ? codes_for_self : codes_for_others, new_nick));
 }
+
+// --- Presence: joining, changing, leaving ---
 
 void Room::presence(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
     const std::string_view type = stanza.attr_or("type");
@@ -171,31 +376,55 @@ void Room::presence(const xml::Element& stanza, const xmpp::Jid& from, const std
     to_all(*me, false, {}, {110});
 }
 
+bool Room::password_accepted(const xml::Element* muc_x) const {
+    const xml::Element* pw = muc_x ? muc_x->child("password", kNsMuc) : nullptr;
+    return pw && password_matches(config_.secret, pw->text());
+}
+
 void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
     if (destroyed_) {
         error(stanza, from, StanzaError::cancel("item-not-found", "the room was destroyed"));
         return;
     }
+    const Affiliation aff = affiliation_of(from);
     const bool creating = occupants_.empty() && locked_ && from.bare() == creator_.bare();
-    if (locked_ && !creating && !(by_nick(nick) && by_nick(nick)->owner && by_nick(nick)->bare == from.bare())) {
+    if (locked_ && !creating && !(aff == Affiliation::owner && by_nick(nick) && by_nick(nick)->bare == from.bare())) {
         // §10.1.1: a room being created admits nobody else until its owner
         // has configured it.
         error(stanza, from, StanzaError::cancel("item-not-found", "the room is being created; try again when its owner has configured it"));
         return;
     }
+    // §7.2.7 - §7.2.10, in that order.
+    if (aff == Affiliation::outcast) {
+        error(stanza, from, StanzaError::auth("forbidden", "you are banned from this room"));
+        return;
+    }
+    Occupant* same = by_nick(nick);
+    if (same && same->bare != from.bare()) {
+        error(stanza, from, StanzaError::cancel("conflict", "that nickname is in use in this room"));
+        return;
+    }
+    if (config_.members_only && aff < Affiliation::member) {
+        error(stanza, from, StanzaError::auth("registration-required", "this room admits its members only"));
+        return;
+    }
     const xml::Element* x = stanza.child("x", kNsMuc);
-    if (Occupant* same = by_nick(nick)) {
-        if (same->bare != from.bare()) {
-            error(stanza, from, StanzaError::cancel("conflict", "that nickname is in use in this room"));
-            return;
-        }
+    if (!config_.secret.empty() && aff < Affiliation::admin && !password_accepted(x)) {
+        error(stanza, from, StanzaError::auth("not-authorized", "this room needs its password"));
+        return;
+    }
+    const xml::Element* history = x ? x->child("history", kNsMuc) : nullptr;
+    if (same) {
         // Another client of the same person under the same nickname: it
         // shares the occupant (one presence in the room).
         same->sessions.push_back(from);
-        send_join_sequence(*same, from, x ? x->child("history", kNsMuc) : nullptr, false);
+        send_join_sequence(*same, from, history, false);
         return;
     }
-    if (occupants_.size() >= limits_.max_occupants) {
+    // Admins and owners are admitted beyond the room's own maximum, never
+    // beyond the service's.
+    if (occupants_.size() >= limits_.max_occupants ||
+        (occupants_.size() >= max_users() && aff < Affiliation::admin)) {
         error(stanza, from, StanzaError::wait("service-unavailable", "the room is full"));
         return;
     }
@@ -204,22 +433,25 @@ void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::st
     o.bare = from.bare();
     o.sessions.push_back(from);
     o.status = status_of(stanza);
-    o.owner = creating || (o.bare == creator_.bare());
+    o.role = default_role(aff);
     occupants_.push_back(std::move(o));
     Occupant& me = occupants_.back();
     // Everyone else learns of the newcomer; the newcomer gets the room.
     for (const auto& other : occupants_)
         if (&other != &me)
             for (const auto& s : other.sessions) out_(presence_of(me, s, false, {}));
-    send_join_sequence(me, from, x ? x->child("history", kNsMuc) : nullptr, creating);
+    send_join_sequence(me, from, history, creating);
 }
 
 void Room::send_join_sequence(const Occupant& me, const xmpp::Jid& to, const xml::Element* history, bool created) {
-    // §7.2.3: the other occupants' presence, then one's own (110; 201 when
-    // this join made the room), then the history, then the subject.
+    // §7.2.3: the other occupants' presence, then one's own (110; 100 in a
+    // non-anonymous room; 201 when this join made the room), then the
+    // history, then the subject.
     for (const auto& other : occupants_)
         if (&other != &me) out_(presence_of(other, to, false, {}));
-    std::vector<int> codes{110};
+    std::vector<int> codes;
+    if (config_.whois_anyone) codes.push_back(100);
+    codes.push_back(110);
     if (created) codes.push_back(201);
     out_(presence_of(me, to, false, codes));
 
@@ -252,6 +484,7 @@ void Room::send_join_sequence(const Occupant& me, const xmpp::Jid& to, const xml
     subject.set_attr("to", to.str());
     out_(std::move(subject));
 }
+
 
 void Room::change_nick(Occupant& o, const xmpp::Jid& from, const std::string& nick) {
     if (by_nick(nick)) {
@@ -293,6 +526,42 @@ void Room::leave(const xmpp::Jid& from, const xml::Element* stanza) {
     occupants_.erase(occupants_.begin() + (o - occupants_.data()));
 }
 
+namespace {
+
+void annotate(xml::Element& presence, const std::string& actor_nick, const std::string& reason) {
+    xml::Element* x = presence.child("x", kNsMucUser);
+    xml::Element* item = x ? x->child("item", kNsMucUser) : nullptr;
+    if (!item) return;
+    if (!actor_nick.empty()) item->add_child("actor", kNsMucUser).set_attr("nick", actor_nick);
+    if (!reason.empty()) item->add_child("reason", kNsMucUser).add_text(reason);
+}
+
+}  // namespace
+
+void Room::remove_occupant(size_t index, int code, Affiliation now, const Because& why) {
+    // §8.2, §9.2, §9.4, §9.7: the one removed (110) and everyone else hear
+    // it, with the affiliation it now has, who did it and why.
+    const Occupant& o = occupants_[index];
+    for (const auto& other : occupants_)
+        for (const auto& s : other.sessions) {
+            std::vector<int> codes{code};
+            if (&other == &o) codes.push_back(110);
+            xml::Element p = presence_of(o, s, true, codes);
+            p.child("x", kNsMucUser)->child("item", kNsMucUser)->set_attr("affiliation", name_of(now));
+            annotate(p, why.actor_nick, why.reason);
+            out_(std::move(p));
+        }
+    occupants_.erase(occupants_.begin() + static_cast<ptrdiff_t>(index));
+}
+
+void Room::remove_all_of(const std::string& bare, int code, Affiliation now, const Because& why) {
+    // Every nickname and every client of that person, at once.
+    for (size_t i = occupants_.size(); i-- > 0;)
+        if (occupants_[i].bare.bare_str() == bare) remove_occupant(i, code, now, why);
+}
+
+// --- Messages ---
+
 void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
     const std::string_view type = stanza.attr_or("type");
     if (type == "error") {
@@ -303,29 +572,7 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
     }
     Occupant* me = by_session(from);
     if (!nick.empty()) {
-        // §7.5: a private message to another occupant, through the room.
-        if (!me) {
-            error(stanza, from, StanzaError::modify("not-acceptable", "only occupants may send private messages"));
-            return;
-        }
-        Occupant* to = by_nick(nick);
-        if (!to) {
-            error(stanza, from, StanzaError::cancel("item-not-found", "nobody of that nickname is in the room"));
-            return;
-        }
-        if (type == "groupchat") {
-            error(stanza, from, StanzaError::modify("bad-request", "a groupchat message goes to the room's address"));
-            return;
-        }
-        xml::Element m = stanza;
-        strip_room_claims(m);
-        m.add_child("x", kNsMucUser);
-        m.set_attr("from", occupant_jid(me->nick).str());
-        for (const auto& s : to->sessions) {
-            xml::Element copy = m;
-            copy.set_attr("to", s.str());
-            out_(std::move(copy));
-        }
+        private_message(stanza, from, me, nick);
         return;
     }
     if (const xml::Element* x = stanza.child("x", kNsMucUser); x && type != "groupchat") {
@@ -339,7 +586,7 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
         }
     }
     if (type != "groupchat") {
-        // UNFINISHED (issue 17): voice requests and other requests to the room.
+        // UNFINISHED (issue 17): voice requests (§7.13) and other requests to the room.
         error(stanza, from, StanzaError::cancel("feature-not-implemented",
                                                 "this room takes groupchat messages and invitations only"));
         return;
@@ -348,7 +595,46 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
         error(stanza, from, StanzaError::modify("not-acceptable", "only occupants may send messages to the room"));
         return;
     }
-    groupchat(stanza, *me);
+    groupchat(stanza, *me, from);
+}
+
+void Room::private_message(const xml::Element& stanza, const xmpp::Jid& from, Occupant* me, const std::string& nick) {
+    // §7.5: a private message to another occupant, through the room.
+    if (!me) {
+        error(stanza, from, StanzaError::modify("not-acceptable", "only occupants may send private messages"));
+        return;
+    }
+    const bool allowed = [&] {
+        switch (config_.allow_pm) {
+            case PmPolicy::anyone: return true;
+            case PmPolicy::participants: return me->role >= Role::participant;
+            case PmPolicy::moderators: return me->role == Role::moderator;
+            case PmPolicy::none: return false;
+        }
+        return false;
+    }();
+    if (!allowed) {
+        error(stanza, from, StanzaError::auth("forbidden", "this room does not let you send private messages"));
+        return;
+    }
+    Occupant* to = by_nick(nick);
+    if (!to) {
+        error(stanza, from, StanzaError::cancel("item-not-found", "nobody of that nickname is in the room"));
+        return;
+    }
+    if (stanza.attr_or("type") == "groupchat") {
+        error(stanza, from, StanzaError::modify("bad-request", "a groupchat message goes to the room's address"));
+        return;
+    }
+    xml::Element m = stanza;
+    strip_room_claims(m);
+    m.add_child("x", kNsMucUser);
+    m.set_attr("from", occupant_jid(me->nick).str());
+    for (const auto& s : to->sessions) {
+        xml::Element copy = m;
+        copy.set_attr("to", s.str());
+        out_(std::move(copy));
+    }
 }
 
 void Room::invite(const xml::Element& stanza, const xml::Element& inv, const xmpp::Jid& from, const Occupant* me) {
@@ -358,11 +644,24 @@ void Room::invite(const xml::Element& stanza, const xml::Element& inv, const xmp
         error(stanza, from, StanzaError::modify("not-acceptable", "only occupants may invite others"));
         return;
     }
+    const Affiliation mine = affiliation_of(from);
+    if (config_.members_only && mine < Affiliation::admin && !(config_.allow_invites && mine >= Affiliation::member)) {
+        error(stanza, from, StanzaError::auth("forbidden", "only the room's admins and owners may invite to it"));
+        return;
+    }
     auto to = xmpp::Jid::parse(inv.attr_or("to"));
-    if (!to || to->empty()) {
+    if (!to || to->empty() || !to->has_node()) {
         error(stanza, from, StanzaError::modify("jid-malformed", "an invitation names whom it is for in 'to'"));
         return;
     }
+    if (affiliation_of(to.value()) == Affiliation::outcast) {
+        error(stanza, from, StanzaError::cancel("not-allowed", "that person is banned from this room"));
+        return;
+    }
+    // §9.3: an invitation to a members-only room from one who may invite
+    // makes the invitee a member.
+    if (config_.members_only && affiliation_of(to.value()) == Affiliation::none)
+        set_affiliation(to->bare_str(), Affiliation::member, Because{me->nick, {}});
     xml::Element m("message", std::string(xmpp::kNsClient));
     m.set_attr("from", jid_.str());
     m.set_attr("to", to->str());
@@ -400,12 +699,17 @@ void Room::decline(const xml::Element& dec, const xmpp::Jid& from) {
     out_(std::move(m));
 }
 
-void Room::groupchat(const xml::Element& stanza, Occupant& me) {
+void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& from) {
+    if (me.role < Role::participant) {
+        // §7.4: without voice (a visitor in a moderated room) one may not speak.
+        error(stanza, from, StanzaError::auth("forbidden", "you have no voice in this room"));
+        return;
+    }
     const xml::Element* subject = stanza.child("subject", xmpp::kNsClient);
     const bool subject_only = subject && !stanza.child("body", xmpp::kNsClient);
-    if (subject_only && !me.owner) {
-        // §8.1: by default only moderators change the subject.
-        error(stanza, me.sessions.front(), StanzaError::auth("forbidden", "only moderators may change the subject"));
+    if (subject_only && me.role != Role::moderator && !config_.change_subject) {
+        // §8.1: unless the room lets participants, only moderators change the subject.
+        error(stanza, from, StanzaError::auth("forbidden", "only moderators may change the subject"));
         return;
     }
     xml::Element m("message", std::string(xmpp::kNsClient));
@@ -418,12 +722,12 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me) {
     m.remove_attr("to");
     if (subject_only) {
         subject_ = m;
+        changed_ = true;
     } else {
         Said said{m, clock_(), xml::to_string(m, xmpp::kNsClient).size()};
         history_bytes_ += said.chars;
         history_.push_back(std::move(said));
-        while (!history_.empty() &&
-               (history_.size() > limits_.history_length || history_bytes_ > limits_.history_bytes)) {
+        while (!history_.empty() && (history_.size() > history_length() || history_bytes_ > limits_.history_bytes)) {
             history_bytes_ -= history_.front().chars;
             history_.pop_front();
         }
@@ -435,6 +739,8 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me) {
             out_(std::move(copy));
         }
 }
+
+// --- Requests ---
 
 void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
     const std::string_view type = stanza.attr_or("type");
@@ -457,13 +763,10 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
         error(stanza, from, StanzaError::cancel("feature-not-implemented", "iq requests to occupants are not relayed"));
         return;
     }
-    if (locked_) {
+    if (locked_ && affiliation_of(from) != Affiliation::owner) {
         // A room being created is nobody's business but its owner's.
-        const Occupant* me = by_session(from);
-        if (!me || !me->owner) {
-            error(stanza, from, StanzaError::cancel("item-not-found", "no such room"));
-            return;
-        }
+        error(stanza, from, StanzaError::cancel("item-not-found", "no such room"));
+        return;
     }
     if (type == "get" && q->name() == "query" && q->ns() == kNsDiscoInfo) {
         if (!q->attr_or("node").empty()) {
@@ -474,7 +777,7 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
         return;
     }
     if (type == "get" && q->name() == "query" && q->ns() == kNsDiscoItems) {
-        // §6.5: the occupants are not listed (semi-anonymous room).
+        // §6.5: the occupants are not listed.
         result(stanza, from, xml::Element("query", kNsDiscoItems));
         return;
     }
@@ -482,25 +785,155 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
         owner_iq(stanza, from, *q);
         return;
     }
+    if (q->name() == "query" && q->ns() == kNsMucAdmin) {
+        admin_iq(stanza, from, *q);
+        return;
+    }
     error(stanza, from, StanzaError::cancel("service-unavailable", "the room does not answer that request"));
 }
 
+xml::Element Room::config_form() const {
+    // §10.2: every option this room has.
+    xml::Element x("x", kNsData);
+    x.set_attr("type", "form");
+    x.add_child("title", kNsData).add_text("Configuration of " + jid_.bare_str());
+    x.add_child(field("FORM_TYPE", "hidden", "", kRoomConfig));
+    x.add_child(field("muc#roomconfig_roomname", "text-single", "Name", config_.name));
+    x.add_child(field("muc#roomconfig_roomdesc", "text-single", "Description", config_.description));
+    x.add_child(field("muc#roomconfig_persistentroom", "boolean", "Keep the room when it is empty",
+                      config_.persistent ? "1" : "0"));
+    x.add_child(field("muc#roomconfig_publicroom", "boolean", "List the room in the directory",
+                      config_.public_room ? "1" : "0"));
+    x.add_child(field("muc#roomconfig_membersonly", "boolean", "Members only", config_.members_only ? "1" : "0"));
+    x.add_child(field("muc#roomconfig_moderatedroom", "boolean", "Only those with voice may speak",
+                      config_.moderated ? "1" : "0"));
+    x.add_child(field("muc#roomconfig_passwordprotectedroom", "boolean", "Needs a password",
+                      config_.secret.empty() ? "0" : "1"));
+    // The password itself is not kept, so it is never shown: an empty value
+    // submitted back keeps the current one.
+    x.add_child(field("muc#roomconfig_roomsecret", "text-private", "Password", ""));
+    x.add_child(field("muc#roomconfig_maxusers", "text-single",
+                      "Most occupants (up to " + std::to_string(limits_.max_occupants) + ")",
+                      std::to_string(max_users())));
+    x.add_child(list_field("muc#roomconfig_whois", "Who may see real addresses",
+                           config_.whois_anyone ? "anyone" : "moderators",
+                           {{"moderators", "Moderators only"}, {"anyone", "Anyone"}}));
+    x.add_child(field("muc#roomconfig_changesubject", "boolean", "Participants may change the subject",
+                      config_.change_subject ? "1" : "0"));
+    x.add_child(field("muc#roomconfig_allowinvites", "boolean", "Members may invite others",
+                      config_.allow_invites ? "1" : "0"));
+    x.add_child(list_field("muc#roomconfig_allowpm", "Who may send private messages", pm_name(config_.allow_pm),
+                           {{"anyone", "Anyone"}, {"participants", "Participants"},
+                            {"moderators", "Moderators"}, {"none", "Nobody"}}));
+    x.add_child(field("muc#maxhistoryfetch", "text-single",
+                      "Messages of history for those who join (up to " + std::to_string(limits_.history_length) + ")",
+                      std::to_string(history_length())));
+    return x;
+}
+
+std::optional<StanzaError> Room::apply_config(const xml::Element& form) {
+    // All or nothing: every field is checked before anything changes.
+    RoomConfig next = config_;
+    if (auto v = value_of(form, "muc#roomconfig_roomname")) next.name = *v;
+    if (auto v = value_of(form, "muc#roomconfig_roomdesc")) next.description = *v;
+    struct Flag {
+        const char* var;
+        bool RoomConfig::*into;
+    };
+    for (const Flag& f : {Flag{"muc#roomconfig_persistentroom", &RoomConfig::persistent},
+                          Flag{"muc#roomconfig_publicroom", &RoomConfig::public_room},
+                          Flag{"muc#roomconfig_membersonly", &RoomConfig::members_only},
+                          Flag{"muc#roomconfig_moderatedroom", &RoomConfig::moderated},
+                          Flag{"muc#roomconfig_changesubject", &RoomConfig::change_subject},
+                          Flag{"muc#roomconfig_allowinvites", &RoomConfig::allow_invites}}) {
+        auto v = value_of(form, f.var);
+        if (!v) continue;
+        auto b = read_bool(*v);
+        if (!b) return StanzaError::modify("bad-request", std::string(f.var) + " is a boolean (0 or 1)");
+        next.*f.into = *b;
+    }
+    if (auto v = value_of(form, "muc#roomconfig_whois")) {
+        if (*v != "anyone" && *v != "moderators")
+            return StanzaError::modify("bad-request", "muc#roomconfig_whois is 'moderators' or 'anyone'");
+        next.whois_anyone = *v == "anyone";
+    }
+    if (auto v = value_of(form, "muc#roomconfig_allowpm")) {
+        auto p = pm_named(*v);
+        if (!p) return StanzaError::modify("bad-request", "muc#roomconfig_allowpm is anyone, participants, moderators or none");
+        next.allow_pm = *p;
+    }
+    if (auto v = value_of(form, "muc#roomconfig_maxusers")) {
+        auto n = read_count(*v);
+        if (!n || *n == 0 || *n > limits_.max_occupants)
+            return StanzaError::modify("not-acceptable", "muc#roomconfig_maxusers is a number from 1 to " +
+                                                             std::to_string(limits_.max_occupants));
+        next.max_users = *n;
+    }
+    if (auto v = value_of(form, "muc#maxhistoryfetch")) {
+        auto n = read_count(*v);
+        if (!n || *n > limits_.history_length)
+            return StanzaError::modify("not-acceptable", "muc#maxhistoryfetch is a number from 0 to " +
+                                                             std::to_string(limits_.history_length));
+        next.history_length = *n;
+    }
+    const auto protect = value_of(form, "muc#roomconfig_passwordprotectedroom");
+    const auto secret = value_of(form, "muc#roomconfig_roomsecret");
+    std::optional<bool> wants_password;
+    if (protect) {
+        wants_password = read_bool(*protect);
+        if (!wants_password)
+            return StanzaError::modify("bad-request", "muc#roomconfig_passwordprotectedroom is a boolean (0 or 1)");
+    }
+    if (wants_password == false) {
+        next.secret.clear();
+    } else if (secret && !secret->empty()) {
+        auto cred = password_credential(*secret);
+        if (!cred) return StanzaError::wait("internal-server-error", "the password could not be kept: " + cred.status().message());
+        next.secret = std::move(cred).value();
+    } else if (wants_password == true && next.secret.empty()) {
+        return StanzaError::modify("not-acceptable", "a room that needs a password needs muc#roomconfig_roomsecret");
+    }
+    const bool whois_changed = next.whois_anyone != config_.whois_anyone;
+    const bool now_members_only = next.members_only && !config_.members_only;
+    config_ = std::move(next);
+    changed_ = true;
+    if (now_members_only) {
+        // §9.5 (a room made members-only): those who are not members leave (322).
+        std::vector<std::string> gone;
+        for (const auto& o : occupants_)
+            if (affiliation_of(o) < Affiliation::member) gone.push_back(o.bare.bare_str());
+        for (const auto& bare : gone) remove_all_of(bare, 322, Affiliation::none, Because{});
+    }
+    if (!locked_) announce_config_change(whois_changed);
+    return std::nullopt;
+}
+
+void Room::announce_config_change(bool whois_changed) {
+    // §10.2.1: occupants are told that the configuration changed (104), and
+    // whether real JIDs are now shown to everyone (172) or not (173).
+    std::vector<int> codes{104};
+    if (whois_changed) codes.push_back(config_.whois_anyone ? 172 : 173);
+    for (const auto& o : occupants_)
+        for (const auto& s : o.sessions) {
+            xml::Element m("message", std::string(xmpp::kNsClient));
+            m.set_attr("from", jid_.str());
+            m.set_attr("to", s.str());
+            m.set_attr("type", "groupchat");
+            xml::Element& x = m.add_child("x", kNsMucUser);
+            for (int c : codes) x.add_child("status", kNsMucUser).set_attr("code", std::to_string(c));
+            out_(std::move(m));
+        }
+}
+
 void Room::owner_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query) {
-    Occupant* me = by_session(from);
-    if (!me || !me->owner) {
-        error(stanza, from, StanzaError::auth("forbidden", "only the room's owner may configure or destroy it"));
+    if (affiliation_of(from) != Affiliation::owner) {
+        error(stanza, from, StanzaError::auth("forbidden", "only the room's owners may configure or destroy it"));
         return;
     }
     const std::string_view type = stanza.attr_or("type");
     if (type == "get") {
-        // §10.2: the configuration form, with what this version can change.
         xml::Element q("query", kNsMucOwner);
-        xml::Element& x = q.add_child("x", kNsData);
-        x.set_attr("type", "form");
-        x.add_child("title", kNsData).add_text("Configuration of " + jid_.bare_str());
-        x.add_child(field("FORM_TYPE", "hidden", "", kRoomConfig));
-        x.add_child(field("muc#roomconfig_roomname", "text-single", "Name", name_));
-        x.add_child(field("muc#roomconfig_roomdesc", "text-single", "Description", description_));
+        q.add_child(config_form());
         result(stanza, from, std::move(q));
         return;
     }
@@ -525,10 +958,246 @@ void Room::owner_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml
         error(stanza, from, StanzaError::modify("bad-request", "a configuration is submitted with type 'submit'"));
         return;
     }
-    if (auto v = value_of(*x, "muc#roomconfig_roomname")) name_ = *v;
-    if (auto v = value_of(*x, "muc#roomconfig_roomdesc")) description_ = *v;
+    if (auto refused = apply_config(*x)) {
+        error(stanza, from, *refused);
+        return;
+    }
     locked_ = false;  // an instant room (an empty form) or a configured one
     result(stanza, from, std::nullopt);
+}
+
+// --- muc#admin: roles and affiliations ---
+
+std::optional<StanzaError> Room::may_set_role(const Occupant* me, const Occupant& target, Role role) const {
+    if (!me || me->role != Role::moderator)
+        return StanzaError::auth("forbidden", "only moderators change roles");
+    const Affiliation theirs = affiliation_of(target);
+    if (theirs >= Affiliation::admin && role != Role::moderator)
+        // §8.2, §9.7: admins and owners are moderators, and stay so.
+        return StanzaError::cancel("not-allowed", "the room's admins and owners cannot be kicked, muted or demoted");
+    if ((role == Role::moderator || target.role == Role::moderator) && affiliation_of(*me) < Affiliation::admin)
+        // §9.6, §9.7: only admins and owners grant or revoke moderation.
+        return StanzaError::auth("forbidden", "only the room's admins and owners grant or revoke moderation");
+    return std::nullopt;
+}
+
+std::optional<StanzaError> Room::may_set_affiliation(const xmpp::Jid& actor, const std::string& target,
+                                                     Affiliation to) const {
+    const Affiliation mine = affiliation_of(actor);
+    if (mine < Affiliation::admin)
+        return StanzaError::auth("forbidden", "only the room's admins and owners change affiliations");
+    auto it = affiliations_.find(target);
+    const Affiliation theirs = it == affiliations_.end() ? Affiliation::none : it->second;
+    if (mine == Affiliation::admin) {
+        // §9: admins manage members and outcasts; owners manage admins and owners (§10).
+        if (to >= Affiliation::admin)
+            return StanzaError::auth("forbidden", "only the room's owners make admins and owners");
+        if (theirs >= Affiliation::admin)
+            return StanzaError::cancel("not-allowed", "only the room's owners change an admin's or owner's affiliation");
+    }
+    if (theirs == Affiliation::owner && to != Affiliation::owner) {
+        size_t owners = 0;
+        for (const auto& [who, a] : affiliations_)
+            if (a == Affiliation::owner) ++owners;
+        if (owners <= 1)
+            // §10.6: a room always has an owner.
+            return StanzaError::cancel("conflict", "the room's last owner stays owner; make someone else owner first");
+    }
+    return std::nullopt;
+}
+
+void Room::set_role(Occupant& target, Role role, const Because& why) {
+    if (role == Role::none) {
+        // §8.2: kicked (307), every client under that nickname.
+        remove_occupant(static_cast<size_t>(&target - occupants_.data()), 307, affiliation_of(target), why);
+        return;
+    }
+    target.role = role;
+    for (const auto& other : occupants_)
+        for (const auto& s : other.sessions) {
+            xml::Element p = presence_of(target, s, false, &other == &target ? std::vector<int>{110} : std::vector<int>{});
+            annotate(p, why.actor_nick, why.reason);
+            out_(std::move(p));
+        }
+}
+
+void Room::set_affiliation(const std::string& target, Affiliation to, const Because& why) {
+    if (to == Affiliation::none) affiliations_.erase(target);
+    else affiliations_[target] = to;
+    if (to == Affiliation::outcast && !why.reason.empty()) reasons_[target] = why.reason;
+    else reasons_.erase(target);
+    changed_ = true;
+    // The occupants it concerns: that person, or everyone of that domain.
+    std::vector<std::string> concerned;
+    for (const auto& o : occupants_) {
+        const std::string bare = o.bare.bare_str();
+        if ((bare == target || o.bare.domain() == target) &&
+            std::find(concerned.begin(), concerned.end(), bare) == concerned.end())
+            concerned.push_back(bare);
+    }
+    for (const auto& bare : concerned) {
+        const Affiliation now = affiliation_of(xmpp::Jid::parse(bare).value());
+        if (now == Affiliation::outcast) {
+            remove_all_of(bare, 301, now, why);  // §9.1: banned
+            continue;
+        }
+        if (config_.members_only && now < Affiliation::member) {
+            remove_all_of(bare, 321, now, why);  // §9.4: no longer a member
+            continue;
+        }
+        // §9.3, §9.5, §10.3 ...: the new affiliation and the role it brings, to everyone.
+        for (auto& o : occupants_) {
+            if (o.bare.bare_str() != bare) continue;
+            o.role = default_role(now);
+            for (const auto& other : occupants_)
+                for (const auto& s : other.sessions) {
+                    xml::Element p = presence_of(o, s, false, &other == &o ? std::vector<int>{110} : std::vector<int>{});
+                    annotate(p, why.actor_nick, why.reason);
+                    out_(std::move(p));
+                }
+        }
+    }
+}
+
+void Room::admin_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query) {
+    Occupant* me = by_session(from);
+    if (stanza.attr_or("type") == "get") {
+        const xml::Element* item = query.child("item", kNsMucAdmin);
+        if (!item) {
+            error(stanza, from, StanzaError::modify("bad-request", "a list is asked for with one <item/>"));
+            return;
+        }
+        admin_list(stanza, from, me, *item);
+        return;
+    }
+    // A set: every item is checked before any is applied.
+    struct Change {
+        std::string nick;            // a role change, of this occupant
+        Role role = Role::none;
+        std::string jid;             // an affiliation change, of this bare JID or domain
+        Affiliation affiliation = Affiliation::none;
+        std::string reason;
+    };
+    std::vector<Change> changes;
+    for (const xml::Element& item : query.children()) {
+        if (item.name() != "item" || item.ns() != kNsMucAdmin) continue;
+        Change c;
+        if (const xml::Element* r = item.child("reason", kNsMucAdmin)) c.reason = r->text();
+        const bool has_role = item.attr("role") != nullptr, has_aff = item.attr("affiliation") != nullptr;
+        if (has_role == has_aff) {
+            error(stanza, from, StanzaError::modify("bad-request", "each item changes either a role or an affiliation"));
+            return;
+        }
+        if (has_role) {
+            auto role = role_named(item.attr_or("role"));
+            if (!role) {
+                error(stanza, from, StanzaError::modify("bad-request", "no such role"));
+                return;
+            }
+            c.role = *role;
+            const Occupant* target = by_nick(std::string(item.attr_or("nick")));
+            if (!target) {
+                error(stanza, from, StanzaError::cancel("item-not-found", "nobody of that nickname is in the room"));
+                return;
+            }
+            c.nick = target->nick;
+            if (auto refused = may_set_role(me, *target, c.role)) {
+                error(stanza, from, *refused);
+                return;
+            }
+        } else {
+            auto aff = affiliation_named(item.attr_or("affiliation"));
+            if (!aff) {
+                error(stanza, from, StanzaError::modify("bad-request", "no such affiliation"));
+                return;
+            }
+            c.affiliation = *aff;
+            if (item.attr("jid")) {
+                auto key = affiliation_key(item.attr_or("jid"));
+                if (!key) {
+                    error(stanza, from, StanzaError::modify("jid-malformed", "an item's jid is a bare JID or a domain"));
+                    return;
+                }
+                c.jid = *key;
+            } else if (const Occupant* o = by_nick(std::string(item.attr_or("nick")))) {
+                c.jid = o->bare.bare_str();
+            } else {
+                error(stanza, from, StanzaError::cancel("item-not-found", "an item names a jid, or the nickname of an occupant"));
+                return;
+            }
+            if (auto refused = may_set_affiliation(from, c.jid, c.affiliation)) {
+                error(stanza, from, *refused);
+                return;
+            }
+        }
+        changes.push_back(std::move(c));
+    }
+    if (changes.empty()) {
+        error(stanza, from, StanzaError::modify("bad-request", "nothing to change: no <item/>"));
+        return;
+    }
+    const std::string actor = me ? me->nick : std::string();
+    for (const auto& c : changes) {
+        if (!c.nick.empty()) {
+            // Found again by nickname: an earlier change may have removed someone.
+            if (Occupant* t = by_nick(c.nick)) set_role(*t, c.role, Because{actor, c.reason});
+        } else {
+            set_affiliation(c.jid, c.affiliation, Because{actor, c.reason});
+        }
+    }
+    result(stanza, from, std::nullopt);
+}
+
+void Room::admin_list(const xml::Element& stanza, const xmpp::Jid& from, const Occupant* me, const xml::Element& item) {
+    xml::Element q("query", kNsMucAdmin);
+    if (item.attr("affiliation")) {
+        auto aff = affiliation_named(item.attr_or("affiliation"));
+        if (!aff || *aff == Affiliation::none) {
+            error(stanza, from, StanzaError::modify("bad-request", "lists are of outcast, member, admin or owner"));
+            return;
+        }
+        // §9.1, §9.5: admins see the ban and member lists; §10.5, §10.8:
+        // owners see the owner and admin lists.
+        const Affiliation mine = affiliation_of(from);
+        const Affiliation needed = *aff >= Affiliation::admin ? Affiliation::owner : Affiliation::admin;
+        if (mine < needed) {
+            error(stanza, from, StanzaError::auth("forbidden", std::string("only the room's ") +
+                                                                   (needed == Affiliation::owner ? "owners" : "admins and owners") +
+                                                                   " see that list"));
+            return;
+        }
+        for (const auto& [who, a] : affiliations_) {
+            if (a != *aff) continue;
+            xml::Element& i = q.add_child("item", kNsMucAdmin);
+            i.set_attr("affiliation", name_of(a));
+            i.set_attr("jid", who);
+            if (auto why = reasons_.find(who); why != reasons_.end())
+                i.add_child("reason", kNsMucAdmin).add_text(why->second);
+        }
+    } else if (item.attr("role")) {
+        auto role = role_named(item.attr_or("role"));
+        if (!role || *role == Role::none) {
+            error(stanza, from, StanzaError::modify("bad-request", "lists are of moderators, participants or visitors"));
+            return;
+        }
+        // §8.5, §9.8: moderators see who has voice and who moderates.
+        if (!me || me->role != Role::moderator) {
+            error(stanza, from, StanzaError::auth("forbidden", "only moderators see that list"));
+            return;
+        }
+        for (const auto& o : occupants_) {
+            if (o.role != *role) continue;
+            xml::Element& i = q.add_child("item", kNsMucAdmin);
+            i.set_attr("affiliation", name_of(affiliation_of(o)));
+            i.set_attr("role", name_of(o.role));
+            i.set_attr("nick", o.nick);
+            i.set_attr("jid", o.bare.bare_str());
+        }
+    } else {
+        error(stanza, from, StanzaError::modify("bad-request", "a list is of an affiliation or a role"));
+        return;
+    }
+    result(stanza, from, std::move(q));
 }
 
 void Room::destroy(const xml::Element* destroy_element) {
@@ -551,6 +1220,7 @@ void Room::destroy(const xml::Element* destroy_element) {
     occupants_.clear();
     history_.clear();
     destroyed_ = true;
+    changed_ = true;
 }
 
 xml::Element Room::disco_info() const {
@@ -558,16 +1228,25 @@ xml::Element Room::disco_info() const {
     xml::Element& id = q.add_child("identity", kNsDiscoInfo);
     id.set_attr("category", "conference");
     id.set_attr("type", "text");
-    id.set_attr("name", name_.empty() ? jid_.node() : name_);
-    for (const char* f : {kNsMuc, "muc_public", "muc_open", "muc_unmoderated", "muc_semianonymous", "muc_unsecured",
-                          "muc_temporary", kNsPing})
+    id.set_attr("name", config_.name.empty() ? jid_.node() : config_.name);
+    // §6.4: the room's features, as configured.
+    for (const char* f : {kNsMuc, config_.public_room ? "muc_public" : "muc_hidden",
+                          config_.members_only ? "muc_membersonly" : "muc_open",
+                          config_.moderated ? "muc_moderated" : "muc_unmoderated",
+                          config_.whois_anyone ? "muc_nonanonymous" : "muc_semianonymous",
+                          config_.secret.empty() ? "muc_unsecured" : "muc_passwordprotected",
+                          config_.persistent ? "muc_persistent" : "muc_temporary", kNsPing})
         q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
-    // §6.4: muc#roominfo.
     xml::Element& x = q.add_child("x", kNsData);
     x.set_attr("type", "result");
     x.add_child(field("FORM_TYPE", "hidden", "", "http://jabber.org/protocol/muc#roominfo"));
-    x.add_child(field("muc#roominfo_description", "", "Description", description_));
+    x.add_child(field("muc#roominfo_description", "", "Description", config_.description));
     x.add_child(field("muc#roominfo_occupants", "", "Number of occupants", std::to_string(occupants_.size())));
+    x.add_child(field("muc#roomconfig_changesubject", "", "Participants may change the subject",
+                      config_.change_subject ? "1" : "0"));
+    if (subject_)
+        if (const xml::Element* s = subject_->child("subject", xmpp::kNsClient))
+            x.add_child(field("muc#roominfo_subject", "", "Subject", s->text()));
     return q;
 }
 

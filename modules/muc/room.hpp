@@ -1,33 +1,42 @@
-// One multi-user chat room (XEP-0045): its occupants, their presence,
-// groupchat messages and their recent history, the subject, private
-// messages between occupants, and the owner's instant configuration.
+// One multi-user chat room (XEP-0045): its configuration, affiliations,
+// occupants and their roles, presence, groupchat messages and their recent
+// history, the subject, private messages, invitations, and the owner's and
+// moderators' requests (muc#owner, muc#admin).
 //
 // Pure logic: a Room is given the stanzas addressed to it (already known to
 // be for this room) with the sender's real full JID, and writes what the
 // service sends through an Out callback. It belongs to one worker (the
-// room's owner worker, see muc.hpp) and is never shared.
+// room's owner worker, see muc.hpp) and is never shared. Whatever must be
+// kept (configuration, affiliations, subject) sets changed(); the service
+// then stores snapshot() if the room is persistent, and restore() brings it
+// back after a restart.
 //
-// What this first version of the room does (doc: modules/muc/README.md):
-// temporary rooms, created by the first occupant (owner, moderator; locked
-// with status 201 until the owner submits the configuration form or an
-// instant room, XEP-0045 §10.1), destroyed when the last occupant leaves or
-// by the owner (§10.9); semi-anonymous (real JIDs shown to moderators only);
-// everyone else joins as participant without affiliation. UNFINISHED (issue
-// 17): persistent and reserved rooms, the full configuration form, members-only,
-// passwords, moderation, affiliations and roles beyond the owner, room
-// archives.
+// Access control (doc: modules/muc/README.md): affiliations owner, admin,
+// member, outcast (by bare JID, or a whole domain) and roles moderator,
+// participant, visitor with the transitions of XEP-0045 §§8-10 and their
+// refusals; members-only rooms, passwords (kept as a salted PBKDF2 hash,
+// never the password), moderated rooms, who sees real JIDs, who changes the
+// subject, who invites, who sends private messages. Someone who loses their
+// place (banned, or no longer a member of a members-only room) leaves with
+// every one of their clients at once.
+//
+// UNFINISHED (issue 17): room archives and MAM on the room's address,
+// moderation of messages (XEP-0425), occupant ids, voice requests, iq
+// requests relayed to occupants, internal-only rooms.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "errors/stanza_error.hpp"
+#include "errors/status.hpp"
 #include "xml/element.hpp"
 #include "xmpp/jid.hpp"
 
@@ -36,11 +45,39 @@ namespace parley::mod_muc {
 inline constexpr const char* kNsMuc = "http://jabber.org/protocol/muc";
 inline constexpr const char* kNsMucUser = "http://jabber.org/protocol/muc#user";
 inline constexpr const char* kNsMucOwner = "http://jabber.org/protocol/muc#owner";
+inline constexpr const char* kNsMucAdmin = "http://jabber.org/protocol/muc#admin";
+inline constexpr const char* kNsRoomRecord = "urn:parley:muc:room:1";  // a stored room (snapshot())
 
 struct RoomLimits {
     size_t max_occupants = 200;
-    size_t history_length = 20;  // groupchat messages kept for new occupants
+    size_t history_length = 20;    // groupchat messages kept for new occupants (a room may ask for fewer)
     size_t history_bytes = 65536;  // and at most this much of them, as text
+};
+
+// In order of rank.
+enum class Affiliation : uint8_t { outcast, none, member, admin, owner };
+enum class Role : uint8_t { none, visitor, participant, moderator };
+const char* name_of(Affiliation a);
+const char* name_of(Role r);
+std::optional<Affiliation> affiliation_named(std::string_view name);
+std::optional<Role> role_named(std::string_view name);
+
+// Who may send private messages through the room (muc#roomconfig_allowpm).
+enum class PmPolicy : uint8_t { anyone, participants, moderators, none };
+
+struct RoomConfig {
+    std::string name, description;
+    bool persistent = false;
+    bool public_room = true;     // listed in the service's disco#items
+    bool members_only = false;
+    bool moderated = false;      // those without voice (visitors) may not speak
+    bool whois_anyone = false;   // everyone sees real JIDs (else moderators only)
+    bool change_subject = false; // participants may change the subject (moderators always may)
+    bool allow_invites = false;  // members may invite to a members-only room (admins always may)
+    PmPolicy allow_pm = PmPolicy::anyone;
+    size_t max_users = 0;        // 0: the service's max_occupants
+    std::optional<size_t> history_length;  // unset: the service's
+    std::string secret;          // the password's credential (RFC 5803 form); empty: no password
 };
 
 class Room {
@@ -50,14 +87,26 @@ public:
 
     // A new room made by `creator` (its first occupant, once join() is called).
     Room(xmpp::Jid jid, xmpp::Jid creator, RoomLimits limits, Out out, Clock clock);
+    // A stored room (snapshot()), unlocked and empty; code "invalid" for a
+    // record this version cannot read.
+    static Result<std::unique_ptr<Room>> restore(const xml::Element& record, RoomLimits limits, Out out, Clock clock);
+    // What restore() needs: the configuration, affiliations and subject.
+    xml::Element snapshot() const;
 
     const xmpp::Jid& jid() const { return jid_; }
     const xmpp::Jid& creator() const { return creator_; }
+    const RoomConfig& config() const { return config_; }
     bool empty() const { return occupants_.empty(); }
     bool locked() const { return locked_; }
     bool destroyed() const { return destroyed_; }
     size_t occupant_count() const { return occupants_.size(); }
-    const std::string& name() const { return name_; }
+    const std::string& name() const { return config_.name; }
+    // Something restore() needs changed since the last call.
+    bool take_changed() { return std::exchange(changed_, false); }
+    // The affiliation of a real JID: its own, else its domain's, else none.
+    Affiliation affiliation_of(const xmpp::Jid& who) const;
+    const std::map<std::string, Affiliation>& affiliations() const { return affiliations_; }
+    void set_limits(const RoomLimits& limits) { limits_ = limits; }
 
     // Presence from `from` (a real full JID) to room/nick.
     void presence(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick);
@@ -75,27 +124,50 @@ private:
         xmpp::Jid bare;                   // the real bare JID
         std::vector<xmpp::Jid> sessions;  // its full JIDs joined under this nick (multi-session nicks)
         std::vector<xml::Element> status; // <show/>, <status/>, <priority/> and extensions of its presence
-        bool owner = false;               // affiliation owner, role moderator
+        Role role = Role::participant;
     };
     struct Said {
         xml::Element stanza;  // as broadcast (from room/nick)
         int64_t at_ms = 0;
         size_t chars = 0;     // its size as text, for maxchars
     };
+    // Who did something to an occupant, and why (muc#user <actor/>, <reason/>).
+    struct Because {
+        std::string actor_nick;
+        std::string reason;
+    };
 
     Occupant* by_nick(const std::string& nick);
     Occupant* by_session(const xmpp::Jid& full);
+    Affiliation affiliation_of(const Occupant& o) const { return affiliation_of(o.bare); }
+    Role default_role(Affiliation a) const;
     void join(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick);
+    bool password_accepted(const xml::Element* muc_x) const;
     void leave(const xmpp::Jid& from, const xml::Element* status);
     void change_nick(Occupant& o, const xmpp::Jid& from, const std::string& nick);
     void send_join_sequence(const Occupant& o, const xmpp::Jid& to, const xml::Element* history, bool created);
-    void groupchat(const xml::Element& stanza, Occupant& o);
+    void groupchat(const xml::Element& stanza, Occupant& o, const xmpp::Jid& from);
+    void private_message(const xml::Element& stanza, const xmpp::Jid& from, Occupant* me, const std::string& nick);
     void invite(const xml::Element& stanza, const xml::Element& invite, const xmpp::Jid& from, const Occupant* me);
     void decline(const xml::Element& decline, const xmpp::Jid& from);
     void owner_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query);
+    xml::Element config_form() const;
+    std::optional<StanzaError> apply_config(const xml::Element& form);
+    void admin_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query);
+    void admin_list(const xml::Element& stanza, const xmpp::Jid& from, const Occupant* me, const xml::Element& item);
+    std::optional<StanzaError> may_set_role(const Occupant* me, const Occupant& target, Role role) const;
+    std::optional<StanzaError> may_set_affiliation(const xmpp::Jid& actor, const std::string& target,
+                                                   Affiliation to) const;
+    void set_role(Occupant& target, Role role, const Because& why);
+    void set_affiliation(const std::string& target, Affiliation to, const Because& why);
+    // Removes every occupant whose real bare JID is `bare`, with `code`.
+    void remove_all_of(const std::string& bare, int code, Affiliation now, const Because& why);
+    void remove_occupant(size_t index, int code, Affiliation now, const Because& why);
+    void announce_config_change(bool whois_changed);
     void destroy(const xml::Element* destroy_element);
 
-    // The presence of occupant `o` as `to` sees it (real JID to moderators).
+    // The presence of occupant `o` as `to` sees it (real JIDs to moderators,
+    // or to everyone in a non-anonymous room).
     xml::Element presence_of(const Occupant& o, const xmpp::Jid& to, bool unavailable,
                              const std::vector<int>& codes, const std::string& new_nick = {}) const;
     bool sees_real_jids(const xmpp::Jid& to) const;
@@ -104,21 +176,26 @@ private:
     void error(const xml::Element& stanza, const xmpp::Jid& to, const StanzaError& e);
     void result(const xml::Element& stanza, const xmpp::Jid& to, std::optional<xml::Element> payload);
     xmpp::Jid occupant_jid(const std::string& nick) const;
+    size_t history_length() const;
+    size_t max_users() const;
 
     xmpp::Jid jid_;
     xmpp::Jid creator_;
     RoomLimits limits_;
     Out out_;
     Clock clock_;
+    RoomConfig config_;
+    std::map<std::string, Affiliation> affiliations_;  // bare JID (or domain) -> affiliation other than none
+    std::map<std::string, std::string> reasons_;       // why someone was banned, for the ban list
     std::vector<Occupant> occupants_;  // in order of arrival
     std::deque<Said> history_;
     size_t history_bytes_ = 0;
     std::optional<xml::Element> subject_;  // the last subject message as broadcast
-    std::string name_, description_;
     static constexpr size_t kMaxInvitations = 100;
     std::deque<std::pair<std::string, std::string>> invited_;  // invitee bare JID, inviter bare JID
     bool locked_ = true;
     bool destroyed_ = false;
+    bool changed_ = false;
 };
 
 // XEP-0045 §7.2.14: how much history a joining occupant asked for, read
@@ -128,5 +205,10 @@ struct HistoryRequest {
     std::optional<int64_t> since_ms;  // from seconds or since
 };
 HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms);
+
+// A room password's credential (salted PBKDF2, RFC 5803 form) and its check
+// in constant time.
+Result<std::string> password_credential(std::string_view password);
+bool password_matches(std::string_view credential, std::string_view password);
 
 }  // namespace parley::mod_muc

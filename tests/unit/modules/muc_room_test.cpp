@@ -8,6 +8,7 @@
 
 #include "modules/muc/muc.hpp"
 #include "modules/muc/room.hpp"
+#include "xml/parse_element.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -51,6 +52,31 @@ struct Fixture {
         iq.set_attr("id", "cfg");
         iq.add_child("query", kNsMucOwner).add_child("x", "jabber:x:data").set_attr("type", "submit");
         room.iq(iq, jid("alice@example.org/desk"), "");
+    }
+    // An iq to the room from `from`, its payload given as text.
+    void ask(const std::string& from, const std::string& type, const std::string& payload) {
+        xml::Element iq("iq", std::string(xmpp::kNsClient));
+        iq.set_attr("from", from);
+        iq.set_attr("to", "team@conference.example.org");
+        iq.set_attr("type", type);
+        iq.set_attr("id", "q");
+        iq.add_child(xml::parse_element(payload, xmpp::kNsClient, 16).value());
+        room.iq(iq, jid(from), "");
+    }
+    void configure(const std::string& from, const std::string& fields) {
+        ask(from, "set", "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
+                             fields + "</x></query>");
+    }
+    static std::string field(const std::string& var, const std::string& value) {
+        return "<field var='" + var + "'><value>" + value + "</value></field>";
+    }
+    void admin(const std::string& from, const std::string& items) {
+        ask(from, "set", "<query xmlns='http://jabber.org/protocol/muc#admin'>" + items + "</query>");
+    }
+    // The last line sent to `who`, or "" when nothing was.
+    std::string last(const std::string& who) {
+        auto lines = to(who);
+        return lines.empty() ? std::string() : lines.back();
     }
     // Everything sent to `to`, as "name from" lines with status codes and errors.
     std::vector<std::string> to(const std::string& who) {
@@ -278,6 +304,210 @@ BOOST_AUTO_TEST_CASE(a_room_has_one_owner_worker_whatever_asks) {
         BOOST_TEST(o < w);
         BOOST_TEST(owner_of("team@conference.example.org", w) == o);
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(muc_access)
+
+BOOST_FIXTURE_TEST_CASE(a_members_only_room_admits_members_and_loses_a_removed_one_with_every_client, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("muc#roomconfig_membersonly", "1"));
+    BOOST_TEST(!room.locked());
+    sent.clear();
+    join("bob@example.org/phone", "Bob");
+    BOOST_TEST(to("bob@example.org/phone") == (Lines{"presence team@conference.example.org/Bob error registration-required"}),
+               "muc: a non-member is refused (XEP-0045 §7.2.6)");
+    admin("alice@example.org/desk", "<item affiliation='member' jid='bob@example.org'/>");
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org result");
+    join("bob@example.org/phone", "Bob");
+    join("bob@example.org/laptop", "Bob");
+    join("bob@example.org/tablet", "Robert");
+    BOOST_TEST(room.occupant_count() == 3u);
+    sent.clear();
+    admin("alice@example.org/desk", "<item affiliation='none' jid='bob@example.org'><reason>left the team</reason></item>");
+    for (const char* client : {"bob@example.org/phone", "bob@example.org/laptop", "bob@example.org/tablet"}) {
+        auto lines = to(client);
+        BOOST_TEST_REQUIRE(!lines.empty());
+        BOOST_TEST(lines.back().find("unavailable 321 110") != std::string::npos, client << ": " << lines.back());
+    }
+    BOOST_TEST(room.occupant_count() == 1u, "muc: every nickname and client of the removed member leaves at once");
+    BOOST_TEST(to("alice@example.org/desk").size() == 3u, "the others hear each of them leave");
+    sent.clear();
+    join("bob@example.org/phone", "Bob");
+    BOOST_TEST(last("bob@example.org/phone") == "presence team@conference.example.org/Bob error registration-required");
+    // Making a room members-only sends the non-members away (322).
+    configure("alice@example.org/desk", field("muc#roomconfig_membersonly", "0"));
+    join("carol@example.org/pc", "Carol");
+    sent.clear();
+    configure("alice@example.org/desk", field("muc#roomconfig_membersonly", "1"));
+    BOOST_TEST(to("carol@example.org/pc").front() == "presence team@conference.example.org/Carol unavailable 322 110");
+    BOOST_TEST(room.occupant_count() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_ban_removes_every_client_and_keeps_them_out, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    join("mallory@example.org/a", "Mal");
+    join("mallory@example.org/b", "Mal");
+    join("bob@example.org/phone", "Bob");
+    sent.clear();
+    admin("bob@example.org/phone", "<item affiliation='outcast' jid='mallory@example.org'/>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error forbidden", "muc: a participant may not ban");
+    admin("alice@example.org/desk", "<item affiliation='outcast' jid='mallory@example.org'><reason>spam</reason></item>");
+    BOOST_TEST(last("mallory@example.org/a") == "presence team@conference.example.org/Mal unavailable 301 110");
+    BOOST_TEST(last("mallory@example.org/b") == "presence team@conference.example.org/Mal unavailable 301 110");
+    BOOST_TEST(last("bob@example.org/phone") == "presence team@conference.example.org/Mal unavailable 301");
+    join("mallory@example.org/c", "Other");
+    BOOST_TEST(last("mallory@example.org/c") == "presence team@conference.example.org/Other error forbidden");
+    // The ban list, for admins and owners only.
+    ask("alice@example.org/desk", "get", "<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='outcast'/></query>");
+    const xml::Element& list = sent.back();
+    const xml::Element* item = list.child("query", kNsMucAdmin)->child("item", kNsMucAdmin);
+    BOOST_TEST_REQUIRE(item);
+    BOOST_TEST(item->attr_or("jid") == "mallory@example.org");
+    BOOST_TEST(item->child("reason", kNsMucAdmin)->text() == "spam");
+    ask("bob@example.org/phone", "get", "<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='outcast'/></query>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error forbidden");
+    // A whole domain.
+    admin("alice@example.org/desk", "<item affiliation='outcast' jid='spam.example'/>");
+    join("x@spam.example/r", "X");
+    BOOST_TEST(last("x@spam.example/r") == "presence team@conference.example.org/X error forbidden");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_password_is_asked_for_checked_and_never_shown_or_kept, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("muc#roomconfig_passwordprotectedroom", "1") +
+                                            field("muc#roomconfig_roomsecret", "s3cret-phrase"));
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org result");
+    join("bob@example.org/phone", "Bob");
+    BOOST_TEST(last("bob@example.org/phone") == "presence team@conference.example.org/Bob error not-authorized");
+    xml::Element p = join_presence("bob@example.org/phone", "Bob");
+    p.child("x", kNsMuc)->add_child("password", kNsMuc).add_text("wrong");
+    room.presence(p, jid("bob@example.org/phone"), "Bob");
+    BOOST_TEST(last("bob@example.org/phone") == "presence team@conference.example.org/Bob error not-authorized");
+    p.child("x", kNsMuc)->child("password", kNsMuc)->add_text("");  // unchanged text; build a new one
+    xml::Element good = join_presence("bob@example.org/phone", "Bob");
+    good.child("x", kNsMuc)->add_child("password", kNsMuc).add_text("s3cret-phrase");
+    room.presence(good, jid("bob@example.org/phone"), "Bob");
+    BOOST_TEST(room.occupant_count() == 2u);
+    const std::string stored = xml::to_string(room.snapshot(), kNsRoomRecord);
+    BOOST_TEST(stored.find("s3cret-phrase") == std::string::npos, "muc: the password is not kept");
+    sent.clear();
+    ask("alice@example.org/desk", "get", "<query xmlns='http://jabber.org/protocol/muc#owner'/>");
+    BOOST_TEST(xml::to_string(sent.back(), xmpp::kNsClient).find("s3cret-phrase") == std::string::npos);
+    // Submitting the form back with an empty secret keeps the password.
+    configure("alice@example.org/desk", field("muc#roomconfig_passwordprotectedroom", "1") +
+                                            field("muc#roomconfig_roomsecret", ""));
+    join("carol@example.org/pc", "Carol");
+    BOOST_TEST(last("carol@example.org/pc") == "presence team@conference.example.org/Carol error not-authorized");
+    BOOST_TEST(password_matches(room.config().secret, "s3cret-phrase"));
+    BOOST_TEST(!password_matches(room.config().secret, "s3cret-phrasE"));
+}
+
+BOOST_FIXTURE_TEST_CASE(in_a_moderated_room_visitors_are_silent_until_given_voice, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("muc#roomconfig_moderatedroom", "1"));
+    join("bob@example.org/phone", "Bob");
+    sent.clear();
+    say("bob@example.org/phone", "hello?");
+    BOOST_TEST(to("bob@example.org/phone") == (Lines{"message team@conference.example.org error forbidden 'hello?'"}),
+               "muc: a visitor may not speak in a moderated room (§7.4)");
+    BOOST_TEST(to("alice@example.org/desk").empty());
+    admin("alice@example.org/desk", "<item nick='Bob' role='participant'/>");
+    sent.clear();
+    say("bob@example.org/phone", "thanks");
+    BOOST_TEST(last("alice@example.org/desk") == "message team@conference.example.org/Bob groupchat 'thanks'");
+    // A participant may not change roles; nobody kicks an owner.
+    admin("bob@example.org/phone", "<item nick='Alice' role='none'/>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error forbidden");
+    admin("alice@example.org/desk", "<item affiliation='admin' jid='bob@example.org'/>");
+    admin("bob@example.org/phone", "<item nick='Alice' role='none'/>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error not-allowed");
+    // An admin kicks a participant: 307 with who and why.
+    join("carol@example.org/pc", "Carol");
+    admin("alice@example.org/desk", "<item affiliation='member' jid='carol@example.org'/>");
+    sent.clear();
+    admin("bob@example.org/phone", "<item nick='Carol' role='none'><reason>off topic</reason></item>");
+    BOOST_TEST(last("carol@example.org/pc") == "presence team@conference.example.org/Carol unavailable 307 110");
+    const xml::Element* item = nullptr;
+    for (const auto& e : sent)
+        if (e.attr_or("to") == "carol@example.org/pc") item = e.child("x", kNsMucUser)->child("item", kNsMucUser);
+    BOOST_TEST_REQUIRE(item);
+    BOOST_TEST(item->child("actor", kNsMucUser)->attr_or("nick") == "Bob");
+    BOOST_TEST(item->child("reason", kNsMucUser)->text() == "off topic");
+    BOOST_TEST(room.occupant_count() == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(affiliations_change_only_as_xep_0045_permits, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    admin("alice@example.org/desk", "<item affiliation='admin' jid='bob@example.org'/>");
+    admin("bob@example.org/phone", "<item affiliation='admin' jid='carol@example.org'/>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error forbidden", "muc: only owners make admins (§10.3)");
+    admin("bob@example.org/phone", "<item affiliation='outcast' jid='alice@example.org'/>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error not-allowed", "muc: an admin cannot ban an owner (§9.1)");
+    admin("alice@example.org/desk", "<item affiliation='member' jid='alice@example.org'/>");
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org error conflict", "muc: the last owner stays (§10.6)");
+    admin("bob@example.org/phone", "<item affiliation='member' jid='carol@example.org'/>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org result");
+    BOOST_TEST(std::string(name_of(room.affiliation_of(jid("carol@example.org/x")))) == "member");
+    // All or nothing: one refused item refuses the request.
+    admin("bob@example.org/phone",
+          "<item affiliation='member' jid='dave@example.org'/><item affiliation='owner' jid='erin@example.org'/>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error forbidden");
+    BOOST_TEST(std::string(name_of(room.affiliation_of(jid("dave@example.org")))) == "none");
+    // An owner makes another owner; then the first may step down.
+    admin("alice@example.org/desk", "<item affiliation='owner' jid='bob@example.org'/>");
+    admin("alice@example.org/desk", "<item affiliation='admin' jid='alice@example.org'/>");
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org result");
+    BOOST_TEST(std::string(name_of(room.affiliation_of(jid("alice@example.org")))) == "admin");
+    // A bad form is refused whole, and the configuration stays.
+    configure("bob@example.org/phone", field("muc#roomconfig_membersonly", "1") + field("muc#roomconfig_maxusers", "0"));
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error not-acceptable");
+    BOOST_TEST(!room.config().members_only);
+    configure("alice@example.org/desk", field("muc#roomconfig_membersonly", "1"));
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org error forbidden", "muc: only owners configure (§10.2)");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_stored_room_comes_back_as_it_was, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk",
+              field("muc#roomconfig_roomname", "Team &lt;&amp;&gt; room") + field("muc#roomconfig_persistentroom", "1") +
+                  field("muc#roomconfig_membersonly", "1") + field("muc#roomconfig_passwordprotectedroom", "1") +
+                  field("muc#roomconfig_roomsecret", "pw") + field("muc#roomconfig_whois", "anyone") +
+                  field("muc#roomconfig_allowpm", "moderators") + field("muc#maxhistoryfetch", "1"));
+    admin("alice@example.org/desk", "<item affiliation='member' jid='bob@example.org'/>"
+                                    "<item affiliation='outcast' jid='mallory@example.org'><reason>no</reason></item>");
+    xml::Element s("message", std::string(xmpp::kNsClient));
+    s.set_attr("type", "groupchat");
+    s.add_child("subject", std::string(xmpp::kNsClient)).add_text("Plans & more");
+    room.message(s, jid("alice@example.org/desk"), "");
+    BOOST_TEST(room.take_changed());
+    const std::string text = xml::to_string(room.snapshot(), kNsRoomRecord);
+    auto parsed = xml::parse_element(text, kNsRoomRecord, 16);
+    BOOST_TEST_REQUIRE(bool(parsed));
+    std::vector<xml::Element> out;
+    auto back = Room::restore(parsed.value(), RoomLimits{3, 2}, [&](xml::Element e) { out.push_back(std::move(e)); },
+                              [this] { return now; });
+    BOOST_TEST_REQUIRE(bool(back));
+    Room& r = *back.value();
+    BOOST_TEST(xml::to_string(r.snapshot(), kNsRoomRecord) == text, "muc: a room's record round-trips");
+    BOOST_TEST(!r.locked());
+    BOOST_TEST(r.config().name == "Team <&> room");
+    BOOST_TEST(r.config().persistent);
+    BOOST_TEST(r.config().members_only);
+    BOOST_TEST(r.config().whois_anyone);
+    BOOST_TEST((r.config().allow_pm == PmPolicy::moderators));
+    BOOST_TEST(std::string(name_of(r.affiliation_of(jid("alice@example.org")))) == "owner");
+    BOOST_TEST(std::string(name_of(r.affiliation_of(jid("bob@example.org")))) == "member");
+    BOOST_TEST(std::string(name_of(r.affiliation_of(jid("mallory@example.org")))) == "outcast");
+    BOOST_TEST(password_matches(r.config().secret, "pw"));
+    // A record this version cannot read is refused, not half-read.
+    xml::Element broken = parsed.value();
+    broken.child("config", kNsRoomRecord)->set_attr("members-only", "maybe");
+    const bool restored = bool(Room::restore(broken, RoomLimits{}, [](xml::Element) {}, [] { return int64_t{0}; }));
+    BOOST_TEST(!restored);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
