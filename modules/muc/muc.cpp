@@ -42,9 +42,10 @@ const config::OptionSpec kOptions[] = {
 const size_t kOptionCount = std::size(kOptions);
 
 const module::XepInfo kXeps[] = {
-    {"0045", "1.35", "partial: temporary rooms, instant or named (roomname, roomdesc), join with history, presence "
-                     "and nickname changes, groupchat, subject, private messages, multi-session nicknames, destroy; "
-                     "mediated invitations; no persistent rooms, affiliations beyond the owner, moderation or passwords yet"},
+    {"0045", "1.35", "partial: rooms temporary or persistent, instant or configured (the full form), members-only, "
+                     "password, moderated, hidden; affiliations and roles with kick, ban, voice and lists; join with "
+                     "history, nickname changes, groupchat, subject, private messages, mediated invitations, "
+                     "multi-session nicknames, destroy; no voice requests or room archives yet"},
     {"0410", "1.1.0", "complete: an occupant's self-ping through the room"},
 };
 
