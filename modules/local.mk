@@ -197,19 +197,21 @@ EXTRA_DIST += modules/archive/README.md
 # mam: XEP-0313 Message Archive Management over the archive service.
 modules_LTLIBRARIES += modules/mam/mod_mam.la
 modules_mam_mod_mam_la_SOURCES = modules/mam/mod_mam.cpp \
-	modules/mam/mam.hpp modules/mam/mam.cpp modules/mam/query.hpp modules/mam/query.cpp
+	modules/mam/mam.hpp modules/mam/mam.cpp modules/mam/query.hpp modules/mam/query.cpp \
+	modules/mam/page.hpp modules/mam/page.cpp
 modules_mam_mod_mam_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 modules_mam_mod_mam_la_LDFLAGS = $(PARLEY_MODULE_LINK)
 modules_mam_mod_mam_la_LIBADD = libparley.la archive/libparley_archive.la
-tests_unit_parley_unit_SOURCES += modules/mam/mam.cpp modules/mam/query.cpp tests/unit/modules/mam_test.cpp
+tests_unit_parley_unit_SOURCES += modules/mam/mam.cpp modules/mam/query.cpp modules/mam/page.cpp tests/unit/modules/mam_test.cpp
 EXTRA_DIST += modules/mam/README.md
 
 # muc: XEP-0045 Multi-User Chat on a subdomain (modules/muc/README.md).
 modules_LTLIBRARIES += modules/muc/mod_muc.la
 modules_muc_mod_muc_la_SOURCES = modules/muc/mod_muc.cpp \
-	modules/muc/muc.hpp modules/muc/muc.cpp modules/muc/room.hpp modules/muc/room.cpp
+	modules/muc/muc.hpp modules/muc/muc.cpp modules/muc/room.hpp modules/muc/room.cpp \
+	modules/mam/query.hpp modules/mam/query.cpp modules/mam/page.hpp modules/mam/page.cpp
 modules_muc_mod_muc_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 modules_muc_mod_muc_la_LDFLAGS = $(PARLEY_MODULE_LINK)
-modules_muc_mod_muc_la_LIBADD = libparley.la $(FMT_LIBS)
+modules_muc_mod_muc_la_LIBADD = libparley.la archive/libparley_archive.la $(FMT_LIBS)
 tests_unit_parley_unit_SOURCES += modules/muc/muc.cpp modules/muc/room.cpp tests/unit/modules/muc_room_test.cpp
 EXTRA_DIST += modules/muc/README.md

@@ -75,7 +75,7 @@ const Rule* Policy::find(Scope scope, std::string_view target, std::string_view 
 Decision Policy::decide(std::string_view jid, std::string_view type) const {
     const std::string_view bare = bare_of(jid), domain = domain_of(jid);
     const std::pair<Scope, std::string_view> order[] = {
-        {Scope::user, bare}, {Scope::domain, domain}, {Scope::all, std::string_view()}};
+        {Scope::user, bare}, {Scope::room, bare}, {Scope::domain, domain}, {Scope::all, std::string_view()}};
     for (auto [scope, target] : order) {
         if (const Rule* r = find(scope, target, type)) return {r->days, *r};
         if (const Rule* r = find(scope, target, "")) return {r->days, *r};

@@ -139,9 +139,10 @@ Plan plan(const PlanInput& in) {
     if (in.stanza.name() != "message") return p;
     if (in.outcome == module::RouteOutcome::Kind::consumed) return p;
     if (in.origin == module::Origin::server && (in.journaled_before || server_copy(in.stanza))) return p;
-    // A room's copy of a groupchat message to each occupant (mod_muc): the
-    // message was journaled once, as its occupant sent it to the room.
-    // UNFINISHED (issue 17): that record in the room's own view.
+    // A groupchat message to a room whose service journals it (mod_muc: once,
+    // in the room's view, as said there or refused), and the room's copies of
+    // it to each occupant.
+    if (in.room_journals && in.stanza.attr_or("type") == "groupchat") return p;
     if (in.origin == module::Origin::server && in.stanza.attr_or("type") == "groupchat") return p;
     if (archivable(in.stanza)) {
         const xmpp::Jid from = in.from.bare(), to = in.to.bare();
@@ -253,6 +254,17 @@ Status Service::set_prefs(module::Host& host, const std::string& owner, archive:
     return db->write([owner, prefs = std::move(prefs)](store::Txn& txn,
                                                        MDB_dbi dbi) { return store_prefs(txn, dbi, owner, prefs); },
                      std::move(done));
+}
+
+void Service::set_room_journal(const std::string& domain, bool on) {
+    std::lock_guard lock(rooms_lock_);
+    std::erase(room_domains_, domain);
+    if (on) room_domains_.push_back(domain);
+}
+
+bool Service::room_journal(std::string_view domain) const {
+    std::lock_guard lock(rooms_lock_);
+    return std::find(room_domains_.begin(), room_domains_.end(), domain) != room_domains_.end();
 }
 
 void Service::observe_last(uint64_t id) {
@@ -377,8 +389,10 @@ void Archiver::on_routed(module::RoutedContext& c) {
         for (const xml::Element& e : c.stanza.children())
             if (e.name() == "stanza-id" && e.ns() == kNsSid && e.attr_or("by") == by) journaled_before = true;
     }
+    const bool room_journals = c.outcome.kind == module::RouteOutcome::Kind::domain &&
+                               c.stanza.attr_or("type") == "groupchat" && service_->room_journal(c.to.domain());
     Plan p = plan({c.stanza, c.from, c.to, c.origin, c.outcome.kind, local_account(c.from), local_account(c.to),
-                   service_->compliance(), journaled_before});
+                   service_->compliance(), journaled_before, room_journals});
     if (!p.views.empty())
         apply_prefs(p, service_->compliance(), [this](const archive::View& v) { return view_keeps(v); });
     if (!p.journal) return;

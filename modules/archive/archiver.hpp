@@ -82,6 +82,9 @@ struct PlanInput {
     // The stanza already carries our stanza-id for its recipient: a copy of
     // something journaled before (a stream management resend).
     bool journaled_before;
+    // A room service journals the groupchat messages sent to this domain
+    // (JournalService::set_room_journal).
+    bool room_journals = false;
 };
 Plan plan(const PlanInput& in);
 // Drops the views whose owner's preferences do not keep the peer, and the
@@ -129,6 +132,8 @@ public:
     Result<archive::Prefs> prefs(unsigned worker, const std::string& owner) const override;
     Status set_prefs(module::Host& host, const std::string& owner, archive::Prefs prefs,
                      std::function<void(Status)> done) override;
+    void set_room_journal(const std::string& domain, bool on) override;
+    bool room_journal(std::string_view domain) const override;
 
     // From each worker's module start/stop, on that worker.
     void attach(unsigned worker, std::shared_ptr<module::Database> journal, std::shared_ptr<module::Database> prefs);
@@ -145,6 +150,8 @@ private:
     // writer's FIFO queue holds ids in increasing order.
     std::mutex order_;
     uint64_t last_ = 0;
+    mutable std::mutex rooms_lock_;
+    std::vector<std::string> room_domains_;
 };
 
 class Archiver final : public module::Module {

@@ -8,7 +8,8 @@
 // module is not loaded: then there is no archive to query, and a feature
 // that needs one must not be advertised).
 //
-// Thread-safety: journal(), compliance() and durable() from any thread.
+// Thread-safety: journal(), compliance(), durable() and the room domains
+// (set_room_journal, room_journal) from any thread.
 // database(worker) is the handle of that worker's loop (Host::worker_index())
 // and is used only there, for reads (Database::read: an MVCC read
 // transaction, never waiting for the writer) with journal()'s functions on
@@ -96,6 +97,14 @@ public:
     // Stores them; `done` on this worker once on disk. Code "busy" as for append().
     virtual Status set_prefs(module::Host& host, const std::string& owner, Prefs prefs,
                              std::function<void(Status)> done) = 0;
+
+    // Group chat: the module serving the rooms of `domain` (mod_muc) says
+    // that it journals every groupchat message sent to them itself, once,
+    // as said in the room (the room's view and stanza-id) or as refused,
+    // so the archive's routed hook leaves those alone. `on` false takes
+    // that back (the module stops).
+    virtual void set_room_journal(const std::string& domain, bool on) = 0;
+    virtual bool room_journal(std::string_view domain) const = 0;
 };
 
 // The XEP-0359 stanza-id text of a journal id (16 lowercase hex digits, so

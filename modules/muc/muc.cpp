@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "../mam/page.hpp"
 #include "log/log.hpp"
 #include "xml/parse_element.hpp"
 #include "xml/serializer.hpp"
@@ -86,6 +87,8 @@ Status Muc::start(module::Host& host) {
     auto db = host.open_database(module::DatabaseSpec{"rooms", 1, {}, {}});
     if (!db) return db.status();
     db_ = std::move(db).value();
+    archive_ = module::service<archive::JournalService>(host);
+    if (archive_) archive_->set_room_journal(settings_.domain, true);
     if (Status s = load_rooms(); !s) return s;
     return host.domain_handler(settings_.vhost, settings_.domain, [this](module::DomainStanza& d) { handle(d); });
 }
@@ -105,6 +108,7 @@ void Muc::stop() {
     // Output still held for a write is dropped: the write commits, but its
     // completion is not called once the module stops.
     *alive_ = false;
+    if (archive_) archive_->set_room_journal(settings_.domain, false);
     writes_in_flight_ = 0;
     held_.clear();
     outbox_.clear();
@@ -114,9 +118,11 @@ void Muc::stop() {
 }
 
 std::unique_ptr<Room> Muc::make_room(const xmpp::Jid& jid, const xmpp::Jid& creator) {
-    return std::make_unique<Room>(
+    auto room = std::make_unique<Room>(
         jid, creator, settings_.limits, [this](xml::Element e) { outbox_.push_back(std::move(e)); },
         [] { return unix_now_ms(); });
+    room->set_archive(archive_ ? this : nullptr);
+    return room;
 }
 
 Status Muc::load_rooms() {
@@ -140,6 +146,7 @@ Status Muc::load_rooms() {
                 return true;
             }
             stored_.insert(std::string(key));
+            room.value()->set_archive(archive_ ? this : nullptr);
             rooms_.emplace(std::string(key), std::move(room).value());
             return true;
         });
@@ -228,6 +235,7 @@ void Muc::at_room(const module::DomainStanza& d) {
         log::info("muc", "{} created by {}", key, d.from.bare_str());
     }
     Room& room = *it->second;
+    current_origin_ = d.origin;
     if (st.name() == "presence") room.presence(st, d.from, nick);
     else if (st.name() == "message") room.message(st, d.from, nick);
     else if (st.name() == "iq") room.iq(st, d.from, nick);
@@ -343,6 +351,140 @@ void Muc::list_rooms(const xml::Element& iq, const xmpp::Jid& from) {
         });
         if (!posted && --g->waiting == 0) done(*host_, g);
     }
+}
+
+}  // namespace parley::mod_muc
+
+namespace parley::mod_muc {
+
+std::variant<uint64_t, StanzaError> Muc::record(const Room& room, const xml::Element& said, const xmpp::Jid& sender,
+                                                bool in_view, std::string_view outcome) {
+    archive::Entry e;
+    e.from = sender.str();
+    e.to = room.jid().bare_str();
+    e.type = "groupchat";
+    e.origin = current_origin_ == module::Origin::local_client ? archive::Origin::local_client
+               : current_origin_ == module::Origin::server     ? archive::Origin::server
+                                                               : archive::Origin::remote;
+    e.outcome = std::string(outcome);
+    if (in_view) e.views.push_back({room.jid().bare_str(), sender.bare_str()});
+    e.stanza = xml::to_string(said, xmpp::kNsClient);
+    std::string body;
+    for (const xml::Element& b : said.children())
+        if (b.name() == "body" && b.ns() == xmpp::kNsClient) body += b.text() + "\n";
+    e.words = archive::words_of(body);
+    const bool durable = archive_->durable();
+    auto id_of = std::make_shared<uint64_t>(0);
+    const std::string key = room.jid().bare_str();
+    auto id = archive_->append(*host_, std::move(e), [this, alive = alive_, durable, key, sender, id_of](Status s) {
+        if (!*alive) return;
+        if (!s) {
+            log::error("muc", "a message of {} was not archived: {}", key, s.to_string());
+            if (durable) withdraw(key, *id_of, sender);
+        }
+        if (durable && --writes_in_flight_ == 0) flush();
+    });
+    if (!id) {
+        log::warn("muc", "cannot archive a message of {} now: {}", key, id.status().to_string());
+        return StanzaError::wait("resource-constraint", "the archive cannot keep up; try again later");
+    }
+    *id_of = *id;
+    if (durable) ++writes_in_flight_;
+    return *id;
+}
+
+void Muc::withdraw(const std::string& room, uint64_t id, const xmpp::Jid& sender) {
+    const std::string text = archive::stanza_id_text(id);
+    std::erase_if(held_, [&](const xml::Element& e) {
+        const xml::Element* sid = e.child("stanza-id", kNsSid);
+        return e.name() == "message" && sid && sid->attr_or("id") == text && sid->attr_or("by") == room;
+    });
+    if (auto it = rooms_.find(room); it != rooms_.end()) it->second->forget(id);
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("from", sender.str());
+    m.set_attr("to", room);
+    m.set_attr("type", "groupchat");
+    outbox_.push_back(xmpp::make_error_reply(
+        m, StanzaError::wait("internal-server-error", "the message could not be archived, so it was not sent")));
+}
+
+void Muc::send_to(const xmpp::Jid& to, xml::Element stanza) {
+    for (const auto& s : host_->sessions_of(to.bare()))
+        if (s.full_jid == to) {
+            host_->send_to_session(s, std::move(stanza), module::Delivery::direct);
+            return;
+        }
+    host_->send(std::move(stanza));
+}
+
+void Muc::query(const Room& room, const xml::Element& iq, const xmpp::Jid& from, bool sees_real_jids) {
+    const xml::Element* q = iq.first_child();
+    const std::string_view type = iq.attr_or("type");
+    const std::string owner = room.jid().bare_str();
+    auto reply = [&](std::optional<xml::Element> payload) {
+        xml::Element r("iq", std::string(xmpp::kNsClient));
+        r.set_attr("type", "result");
+        r.set_attr("id", std::string(iq.attr_or("id")));
+        r.set_attr("from", owner);
+        r.set_attr("to", from.str());
+        if (payload) r.add_child(std::move(*payload));
+        host_->send(std::move(r));
+    };
+    auto fail = [&](const StanzaError& e) {
+        xml::Element err = xmpp::make_error_reply(iq, e);
+        err.set_attr("from", owner);
+        err.set_attr("to", from.str());
+        host_->send(std::move(err));
+    };
+    auto db = archive_->database(host_->worker_index());
+    if (!db) {
+        fail(StanzaError::wait("internal-server-error", "the archive is not open"));
+        return;
+    }
+    if (type == "get" && q->name() == "query") {
+        reply(mod_mam::query_form());
+        return;
+    }
+    if (type == "get" && q->name() == "metadata") {
+        auto meta = mod_mam::read_metadata(archive_->journal(), *db, owner);
+        if (auto* e = std::get_if<StanzaError>(&meta)) fail(*e);
+        else reply(std::move(std::get<xml::Element>(meta)));
+        return;
+    }
+    if (type != "set" || q->name() != "query") {
+        fail(StanzaError::cancel("service-unavailable", "the room's archive does not answer that request"));
+        return;
+    }
+    auto parsed = mod_mam::parse_query(*q);
+    if (auto* e = std::get_if<StanzaError>(&parsed)) {
+        fail(*e);
+        return;
+    }
+    const mod_mam::Query& mq = std::get<mod_mam::Query>(parsed);
+    if (mq.with && !sees_real_jids) {
+        // The room's view is kept by each sender's real JID: filtering by it
+        // would tell who said what in a room that hides real JIDs.
+        fail(StanzaError::cancel("not-allowed", "in this room only moderators filter the archive by address"));
+        return;
+    }
+    auto page = mod_mam::read_page(archive_->journal(), *db, owner, mq, from,
+                                   [&](xml::Element& m, const archive::Record& rec) {
+                                       // XEP-0313 §6.1.2: the sender's real JID, for those who may see it.
+                                       m.remove_children("x", kNsMucUser);
+                                       m.remove_attr("to");
+                                       if (!sees_real_jids) return;
+                                       auto real = xmpp::Jid::parse(rec.entry.from);
+                                       if (real)
+                                           m.add_child("x", kNsMucUser).add_child("item", kNsMucUser)
+                                               .set_attr("jid", real->bare_str());
+                                   });
+    if (auto* e = std::get_if<StanzaError>(&page)) {
+        fail(*e);
+        return;
+    }
+    auto& answer = std::get<mod_mam::PageAnswer>(page);
+    for (auto& m : answer.results) send_to(from, std::move(m));
+    reply(std::move(answer.fin));
 }
 
 }  // namespace parley::mod_muc

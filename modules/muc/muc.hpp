@@ -16,8 +16,16 @@
 // affiliation, a subject) leaves only once the write is on disk: the
 // worker's room output waits behind any write in flight, in order.
 //
-// UNFINISHED (issue 17): see room.hpp for what a room does today; room
-// messages are not in the compliance archive yet.
+// Room archives: when the archive module runs, the service tells it that it
+// journals the groupchat messages to its domain itself
+// (JournalService::set_room_journal) and does so for every room message
+// (RoomArchive below): in durable mode the room's copies wait, like the
+// room's other output, until the record is on disk; a record that fails
+// takes its copies and its history entry back and tells the sender. MAM
+// queries to a room are answered here over the room's view (the same page
+// reader as mod_mam, modules/mam/page.hpp).
+//
+// UNFINISHED (issue 17): see room.hpp for what a room does not do yet.
 #pragma once
 
 #include <map>
@@ -27,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "../archive/journal_service.hpp"
 #include "config/config.hpp"
 #include "module/module_api.hpp"
 #include "room.hpp"
@@ -52,12 +61,18 @@ Result<Settings> read_settings(const config::Section& section);
 // Which worker owns the room `room_bare` (node@domain, lower case).
 unsigned owner_of(const std::string& room_bare, unsigned workers);
 
-class Muc final : public module::Module {
+class Muc final : public module::Module, public RoomArchive {
 public:
     Status configure(const config::Section& section) override;
     Status start(module::Host& host) override;
     Status reload(const config::Section& section) override;
     void stop() override;
+
+    // RoomArchive, for the rooms of this worker.
+    bool forced() const override { return archive_ && archive_->compliance(); }
+    std::variant<uint64_t, StanzaError> record(const Room& room, const xml::Element& said, const xmpp::Jid& sender,
+                                               bool in_view, std::string_view outcome) override;
+    void query(const Room& room, const xml::Element& iq, const xmpp::Jid& from, bool sees_real_jids) override;
 
 private:
     void handle(module::DomainStanza& d);
@@ -86,6 +101,14 @@ private:
     unsigned writes_in_flight_ = 0;
     std::vector<xml::Element> held_;      // room output waiting for those writes
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    archive::JournalService* archive_ = nullptr;  // nullptr: no archive module
+    module::Origin current_origin_ = module::Origin::local_client;  // of the stanza a room handles now
+    // A room message whose record failed: its held copies and history entry
+    // go, and its sender is told.
+    void withdraw(const std::string& room, uint64_t id, const xmpp::Jid& sender);
+    // Sends `stanza` to `to`: straight to its session when it is a local
+    // client's (MAM results, ahead of the stanza_out hooks), else routed.
+    void send_to(const xmpp::Jid& to, xml::Element stanza);
 };
 
 }  // namespace parley::mod_muc

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "../archive/journal_service.hpp"
 #include "store/scram.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/datetime.hpp"
@@ -192,6 +193,7 @@ xml::Element Room::snapshot() const {
     c.set_attr("whois", config_.whois_anyone ? "anyone" : "moderators");
     c.set_attr("change-subject", config_.change_subject ? "1" : "0");
     c.set_attr("allow-invites", config_.allow_invites ? "1" : "0");
+    c.set_attr("archived", config_.archived ? "1" : "0");
     c.set_attr("allow-pm", pm_name(config_.allow_pm));
     c.set_attr("max-users", std::to_string(config_.max_users));
     if (config_.history_length) c.set_attr("history", std::to_string(*config_.history_length));
@@ -224,7 +226,8 @@ Result<std::unique_ptr<Room>> Room::restore(const xml::Element& record, RoomLimi
     };
     if (!flag("persistent", cfg.persistent) || !flag("public", cfg.public_room) ||
         !flag("members-only", cfg.members_only) || !flag("moderated", cfg.moderated) ||
-        !flag("change-subject", cfg.change_subject) || !flag("allow-invites", cfg.allow_invites))
+        !flag("change-subject", cfg.change_subject) || !flag("allow-invites", cfg.allow_invites) ||
+        (c->attr("archived") && !flag("archived", cfg.archived)))
         return bad("a flag of its configuration");
     cfg.whois_anyone = c->attr_or("whois") == "anyone";
     auto pm = pm_named(c->attr_or("allow-pm"));
@@ -452,6 +455,7 @@ void Room::send_join_sequence(const Occupant& me, const xmpp::Jid& to, const xml
     std::vector<int> codes;
     if (config_.whois_anyone) codes.push_back(100);
     codes.push_back(110);
+    if (archiving()) codes.push_back(170);  // the room is archived
     if (created) codes.push_back(201);
     out_(presence_of(me, to, false, codes));
 
@@ -592,6 +596,7 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
         return;
     }
     if (!me) {
+        record_refused(stanza, from);
         error(stanza, from, StanzaError::modify("not-acceptable", "only occupants may send messages to the room"));
         return;
     }
@@ -702,6 +707,7 @@ void Room::decline(const xml::Element& dec, const xmpp::Jid& from) {
 void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& from) {
     if (me.role < Role::participant) {
         // §7.4: without voice (a visitor in a moderated room) one may not speak.
+        record_refused(stanza, from);
         error(stanza, from, StanzaError::auth("forbidden", "you have no voice in this room"));
         return;
     }
@@ -709,6 +715,7 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
     const bool subject_only = subject && !stanza.child("body", xmpp::kNsClient);
     if (subject_only && me.role != Role::moderator && !config_.change_subject) {
         // §8.1: unless the room lets participants, only moderators change the subject.
+        record_refused(stanza, from);
         error(stanza, from, StanzaError::auth("forbidden", "only moderators may change the subject"));
         return;
     }
@@ -720,6 +727,21 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
     m.set_attr("from", occupant_jid(me.nick).str());
     m.set_attr("type", "groupchat");
     m.remove_attr("to");
+    // Journaled before anyone sees it; a message the journal cannot take is
+    // refused, not sent unrecorded. A subject change alone is in no one's
+    // archive, and kept only in compliance mode.
+    if (archiving() && (!subject_only || archive_->forced())) {
+        auto recorded = archive_->record(*this, m, from, !subject_only, "delivered");
+        if (auto* refused = std::get_if<StanzaError>(&recorded)) {
+            error(stanza, from, *refused);
+            return;
+        }
+        if (!subject_only) {
+            xml::Element& sid = m.add_child("stanza-id", kNsSid);
+            sid.set_attr("id", archive::stanza_id_text(std::get<uint64_t>(recorded)));
+            sid.set_attr("by", jid_.bare_str());
+        }
+    }
     if (subject_only) {
         subject_ = m;
         changed_ = true;
@@ -738,6 +760,26 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
             copy.set_attr("to", s.str());
             out_(std::move(copy));
         }
+}
+
+void Room::record_refused(const xml::Element& stanza, const xmpp::Jid& from) {
+    if (!archive_ || !archive_->forced() || stanza.attr_or("type") != "groupchat") return;
+    xml::Element m = stanza;
+    m.set_attr("from", from.str());
+    m.set_attr("to", jid_.bare_str());
+    (void)archive_->record(*this, m, from, false, "bounced");
+}
+
+void Room::forget(uint64_t id) {
+    const std::string text = archive::stanza_id_text(id);
+    for (auto it = history_.begin(); it != history_.end(); ++it) {
+        const xml::Element* sid = it->stanza.child("stanza-id", kNsSid);
+        if (sid && sid->attr_or("id") == text) {
+            history_bytes_ -= it->chars;
+            history_.erase(it);
+            return;
+        }
+    }
 }
 
 // --- Requests ---
@@ -789,6 +831,10 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
         admin_iq(stanza, from, *q);
         return;
     }
+    if (q->ns() == kNsMam) {
+        mam_iq(stanza, from);
+        return;
+    }
     error(stanza, from, StanzaError::cancel("service-unavailable", "the room does not answer that request"));
 }
 
@@ -825,6 +871,11 @@ xml::Element Room::config_form() const {
     x.add_child(list_field("muc#roomconfig_allowpm", "Who may send private messages", pm_name(config_.allow_pm),
                            {{"anyone", "Anyone"}, {"participants", "Participants"},
                             {"moderators", "Moderators"}, {"none", "Nobody"}}));
+    if (archive_)
+        x.add_child(field("muc#roomconfig_enablearchiving", "boolean",
+                          archive_->forced() ? "Archive the room's messages (always, in compliance mode)"
+                                             : "Archive the room's messages",
+                          archiving() ? "1" : "0"));
     x.add_child(field("muc#maxhistoryfetch", "text-single",
                       "Messages of history for those who join (up to " + std::to_string(limits_.history_length) + ")",
                       std::to_string(history_length())));
@@ -845,7 +896,8 @@ std::optional<StanzaError> Room::apply_config(const xml::Element& form) {
                           Flag{"muc#roomconfig_membersonly", &RoomConfig::members_only},
                           Flag{"muc#roomconfig_moderatedroom", &RoomConfig::moderated},
                           Flag{"muc#roomconfig_changesubject", &RoomConfig::change_subject},
-                          Flag{"muc#roomconfig_allowinvites", &RoomConfig::allow_invites}}) {
+                          Flag{"muc#roomconfig_allowinvites", &RoomConfig::allow_invites},
+                          Flag{"muc#roomconfig_enablearchiving", &RoomConfig::archived}}) {
         auto v = value_of(form, f.var);
         if (!v) continue;
         auto b = read_bool(*v);
@@ -893,6 +945,8 @@ std::optional<StanzaError> Room::apply_config(const xml::Element& form) {
     } else if (wants_password == true && next.secret.empty()) {
         return StanzaError::modify("not-acceptable", "a room that needs a password needs muc#roomconfig_roomsecret");
     }
+    if (!next.archived && archive_ && archive_->forced())
+        return StanzaError::modify("not-acceptable", "this server archives every room (compliance mode)");
     const bool whois_changed = next.whois_anyone != config_.whois_anyone;
     const bool now_members_only = next.members_only && !config_.members_only;
     config_ = std::move(next);
@@ -1200,6 +1254,31 @@ void Room::admin_list(const xml::Element& stanza, const xmpp::Jid& from, const O
     result(stanza, from, std::move(q));
 }
 
+void Room::mam_iq(const xml::Element& stanza, const xmpp::Jid& from) {
+    if (!archiving()) {
+        error(stanza, from, StanzaError::cancel("service-unavailable", "this room is not archived"));
+        return;
+    }
+    // Only those who may see the room's history now: not the banned, only
+    // members of a members-only room, only occupants (or its admins) of a
+    // room with a password.
+    const Affiliation aff = affiliation_of(from);
+    const Occupant* me = by_session(from);
+    if (aff == Affiliation::outcast) {
+        error(stanza, from, StanzaError::auth("forbidden", "you are banned from this room"));
+        return;
+    }
+    if (config_.members_only && aff < Affiliation::member) {
+        error(stanza, from, StanzaError::auth("forbidden", "only the room's members read its archive"));
+        return;
+    }
+    if (!config_.secret.empty() && !me && aff < Affiliation::admin) {
+        error(stanza, from, StanzaError::auth("forbidden", "join the room with its password to read its archive"));
+        return;
+    }
+    archive_->query(*this, stanza, from, aff >= Affiliation::admin || sees_real_jids(from));
+}
+
 void Room::destroy(const xml::Element* destroy_element) {
     // §10.9: every occupant leaves with role none, told why.
     for (const auto& o : occupants_)
@@ -1237,6 +1316,9 @@ xml::Element Room::disco_info() const {
                           config_.secret.empty() ? "muc_unsecured" : "muc_passwordprotected",
                           config_.persistent ? "muc_persistent" : "muc_temporary", kNsPing})
         q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
+    if (archiving())
+        for (const char* f : {kNsMam, "urn:xmpp:mam:2#extended", kNsSid})
+            q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
     xml::Element& x = q.add_child("x", kNsData);
     x.set_attr("type", "result");
     x.add_child(field("FORM_TYPE", "hidden", "", "http://jabber.org/protocol/muc#roominfo"));

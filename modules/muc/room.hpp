@@ -20,9 +20,16 @@
 // place (banned, or no longer a member of a members-only room) leaves with
 // every one of their clients at once.
 //
-// UNFINISHED (issue 17): room archives and MAM on the room's address,
-// moderation of messages (XEP-0425), occupant ids, voice requests, iq
-// requests relayed to occupants, internal-only rooms.
+// Room archives: with a RoomArchive (the compliance journal, given by the
+// service when the archive module runs), every message said in an archived
+// room is journaled once, in the room's view, and carries its XEP-0359
+// stanza-id (by the room's address) to every occupant and in the history;
+// MAM queries to the room's address (XEP-0313) are answered for those who
+// may see its history now. In compliance mode archiving cannot be turned
+// off, and refused groupchat messages are journaled too (in no view).
+//
+// UNFINISHED (issue 17): moderation of messages (XEP-0425), occupant ids,
+// voice requests, iq requests relayed to occupants, internal-only rooms.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "errors/stanza_error.hpp"
@@ -46,6 +54,8 @@ inline constexpr const char* kNsMuc = "http://jabber.org/protocol/muc";
 inline constexpr const char* kNsMucUser = "http://jabber.org/protocol/muc#user";
 inline constexpr const char* kNsMucOwner = "http://jabber.org/protocol/muc#owner";
 inline constexpr const char* kNsMucAdmin = "http://jabber.org/protocol/muc#admin";
+inline constexpr const char* kNsMam = "urn:xmpp:mam:2";
+inline constexpr const char* kNsSid = "urn:xmpp:sid:0";
 inline constexpr const char* kNsRoomRecord = "urn:parley:muc:room:1";  // a stored room (snapshot())
 
 struct RoomLimits {
@@ -65,6 +75,29 @@ std::optional<Role> role_named(std::string_view name);
 // Who may send private messages through the room (muc#roomconfig_allowpm).
 enum class PmPolicy : uint8_t { anyone, participants, moderators, none };
 
+class Room;
+
+// The journal as a room uses it (mod_muc implements it over the archive
+// service; unit tests with a fake).
+class RoomArchive {
+public:
+    virtual ~RoomArchive() = default;
+    // Compliance mode: every room is archived, whatever its configuration.
+    virtual bool forced() const = 0;
+    // Journals `said` (a message as the room broadcasts it, from room/nick,
+    // without 'to'), sent by `sender` (a real full JID): in the room's view
+    // when `in_view`, with the router's word for what became of it
+    // ("delivered", "bounced"). Returns its id, or the error the sender gets
+    // instead of the message going out.
+    virtual std::variant<uint64_t, StanzaError> record(const Room& room, const xml::Element& said,
+                                                       const xmpp::Jid& sender, bool in_view,
+                                                       std::string_view outcome) = 0;
+    // Answers a MAM request `iq` (urn:xmpp:mam:2) to the room from `from`,
+    // who may read its history; `sees_real_jids`: results name the senders'
+    // real JIDs, and 'with' may filter by them.
+    virtual void query(const Room& room, const xml::Element& iq, const xmpp::Jid& from, bool sees_real_jids) = 0;
+};
+
 struct RoomConfig {
     std::string name, description;
     bool persistent = false;
@@ -78,6 +111,7 @@ struct RoomConfig {
     size_t max_users = 0;        // 0: the service's max_occupants
     std::optional<size_t> history_length;  // unset: the service's
     std::string secret;          // the password's credential (RFC 5803 form); empty: no password
+    bool archived = true;        // journaled, with MAM on the room's address (when there is an archive)
 };
 
 class Room {
@@ -107,6 +141,14 @@ public:
     Affiliation affiliation_of(const xmpp::Jid& who) const;
     const std::map<std::string, Affiliation>& affiliations() const { return affiliations_; }
     void set_limits(const RoomLimits& limits) { limits_ = limits; }
+    // The journal, or nullptr (no archive module): then nothing is archived
+    // and no archive is advertised.
+    void set_archive(RoomArchive* archive) { archive_ = archive; }
+    // Whether messages said now are journaled in the room's view.
+    bool archiving() const { return archive_ && (config_.archived || archive_->forced()); }
+    // Takes back a message whose record could not be written: it leaves the
+    // history (its copies were never sent).
+    void forget(uint64_t id);
 
     // Presence from `from` (a real full JID) to room/nick.
     void presence(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick);
@@ -165,6 +207,9 @@ private:
     void remove_occupant(size_t index, int code, Affiliation now, const Because& why);
     void announce_config_change(bool whois_changed);
     void destroy(const xml::Element* destroy_element);
+    void mam_iq(const xml::Element& stanza, const xmpp::Jid& from);
+    // In compliance mode, a groupchat message the room refused is journaled too.
+    void record_refused(const xml::Element& stanza, const xmpp::Jid& from);
 
     // The presence of occupant `o` as `to` sees it (real JIDs to moderators,
     // or to everyone in a non-anonymous room).
@@ -196,6 +241,7 @@ private:
     bool locked_ = true;
     bool destroyed_ = false;
     bool changed_ = false;
+    RoomArchive* archive_ = nullptr;
 };
 
 // XEP-0045 §7.2.14: how much history a joining occupant asked for, read

@@ -169,6 +169,13 @@ BOOST_AUTO_TEST_CASE(plan_follows_mam_rules) {
     BOOST_TEST(!plan_for(msg("groupchat"), Kind::delivered, true, module::Origin::server,
                          "room@conference.example.org/alice", "bob@example.org/b")
                     .journal);
+    // When the room service journals its rooms' messages itself (mod_muc,
+    // in the room's view), the routed hook leaves them alone.
+    {
+        xml::Element m = msg("groupchat");
+        xmpp::Jid f = jid("alice@example.org/a"), t = jid("room@conference.example.org");
+        BOOST_TEST(!plan({m, f, t, module::Origin::local_client, Kind::domain, true, false, true, false, true}).journal);
+    }
     // A chat state without a body: journaled only in compliance mode.
     BOOST_TEST(!plan_for(msg("chat", false), Kind::delivered).journal);
     BOOST_TEST(plan_for(msg("chat", false), Kind::delivered, true).journal);

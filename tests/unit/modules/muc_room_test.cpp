@@ -511,3 +511,124 @@ BOOST_FIXTURE_TEST_CASE(a_stored_room_comes_back_as_it_was, Fixture) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// The journal as a room sees it: records what it is given; a query is
+// remembered (access was granted) rather than answered.
+struct FakeArchive : RoomArchive {
+    bool compliance = false;
+    bool refuse = false;
+    uint64_t next = 0x100;
+    struct Rec {
+        std::string stanza, sender, outcome;
+        bool in_view;
+    };
+    std::vector<Rec> records;
+    std::vector<std::pair<std::string, bool>> queries;  // who, sees real JIDs
+    bool forced() const override { return compliance; }
+    std::variant<uint64_t, StanzaError> record(const Room&, const xml::Element& said, const xmpp::Jid& sender,
+                                               bool in_view, std::string_view outcome) override {
+        if (refuse) return StanzaError::wait("resource-constraint", "full");
+        records.push_back({xml::to_string(said, xmpp::kNsClient), sender.str(), std::string(outcome), in_view});
+        return next++;
+    }
+    void query(const Room&, const xml::Element&, const xmpp::Jid& from, bool sees) override {
+        queries.emplace_back(from.str(), sees);
+    }
+};
+
+struct ArchivedFixture : Fixture {
+    FakeArchive archive;
+    ArchivedFixture() { room.set_archive(&archive); }
+    void mam(const std::string& from) {
+        ask(from, "set", "<query xmlns='urn:xmpp:mam:2'/>");
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(muc_archive)
+
+BOOST_FIXTURE_TEST_CASE(a_room_message_is_journaled_once_and_carries_its_stanza_id_everywhere, ArchivedFixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    join("bob@example.org/phone", "Bob");
+    BOOST_TEST(to("bob@example.org/phone")[1] == "presence team@conference.example.org/Bob 110 170",
+               "muc: those who join are told the room is archived");
+    sent.clear();
+    say("bob@example.org/phone", "minutes");
+    BOOST_TEST_REQUIRE(archive.records.size() == 1u);
+    BOOST_TEST(archive.records[0].sender == "bob@example.org/phone");
+    BOOST_TEST(archive.records[0].in_view);
+    BOOST_TEST(archive.records[0].stanza.find("team@conference.example.org/Bob") != std::string::npos);
+    size_t stamped = 0;
+    for (const auto& e : sent)
+        if (const xml::Element* sid = e.child("stanza-id", kNsSid)) {
+            BOOST_TEST(sid->attr_or("id") == "0000000000000100");
+            BOOST_TEST(sid->attr_or("by") == "team@conference.example.org");
+            ++stamped;
+        }
+    BOOST_TEST(stamped == 2u, "muc: each occupant's copy carries the record's id");
+    sent.clear();
+    join("carol@example.org/pc", "Carol");
+    bool history_stamped = false;
+    for (const auto& e : sent)
+        if (e.attr_or("to") == "carol@example.org/pc" && e.child("delay", "urn:xmpp:delay"))
+            history_stamped = e.child("stanza-id", kNsSid) != nullptr;
+    BOOST_TEST(history_stamped);
+    // A message the journal cannot take is refused, not sent unrecorded.
+    archive.refuse = true;
+    sent.clear();
+    say("bob@example.org/phone", "lost?");
+    BOOST_TEST(to("bob@example.org/phone") == (Lines{"message team@conference.example.org error resource-constraint 'lost?'"}));
+    BOOST_TEST(to("alice@example.org/desk").empty());
+    // disco says so, and a room can turn archiving off (not in compliance mode).
+    archive.refuse = false;
+    BOOST_TEST(xml::to_string(room.disco_info(), xmpp::kNsClient).find("urn:xmpp:mam:2") != std::string::npos);
+    configure("alice@example.org/desk", field("muc#roomconfig_enablearchiving", "0"));
+    BOOST_TEST(!room.archiving());
+    say("bob@example.org/phone", "off the record");
+    BOOST_TEST(archive.records.size() == 1u);
+    BOOST_TEST(xml::to_string(room.disco_info(), xmpp::kNsClient).find("urn:xmpp:mam:2") == std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(in_compliance_mode_every_room_is_archived_and_refusals_are_kept, ArchivedFixture) {
+    archive.compliance = true;
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("muc#roomconfig_enablearchiving", "0"));
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org error not-acceptable");
+    configure("alice@example.org/desk", field("muc#roomconfig_moderatedroom", "1"));
+    join("bob@example.org/phone", "Bob");  // a visitor
+    say("bob@example.org/phone", "may I?");
+    say("mallory@example.org/x", "spam");
+    BOOST_TEST_REQUIRE(archive.records.size() == 2u);
+    BOOST_TEST(archive.records[0].outcome == "bounced");
+    BOOST_TEST(!archive.records[0].in_view, "muc: a refused message is in no one's archive, only the journal");
+    BOOST_TEST(archive.records[1].sender == "mallory@example.org/x");
+}
+
+BOOST_FIXTURE_TEST_CASE(only_those_who_may_see_the_history_now_query_the_archive, ArchivedFixture) {
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("muc#roomconfig_membersonly", "1"));
+    admin("alice@example.org/desk", "<item affiliation='member' jid='bob@example.org'/>");
+    mam("bob@example.org/phone");
+    mam("carol@example.org/pc");
+    BOOST_TEST(last("carol@example.org/pc") == "iq team@conference.example.org error forbidden");
+    admin("alice@example.org/desk", "<item affiliation='none' jid='bob@example.org'/>");
+    mam("bob@example.org/phone");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error forbidden",
+               "muc: a removed member no longer reads the archive");
+    admin("alice@example.org/desk", "<item affiliation='outcast' jid='mallory@example.org'/>");
+    configure("alice@example.org/desk", field("muc#roomconfig_membersonly", "0"));
+    mam("mallory@example.org/x");
+    BOOST_TEST(last("mallory@example.org/x") == "iq team@conference.example.org error forbidden");
+    mam("carol@example.org/pc");  // an open room: anyone
+    mam("alice@example.org/desk");
+    BOOST_TEST_REQUIRE(archive.queries.size() == 3u);
+    BOOST_TEST(archive.queries[0].first == "bob@example.org/phone");
+    BOOST_TEST(!archive.queries[1].second, "muc: a non-moderator does not see real JIDs");
+    BOOST_TEST(archive.queries[2].second, "muc: the owner does");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -33,6 +33,10 @@ BOOST_AUTO_TEST_CASE(most_specific_rule_wins) {
     BOOST_TEST(p.decide("bob@example.org", "chat").explain().find("domain example.org") != std::string::npos);
     // Nothing configured: forever.
     BOOST_TEST(Policy().decide("a@b", "chat").days == 0u);
+    // A room's rule decides for the room's view.
+    Policy rooms({rule(Scope::all, "", "", 2555), rule(Scope::room, "team@conference.example.org", "", 90)}, {});
+    BOOST_TEST(rooms.decide("team@conference.example.org", "groupchat").days == 90u);
+    BOOST_TEST(rooms.decide("other@conference.example.org", "groupchat").days == 2555u);
 }
 
 BOOST_AUTO_TEST_CASE(runtime_rules_replace_configured_ones) {

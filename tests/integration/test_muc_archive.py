@@ -1,0 +1,209 @@
+"""Room archives (mod_muc over the compliance journal) with real slixmpp
+clients on two workers: each room message journaled once with the stanza-id
+every occupant saw, MAM queries to the room's address (xep_0313) answered to
+those who may see its history now and refused to the others (a non-member,
+a removed member, a banned user), nothing of the room in the users' own
+archives, and in compliance mode a room that cannot stop archiving."""
+import asyncio
+import os
+import time
+import unittest
+
+from slixmpp.exceptions import IqError
+
+from clients import online, query
+from harness import DOMAIN, ParleyServer, ServerTestCase, run, worker_of
+from test_mam import write_key
+
+SERVICE = 'conference.' + DOMAIN
+NS_SID = 'urn:xmpp:sid:0'
+NS_MUC_USER = 'http://jabber.org/protocol/muc#user'
+NS_ADMIN = 'http://jabber.org/protocol/muc#admin'
+MODULES = ('disco', 'ping', 'roster', 'archive', 'mam', 'muc')
+PLUGINS = ('xep_0030', 'xep_0045', 'xep_0199', 'xep_0203', 'xep_0313', 'xep_0359')
+
+
+def form(**fields):
+    body = ''.join("<field var='muc#roomconfig_%s'><value>%s</value></field>" % kv for kv in fields.items())
+    return ("<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>%s</x>"
+            "</query>" % body)
+
+
+async def create(owner, room, nick, **fields):
+    await owner['xep_0045'].join_muc_wait(room, nick, maxstanzas=0, timeout=10)
+    r = await query(owner, room, form(**fields), 'set')
+    assert r[0] == 'result', r
+
+
+async def groupchat(client, room, count, timeout=10):
+    """The next `count` groupchat messages with a body from `room` (bounded)."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        try:
+            m = await client.next_message(timeout=max(0.05, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            break
+        if m['type'] == 'groupchat' and m['from'].bare == room and m['body']:
+            got.append(m)
+    return got
+
+
+def room_ids(message, room):
+    return [e.get('id') for e in message.xml.findall('{%s}stanza-id' % NS_SID) if e.get('by') == room]
+
+
+async def room_history(client, room):
+    """A MAM query to the room: [(archive id, sender nick, body, real jid or None)], complete."""
+    iq = await client.plugin['xep_0313'].retrieve(jid=room, timeout=20)
+    out = []
+    for m in iq['mam']['results']:
+        r = m['mam_result']
+        inner = r['forwarded']['stanza']
+        item = inner.xml.find('{%s}x/{%s}item' % (NS_MUC_USER, NS_MUC_USER))
+        out.append((r['id'], inner['from'].resource, inner['body'], item.get('jid') if item is not None else None))
+    return out, iq['mam']['complete'] if 'complete' in iq['mam'].interfaces else None
+
+
+async def refused(client, room):
+    try:
+        await client.plugin['xep_0313'].retrieve(jid=room, timeout=20)
+    except IqError as e:
+        return e.iq['error']['condition']
+    return None
+
+
+class MucArchive(ServerTestCase):
+    users = ('alice', 'bob', 'carol', 'mallory')
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ParleyServer(modules=MODULES, module_options={
+            'archive': 'key_file = "archive.key"', 'muc': 'domain = "%s"' % SERVICE})
+        write_key(cls.server.dir)
+        for node in cls.users:
+            cls.server.add_user(node, 'secret')
+        cls.server.start()
+
+    def test_room_messages_are_archived_once_with_the_ids_occupants_saw(self):
+        room = 'log@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='a', plugins=PLUGINS)
+            bobs = []
+            for i in range(24):  # bob on the other worker than alice (bounded tries)
+                b = await online(self.server, 'bob', resource='b%d' % i, plugins=PLUGINS)
+                if worker_of(self.server, 'bob@%s/b%d' % (DOMAIN, i)) != worker_of(self.server, 'alice@%s/a' % DOMAIN):
+                    bobs.append(b)
+                    break
+                await b.bye()
+            self.assertEqual(len(bobs), 1, 'bob on the other worker')
+            bob = bobs[0]
+            carol = await online(self.server, 'carol', resource='c', plugins=PLUGINS)
+            try:
+                await create(alice, room, 'Alice', persistentroom=1)
+                joined = await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
+                self.assertIn('170', [s.get('code') for s in joined[0].xml.iter('{%s}status' % NS_MUC_USER)],
+                              'those who join are told the room is archived')
+                info = await carol['xep_0030'].get_info(jid=room, timeout=10)
+                self.assertIn('urn:xmpp:mam:2', info['disco_info']['features'])
+                for i in range(3):
+                    alice.send_message(mto=room, mbody='point %d' % i, mtype='groupchat')
+                seen = await groupchat(bob, room, 3)
+                self.assertEqual([m['body'] for m in seen], ['point 0', 'point 1', 'point 2'])
+                ids = [room_ids(m, room) for m in seen]
+                self.assertTrue(all(len(i) == 1 for i in ids), 'one stanza-id by the room on each: %s' % ids)
+                own = await groupchat(alice, room, 3)
+                self.assertEqual([room_ids(m, room) for m in own], ids, 'the sender sees the same ids')
+                # Anyone may read an open room's archive; real JIDs only for moderators.
+                rows, _ = await room_history(carol, room)
+                self.assertEqual([(r[0], r[1], r[2]) for r in rows],
+                                 [(i[0], 'Alice', 'point %d' % n) for n, i in enumerate(ids)])
+                self.assertEqual({r[3] for r in rows}, {None}, 'no real JIDs in a semi-anonymous room')
+                rows, _ = await room_history(alice, room)
+                self.assertEqual({r[3] for r in rows}, {'alice@' + DOMAIN}, 'the owner sees who said it')
+                # Nothing of the room in a user's own archive.
+                mine = await bob.plugin['xep_0313'].retrieve(jid='bob@' + DOMAIN, timeout=20)
+                self.assertEqual([m['mam_result']['forwarded']['stanza']['body'] for m in mine['mam']['results']
+                                  if 'point' in m['mam_result']['forwarded']['stanza']['body']], [])
+            finally:
+                for c in (alice, bob, carol):
+                    await c.bye()
+        run(go(), timeout=120)
+        # Kept across a restart.
+        self.server.stop()
+        os.rename(self.server.log_path, self.server.log_path + '.1')
+        self.server.start()
+
+        async def after():
+            carol = await online(self.server, 'carol', resource='c2', plugins=PLUGINS)
+            try:
+                rows, _ = await room_history(carol, room)
+                self.assertEqual([r[2] for r in rows], ['point 0', 'point 1', 'point 2'])
+            finally:
+                await carol.bye()
+        run(after())
+
+    def test_only_those_who_may_see_the_history_now_read_it(self):
+        room = 'council@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='a2', plugins=PLUGINS)
+            bob = await online(self.server, 'bob', resource='b', plugins=PLUGINS)
+            carol = await online(self.server, 'carol', resource='c', plugins=PLUGINS)
+            mallory = await online(self.server, 'mallory', resource='m', plugins=PLUGINS)
+            try:
+                await create(alice, room, 'Alice', membersonly=1)
+                for who in ('bob', 'mallory'):
+                    r = await query(alice, room, "<query xmlns='%s'><item affiliation='member' jid='%s@%s'/></query>"
+                                    % (NS_ADMIN, who, DOMAIN), 'set')
+                    self.assertEqual(r[0], 'result', r)
+                alice.send_message(mto=room, mbody='confidential', mtype='groupchat')
+                self.assertEqual(len(await groupchat(alice, room, 1)), 1)
+                rows, _ = await room_history(bob, room)
+                self.assertEqual([r[2] for r in rows], ['confidential'], 'a member reads it without joining')
+                self.assertEqual(await refused(carol, room), 'forbidden', 'a non-member does not')
+                r = await query(alice, room, "<query xmlns='%s'><item affiliation='none' jid='bob@%s'/>"
+                                "<item affiliation='outcast' jid='mallory@%s'/></query>" % (NS_ADMIN, DOMAIN, DOMAIN),
+                                'set')
+                self.assertEqual(r[0], 'result', r)
+                self.assertEqual(await refused(bob, room), 'forbidden', 'a removed member no longer does')
+                self.assertEqual(await refused(mallory, room), 'forbidden', 'nor a banned one')
+            finally:
+                for c in (alice, bob, carol, mallory):
+                    await c.bye()
+        run(go(), timeout=90)
+
+
+class MucArchiveCompliance(ServerTestCase):
+    users = ('alice', 'bob')
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ParleyServer(modules=MODULES, module_options={
+            'archive': 'key_file = "archive.key"\ncompliance = true', 'muc': 'domain = "%s"' % SERVICE})
+        write_key(cls.server.dir)
+        for node in cls.users:
+            cls.server.add_user(node, 'secret')
+        cls.server.start()
+
+    def test_a_room_cannot_stop_archiving(self):
+        room = 'kept@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='a', plugins=PLUGINS)
+            try:
+                await create(alice, room, 'Alice')
+                r = await query(alice, room, form(enablearchiving=0), 'set')
+                self.assertEqual(r[:3], ('error', 'modify', 'not-acceptable'))
+                alice.send_message(mto=room, mbody='on the record', mtype='groupchat')
+                self.assertEqual(len(await groupchat(alice, room, 1)), 1)
+                rows, _ = await room_history(alice, room)
+                self.assertEqual([r[2] for r in rows], ['on the record'])
+            finally:
+                await alice.bye()
+        run(go(), timeout=60)
+
+
+if __name__ == '__main__':
+    unittest.main()
