@@ -212,6 +212,6 @@ modules_muc_mod_muc_la_SOURCES = modules/muc/mod_muc.cpp \
 	modules/mam/query.hpp modules/mam/query.cpp modules/mam/page.hpp modules/mam/page.cpp
 modules_muc_mod_muc_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 modules_muc_mod_muc_la_LDFLAGS = $(PARLEY_MODULE_LINK)
-modules_muc_mod_muc_la_LIBADD = libparley.la archive/libparley_archive.la $(FMT_LIBS)
+modules_muc_mod_muc_la_LIBADD = libparley.la archive/libparley_archive.la $(GNUTLS_LIBS) $(FMT_LIBS)
 tests_unit_parley_unit_SOURCES += modules/muc/muc.cpp modules/muc/room.cpp tests/unit/modules/muc_room_test.cpp
 EXTRA_DIST += modules/muc/README.md

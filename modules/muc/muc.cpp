@@ -46,8 +46,11 @@ const module::XepInfo kXeps[] = {
     {"0045", "1.35", "partial: rooms temporary or persistent, instant or configured (the full form), members-only, "
                      "password, moderated, hidden; affiliations and roles with kick, ban, voice and lists; join with "
                      "history, nickname changes, groupchat, subject, private messages, mediated invitations, "
-                     "multi-session nicknames, destroy; no voice requests or room archives yet"},
+                     "multi-session nicknames, destroy, room archives; no voice requests yet"},
     {"0410", "1.1.0", "complete: an occupant's self-ping through the room"},
+    {"0421", "1.0.1", "complete: an occupant id per person and room on presence and messages"},
+    {"0425", "0.3.0", "complete for retractions (0.3 and 0.2 requests); tombstones in the room's MAM"},
+    {"0313", "1.1.1", "rooms: MAM on an archived room's address for those who may see its history"},
 };
 
 Result<Settings> read_settings(const config::Section& sec) {
@@ -87,6 +90,9 @@ Status Muc::start(module::Host& host) {
     auto db = host.open_database(module::DatabaseSpec{"rooms", 1, {}, {}});
     if (!db) return db.status();
     db_ = std::move(db).value();
+    auto retracted = host.open_database(module::DatabaseSpec{"retracted", 1, {}, {}});
+    if (!retracted) return retracted.status();
+    retracted_ = std::move(retracted).value();
     archive_ = module::service<archive::JournalService>(host);
     if (archive_) archive_->set_room_journal(settings_.domain, true);
     if (Status s = load_rooms(); !s) return s;
@@ -114,6 +120,7 @@ void Muc::stop() {
     outbox_.clear();
     rooms_.clear();
     db_.reset();
+    retracted_.reset();
     host_ = nullptr;
 }
 
@@ -408,6 +415,70 @@ void Muc::withdraw(const std::string& room, uint64_t id, const xmpp::Jid& sender
         m, StanzaError::wait("internal-server-error", "the message could not be archived, so it was not sent")));
 }
 
+namespace {
+
+std::string retracted_key(const std::string& room, uint64_t id) { return room + " " + archive::stanza_id_text(id); }
+
+}  // namespace
+
+bool Muc::contains(const Room& room, uint64_t id) {
+    auto db = archive_->database(host_->worker_index());
+    if (!db || id == 0 || id == UINT64_MAX) return false;
+    bool found = false;
+    const std::string owner = room.jid().bare_str();
+    Status s = db->read([&](const store::Txn& t, MDB_dbi dbi) {
+        return archive_->journal().view(t.handle(), dbi, {owner, "", id - 1, id + 1, false}, [&](uint64_t got) {
+            found = got == id;
+            return false;
+        });
+    });
+    return s && found;
+}
+
+void Muc::retracted(const Room& room, uint64_t id, const xml::Element& moderated) {
+    const std::string key = retracted_key(room.jid().bare_str(), id);
+    const std::string value = xml::to_string(moderated, kNsModerate);
+    Status s = retracted_->write([key, value](store::Txn& txn, MDB_dbi d) { return txn.put(d, key, value); },
+                                 [this, alive = alive_, key](Status done) {
+                                     if (!*alive) return;
+                                     if (!done) log::error("muc", "the retraction {} was not kept: {}", key, done.message());
+                                     if (--writes_in_flight_ == 0) flush();
+                                 });
+    if (!s) {
+        log::error("muc", "the retraction {} was not kept: {}", key, s.message());
+        return;
+    }
+    ++writes_in_flight_;
+}
+
+void Muc::tombstone(const std::string& room, uint64_t id, xml::Element& m) const {
+    std::optional<xml::Element> moderated;
+    Status s = retracted_->read([&](const store::Txn& txn, MDB_dbi d) {
+        auto v = txn.get(d, retracted_key(room, id));
+        if (!v) return v.status();
+        if (*v) {
+            auto e = xml::parse_element(**v, kNsModerate, 8);
+            if (e) moderated = std::move(e).value();
+        }
+        return Status::ok();
+    });
+    if (!s || !moderated) return;
+    // XEP-0424/0425: the message's content gives way to who retracted it,
+    // when and why; its sender's occupant id stays.
+    xml::Element stone("message", std::string(xmpp::kNsClient));
+    for (const auto& a : m.attrs()) stone.set_attr(a.name, a.value);
+    if (const xml::Element* oid = m.child("occupant-id", kNsOccupantId)) stone.add_child(*oid);
+    xml::Element& retracted = stone.add_child("retracted", kNsRetract);
+    retracted.set_attr("stamp", std::string(moderated->attr_or("stamp")));
+    xml::Element by("moderated", kNsModerate);
+    by.set_attr("by", std::string(moderated->attr_or("by")));
+    if (const xml::Element* oid = moderated->child("occupant-id", kNsOccupantId)) by.add_child(*oid);
+    retracted.add_child(std::move(by));
+    if (const xml::Element* r = moderated->child("reason", kNsModerate))
+        retracted.add_child("reason", kNsRetract).add_text(r->text());
+    m = std::move(stone);
+}
+
 void Muc::send_to(const xmpp::Jid& to, xml::Element stanza) {
     for (const auto& s : host_->sessions_of(to.bare()))
         if (s.full_jid == to) {
@@ -469,6 +540,7 @@ void Muc::query(const Room& room, const xml::Element& iq, const xmpp::Jid& from,
     }
     auto page = mod_mam::read_page(archive_->journal(), *db, owner, mq, from,
                                    [&](xml::Element& m, const archive::Record& rec) {
+                                       tombstone(owner, rec.id, m);
                                        // XEP-0313 §6.1.2: the sender's real JID, for those who may see it.
                                        m.remove_children("x", kNsMucUser);
                                        m.remove_attr("to");

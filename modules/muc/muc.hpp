@@ -23,7 +23,8 @@
 // room's other output, until the record is on disk; a record that fails
 // takes its copies and its history entry back and tells the sender. MAM
 // queries to a room are answered here over the room's view (the same page
-// reader as mod_mam, modules/mam/page.hpp).
+// reader as mod_mam, modules/mam/page.hpp). Messages a moderator retracted
+// are kept in `muc.retracted` and answered as tombstones.
 //
 // UNFINISHED (issue 17): see room.hpp for what a room does not do yet.
 #pragma once
@@ -45,7 +46,7 @@ namespace parley::mod_muc {
 extern const config::OptionSpec kOptions[];
 extern const size_t kOptionCount;
 extern const module::XepInfo kXeps[];
-inline constexpr size_t kXepCount = 2;
+inline constexpr size_t kXepCount = 5;
 
 struct Settings {
     std::string domain;  // conference.example.org
@@ -73,6 +74,8 @@ public:
     std::variant<uint64_t, StanzaError> record(const Room& room, const xml::Element& said, const xmpp::Jid& sender,
                                                bool in_view, std::string_view outcome) override;
     void query(const Room& room, const xml::Element& iq, const xmpp::Jid& from, bool sees_real_jids) override;
+    bool contains(const Room& room, uint64_t id) override;
+    void retracted(const Room& room, uint64_t id, const xml::Element& moderated) override;
 
 private:
     void handle(module::DomainStanza& d);
@@ -97,6 +100,9 @@ private:
     std::map<std::string, std::unique_ptr<Room>> rooms_;  // by room bare JID
     std::vector<xml::Element> outbox_;
     std::shared_ptr<module::Database> db_;
+    // Retracted room messages (XEP-0425): "ROOM ID" -> the <moderated/>
+    // that their MAM results show instead of them.
+    std::shared_ptr<module::Database> retracted_;
     std::set<std::string> stored_;        // rooms with a record on disk
     unsigned writes_in_flight_ = 0;
     std::vector<xml::Element> held_;      // room output waiting for those writes
@@ -109,6 +115,9 @@ private:
     // Sends `stanza` to `to`: straight to its session when it is a local
     // client's (MAM results, ahead of the stanza_out hooks), else routed.
     void send_to(const xmpp::Jid& to, xml::Element stanza);
+    // A MAM result's message `m` (record `id` of `room`) as a tombstone, if
+    // a moderator retracted it.
+    void tombstone(const std::string& room, uint64_t id, xml::Element& m) const;
 };
 
 }  // namespace parley::mod_muc

@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <charconv>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include "../archive/journal_service.hpp"
 #include "store/scram.hpp"
 #include "xml/serializer.hpp"
+#include "xmpp/base64.hpp"
 #include "xmpp/datetime.hpp"
 #include "xmpp/errors.hpp"
 #include "xmpp/namespaces.hpp"
@@ -81,6 +85,35 @@ std::optional<std::string> value_of(const xml::Element& form, std::string_view v
 void strip_room_claims(xml::Element& m) {
     m.remove_children("x", kNsMucUser);
     m.remove_children("stanza-id", "urn:xmpp:sid:0");
+    m.remove_children("occupant-id", kNsOccupantId);
+}
+
+std::string hex_of(std::string_view bytes) {
+    static const char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+        out += kDigits[c >> 4];
+        out += kDigits[c & 15];
+    }
+    return out;
+}
+
+std::optional<std::string> bytes_of_hex(std::string_view hex) {
+    if (hex.size() % 2) return std::nullopt;
+    std::string out;
+    for (size_t i = 0; i < hex.size(); i += 2) {
+        unsigned v = 0;
+        auto [p, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
+        if (ec != std::errc() || p != hex.data() + i + 2) return std::nullopt;
+        out += static_cast<char>(v);
+    }
+    return out;
+}
+
+std::string fresh_secret() {
+    std::string s(32, '\0');
+    if (gnutls_rnd(GNUTLS_RND_KEY, s.data(), s.size()) != 0) throw std::runtime_error("gnutls_rnd failed");
+    return s;
 }
 
 const char* pm_name(PmPolicy p) {
@@ -172,7 +205,8 @@ HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms)
 }
 
 Room::Room(xmpp::Jid jid, xmpp::Jid creator, RoomLimits limits, Out out, Clock clock)
-    : jid_(std::move(jid)), creator_(std::move(creator)), limits_(limits), out_(std::move(out)), clock_(std::move(clock)) {
+    : jid_(std::move(jid)), creator_(std::move(creator)), limits_(limits), out_(std::move(out)), clock_(std::move(clock)),
+      occupant_secret_(fresh_secret()) {
     // §10.1: the creator is the room's owner.
     affiliations_[creator_.bare_str()] = Affiliation::owner;
 }
@@ -183,6 +217,7 @@ xml::Element Room::snapshot() const {
     xml::Element r("room", kNsRoomRecord);
     r.set_attr("jid", jid_.bare_str());
     r.set_attr("creator", creator_.bare_str());
+    r.set_attr("occupant-secret", hex_of(occupant_secret_));
     xml::Element& c = r.add_child("config", kNsRoomRecord);
     c.set_attr("name", config_.name);
     c.set_attr("description", config_.description);
@@ -255,6 +290,13 @@ Result<std::unique_ptr<Room>> Room::restore(const xml::Element& record, RoomLimi
         if (const xml::Element* m = s->first_child()) room->subject_ = *m;
     room->config_ = std::move(cfg);
     room->locked_ = false;
+    if (record.attr("occupant-secret")) {
+        auto secret = bytes_of_hex(record.attr_or("occupant-secret"));
+        if (!secret || secret->size() != 32) return bad("its occupant secret");
+        room->occupant_secret_ = std::move(*secret);
+    } else {
+        room->changed_ = true;  // an older record: kept again with its new secret
+    }
     return room;
 }
 
@@ -310,6 +352,17 @@ bool Room::sees_real_jids(const xmpp::Jid& to) const {
     return false;
 }
 
+std::string Room::occupant_id(const xmpp::Jid& real) const {
+    const std::string bare = real.bare_str();
+    unsigned char mac[32];
+    gnutls_hmac_fast(GNUTLS_MAC_SHA256, occupant_secret_.data(), occupant_secret_.size(), bare.data(), bare.size(), mac);
+    return xmpp::base64_encode(std::string_view(reinterpret_cast<const char*>(mac), 18));
+}
+
+void Room::add_occupant_id(xml::Element& stanza, const xmpp::Jid& real) const {
+    stanza.add_child("occupant-id", kNsOccupantId).set_attr("id", occupant_id(real));
+}
+
 void Room::error(const xml::Element& stanza, const xmpp::Jid& to, const StanzaError& e) {
     if (xmpp::is_error_or_result(stanza)) return;
     xml::Element reply = xmpp::make_error_reply(stanza, e);
@@ -342,6 +395,7 @@ xml::Element Room::presence_of(const Occupant& o, const xmpp::Jid& to, bool unav
     if (!new_nick.empty()) item.set_attr("nick", new_nick);
     if (sees_real_jids(to) && !o.sessions.empty()) item.set_attr("jid", o.sessions.front().str());
     for (int code : codes) x.add_child("status", kNsMucUser).set_attr("code", std::to_string(code));
+    add_occupant_id(p, o.bare);
     return p;
 }
 
@@ -634,6 +688,7 @@ void Room::private_message(const xml::Element& stanza, const xmpp::Jid& from, Oc
     xml::Element m = stanza;
     strip_room_claims(m);
     m.add_child("x", kNsMucUser);
+    add_occupant_id(m, me->bare);
     m.set_attr("from", occupant_jid(me->nick).str());
     for (const auto& s : to->sessions) {
         xml::Element copy = m;
@@ -724,6 +779,7 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
     for (const auto& n : stanza.nodes())
         if (n.is_element() && n.element().name() != "delay") m.add_child(n.element());
     strip_room_claims(m);
+    add_occupant_id(m, me.bare);
     m.set_attr("from", occupant_jid(me.nick).str());
     m.set_attr("type", "groupchat");
     m.remove_attr("to");
@@ -833,6 +889,27 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
     }
     if (q->ns() == kNsMam) {
         mam_iq(stanza, from);
+        return;
+    }
+    if (type == "set" && q->name() == "moderate" && q->ns() == kNsModerate) {
+        // XEP-0425 0.3: <moderate id='stanza-id'><retract/><reason/></moderate>.
+        if (!q->child("retract", kNsRetract)) {
+            error(stanza, from, StanzaError::cancel("feature-not-implemented", "a moderation here is a retraction"));
+            return;
+        }
+        const xml::Element* reason = q->child("reason", kNsModerate);
+        moderate(stanza, from, std::string(q->attr_or("id")), reason ? reason->text() : std::string());
+        return;
+    }
+    if (type == "set" && q->name() == "apply-to" && q->ns() == kNsFasten) {
+        // XEP-0425 0.2: <apply-to id='stanza-id'><moderate><retract/><reason/></moderate></apply-to>.
+        const xml::Element* m = q->child("moderate", kNsModerate0);
+        if (!m || !m->child("retract", kNsRetract0)) {
+            error(stanza, from, StanzaError::cancel("feature-not-implemented", "a moderation here is a retraction"));
+            return;
+        }
+        const xml::Element* reason = m->child("reason", kNsModerate0);
+        moderate(stanza, from, std::string(q->attr_or("id")), reason ? reason->text() : std::string());
         return;
     }
     error(stanza, from, StanzaError::cancel("service-unavailable", "the room does not answer that request"));
@@ -1279,6 +1356,69 @@ void Room::mam_iq(const xml::Element& stanza, const xmpp::Jid& from) {
     archive_->query(*this, stanza, from, aff >= Affiliation::admin || sees_real_jids(from));
 }
 
+void Room::moderate(const xml::Element& stanza, const xmpp::Jid& from, const std::string& target_id,
+                    const std::string& reason) {
+    const Occupant* me = by_session(from);
+    if (!me || me->role != Role::moderator) {
+        error(stanza, from, StanzaError::auth("forbidden", "only the room's moderators retract messages"));
+        return;
+    }
+    if (!archiving()) {
+        error(stanza, from, StanzaError::cancel("service-unavailable", "this room is not archived: its messages have no ids to retract"));
+        return;
+    }
+    auto id = archive::parse_stanza_id(target_id);
+    if (!id || !archive_->contains(*this, *id)) {
+        error(stanza, from, StanzaError::cancel("item-not-found", "no message of this room has that id"));
+        return;
+    }
+    const std::string by = occupant_jid(me->nick).str();
+    const std::string stamp = xmpp::format_datetime(static_cast<uint64_t>(clock_()));
+    // What every occupant gets: XEP-0425 0.3 (<retract/>), and 0.2
+    // (<apply-to/>) for older clients.
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("from", jid_.bare_str());
+    m.set_attr("type", "groupchat");
+    m.set_attr("id", "moderation-" + target_id);
+    xml::Element& retract = m.add_child("retract", kNsRetract);
+    retract.set_attr("id", target_id);
+    xml::Element& moderated = retract.add_child("moderated", kNsModerate);
+    moderated.set_attr("by", by);
+    add_occupant_id(moderated, me->bare);
+    if (!reason.empty()) retract.add_child("reason", kNsRetract).add_text(reason);
+    xml::Element& apply = m.add_child("apply-to", kNsFasten);
+    apply.set_attr("id", target_id);
+    xml::Element& old = apply.add_child("moderated", kNsModerate0);
+    old.set_attr("by", by);
+    old.add_child("retract", kNsRetract0);
+    if (!reason.empty()) old.add_child("reason", kNsModerate0).add_text(reason);
+    // The retraction is a record of its own (who, when, why); the original
+    // stays in the journal.
+    auto recorded = archive_->record(*this, m, from, true, "delivered");
+    if (auto* refused = std::get_if<StanzaError>(&recorded)) {
+        error(stanza, from, *refused);
+        return;
+    }
+    xml::Element& sid = m.add_child("stanza-id", kNsSid);
+    sid.set_attr("id", archive::stanza_id_text(std::get<uint64_t>(recorded)));
+    sid.set_attr("by", jid_.bare_str());
+    // MAM answers a tombstone from now on.
+    xml::Element tomb("moderated", kNsModerate);
+    tomb.set_attr("by", by);
+    tomb.set_attr("stamp", stamp);
+    add_occupant_id(tomb, me->bare);
+    if (!reason.empty()) tomb.add_child("reason", kNsModerate).add_text(reason);
+    archive_->retracted(*this, *id, tomb);
+    forget(*id);
+    for (const auto& o : occupants_)
+        for (const auto& s : o.sessions) {
+            xml::Element copy = m;
+            copy.set_attr("to", s.str());
+            out_(std::move(copy));
+        }
+    result(stanza, from, std::nullopt);
+}
+
 void Room::destroy(const xml::Element* destroy_element) {
     // §10.9: every occupant leaves with role none, told why.
     for (const auto& o : occupants_)
@@ -1316,8 +1456,9 @@ xml::Element Room::disco_info() const {
                           config_.secret.empty() ? "muc_unsecured" : "muc_passwordprotected",
                           config_.persistent ? "muc_persistent" : "muc_temporary", kNsPing})
         q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
+    q.add_child("feature", kNsDiscoInfo).set_attr("var", kNsOccupantId);
     if (archiving())
-        for (const char* f : {kNsMam, "urn:xmpp:mam:2#extended", kNsSid})
+        for (const char* f : {kNsMam, "urn:xmpp:mam:2#extended", kNsSid, kNsModerate, kNsModerate0})
             q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
     xml::Element& x = q.add_child("x", kNsData);
     x.set_attr("type", "result");

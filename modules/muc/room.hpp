@@ -28,8 +28,16 @@
 // may see its history now. In compliance mode archiving cannot be turned
 // off, and refused groupchat messages are journaled too (in no view).
 //
-// UNFINISHED (issue 17): moderation of messages (XEP-0425), occupant ids,
-// voice requests, iq requests relayed to occupants, internal-only rooms.
+// Moderation (XEP-0425 with XEP-0424 retraction, requests of version 0.3
+// and 0.2): a moderator retracts a message by its stanza-id; occupants get
+// the retraction, the history forgets the message, MAM answers a tombstone
+// saying who moderated it, when and why; the journal keeps the original and
+// the retraction as records of their own. Occupant ids (XEP-0421): a stable
+// opaque id per real bare JID and room (HMAC-SHA-256 under a secret of the
+// room), on every presence and message from an occupant.
+//
+// UNFINISHED (issue 17): voice requests, iq requests relayed to occupants,
+// internal-only rooms.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +64,12 @@ inline constexpr const char* kNsMucOwner = "http://jabber.org/protocol/muc#owner
 inline constexpr const char* kNsMucAdmin = "http://jabber.org/protocol/muc#admin";
 inline constexpr const char* kNsMam = "urn:xmpp:mam:2";
 inline constexpr const char* kNsSid = "urn:xmpp:sid:0";
+inline constexpr const char* kNsOccupantId = "urn:xmpp:occupant-id:0";
+inline constexpr const char* kNsModerate = "urn:xmpp:message-moderate:1";
+inline constexpr const char* kNsModerate0 = "urn:xmpp:message-moderate:0";
+inline constexpr const char* kNsRetract = "urn:xmpp:message-retract:1";
+inline constexpr const char* kNsRetract0 = "urn:xmpp:message-retract:0";
+inline constexpr const char* kNsFasten = "urn:xmpp:fasten:0";
 inline constexpr const char* kNsRoomRecord = "urn:parley:muc:room:1";  // a stored room (snapshot())
 
 struct RoomLimits {
@@ -92,6 +106,13 @@ public:
     virtual std::variant<uint64_t, StanzaError> record(const Room& room, const xml::Element& said,
                                                        const xmpp::Jid& sender, bool in_view,
                                                        std::string_view outcome) = 0;
+    // Whether message `id` is in the room's view of the journal.
+    virtual bool contains(const Room& room, uint64_t id) = 0;
+    // Keeps that message `id` of the room was retracted by a moderator
+    // (`moderated`: the XEP-0425 <moderated/> with who, when and why): its
+    // MAM results become tombstones; the journal keeps the original. The
+    // room's output waits until this is on disk.
+    virtual void retracted(const Room& room, uint64_t id, const xml::Element& moderated) = 0;
     // Answers a MAM request `iq` (urn:xmpp:mam:2) to the room from `from`,
     // who may read its history; `sees_real_jids`: results name the senders'
     // real JIDs, and 'with' may filter by them.
@@ -159,6 +180,8 @@ public:
 
     // The room's disco#info <query/> (XEP-0045 §6.4).
     xml::Element disco_info() const;
+    // XEP-0421: the occupant id of a real JID in this room.
+    std::string occupant_id(const xmpp::Jid& real) const;
 
 private:
     struct Occupant {
@@ -208,6 +231,9 @@ private:
     void announce_config_change(bool whois_changed);
     void destroy(const xml::Element* destroy_element);
     void mam_iq(const xml::Element& stanza, const xmpp::Jid& from);
+    void moderate(const xml::Element& stanza, const xmpp::Jid& from, const std::string& target_id,
+                  const std::string& reason);
+    void add_occupant_id(xml::Element& stanza, const xmpp::Jid& real) const;
     // In compliance mode, a groupchat message the room refused is journaled too.
     void record_refused(const xml::Element& stanza, const xmpp::Jid& from);
 
@@ -242,6 +268,7 @@ private:
     bool destroyed_ = false;
     bool changed_ = false;
     RoomArchive* archive_ = nullptr;
+    std::string occupant_secret_;  // 32 random bytes: occupant ids (XEP-0421)
 };
 
 // XEP-0045 §7.2.14: how much history a joining occupant asked for, read

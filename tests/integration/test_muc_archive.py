@@ -10,6 +10,8 @@ import time
 import unittest
 
 from slixmpp.exceptions import IqError
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from clients import online, query
 from harness import DOMAIN, ParleyServer, ServerTestCase, run, worker_of
@@ -172,6 +174,51 @@ class MucArchive(ServerTestCase):
             finally:
                 for c in (alice, bob, carol, mallory):
                     await c.bye()
+        run(go(), timeout=90)
+
+
+    def test_a_moderated_message_is_retracted_for_everyone_and_a_tombstone_in_the_archive(self):
+        room = 'floor@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='a3', plugins=PLUGINS)
+            bob = await online(self.server, 'bob', resource='b3', plugins=PLUGINS)
+            try:
+                await create(alice, room, 'Alice')
+                await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
+                # slixmpp's 'message' event is for messages with a body; a retraction has none.
+                retractions = asyncio.Queue()
+                bob.register_handler(Callback('retractions', MatchXPath(
+                    '{jabber:client}message/{urn:xmpp:message-retract:1}retract'), retractions.put_nowait))
+                bob.send_message(mto=room, mbody='the password is hunter2', mtype='groupchat')
+                said = await groupchat(alice, room, 1)
+                self.assertEqual(len(said), 1)
+                sid = room_ids(said[0], room)[0]
+                oid = said[0].xml.find('{urn:xmpp:occupant-id:0}occupant-id')
+                self.assertIsNotNone(oid, 'an occupant id on the message')
+                moderate = ("<moderate xmlns='urn:xmpp:message-moderate:1' id='%s'>"
+                            "<retract xmlns='urn:xmpp:message-retract:1'/><reason>a secret</reason></moderate>" % sid)
+                r = await query(bob, room, moderate, 'set')
+                self.assertEqual(r[:3], ('error', 'auth', 'forbidden'), 'a participant moderates nothing')
+                r = await query(alice, room, moderate, 'set')
+                self.assertEqual(r[0], 'result', r)
+                m = await asyncio.wait_for(retractions.get(), 10)
+                self.assertEqual(m['from'], room, 'from the room itself')
+                retraction = m.xml.find('{urn:xmpp:message-retract:1}retract')
+                self.assertEqual(retraction.get('id'), sid)
+                self.assertEqual(retraction.find('{urn:xmpp:message-moderate:1}moderated').get('by'), room + '/Alice')
+                iq = await bob.plugin['xep_0313'].retrieve(jid=room, timeout=20)
+                stones = [m['mam_result']['forwarded']['stanza'] for m in iq['mam']['results']
+                          if m['mam_result']['id'] == sid]
+                self.assertEqual(len(stones), 1)
+                self.assertEqual(stones[0]['body'], '', 'the archive answers a tombstone, not the text')
+                tomb = stones[0].xml.find('{urn:xmpp:message-retract:1}retracted')
+                self.assertIsNotNone(tomb)
+                self.assertEqual(tomb.find('{urn:xmpp:message-retract:1}reason').text, 'a secret')
+                self.assertNotIn('hunter2', str(iq))
+            finally:
+                await alice.bye()
+                await bob.bye()
         run(go(), timeout=90)
 
 

@@ -536,6 +536,11 @@ struct FakeArchive : RoomArchive {
     void query(const Room&, const xml::Element&, const xmpp::Jid& from, bool sees) override {
         queries.emplace_back(from.str(), sees);
     }
+    bool contains(const Room&, uint64_t id) override { return id >= 0x100 && id < next; }
+    std::vector<std::pair<uint64_t, std::string>> retractions;
+    void retracted(const Room&, uint64_t id, const xml::Element& moderated) override {
+        retractions.emplace_back(id, xml::to_string(moderated, kNsModerate));
+    }
 };
 
 struct ArchivedFixture : Fixture {
@@ -629,6 +634,83 @@ BOOST_FIXTURE_TEST_CASE(only_those_who_may_see_the_history_now_query_the_archive
     BOOST_TEST(archive.queries[0].first == "bob@example.org/phone");
     BOOST_TEST(!archive.queries[1].second, "muc: a non-moderator does not see real JIDs");
     BOOST_TEST(archive.queries[2].second, "muc: the owner does");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_moderator_retracts_a_message_and_the_record_keeps_who_when_and_why, ArchivedFixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    join("bob@example.org/phone", "Bob");
+    say("bob@example.org/phone", "my card is 4111 1111 1111 1111");
+    const std::string id = "0000000000000100";
+    auto moderate = [&](const std::string& from, const std::string& target) {
+        ask(from, "set", "<moderate xmlns='urn:xmpp:message-moderate:1' id='" + target +
+                             "'><retract xmlns='urn:xmpp:message-retract:1'/><reason>card number</reason></moderate>");
+    };
+    moderate("bob@example.org/phone", id);
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org error forbidden",
+               "muc: only moderators retract others' messages");
+    moderate("alice@example.org/desk", "00000000000000ff");
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org error item-not-found");
+    sent.clear();
+    moderate("alice@example.org/desk", id);
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org result");
+    const xml::Element* retraction = nullptr;
+    for (const auto& e : sent)
+        if (e.attr_or("to") == "bob@example.org/phone" && e.child("retract", kNsRetract)) retraction = &e;
+    BOOST_TEST_REQUIRE(retraction);
+    const xml::Element* r = retraction->child("retract", kNsRetract);
+    BOOST_TEST(r->attr_or("id") == id);
+    BOOST_TEST(r->child("moderated", kNsModerate)->attr_or("by") == "team@conference.example.org/Alice");
+    BOOST_TEST(r->child("reason", kNsRetract)->text() == "card number");
+    BOOST_TEST(retraction->child("apply-to", kNsFasten), "muc: and the 0.2 form for older clients");
+    BOOST_TEST(retraction->attr_or("from") == "team@conference.example.org");
+    // Kept: the original stays in the journal, the retraction is a record
+    // of its own, and MAM will answer a tombstone.
+    BOOST_TEST(archive.records.size() == 2u);
+    BOOST_TEST(archive.records[1].sender == "alice@example.org/desk");
+    BOOST_TEST_REQUIRE(archive.retractions.size() == 1u);
+    BOOST_TEST(archive.retractions[0].first == 0x100u);
+    BOOST_TEST(archive.retractions[0].second.find("card number") != std::string::npos);
+    // The history forgets it.
+    sent.clear();
+    join("carol@example.org/pc", "Carol");
+    for (const auto& e : sent)
+        if (const xml::Element* b = e.child("body", xmpp::kNsClient))
+            BOOST_TEST(b->text().find("4111") == std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(occupant_ids_are_stable_per_person_and_cannot_be_forged, ArchivedFixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    join("bob@example.org/phone", "Bob");
+    join("bob@example.org/laptop", "Bob");
+    auto ids_from = [&](const std::string& from) {
+        std::vector<std::string> out;
+        for (const auto& e : sent)
+            if (e.attr_or("from") == from)
+                if (const xml::Element* o = e.child("occupant-id", kNsOccupantId)) out.push_back(std::string(o->attr_or("id")));
+        return out;
+    };
+    const std::string bob = room.occupant_id(jid("bob@example.org/any"));
+    BOOST_TEST(!bob.empty());
+    BOOST_TEST(bob != room.occupant_id(jid("alice@example.org")));
+    for (const auto& id : ids_from("team@conference.example.org/Bob")) BOOST_TEST(id == bob);
+    sent.clear();
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("type", "groupchat");
+    m.add_child("body", std::string(xmpp::kNsClient)).add_text("I am alice");
+    m.add_child("occupant-id", kNsOccupantId).set_attr("id", room.occupant_id(jid("alice@example.org")));
+    room.message(m, jid("bob@example.org/laptop"), "");
+    BOOST_TEST(ids_from("team@conference.example.org/Bob") == (std::vector<std::string>(3, bob)),
+               "muc: the sender's own claim is replaced by the room's id");
+    // Another room gives other ids; a stored room keeps its own.
+    Room other(jid("other@conference.example.org"), jid("alice@example.org/desk"), RoomLimits{}, [](xml::Element) {},
+               [] { return int64_t{0}; });
+    BOOST_TEST(other.occupant_id(jid("bob@example.org")) != bob);
+    auto back = Room::restore(xml::parse_element(xml::to_string(room.snapshot(), kNsRoomRecord), kNsRoomRecord, 16).value(),
+                              RoomLimits{}, [](xml::Element) {}, [] { return int64_t{0}; });
+    BOOST_TEST_REQUIRE(bool(back));
+    BOOST_TEST(back.value()->occupant_id(jid("bob@example.org")) == bob);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
