@@ -28,6 +28,8 @@ Muc& on(module::Host& h) { return static_cast<Muc&>(h.instance()); }
 
 }  // namespace
 
+const char* const kCreate[] = {"anyone", "listed", nullptr};
+
 const config::OptionSpec kOptions[] = {
     {.name = "domain", .type = config::OptionType::string, .default_value = nullptr,
      .help = "the service's domain, a subdomain of the virtual host whose accounts may create rooms", .required = true},
@@ -39,6 +41,17 @@ const config::OptionSpec kOptions[] = {
     {"max_rooms_per_user", config::OptionType::integer, "10",
      "rooms one account may have made that still exist (counted per worker)", 1, 100000},
     {"history_bytes", config::OptionType::integer, "65536", "most bytes of history a room keeps", 0, 16777216},
+    {.name = "create",
+     .type = config::OptionType::string,
+     .default_value = "anyone",
+     .help = "who may create rooms: anyone (every account of the virtual host) or listed (the accounts in creators)",
+     .choices = kCreate},
+    {"creators", config::OptionType::string_list, "[]", "the accounts that may create rooms when create = \"listed\""},
+    {"occupant_rate", config::OptionType::integer, "10",
+     "messages a second one person may send through a room, on average (0: no limit)", 0, 100000},
+    {"occupant_burst", config::OptionType::integer, "20", "and at once", 1, 100000},
+    {"internal_only", config::OptionType::boolean, "false",
+     "every room admits only users of the server's own virtual hosts (else each room's choice)"},
 };
 const size_t kOptionCount = std::size(kOptions);
 
@@ -65,6 +78,16 @@ Result<Settings> read_settings(const config::Section& sec) {
     s.max_rooms_per_worker = static_cast<size_t>(sec.get_int("max_rooms", 10000));
     s.max_rooms_per_user = static_cast<size_t>(sec.get_int("max_rooms_per_user", 10));
     s.limits.history_bytes = static_cast<size_t>(sec.get_int("history_bytes", 65536));
+    s.limits.rate = static_cast<uint32_t>(sec.get_int("occupant_rate", 10));
+    s.limits.burst = static_cast<uint32_t>(sec.get_int("occupant_burst", 20));
+    s.limits.internal_only = sec.get_bool("internal_only", false);
+    s.anyone_creates = sec.get_string("create", "anyone") == "anyone";
+    for (const std::string& c : sec.get_list("creators")) {
+        auto j = xmpp::Jid::parse(c);
+        if (!j || !j->has_node() || !j->is_bare())
+            return Status::error("config", sec.where("creators") + ": '" + c + "' is not an account's bare JID");
+        s.creators.push_back(j->bare_str());
+    }
     return s;
 }
 
@@ -105,6 +128,7 @@ Status Muc::reload(const config::Section& section) {
     if (next->domain != settings_.domain)
         return Status::error("config", section.where("domain") + ": the domain changes only when the module restarts");
     settings_ = std::move(next.value());
+    own_domains_.clear();
     for (auto& [key, room] : rooms_) room->set_limits(settings_.limits);
     return Status::ok();
 }
@@ -129,7 +153,16 @@ std::unique_ptr<Room> Muc::make_room(const xmpp::Jid& jid, const xmpp::Jid& crea
         jid, creator, settings_.limits, [this](xml::Element e) { outbox_.push_back(std::move(e)); },
         [] { return unix_now_ms(); });
     room->set_archive(archive_ ? this : nullptr);
+    room->set_own_domains([this](std::string_view d) { return own_domain(d); });
     return room;
+}
+
+bool Muc::own_domain(std::string_view domain) {
+    if (auto it = own_domains_.find(domain); it != own_domains_.end()) return it->second;
+    if (own_domains_.size() > 10000) own_domains_.clear();  // bounded: domains are remote input
+    const bool own = host_ && host_->virtual_host(domain).has_value();
+    own_domains_.emplace(std::string(domain), own);
+    return own;
 }
 
 Status Muc::load_rooms() {
@@ -154,6 +187,7 @@ Status Muc::load_rooms() {
             }
             stored_.insert(std::string(key));
             room.value()->set_archive(archive_ ? this : nullptr);
+            room.value()->set_own_domains([this](std::string_view d) { return own_domain(d); });
             rooms_.emplace(std::string(key), std::move(room).value());
             return true;
         });
@@ -225,6 +259,11 @@ void Muc::at_room(const module::DomainStanza& d) {
         if (d.origin != module::Origin::local_client || !d.from.has_node() || d.from.domain() != settings_.vhost) {
             reply_error(st, StanzaError::cancel("not-allowed", "only accounts of " + settings_.vhost +
                                                                    " may create rooms here"));
+            return;
+        }
+        if (!settings_.anyone_creates &&
+            std::find(settings_.creators.begin(), settings_.creators.end(), d.from.bare_str()) == settings_.creators.end()) {
+            reply_error(st, StanzaError::cancel("not-allowed", "only the accounts this service lists may create rooms"));
             return;
         }
         if (rooms_.size() >= settings_.max_rooms_per_worker) {

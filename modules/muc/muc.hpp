@@ -55,6 +55,8 @@ struct Settings {
     RoomLimits limits;
     size_t max_rooms_per_worker = 10000;
     size_t max_rooms_per_user = 10;  // rooms one account has made and that still exist, per worker
+    bool anyone_creates = true;       // any account of the virtual host, or only `creators`
+    std::vector<std::string> creators;  // bare JIDs
 };
 
 Result<Settings> read_settings(const config::Section& section);
@@ -107,6 +109,8 @@ private:
     unsigned writes_in_flight_ = 0;
     std::vector<xml::Element> held_;      // room output waiting for those writes
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::map<std::string, bool, std::less<>> own_domains_;  // a domain -> whether it is a virtual host (cache)
+    bool own_domain(std::string_view domain);
     archive::JournalService* archive_ = nullptr;  // nullptr: no archive module
     module::Origin current_origin_ = module::Origin::local_client;  // of the stanza a room handles now
     // A room message whose record failed: its held copies and history entry

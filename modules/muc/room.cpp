@@ -229,6 +229,7 @@ xml::Element Room::snapshot() const {
     c.set_attr("change-subject", config_.change_subject ? "1" : "0");
     c.set_attr("allow-invites", config_.allow_invites ? "1" : "0");
     c.set_attr("archived", config_.archived ? "1" : "0");
+    c.set_attr("internal", config_.internal ? "1" : "0");
     c.set_attr("allow-pm", pm_name(config_.allow_pm));
     c.set_attr("max-users", std::to_string(config_.max_users));
     if (config_.history_length) c.set_attr("history", std::to_string(*config_.history_length));
@@ -262,7 +263,8 @@ Result<std::unique_ptr<Room>> Room::restore(const xml::Element& record, RoomLimi
     if (!flag("persistent", cfg.persistent) || !flag("public", cfg.public_room) ||
         !flag("members-only", cfg.members_only) || !flag("moderated", cfg.moderated) ||
         !flag("change-subject", cfg.change_subject) || !flag("allow-invites", cfg.allow_invites) ||
-        (c->attr("archived") && !flag("archived", cfg.archived)))
+        (c->attr("archived") && !flag("archived", cfg.archived)) ||
+        (c->attr("internal") && !flag("internal", cfg.internal)))
         return bad("a flag of its configuration");
     cfg.whois_anyone = c->attr_or("whois") == "anyone";
     auto pm = pm_named(c->attr_or("allow-pm"));
@@ -451,6 +453,10 @@ void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::st
         error(stanza, from, StanzaError::cancel("item-not-found", "the room is being created; try again when its owner has configured it"));
         return;
     }
+    if (internal() && outsider(from)) {
+        error(stanza, from, StanzaError::cancel("not-allowed", "this room admits only users of the organisation's own domains"));
+        return;
+    }
     // §7.2.7 - §7.2.10, in that order.
     if (aff == Affiliation::outcast) {
         error(stanza, from, StanzaError::auth("forbidden", "you are banned from this room"));
@@ -498,6 +504,51 @@ void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::st
         if (&other != &me)
             for (const auto& s : other.sessions) out_(presence_of(me, s, false, {}));
     send_join_sequence(me, from, history, creating);
+    if (outsider(from)) outsider_notice(nullptr);  // everyone: someone from elsewhere is here
+    else outsider_notice(&from);                   // the newcomer: who from elsewhere is here
+}
+
+void Room::outsider_notice(const xmpp::Jid* to) {
+    std::vector<std::string> domains;
+    for (const auto& o : occupants_)
+        if (outsider(o.bare) && std::find(domains.begin(), domains.end(), o.bare.domain()) == domains.end())
+            domains.push_back(o.bare.domain());
+    if (domains.empty()) return;
+    std::string list;
+    for (const auto& d : domains) list += (list.empty() ? "" : ", ") + d;
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("from", jid_.bare_str());
+    m.set_attr("type", "groupchat");
+    m.add_child("body", std::string(xmpp::kNsClient))
+        .add_text("Notice: people from outside the organisation are in this room (" + list +
+                  "). What is said here reaches them.");
+    auto send = [&](const xmpp::Jid& s) {
+        xml::Element copy = m;
+        copy.set_attr("to", s.str());
+        out_(std::move(copy));
+    };
+    if (to) {
+        send(*to);
+        return;
+    }
+    for (const auto& o : occupants_)
+        for (const auto& s : o.sessions) send(s);
+}
+
+bool Room::within_rate(Occupant& o) {
+    if (limits_.rate == 0) return true;
+    const int64_t now = clock_();
+    const double burst = static_cast<double>(std::max<uint32_t>(limits_.burst, 1));
+    if (o.tokens < 0) {
+        o.tokens = burst;
+    } else {
+        const double refill = static_cast<double>(std::max<int64_t>(now - o.tokens_at_ms, 0)) * limits_.rate / 1000.0;
+        o.tokens = std::min(burst, o.tokens + refill);
+    }
+    o.tokens_at_ms = now;
+    if (o.tokens < 1) return false;
+    o.tokens -= 1;
+    return true;
 }
 
 void Room::send_join_sequence(const Occupant& me, const xmpp::Jid& to, const xml::Element* history, bool created) {
@@ -676,6 +727,10 @@ void Room::private_message(const xml::Element& stanza, const xmpp::Jid& from, Oc
         error(stanza, from, StanzaError::auth("forbidden", "this room does not let you send private messages"));
         return;
     }
+    if (!within_rate(*me)) {
+        error(stanza, from, StanzaError::wait("resource-constraint", "you are sending faster than this room allows"));
+        return;
+    }
     Occupant* to = by_nick(nick);
     if (!to) {
         error(stanza, from, StanzaError::cancel("item-not-found", "nobody of that nickname is in the room"));
@@ -716,6 +771,10 @@ void Room::invite(const xml::Element& stanza, const xml::Element& inv, const xmp
     }
     if (affiliation_of(to.value()) == Affiliation::outcast) {
         error(stanza, from, StanzaError::cancel("not-allowed", "that person is banned from this room"));
+        return;
+    }
+    if (internal() && outsider(to.value())) {
+        error(stanza, from, StanzaError::cancel("not-allowed", "this room admits only users of the organisation's own domains"));
         return;
     }
     // §9.3: an invitation to a members-only room from one who may invite
@@ -764,6 +823,10 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
         // §7.4: without voice (a visitor in a moderated room) one may not speak.
         record_refused(stanza, from);
         error(stanza, from, StanzaError::auth("forbidden", "you have no voice in this room"));
+        return;
+    }
+    if (!within_rate(me)) {
+        error(stanza, from, StanzaError::wait("resource-constraint", "you are sending faster than this room allows"));
         return;
     }
     const xml::Element* subject = stanza.child("subject", xmpp::kNsClient);
@@ -948,6 +1011,10 @@ xml::Element Room::config_form() const {
     x.add_child(list_field("muc#roomconfig_allowpm", "Who may send private messages", pm_name(config_.allow_pm),
                            {{"anyone", "Anyone"}, {"participants", "Participants"},
                             {"moderators", "Moderators"}, {"none", "Nobody"}}));
+    x.add_child(field("parley#roomconfig_internal", "boolean",
+                      limits_.internal_only ? "Only the organisation's own users (every room of this service)"
+                                            : "Only the organisation's own users",
+                      internal() ? "1" : "0"));
     if (archive_)
         x.add_child(field("muc#roomconfig_enablearchiving", "boolean",
                           archive_->forced() ? "Archive the room's messages (always, in compliance mode)"
@@ -974,7 +1041,8 @@ std::optional<StanzaError> Room::apply_config(const xml::Element& form) {
                           Flag{"muc#roomconfig_moderatedroom", &RoomConfig::moderated},
                           Flag{"muc#roomconfig_changesubject", &RoomConfig::change_subject},
                           Flag{"muc#roomconfig_allowinvites", &RoomConfig::allow_invites},
-                          Flag{"muc#roomconfig_enablearchiving", &RoomConfig::archived}}) {
+                          Flag{"muc#roomconfig_enablearchiving", &RoomConfig::archived},
+                          Flag{"parley#roomconfig_internal", &RoomConfig::internal}}) {
         auto v = value_of(form, f.var);
         if (!v) continue;
         auto b = read_bool(*v);
@@ -1024,8 +1092,11 @@ std::optional<StanzaError> Room::apply_config(const xml::Element& form) {
     }
     if (!next.archived && archive_ && archive_->forced())
         return StanzaError::modify("not-acceptable", "this server archives every room (compliance mode)");
+    if (!next.internal && limits_.internal_only)
+        return StanzaError::modify("not-acceptable", "every room of this service admits only the organisation's own users");
     const bool whois_changed = next.whois_anyone != config_.whois_anyone;
     const bool now_members_only = next.members_only && !config_.members_only;
+    const bool now_internal = next.internal && !config_.internal;
     config_ = std::move(next);
     changed_ = true;
     if (now_members_only) {
@@ -1034,6 +1105,15 @@ std::optional<StanzaError> Room::apply_config(const xml::Element& form) {
         for (const auto& o : occupants_)
             if (affiliation_of(o) < Affiliation::member) gone.push_back(o.bare.bare_str());
         for (const auto& bare : gone) remove_all_of(bare, 322, Affiliation::none, Because{});
+    }
+    if (now_internal) {
+        // Made internal: those from elsewhere leave (kicked, with the reason).
+        std::vector<std::string> gone;
+        for (const auto& o : occupants_)
+            if (outsider(o.bare)) gone.push_back(o.bare.bare_str());
+        for (const auto& bare : gone)
+            remove_all_of(bare, 307, Affiliation::none,
+                          Because{{}, "the room now admits only users of the organisation's own domains"});
     }
     if (!locked_) announce_config_change(whois_changed);
     return std::nullopt;
@@ -1457,6 +1537,7 @@ xml::Element Room::disco_info() const {
                           config_.persistent ? "muc_persistent" : "muc_temporary", kNsPing})
         q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
     q.add_child("feature", kNsDiscoInfo).set_attr("var", kNsOccupantId);
+    if (internal()) q.add_child("feature", kNsDiscoInfo).set_attr("var", "urn:xmpp:parley:muc:internal:0");
     if (archiving())
         for (const char* f : {kNsMam, "urn:xmpp:mam:2#extended", kNsSid, kNsModerate, kNsModerate0})
             q.add_child("feature", kNsDiscoInfo).set_attr("var", f);

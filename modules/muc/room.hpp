@@ -36,8 +36,12 @@
 // opaque id per real bare JID and room (HMAC-SHA-256 under a secret of the
 // room), on every presence and message from an occupant.
 //
-// UNFINISHED (issue 17): voice requests, iq requests relayed to occupants,
-// internal-only rooms.
+// Internal-only rooms admit only users of the organisation's own domains
+// (set_own_domains); a room that admits others tells every occupant, in a
+// notice from the room, which other domains are present. A per-person
+// message rate (RoomLimits) refuses with resource-constraint.
+//
+// UNFINISHED (issue 17): voice requests, iq requests relayed to occupants.
 #pragma once
 
 #include <cstdint>
@@ -76,6 +80,11 @@ struct RoomLimits {
     size_t max_occupants = 200;
     size_t history_length = 20;    // groupchat messages kept for new occupants (a room may ask for fewer)
     size_t history_bytes = 65536;  // and at most this much of them, as text
+    // Messages (groupchat and private) one person may send through a room:
+    // `rate` a second on average, `burst` at once; rate 0: no limit.
+    uint32_t rate = 0;
+    uint32_t burst = 20;
+    bool internal_only = false;    // every room admits only the organisation's own domains
 };
 
 // In order of rank.
@@ -132,6 +141,7 @@ struct RoomConfig {
     size_t max_users = 0;        // 0: the service's max_occupants
     std::optional<size_t> history_length;  // unset: the service's
     std::string secret;          // the password's credential (RFC 5803 form); empty: no password
+    bool internal = false;       // admits only users of the organisation's own domains
     bool archived = true;        // journaled, with MAM on the room's address (when there is an archive)
 };
 
@@ -162,6 +172,10 @@ public:
     Affiliation affiliation_of(const xmpp::Jid& who) const;
     const std::map<std::string, Affiliation>& affiliations() const { return affiliations_; }
     void set_limits(const RoomLimits& limits) { limits_ = limits; }
+    // Which domains are the organisation's own (its virtual hosts); by
+    // default every domain is.
+    void set_own_domains(std::function<bool(std::string_view domain)> own) { own_ = std::move(own); }
+    bool internal() const { return config_.internal || limits_.internal_only; }
     // The journal, or nullptr (no archive module): then nothing is archived
     // and no archive is advertised.
     void set_archive(RoomArchive* archive) { archive_ = archive; }
@@ -190,6 +204,8 @@ private:
         std::vector<xmpp::Jid> sessions;  // its full JIDs joined under this nick (multi-session nicks)
         std::vector<xml::Element> status; // <show/>, <status/>, <priority/> and extensions of its presence
         Role role = Role::participant;
+        double tokens = -1;               // what it may still send now (rate limit); <0: full
+        int64_t tokens_at_ms = 0;
     };
     struct Said {
         xml::Element stanza;  // as broadcast (from room/nick)
@@ -234,6 +250,12 @@ private:
     void moderate(const xml::Element& stanza, const xmpp::Jid& from, const std::string& target_id,
                   const std::string& reason);
     void add_occupant_id(xml::Element& stanza, const xmpp::Jid& real) const;
+    // Takes one message from the occupant's allowance; false: too fast.
+    bool within_rate(Occupant& o);
+    bool outsider(const xmpp::Jid& who) const { return own_ && !own_(who.domain()); }
+    // XEP-0045 has no word for it: a room that admits outsiders tells its
+    // occupants (`to`, or everyone) who from elsewhere is present.
+    void outsider_notice(const xmpp::Jid* to);
     // In compliance mode, a groupchat message the room refused is journaled too.
     void record_refused(const xml::Element& stanza, const xmpp::Jid& from);
 
@@ -269,6 +291,7 @@ private:
     bool changed_ = false;
     RoomArchive* archive_ = nullptr;
     std::string occupant_secret_;  // 32 random bytes: occupant ids (XEP-0421)
+    std::function<bool(std::string_view)> own_;
 };
 
 // XEP-0045 §7.2.14: how much history a joining occupant asked for, read

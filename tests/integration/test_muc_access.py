@@ -253,5 +253,37 @@ class MucAccess(ServerTestCase):
         run(after_kill())
 
 
+class MucPolicy(ServerTestCase):
+    users = ('alice', 'bob')
+    settings = dict(modules=MODULES, module_options={'muc': 'domain = "%s"\ncreate = "listed"\ncreators = ["alice@%s"]\n'
+                                                            'occupant_rate = 1\noccupant_burst = 2' % (SERVICE, DOMAIN)})
+
+    def test_only_listed_accounts_create_rooms_and_fast_senders_are_refused(self):
+        async def go():
+            alice = await online(self.server, 'alice', resource='a', plugins=PLUGINS)
+            bob = await online(self.server, 'bob', resource='b', plugins=PLUGINS)
+            try:
+                self.assertEqual(await join_refused(bob, 'bobs@' + SERVICE, 'Bob'), 'not-allowed')
+                room = 'alices@' + SERVICE
+                await create(alice, room, 'Alice')
+                await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
+                for i in range(3):
+                    bob.send_message(mto=room, mbody='quick %d' % i, mtype='groupchat')
+                got, error = [], None
+                deadline = time.monotonic() + 10
+                while (len(got) < 2 or error is None) and time.monotonic() < deadline:
+                    m = await bob.next_message(timeout=max(0.05, deadline - time.monotonic()))
+                    if m['type'] == 'error':
+                        error = m['error']['condition']
+                    elif m['type'] == 'groupchat' and m['body']:
+                        got.append(m['body'])
+                self.assertEqual(got, ['quick 0', 'quick 1'], 'the burst goes through')
+                self.assertEqual(error, 'resource-constraint', 'the third at once does not')
+            finally:
+                await alice.bye()
+                await bob.bye()
+        run(go(), timeout=60)
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -470,6 +470,63 @@ BOOST_FIXTURE_TEST_CASE(affiliations_change_only_as_xep_0045_permits, Fixture) {
     BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org error forbidden", "muc: only owners configure (§10.2)");
 }
 
+BOOST_FIXTURE_TEST_CASE(an_internal_room_admits_only_the_organisation_and_an_open_one_says_who_is_outside, Fixture) {
+    room.set_own_domains([](std::string_view d) { return d == "example.org"; });
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("parley#roomconfig_internal", "1"));
+    join("pat@partner.example/x", "Pat");
+    BOOST_TEST(last("pat@partner.example/x") == "presence team@conference.example.org/Pat error not-allowed");
+    xml::Element inv("message", std::string(xmpp::kNsClient));
+    inv.add_child("x", kNsMucUser).add_child("invite", kNsMucUser).set_attr("to", "pat@partner.example");
+    room.message(inv, jid("alice@example.org/desk"), "");
+    BOOST_TEST(last("alice@example.org/desk") == "message  error not-allowed");
+    BOOST_TEST(to("pat@partner.example").empty());
+    // Open to outsiders: everyone is told when one is present, and so is each newcomer.
+    configure("alice@example.org/desk", field("parley#roomconfig_internal", "0"));
+    sent.clear();
+    join("pat@partner.example/x", "Pat");
+    BOOST_TEST(last("alice@example.org/desk").find("people from outside the organisation") != std::string::npos);
+    BOOST_TEST(last("alice@example.org/desk").find("partner.example") != std::string::npos);
+    join("bob@example.org/phone", "Bob");
+    BOOST_TEST(last("bob@example.org/phone").find("partner.example") != std::string::npos);
+    // Made internal again: the outsider leaves.
+    sent.clear();
+    configure("alice@example.org/desk", field("parley#roomconfig_internal", "1"));
+    BOOST_TEST(to("pat@partner.example/x").front() == "presence team@conference.example.org/Pat unavailable 307 110");
+    BOOST_TEST(room.occupant_count() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_person_sending_too_fast_is_refused_with_resource_constraint) {
+    std::vector<xml::Element> sent;
+    int64_t now = 1'000'000;
+    RoomLimits limits;
+    limits.rate = 2;
+    limits.burst = 3;
+    Room room(jid("team@conference.example.org"), jid("alice@example.org/desk"), limits,
+              [&](xml::Element e) { sent.push_back(std::move(e)); }, [&] { return now; });
+    room.presence(Fixture::join_presence("alice@example.org/desk", "Alice"), jid("alice@example.org/desk"), "Alice");
+    xml::Element form("iq", std::string(xmpp::kNsClient));
+    form.set_attr("type", "set");
+    form.add_child("query", kNsMucOwner).add_child("x", "jabber:x:data").set_attr("type", "submit");
+    room.iq(form, jid("alice@example.org/desk"), "");
+    auto say = [&] {
+        sent.clear();
+        xml::Element m("message", std::string(xmpp::kNsClient));
+        m.set_attr("type", "groupchat");
+        m.add_child("body", std::string(xmpp::kNsClient)).add_text("x");
+        room.message(m, jid("alice@example.org/desk"), "");
+        return sent.size() == 1 && sent[0].attr_or("type") == "groupchat";
+    };
+    BOOST_TEST(say());
+    BOOST_TEST(say());
+    BOOST_TEST(say());
+    BOOST_TEST(!say(), "muc: past the burst");
+    BOOST_TEST(sent[0].child("error", xmpp::kNsClient)->child("resource-constraint", "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    now += 500;  // one more allowed after half a second at 2 a second
+    BOOST_TEST(say());
+    BOOST_TEST(!say());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_stored_room_comes_back_as_it_was, Fixture) {
     join("alice@example.org/desk", "Alice");
     configure("alice@example.org/desk",
