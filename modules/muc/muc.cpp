@@ -7,6 +7,7 @@
 
 #include "../mam/page.hpp"
 #include "log/log.hpp"
+#include "module/control_json.hpp"
 #include "xml/parse_element.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/errors.hpp"
@@ -119,6 +120,12 @@ Status Muc::start(module::Host& host) {
     archive_ = module::service<archive::JournalService>(host);
     if (archive_) archive_->set_room_journal(settings_.domain, true);
     if (Status s = load_rooms(); !s) return s;
+    if (host.worker_index() == 0) {
+        Status s = host.control_command("room", [this](const std::vector<std::string>& args, module::ControlReply reply) {
+            control(args, std::move(reply));
+        });
+        if (!s) return s;
+    }
     return host.domain_handler(settings_.vhost, settings_.domain, [this](module::DomainStanza& d) { handle(d); });
 }
 
@@ -285,14 +292,23 @@ void Muc::at_room(const module::DomainStanza& d) {
     if (st.name() == "presence") room.presence(st, d.from, nick);
     else if (st.name() == "message") room.message(st, d.from, nick);
     else if (st.name() == "iq") room.iq(st, d.from, nick);
-    const bool changed = room.take_changed();
-    const bool gone = room.destroyed() || (room.empty() && !room.config().persistent);
-    if (gone || changed)
-        save(key, gone || !room.config().persistent ? std::nullopt
-                                                     : std::optional(xml::to_string(room.snapshot(), kNsRoomRecord)));
-    if (gone) {
-        log::info("muc", "{} {}", key, room.destroyed() ? "destroyed" : "closed: its last occupant left");
-        rooms_.erase(it);
+    settle(key);
+}
+
+void Muc::settle(const std::string& key) {
+    auto it = rooms_.find(key);
+    if (it != rooms_.end()) {
+        Room& room = *it->second;
+        const bool changed = room.take_changed();
+        const bool gone = room.destroyed() || (room.empty() && !room.config().persistent);
+        if (gone || changed)
+            save(key, gone || !room.config().persistent
+                          ? std::nullopt
+                          : std::optional(xml::to_string(room.snapshot(), kNsRoomRecord)));
+        if (gone) {
+            log::info("muc", "{} {}", key, room.destroyed() ? "destroyed" : "closed: its last occupant left");
+            rooms_.erase(it);
+        }
     }
     flush();
 }
@@ -596,6 +612,137 @@ void Muc::query(const Room& room, const xml::Element& iq, const xmpp::Jid& from,
     auto& answer = std::get<mod_mam::PageAnswer>(page);
     for (auto& m : answer.results) send_to(from, std::move(m));
     reply(std::move(answer.fin));
+}
+
+}  // namespace parley::mod_muc
+
+namespace parley::mod_muc {
+
+namespace {
+
+constexpr const char* kControlUsage =
+    "usage: room list | room show ROOM | room create ROOM OWNER | room destroy ROOM [REASON...] | "
+    "room affiliation set ROOM JID AFFILIATION [REASON...] | room config set ROOM OPTION VALUE";
+
+std::string error_text(const StanzaError& e) { return e.text.empty() ? e.condition : e.condition + ": " + e.text; }
+
+}  // namespace
+
+void Muc::control(const std::vector<std::string>& args, module::ControlReply reply) {
+    // On worker 0; the room's own worker does the work and posts the answer back.
+    auto usage = [&] { reply(Status::error("usage", kControlUsage)); };
+    if (args.empty()) return usage();
+    const std::string& verb = args[0];
+    if (verb == "list" && args.size() == 1) {
+        struct Gather {
+            std::vector<std::pair<std::string, std::string>> rooms;  // key, json
+            std::vector<std::string> lines;
+            unsigned waiting = 0;
+            module::ControlReply reply;
+        };
+        auto g = std::make_shared<Gather>();
+        g->reply = std::move(reply);
+        g->waiting = host_->worker_count();
+        auto done = [](const std::shared_ptr<Gather>& g) {
+            std::sort(g->rooms.begin(), g->rooms.end());
+            std::sort(g->lines.begin(), g->lines.end());
+            std::string j = "{\"rooms\":[", text;
+            for (size_t i = 0; i < g->rooms.size(); ++i) j += (i ? "," : "") + g->rooms[i].second;
+            for (const auto& l : g->lines) text += l;
+            if (g->rooms.empty()) text = "no rooms\n";
+            g->reply(j + "],\"text\":" + module::json_string(text) + "}");
+        };
+        for (unsigned w = 0; w < host_->worker_count(); ++w) {
+            const bool posted = host_->post(w, [g, done](module::Host& h) {
+                std::vector<std::pair<std::string, std::string>> mine;
+                std::vector<std::string> lines;
+                for (const auto& [key, room] : on(h).rooms_) {
+                    const RoomConfig& c = room->config();
+                    mine.emplace_back(key, "{\"room\":" + module::json_string(key) + ",\"name\":" +
+                                               module::json_string(c.name) + ",\"occupants\":" +
+                                               std::to_string(room->occupant_count()) + ",\"persistent\":" +
+                                               (c.persistent ? "true" : "false") + ",\"locked\":" +
+                                               (room->locked() ? "true" : "false") + "}");
+                    lines.push_back(key + "\t" + std::to_string(room->occupant_count()) + " occupants" +
+                                    (c.persistent ? ", persistent" : "") + (room->locked() ? ", locked" : "") +
+                                    (c.name.empty() ? "" : "\t" + c.name) + "\n");
+                }
+                h.post(0, [g, done, mine = std::move(mine), lines = std::move(lines)](module::Host&) {
+                    g->rooms.insert(g->rooms.end(), mine.begin(), mine.end());
+                    g->lines.insert(g->lines.end(), lines.begin(), lines.end());
+                    if (--g->waiting == 0) done(g);
+                });
+            });
+            if (!posted && --g->waiting == 0) done(g);
+        }
+        return;
+    }
+    // Every other request names a room of this service.
+    size_t room_arg = verb == "affiliation" || verb == "config" ? 2 : 1;
+    if (args.size() <= room_arg) return usage();
+    if ((verb == "affiliation" || verb == "config") && args[1] != "set") return usage();
+    auto jid = xmpp::Jid::parse(args[room_arg]);
+    if (!jid || !jid->has_node() || !jid->is_bare() || jid->domain() != settings_.domain) {
+        reply(Status::error("invalid", "'" + args[room_arg] + "' is not a room of " + settings_.domain));
+        return;
+    }
+    std::vector<std::string> rest(args.begin() + static_cast<ptrdiff_t>(room_arg) + 1, args.end());
+    auto join_rest = [](const std::vector<std::string>& words, size_t from) {
+        std::string out;
+        for (size_t i = from; i < words.size(); ++i) out += (i > from ? " " : "") + words[i];
+        return out;
+    };
+    if ((verb == "show" && !rest.empty()) || (verb == "create" && rest.size() != 1) ||
+        (verb == "affiliation" && rest.size() < 2) || (verb == "config" && rest.size() != 2) ||
+        (verb != "show" && verb != "create" && verb != "destroy" && verb != "affiliation" && verb != "config"))
+        return usage();
+    const std::string key = jid->bare_str();
+    auto shared_reply = std::make_shared<module::ControlReply>(std::move(reply));
+    auto answer = [shared_reply](module::Host& h, std::variant<std::string, Status> outcome) {
+        h.post(0, [shared_reply, outcome = std::move(outcome)](module::Host&) {
+            if (auto* j = std::get_if<std::string>(&outcome)) (*shared_reply)(*j);
+            else (*shared_reply)(std::get<Status>(outcome));
+        });
+    };
+    const bool posted = host_->post(owner_of(key, host_->worker_count()), [=](module::Host& h) {
+        Muc& m = on(h);
+        auto it = m.rooms_.find(key);
+        if (verb == "create") {
+            auto owner = xmpp::Jid::parse(rest[0]);
+            if (!owner || !owner->has_node() || !owner->is_bare())
+                return answer(h, Status::error("invalid", "'" + rest[0] + "' is not an account's bare JID"));
+            if (it != m.rooms_.end()) return answer(h, Status::error("exists", key + " exists already"));
+            auto room = m.make_room(jid.value(), owner.value());
+            if (auto refused = room->admin_configure({{"persistent", "1"}}))
+                return answer(h, Status::error("refused", error_text(*refused)));
+            m.rooms_.emplace(key, std::move(room));
+            log::info("muc", "{} created by the administrator for {}", key, owner->bare_str());
+            std::string j = m.rooms_[key]->json();
+            m.settle(key);
+            return answer(h, j);
+        }
+        if (it == m.rooms_.end()) return answer(h, Status::error("not-found", "no room " + key));
+        Room& room = *it->second;
+        std::optional<StanzaError> refused;
+        if (verb == "show") return answer(h, room.json().insert(1, "\"text\":" + module::json_string(room.text()) + ","));
+        if (verb == "destroy") {
+            room.admin_destroy(join_rest(rest, 0));
+        } else if (verb == "affiliation") {
+            auto a = affiliation_named(rest[1]);
+            if (!a) return answer(h, Status::error("invalid", "an affiliation is owner, admin, member, outcast or none"));
+            refused = room.admin_affiliation(rest[0], *a, join_rest(rest, 2));
+        } else {
+            refused = room.admin_configure({{rest[0], rest[1]}});
+        }
+        if (refused) {
+            m.settle(key);
+            return answer(h, Status::error("refused", error_text(*refused)));
+        }
+        std::string j = verb == "destroy" ? "{\"room\":" + module::json_string(key) + ",\"destroyed\":true}" : room.json();
+        m.settle(key);
+        answer(h, j);
+    });
+    if (!posted) (*shared_reply)(Status::error("stopped", "the room's worker is stopping"));
 }
 
 }  // namespace parley::mod_muc

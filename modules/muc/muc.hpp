@@ -95,6 +95,11 @@ private:
     // Keeps the room's snapshot, or removes it (nullopt), through the writer.
     void save(const std::string& key, std::optional<std::string> record);
     Status load_rooms();
+    // After a room handled something: keeps or removes its record, forgets
+    // a room that is gone, and sends what it wrote.
+    void settle(const std::string& key);
+    // `parleyctl room ...` (worker 0).
+    void control(const std::vector<std::string>& args, module::ControlReply reply);
     std::unique_ptr<Room> make_room(const xmpp::Jid& jid, const xmpp::Jid& creator);
 
     module::Host* host_ = nullptr;

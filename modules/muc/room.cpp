@@ -7,6 +7,7 @@
 #include <gnutls/gnutls.h>
 
 #include "../archive/journal_service.hpp"
+#include "module/control_json.hpp"
 #include "store/scram.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/base64.hpp"
@@ -1520,6 +1521,116 @@ void Room::destroy(const xml::Element* destroy_element) {
     history_.clear();
     destroyed_ = true;
     changed_ = true;
+}
+
+// --- Administration ---
+
+std::optional<StanzaError> Room::admin_affiliation(const std::string& jid, Affiliation a, const std::string& reason) {
+    auto key = affiliation_key(jid);
+    if (!key) return StanzaError::modify("jid-malformed", "'" + jid + "' is not a bare JID or a domain");
+    auto it = affiliations_.find(*key);
+    if (it != affiliations_.end() && it->second == Affiliation::owner && a != Affiliation::owner) {
+        size_t owners = 0;
+        for (const auto& [who, aff] : affiliations_)
+            if (aff == Affiliation::owner) ++owners;
+        if (owners <= 1) return StanzaError::cancel("conflict", "the room's last owner stays owner; make someone else owner first");
+    }
+    set_affiliation(*key, a, Because{{}, reason});
+    return std::nullopt;
+}
+
+std::optional<StanzaError> Room::admin_configure(const std::vector<std::pair<std::string, std::string>>& options) {
+    static const std::pair<const char*, const char*> kVars[] = {
+        {"name", "muc#roomconfig_roomname"},
+        {"description", "muc#roomconfig_roomdesc"},
+        {"persistent", "muc#roomconfig_persistentroom"},
+        {"public", "muc#roomconfig_publicroom"},
+        {"members-only", "muc#roomconfig_membersonly"},
+        {"moderated", "muc#roomconfig_moderatedroom"},
+        {"password", "muc#roomconfig_roomsecret"},
+        {"max-users", "muc#roomconfig_maxusers"},
+        {"whois", "muc#roomconfig_whois"},
+        {"change-subject", "muc#roomconfig_changesubject"},
+        {"allow-invites", "muc#roomconfig_allowinvites"},
+        {"allow-pm", "muc#roomconfig_allowpm"},
+        {"history", "muc#maxhistoryfetch"},
+        {"archived", "muc#roomconfig_enablearchiving"},
+        {"internal", "parley#roomconfig_internal"},
+    };
+    xml::Element form("x", kNsData);
+    form.set_attr("type", "submit");
+    for (const auto& [name, value] : options) {
+        const char* var = nullptr;
+        for (const auto& [n, v] : kVars)
+            if (name == n) var = v;
+        if (!var) return StanzaError::modify("bad-request", "no room option '" + name + "'");
+        if (name == "password")
+            form.add_child(field("muc#roomconfig_passwordprotectedroom", "", "", value.empty() ? "0" : "1"));
+        form.add_child(field(var, "", "", value));
+    }
+    auto refused = apply_config(form);
+    if (!refused) locked_ = false;
+    return refused;
+}
+
+void Room::admin_destroy(const std::string& reason) {
+    xml::Element d("destroy", kNsMucOwner);
+    if (!reason.empty()) d.add_child("reason", kNsMucOwner).add_text(reason);
+    destroy(&d);
+}
+
+std::string Room::json() const {
+    std::string j = "{\"room\":" + module::json_string(jid_.bare_str()) + ",\"name\":" + module::json_string(config_.name) +
+                    ",\"description\":" + module::json_string(config_.description);
+    auto flag = [&](const char* key, bool v) { j += std::string(",\"") + key + "\":" + (v ? "true" : "false"); };
+    flag("locked", locked_);
+    flag("persistent", config_.persistent);
+    flag("public", config_.public_room);
+    flag("members_only", config_.members_only);
+    flag("moderated", config_.moderated);
+    flag("password", !config_.secret.empty());
+    flag("non_anonymous", config_.whois_anyone);
+    flag("internal", internal());
+    flag("archived", archiving());
+    j += ",\"max_users\":" + std::to_string(max_users()) + ",\"allow_pm\":\"" + pm_name(config_.allow_pm) + "\"";
+    j += ",\"creator\":" + module::json_string(creator_.bare_str()) + ",\"affiliations\":[";
+    bool first = true;
+    for (const auto& [who, a] : affiliations_) {
+        j += std::string(first ? "" : ",") + "{\"jid\":" + module::json_string(who) + ",\"affiliation\":\"" +
+             name_of(a) + "\"}";
+        first = false;
+    }
+    j += "],\"occupants\":[";
+    first = true;
+    for (const auto& o : occupants_) {
+        j += std::string(first ? "" : ",") + "{\"nick\":" + module::json_string(o.nick) + ",\"jid\":" +
+             module::json_string(o.bare.bare_str()) + ",\"role\":\"" + name_of(o.role) + "\",\"affiliation\":\"" +
+             name_of(affiliation_of(o)) + "\",\"clients\":" + std::to_string(o.sessions.size()) + "}";
+        first = false;
+    }
+    return j + "]}";
+}
+
+std::string Room::text() const {
+    std::string t = jid_.bare_str() + (config_.name.empty() ? "" : " \"" + config_.name + "\"") + "\n";
+    std::string flags;
+    auto flag = [&](bool on, const char* word) {
+        if (on) flags += std::string(flags.empty() ? "" : ", ") + word;
+    };
+    flag(locked_, "locked");
+    flag(config_.persistent, "persistent");
+    flag(!config_.public_room, "hidden");
+    flag(config_.members_only, "members-only");
+    flag(config_.moderated, "moderated");
+    flag(!config_.secret.empty(), "password");
+    flag(config_.whois_anyone, "non-anonymous");
+    flag(internal(), "internal");
+    flag(archiving(), "archived");
+    t += "  " + (flags.empty() ? std::string("open") : flags) + "; at most " + std::to_string(max_users()) + " occupants\n";
+    for (const auto& [who, a] : affiliations_) t += std::string("  ") + name_of(a) + " " + who + "\n";
+    for (const auto& o : occupants_)
+        t += "  occupant " + o.nick + " (" + o.bare.bare_str() + ", " + name_of(o.role) + ")\n";
+    return t;
 }
 
 xml::Element Room::disco_info() const {

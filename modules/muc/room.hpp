@@ -197,6 +197,21 @@ public:
     // XEP-0421: the occupant id of a real JID in this room.
     std::string occupant_id(const xmpp::Jid& real) const;
 
+    // Administration (`parleyctl room`, through the service): the server's
+    // administrator acts with an owner's rights; a room still keeps an
+    // owner. Each returns the refusal, or nullopt once done (occupants are
+    // told as for the same change made in XMPP).
+    std::optional<StanzaError> admin_affiliation(const std::string& jid, Affiliation a, const std::string& reason);
+    // Short option names (name, description, persistent, public,
+    // members-only, moderated, password, max-users, whois, change-subject,
+    // allow-invites, allow-pm, history, archived, internal) and values.
+    std::optional<StanzaError> admin_configure(const std::vector<std::pair<std::string, std::string>>& options);
+    void admin_destroy(const std::string& reason);
+    // The room for an administrator: configuration, affiliations and
+    // occupants, as a JSON object (module::json_string escaping) and as text.
+    std::string json() const;
+    std::string text() const;
+
 private:
     struct Occupant {
         std::string nick;

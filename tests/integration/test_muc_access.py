@@ -5,6 +5,7 @@ bans, visitors silent in a moderated room until given voice, the
 configuration form, and persistent rooms that survive a restart and a
 kill -9 right after the owner was told the change was made."""
 import asyncio
+import json
 import os
 import time
 import unittest
@@ -251,6 +252,55 @@ class MucAccess(ServerTestCase):
             finally:
                 await mallory.bye()
         run(after_kill())
+
+    def test_an_administrator_manages_rooms_with_parleyctl(self):
+        room = 'ops@' + SERVICE
+
+        async def ctl(*args, check=True):
+            return await asyncio.to_thread(self.server.ctl, 'room', *args, check=check)
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='desk', plugins=PLUGINS)
+            dave = await online(self.server, 'dave', resource='pc', plugins=PLUGINS)
+            try:
+                r = await ctl('create', room, 'alice@' + DOMAIN)
+                self.assertIn('created', r.stdout)
+                again = await ctl('create', room, 'alice@' + DOMAIN, check=False)
+                self.assertNotEqual(again.returncode, 0, 'a room that exists is not made again')
+                joined = await alice['xep_0045'].join_muc_wait(room, 'Alice', maxstanzas=0, timeout=10)
+                self.assertEqual(item_of(joined[0]).get('affiliation'), 'owner')
+                await dave['xep_0045'].join_muc_wait(room, 'Dave', maxstanzas=0, timeout=10)
+                left = Departures(dave, room)
+                await ctl('affiliation', 'set', room, 'dave@' + DOMAIN, 'outcast', 'policy', 'breach')
+                p = await left.next()
+                self.assertEqual(codes(p), ['110', '301'])
+                self.assertEqual(item_of(p).find(NS_MUC_USER + 'reason').text, 'policy breach')
+                await ctl('config', 'set', room, 'members-only', '1')
+                await ctl('config', 'set', room, 'name', 'Operations')
+                bad = await ctl('config', 'set', room, 'max-users', 'lots', check=False)
+                self.assertNotEqual(bad.returncode, 0)
+                self.assertIn('max', bad.stderr)
+                shown = json.loads((await ctl('show', room, '--json')).stdout)
+                self.assertEqual(shown['name'], 'Operations')
+                self.assertTrue(shown['members_only'] and shown['persistent'])
+                self.assertIn({'jid': 'dave@' + DOMAIN, 'affiliation': 'outcast'}, shown['affiliations'])
+                self.assertEqual([o['nick'] for o in shown['occupants']], ['Alice'])
+                listed = json.loads((await ctl('list', '--json')).stdout)
+                self.assertIn(room, [x['room'] for x in listed['rooms']])
+                self.assertIn(room, (await ctl('list')).stdout)
+                gone = Departures(alice, room)
+                await ctl('destroy', room, 'no', 'longer', 'needed')
+                p = await gone.next()
+                destroy = p.xml.find('%sx/%sdestroy' % (NS_MUC_USER, NS_MUC_USER))
+                self.assertEqual(destroy.find(NS_MUC_USER + 'reason').text, 'no longer needed')
+                listed = json.loads((await ctl('list', '--json')).stdout)
+                self.assertNotIn(room, [x['room'] for x in listed['rooms']])
+                missing = await ctl('show', room, check=False)
+                self.assertNotEqual(missing.returncode, 0)
+            finally:
+                await alice.bye()
+                await dave.bye()
+        run(go(), timeout=90)
 
 
 class MucPolicy(ServerTestCase):

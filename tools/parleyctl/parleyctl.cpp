@@ -61,6 +61,16 @@ void usage(std::ostream& out) {
            "  roster add USER CONTACT [--name NAME] [--group GROUP]...\n"
            "                      add or change a contact, as the user's own client would\n"
            "  roster del USER CONTACT                remove a contact; cancels both subscriptions\n"
+           "  room list                              the group chat rooms (mod_muc) of every worker\n"
+           "  room show ROOM                         a room's configuration, affiliations and occupants\n"
+           "  room create ROOM OWNER                 a persistent room, owned by OWNER\n"
+           "  room destroy ROOM [REASON...]          destroy a room; its occupants are told why\n"
+           "  room affiliation set ROOM JID AFFILIATION [REASON...]\n"
+           "                      owner, admin, member, outcast (ban) or none; a removed or banned\n"
+           "                      person leaves the room with every client\n"
+           "  room config set ROOM OPTION VALUE      name, description, persistent, public, members-only,\n"
+           "                      moderated, password, max-users, whois, change-subject, allow-invites,\n"
+           "                      allow-pm, history, archived, internal\n"
            "  status              is parleyd running; workers, sessions, uptime\n"
            "  reload              ask parleyd to reload its configuration and modules\n"
            "  retention list                         the retention rules (configured and set at run time)\n"
@@ -76,7 +86,7 @@ void usage(std::ostream& out) {
            "  hold release CASE                      release a hold\n"
            "  audit verify [--limit N] [--json]      the same as archive audit\n"
         << ctl::kArchiveUsage
-        << "--json after session, invite, roster, retention, hold and archive commands: the answer as JSON.\n"
+        << "--json after session, invite, roster, room, retention, hold and archive commands: the answer as JSON.\n"
            "The config file defaults to $PARLEY_CONFIG or " PARLEY_SYSCONFDIR "/parley/parley.toml.\n";
 }
 
@@ -560,6 +570,43 @@ int roster_command(const std::string& config_path, std::vector<std::string> args
     return kExitOk;
 }
 
+// `parleyctl room ...`: served by the muc module of a running parleyd, on
+// the worker that owns the room, so that occupants are told of each change.
+int room_command(const std::string& config_path, std::vector<std::string> args) {
+    bool json = false;
+    std::erase_if(args, [&](const std::string& a) { return a == "--json" ? (json = true) : false; });
+    const bool ok = !args.empty() &&
+                    ((args[0] == "list" && args.size() == 1) || (args[0] == "show" && args.size() == 2) ||
+                     (args[0] == "create" && args.size() == 3) || (args[0] == "destroy" && args.size() >= 2) ||
+                     (args[0] == "affiliation" && args.size() >= 5 && args[1] == "set") ||
+                     (args[0] == "config" && args.size() == 5 && args[1] == "set"));
+    if (!ok) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    auto cfg = config::load(config_path);
+    if (!cfg) return fail(cfg.status());
+    std::string line = "room";
+    for (const auto& a : args) line += " " + ctl::control_arg(a);
+    auto r = ctl::control_request(cfg->control_socket, line, 15000);
+    if (!r) {
+        if (r.status().code() == "not-running") {
+            std::cerr << "parleyctl: parleyd is not running; rooms are read and changed through it\n";
+            return kExitNotRunning;
+        }
+        return fail(r.status());
+    }
+    const std::string& j = r.value();
+    if (j.find("\"ok\":true") == std::string::npos) return fail(Status::error("room", json_string_field(j, "error")));
+    if (json) std::cout << j << "\n";
+    else if (args[0] == "list" || args[0] == "show") std::cout << json_string_field(j, "text");
+    else if (args[0] == "create") std::cout << "created " << args[1] << ", owned by " << args[2] << "\n";
+    else if (args[0] == "destroy") std::cout << "destroyed " << args[1] << "\n";
+    else if (args[0] == "affiliation") std::cout << args[3] << " is now " << args[4] << " of " << args[2] << "\n";
+    else std::cout << "set " << args[3] << " of " << args[2] << "\n";
+    return kExitOk;
+}
+
 // `parleyctl retention ...` and `parleyctl hold ...`: served by the archive
 // module of a running parleyd (worker 0), which writes every change and its
 // audit event through the journal's writer.
@@ -675,6 +722,7 @@ int main(int argc, char** argv) {
     args.erase(args.begin());
     if (cmd == "user") return user_command(config_path, args);
     if (cmd == "roster") return roster_command(config_path, args);
+    if (cmd == "room") return room_command(config_path, args);
     if (cmd == "invite") return invite_command(config_path, args);
     if (cmd == "session") return session_command(config_path, args);
     if (cmd == "status" && args.empty()) return status_command(config_path);
