@@ -696,9 +696,12 @@ void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std:
         }
     }
     if (type != "groupchat") {
-        // UNFINISHED (issue 17): voice requests (§7.13) and other requests to the room.
+        if (const xml::Element* form = stanza.child("x", kNsData)) {
+            voice_request(stanza, *form, from, me);
+            return;
+        }
         error(stanza, from, StanzaError::cancel("feature-not-implemented",
-                                                "this room takes groupchat messages and invitations only"));
+                                                "this room takes groupchat messages, invitations and voice requests"));
         return;
     }
     if (!me) {
@@ -882,6 +885,99 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
         }
 }
 
+void Room::voice_request(const xml::Element& stanza, const xml::Element& form, const xmpp::Jid& from, Occupant* me) {
+    constexpr const char* kRequest = "http://jabber.org/protocol/muc#request";
+    if (value_of(form, "FORM_TYPE") != kRequest) {
+        error(stanza, from, StanzaError::cancel("feature-not-implemented", "the room knows no such form"));
+        return;
+    }
+    if (!me) {
+        error(stanza, from, StanzaError::modify("not-acceptable", "only occupants ask for voice"));
+        return;
+    }
+    if (me->role == Role::moderator && form.attr_or("type") == "submit" && value_of(form, "muc#request_allow")) {
+        // §8.6: a moderator's answer.
+        auto allow = read_bool(*value_of(form, "muc#request_allow"));
+        Occupant* target = by_nick(value_of(form, "muc#roomnick").value_or(""));
+        if (!allow || !target) {
+            error(stanza, from, StanzaError::modify("bad-request", "the answer names an occupant (muc#roomnick) and muc#request_allow"));
+            return;
+        }
+        target->asked_for_voice = false;
+        if (!*allow || target->role != Role::visitor) return;  // declined, or granted meanwhile
+        if (auto refused = may_set_role(me, *target, Role::participant)) {
+            error(stanza, from, *refused);
+            return;
+        }
+        set_role(*target, Role::participant, Because{me->nick, {}});
+        return;
+    }
+    // §7.13: a visitor asks; every moderator gets the approval form (once
+    // until it is answered).
+    if (me->role != Role::visitor) {
+        error(stanza, from, StanzaError::modify("not-acceptable", "you have voice already"));
+        return;
+    }
+    if (me->asked_for_voice) return;
+    me->asked_for_voice = true;
+    xml::Element x("x", kNsData);
+    x.set_attr("type", "form");
+    x.add_child("title", kNsData).add_text("Voice request");
+    x.add_child("instructions", kNsData)
+        .add_text("To give this person voice, check \"Grant voice\" and submit; to skip the request, cancel.");
+    x.add_child(field("FORM_TYPE", "hidden", "", kRequest));
+    x.add_child(field("muc#role", "list-single", "Requested role", "participant"));
+    x.add_child(field("muc#jid", "jid-single", "User ID", from.str()));
+    x.add_child(field("muc#roomnick", "text-single", "Room nickname", me->nick));
+    x.add_child(field("muc#request_allow", "boolean", "Grant voice?", "false"));
+    for (const auto& o : occupants_) {
+        if (o.role != Role::moderator) continue;
+        for (const auto& s : o.sessions) {
+            xml::Element m("message", std::string(xmpp::kNsClient));
+            m.set_attr("from", jid_.bare_str());
+            m.set_attr("to", s.str());
+            m.set_attr("id", "voice-" + me->nick);
+            m.add_child(x);
+            out_(std::move(m));
+        }
+    }
+}
+
+void Room::relay_iq(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
+    const std::string_view type = stanza.attr_or("type");
+    if (type == "result" || type == "error") {
+        // An answer to a relayed request: back to the asker, under its id.
+        const std::string id(stanza.attr_or("id"));
+        auto it = std::find_if(relays_.begin(), relays_.end(), [&](const auto& r) { return r.first == id; });
+        if (it == relays_.end() || it->second.answerer != from) return;
+        xml::Element answer = stanza;
+        answer.set_attr("from", occupant_jid(it->second.answerer_nick).str());
+        answer.set_attr("to", it->second.asker.str());
+        answer.set_attr("id", it->second.asker_id);
+        relays_.erase(it);
+        out_(std::move(answer));
+        return;
+    }
+    const Occupant* me = by_session(from);
+    if (!me) {
+        error(stanza, from, StanzaError::modify("not-acceptable", "only occupants send requests to other occupants"));
+        return;
+    }
+    const Occupant* to = by_nick(nick);
+    if (!to || to->sessions.empty()) {
+        error(stanza, from, StanzaError::cancel("item-not-found", "nobody of that nickname is in the room"));
+        return;
+    }
+    const std::string id = "muc-relay-" + std::to_string(++next_relay_);
+    relays_.emplace_back(id, Relay{from, std::string(stanza.attr_or("id")), to->sessions.front(), to->nick});
+    if (relays_.size() > kMaxRelays) relays_.pop_front();
+    xml::Element request = stanza;
+    request.set_attr("from", occupant_jid(me->nick).str());
+    request.set_attr("to", to->sessions.front().str());
+    request.set_attr("id", id);
+    out_(std::move(request));
+}
+
 void Room::record_refused(const xml::Element& stanza, const xmpp::Jid& from) {
     if (!archive_ || !archive_->forced() || stanza.attr_or("type") != "groupchat") return;
     xml::Element m = stanza;
@@ -906,7 +1002,10 @@ void Room::forget(uint64_t id) {
 
 void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
     const std::string_view type = stanza.attr_or("type");
-    if (type != "get" && type != "set") return;
+    if (type != "get" && type != "set") {
+        if (!nick.empty()) relay_iq(stanza, from, nick);
+        return;
+    }
     const xml::Element* q = stanza.first_child();
     if (!q || stanza.child_count() != 1) {
         error(stanza, from, StanzaError::modify("bad-request", "an iq request has exactly one payload"));
@@ -921,8 +1020,7 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
             else error(stanza, from, StanzaError::cancel("not-acceptable", "you are not joined under that nickname"));
             return;
         }
-        // UNFINISHED (issue 17): iq requests to other occupants (vCards).
-        error(stanza, from, StanzaError::cancel("feature-not-implemented", "iq requests to occupants are not relayed"));
+        relay_iq(stanza, from, nick);
         return;
     }
     if (locked_ && affiliation_of(from) != Affiliation::owner) {

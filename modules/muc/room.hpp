@@ -41,7 +41,9 @@
 // notice from the room, which other domains are present. A per-person
 // message rate (RoomLimits) refuses with resource-constraint.
 //
-// UNFINISHED (issue 17): voice requests, iq requests relayed to occupants.
+// Voice requests (§7.13) go to the moderators as the approval form (§8.6);
+// iq requests to an occupant's room JID are relayed to one of its clients
+// and the answer back to the asker (bounded: the latest 1000 in flight).
 #pragma once
 
 #include <cstdint>
@@ -221,6 +223,15 @@ private:
         Role role = Role::participant;
         double tokens = -1;               // what it may still send now (rate limit); <0: full
         int64_t tokens_at_ms = 0;
+        bool asked_for_voice = false;     // a voice request is with the moderators
+    };
+    // An iq request relayed from one occupant to another (§7.x): the id
+    // the room gave it, to send the answer back under the asker's id.
+    struct Relay {
+        xmpp::Jid asker;        // real full JID
+        std::string asker_id;   // the id it used
+        xmpp::Jid answerer;     // the session the room asked
+        std::string answerer_nick;
     };
     struct Said {
         xml::Element stanza;  // as broadcast (from room/nick)
@@ -262,6 +273,9 @@ private:
     void announce_config_change(bool whois_changed);
     void destroy(const xml::Element* destroy_element);
     void mam_iq(const xml::Element& stanza, const xmpp::Jid& from);
+    // §7.13, §8.6: a visitor asks for voice; a moderator answers the form.
+    void voice_request(const xml::Element& stanza, const xml::Element& form, const xmpp::Jid& from, Occupant* me);
+    void relay_iq(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick);
     void moderate(const xml::Element& stanza, const xmpp::Jid& from, const std::string& target_id,
                   const std::string& reason);
     void add_occupant_id(xml::Element& stanza, const xmpp::Jid& real) const;
@@ -307,6 +321,9 @@ private:
     RoomArchive* archive_ = nullptr;
     std::string occupant_secret_;  // 32 random bytes: occupant ids (XEP-0421)
     std::function<bool(std::string_view)> own_;
+    static constexpr size_t kMaxRelays = 1000;
+    std::deque<std::pair<std::string, Relay>> relays_;  // by the id the room gave, oldest first
+    uint64_t next_relay_ = 0;
 };
 
 // XEP-0045 §7.2.14: how much history a joining occupant asked for, read

@@ -10,7 +10,11 @@ import os
 import time
 import unittest
 
+from xml.etree import ElementTree as ET
+
 from slixmpp.exceptions import PresenceError
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from clients import online, query
 from harness import DOMAIN, ServerTestCase, run, worker_of
@@ -170,7 +174,7 @@ class MucAccess(ServerTestCase):
 
         async def go():
             alice = await online(self.server, 'alice', resource='desk', plugins=PLUGINS)
-            dave = await online(self.server, 'dave', resource='pc', plugins=PLUGINS)
+            dave = await online(self.server, 'dave', resource='pc', plugins=PLUGINS + ('xep_0092',))
             try:
                 await create(alice, room, 'Alice', moderatedroom=1)
                 joined = await dave['xep_0045'].join_muc_wait(room, 'Dave', maxstanzas=0, timeout=10)
@@ -180,8 +184,31 @@ class MucAccess(ServerTestCase):
                 self.assertEqual((err['type'], err['error']['condition']), ('error', 'forbidden'))
                 r = await admin(dave, room, "<item nick='Alice' role='none'/>")
                 self.assertEqual(r[:3], ('error', 'auth', 'forbidden'), 'a visitor kicks nobody')
-                r = await admin(alice, room, "<item nick='Dave' role='participant'/>")
+                # A voice request (§7.13) reaches the moderator as a form; she grants it.
+                forms = asyncio.Queue()
+                alice.register_handler(Callback('voice', MatchXPath(
+                    '{jabber:client}message/{jabber:x:data}x'), forms.put_nowait))
+                request = dave.make_message(mto=room)
+                request.append(ET.fromstring(
+                    "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'>"
+                    "<value>http://jabber.org/protocol/muc#request</value></field>"
+                    "<field var='muc#role'><value>participant</value></field></x>"))
+                request.send()
+                form = await asyncio.wait_for(forms.get(), 10)
+                fields = {f.get('var'): f.findtext('{jabber:x:data}value')
+                          for f in form.xml.iter('{jabber:x:data}field')}
+                self.assertEqual(fields['muc#roomnick'], 'Dave')
+                answer = alice.make_message(mto=room)
+                answer.append(ET.fromstring(
+                    "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'>"
+                    "<value>http://jabber.org/protocol/muc#request</value></field>"
+                    "<field var='muc#roomnick'><value>Dave</value></field>"
+                    "<field var='muc#request_allow'><value>true</value></field></x>"))
+                answer.send()
+                # An iq to an occupant goes through the room and back.
+                r = await query(alice, room + '/Dave', "<query xmlns='jabber:iq:version'/>")
                 self.assertEqual(r[0], 'result', r)
+                self.assertEqual(r[1].get('from'), room + '/Dave')
                 dave.send_message(mto=room, mbody='thank you', mtype='groupchat')
                 deadline = time.monotonic() + 10
                 while True:

@@ -439,6 +439,68 @@ BOOST_FIXTURE_TEST_CASE(in_a_moderated_room_visitors_are_silent_until_given_voic
     BOOST_TEST(room.occupant_count() == 2u);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_visitor_asks_for_voice_and_a_moderator_grants_it, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("muc#roomconfig_moderatedroom", "1"));
+    join("bob@example.org/phone", "Bob");
+    auto request = [](const std::string& extra, const std::string& type) {
+        return xml::parse_element("<message xmlns='jabber:client'><x xmlns='jabber:x:data' type='" + type +
+                                      "'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value>"
+                                      "</field><field var='muc#role'><value>participant</value></field>" + extra +
+                                      "</x></message>",
+                                  xmpp::kNsClient, 16)
+            .value();
+    };
+    sent.clear();
+    room.message(request("", "submit"), jid("bob@example.org/phone"), "");
+    BOOST_TEST_REQUIRE(to("alice@example.org/desk").size() == 1u, "muc: the moderator gets the approval form (§8.6)");
+    const xml::Element* form = sent.back().child("x", "jabber:x:data");
+    BOOST_TEST_REQUIRE(form);
+    room.message(request("", "submit"), jid("bob@example.org/phone"), "");
+    BOOST_TEST(to("alice@example.org/desk").size() == 1u, "muc: once, until it is answered");
+    sent.clear();
+    room.message(request("<field var='muc#roomnick'><value>Bob</value></field>"
+                         "<field var='muc#request_allow'><value>true</value></field>",
+                         "submit"),
+                 jid("alice@example.org/desk"), "");
+    BOOST_TEST(last("bob@example.org/phone") == "presence team@conference.example.org/Bob 110");
+    say("bob@example.org/phone", "thanks");
+    BOOST_TEST(last("alice@example.org/desk") == "message team@conference.example.org/Bob groupchat 'thanks'");
+}
+
+BOOST_FIXTURE_TEST_CASE(an_iq_to_an_occupant_is_relayed_and_its_answer_comes_back, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    join("bob@example.org/phone", "Bob");
+    sent.clear();
+    xml::Element q("iq", std::string(xmpp::kNsClient));
+    q.set_attr("type", "get");
+    q.set_attr("id", "v1");
+    q.set_attr("to", "team@conference.example.org/Bob");
+    q.add_child("query", "jabber:iq:version");
+    room.iq(q, jid("alice@example.org/desk"), "Bob");
+    BOOST_TEST_REQUIRE(sent.size() == 1u);
+    const xml::Element relayed = sent.back();
+    BOOST_TEST(relayed.attr_or("to") == "bob@example.org/phone");
+    BOOST_TEST(relayed.attr_or("from") == "team@conference.example.org/Alice", "muc: the asker's real JID stays hidden");
+    BOOST_TEST(relayed.attr_or("id") != "v1");
+    xml::Element answer("iq", std::string(xmpp::kNsClient));
+    answer.set_attr("type", "result");
+    answer.set_attr("id", std::string(relayed.attr_or("id")));
+    answer.add_child("query", "jabber:iq:version");
+    sent.clear();
+    room.iq(answer, jid("mallory@example.org/x"), "Alice");
+    BOOST_TEST(sent.empty(), "muc: an answer from anyone else is not taken");
+    room.iq(answer, jid("bob@example.org/phone"), "Alice");
+    BOOST_TEST_REQUIRE(sent.size() == 1u);
+    BOOST_TEST(sent.back().attr_or("to") == "alice@example.org/desk");
+    BOOST_TEST(sent.back().attr_or("from") == "team@conference.example.org/Bob");
+    BOOST_TEST(sent.back().attr_or("id") == "v1");
+    sent.clear();
+    room.iq(answer, jid("bob@example.org/phone"), "Alice");
+    BOOST_TEST(sent.empty(), "muc: once");
+}
+
 BOOST_FIXTURE_TEST_CASE(affiliations_change_only_as_xep_0045_permits, Fixture) {
     join("alice@example.org/desk", "Alice");
     instant();
