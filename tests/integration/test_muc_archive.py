@@ -5,6 +5,7 @@ those who may see its history now and refused to the others (a non-member,
 a removed member, a banned user), nothing of the room in the users' own
 archives, and in compliance mode a room that cannot stop archiving."""
 import asyncio
+import json
 import os
 import time
 import unittest
@@ -124,6 +125,12 @@ class MucArchive(ServerTestCase):
                 self.assertEqual({r[3] for r in rows}, {None}, 'no real JIDs in a semi-anonymous room')
                 rows, _ = await room_history(alice, room)
                 self.assertEqual({r[3] for r in rows}, {'alice@' + DOMAIN}, 'the owner sees who said it')
+                # The compliance officer finds them under the room.
+                found = await asyncio.to_thread(self.server.ctl, 'archive', 'search', '--room', room, '--json')
+                rows = json.loads(found.stdout)['results']
+                self.assertEqual([(r['id'], r['body']) for r in rows],
+                                 [(i[0], 'point %d' % n) for n, i in enumerate(ids)])
+                self.assertTrue(all(r['from'].startswith('alice@' + DOMAIN) for r in rows), 'with the real sender')
                 # Nothing of the room in a user's own archive.
                 mine = await bob.plugin['xep_0313'].retrieve(jid='bob@' + DOMAIN, timeout=20)
                 self.assertEqual([m['mam_result']['forwarded']['stanza']['body'] for m in mine['mam']['results']

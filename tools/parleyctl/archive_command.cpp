@@ -45,7 +45,8 @@ const char* const kArchiveUsage =
     "                      wrap the archive's keys under another key file (parleyd stopped)\n"
     "  archive audit [--limit N] [--json]\n"
     "                      the audit log's last events (retention, holds, purges, searches, ...)\n"
-    "                      and its check: exit 1 when it was changed outside parleyd\n";
+    "                      and its check: exit 1 when it was changed outside parleyd\n"
+    "  --room JID in place of --user JID: a group chat room's archive (mod_muc)\n";
 
 namespace archive_cli {
 
@@ -497,6 +498,10 @@ int audit(const std::string& config_path, const Args& a, std::ostream& out, std:
 int archive_command(const std::string& config_path, std::vector<std::string> args,
                     std::ostream& out, std::ostream& err) {
     if (args.empty()) return usage(err, "");
+    // A room's archive is a view owned by the room's bare JID, as a user's
+    // is by the account's: --room names it.
+    for (auto& a : args)
+        if (a == "--room") a = "--user";
     const std::string verb = args[0];
     if (verb == "keygen") {
         Args a(args, 1, {});
