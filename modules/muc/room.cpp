@@ -8,7 +8,7 @@
 
 #include "../archive/journal_service.hpp"
 #include "module/control_json.hpp"
-#include "store/scram.hpp"
+#include "archive/crypto/keys.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/base64.hpp"
 #include "xmpp/datetime.hpp"
@@ -176,19 +176,39 @@ std::optional<Role> role_named(std::string_view name) {
     return std::nullopt;
 }
 
+// A room password's credential: "pbkdf2-sha256$ITERATIONS$SALT$HASH" (hex).
 Result<std::string> password_credential(std::string_view password) {
-    auto salt = store::scram::random_salt();
-    if (!salt) return salt.status();
-    auto cred = store::scram::derive("SCRAM-SHA-256", password, salt.value(), kPasswordIterations);
-    if (!cred) return cred.status();
-    return store::scram::to_rfc5803(cred.value());
+    std::string salt(16, '\0');
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, salt.data(), salt.size()) != 0)
+        return Status::error("crypto", "no random bytes for a salt");
+    unsigned char hash[32];
+    gnutls_datum_t key{reinterpret_cast<unsigned char*>(const_cast<char*>(password.data())),
+                       static_cast<unsigned>(password.size())};
+    gnutls_datum_t salt_datum{reinterpret_cast<unsigned char*>(salt.data()), static_cast<unsigned>(salt.size())};
+    if (gnutls_pbkdf2(GNUTLS_MAC_SHA256, &key, &salt_datum, kPasswordIterations, hash, sizeof hash) != 0)
+        return Status::error("crypto", "PBKDF2 failed");
+    return "pbkdf2-sha256$" + std::to_string(kPasswordIterations) + "$" + hex_of(salt) + "$" +
+           hex_of(std::string_view(reinterpret_cast<const char*>(hash), sizeof hash));
 }
 
 bool password_matches(std::string_view credential, std::string_view password) {
-    auto stored = store::scram::from_rfc5803(credential);
-    if (!stored) return false;
-    auto cred = store::scram::derive(stored->mechanism, password, stored->salt, stored->iterations);
-    return cred && store::scram::constant_time_equal(cred->stored_key, stored->stored_key);
+    constexpr std::string_view kScheme = "pbkdf2-sha256$";
+    if (credential.substr(0, kScheme.size()) != kScheme) return false;
+    std::string_view rest = credential.substr(kScheme.size());
+    const size_t a = rest.find('$'), b = a == std::string_view::npos ? a : rest.find('$', a + 1);
+    if (b == std::string_view::npos) return false;
+    auto iterations = read_count(rest.substr(0, a));
+    auto salt = bytes_of_hex(rest.substr(a + 1, b - a - 1));
+    auto expected = bytes_of_hex(rest.substr(b + 1));
+    if (!iterations || *iterations == 0 || *iterations > 10'000'000 || !salt || !expected || expected->size() != 32)
+        return false;
+    unsigned char hash[32];
+    gnutls_datum_t key{reinterpret_cast<unsigned char*>(const_cast<char*>(password.data())),
+                       static_cast<unsigned>(password.size())};
+    gnutls_datum_t salt_datum{reinterpret_cast<unsigned char*>(salt->data()), static_cast<unsigned>(salt->size())};
+    if (gnutls_pbkdf2(GNUTLS_MAC_SHA256, &key, &salt_datum, static_cast<unsigned>(*iterations), hash, sizeof hash) != 0)
+        return false;
+    return archive::equal_constant_time(std::string_view(reinterpret_cast<const char*>(hash), sizeof hash), *expected);
 }
 
 HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms) {

@@ -142,7 +142,7 @@ struct RoomConfig {
     PmPolicy allow_pm = PmPolicy::anyone;
     size_t max_users = 0;        // 0: the service's max_occupants
     std::optional<size_t> history_length;  // unset: the service's
-    std::string secret;          // the password's credential (RFC 5803 form); empty: no password
+    std::string secret;          // the password's credential (password_credential()); empty: no password
     bool internal = false;       // admits only users of the organisation's own domains
     bool archived = true;        // journaled, with MAM on the room's address (when there is an archive)
 };
@@ -334,7 +334,7 @@ struct HistoryRequest {
 };
 HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms);
 
-// A room password's credential (salted PBKDF2, RFC 5803 form) and its check
+// A room password's credential (salted PBKDF2-SHA-256) and its check
 // in constant time.
 Result<std::string> password_credential(std::string_view password);
 bool password_matches(std::string_view credential, std::string_view password);
