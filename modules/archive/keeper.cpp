@@ -82,6 +82,7 @@ std::string hold_json(const archive::LegalHold& h) {
 }  // namespace
 
 struct Keeper::Pass {
+    uint64_t number = 0;
     std::string who;
     uint64_t from = 0;
     uint64_t started_ms = 0;
@@ -137,16 +138,19 @@ Status Keeper::start() {
     return Status::ok();
 }
 
-void Keeper::purge(std::string who, std::function<void(Result<std::string>)> done) {
+uint64_t Keeper::purge(std::string who, std::function<void(Result<std::string>)> done) {
     if (pass_) {
         if (done) pass_->waiting.push_back(std::move(done));
-        return;
+        return pass_->number;
     }
     pass_ = std::make_unique<Pass>();
+    pass_->number = ++pass_seq_;
     pass_->who = std::move(who);
     pass_->started_ms = now_ms();
     if (done) pass_->waiting.push_back(std::move(done));
+    const uint64_t number = pass_->number;
     next_batch();
+    return number;
 }
 
 void Keeper::next_batch() {
@@ -174,6 +178,8 @@ void Keeper::next_batch() {
             if (alive.expired() || !pass_) return;
             auto finish = [&](Result<std::string> outcome) {
                 auto waiting = std::move(pass_->waiting);
+                ended_.emplace_back(pass_->number, outcome);
+                if (ended_.size() > kPassesKept) ended_.erase(ended_.begin());
                 pass_.reset();
                 for (auto& w : waiting) w(outcome);
             };
@@ -203,6 +209,8 @@ void Keeper::next_batch() {
         // The writer is busy with traffic: try again at the next interval.
         log::warn("archive", "retention purge postponed: {}", s.to_string());
         auto waiting = std::move(pass_->waiting);
+        ended_.emplace_back(pass_->number, s);
+        if (ended_.size() > kPassesKept) ended_.erase(ended_.begin());
         pass_.reset();
         for (auto& w : waiting) w(s);
     }
@@ -408,11 +416,31 @@ void Keeper::hold(const std::vector<std::string>& args, module::ControlReply rep
 
 void Keeper::archive_cmd(const std::vector<std::string>& args, module::ControlReply reply) {
     if (args.size() == 2 && args[0] == "purge") {
-        purge(args[1], [reply](Result<std::string> r) {
-            if (!r) return reply(r.status());
-            reply("{\"summary\":" + json_string(*r) + ",\"text\":" + json_string(*r + "\n") + "}");
-        });
+        // Answered at once: a pass over a large archive outlasts a control
+        // request. The caller asks `purge-status N` until it has ended.
+        const uint64_t n = purge(args[1], nullptr);
+        auto ended = std::find_if(ended_.begin(), ended_.end(), [&](const auto& e) { return e.first == n; });
+        if (ended != ended_.end() && !ended->second) return reply(ended->second.status());  // could not start
+        reply("{\"pass\":" + std::to_string(n) + "}");
         return;
+    }
+    if (args.size() == 2 && args[0] == "purge-status") {
+        uint64_t n = 0;
+        try {
+            n = std::stoull(args[1]);
+        } catch (const std::exception&) {
+            return reply(Status::error("usage", "purge-status takes a pass number"));
+        }
+        if (pass_ && pass_->number == n)
+            return reply("{\"pass\":" + std::to_string(n) + ",\"running\":true,\"examined\":" +
+                         std::to_string(pass_->total.examined) + "}");
+        for (const auto& [number, outcome] : ended_)
+            if (number == n) {
+                if (!outcome) return reply(outcome.status());
+                return reply("{\"pass\":" + std::to_string(n) + ",\"running\":false,\"summary\":" +
+                             json_string(*outcome) + ",\"text\":" + json_string(*outcome + "\n") + "}");
+            }
+        return reply(Status::error("not-found", "no purge pass " + args[1] + " is remembered"));
     }
     if (args.size() >= 5 && args[0] == "audit") {
         archive::AuditEvent e{0, now_ms(), args[1], args[2], args[3], join(args, 4)};
@@ -428,7 +456,8 @@ void Keeper::archive_cmd(const std::vector<std::string>& args, module::ControlRe
         if (!s) reply(s);
         return;
     }
-    reply(Status::error("usage", "usage: archive purge WHO | archive audit WHO ACTION SCOPE RESULT..."));
+    reply(Status::error("usage", "usage: archive purge WHO | archive purge-status PASS | "
+                                 "archive audit WHO ACTION SCOPE RESULT..."));
 }
 
 }  // namespace parley::mod_archive

@@ -49,7 +49,8 @@ public:
     Status start();
 
     // Starts a purge pass unless one runs; done(summary) when it ended.
-    void purge(std::string who, std::function<void(Result<std::string>)> done);
+    // Returns the number of the pass (the one started, or the one running).
+    uint64_t purge(std::string who, std::function<void(Result<std::string>)> done);
 
 private:
     void retention(const std::vector<std::string>& args, module::ControlReply reply);
@@ -66,6 +67,10 @@ private:
 
     struct Pass;
     std::unique_ptr<Pass> pass_;  // the purge pass running, if any
+    uint64_t pass_seq_ = 0;
+    // How the latest passes ended (by pass number), for `archive purge-status`.
+    static constexpr size_t kPassesKept = 16;
+    std::vector<std::pair<uint64_t, Result<std::string>>> ended_;
 };
 
 }  // namespace parley::mod_archive

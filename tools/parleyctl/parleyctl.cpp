@@ -25,6 +25,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "archive_command.hpp"
@@ -515,6 +516,15 @@ int session_command(const std::string& config_path, std::vector<std::string> arg
     return kExitOk;
 }
 
+// The digits of the number field `key` of a flat JSON object ("" if none).
+std::string json_number_field(const std::string& json, const std::string& key) {
+    auto k = json.find("\"" + key + "\":");
+    if (k == std::string::npos) return {};
+    size_t i = k + key.size() + 3, e = i;
+    while (e < json.size() && json[e] >= '0' && json[e] <= '9') ++e;
+    return json.substr(i, e - i);
+}
+
 // The value of the string field `key` of a flat JSON object, unescaped.
 std::string json_string_field(const std::string& json, const std::string& key) {
     auto k = json.find("\"" + key + "\":\"");
@@ -644,8 +654,22 @@ int keeper_command(const std::string& config_path, const std::string& cmd, std::
     if (!cfg) return fail(cfg.status());
     std::string line = name;
     for (const auto& a : line_args) line += " " + ctl::control_arg(a);
-    // A purge pass may take a while on a large archive.
-    auto r = ctl::control_request(cfg->control_socket, line, verb == "purge" ? 600000 : 15000);
+    auto r = ctl::control_request(cfg->control_socket, line, 15000);
+    if (r && verb == "purge" && r->find("\"ok\":true") != std::string::npos) {
+        // The pass runs on in parleyd (a large archive takes a while): ask
+        // how it is doing until it has ended, for at most 10 minutes.
+        const std::string pass = json_number_field(r.value(), "pass");
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+        while (r && r->find("\"ok\":true") != std::string::npos && r->find("\"summary\"") == std::string::npos) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                std::cerr << "parleyctl: purge pass " << pass << " still runs after 10 minutes; its outcome goes "
+                             "to the audit log (parleyctl archive audit)\n";
+                return kExitFailure;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            r = ctl::control_request(cfg->control_socket, "archive purge-status " + pass, 15000);
+        }
+    }
     if (!r) {
         if (r.status().code() == "not-running") {
             std::cerr << "parleyctl: parleyd is not running; retention and holds are changed through it\n";
