@@ -77,7 +77,7 @@ void usage(std::ostream& out) {
            "  retention list                         the retention rules (configured and set at run time)\n"
            "  retention set SCOPE TARGET DAYS [--type TYPE]\n"
            "                      keep messages DAYS days (0 or forever: keep forever); SCOPE default (TARGET -),\n"
-           "                      domain or user; TYPE chat, normal, groupchat, headline or error\n"
+           "                      domain, user or room; TYPE chat, normal, groupchat, headline or error\n"
            "  retention del SCOPE TARGET [--type TYPE]   remove a rule set at run time\n"
            "  retention explain JID                  which rule keeps JID's messages how long, and holds\n"
            "  retention purge                        run the retention purge now\n"
