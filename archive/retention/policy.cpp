@@ -102,6 +102,9 @@ uint32_t Policy::record_days(const Entry& e) const {
     if (!e.views.empty()) {
         for (const View& v : e.views)
             if (!take(v.owner)) return 0;
+        // A room's record (in the room's view only) is also the sender's
+        // message: the sender's rule counts, as it did for their own view.
+        if (e.type == "groupchat" && !e.from.empty() && !take(e.from)) return 0;
     } else {
         if (!take(e.from) || !take(e.to)) return 0;
     }

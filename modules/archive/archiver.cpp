@@ -257,14 +257,17 @@ Status Service::set_prefs(module::Host& host, const std::string& owner, archive:
 }
 
 void Service::set_room_journal(const std::string& domain, bool on) {
+    // Counted: each worker's instance says so, and the last one to stop
+    // takes it back.
     std::lock_guard lock(rooms_lock_);
-    std::erase(room_domains_, domain);
-    if (on) room_domains_.push_back(domain);
+    int& n = room_domains_[domain];
+    n = on ? n + 1 : std::max(n - 1, 0);
+    if (n == 0) room_domains_.erase(domain);
 }
 
 bool Service::room_journal(std::string_view domain) const {
     std::lock_guard lock(rooms_lock_);
-    return std::find(room_domains_.begin(), room_domains_.end(), domain) != room_domains_.end();
+    return room_domains_.find(domain) != room_domains_.end();
 }
 
 void Service::observe_last(uint64_t id) {

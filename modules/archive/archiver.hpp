@@ -31,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -151,7 +152,7 @@ private:
     std::mutex order_;
     uint64_t last_ = 0;
     mutable std::mutex rooms_lock_;
-    std::vector<std::string> room_domains_;
+    std::map<std::string, int, std::less<>> room_domains_;  // domain -> how many instances journal its rooms
 };
 
 class Archiver final : public module::Module {

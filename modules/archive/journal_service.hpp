@@ -102,7 +102,7 @@ public:
     // that it journals every groupchat message sent to them itself, once,
     // as said in the room (the room's view and stanza-id) or as refused,
     // so the archive's routed hook leaves those alone. `on` false takes
-    // that back (the module stops).
+    // that back (the module stops); the calls are counted (one per worker).
     virtual void set_room_journal(const std::string& domain, bool on) = 0;
     virtual bool room_journal(std::string_view domain) const = 0;
 };

@@ -51,20 +51,20 @@ std::optional<xml::Element> result_message(const archive::Record& rec, const xmp
 
 std::variant<PageAnswer, StanzaError> read_page(const archive::Journal& journal, const module::Database& db,
                                                 const std::string& owner, const Query& q,
-                                                const xmpp::Jid& requester, const Annotate& annotate) {
+                                                const xmpp::Jid& requester, uint64_t floor, const Annotate& annotate) {
     std::vector<xml::Element> results;
     Page page;
     std::optional<StanzaError> refusal;
     Status s = db.read([&](const store::Txn& t, MDB_dbi dbi) {
         MDB_txn* txn = t.handle();
         for (auto id : {q.rsm_after, q.rsm_before_id, q.after_id, q.before_id})
-            if (id && !in_view(journal, txn, dbi, owner, *id)) {
+            if (id && (*id < floor || !in_view(journal, txn, dbi, owner, *id))) {
                 refusal = StanzaError::cancel("item-not-found", "no message with that id is in the archive");
                 return Status::ok();
             }
         if (!q.ids.empty()) {
             for (uint64_t id : q.ids)
-                if (!in_view(journal, txn, dbi, owner, id)) {
+                if (id < floor || !in_view(journal, txn, dbi, owner, id)) {
                     refusal = StanzaError::cancel("item-not-found", "no message with that id is in the archive");
                     return Status::ok();
                 }
@@ -76,7 +76,7 @@ std::variant<PageAnswer, StanzaError> read_page(const archive::Journal& journal,
             const std::string peer = q.with ? q.with->bare_str() : std::string();
             const std::string full = q.with && q.with->has_resource() ? q.with->str() : std::string();
             ViewScan scan = [&](uint64_t after, uint64_t before, bool backward, const std::function<bool(uint64_t)>& fn) {
-                Status v = journal.view(txn, dbi, {owner, peer, after, before, backward}, fn);
+                Status v = journal.view(txn, dbi, {owner, peer, std::max(after, floor ? floor - 1 : 0), before, backward}, fn);
                 if (!v) log::error("mam", "reading the archive of {}: {}", owner, v.to_string());
             };
             auto keep = [&](uint64_t id) {
@@ -119,15 +119,16 @@ std::variant<PageAnswer, StanzaError> read_page(const archive::Journal& journal,
 }
 
 std::variant<xml::Element, StanzaError> read_metadata(const archive::Journal& j, const module::Database& db,
-                                                      const std::string& owner) {
+                                                      const std::string& owner, uint64_t floor) {
     std::optional<uint64_t> first, last;
     Status s = db.read([&](const store::Txn& t, MDB_dbi dbi) {
-        Status a = j.view(t.handle(), dbi, {owner, "", 0, UINT64_MAX, false}, [&](uint64_t id) {
+        const uint64_t after = floor ? floor - 1 : 0;
+        Status a = j.view(t.handle(), dbi, {owner, "", after, UINT64_MAX, false}, [&](uint64_t id) {
             first = id;
             return false;
         });
         if (!a) return a;
-        return j.view(t.handle(), dbi, {owner, "", 0, UINT64_MAX, true}, [&](uint64_t id) {
+        return j.view(t.handle(), dbi, {owner, "", after, UINT64_MAX, true}, [&](uint64_t id) {
             last = id;
             return false;
         });

@@ -30,12 +30,15 @@ struct PageAnswer {
 // the sender's real JID for those who may see it).
 using Annotate = std::function<void(xml::Element& message, const archive::Record& record)>;
 
+// `floor`: ids below it are not in this archive (a room made again under
+// an old name starts with its own history).
 std::variant<PageAnswer, StanzaError> read_page(const archive::Journal& journal, const module::Database& db,
                                                 const std::string& owner, const Query& q,
-                                                const xmpp::Jid& requester, const Annotate& annotate = {});
+                                                const xmpp::Jid& requester, uint64_t floor = 0,
+                                                const Annotate& annotate = {});
 
 // The <metadata/> of a view (§6: its first and last record), or an error.
 std::variant<xml::Element, StanzaError> read_metadata(const archive::Journal& journal, const module::Database& db,
-                                                      const std::string& owner);
+                                                      const std::string& owner, uint64_t floor = 0);
 
 }  // namespace parley::mod_mam

@@ -118,8 +118,7 @@ Status Muc::start(module::Host& host) {
     auto retracted = host.open_database(module::DatabaseSpec{"retracted", 1, {}, {}});
     if (!retracted) return retracted.status();
     retracted_ = std::move(retracted).value();
-    archive_ = module::service<archive::JournalService>(host);
-    if (archive_) archive_->set_room_journal(settings_.domain, true);
+    claim_room_journal();
     if (Status s = load_rooms(); !s) return s;
     if (host.worker_index() == 0) {
         Status s = host.control_command("room", [this](const std::vector<std::string>& args, module::ControlReply reply) {
@@ -136,6 +135,7 @@ Status Muc::reload(const config::Section& section) {
     if (next->domain != settings_.domain)
         return Status::error("config", section.where("domain") + ": the domain changes only when the module restarts");
     settings_ = std::move(next.value());
+    claim_room_journal();  // an archive module added (or made again) by this reload
     own_domains_.clear();
     for (auto& [key, room] : rooms_) room->set_limits(settings_.limits);
     return Status::ok();
@@ -146,8 +146,9 @@ void Muc::stop() {
     // Output still held for a write is dropped: the write commits, but its
     // completion is not called once the module stops.
     *alive_ = false;
-    if (archive_) archive_->set_room_journal(settings_.domain, false);
-    writes_in_flight_ = 0;
+    if (auto* a = archive(); a && a == claimed_) a->set_room_journal(settings_.domain, false);
+    claimed_ = nullptr;
+    pending_.clear();
     held_.clear();
     outbox_.clear();
     rooms_.clear();
@@ -156,13 +157,63 @@ void Muc::stop() {
     host_ = nullptr;
 }
 
+void Muc::claim_room_journal() {
+    // A service that went away with a reload is not touched: it is gone.
+    auto* a = archive();
+    if (a == claimed_) return;
+    if (a) a->set_room_journal(settings_.domain, true);
+    claimed_ = a;
+}
+
+uint64_t Muc::begin_write() {
+    const uint64_t n = ++issued_;
+    pending_.insert(n);
+    return n;
+}
+
+void Muc::end_write(uint64_t n) {
+    pending_.erase(n);
+    release();
+}
+
+void Muc::release() {
+    // Everything held behind writes that have all completed goes, in order.
+    const uint64_t done = pending_.empty() ? issued_ : *pending_.begin() - 1;
+    while (!held_.empty() && held_.front().after <= done) {
+        Held h = std::move(held_.front());
+        held_.pop_front();
+        held_stanzas_ -= h.out.size();
+        if (host_)
+            for (auto& e : h.out) host_->send(std::move(e));
+        if (h.then) h.then();
+    }
+}
+
+void Muc::after_writes(std::function<void()> fn) {
+    if (held_.empty() && pending_.empty()) {
+        fn();
+        return;
+    }
+    held_.push_back(Held{issued_, {}, std::move(fn)});
+}
+
 std::unique_ptr<Room> Muc::make_room(const xmpp::Jid& jid, const xmpp::Jid& creator) {
     auto room = std::make_unique<Room>(
         jid, creator, settings_.limits, [this](xml::Element e) { outbox_.push_back(std::move(e)); },
         [] { return unix_now_ms(); });
-    room->set_archive(archive_ ? this : nullptr);
+    room->set_archive(this);
     room->set_own_domains([this](std::string_view d) { return own_domain(d); });
+    room->set_session_gone([this](const xmpp::Jid& full) { return session_gone(full); });
     return room;
+}
+
+bool Muc::session_gone(const xmpp::Jid& full) const {
+    // A client of ours is gone when the registry no longer has its session.
+    // (Clients of other servers come with federation, issue 18.)
+    if (!own_domains_.count(full.domain()) && !(host_ && host_->virtual_host(full.domain()))) return true;
+    for (const auto& s : host_->sessions_of(full.bare()))
+        if (s.full_jid == full) return false;
+    return true;
 }
 
 bool Muc::own_domain(std::string_view domain) {
@@ -187,15 +238,18 @@ Status Muc::load_rooms() {
                                        [] { return unix_now_ms(); })
                        : Result<std::unique_ptr<Room>>(record.status());
             if (!room || room.value()->jid().bare_str() != key) {
-                // Left on disk as it is, for an admin to look at.
+                // Left on disk as it is, for an admin to look at; nobody
+                // makes a new room over it.
+                unreadable_.insert(std::string(key));
                 log::error("muc", "the stored room {} cannot be read and is not served: {}", key,
                            room ? std::string("its record names another room") : room.status().message());
                 ++bad;
                 return true;
             }
             stored_.insert(std::string(key));
-            room.value()->set_archive(archive_ ? this : nullptr);
+            room.value()->set_archive(this);
             room.value()->set_own_domains([this](std::string_view d) { return own_domain(d); });
+            room.value()->set_session_gone([this](const xmpp::Jid& full) { return session_gone(full); });
             rooms_.emplace(std::string(key), std::move(room).value());
             return true;
         });
@@ -207,24 +261,30 @@ Status Muc::load_rooms() {
 
 void Muc::save(const std::string& key, std::optional<std::string> record) {
     if (!record && !stored_.contains(key)) return;
-    if (record) stored_.insert(key);
-    else stored_.erase(key);
+    const uint64_t n = begin_write();
     Status s = db_->write(
         [key, record](store::Txn& txn, MDB_dbi d) -> Status {
             if (record) return txn.put(d, key, *record);
             auto gone = txn.del(d, key);
             return gone ? Status::ok() : gone.status();
         },
-        [this, key, alive = alive_](Status done) {
+        [this, key, alive = alive_, n, stored = record.has_value()](Status done) {
             if (!*alive) return;
-            if (!done) log::error("muc", "the room {} could not be saved: {}", key, done.message());
-            if (--writes_in_flight_ == 0) flush();
+            if (done) {
+                if (stored) stored_.insert(key);
+                else stored_.erase(key);
+            } else {
+                // Kept in memory and saved again at the room's next change.
+                log::error("muc", "the room {} could not be saved: {}", key, done.message());
+                resave_.insert(key);
+            }
+            end_write(n);
         });
     if (!s) {
         log::error("muc", "the room {} could not be saved: {}", key, s.message());
-        return;
+        resave_.insert(key);
+        end_write(n);
     }
-    ++writes_in_flight_;
 }
 
 void Muc::reply_error(const xml::Element& stanza, const StanzaError& e) {
@@ -254,9 +314,20 @@ void Muc::at_room(const module::DomainStanza& d) {
     auto it = rooms_.find(key);
     if (it == rooms_.end()) {
         if (st.name() != "presence" || !st.attr_or("type").empty()) {
+            if (st.name() == "message" && st.attr_or("type") == "groupchat" && forced()) {
+                // Compliance mode: a groupchat message crossed the server,
+                // even to a room that is not there.
+                current_origin_ = d.origin;
+                (void)journal(key, st, d.from, false, "bounced");
+            }
             if (st.name() == "iq" || st.name() == "message")
                 reply_error(st, StanzaError::cancel("item-not-found", "no such room"));
             return;  // presence to a room that is gone: nothing to do
+        }
+        if (unreadable_.contains(key)) {
+            reply_error(st, StanzaError::cancel("not-allowed", "this room's stored record cannot be read; ask the "
+                                                               "administrator"));
+            return;
         }
         if (nick.empty()) {
             reply_error(st, StanzaError::modify("jid-malformed", "join a room as room@service/nickname"));
@@ -300,7 +371,7 @@ void Muc::settle(const std::string& key) {
     auto it = rooms_.find(key);
     if (it != rooms_.end()) {
         Room& room = *it->second;
-        const bool changed = room.take_changed();
+        const bool changed = room.take_changed() || resave_.erase(key) > 0;
         const bool gone = room.destroyed() || (room.empty() && !room.config().persistent);
         if (gone || changed)
             save(key, gone || !room.config().persistent
@@ -315,17 +386,16 @@ void Muc::settle(const std::string& key) {
 }
 
 void Muc::flush() {
-    if (writes_in_flight_ > 0) {
-        // Behind a write: in order, after it.
-        for (auto& e : outbox_) held_.push_back(std::move(e));
-        outbox_.clear();
+    if (outbox_.empty()) return;
+    std::vector<xml::Element> out = std::move(outbox_);
+    outbox_.clear();
+    if (!held_.empty() || !pending_.empty()) {
+        // Behind the writes issued so far: in order, after them.
+        held_stanzas_ += out.size();
+        held_.push_back(Held{issued_, std::move(out), nullptr});
         return;
     }
     // Taken out first: what is sent may come back here and add (and send) more.
-    std::vector<xml::Element> out = std::move(held_);
-    held_.clear();
-    for (auto& e : outbox_) out.push_back(std::move(e));
-    outbox_.clear();
     if (!host_) return;
     for (auto& e : out) host_->send(std::move(e));
 }
@@ -422,53 +492,71 @@ namespace parley::mod_muc {
 
 std::variant<uint64_t, StanzaError> Muc::record(const Room& room, const xml::Element& said, const xmpp::Jid& sender,
                                                 bool in_view, std::string_view outcome) {
+    return journal(room.jid().bare_str(), said, sender, in_view, outcome);
+}
+
+std::variant<uint64_t, StanzaError> Muc::journal(const std::string& key, const xml::Element& said,
+                                                 const xmpp::Jid& sender, bool in_view, std::string_view outcome) {
+    auto* archive = this->archive();
+    if (!archive) return StanzaError::wait("internal-server-error", "the archive is not running");
+    if (held_stanzas_ > kMaxHeld)
+        // The journal is behind: refuse rather than hold without bound.
+        return StanzaError::wait("resource-constraint", "the archive cannot keep up; try again later");
     archive::Entry e;
     e.from = sender.str();
-    e.to = room.jid().bare_str();
+    e.to = key;
     e.type = "groupchat";
     e.origin = current_origin_ == module::Origin::local_client ? archive::Origin::local_client
                : current_origin_ == module::Origin::server     ? archive::Origin::server
                                                                : archive::Origin::remote;
     e.outcome = std::string(outcome);
-    if (in_view) e.views.push_back({room.jid().bare_str(), sender.bare_str()});
+    if (in_view) e.views.push_back({key, sender.bare_str()});
     e.stanza = xml::to_string(said, xmpp::kNsClient);
     std::string body;
     for (const xml::Element& b : said.children())
         if (b.name() == "body" && b.ns() == xmpp::kNsClient) body += b.text() + "\n";
     e.words = archive::words_of(body);
-    const bool durable = archive_->durable();
+    const bool durable = archive->durable();
     auto id_of = std::make_shared<uint64_t>(0);
-    const std::string key = room.jid().bare_str();
-    auto id = archive_->append(*host_, std::move(e), [this, alive = alive_, durable, key, sender, id_of](Status s) {
-        if (!*alive) return;
-        if (!s) {
-            log::error("muc", "a message of {} was not archived: {}", key, s.to_string());
-            if (durable) withdraw(key, *id_of, sender);
-        }
-        if (durable && --writes_in_flight_ == 0) flush();
-    });
+    const uint64_t n = durable ? begin_write() : 0;
+    const std::string message_id(said.attr_or("id"));
+    auto id = archive->append(*host_, std::move(e),
+                              [this, alive = alive_, durable, key, sender, id_of, n, message_id](Status s) {
+                                  if (!*alive) return;
+                                  if (!s) {
+                                      log::error("muc", "a message of {} was not archived: {}", key, s.to_string());
+                                      if (durable) withdraw(key, *id_of, sender, message_id);
+                                  }
+                                  if (durable) end_write(n);
+                              });
     if (!id) {
+        if (durable) end_write(n);
         log::warn("muc", "cannot archive a message of {} now: {}", key, id.status().to_string());
         return StanzaError::wait("resource-constraint", "the archive cannot keep up; try again later");
     }
     *id_of = *id;
-    if (durable) ++writes_in_flight_;
     return *id;
 }
 
-void Muc::withdraw(const std::string& room, uint64_t id, const xmpp::Jid& sender) {
+void Muc::withdraw(const std::string& room, uint64_t id, const xmpp::Jid& sender, const std::string& message_id) {
     const std::string text = archive::stanza_id_text(id);
-    std::erase_if(held_, [&](const xml::Element& e) {
-        const xml::Element* sid = e.child("stanza-id", kNsSid);
-        return e.name() == "message" && sid && sid->attr_or("id") == text && sid->attr_or("by") == room;
-    });
+    for (Held& h : held_) {
+        const size_t before = h.out.size();
+        std::erase_if(h.out, [&](const xml::Element& e) {
+            const xml::Element* sid = e.child("stanza-id", kNsSid);
+            return e.name() == "message" && sid && sid->attr_or("id") == text && sid->attr_or("by") == room;
+        });
+        held_stanzas_ -= before - h.out.size();
+    }
     if (auto it = rooms_.find(room); it != rooms_.end()) it->second->forget(id);
     xml::Element m("message", std::string(xmpp::kNsClient));
     m.set_attr("from", sender.str());
     m.set_attr("to", room);
     m.set_attr("type", "groupchat");
+    if (!message_id.empty()) m.set_attr("id", message_id);
     outbox_.push_back(xmpp::make_error_reply(
         m, StanzaError::wait("internal-server-error", "the message could not be archived, so it was not sent")));
+    flush();
 }
 
 namespace {
@@ -478,12 +566,13 @@ std::string retracted_key(const std::string& room, uint64_t id) { return room + 
 }  // namespace
 
 bool Muc::contains(const Room& room, uint64_t id) {
-    auto db = archive_->database(host_->worker_index());
-    if (!db || id == 0 || id == UINT64_MAX) return false;
+    auto* archive = this->archive();
+    auto db = archive ? archive->database(host_->worker_index()) : nullptr;
+    if (!db || id == 0 || id == UINT64_MAX || id < room.archive_floor()) return false;
     bool found = false;
     const std::string owner = room.jid().bare_str();
     Status s = db->read([&](const store::Txn& t, MDB_dbi dbi) {
-        return archive_->journal().view(t.handle(), dbi, {owner, "", id - 1, id + 1, false}, [&](uint64_t got) {
+        return archive->journal().view(t.handle(), dbi, {owner, "", id - 1, id + 1, false}, [&](uint64_t got) {
             found = got == id;
             return false;
         });
@@ -494,17 +583,17 @@ bool Muc::contains(const Room& room, uint64_t id) {
 void Muc::retracted(const Room& room, uint64_t id, const xml::Element& moderated) {
     const std::string key = retracted_key(room.jid().bare_str(), id);
     const std::string value = xml::to_string(moderated, kNsModerate);
+    const uint64_t n = begin_write();
     Status s = retracted_->write([key, value](store::Txn& txn, MDB_dbi d) { return txn.put(d, key, value); },
-                                 [this, alive = alive_, key](Status done) {
+                                 [this, alive = alive_, key, n](Status done) {
                                      if (!*alive) return;
                                      if (!done) log::error("muc", "the retraction {} was not kept: {}", key, done.message());
-                                     if (--writes_in_flight_ == 0) flush();
+                                     end_write(n);
                                  });
     if (!s) {
         log::error("muc", "the retraction {} was not kept: {}", key, s.message());
-        return;
+        end_write(n);
     }
-    ++writes_in_flight_;
 }
 
 void Muc::tombstone(const std::string& room, uint64_t id, xml::Element& m) const {
@@ -563,7 +652,8 @@ void Muc::query(const Room& room, const xml::Element& iq, const xmpp::Jid& from,
         err.set_attr("to", from.str());
         host_->send(std::move(err));
     };
-    auto db = archive_->database(host_->worker_index());
+    auto* archive = this->archive();
+    auto db = archive ? archive->database(host_->worker_index()) : nullptr;
     if (!db) {
         fail(StanzaError::wait("internal-server-error", "the archive is not open"));
         return;
@@ -573,7 +663,7 @@ void Muc::query(const Room& room, const xml::Element& iq, const xmpp::Jid& from,
         return;
     }
     if (type == "get" && q->name() == "metadata") {
-        auto meta = mod_mam::read_metadata(archive_->journal(), *db, owner);
+        auto meta = mod_mam::read_metadata(archive->journal(), *db, owner, room.archive_floor());
         if (auto* e = std::get_if<StanzaError>(&meta)) fail(*e);
         else reply(std::move(std::get<xml::Element>(meta)));
         return;
@@ -594,7 +684,7 @@ void Muc::query(const Room& room, const xml::Element& iq, const xmpp::Jid& from,
         fail(StanzaError::cancel("not-allowed", "in this room only moderators filter the archive by address"));
         return;
     }
-    auto page = mod_mam::read_page(archive_->journal(), *db, owner, mq, from,
+    auto page = mod_mam::read_page(archive->journal(), *db, owner, mq, from, room.archive_floor(),
                                    [&](xml::Element& m, const archive::Record& rec) {
                                        tombstone(owner, rec.id, m);
                                        // XEP-0313 §6.1.2: the sender's real JID, for those who may see it.

@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <deque>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,7 +73,11 @@ public:
     void stop() override;
 
     // RoomArchive, for the rooms of this worker.
-    bool forced() const override { return archive_ && archive_->compliance(); }
+    bool available() const override { return archive() != nullptr; }
+    bool forced() const override {
+        auto* a = archive();
+        return a && a->compliance();
+    }
     std::variant<uint64_t, StanzaError> record(const Room& room, const xml::Element& said, const xmpp::Jid& sender,
                                                bool in_view, std::string_view outcome) override;
     void query(const Room& room, const xml::Element& iq, const xmpp::Jid& from, bool sees_real_jids) override;
@@ -111,16 +116,45 @@ private:
     // that their MAM results show instead of them.
     std::shared_ptr<module::Database> retracted_;
     std::set<std::string> stored_;        // rooms with a record on disk
-    unsigned writes_in_flight_ = 0;
-    std::vector<xml::Element> held_;      // room output waiting for those writes
+    std::set<std::string> unreadable_;    // stored rooms this version cannot read: not made again
+    // Room output waits for every write issued before it (room records,
+    // journal records in durable mode, retractions) to complete, in order;
+    // writes are numbered as issued.
+    struct Held {
+        uint64_t after = 0;              // the writes up to this number must have completed
+        std::vector<xml::Element> out;
+        std::function<void()> then;      // or something to run then (a parleyctl answer)
+    };
+    std::deque<Held> held_;
+    size_t held_stanzas_ = 0;
+    static constexpr size_t kMaxHeld = 200000;  // past that, room messages are refused
+    uint64_t issued_ = 0;
+    std::set<uint64_t> pending_;
+    uint64_t begin_write();
+    void end_write(uint64_t n);
+    void release();
+    // Runs fn once every write issued so far has completed (and what rooms
+    // wrote before it was sent).
+    void after_writes(std::function<void()> fn);
+    std::set<std::string> resave_;       // rooms whose last save failed: saved again at their next change
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::map<std::string, bool, std::less<>> own_domains_;  // a domain -> whether it is a virtual host (cache)
     bool own_domain(std::string_view domain);
-    archive::JournalService* archive_ = nullptr;  // nullptr: no archive module
+    // The archive service, looked up at each use: a reload may add or remove it.
+    archive::JournalService* archive() const {
+        return host_ ? module::service<archive::JournalService>(*host_) : nullptr;
+    }
+    archive::JournalService* claimed_ = nullptr;  // the service told that this worker journals its rooms
+    void claim_room_journal();
     module::Origin current_origin_ = module::Origin::local_client;  // of the stanza a room handles now
     // A room message whose record failed: its held copies and history entry
     // go, and its sender is told.
-    void withdraw(const std::string& room, uint64_t id, const xmpp::Jid& sender);
+    void withdraw(const std::string& room, uint64_t id, const xmpp::Jid& sender, const std::string& message_id);
+    // Journals a groupchat message of room `key` (record() for a room; also
+    // for a room that does not exist, in compliance mode).
+    std::variant<uint64_t, StanzaError> journal(const std::string& key, const xml::Element& said,
+                                                const xmpp::Jid& sender, bool in_view, std::string_view outcome);
+    bool session_gone(const xmpp::Jid& full) const;
     // Sends `stanza` to `to`: straight to its session when it is a local
     // client's (MAM results, ahead of the stanza_out hooks), else routed.
     void send_to(const xmpp::Jid& to, xml::Element stanza);

@@ -47,7 +47,8 @@ std::optional<bool> read_bool(std::string_view v) {
 std::vector<xml::Element> status_of(const xml::Element& presence) {
     std::vector<xml::Element> out;
     for (const xml::Element& c : presence.children())
-        if (c.ns() != kNsMuc && c.ns() != kNsMucUser) out.push_back(c);
+        if (c.ns() != kNsMuc && c.ns() != kNsMucUser && c.ns() != kNsOccupantId && c.ns() != "urn:xmpp:sid:0")
+            out.push_back(c);
     return out;
 }
 
@@ -227,7 +228,7 @@ HistoryRequest read_history_request(const xml::Element* history, int64_t now_ms)
 
 Room::Room(xmpp::Jid jid, xmpp::Jid creator, RoomLimits limits, Out out, Clock clock)
     : jid_(std::move(jid)), creator_(std::move(creator)), limits_(limits), out_(std::move(out)), clock_(std::move(clock)),
-      occupant_secret_(fresh_secret()) {
+      occupant_secret_(fresh_secret()), archive_floor_(archive::first_id_at(static_cast<uint64_t>(clock_()))) {
     // §10.1: the creator is the room's owner.
     affiliations_[creator_.bare_str()] = Affiliation::owner;
 }
@@ -239,6 +240,7 @@ xml::Element Room::snapshot() const {
     r.set_attr("jid", jid_.bare_str());
     r.set_attr("creator", creator_.bare_str());
     r.set_attr("occupant-secret", hex_of(occupant_secret_));
+    r.set_attr("archive-floor", archive::stanza_id_text(archive_floor_));
     xml::Element& c = r.add_child("config", kNsRoomRecord);
     c.set_attr("name", config_.name);
     c.set_attr("description", config_.description);
@@ -313,6 +315,13 @@ Result<std::unique_ptr<Room>> Room::restore(const xml::Element& record, RoomLimi
         if (const xml::Element* m = s->first_child()) room->subject_ = *m;
     room->config_ = std::move(cfg);
     room->locked_ = false;
+    if (record.attr("archive-floor")) {
+        auto floor = archive::parse_stanza_id(record.attr_or("archive-floor"));
+        if (!floor) return bad("its archive floor");
+        room->archive_floor_ = *floor;
+    } else {
+        room->archive_floor_ = 0;  // an older record: its whole history is its own
+    }
     if (record.attr("occupant-secret")) {
         auto secret = bytes_of_hex(record.attr_or("occupant-secret"));
         if (!secret || secret->size() != 32) return bad("its occupant secret");
@@ -447,6 +456,11 @@ void Room::presence(const xml::Element& stanza, const xmpp::Jid& from, const std
         join(stanza, from, nick);
         return;
     }
+    if (!within_rate(from)) {
+        // Each change goes to every occupant: at the same rate as messages.
+        error(stanza, from, StanzaError::wait("resource-constraint", "you are changing faster than this room allows"));
+        return;
+    }
     if (me->nick != nick) {
         change_nick(*me, from, nick);
         return;
@@ -478,14 +492,9 @@ void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::st
         error(stanza, from, StanzaError::cancel("not-allowed", "this room admits only users of the organisation's own domains"));
         return;
     }
-    // §7.2.7 - §7.2.10, in that order.
+    // §7.2: a ban, members-only, the password, then the nickname and the size.
     if (aff == Affiliation::outcast) {
         error(stanza, from, StanzaError::auth("forbidden", "you are banned from this room"));
-        return;
-    }
-    Occupant* same = by_nick(nick);
-    if (same && same->bare != from.bare()) {
-        error(stanza, from, StanzaError::cancel("conflict", "that nickname is in use in this room"));
         return;
     }
     if (config_.members_only && aff < Affiliation::member) {
@@ -493,8 +502,22 @@ void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::st
         return;
     }
     const xml::Element* x = stanza.child("x", kNsMuc);
-    if (!config_.secret.empty() && aff < Affiliation::admin && !password_accepted(x)) {
-        error(stanza, from, StanzaError::auth("not-authorized", "this room needs its password"));
+    if (!config_.secret.empty() && aff < Affiliation::admin) {
+        // Each try costs the room's worker a PBKDF2: guesses are rate-limited
+        // per person like messages.
+        if (!within_rate(from)) {
+            error(stanza, from, StanzaError::wait("resource-constraint", "too many tries; wait a little"));
+            return;
+        }
+        if (!password_accepted(x)) {
+            error(stanza, from, StanzaError::auth("not-authorized", "this room needs its password"));
+            return;
+        }
+    }
+    // After the checks above, so that those refused learn nothing of who is in.
+    Occupant* same = by_nick(nick);
+    if (same && same->bare != from.bare()) {
+        error(stanza, from, StanzaError::cancel("conflict", "that nickname is in use in this room"));
         return;
     }
     const xml::Element* history = x ? x->child("history", kNsMuc) : nullptr;
@@ -529,6 +552,18 @@ void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::st
     else outsider_notice(&from);                   // the newcomer: who from elsewhere is here
 }
 
+void Room::set_limits(const RoomLimits& limits) {
+    const bool now_internal = limits.internal_only && !internal();
+    limits_ = limits;
+    if (!now_internal) return;
+    std::vector<std::string> gone;
+    for (const auto& o : occupants_)
+        if (outsider(o.bare)) gone.push_back(o.bare.bare_str());
+    for (const auto& bare : gone)
+        remove_all_of(bare, 307, Affiliation::none,
+                      Because{{}, "the service now admits only users of the organisation's own domains"});
+}
+
 void Room::outsider_notice(const xmpp::Jid* to) {
     std::vector<std::string> domains;
     for (const auto& o : occupants_)
@@ -556,19 +591,22 @@ void Room::outsider_notice(const xmpp::Jid* to) {
         for (const auto& s : o.sessions) send(s);
 }
 
-bool Room::within_rate(Occupant& o) {
+bool Room::within_rate(const xmpp::Jid& who) {
     if (limits_.rate == 0) return true;
+    // Per person (bare JID), kept when they leave and join again; bounded.
+    if (buckets_.size() > kMaxBuckets) buckets_.clear();
+    Bucket& b = buckets_[who.bare_str()];
     const int64_t now = clock_();
     const double burst = static_cast<double>(std::max<uint32_t>(limits_.burst, 1));
-    if (o.tokens < 0) {
-        o.tokens = burst;
+    if (b.tokens < 0) {
+        b.tokens = burst;
     } else {
-        const double refill = static_cast<double>(std::max<int64_t>(now - o.tokens_at_ms, 0)) * limits_.rate / 1000.0;
-        o.tokens = std::min(burst, o.tokens + refill);
+        const double refill = static_cast<double>(std::max<int64_t>(now - b.at_ms, 0)) * limits_.rate / 1000.0;
+        b.tokens = std::min(burst, b.tokens + refill);
     }
-    o.tokens_at_ms = now;
-    if (o.tokens < 1) return false;
-    o.tokens -= 1;
+    b.at_ms = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
     return true;
 }
 
@@ -631,7 +669,7 @@ void Room::change_nick(Occupant& o, const xmpp::Jid& from, const std::string& ni
     to_all(o, false, {}, {110});
 }
 
-void Room::leave(const xmpp::Jid& from, const xml::Element* stanza) {
+void Room::leave(const xmpp::Jid& from, const xml::Element* stanza, int code) {
     Occupant* o = by_session(from);
     if (!o) return;
     if (o->sessions.size() > 1) {
@@ -648,7 +686,10 @@ void Room::leave(const xmpp::Jid& from, const xml::Element* stanza) {
     // Everyone, and the leaver itself (110), hears it go.
     for (const auto& other : occupants_)
         for (const auto& s : other.sessions) {
-            xml::Element p = presence_of(*o, s, true, &other == o ? std::vector<int>{110} : std::vector<int>{});
+            std::vector<int> codes;
+            if (code) codes.push_back(code);
+            if (&other == o) codes.push_back(110);
+            xml::Element p = presence_of(*o, s, true, codes);
             if (stanza)
                 if (const xml::Element* st = stanza->child("status", xmpp::kNsClient)) p.add_child(*st);
             out_(std::move(p));
@@ -695,9 +736,11 @@ void Room::remove_all_of(const std::string& bare, int code, Affiliation now, con
 void Room::message(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick) {
     const std::string_view type = stanza.attr_or("type");
     if (type == "error") {
-        // What the room sent an occupant bounced: that client is gone
-        // (its session ended without telling the room).
-        if (by_session(from)) leave(from, nullptr);
+        // What the room sent an occupant bounced. Only a client that is gone
+        // (its session ended without telling the room) leaves, with 333; a
+        // refusal by a client still there (it blocks someone, a policy)
+        // changes nothing.
+        if (by_session(from) && (!session_gone_ || session_gone_(from))) leave(from, nullptr, 333);
         return;
     }
     Occupant* me = by_session(from);
@@ -751,7 +794,7 @@ void Room::private_message(const xml::Element& stanza, const xmpp::Jid& from, Oc
         error(stanza, from, StanzaError::auth("forbidden", "this room does not let you send private messages"));
         return;
     }
-    if (!within_rate(*me)) {
+    if (!within_rate(from)) {
         error(stanza, from, StanzaError::wait("resource-constraint", "you are sending faster than this room allows"));
         return;
     }
@@ -761,6 +804,7 @@ void Room::private_message(const xml::Element& stanza, const xmpp::Jid& from, Oc
         return;
     }
     if (stanza.attr_or("type") == "groupchat") {
+        record_refused(stanza, from);
         error(stanza, from, StanzaError::modify("bad-request", "a groupchat message goes to the room's address"));
         return;
     }
@@ -783,6 +827,10 @@ void Room::invite(const xml::Element& stanza, const xml::Element& inv, const xmp
         error(stanza, from, StanzaError::modify("not-acceptable", "only occupants may invite others"));
         return;
     }
+    if (!within_rate(from)) {
+        error(stanza, from, StanzaError::wait("resource-constraint", "you are inviting faster than this room allows"));
+        return;
+    }
     const Affiliation mine = affiliation_of(from);
     if (config_.members_only && mine < Affiliation::admin && !(config_.allow_invites && mine >= Affiliation::member)) {
         error(stanza, from, StanzaError::auth("forbidden", "only the room's admins and owners may invite to it"));
@@ -803,8 +851,13 @@ void Room::invite(const xml::Element& stanza, const xml::Element& inv, const xmp
     }
     // §9.3: an invitation to a members-only room from one who may invite
     // makes the invitee a member.
-    if (config_.members_only && affiliation_of(to.value()) == Affiliation::none)
+    if (config_.members_only && affiliation_of(to.value()) == Affiliation::none) {
+        if (affiliations_.size() >= kMaxAffiliations) {
+            error(stanza, from, StanzaError::wait("resource-constraint", "this room has as many members as it may"));
+            return;
+        }
         set_affiliation(to->bare_str(), Affiliation::member, Because{me->nick, {}});
+    }
     xml::Element m("message", std::string(xmpp::kNsClient));
     m.set_attr("from", jid_.str());
     m.set_attr("to", to->str());
@@ -849,7 +902,8 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
         error(stanza, from, StanzaError::auth("forbidden", "you have no voice in this room"));
         return;
     }
-    if (!within_rate(me)) {
+    if (!within_rate(from)) {
+        record_refused(stanza, from);
         error(stanza, from, StanzaError::wait("resource-constraint", "you are sending faster than this room allows"));
         return;
     }
@@ -879,11 +933,10 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
             error(stanza, from, *refused);
             return;
         }
-        if (!subject_only) {
-            xml::Element& sid = m.add_child("stanza-id", kNsSid);
-            sid.set_attr("id", archive::stanza_id_text(std::get<uint64_t>(recorded)));
-            sid.set_attr("by", jid_.bare_str());
-        }
+        // Subject changes too: a record that fails takes its copies back by this id.
+        xml::Element& sid = m.add_child("stanza-id", kNsSid);
+        sid.set_attr("id", archive::stanza_id_text(std::get<uint64_t>(recorded)));
+        sid.set_attr("by", jid_.bare_str());
     }
     if (subject_only) {
         subject_ = m;
@@ -986,6 +1039,10 @@ void Room::relay_iq(const xml::Element& stanza, const xmpp::Jid& from, const std
     const Occupant* to = by_nick(nick);
     if (!to || to->sessions.empty()) {
         error(stanza, from, StanzaError::cancel("item-not-found", "nobody of that nickname is in the room"));
+        return;
+    }
+    if (!within_rate(from)) {
+        error(stanza, from, StanzaError::wait("resource-constraint", "you are asking faster than this room allows"));
         return;
     }
     const std::string id = "muc-relay-" + std::to_string(++next_relay_);
@@ -1305,19 +1362,31 @@ std::optional<StanzaError> Room::may_set_role(const Occupant* me, const Occupant
     if (theirs >= Affiliation::admin && role != Role::moderator)
         // §8.2, §9.7: admins and owners are moderators, and stay so.
         return StanzaError::cancel("not-allowed", "the room's admins and owners cannot be kicked, muted or demoted");
+    if ((role == Role::none || role == Role::visitor) && theirs > affiliation_of(*me))
+        // §8.2, §8.4: nor those of a higher affiliation than the moderator's.
+        return StanzaError::cancel("not-allowed", "a moderator cannot kick or mute someone of a higher affiliation");
     if ((role == Role::moderator || target.role == Role::moderator) && affiliation_of(*me) < Affiliation::admin)
         // §9.6, §9.7: only admins and owners grant or revoke moderation.
         return StanzaError::auth("forbidden", "only the room's admins and owners grant or revoke moderation");
     return std::nullopt;
 }
 
-std::optional<StanzaError> Room::may_set_affiliation(const xmpp::Jid& actor, const std::string& target,
-                                                     Affiliation to) const {
-    const Affiliation mine = affiliation_of(actor);
+std::optional<StanzaError> Room::may_set_affiliation(const xmpp::Jid& actor, const std::string& target, Affiliation to,
+                                                     const std::map<std::string, Affiliation>& affs) const {
+    auto lookup = [&](const std::string& key) {
+        auto it = affs.find(key);
+        return it == affs.end() ? Affiliation::none : it->second;
+    };
+    const Affiliation mine = [&] {
+        Affiliation a = lookup(actor.bare_str());
+        return a != Affiliation::none ? a : lookup(actor.domain());
+    }();
     if (mine < Affiliation::admin)
         return StanzaError::auth("forbidden", "only the room's admins and owners change affiliations");
-    auto it = affiliations_.find(target);
-    const Affiliation theirs = it == affiliations_.end() ? Affiliation::none : it->second;
+    // What the target has now: its own entry, else its domain's.
+    Affiliation theirs = lookup(target);
+    if (theirs == Affiliation::none && target.find('@') != std::string::npos)
+        theirs = lookup(target.substr(target.find('@') + 1));
     if (mine == Affiliation::admin) {
         // §9: admins manage members and outcasts; owners manage admins and owners (§10).
         if (to >= Affiliation::admin)
@@ -1325,14 +1394,16 @@ std::optional<StanzaError> Room::may_set_affiliation(const xmpp::Jid& actor, con
         if (theirs >= Affiliation::admin)
             return StanzaError::cancel("not-allowed", "only the room's owners change an admin's or owner's affiliation");
     }
-    if (theirs == Affiliation::owner && to != Affiliation::owner) {
+    if (lookup(target) == Affiliation::owner && to != Affiliation::owner) {
         size_t owners = 0;
-        for (const auto& [who, a] : affiliations_)
+        for (const auto& [who, a] : affs)
             if (a == Affiliation::owner) ++owners;
         if (owners <= 1)
             // §10.6: a room always has an owner.
             return StanzaError::cancel("conflict", "the room's last owner stays owner; make someone else owner first");
     }
+    if (to != Affiliation::none && lookup(target) == Affiliation::none && affs.size() >= kMaxAffiliations)
+        return StanzaError::wait("resource-constraint", "this room has as many affiliations as it may");
     return std::nullopt;
 }
 
@@ -1409,6 +1480,9 @@ void Room::admin_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml
         std::string reason;
     };
     std::vector<Change> changes;
+    // Each item is checked against the affiliations as the items before it
+    // leave them (two owners cannot demote each other in one request).
+    std::map<std::string, Affiliation> working = affiliations_;
     for (const xml::Element& item : query.children()) {
         if (item.name() != "item" || item.ns() != kNsMucAdmin) continue;
         Change c;
@@ -1455,10 +1529,12 @@ void Room::admin_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml
                 error(stanza, from, StanzaError::cancel("item-not-found", "an item names a jid, or the nickname of an occupant"));
                 return;
             }
-            if (auto refused = may_set_affiliation(from, c.jid, c.affiliation)) {
+            if (auto refused = may_set_affiliation(from, c.jid, c.affiliation, working)) {
                 error(stanza, from, *refused);
                 return;
             }
+            if (c.affiliation == Affiliation::none) working.erase(c.jid);
+            else working[c.jid] = c.affiliation;
         }
         changes.push_back(std::move(c));
     }
@@ -1542,6 +1618,10 @@ void Room::mam_iq(const xml::Element& stanza, const xmpp::Jid& from) {
     const Occupant* me = by_session(from);
     if (aff == Affiliation::outcast) {
         error(stanza, from, StanzaError::auth("forbidden", "you are banned from this room"));
+        return;
+    }
+    if (internal() && outsider(from)) {
+        error(stanza, from, StanzaError::auth("forbidden", "this room's archive is for the organisation's own users"));
         return;
     }
     if (config_.members_only && aff < Affiliation::member) {

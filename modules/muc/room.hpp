@@ -107,6 +107,8 @@ class Room;
 class RoomArchive {
 public:
     virtual ~RoomArchive() = default;
+    // Whether there is a journal now (the archive module may come and go).
+    virtual bool available() const = 0;
     // Compliance mode: every room is archived, whatever its configuration.
     virtual bool forced() const = 0;
     // Journals `said` (a message as the room broadcasts it, from room/nick,
@@ -173,16 +175,24 @@ public:
     // The affiliation of a real JID: its own, else its domain's, else none.
     Affiliation affiliation_of(const xmpp::Jid& who) const;
     const std::map<std::string, Affiliation>& affiliations() const { return affiliations_; }
-    void set_limits(const RoomLimits& limits) { limits_ = limits; }
+    // New limits (a reload); a service made internal-only sends outsiders away.
+    void set_limits(const RoomLimits& limits);
     // Which domains are the organisation's own (its virtual hosts); by
     // default every domain is.
     void set_own_domains(std::function<bool(std::string_view domain)> own) { own_ = std::move(own); }
     bool internal() const { return config_.internal || limits_.internal_only; }
+    // Whether a client's session has ended (a bounce from it then means it
+    // is gone); by default every bounce does.
+    void set_session_gone(std::function<bool(const xmpp::Jid& full)> gone) { session_gone_ = std::move(gone); }
     // The journal, or nullptr (no archive module): then nothing is archived
     // and no archive is advertised.
     void set_archive(RoomArchive* archive) { archive_ = archive; }
     // Whether messages said now are journaled in the room's view.
-    bool archiving() const { return archive_ && (config_.archived || archive_->forced()); }
+    bool archiving() const { return archive_ && archive_->available() && (config_.archived || archive_->forced()); }
+    // The room's archive is what was said since it was made (this time): a
+    // room made again under the name of one that closed does not inherit
+    // its history. A journal id below this is not the room's.
+    uint64_t archive_floor() const { return archive_floor_; }
     // Takes back a message whose record could not be written: it leaves the
     // history (its copies were never sent).
     void forget(uint64_t id);
@@ -221,8 +231,6 @@ private:
         std::vector<xmpp::Jid> sessions;  // its full JIDs joined under this nick (multi-session nicks)
         std::vector<xml::Element> status; // <show/>, <status/>, <priority/> and extensions of its presence
         Role role = Role::participant;
-        double tokens = -1;               // what it may still send now (rate limit); <0: full
-        int64_t tokens_at_ms = 0;
         bool asked_for_voice = false;     // a voice request is with the moderators
     };
     // An iq request relayed from one occupant to another (§7.x): the id
@@ -250,7 +258,7 @@ private:
     Role default_role(Affiliation a) const;
     void join(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick);
     bool password_accepted(const xml::Element* muc_x) const;
-    void leave(const xmpp::Jid& from, const xml::Element* status);
+    void leave(const xmpp::Jid& from, const xml::Element* status, int code = 0);
     void change_nick(Occupant& o, const xmpp::Jid& from, const std::string& nick);
     void send_join_sequence(const Occupant& o, const xmpp::Jid& to, const xml::Element* history, bool created);
     void groupchat(const xml::Element& stanza, Occupant& o, const xmpp::Jid& from);
@@ -263,8 +271,8 @@ private:
     void admin_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query);
     void admin_list(const xml::Element& stanza, const xmpp::Jid& from, const Occupant* me, const xml::Element& item);
     std::optional<StanzaError> may_set_role(const Occupant* me, const Occupant& target, Role role) const;
-    std::optional<StanzaError> may_set_affiliation(const xmpp::Jid& actor, const std::string& target,
-                                                   Affiliation to) const;
+    std::optional<StanzaError> may_set_affiliation(const xmpp::Jid& actor, const std::string& target, Affiliation to,
+                                                   const std::map<std::string, Affiliation>& affs) const;
     void set_role(Occupant& target, Role role, const Because& why);
     void set_affiliation(const std::string& target, Affiliation to, const Because& why);
     // Removes every occupant whose real bare JID is `bare`, with `code`.
@@ -279,8 +287,9 @@ private:
     void moderate(const xml::Element& stanza, const xmpp::Jid& from, const std::string& target_id,
                   const std::string& reason);
     void add_occupant_id(xml::Element& stanza, const xmpp::Jid& real) const;
-    // Takes one message from the occupant's allowance; false: too fast.
-    bool within_rate(Occupant& o);
+    // Takes one from the person's allowance (messages, presence changes,
+    // invitations, relayed requests, password tries); false: too fast.
+    bool within_rate(const xmpp::Jid& who);
     bool outsider(const xmpp::Jid& who) const { return own_ && !own_(who.domain()); }
     // XEP-0045 has no word for it: a room that admits outsiders tells its
     // occupants (`to`, or everyone) who from elsewhere is present.
@@ -320,7 +329,16 @@ private:
     bool changed_ = false;
     RoomArchive* archive_ = nullptr;
     std::string occupant_secret_;  // 32 random bytes: occupant ids (XEP-0421)
+    uint64_t archive_floor_ = 0;
     std::function<bool(std::string_view)> own_;
+    struct Bucket {
+        double tokens = -1;  // what the person may still send now; <0: full
+        int64_t at_ms = 0;
+    };
+    static constexpr size_t kMaxBuckets = 10000;
+    std::map<std::string, Bucket> buckets_;  // by bare JID
+    static constexpr size_t kMaxAffiliations = 10000;
+    std::function<bool(const xmpp::Jid&)> session_gone_;
     static constexpr size_t kMaxRelays = 1000;
     std::deque<std::pair<std::string, Relay>> relays_;  // by the id the room gave, oldest first
     uint64_t next_relay_ = 0;

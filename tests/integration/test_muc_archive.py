@@ -10,7 +10,7 @@ import os
 import time
 import unittest
 
-from slixmpp.exceptions import IqError
+from slixmpp.exceptions import IqError, PresenceError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -227,6 +227,34 @@ class MucArchive(ServerTestCase):
                 await alice.bye()
                 await bob.bye()
         run(go(), timeout=90)
+
+    def test_a_room_made_again_under_an_old_name_does_not_inherit_its_history(self):
+        room = 'recycled@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='a4', plugins=PLUGINS)
+            mallory = await online(self.server, 'mallory', resource='m4', plugins=PLUGINS)
+            try:
+                await create(alice, room, 'Alice', membersonly=1)
+                alice.send_message(mto=room, mbody='board minutes', mtype='groupchat')
+                self.assertEqual(len(await groupchat(alice, room, 1)), 1)
+                alice['xep_0045'].leave_muc(room, 'Alice')
+                # The temporary room closes with its last occupant; Mallory makes one of that name.
+                deadline = time.monotonic() + 10
+                while True:
+                    try:
+                        await create(mallory, room, 'Mal')
+                        break
+                    except (PresenceError, AssertionError):
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(0.1)
+                rows, _ = await room_history(mallory, room)
+                self.assertEqual(rows, [], "the old room's history is not the new room's")
+            finally:
+                await alice.bye()
+                await mallory.bye()
+        run(go(), timeout=60)
 
 
 class MucArchiveCompliance(ServerTestCase):

@@ -286,12 +286,18 @@ BOOST_FIXTURE_TEST_CASE(what_the_room_relays_carries_no_claims_of_the_sender_and
     room.message(m, jid("bob@example.org/phone"), "");
     BOOST_TEST(to("alice@example.org/desk") == (Lines{"message team@conference.example.org/Bob groupchat 'trust me'"}));
     BOOST_TEST(!sent.back().child("stanza-id", "urn:xmpp:sid:0"));
-    // Bob's client is gone without a word: his copy bounces.
+    // A refusal by a client that is still there (it blocks Alice) changes nothing.
+    bool bob_gone = false;
+    room.set_session_gone([&](const xmpp::Jid&) { return bob_gone; });
     xml::Element bounce("message", std::string(xmpp::kNsClient));
     bounce.set_attr("type", "error");
     room.message(bounce, jid("bob@example.org/phone"), "Alice");
+    BOOST_TEST(room.occupant_count() == 2u, "muc: a bounce from a client still there does not remove it");
+    // Bob's client is gone without a word: his copy bounces.
+    bob_gone = true;
+    room.message(bounce, jid("bob@example.org/phone"), "Alice");
     BOOST_TEST(room.occupant_count() == 1u, "muc: an occupant whose copy bounced has left");
-    BOOST_TEST(to("alice@example.org/desk").back() == "presence team@conference.example.org/Bob unavailable");
+    BOOST_TEST(to("alice@example.org/desk").back() == "presence team@conference.example.org/Bob unavailable 333");
     // History requests that overflow are clamped, not undefined.
     xml::Element h("history", kNsMuc);
     h.set_attr("seconds", "18446744073709551615");
@@ -589,6 +595,89 @@ BOOST_AUTO_TEST_CASE(a_person_sending_too_fast_is_refused_with_resource_constrai
     BOOST_TEST(!say());
 }
 
+BOOST_FIXTURE_TEST_CASE(permissions_hold_against_batches_domains_and_lower_moderators, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    admin("alice@example.org/desk", "<item affiliation='owner' jid='bob@example.org'/>");
+    // Two owners cannot both be demoted in one request: the room keeps one.
+    admin("alice@example.org/desk", "<item affiliation='member' jid='bob@example.org'/>"
+                                    "<item affiliation='member' jid='alice@example.org'/>");
+    BOOST_TEST(last("alice@example.org/desk") == "iq team@conference.example.org error conflict");
+    BOOST_TEST(std::string(name_of(room.affiliation_of(jid("bob@example.org")))) == "owner");
+    // A domain made admin: an admin cannot ban one of its users.
+    admin("alice@example.org/desk", "<item affiliation='admin' jid='partner.example'/>"
+                                    "<item affiliation='admin' jid='carol@example.org'/>");
+    admin("carol@example.org/pc", "<item affiliation='outcast' jid='pat@partner.example'/>");
+    BOOST_TEST(last("carol@example.org/pc") == "iq team@conference.example.org error not-allowed");
+    // A moderator without affiliation cannot kick a member.
+    join("dave@example.org/x", "Dave");
+    join("erin@example.org/y", "Erin");
+    admin("alice@example.org/desk", "<item nick='Dave' role='moderator'/>"
+                                    "<item affiliation='member' jid='erin@example.org'/>");
+    admin("dave@example.org/x", "<item nick='Erin' role='none'/>");
+    BOOST_TEST(last("dave@example.org/x") == "iq team@conference.example.org error not-allowed");
+    // A forged occupant id in presence is not relayed.
+    sent.clear();
+    xml::Element p = join_presence("erin@example.org/y", "Erin");
+    p.add_child("occupant-id", kNsOccupantId).set_attr("id", room.occupant_id(jid("alice@example.org")));
+    room.presence(p, jid("erin@example.org/y"), "Erin");
+    for (const auto& e : sent)
+        if (e.attr_or("from") == "team@conference.example.org/Erin") {
+            size_t ids = 0;
+            for (const xml::Element& c : e.children())
+                if (c.name() == "occupant-id") {
+                    ++ids;
+                    BOOST_TEST(c.attr_or("id") == room.occupant_id(jid("erin@example.org")));
+                }
+            BOOST_TEST(ids == 1u);
+        }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_refused_joiner_learns_nothing_of_the_nicknames_inside, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    configure("alice@example.org/desk", field("muc#roomconfig_membersonly", "1"));
+    join("mallory@example.org/x", "Alice");
+    BOOST_TEST(last("mallory@example.org/x") == "presence team@conference.example.org/Alice error registration-required",
+               "muc: not conflict, which would tell that Alice is in");
+}
+
+BOOST_AUTO_TEST_CASE(the_rate_is_per_person_and_survives_leaving) {
+    std::vector<xml::Element> sent;
+    int64_t now = 1'000'000;
+    RoomLimits limits;
+    limits.rate = 1;
+    limits.burst = 2;
+    Room room(jid("team@conference.example.org"), jid("alice@example.org/desk"), limits,
+              [&](xml::Element e) { sent.push_back(std::move(e)); }, [&] { return now; });
+    auto join = [&](const std::string& from, const std::string& nick) {
+        room.presence(Fixture::join_presence(from, nick), jid(from), nick);
+    };
+    join("alice@example.org/desk", "Alice");
+    xml::Element form("iq", std::string(xmpp::kNsClient));
+    form.set_attr("type", "set");
+    form.add_child("query", kNsMucOwner).add_child("x", "jabber:x:data").set_attr("type", "submit");
+    room.iq(form, jid("alice@example.org/desk"), "");
+    join("bob@example.org/a", "Bob");
+    auto say = [&](const std::string& from) {
+        sent.clear();
+        xml::Element m("message", std::string(xmpp::kNsClient));
+        m.set_attr("type", "groupchat");
+        m.add_child("body", std::string(xmpp::kNsClient)).add_text("x");
+        room.message(m, jid(from), "");
+        return !sent.empty() && sent[0].attr_or("type") == "groupchat";
+    };
+    BOOST_TEST(say("bob@example.org/a"));
+    BOOST_TEST(say("bob@example.org/a"));
+    BOOST_TEST(!say("bob@example.org/a"));
+    // Another client under another nickname, or leaving and coming back, gives no fresh allowance.
+    xml::Element bye("presence", std::string(xmpp::kNsClient));
+    bye.set_attr("type", "unavailable");
+    room.presence(bye, jid("bob@example.org/a"), "Bob");
+    join("bob@example.org/b", "Bobby");
+    BOOST_TEST(!say("bob@example.org/b"));
+    BOOST_TEST(say("alice@example.org/desk"), "muc: others are not affected");
+}
+
 BOOST_FIXTURE_TEST_CASE(a_stored_room_comes_back_as_it_was, Fixture) {
     join("alice@example.org/desk", "Alice");
     configure("alice@example.org/desk",
@@ -645,6 +734,7 @@ struct FakeArchive : RoomArchive {
     };
     std::vector<Rec> records;
     std::vector<std::pair<std::string, bool>> queries;  // who, sees real JIDs
+    bool available() const override { return true; }
     bool forced() const override { return compliance; }
     std::variant<uint64_t, StanzaError> record(const Room&, const xml::Element& said, const xmpp::Jid& sender,
                                                bool in_view, std::string_view outcome) override {

@@ -37,6 +37,14 @@ BOOST_AUTO_TEST_CASE(most_specific_rule_wins) {
     Policy rooms({rule(Scope::all, "", "", 2555), rule(Scope::room, "team@conference.example.org", "", 90)}, {});
     BOOST_TEST(rooms.decide("team@conference.example.org", "groupchat").days == 90u);
     BOOST_TEST(rooms.decide("other@conference.example.org", "groupchat").days == 2555u);
+    // A room's record keeps the longest of the room's rule and its sender's.
+    Policy both({rule(Scope::all, "", "", 30), rule(Scope::user, "alice@example.org", "", 2555)}, {});
+    Entry said;
+    said.from = "alice@example.org/desk";
+    said.to = "team@conference.example.org";
+    said.type = "groupchat";
+    said.views = {{"team@conference.example.org", "alice@example.org"}};
+    BOOST_TEST(both.record_days(said) == 2555u);
 }
 
 BOOST_AUTO_TEST_CASE(runtime_rules_replace_configured_ones) {
