@@ -810,7 +810,8 @@ void Muc::control(const std::vector<std::string>& args, module::ControlReply rep
             log::info("muc", "{} created by the administrator for {}", key, owner->bare_str());
             std::string j = m.rooms_[key]->json();
             m.settle(key);
-            return answer(h, j);
+            // Answered once the room's record is on disk.
+            return m.after_writes([answer, hp = &h, j] { answer(*hp, j); });
         }
         if (it == m.rooms_.end()) return answer(h, Status::error("not-found", "no room " + key));
         Room& room = *it->second;
@@ -831,7 +832,7 @@ void Muc::control(const std::vector<std::string>& args, module::ControlReply rep
         }
         std::string j = verb == "destroy" ? "{\"room\":" + module::json_string(key) + ",\"destroyed\":true}" : room.json();
         m.settle(key);
-        answer(h, j);
+        m.after_writes([answer, hp = &h, j] { answer(*hp, j); });
     });
     if (!posted) (*shared_reply)(Status::error("stopped", "the room's worker is stopping"));
 }
