@@ -16,13 +16,14 @@ tools_bench_parley_bench_SOURCES = tools/bench/main.cpp \
 	tools/bench/options.hpp tools/bench/options.cpp \
 	tools/bench/runner.hpp tools/bench/runner.cpp \
 	tools/bench/client_session.hpp tools/bench/client_session.cpp \
+	tools/bench/room_client.hpp tools/bench/room_client.cpp \
 	tools/bench/tls_client.hpp tools/bench/tls_client.cpp \
 	tools/bench/xml_scanner.hpp tools/bench/xml_scanner.cpp \
 	tools/bench/scram_client.hpp tools/bench/scram_client.cpp \
 	tools/bench/proc_stats.hpp tools/bench/proc_stats.cpp
 tools_bench_parley_bench_LDADD = $(UV_LIBS) $(GNUTLS_LIBS) $(FMT_LIBS) -lpthread
 EXTRA_DIST += tools/bench/run-bench tools/bench/preauth-memory tools/bench/login-cost \
-	tools/bench/bench-lib.sh tools/bench/roster-bench tools/bench/roster_bench.py
+	tools/bench/bench-lib.sh tools/bench/roster-bench tools/bench/roster_bench.py tools/bench/muc-bench
 
 # store-writer: durable writes per second through the store's writer thread
 # (doc/bench.md). Built with the tree, not installed.

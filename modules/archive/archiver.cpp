@@ -386,6 +386,9 @@ module::HookResult Archiver::on_out(module::StanzaContext& c) {
 
 void Archiver::on_routed(module::RoutedContext& c) {
     if (c.stanza.name() != "message") return;
+    // A room's copies of a groupchat message (one per occupant): the room
+    // journaled the message once; nothing to look up for each copy.
+    if (c.origin == module::Origin::server && c.stanza.attr_or("type") == "groupchat") return;
     const std::string by = c.to.bare_str();
     bool journaled_before = false;
     if (c.origin == module::Origin::server) {

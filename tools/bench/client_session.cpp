@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "room_client.hpp"
 #include "runner.hpp"
 #include "scram_client.hpp"
 
@@ -29,6 +30,8 @@ bool has(std::string_view el, std::string_view what) { return el.find(what) != s
 }  // namespace
 
 ClientSession::ClientSession(Runner& runner, int index) : runner_(runner), index_(index) {}
+
+ClientSession::~ClientSession() = default;  // here, where RoomClient is complete
 
 const char* ClientSession::step_name() const {
     switch (step_) {
@@ -275,6 +278,7 @@ void ClientSession::handle_element(std::string_view el) {
 }
 
 void ClientSession::handle_bound_element(std::string_view name, std::string_view el) {
+    if (room && room->handle(name, el)) return;
     const auto type = attr(el, "type");
     if (name == "message") {
         if (type && *type == "error") return fail("a message bounced: " + excerpt(el));

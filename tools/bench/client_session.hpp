@@ -8,7 +8,8 @@
 // Runner with the session's index and what the server sent. Once bound, the
 // session counts the messages it receives (the Runner decides what to do
 // with them), answers the server's iq requests (pings) and ignores
-// presence.
+// presence; in room mode its RoomClient takes the messages, presences and
+// iq results instead.
 //
 // Output is coalesced: send() only appends to a plaintext buffer and asks
 // the Runner to flush this session once per loop iteration, so a burst of
@@ -34,6 +35,7 @@
 namespace parley::bench {
 
 class Runner;
+class RoomClient;
 
 class ClientSession {
 public:
@@ -54,6 +56,7 @@ public:
     };
 
     ClientSession(Runner& runner, int index);
+    ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
 
@@ -75,12 +78,15 @@ public:
     void close_gracefully();
     // Closes the handle now, whatever is pending.
     void close_now();
+    // Reports `what` to the Runner as this session's failure and closes it.
+    void fail(const std::string& what);
 
     // The session this one sends messages to, or receives them from.
     ClientSession* partner = nullptr;
     bool sender = false;
     std::string message_to_partner;  // the stanza a sender sends, prebuilt
     bool dirty = false;              // queued for the Runner's flush
+    std::unique_ptr<RoomClient> room;  // room mode: this session as an occupant
 
 private:
     static void on_connect(uv_connect_t* req, int status);
@@ -98,7 +104,6 @@ private:
     void handle_bound_element(std::string_view name, std::string_view el);
     void send_header();
     void write_raw(std::string data);
-    void fail(const std::string& what);
     std::string user() const;
 
     Runner& runner_;

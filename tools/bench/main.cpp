@@ -5,8 +5,13 @@
 //   idle:     parleyd's resident memory per idle session (VmRSS of --pid
 //             before any connection and after all are bound and settled);
 //   messages: 1:1 messages per second between online sessions, each sender
-//             keeping a window of messages in flight to its receiver.
-// Both also report the login rate and the CPU the bench and parleyd used.
+//             keeping a window of messages in flight to its receiver;
+//   room:     group chat (XEP-0045): every session joins one room (bounded
+//             joins in flight), then the time the last one takes to join
+//             with --history messages said before it; then groupchat
+//             messages delivered per second to all occupants together,
+//             --senders of them keeping a window each in flight.
+// All also report the login rate and the CPU the bench and parleyd used.
 // The main thread only coordinates (through Shared's atomics) and measures;
 // the sessions run in --threads Runner threads, each on its own libuv loop.
 // Exit status: 0 with the figures on stdout; 1 on any protocol failure (the
@@ -16,10 +21,13 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "options.hpp"
 #include "proc_stats.hpp"
+#include "room_client.hpp"
 #include "runner.hpp"
 #include "tls_client.hpp"
 
@@ -48,12 +56,105 @@ double percentile(std::vector<double>& v, double p) {
     return v[i];
 }
 
+// Waits until done(), failing the run when progress() stands still for
+// `stall_s` seconds; false on any failure or an interrupt.
+template <class Done, class Progress>
+bool wait_progress(Shared& shared, double stall_s, const std::string& what, Done done, Progress progress) {
+    auto seen = progress();
+    auto moved = std::chrono::steady_clock::now();
+    while (!done()) {
+        if (shared.failed.load() || g_interrupted) return false;
+        const auto now = std::chrono::steady_clock::now();
+        const auto p = progress();
+        if (p != seen) {
+            seen = p;
+            moved = now;
+        } else if (now - moved > std::chrono::duration<double>(stall_s)) {
+            shared.report_failure(what + ": nothing moved for " + std::to_string(static_cast<int>(stall_s)) + " s");
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return !shared.failed.load() && !g_interrupted;
+}
+
+// Room mode, before the measurement: everyone but the last occupant joins,
+// the owner says the history (every occupant in must have it), the last
+// occupant joins. A Runner fails a join that takes longer than
+// --join-timeout itself; the stall limit here catches a phase that never
+// starts.
+bool fill_room(Shared& shared) {
+    const Options& opt = shared.opt;
+    const int n = opt.occupants;
+    const double stall_s = opt.join_timeout_s + 5;
+    auto joined = [&] { return shared.joined.load(); };
+    shared.joining.store(true);
+    if (!wait_progress(shared, stall_s, "joining the room", [&] { return joined() >= n - 1; }, joined)) return false;
+    if (opt.history > 0) {
+        const uint64_t d0 = shared.delivered.load();
+        const uint64_t want = static_cast<uint64_t>(opt.history) * static_cast<uint64_t>(n - 1);
+        auto got = [&] { return shared.delivered.load() - d0; };
+        shared.say_history.store(true);
+        if (!wait_progress(shared, stall_s, "saying the history", [&] { return got() >= want; }, got)) return false;
+    }
+    shared.last_join.store(true);
+    return wait_progress(shared, stall_s, "the last join", [&] { return joined() >= n; }, joined);
+}
+
 struct CpuMark {
     double own = 0;
     double server = 0;
 };
 
 CpuMark cpu_mark(long pid) { return {own_cpu_s(), pid != 0 ? process_cpu_s(pid).value_or(0) : 0}; }
+
+// Room mode's figures: the fan-out rate, the bulk joins, the last join.
+bool print_room(const Options& opt, const std::vector<std::unique_ptr<Runner>>& runners, uint64_t delivered,
+                uint64_t sent, double measured_s, const CpuMark& m0, const CpuMark& m1, std::optional<long> rss) {
+    const double server_cpu = m1.server - m0.server;
+    auto per_s = [&](uint64_t n) { return measured_s > 0 ? static_cast<double>(n) / measured_s : 0.0; };
+    fmt::print("room={} occupants={} senders={} delivered={} deliveries_per_s={:.0f} sent={} sent_per_s={:.0f} "
+               "fanout={:.1f} bench_cpu_s={:.2f}",
+               opt.room, opt.occupants, opt.senders, delivered, per_s(delivered), sent, per_s(sent),
+               sent > 0 ? static_cast<double>(delivered) / static_cast<double>(sent) : 0.0, m1.own - m0.own);
+    if (opt.pid != 0) {
+        fmt::print(" server_cpu_s={:.2f} server_cpu_pct={:.0f} server_cpu_us_per_delivery={:.2f}", server_cpu,
+                   measured_s > 0 ? server_cpu * 100 / measured_s : 0.0,
+                   delivered > 0 ? server_cpu * 1e6 / static_cast<double>(delivered) : 0.0);
+        if (rss) fmt::print(" server_rss_kib={}", *rss);
+    }
+    fmt::print(" measured_s={:.2f} window={}\n", measured_s, opt.window);
+
+    std::vector<double> join_ms;
+    uint64_t first = UINT64_MAX, last = 0;
+    const RoomClient* last_occupant = nullptr;
+    for (const auto& r : runners) {
+        const auto v = r->join_ms();
+        join_ms.insert(join_ms.end(), v.begin(), v.end());
+        if (r->first_join_ns() != 0) first = std::min(first, r->first_join_ns());
+        last = std::max(last, r->last_joined_ns());
+        if (r->last_occupant()) last_occupant = r->last_occupant();
+    }
+    const double join_s = last > first ? static_cast<double>(last - first) / 1e9 : 0;
+    fmt::print("joins={} join_s={:.2f} joins_per_s={:.0f} join_concurrency={} join_p50_ms={:.1f} join_p99_ms={:.1f} "
+               "join_max_ms={:.1f}\n",
+               join_ms.size(), join_s, join_s > 0 ? static_cast<double>(join_ms.size()) / join_s : 0.0,
+               opt.join_concurrency, percentile(join_ms, 0.5), percentile(join_ms, 0.99), percentile(join_ms, 1.0));
+    if (last_occupant && last_occupant->joined_ns() != 0) {
+        fmt::print("last_join_ms={:.1f} last_join_occupant={} last_join_presences={} last_join_history={} history={}\n",
+                   static_cast<double>(last_occupant->joined_ns() - last_occupant->join_sent_ns()) / 1e6, opt.occupants,
+                   last_occupant->presences_seen(), last_occupant->history_seen(), opt.history);
+        if (last_occupant->presences_seen() != opt.occupants - 1 || last_occupant->history_seen() != opt.history)
+            fmt::print(stderr, "parley-bench: the last occupant got {} presences (expected {}) and {} history messages "
+                       "(expected {}: is the room's history_length smaller?)\n",
+                       last_occupant->presences_seen(), opt.occupants - 1, last_occupant->history_seen(), opt.history);
+    }
+    if (delivered == 0) {
+        fmt::print(stderr, "parley-bench: no groupchat message was delivered during the measurement\n");
+        return false;
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -127,7 +228,7 @@ int main(int argc, char** argv) {
 
     // Phase 2: the measurement.
     std::optional<long> rss_after;
-    uint64_t delivered = 0;
+    uint64_t delivered = 0, sent = 0;
     double measured_s = 0;
     CpuMark cpu_m0, cpu_m1;
     bool measured = false;
@@ -136,16 +237,18 @@ int main(int argc, char** argv) {
             if (opt.pid != 0) rss_after = vm_rss_kib(opt.pid);
             measured = opt.pid == 0 || rss_after.has_value();
         }
-    } else if (all_bound) {
+    } else if (all_bound && (opt.mode == Mode::messages || fill_room(shared))) {
         shared.sending.store(true);
         if (wait_for(opt.warmup_s, shared)) {
-            const uint64_t d0 = shared.delivered.load();
+            const uint64_t d0 = shared.delivered.load(), s0 = shared.sent.load();
             cpu_m0 = cpu_mark(opt.pid);
             const auto t0 = std::chrono::steady_clock::now();
             if (wait_for(opt.duration_s, shared)) {
                 delivered = shared.delivered.load() - d0;
+                sent = shared.sent.load() - s0;
                 cpu_m1 = cpu_mark(opt.pid);
                 measured_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                if (opt.pid != 0) rss_after = vm_rss_kib(opt.pid);
                 measured = true;
             }
         }
@@ -192,6 +295,8 @@ int main(int argc, char** argv) {
         } else {
             fmt::print("sessions={} (no --pid: no memory figures)\n", opt.sessions);
         }
+    } else if (opt.mode == Mode::room) {
+        if (!print_room(opt, runners, delivered, sent, measured_s, cpu_m0, cpu_m1, rss_after)) return 1;
     } else {
         const double rate = measured_s > 0 ? static_cast<double>(delivered) / measured_s : 0;
         const double server_cpu = cpu_m1.server - cpu_m0.server;

@@ -15,19 +15,27 @@ const char* usage_text() {
            "  --users PREFIX       accounts PREFIX0..PREFIX(N-1)@D (default bench)\n"
            "  --password PW        the password all those accounts share\n"
            "  --mech M             SASL mechanism: PLAIN (default) or SCRAM-SHA-256\n"
-           "  --sessions N         idle mode: sessions to open (messages mode: 2*pairs)\n"
+           "  --sessions N         idle mode: sessions to open (messages: 2*pairs; room: occupants)\n"
            "  --connect-rate R     new connections per second (default 500)\n"
            "  --max-pending M      sessions logging in at once (default 200)\n"
            "  --pid PID            parleyd's pid: memory (VmRSS) and CPU figures\n"
-           "  --mode idle|messages what to measure (default idle)\n"
-           "  --duration S         messages mode: seconds counted (default 10)\n"
+           "  --mode M             what to measure: idle (default), messages or room\n"
+           "  --duration S         messages, room: seconds counted (default 10)\n"
            "  --pairs K            messages mode: sender/receiver pairs (default 100)\n"
-           "  --window W           messages in flight per sender (default 64)\n"
+           "  --window W           messages in flight per sender (default 64; room: until\n"
+           "                       the sender's own copy comes back from the room)\n"
            "  --body-bytes B       message body size (default 64)\n"
            "  --settle S           idle mode: seconds to wait before reading RSS (default 3)\n"
-           "  --warmup S           messages mode: seconds before counting (default 2)\n"
+           "  --warmup S           messages, room: seconds before counting (default 2)\n"
            "  --login-timeout S    per session, connect to bound (default 30)\n"
-           "  --threads T          event loops in the bench (default 1)\n";
+           "  --threads T          event loops in the bench (default 1)\n"
+           "room mode (XEP-0045 group chat; every session is an occupant of one room):\n"
+           "  --room JID           the room (default bench@conference.DOMAIN); session 0 creates it\n"
+           "  --occupants N        sessions, all joining the room (default 100)\n"
+           "  --senders S          occupants 0..S-1 send groupchat messages (default 10)\n"
+           "  --history H          messages said before the last occupant joins (default 0)\n"
+           "  --join-concurrency J joins in flight at once (default 50)\n"
+           "  --join-timeout S     per join; also the longest the room may stall (default 60)\n";
 }
 
 namespace {
@@ -60,6 +68,12 @@ bool plain_name(std::string_view s) {
         if (!ok) return false;
     }
     return true;
+}
+
+// node@domain, each part plain: the room's address goes into stanzas as is.
+bool plain_bare_jid(std::string_view s) {
+    const size_t at = s.find('@');
+    return at != std::string_view::npos && plain_name(s.substr(0, at)) && plain_name(s.substr(at + 1));
 }
 
 }  // namespace
@@ -117,7 +131,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& err) {
         } else if (flag == "--mode") {
             if (v == "idle") o.mode = Mode::idle;
             else if (v == "messages") o.mode = Mode::messages;
-            else return bad("idle or messages");
+            else if (v == "room") o.mode = Mode::room;
+            else return bad("idle, messages or room");
         } else if (flag == "--duration") {
             if (!to_double(v, 0.1, 86400, d)) return bad("seconds from 0.1 to 86400");
             o.duration_s = d;
@@ -142,6 +157,24 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& err) {
         } else if (flag == "--threads") {
             if (!to_long(v, 1, 64, n)) return bad("a count from 1 to 64");
             o.threads = static_cast<int>(n);
+        } else if (flag == "--room") {
+            if (!plain_bare_jid(v)) return bad("a plain room@service address ([a-z0-9._-])");
+            o.room = v;
+        } else if (flag == "--occupants") {
+            if (!to_long(v, 2, 100000, n)) return bad("a count from 2 to 100000");
+            o.occupants = static_cast<int>(n);
+        } else if (flag == "--senders") {
+            if (!to_long(v, 1, 100000, n)) return bad("a count from 1 to 100000");
+            o.senders = static_cast<int>(n);
+        } else if (flag == "--history") {
+            if (!to_long(v, 0, 100000, n)) return bad("a count from 0 to 100000");
+            o.history = static_cast<int>(n);
+        } else if (flag == "--join-concurrency") {
+            if (!to_long(v, 1, 100000, n)) return bad("a count from 1 to 100000");
+            o.join_concurrency = static_cast<int>(n);
+        } else if (flag == "--join-timeout") {
+            if (!to_double(v, 1, 3600, d)) return bad("seconds from 1 to 3600");
+            o.join_timeout_s = d;
         } else {
             err = "unknown option " + std::string(flag);
             return std::nullopt;
@@ -159,6 +192,18 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& err) {
             err = "--sessions " + std::to_string(o.sessions) + " is fewer than 2 * --pairs";
             return std::nullopt;
         }
+    } else if (o.mode == Mode::room) {
+        if (sessions_given && o.sessions != o.occupants) {
+            err = "--sessions " + std::to_string(o.sessions) + " differs from --occupants " + std::to_string(o.occupants) +
+                  " (in room mode every session is an occupant)";
+            return std::nullopt;
+        }
+        o.sessions = o.occupants;
+        if (o.senders > o.occupants) {
+            err = "--senders " + std::to_string(o.senders) + " is more than --occupants " + std::to_string(o.occupants);
+            return std::nullopt;
+        }
+        if (o.room.empty()) o.room = "bench@conference." + o.domain;
     } else if (!sessions_given) {
         err = "--sessions is required in idle mode";
         return std::nullopt;

@@ -43,6 +43,7 @@ Runner::Runner(Shared& shared, std::vector<int> indices, int runner_count)
     sessions_.reserve(indices.size());
     for (int i : indices) sessions_.push_back(std::make_unique<ClientSession>(*this, i));
     pair_up();
+    set_up_room(runner_count);
 }
 
 Runner::~Runner() {
@@ -71,6 +72,22 @@ void Runner::pair_up() {
     }
 }
 
+// Room mode: every session an occupant; session 0 owns the room.
+void Runner::set_up_room(int runner_count) {
+    const Options& o = shared_.opt;
+    if (o.mode != Mode::room) return;
+    join_quota_ = std::max(1, o.join_concurrency / runner_count);
+    room_message_ = "<message type='groupchat' to='" + o.room + "'><body>" +
+                    std::string(static_cast<size_t>(o.body_bytes), 'x') + "</body></message>";
+    for (auto& s : sessions_) {
+        const int i = s->index();
+        s->room = std::make_unique<RoomClient>(*s, *this, o.room, i, i == 0, i < o.senders);
+        if (i == 0) owner_ = s.get();
+        else if (i == o.occupants - 1) last_ = s.get();
+        else join_queue_.push_back(s.get());
+    }
+}
+
 void Runner::run() {
     begin_ns_ = uv_hrtime();
     uv_timer_init(&loop_, &tick_);
@@ -93,11 +110,12 @@ void Runner::run() {
 
 void Runner::on_tick(uv_timer_t* t) { static_cast<Runner*>(t->data)->tick(); }
 
-void Runner::on_check(uv_check_t* c) {
-    auto* r = static_cast<Runner*>(c->data);
-    r->flushing_.swap(r->dirty_);
-    for (ClientSession* s : r->flushing_) s->flush();
-    r->flushing_.clear();
+void Runner::on_check(uv_check_t* c) { static_cast<Runner*>(c->data)->flush_dirty(); }
+
+void Runner::flush_dirty() {
+    flushing_.swap(dirty_);
+    for (ClientSession* s : flushing_) s->flush();
+    flushing_.clear();
 }
 
 void Runner::mark_dirty(ClientSession& s) {
@@ -122,13 +140,86 @@ void Runner::tick() {
     }
     open_more(now);
     check_timeouts(now);
-    if (shared_.sending.load() && !senders_started_) {
-        senders_started_ = true;
-        for (auto& s : sessions_) {
-            if (!s->sender || s->step() != ClientSession::Step::bound) continue;
+    if (shared_.opt.mode == Mode::room) drive_room(now);
+    start_senders();
+    // What the tick queued goes now: the check handle would run only after
+    // the next poll, up to a tick later, and a timed join would count that.
+    flush_dirty();
+}
+
+void Runner::start_senders() {
+    if (!shared_.sending.load() || senders_started_) return;
+    senders_started_ = true;
+    for (auto& s : sessions_) {
+        if (s->step() != ClientSession::Step::bound) continue;
+        if (s->room) {
+            if (!s->room->sender() || s->room->state() != RoomClient::State::in) continue;
+            for (int k = 0; k < shared_.opt.window; ++k) send_room_message(*s);
+        } else if (s->sender) {
             for (int k = 0; k < shared_.opt.window; ++k) s->send(s->message_to_partner);
         }
     }
+}
+
+// Room mode: the phases the main thread has opened, in order.
+void Runner::drive_room(uint64_t now) {
+    if (!shared_.joining.load()) return;
+    if (owner_ && owner_->room->state() == RoomClient::State::out && owner_->step() == ClientSession::Step::bound) {
+        owner_->room->join();
+        joining_.push_back(owner_);
+    }
+    start_joins();
+    if (shared_.say_history.load() && !history_said_ && owner_) {
+        history_said_ = true;
+        for (int k = 0; k < shared_.opt.history; ++k) owner_->room->say(room_message_);
+    }
+    if (shared_.last_join.load() && last_ && last_->room->state() == RoomClient::State::out) {
+        last_->room->join();
+        joining_.push_back(last_);
+    }
+    check_join_timeouts(now);
+}
+
+void Runner::start_joins() {
+    if (!shared_.room_open.load() || stopping_) return;
+    while (next_join_ < join_queue_.size() && static_cast<int>(joining_.size()) < join_quota_) {
+        ClientSession* s = join_queue_[next_join_++];
+        if (s->step() != ClientSession::Step::bound) continue;  // failed already: that is reported
+        s->room->join();
+        joining_.push_back(s);
+    }
+}
+
+void Runner::check_join_timeouts(uint64_t now) {
+    const auto limit = static_cast<uint64_t>(shared_.opt.join_timeout_s * 1e9);
+    for (ClientSession* s : joining_) {
+        const RoomClient& r = *s->room;
+        if (now <= r.join_sent_ns() || now - r.join_sent_ns() <= limit) continue;
+        on_failure(*s, "the join did not end (no subject from the room) within " +
+                           std::to_string(static_cast<int>(shared_.opt.join_timeout_s)) + " s; got " +
+                           std::to_string(r.presences_seen()) + " presences and " + std::to_string(r.history_seen()) +
+                           " history messages");
+        s->close_now();
+        return;  // the failure stops everything
+    }
+}
+
+void Runner::send_room_message(ClientSession& s) {
+    s.room->say(room_message_);
+    shared_.sent.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Runner::on_joined(ClientSession& s) {
+    joining_.erase(std::remove(joining_.begin(), joining_.end(), &s), joining_.end());
+    shared_.joined.fetch_add(1);
+    start_joins();
+}
+
+void Runner::on_room_message(ClientSession& s, bool own) {
+    shared_.delivered.fetch_add(1, std::memory_order_relaxed);
+    // The sender's own copy is back: one more in flight.
+    if (own && senders_started_ && !stopping_ && s.room->sender() && s.step() == ClientSession::Step::bound)
+        send_room_message(s);
 }
 
 // Opens sessions at this Runner's rate, with a bounded number logging in.
@@ -188,6 +279,29 @@ void Runner::on_failure(ClientSession& s, const std::string& what) {
 }
 
 void Runner::on_closed(ClientSession&) {}
+
+std::vector<double> Runner::join_ms() const {
+    std::vector<double> out;
+    for (const ClientSession* s : join_queue_)
+        if (s->room->joined_ns() != 0)
+            out.push_back(static_cast<double>(s->room->joined_ns() - s->room->join_sent_ns()) / 1e6);
+    return out;
+}
+
+uint64_t Runner::first_join_ns() const {
+    uint64_t first = 0;
+    for (const ClientSession* s : join_queue_)
+        if (s->room->join_sent_ns() != 0 && (first == 0 || s->room->join_sent_ns() < first)) first = s->room->join_sent_ns();
+    return first;
+}
+
+uint64_t Runner::last_joined_ns() const {
+    uint64_t last = 0;
+    for (const ClientSession* s : join_queue_) last = std::max(last, s->room->joined_ns());
+    return last;
+}
+
+const RoomClient* Runner::last_occupant() const { return last_ ? last_->room.get() : nullptr; }
 
 std::vector<double> Runner::login_ms() const {
     std::vector<double> out;
