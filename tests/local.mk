@@ -40,3 +40,4 @@ EXTRA_DIST += tests/integration/test_upload.py
 EXTRA_DIST += tests/integration/test_account_delete.py
 EXTRA_DIST += tests/integration/test_muc.py tests/integration/test_muc_access.py
 EXTRA_DIST += tests/integration/test_muc_archive.py
+EXTRA_DIST += tests/integration/muc_helpers.py

@@ -12,38 +12,10 @@ from slixmpp.exceptions import PresenceError
 
 from clients import online, query
 from harness import DOMAIN, ServerTestCase, run, worker_of
+from muc_helpers import SERVICE, codes, groupchat_bodies, instant
 
-SERVICE = 'conference.' + DOMAIN
-NS_MUC_USER = '{http://jabber.org/protocol/muc#user}'
 MODULES = ('disco', 'ping', 'roster', 'muc')
 PLUGINS = ('xep_0030', 'xep_0045', 'xep_0199', 'xep_0203')
-
-
-async def instant(owner, room):
-    r = await query(owner, room, "<query xmlns='http://jabber.org/protocol/muc#owner'>"
-                                 "<x xmlns='jabber:x:data' type='submit'/></query>", 'set')
-    assert r[0] == 'result', r
-
-
-def codes(presence):
-    return sorted(s.get('code') for s in presence.xml.iter(NS_MUC_USER + 'status'))
-
-
-async def groupchat_bodies(client, room, count, timeout=10):
-    """The bodies of the next `count` groupchat messages from `room`, in order (bounded)."""
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        try:
-            m = await client.next_message(timeout=left)
-        except asyncio.TimeoutError:
-            break
-        if m['type'] == 'groupchat' and m['from'].bare == room and m['body']:
-            got.append((m['from'].resource, m['body']))
-    return got
 
 
 class Muc(ServerTestCase):

@@ -12,51 +12,15 @@ import unittest
 
 from xml.etree import ElementTree as ET
 
-from slixmpp.exceptions import PresenceError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from clients import online, query
 from harness import DOMAIN, ServerTestCase, run, worker_of
+from muc_helpers import NS_ADMIN, NS_MUC_USER, SERVICE, admin, codes, create, form, item_of, join_refused
 
-SERVICE = 'conference.' + DOMAIN
-NS_MUC_USER = '{http://jabber.org/protocol/muc#user}'
-NS_ADMIN = 'http://jabber.org/protocol/muc#admin'
 MODULES = ('disco', 'ping', 'roster', 'muc')
 PLUGINS = ('xep_0030', 'xep_0045', 'xep_0199', 'xep_0203')
-
-
-def form(**fields):
-    body = ''.join("<field var='%s'><value>%s</value></field>" % (
-        k if k.startswith('muc#maxhistory') else 'muc#roomconfig_' + k, v) for k, v in fields.items())
-    return ("<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>%s</x>"
-            "</query>" % body)
-
-
-async def create(owner, room, nick, **fields):
-    await owner['xep_0045'].join_muc_wait(room, nick, maxstanzas=0, timeout=10)
-    r = await query(owner, room, form(**fields), 'set')
-    assert r[0] == 'result', r
-
-
-async def admin(client, room, items):
-    return await query(client, room, "<query xmlns='%s'>%s</query>" % (NS_ADMIN, items), 'set')
-
-
-async def join_refused(client, room, nick, **kw):
-    try:
-        await client['xep_0045'].join_muc_wait(room, nick, maxstanzas=0, timeout=10, **kw)
-    except PresenceError as e:
-        return e.condition
-    return None
-
-
-def codes(presence):
-    return sorted(s.get('code') for s in presence.xml.iter(NS_MUC_USER + 'status'))
-
-
-def item_of(presence):
-    return presence.xml.find('%sx/%sitem' % (NS_MUC_USER, NS_MUC_USER))
 
 
 class Departures:

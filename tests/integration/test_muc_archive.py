@@ -16,40 +16,13 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from clients import online, query
 from harness import DOMAIN, ParleyServer, ServerTestCase, run, worker_of
+from muc_helpers import NS_ADMIN, SERVICE, create, form, groupchat
 from test_mam import write_key
 
-SERVICE = 'conference.' + DOMAIN
 NS_SID = 'urn:xmpp:sid:0'
 NS_MUC_USER = 'http://jabber.org/protocol/muc#user'
-NS_ADMIN = 'http://jabber.org/protocol/muc#admin'
 MODULES = ('disco', 'ping', 'roster', 'archive', 'mam', 'muc')
 PLUGINS = ('xep_0030', 'xep_0045', 'xep_0199', 'xep_0203', 'xep_0313', 'xep_0359')
-
-
-def form(**fields):
-    body = ''.join("<field var='muc#roomconfig_%s'><value>%s</value></field>" % kv for kv in fields.items())
-    return ("<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>%s</x>"
-            "</query>" % body)
-
-
-async def create(owner, room, nick, **fields):
-    await owner['xep_0045'].join_muc_wait(room, nick, maxstanzas=0, timeout=10)
-    r = await query(owner, room, form(**fields), 'set')
-    assert r[0] == 'result', r
-
-
-async def groupchat(client, room, count, timeout=10):
-    """The next `count` groupchat messages with a body from `room` (bounded)."""
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count and time.monotonic() < deadline:
-        try:
-            m = await client.next_message(timeout=max(0.05, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            break
-        if m['type'] == 'groupchat' and m['from'].bare == room and m['body']:
-            got.append(m)
-    return got
 
 
 def room_ids(message, room):
@@ -182,7 +155,6 @@ class MucArchive(ServerTestCase):
                 for c in (alice, bob, carol, mallory):
                     await c.bye()
         run(go(), timeout=90)
-
 
     def test_a_moderated_message_is_retracted_for_everyone_and_a_tombstone_in_the_archive(self):
         room = 'floor@' + SERVICE
