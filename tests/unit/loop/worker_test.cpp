@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -88,6 +90,42 @@ BOOST_AUTO_TEST_CASE(posting_while_the_worker_stops_is_safe) {
         for (auto& t : posters) t.join();
         BOOST_TEST(ran.load() <= accepted.load());
     }
+}
+
+// What one worker's loop posts to another goes in batches, in order, and
+// all of it runs.
+BOOST_AUTO_TEST_CASE(posts_from_one_worker_to_another_keep_their_order) {
+    daemon::Shared shared;
+    auto cfg = std::make_shared<config::Config>(*bare_config());
+    cfg->workers = 2;
+    shared.set_config(cfg);
+    loop::Worker w0(0, shared), w1(1, shared);
+    shared.workers = {&w0, &w1};
+    BOOST_REQUIRE(w0.start({}).is_ok());
+    BOOST_REQUIRE(w1.start({}).is_ok());
+    constexpr int kTasks = 5000;
+    std::vector<int> order;  // touched on w1's thread only
+    std::promise<void> done;
+    std::atomic<int> refused{0};
+    BOOST_REQUIRE(w0.post([&](loop::Worker&) {
+        for (int i = 0; i < kTasks; ++i)
+            if (!w1.post([&order, i](loop::Worker&) { order.push_back(i); })) refused.fetch_add(1);
+        if (!w1.post([&](loop::Worker&) { done.set_value(); })) refused.fetch_add(1);
+    }));
+    BOOST_REQUIRE(done.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    BOOST_TEST(refused.load() == 0);
+    BOOST_REQUIRE(order.size() == size_t{kTasks});
+    bool in_order = true;
+    for (int i = 0; i < kTasks; ++i) in_order = in_order && order[static_cast<size_t>(i)] == i;
+    BOOST_TEST(in_order, "worker: one worker's posts to another run in the order they were made");
+    // Once the other has stopped, a post from a worker's loop is refused.
+    w1.request_shutdown();
+    w1.join();
+    std::promise<bool> after;
+    BOOST_REQUIRE(w0.post([&](loop::Worker&) { after.set_value(w1.post([](loop::Worker&) {})); }));
+    BOOST_TEST(!after.get_future().get());
+    w0.request_shutdown();
+    w0.join();
 }
 
 BOOST_AUTO_TEST_CASE(a_reload_is_applied_on_every_worker_or_on_none) {
