@@ -7,6 +7,7 @@ leaving the room for the others."""
 import asyncio
 import time
 import unittest
+from xml.etree import ElementTree as ET
 
 from slixmpp.exceptions import PresenceError
 
@@ -150,6 +151,34 @@ class Muc(ServerTestCase):
             finally:
                 await alice.bye()
                 await erin.bye()
+        run(go(), timeout=60)
+
+    def test_a_direct_invitation_reaches_the_invitee_as_sent(self):
+        # XEP-0249: the invitation goes from person to person; the room has
+        # no part in it, and the server passes it on untouched.
+        room = 'direct@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='inv', plugins=PLUGINS)
+            bob = await online(self.server, 'bob', resource='inv', plugins=PLUGINS)
+            try:
+                await alice['xep_0045'].join_muc_wait(room, 'Alice', maxstanzas=0, timeout=10)
+                await instant(alice, room)
+                m = alice.make_message(mto='bob@%s/inv' % DOMAIN, mbody='join us')
+                m.append(ET.fromstring("<x xmlns='jabber:x:conference' jid='%s' reason='planning'/>" % room))
+                m.send()
+                deadline = time.monotonic() + 10
+                got = None
+                while got is None and time.monotonic() < deadline:
+                    r = await bob.next_message(timeout=max(0.05, deadline - time.monotonic()))
+                    got = r.xml.find('{jabber:x:conference}x')
+                self.assertIsNotNone(got)
+                self.assertEqual((got.get('jid'), got.get('reason')), (room, 'planning'))
+                joined = await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
+                self.assertEqual(codes(joined[0]), ['110'])
+            finally:
+                await alice.bye()
+                await bob.bye()
         run(go(), timeout=60)
 
     def test_rooms_of_strangers_and_rooms_that_do_not_exist(self):
