@@ -49,17 +49,22 @@ async def refused(client, room):
     return None
 
 
-class MucArchive(ServerTestCase):
-    users = ('alice', 'bob', 'carol', 'mallory')
+class ArchivedRooms(ServerTestCase):
+    """A server with the archive (its key written first) and rooms."""
+    archive_options = 'key_file = "archive.key"'
 
     @classmethod
     def setUpClass(cls):
         cls.server = ParleyServer(modules=MODULES, module_options={
-            'archive': 'key_file = "archive.key"', 'muc': 'domain = "%s"' % SERVICE})
+            'archive': cls.archive_options, 'muc': 'domain = "%s"' % SERVICE})
         write_key(cls.server.dir)
         for node in cls.users:
             cls.server.add_user(node, 'secret')
         cls.server.start()
+
+
+class MucArchive(ArchivedRooms):
+    users = ('alice', 'bob', 'carol', 'mallory')
 
     def test_room_messages_are_archived_once_with_the_ids_occupants_saw(self):
         room = 'log@' + SERVICE
@@ -229,17 +234,9 @@ class MucArchive(ServerTestCase):
         run(go(), timeout=60)
 
 
-class MucArchiveCompliance(ServerTestCase):
+class MucArchiveCompliance(ArchivedRooms):
     users = ('alice', 'bob')
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ParleyServer(modules=MODULES, module_options={
-            'archive': 'key_file = "archive.key"\ncompliance = true', 'muc': 'domain = "%s"' % SERVICE})
-        write_key(cls.server.dir)
-        for node in cls.users:
-            cls.server.add_user(node, 'secret')
-        cls.server.start()
+    archive_options = 'key_file = "archive.key"\ncompliance = true'
 
     def test_a_room_cannot_stop_archiving(self):
         room = 'kept@' + SERVICE
