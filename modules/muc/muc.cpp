@@ -60,8 +60,8 @@ const module::XepInfo kXeps[] = {
     {"0045", "1.35", "partial: rooms temporary or persistent, instant or configured (the full form), members-only, "
                      "password, moderated, hidden; affiliations and roles with kick, ban, voice and lists; join with "
                      "history, nickname changes, groupchat, subject, private messages, mediated invitations, "
-                     "multi-session nicknames, voice requests, iq relayed to occupants, destroy, room archives; no "
-                     "registered nicknames"},
+                     "multi-session nicknames, registered nicknames, voice requests, iq relayed to occupants, destroy, "
+                     "room archives; no status 332"},
     {"0410", "1.1.0", "complete: an occupant's self-ping through the room"},
     {"0421", "1.0.1", "complete: an occupant id per person and room on presence and messages"},
     {"0425", "0.3.0", "complete for retractions (0.3 and 0.2 requests); tombstones in the room's MAM"},

@@ -262,6 +262,7 @@ xml::Element Room::snapshot() const {
         e.set_attr("jid", who);
         e.set_attr("affiliation", name_of(a));
         if (auto why = reasons_.find(who); why != reasons_.end()) e.set_attr("reason", why->second);
+        if (auto n = nicks_.find(who); n != nicks_.end()) e.set_attr("nick", n->second);
     }
     if (subject_) r.add_child("subject", kNsRoomRecord).add_child(*subject_);
     return r;
@@ -310,6 +311,7 @@ Result<std::unique_ptr<Room>> Room::restore(const xml::Element& record, RoomLimi
         if (!a || !key || *a == Affiliation::none) return bad("an affiliation");
         room->affiliations_[*key] = *a;
         if (e.attr("reason")) room->reasons_[*key] = e.attr_or("reason");
+        if (e.attr("nick")) room->nicks_[*key] = e.attr_or("nick");
     }
     if (const xml::Element* s = record.child("subject", kNsRoomRecord))
         if (const xml::Element* m = s->first_child()) room->subject_ = *m;
@@ -515,6 +517,10 @@ void Room::join(const xml::Element& stanza, const xmpp::Jid& from, const std::st
         }
     }
     // After the checks above, so that those refused learn nothing of who is in.
+    if (const std::string* owner = registered_to(nick); owner && *owner != from.bare_str()) {
+        error(stanza, from, StanzaError::cancel("conflict", "that nickname is registered to someone else in this room"));
+        return;
+    }
     Occupant* same = by_nick(nick);
     if (same && same->bare != from.bare()) {
         error(stanza, from, StanzaError::cancel("conflict", "that nickname is in use in this room"));
@@ -655,7 +661,8 @@ void Room::send_join_sequence(const Occupant& me, const xmpp::Jid& to, const xml
 
 
 void Room::change_nick(Occupant& o, const xmpp::Jid& from, const std::string& nick) {
-    if (by_nick(nick)) {
+    const std::string* owner = registered_to(nick);
+    if (by_nick(nick) || (owner && *owner != o.bare.bare_str())) {
         xml::Element p("presence", std::string(xmpp::kNsClient));
         p.set_attr("from", from.str());
         p.set_attr("to", occupant_jid(nick).str());
@@ -958,6 +965,81 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
         }
 }
 
+const std::string* Room::registered_to(const std::string& nick) const {
+    for (const auto& [who, n] : nicks_)
+        if (n == nick) return &who;
+    return nullptr;
+}
+
+void Room::register_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query) {
+    constexpr const char* kNsRegister = "jabber:iq:register";
+    constexpr const char* kRegisterForm = "http://jabber.org/protocol/muc#register";
+    const std::string bare = from.bare_str();
+    const Affiliation aff = affiliation_of(from);
+    if (aff == Affiliation::outcast) {
+        error(stanza, from, StanzaError::auth("forbidden", "you are banned from this room"));
+        return;
+    }
+    if (internal() && outsider(from)) {
+        error(stanza, from, StanzaError::cancel("not-allowed", "this room admits only users of the organisation's own domains"));
+        return;
+    }
+    if (config_.members_only && aff < Affiliation::member) {
+        // A members-only room's admins grant membership; one does not register into it.
+        error(stanza, from, StanzaError::auth("registration-required", "only the room's members register a nickname here"));
+        return;
+    }
+    auto mine = nicks_.find(bare);
+    if (stanza.attr_or("type") == "get") {
+        xml::Element q("query", kNsRegister);
+        if (mine != nicks_.end()) {
+            q.add_child("registered", kNsRegister);
+            q.add_child("username", kNsRegister).add_text(mine->second);
+        } else {
+            q.add_child("instructions", kNsRegister).add_text("Choose the nickname that is yours in this room.");
+            xml::Element& x = q.add_child("x", kNsData);
+            x.set_attr("type", "form");
+            x.add_child("title", kNsData).add_text("Registration with " + jid_.bare_str());
+            x.add_child(field("FORM_TYPE", "hidden", "", kRegisterForm));
+            xml::Element& nick = x.add_child(field("muc#register_roomnick", "text-single", "Nickname", ""));
+            nick.add_child("required", kNsData);
+        }
+        result(stanza, from, std::move(q));
+        return;
+    }
+    if (query.child("remove", kNsRegister)) {
+        // Cancelling: the nickname is free again (the affiliation stays).
+        if (mine != nicks_.end()) {
+            nicks_.erase(mine);
+            changed_ = true;
+        }
+        result(stanza, from, std::nullopt);
+        return;
+    }
+    const xml::Element* x = query.child("x", kNsData);
+    const auto nick = x ? value_of(*x, "muc#register_roomnick") : std::nullopt;
+    if (!nick || nick->empty() || !jid_.with_resource(*nick)) {
+        error(stanza, from, StanzaError::modify("not-acceptable", "a registration names a nickname (muc#register_roomnick)"));
+        return;
+    }
+    const std::string* owner = registered_to(*nick);
+    const Occupant* using_it = by_nick(*nick);
+    if ((owner && *owner != bare) || (using_it && using_it->bare.bare_str() != bare)) {
+        error(stanza, from, StanzaError::cancel("conflict", "that nickname is someone else's in this room"));
+        return;
+    }
+    if (aff == Affiliation::none) {
+        if (affiliations_.size() >= kMaxAffiliations) {
+            error(stanza, from, StanzaError::wait("resource-constraint", "this room has as many members as it may"));
+            return;
+        }
+        set_affiliation(bare, Affiliation::member, Because{});
+    }
+    nicks_[bare] = *nick;
+    changed_ = true;
+    result(stanza, from, std::nullopt);
+}
+
 void Room::voice_request(const xml::Element& stanza, const xml::Element& form, const xmpp::Jid& from, Occupant* me) {
     constexpr const char* kRequest = "http://jabber.org/protocol/muc#request";
     if (value_of(form, "FORM_TYPE") != kRequest) {
@@ -1106,6 +1188,19 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
         return;
     }
     if (type == "get" && q->name() == "query" && q->ns() == kNsDiscoInfo) {
+        if (q->attr_or("node") == "x-roomuser-item") {
+            // §7.12: the nickname the asker registered, if any.
+            xml::Element info("query", kNsDiscoInfo);
+            info.set_attr("node", "x-roomuser-item");
+            if (auto it = nicks_.find(from.bare_str()); it != nicks_.end()) {
+                xml::Element& id = info.add_child("identity", kNsDiscoInfo);
+                id.set_attr("category", "conference");
+                id.set_attr("type", "text");
+                id.set_attr("name", it->second);
+            }
+            result(stanza, from, std::move(info));
+            return;
+        }
         if (!q->attr_or("node").empty()) {
             error(stanza, from, StanzaError::cancel("item-not-found", "no such node"));
             return;
@@ -1128,6 +1223,10 @@ void Room::iq(const xml::Element& stanza, const xmpp::Jid& from, const std::stri
     }
     if (q->ns() == kNsMam) {
         mam_iq(stanza, from);
+        return;
+    }
+    if (q->name() == "query" && q->ns() == "jabber:iq:register") {
+        register_iq(stanza, from, *q);
         return;
     }
     if (type == "set" && q->name() == "moderate" && q->ns() == kNsModerate) {
@@ -1425,6 +1524,7 @@ void Room::set_role(Occupant& target, Role role, const Because& why) {
 void Room::set_affiliation(const std::string& target, Affiliation to, const Because& why) {
     if (to == Affiliation::none) affiliations_.erase(target);
     else affiliations_[target] = to;
+    if (to == Affiliation::none || to == Affiliation::outcast) nicks_.erase(target);  // a registration goes with membership
     if (to == Affiliation::outcast && !why.reason.empty()) reasons_[target] = why.reason;
     else reasons_.erase(target);
     changed_ = true;
@@ -1577,6 +1677,7 @@ void Room::admin_list(const xml::Element& stanza, const xmpp::Jid& from, const O
             xml::Element& i = q.add_child("item", kNsMucAdmin);
             i.set_attr("affiliation", name_of(a));
             i.set_attr("jid", who);
+            if (auto n = nicks_.find(who); n != nicks_.end()) i.set_attr("nick", n->second);
             if (auto why = reasons_.find(who); why != reasons_.end())
                 i.add_child("reason", kNsMucAdmin).add_text(why->second);
         }
@@ -1846,6 +1947,7 @@ xml::Element Room::disco_info() const {
                           config_.persistent ? "muc_persistent" : "muc_temporary", kNsPing})
         q.add_child("feature", kNsDiscoInfo).set_attr("var", f);
     q.add_child("feature", kNsDiscoInfo).set_attr("var", kNsOccupantId);
+    q.add_child("feature", kNsDiscoInfo).set_attr("var", "jabber:iq:register");
     if (internal()) q.add_child("feature", kNsDiscoInfo).set_attr("var", "urn:xmpp:parley:muc:internal:0");
     if (archiving())
         for (const char* f : {kNsMam, "urn:xmpp:mam:2#extended", kNsSid, kNsModerate, kNsModerate0})

@@ -41,6 +41,8 @@
 // notice from the room, which other domains are present. A per-person
 // message rate (RoomLimits) refuses with resource-constraint.
 //
+// Nicknames registered with the room (§7.10) are kept with the
+// affiliations; nobody else joins under one, and §7.12 tells a person theirs.
 // Voice requests (§7.13) go to the moderators as the approval form (§8.6);
 // iq requests to an occupant's room JID are relayed to one of its clients
 // and the answer back to the asker (bounded: the latest 1000 in flight).
@@ -281,6 +283,11 @@ private:
     void announce_config_change(bool whois_changed);
     void destroy(const xml::Element* destroy_element);
     void mam_iq(const xml::Element& stanza, const xmpp::Jid& from);
+    // §7.10: registering a nickname with the room (it becomes the
+    // registrant's, and the registrant a member).
+    void register_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query);
+    // Whose registered nickname `nick` is (a bare JID), or nullptr.
+    const std::string* registered_to(const std::string& nick) const;
     // §7.13, §8.6: a visitor asks for voice; a moderator answers the form.
     void voice_request(const xml::Element& stanza, const xml::Element& form, const xmpp::Jid& from, Occupant* me);
     void relay_iq(const xml::Element& stanza, const xmpp::Jid& from, const std::string& nick);
@@ -318,6 +325,7 @@ private:
     RoomConfig config_;
     std::map<std::string, Affiliation> affiliations_;  // bare JID (or domain) -> affiliation other than none
     std::map<std::string, std::string> reasons_;       // why someone was banned, for the ban list
+    std::map<std::string, std::string> nicks_;         // registered nicknames (§7.10): bare JID -> nick
     std::vector<Occupant> occupants_;  // in order of arrival
     std::deque<Said> history_;
     size_t history_bytes_ = 0;

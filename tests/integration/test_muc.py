@@ -181,6 +181,35 @@ class Muc(ServerTestCase):
                 await bob.bye()
         run(go(), timeout=60)
 
+    def test_a_registered_nickname_is_kept_for_its_owner(self):
+        room = 'names@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='reg', plugins=PLUGINS)
+            bob = await online(self.server, 'bob', resource='reg', plugins=PLUGINS)
+            carol = await online(self.server, 'carol', resource='reg', plugins=PLUGINS)
+            try:
+                await alice['xep_0045'].join_muc_wait(room, 'Alice', maxstanzas=0, timeout=10)
+                await instant(alice, room)
+                r = await query(bob, room, "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>"
+                                           "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value>"
+                                           "</field><field var='muc#register_roomnick'><value>Robert</value></field>"
+                                           "</x></query>", 'set')
+                self.assertEqual(r[0], 'result', r)
+                with self.assertRaises(PresenceError) as taken:
+                    await carol['xep_0045'].join_muc_wait(room, 'Robert', maxstanzas=0, timeout=10)
+                self.assertEqual(taken.exception.condition, 'conflict')
+                r = await query(bob, room, "<query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/>")
+                self.assertEqual(r[0], 'result', r)
+                names = [i.get('name') for i in r[1].iter('{http://jabber.org/protocol/disco#info}identity')]
+                self.assertEqual(names, ['Robert'])
+                joined = await bob['xep_0045'].join_muc_wait(room, 'Robert', maxstanzas=0, timeout=10)
+                self.assertEqual(codes(joined[0]), ['110'])
+            finally:
+                for c in (alice, bob, carol):
+                    await c.bye()
+        run(go(), timeout=60)
+
     def test_rooms_of_strangers_and_rooms_that_do_not_exist(self):
         async def go():
             a = await online(self.server, 'alice', plugins=PLUGINS)

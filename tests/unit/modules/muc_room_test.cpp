@@ -678,6 +678,45 @@ BOOST_AUTO_TEST_CASE(the_rate_is_per_person_and_survives_leaving) {
     BOOST_TEST(say("alice@example.org/desk"), "muc: others are not affected");
 }
 
+BOOST_FIXTURE_TEST_CASE(a_registered_nickname_is_the_registrants_only, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    ask("bob@example.org/phone", "get", "<query xmlns='jabber:iq:register'/>");
+    BOOST_TEST(xml::to_string(sent.back(), xmpp::kNsClient).find("muc#register_roomnick") != std::string::npos);
+    ask("bob@example.org/phone", "set",
+        "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>" +
+            field("FORM_TYPE", "http://jabber.org/protocol/muc#register") + field("muc#register_roomnick", "Robert") +
+            "</x></query>");
+    BOOST_TEST(last("bob@example.org/phone") == "iq team@conference.example.org result");
+    BOOST_TEST(std::string(name_of(room.affiliation_of(jid("bob@example.org")))) == "member",
+               "muc: registering makes a member (§7.10)");
+    ask("carol@example.org/pc", "set",
+        "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>" +
+            field("muc#register_roomnick", "Robert") + "</x></query>");
+    BOOST_TEST(last("carol@example.org/pc") == "iq team@conference.example.org error conflict");
+    join("carol@example.org/pc", "Robert");
+    BOOST_TEST(last("carol@example.org/pc") == "presence team@conference.example.org/Robert error conflict",
+               "muc: nobody else joins under a registered nickname");
+    join("bob@example.org/phone", "Robert");
+    BOOST_TEST(room.occupant_count() == 2u);
+    // §7.12: a person asks for their registered nickname.
+    ask("bob@example.org/phone", "get", "<query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/>");
+    const xml::Element* id = sent.back().child("query", "http://jabber.org/protocol/disco#info")
+                                 ->child("identity", "http://jabber.org/protocol/disco#info");
+    BOOST_TEST_REQUIRE(id);
+    BOOST_TEST(id->attr_or("name") == "Robert");
+    // Kept with the room, and gone with the membership.
+    auto back = Room::restore(xml::parse_element(xml::to_string(room.snapshot(), kNsRoomRecord), kNsRoomRecord, 16).value(),
+                              RoomLimits{}, [](xml::Element) {}, [] { return int64_t{0}; });
+    BOOST_TEST_REQUIRE(bool(back));
+    BOOST_TEST(xml::to_string(back.value()->snapshot(), kNsRoomRecord).find("Robert") != std::string::npos);
+    admin("alice@example.org/desk", "<item affiliation='none' jid='bob@example.org'/>");
+    ask("bob@example.org/phone", "get", "<query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/>");
+    BOOST_TEST(!sent.back().child("query", "http://jabber.org/protocol/disco#info")
+                    ->child("identity", "http://jabber.org/protocol/disco#info"),
+               "muc: the registration goes with the membership");
+}
+
 BOOST_FIXTURE_TEST_CASE(a_stored_room_comes_back_as_it_was, Fixture) {
     join("alice@example.org/desk", "Alice");
     configure("alice@example.org/desk",
