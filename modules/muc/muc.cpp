@@ -61,7 +61,7 @@ const module::XepInfo kXeps[] = {
                      "password, moderated, hidden; affiliations and roles with kick, ban, voice and lists; join with "
                      "history, nickname changes, groupchat, subject, private messages, mediated invitations, "
                      "multi-session nicknames, registered nicknames, voice requests, iq relayed to occupants, destroy, "
-                     "room archives; no status 332"},
+                     "room archives, status 332 when the service stops"},
     {"0410", "1.1.0", "complete: an occupant's self-ping through the room"},
     {"0421", "1.0.1", "complete: an occupant id per person and room on presence and messages"},
     {"0425", "0.3.0", "complete for retractions (0.3 and 0.2 requests); tombstones in the room's MAM"},
@@ -146,6 +146,14 @@ void Muc::stop() {
     // Output still held for a write is dropped: the write commits, but its
     // completion is not called once the module stops.
     *alive_ = false;
+    held_.clear();
+    outbox_.clear();
+    // Occupants are told the service went away (status 332).
+    for (auto& [key, room] : rooms_) room->shutdown();
+    std::vector<xml::Element> goodbyes = std::move(outbox_);
+    outbox_.clear();
+    if (host_)
+        for (auto& e : goodbyes) host_->send(std::move(e));
     if (auto* a = archive(); a && a == claimed_) a->set_room_journal(settings_.domain, false);
     claimed_ = nullptr;
     pending_.clear();

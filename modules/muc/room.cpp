@@ -1872,6 +1872,17 @@ std::optional<StanzaError> Room::admin_configure(const std::vector<std::pair<std
     return refused;
 }
 
+void Room::shutdown() {
+    for (const auto& o : occupants_)
+        for (const auto& other : occupants_)
+            for (const auto& s : other.sessions) {
+                std::vector<int> codes{332};
+                if (&other == &o) codes.push_back(110);
+                out_(presence_of(o, s, true, codes));
+            }
+    occupants_.clear();
+}
+
 void Room::admin_destroy(const std::string& reason) {
     xml::Element d("destroy", kNsMucOwner);
     if (!reason.empty()) d.add_child("reason", kNsMucOwner).add_text(reason);

@@ -221,6 +221,9 @@ public:
     // allow-invites, allow-pm, history, archived, internal) and values.
     std::optional<StanzaError> admin_configure(const std::vector<std::pair<std::string, std::string>>& options);
     void admin_destroy(const std::string& reason);
+    // The service stops (the module is removed or parleyd stops): every
+    // occupant is told it left the room with status 332.
+    void shutdown();
     // The room for an administrator: configuration, affiliations and
     // occupants, as a JSON object (module::json_string escaping) and as text.
     std::string json() const;

@@ -224,5 +224,29 @@ class Muc(ServerTestCase):
         run(go())
 
 
+class MucRemoved(ServerTestCase):
+    users = ('alice',)
+    settings = dict(modules=MODULES, module_options={'muc': 'domain = "%s"' % SERVICE})
+
+    def test_occupants_are_told_when_the_service_goes_away(self):
+        room = 'going@' + SERVICE
+
+        async def go():
+            alice = await online(self.server, 'alice', resource='x', plugins=PLUGINS)
+            try:
+                await alice['xep_0045'].join_muc_wait(room, 'Alice', maxstanzas=0, timeout=10)
+                await instant(alice, room)
+                gone = asyncio.get_event_loop().create_future()
+                alice.add_event_handler('muc::%s::got_offline' % room,
+                                        lambda p: gone.done() or gone.set_result(p))
+                tail = await asyncio.to_thread(self.server.reload, modules=('disco', 'ping', 'roster'))
+                self.assertIn('reloaded', tail)
+                p = await asyncio.wait_for(gone, 10)
+                self.assertEqual(codes(p), ['110', '332'], 'the service went away (332)')
+            finally:
+                await alice.bye()
+        run(go(), timeout=60)
+
+
 if __name__ == '__main__':
     unittest.main()

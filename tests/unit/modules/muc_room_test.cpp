@@ -717,6 +717,17 @@ BOOST_FIXTURE_TEST_CASE(a_registered_nickname_is_the_registrants_only, Fixture) 
                "muc: the registration goes with the membership");
 }
 
+BOOST_FIXTURE_TEST_CASE(when_the_service_stops_every_occupant_is_told_332, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    join("bob@example.org/phone", "Bob");
+    sent.clear();
+    room.shutdown();
+    BOOST_TEST(to("bob@example.org/phone") == (Lines{"presence team@conference.example.org/Alice unavailable 332",
+                                                      "presence team@conference.example.org/Bob unavailable 332 110"}));
+    BOOST_TEST(room.empty());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_stored_room_comes_back_as_it_was, Fixture) {
     join("alice@example.org/desk", "Alice");
     configure("alice@example.org/desk",
