@@ -270,6 +270,11 @@ bool Service::room_journal(std::string_view domain) const {
     return room_domains_.find(domain) != room_domains_.end();
 }
 
+uint64_t Service::last_id() const {
+    std::lock_guard lock(order_);
+    return last_;
+}
+
 void Service::observe_last(uint64_t id) {
     std::lock_guard lock(order_);
     last_ = std::max(last_, id);

@@ -135,6 +135,7 @@ public:
                      std::function<void(Status)> done) override;
     void set_room_journal(const std::string& domain, bool on) override;
     bool room_journal(std::string_view domain) const override;
+    uint64_t last_id() const override;
 
     // From each worker's module start/stop, on that worker.
     void attach(unsigned worker, std::shared_ptr<module::Database> journal, std::shared_ptr<module::Database> prefs);
@@ -149,7 +150,7 @@ private:
     std::vector<std::shared_ptr<module::Database>> prefs_dbs_;
     // Assigning an id and submitting its write happen under one lock, so the
     // writer's FIFO queue holds ids in increasing order.
-    std::mutex order_;
+    mutable std::mutex order_;
     uint64_t last_ = 0;
     mutable std::mutex rooms_lock_;
     std::map<std::string, int, std::less<>> room_domains_;  // domain -> how many instances journal its rooms

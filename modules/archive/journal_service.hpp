@@ -105,6 +105,9 @@ public:
     // that back (the module stops); the calls are counted (one per worker).
     virtual void set_room_journal(const std::string& domain, bool on) = 0;
     virtual bool room_journal(std::string_view domain) const = 0;
+    // The highest id given so far (or found on disk at start); every id
+    // given later is above it, whatever the clock does. Any thread.
+    virtual uint64_t last_id() const = 0;
 };
 
 // The XEP-0359 stanza-id text of a journal id (16 lowercase hex digits, so

@@ -212,6 +212,9 @@ std::unique_ptr<Room> Muc::make_room(const xmpp::Jid& jid, const xmpp::Jid& crea
     room->set_archive(this);
     room->set_own_domains([this](std::string_view d) { return own_domain(d); });
     room->set_session_gone([this](const xmpp::Jid& full) { return session_gone(full); });
+    // A new room's archive starts above every record so far, even if the
+    // clock went back since one of them (a room of this name that closed).
+    if (auto* a = archive()) room->raise_archive_floor(a->last_id() + 1);
     return room;
 }
 

@@ -48,6 +48,7 @@
 // and the answer back to the asker (bounded: the latest 1000 in flight).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -195,6 +196,9 @@ public:
     // room made again under the name of one that closed does not inherit
     // its history. A journal id below this is not the room's.
     uint64_t archive_floor() const { return archive_floor_; }
+    // Raises the floor (a new room: above every id the journal gave so
+    // far, should the clock have gone back).
+    void raise_archive_floor(uint64_t floor) { archive_floor_ = std::max(archive_floor_, floor); }
     // Takes back a message whose record could not be written: it leaves the
     // history (its copies were never sent).
     void forget(uint64_t id);
