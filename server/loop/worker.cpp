@@ -66,11 +66,6 @@ Status Worker::start(const std::vector<std::shared_ptr<const module::LoadedModul
     return s;
 }
 
-namespace {
-// The worker whose loop runs on this thread (posts from it are batched).
-thread_local Worker* t_current = nullptr;
-}  // namespace
-
 void Worker::run(std::promise<Status>& started,
                  const std::vector<std::shared_ptr<const module::LoadedModule>>& modules) {
     uv_loop_init(&loop_);
@@ -99,20 +94,14 @@ void Worker::run(std::promise<Status>& started,
     if (s) {
         std::lock_guard<std::mutex> lock(inbox_mutex_);
         accepting_posts_ = true;
-        accepting_.store(true, std::memory_order_release);
     }
     bool ok = s.is_ok();
     if (!ok) begin_shutdown();
     started.set_value(std::move(s));  // `started` must not be touched after this
     if (ok) log::debug("worker", "worker {} running", index_);
-    t_current = this;
-    batching_ = true;
     uv_run(&loop_, UV_RUN_DEFAULT);
-    batching_ = false;
-    flush_outgoing();
     // Drain anything left (closing handles), then close the loop cleanly.
     uv_run(&loop_, UV_RUN_DEFAULT);
-    t_current = nullptr;
     int rc = uv_loop_close(&loop_);
     if (rc != 0) log::warn("worker", "worker {}: loop closed with handles open: {}", index_, uv_err_name(rc));
 }
@@ -382,13 +371,6 @@ Status reload_workers(const std::vector<Worker*>& workers, std::shared_ptr<const
 }
 
 bool Worker::post(std::function<void(Worker&)> fn) {
-    Worker* from = t_current;
-    if (from && from != this && from->batching_) {
-        if (!accepting_.load(std::memory_order_acquire)) return false;
-        if (from->outgoing_.size() <= index_) from->outgoing_.resize(index_ + 1);
-        from->outgoing_[index_].push_back(std::move(fn));
-        return true;
-    }
     // The wake happens under the inbox lock: maybe_finish_shutdown() stops
     // accepting posts under the same lock before it closes the async handle,
     // so no thread can wake a loop that is closing or closed (libuv aborts
@@ -398,32 +380,6 @@ bool Worker::post(std::function<void(Worker&)> fn) {
     inbox_.push_back(std::move(fn));
     uv_async_send(&async_);
     return true;
-}
-
-bool Worker::post_batch(std::vector<std::function<void(Worker&)>>& batch) {
-    std::lock_guard<std::mutex> lock(inbox_mutex_);
-    if (!accepting_posts_) return false;
-    inbox_.insert(inbox_.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
-    uv_async_send(&async_);
-    return true;
-}
-
-void Worker::flush_outgoing() {
-    // A task dropped here (its worker stopped) may post again when it is
-    // destroyed: go round until nothing is left (bounded).
-    for (int round = 0; round < 8; ++round) {
-        bool any = false;
-        for (size_t t = 0; t < outgoing_.size(); ++t) {
-            if (outgoing_[t].empty()) continue;
-            any = true;
-            std::vector<std::function<void(Worker&)>> batch = std::move(outgoing_[t]);
-            outgoing_[t].clear();
-            Worker* to = t < shared_.workers.size() ? shared_.workers[t] : nullptr;
-            if (!to || !to->post_batch(batch))
-                log::debug("worker", "worker {}: {} task(s) for stopped worker {} dropped", index_, batch.size(), t);
-        }
-        if (!any) return;
-    }
 }
 
 void Worker::on_async(uv_async_t* h) { static_cast<Worker*>(h->data)->drain_inbox(); }
@@ -499,7 +455,6 @@ void Worker::maybe_finish_shutdown() {
     {
         std::lock_guard<std::mutex> lock(inbox_mutex_);
         accepting_posts_ = false;
-        accepting_.store(false, std::memory_order_release);
         dropped.swap(inbox_);
     }
     dropped.clear();  // outside the lock: a task's destructor may post elsewhere
@@ -516,11 +471,7 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-void Worker::on_prepare(uv_prepare_t* h) {
-    auto* w = static_cast<Worker*>(h->data);
-    w->flush_dirty();
-    w->flush_outgoing();
-}
+void Worker::on_prepare(uv_prepare_t* h) { static_cast<Worker*>(h->data)->flush_dirty(); }
 
 void Worker::mark_dirty(net::StreamTransport* t) { dirty_.push_back(t); }
 

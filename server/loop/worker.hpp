@@ -16,7 +16,6 @@
 
 #include <uv.h>
 
-#include <atomic>
 #include <functional>
 #include <future>
 #include <memory>
@@ -61,13 +60,6 @@ public:
     // run) once the worker has stopped or is in its final teardown; safe to
     // call at any time until the Worker is destroyed. Tasks still queued when
     // the worker stops are destroyed without running.
-    //
-    // Posted from another worker's loop, fn waits with that worker's other
-    // posts to this one until its loop is about to wait (its prepare phase),
-    // then they all go in one batch: one lock and one wake per batch instead
-    // of per task (a room's fan-out posts thousands a second). The order of
-    // one worker's posts to another is kept. Only at shutdown may a batch
-    // find this worker gone after post() said yes; it is then dropped.
     bool post(std::function<void(Worker&)> fn);
     // Any thread: asks the worker to end every stream with <system-shutdown/>,
     // stop modules and leave its loop; join() waits for the thread.
@@ -162,13 +154,6 @@ private:
     std::mutex inbox_mutex_;
     std::vector<std::function<void(Worker&)>> inbox_;
     bool accepting_posts_ = false;  // guarded by inbox_mutex_
-    std::atomic<bool> accepting_{false};  // the same, for a post to be batched without the lock
-    // This loop's posts to other workers, by worker index, sent in
-    // flush_outgoing(); batching_ while the loop runs them so.
-    std::vector<std::vector<std::function<void(Worker&)>>> outgoing_;
-    bool batching_ = false;
-    bool post_batch(std::vector<std::function<void(Worker&)>>& batch);
-    void flush_outgoing();
     bool shutting_down_ = false;
     bool shutdown_deadline_passed_ = false;
     std::unique_ptr<char[]> read_buffer_;

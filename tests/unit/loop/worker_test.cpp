@@ -92,8 +92,7 @@ BOOST_AUTO_TEST_CASE(posting_while_the_worker_stops_is_safe) {
     }
 }
 
-// What one worker's loop posts to another goes in batches, in order, and
-// all of it runs.
+// What one worker's loop posts to another runs, all of it, in order.
 BOOST_AUTO_TEST_CASE(posts_from_one_worker_to_another_keep_their_order) {
     daemon::Shared shared;
     auto cfg = std::make_shared<config::Config>(*bare_config());
