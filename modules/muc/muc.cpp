@@ -206,22 +206,28 @@ void Muc::after_writes(std::function<void()> fn) {
 }
 
 std::unique_ptr<Room> Muc::make_room(const xmpp::Jid& jid, const xmpp::Jid& creator) {
-    auto room = std::make_unique<Room>(
-        jid, creator, settings_.limits, [this](xml::Element e) { outbox_.push_back(std::move(e)); },
-        [] { return unix_now_ms(); });
-    room->set_archive(this);
-    room->set_own_domains([this](std::string_view d) { return own_domain(d); });
-    room->set_session_gone([this](const xmpp::Jid& full) { return session_gone(full); });
+    auto room = std::make_unique<Room>(jid, creator, settings_.limits, room_output(), [] { return unix_now_ms(); });
+    wire(*room);
     // A new room's archive starts above every record so far, even if the
     // clock went back since one of them (a room of this name that closed).
     if (auto* a = archive()) room->raise_archive_floor(a->last_id() + 1);
     return room;
 }
 
-bool Muc::session_gone(const xmpp::Jid& full) const {
+Room::Out Muc::room_output() {
+    return [this](xml::Element e) { outbox_.push_back(std::move(e)); };
+}
+
+void Muc::wire(Room& room) {
+    room.set_archive(this);
+    room.set_own_domains([this](std::string_view d) { return own_domain(d); });
+    room.set_session_gone([this](const xmpp::Jid& full) { return session_gone(full); });
+}
+
+bool Muc::session_gone(const xmpp::Jid& full) {
     // A client of ours is gone when the registry no longer has its session.
     // (Clients of other servers come with federation, issue 18.)
-    if (!own_domains_.count(full.domain()) && !(host_ && host_->virtual_host(full.domain()))) return true;
+    if (!host_ || !own_domain(full.domain())) return true;
     for (const auto& s : host_->sessions_of(full.bare()))
         if (s.full_jid == full) return false;
     return true;
@@ -244,9 +250,7 @@ Status Muc::load_rooms() {
             if (owner_of(std::string(key), workers) != here) return true;
             auto record = xml::parse_element(value, kNsRoomRecord, 16);
             Result<std::unique_ptr<Room>> room =
-                record ? Room::restore(record.value(), settings_.limits,
-                                       [this](xml::Element e) { outbox_.push_back(std::move(e)); },
-                                       [] { return unix_now_ms(); })
+                record ? Room::restore(record.value(), settings_.limits, room_output(), [] { return unix_now_ms(); })
                        : Result<std::unique_ptr<Room>>(record.status());
             if (!room || room.value()->jid().bare_str() != key) {
                 // Left on disk as it is, for an admin to look at; nobody
@@ -258,9 +262,7 @@ Status Muc::load_rooms() {
                 return true;
             }
             stored_.insert(std::string(key));
-            room.value()->set_archive(this);
-            room.value()->set_own_domains([this](std::string_view d) { return own_domain(d); });
-            room.value()->set_session_gone([this](const xmpp::Jid& full) { return session_gone(full); });
+            wire(*room.value());
             rooms_.emplace(std::string(key), std::move(room).value());
             return true;
         });

@@ -106,6 +106,10 @@ private:
     // `parleyctl room ...` (worker 0).
     void control(const std::vector<std::string>& args, module::ControlReply reply);
     std::unique_ptr<Room> make_room(const xmpp::Jid& jid, const xmpp::Jid& creator);
+    // What every room of this worker is given: its output (into outbox_),
+    // the journal, and the host's answers about domains and sessions.
+    Room::Out room_output();
+    void wire(Room& room);
 
     module::Host* host_ = nullptr;
     Settings settings_;
@@ -154,7 +158,7 @@ private:
     // for a room that does not exist, in compliance mode).
     std::variant<uint64_t, StanzaError> journal(const std::string& key, const xml::Element& said,
                                                 const xmpp::Jid& sender, bool in_view, std::string_view outcome);
-    bool session_gone(const xmpp::Jid& full) const;
+    bool session_gone(const xmpp::Jid& full);
     // Sends `stanza` to `to`: straight to its session when it is a local
     // client's (MAM results, ahead of the stanza_out hooks), else routed.
     void send_to(const xmpp::Jid& to, xml::Element stanza);

@@ -177,7 +177,6 @@ public:
     bool take_changed() { return std::exchange(changed_, false); }
     // The affiliation of a real JID: its own, else its domain's, else none.
     Affiliation affiliation_of(const xmpp::Jid& who) const;
-    const std::map<std::string, Affiliation>& affiliations() const { return affiliations_; }
     // New limits (a reload); a service made internal-only sends outsiders away.
     void set_limits(const RoomLimits& limits);
     // Which domains are the organisation's own (its virtual hosts); by
