@@ -584,17 +584,22 @@ void Room::outsider_notice(const xmpp::Jid* to) {
     m.add_child("body", std::string(xmpp::kNsClient))
         .add_text("Notice: people from outside the organisation are in this room (" + list +
                   "). What is said here reaches them.");
-    auto send = [&](const xmpp::Jid& s) {
-        xml::Element copy = m;
-        copy.set_attr("to", s.str());
-        out_(std::move(copy));
-    };
     if (to) {
-        send(*to);
+        m.set_attr("to", to->str());
+        out_(std::move(m));
         return;
     }
+    to_everyone(std::move(m));
+}
+
+void Room::to_everyone(xml::Element m) {
+    xml::share_children(m, xmpp::kNsClient);
     for (const auto& o : occupants_)
-        for (const auto& s : o.sessions) send(s);
+        for (const auto& s : o.sessions) {
+            xml::Element copy = m;
+            copy.set_attr("to", s.str());
+            out_(std::move(copy));
+        }
 }
 
 bool Room::within_rate(const xmpp::Jid& who) {
@@ -949,6 +954,9 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
         subject_ = m;
         changed_ = true;
     } else {
+        // Shared before it is kept: history and every occupant's copy hold
+        // the same children, serialized once.
+        xml::share_children(m, xmpp::kNsClient);
         Said said{m, clock_(), xml::to_string(m, xmpp::kNsClient).size()};
         history_bytes_ += said.chars;
         history_.push_back(std::move(said));
@@ -957,12 +965,7 @@ void Room::groupchat(const xml::Element& stanza, Occupant& me, const xmpp::Jid& 
             history_.pop_front();
         }
     }
-    for (const auto& o : occupants_)
-        for (const auto& s : o.sessions) {
-            xml::Element copy = m;
-            copy.set_attr("to", s.str());
-            out_(std::move(copy));
-        }
+    to_everyone(std::move(m));
 }
 
 const std::string* Room::registered_to(const std::string& nick) const {
@@ -1399,16 +1402,12 @@ void Room::announce_config_change(bool whois_changed) {
     // whether real JIDs are now shown to everyone (172) or not (173).
     std::vector<int> codes{104};
     if (whois_changed) codes.push_back(config_.whois_anyone ? 172 : 173);
-    for (const auto& o : occupants_)
-        for (const auto& s : o.sessions) {
-            xml::Element m("message", std::string(xmpp::kNsClient));
-            m.set_attr("from", jid_.str());
-            m.set_attr("to", s.str());
-            m.set_attr("type", "groupchat");
-            xml::Element& x = m.add_child("x", kNsMucUser);
-            for (int c : codes) x.add_child("status", kNsMucUser).set_attr("code", std::to_string(c));
-            out_(std::move(m));
-        }
+    xml::Element m("message", std::string(xmpp::kNsClient));
+    m.set_attr("from", jid_.str());
+    m.set_attr("type", "groupchat");
+    xml::Element& x = m.add_child("x", kNsMucUser);
+    for (int c : codes) x.add_child("status", kNsMucUser).set_attr("code", std::to_string(c));
+    to_everyone(std::move(m));
 }
 
 void Room::owner_iq(const xml::Element& stanza, const xmpp::Jid& from, const xml::Element& query) {
@@ -1790,12 +1789,7 @@ void Room::moderate(const xml::Element& stanza, const xmpp::Jid& from, const std
     if (!reason.empty()) tomb.add_child("reason", kNsModerate).add_text(reason);
     archive_->retracted(*this, *id, tomb);
     forget(*id);
-    for (const auto& o : occupants_)
-        for (const auto& s : o.sessions) {
-            xml::Element copy = m;
-            copy.set_attr("to", s.str());
-            out_(std::move(copy));
-        }
+    to_everyone(std::move(m));
     result(stanza, from, std::nullopt);
 }
 

@@ -233,6 +233,10 @@ public:
     std::string text() const;
 
 private:
+    // Sends m to every session of every occupant, each copy addressed to
+    // it: m's children are serialized once and shared by the copies.
+    void to_everyone(xml::Element m);
+
     struct Occupant {
         std::string nick;
         xmpp::Jid bare;                   // the real bare JID

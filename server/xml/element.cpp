@@ -97,6 +97,12 @@ bool is_ncname(std::string_view s) {
 
 QName xml_lang() { return QName{std::string(kXmlNs), "lang"}; }
 
+struct Element::Shared {
+    std::vector<Node> nodes;
+    std::string ns;     // the default namespace `bytes` were written for
+    std::string bytes;  // the children serialized
+};
+
 Element::Element(std::string name, std::string ns) : name_(std::move(name)), ns_(std::move(ns)) {
     check_element_name(name_, ns_);
 }
@@ -146,68 +152,99 @@ bool Element::remove_attr(std::string_view ns, std::string_view local) {
     return true;
 }
 
+const std::vector<Element::Node>& Element::nodes() const { return shared_ ? shared_->nodes : nodes_; }
+
+std::vector<Element::Node>& Element::own_nodes() {
+    if (shared_) {
+        nodes_ = shared_->nodes;
+        shared_.reset();
+    }
+    return nodes_;
+}
+
+void Element::share(std::string bytes, std::string ns) {
+    auto block = std::make_shared<Shared>();
+    block->nodes = std::move(own_nodes());
+    block->ns = std::move(ns);
+    block->bytes = std::move(bytes);
+    nodes_.clear();
+    shared_ = std::move(block);
+}
+
+const std::string* Element::shared_children(std::string_view ns) const {
+    return shared_ && shared_->ns == ns ? &shared_->bytes : nullptr;
+}
+
 Element& Element::add_child(std::string name, std::string ns) {
-    nodes_.emplace_back(Element(std::move(name), std::move(ns)));
-    return nodes_.back().element();
+    auto& nodes = own_nodes();
+    nodes.emplace_back(Element(std::move(name), std::move(ns)));
+    return nodes.back().element();
 }
 
 Element& Element::add_child(Element child) {
-    nodes_.emplace_back(std::move(child));
-    return nodes_.back().element();
+    auto& nodes = own_nodes();
+    nodes.emplace_back(std::move(child));
+    return nodes.back().element();
 }
 
 void Element::add_text(std::string text) {
     if (text.empty()) return;
-    if (!nodes_.empty() && nodes_.back().is_text()) {
-        nodes_.back().text().append(text);
+    auto& nodes = own_nodes();
+    if (!nodes.empty() && nodes.back().is_text()) {
+        nodes.back().text().append(text);
         return;
     }
-    nodes_.emplace_back(std::move(text));
+    nodes.emplace_back(std::move(text));
 }
 
 std::string Element::text() const {
     std::string out;
-    for (const auto& n : nodes_)
+    for (const auto& n : nodes())
         if (n.is_text()) out.append(n.text());
     return out;
 }
 
 const Element* Element::child(std::string_view name, std::string_view ns) const {
-    for (const auto& n : nodes_)
+    for (const auto& n : nodes())
         if (n.is_element() && n.element().name_ == name && n.element().ns_ == ns) return &n.element();
     return nullptr;
 }
 
 Element* Element::child(std::string_view name, std::string_view ns) {
-    return const_cast<Element*>(static_cast<const Element*>(this)->child(name, ns));
+    // A child returned for writing is this element's own.
+    if (shared_ && !static_cast<const Element*>(this)->child(name, ns)) return nullptr;
+    for (auto& n : own_nodes())
+        if (n.is_element() && n.element().name_ == name && n.element().ns_ == ns) return &n.element();
+    return nullptr;
 }
 
 size_t Element::remove_children(std::string_view name, std::string_view ns) {
-    const size_t before = nodes_.size();
-    nodes_.erase(std::remove_if(nodes_.begin(), nodes_.end(),
-                                [&](const Node& n) {
-                                    return n.is_element() && n.element().name_ == name && n.element().ns_ == ns;
-                                }),
-                 nodes_.end());
-    return before - nodes_.size();
+    auto match = [&](const Node& n) { return n.is_element() && n.element().name_ == name && n.element().ns_ == ns; };
+    if (shared_ && std::none_of(shared_->nodes.begin(), shared_->nodes.end(), match)) return 0;
+    auto& nodes = own_nodes();
+    const size_t before = nodes.size();
+    nodes.erase(std::remove_if(nodes.begin(), nodes.end(), match), nodes.end());
+    return before - nodes.size();
 }
 
 size_t Element::child_count() const {
-    return static_cast<size_t>(std::count_if(nodes_.begin(), nodes_.end(), [](const Node& n) { return n.is_element(); }));
+    const auto& nodes = this->nodes();
+    return static_cast<size_t>(std::count_if(nodes.begin(), nodes.end(), [](const Node& n) { return n.is_element(); }));
 }
 
 const Element* Element::first_child() const {
-    for (const auto& n : nodes_)
+    for (const auto& n : nodes())
         if (n.is_element()) return &n.element();
     return nullptr;
 }
 
 Element::ElementRange Element::children() const {
-    return ElementRange(nodes_.data(), nodes_.data() + nodes_.size());
+    const auto& nodes = this->nodes();
+    return ElementRange(nodes.data(), nodes.data() + nodes.size());
 }
 
 bool operator==(const Element& a, const Element& b) {
-    return a.name_ == b.name_ && a.ns_ == b.ns_ && a.attrs_ == b.attrs_ && a.nodes_ == b.nodes_;
+    return a.name_ == b.name_ && a.ns_ == b.ns_ && a.attrs_ == b.attrs_ && a.nodes() == b.nodes();
 }
 
 }  // namespace parley::xml

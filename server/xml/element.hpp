@@ -3,7 +3,10 @@
 // An Element has a local name, a namespace URI, attributes in document order
 // and children: elements and text nodes, in order. It is a plain value:
 // copyable and movable, owning its whole subtree; copying a stanza (to
-// deliver it to several sessions) copies the tree. Namespace prefixes are not
+// deliver it to several sessions) copies the tree, unless its children were
+// shared first (xml::share_children, serializer.hpp): then every copy holds
+// the same immutable children and their serialization, and a copy that
+// changes its children gets its own again. Namespace prefixes are not
 // kept: the serializer writes default-namespace declarations (xmlns='...')
 // where an element's namespace differs from its parent's.
 //
@@ -18,11 +21,14 @@
 // construction (expat checked them). Attribute values and text are stored
 // unescaped.
 //
-// Value type: no shared state; an instance is used by one thread at a time.
+// Value type: an instance is used by one thread at a time. The only state
+// copies share is shared children, which nothing writes once they are made,
+// so copies may be used on different threads.
 #pragma once
 
 #include <cstddef>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -114,15 +120,28 @@ public:
     const Element* first_child() const;     // the first element child, or nullptr
     ElementRange children() const;          // for (const Element& c : e.children())
     // Every child node (elements and text) in document order.
-    const std::vector<Node>& nodes() const { return nodes_; }
+    const std::vector<Node>& nodes() const;
+
+    // The serialization of the children made by xml::share_children for
+    // the default namespace `ns`, while they are still shared; else nullptr.
+    const std::string* shared_children(std::string_view ns) const;
 
     friend bool operator==(const Element& a, const Element& b);
+    friend void share_children(Element& e, std::string_view default_ns);
 
 private:
+    struct Shared;
+    // Moves the children into an immutable block with `bytes`, their
+    // serialization for the default namespace `ns`.
+    void share(std::string bytes, std::string ns);
+    // The children for writing: shared ones are copied first.
+    std::vector<Node>& own_nodes();
+
     std::string name_;
     std::string ns_;
     std::vector<Attribute> attrs_;
-    std::vector<Node> nodes_;
+    std::vector<Node> nodes_;  // empty while shared_ holds the children
+    std::shared_ptr<const Shared> shared_;
 };
 
 // One child node: an element or a run of text.

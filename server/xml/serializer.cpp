@@ -113,20 +113,35 @@ void append_attrs(std::string& out, const std::vector<Attribute>& attrs) {
     }
 }
 
+// Two namespaces are written with a prefix the reader knows already:
+// the stream's (declared by the stream header) and the XML namespace
+// (predeclared, and never allowed as a default namespace).
+std::string_view prefix_of(const Element& e) { return e.ns() == kStreamNs ? "stream" : e.ns() == kXmlNs ? "xml" : ""; }
+
+// The default namespace e's children inherit when e is written where
+// `inherited` is the default. A prefixed element leaves it as it was.
+std::string_view children_ns(const Element& e, std::string_view inherited) {
+    return prefix_of(e).empty() && e.ns() != inherited ? std::string_view(e.ns()) : inherited;
+}
+
+void write(const Element& e, std::string& out, std::string_view inherited);
+
+void write_children(const Element& e, std::string& out, std::string_view for_children) {
+    for (const Element::Node& n : e.nodes()) {
+        if (n.is_text()) append_escaped_text(out, n.text());
+        else write(n.element(), out, for_children);
+    }
+}
+
 void write(const Element& e, std::string& out, std::string_view inherited) {
-    // Two namespaces are written with a prefix the reader knows already:
-    // the stream's (declared by the stream header) and the XML namespace
-    // (predeclared, and never allowed as a default namespace).
-    const std::string_view prefix = e.ns() == kStreamNs ? "stream" : e.ns() == kXmlNs ? "xml" : "";
+    const std::string_view prefix = prefix_of(e);
     out.push_back('<');
     append_name(out, prefix, e.name());
-    // A prefixed element leaves the default namespace as it was.
-    std::string_view for_children = inherited;
-    if (prefix.empty() && e.ns() != inherited) {
+    const std::string_view for_children = children_ns(e, inherited);
+    if (for_children != inherited) {
         out.append(" xmlns='");
         append_escaped_attr(out, e.ns());
         out.push_back('\'');
-        for_children = e.ns();
     }
     append_attrs(out, e.attrs());
     if (e.nodes().empty()) {
@@ -134,10 +149,8 @@ void write(const Element& e, std::string& out, std::string_view inherited) {
         return;
     }
     out.push_back('>');
-    for (const Element::Node& n : e.nodes()) {
-        if (n.is_text()) append_escaped_text(out, n.text());
-        else write(n.element(), out, for_children);
-    }
+    if (const std::string* shared = e.shared_children(for_children)) out.append(*shared);
+    else write_children(e, out, for_children);
     out.append("</");
     append_name(out, prefix, e.name());
     out.push_back('>');
@@ -146,6 +159,14 @@ void write(const Element& e, std::string& out, std::string_view inherited) {
 }  // namespace
 
 void serialize(const Element& e, std::string& out, std::string_view default_ns) { write(e, out, default_ns); }
+
+void share_children(Element& e, std::string_view default_ns) {
+    const std::string_view for_children = children_ns(e, default_ns);
+    if (e.shared_children(for_children)) return;  // shared already
+    std::string bytes;
+    write_children(e, bytes, for_children);
+    e.share(std::move(bytes), std::string(for_children));
+}
 
 std::string to_string(const Element& e, std::string_view default_ns) {
     std::string out;

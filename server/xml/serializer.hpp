@@ -34,6 +34,16 @@ namespace parley::xml {
 void serialize(const Element& e, std::string& out, std::string_view default_ns);
 std::string to_string(const Element& e, std::string_view default_ns);
 
+// For one stanza sent to many (a room's message to its occupants): writes
+// e's children once, as they appear when e is serialized where default_ns
+// is the default namespace, and makes them shared (element.hpp). Copies of
+// e made afterwards share the children, and serialize() writes those bytes
+// instead of walking the tree again wherever the children inherit the same
+// namespace; the output is byte for byte what it would be without sharing.
+// e's own name and attributes stay its own: each copy may set its 'to'.
+// Invalidates references to e's children.
+void share_children(Element& e, std::string_view default_ns);
+
 // "<?xml version='1.0'?><stream:stream xmlns='DEFAULT'
 //  xmlns:stream='http://etherx.jabber.org/streams' ATTRS>" (one line).
 std::string stream_header(std::string_view default_ns, const std::vector<Attribute>& attrs);

@@ -69,6 +69,24 @@ void check_round_trip(const xml::Element& stanza) {
                      back ? "a different tree" : back.status().to_string().c_str(), out.c_str());
         std::abort();
     }
+    // Shared children (a room's fan-out) write exactly the same bytes, in
+    // either stream namespace, and a copy that changes leaves the rest.
+    for (const char* ns : {"jabber:client", "jabber:server"}) {
+        const std::string plain = xml::to_string(stanza, ns);
+        xml::Element shared = stanza;
+        xml::share_children(shared, ns);
+        xml::Element copy = shared;
+        copy.set_attr("to", "a@b/c");
+        if (xml::to_string(shared, ns) != plain || !(shared == stanza)) {
+            std::fprintf(stderr, "shared children: different bytes in %s from: %s\n", ns, out.c_str());
+            std::abort();
+        }
+        copy.add_child("extra", "urn:x");
+        if (xml::to_string(shared, ns) != plain || copy.child_count() != stanza.child_count() + 1) {
+            std::fprintf(stderr, "shared children: a copy's change showed elsewhere, from: %s\n", out.c_str());
+            std::abort();
+        }
+    }
 }
 
 class Sink final : public xml::StreamHandler {

@@ -114,4 +114,46 @@ BOOST_AUTO_TEST_CASE(stream_header_and_close) {
     BOOST_TEST(parley::xml::stream_close() == "</stream:stream>");
 }
 
+BOOST_AUTO_TEST_CASE(shared_children_are_written_once_and_copies_stay_apart) {
+    Element m("message", "jabber:client");
+    m.set_attr("type", "groupchat");
+    m.add_child("body", "jabber:client").add_text("hi & bye");
+    m.add_child("x", "http://jabber.org/protocol/muc#user");
+    const std::string before = to_string(m, "jabber:client");
+    const std::string server_before = to_string(m, "jabber:server");
+
+    parley::xml::share_children(m, "jabber:client");
+    BOOST_TEST(m.shared_children("jabber:client") != nullptr);
+    BOOST_TEST(*m.shared_children("jabber:client") ==
+               "<body>hi &amp; bye</body><x xmlns='http://jabber.org/protocol/muc#user'/>");
+    BOOST_TEST(to_string(m, "jabber:client") == before, "xml: shared children write the same bytes");
+    BOOST_TEST(to_string(m, "jabber:server") == server_before, "xml: and the same in another stream namespace");
+
+    Element a = m, b = m;
+    a.set_attr("to", "a@x/1");
+    b.set_attr("to", "b@x/1");
+    BOOST_TEST(to_string(a, "jabber:client") ==
+               "<message type='groupchat' to='a@x/1'><body>hi &amp; bye</body>"
+               "<x xmlns='http://jabber.org/protocol/muc#user'/></message>");
+    BOOST_TEST(a.shared_children("jabber:client") == m.shared_children("jabber:client"),
+               "xml: a copy holds the same children, not a copy of them");
+
+    // Changes to one copy's children are its own.
+    a.add_child("delay", "urn:xmpp:delay");
+    b.child("body", "jabber:client")->add_text("!");
+    BOOST_TEST(b.remove_children("x", "http://jabber.org/protocol/muc#user") == 1u);
+    BOOST_TEST(a.shared_children("jabber:client") == nullptr);
+    BOOST_TEST(to_string(m, "jabber:client") == before, "xml: the original is untouched by its copies' changes");
+    BOOST_TEST(to_string(a, "jabber:client") ==
+               "<message type='groupchat' to='a@x/1'><body>hi &amp; bye</body>"
+               "<x xmlns='http://jabber.org/protocol/muc#user'/><delay xmlns='urn:xmpp:delay'/></message>");
+    BOOST_TEST(to_string(b, "jabber:client") == "<message type='groupchat' to='b@x/1'><body>hi &amp; bye!</body></message>");
+    // Looking for a child that is not there, or removing none, keeps the sharing.
+    Element c = m;
+    BOOST_TEST(c.child("nothing", "urn:x") == nullptr);
+    BOOST_TEST(c.remove_children("nothing", "urn:x") == 0u);
+    BOOST_TEST(c.shared_children("jabber:client") == m.shared_children("jabber:client"));
+    BOOST_TEST((c == m));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
