@@ -312,6 +312,29 @@ BOOST_AUTO_TEST_CASE(a_room_has_one_owner_worker_whatever_asks) {
     }
 }
 
+BOOST_FIXTURE_TEST_CASE(a_room_message_is_serialized_once_for_every_copy, Fixture) {
+    join("alice@example.org/desk", "Alice");
+    instant();
+    join("bob@example.org/phone", "Bob");
+    join("bob@example.org/desk", "Bob");
+    sent.clear();
+    say("alice@example.org/desk", "hello <all> & everyone");
+    std::vector<const xml::Element*> copies;
+    for (const auto& e : sent)
+        if (e.name() == "message" && e.attr_or("type") == "groupchat") copies.push_back(&e);
+    BOOST_TEST_REQUIRE(copies.size() == 3u, "muc: one copy per session");
+    const std::string* bytes = copies[0]->shared_children(xmpp::kNsClient);
+    BOOST_TEST_REQUIRE(bytes != nullptr, "muc: the copies' children are written once");
+    for (const auto* c : copies) {
+        BOOST_TEST(c->shared_children(xmpp::kNsClient) == bytes, "muc: every copy shares the same bytes");
+        // What goes out is still the whole message, to that session.
+        const std::string out = xml::to_string(*c, xmpp::kNsClient);
+        BOOST_TEST(out.find("to='" + std::string(c->attr_or("to")) + "'") != std::string::npos);
+        BOOST_TEST(out.find("<body>hello &lt;all&gt; &amp; everyone</body>") != std::string::npos);
+    }
+    BOOST_TEST(copies[0]->attr_or("to") != copies[1]->attr_or("to"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(muc_access)
