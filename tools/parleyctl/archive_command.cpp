@@ -57,6 +57,7 @@ std::optional<uint64_t> parse_time(std::string_view t) { return xmpp::parse_date
 std::string format_time(uint64_t unix_ms) { return xmpp::format_datetime(unix_ms); }
 
 Result<std::optional<std::string>> stanza_body(std::string_view stanza_xml) {
+    if (auto quick = export_format::stored_body(stanza_xml)) return std::move(*quick);
     auto stanza = export_format::parse_stanza(stanza_xml);
     if (!stanza) return stanza.status();
     return export_format::body_of(*stanza);

@@ -200,7 +200,11 @@ Status make_dir(const fs::path& p) {
 class Sink {
 public:
     virtual ~Sink() = default;
-    virtual Status add(const ef::Message& m, const xml::Element& stanza) = 0;
+    // `stanza`: the stored stanza parsed, for a sink whose needs_tree();
+    // else nullptr (the others need only m, whose body was read straight
+    // from the stored text, which is much faster).
+    virtual Status add(const ef::Message& m, const xml::Element* stanza) = 0;
+    virtual bool needs_tree() const { return false; }
     // Completes the format's files and appends them to files.
     virtual Status finish(std::vector<FileInfo>& files) = 0;
 };
@@ -226,13 +230,13 @@ protected:
 class JsonlSink final : public FileSink {
 public:
     using FileSink::FileSink;
-    Status add(const ef::Message& m, const xml::Element&) override { return f_->write(ef::jsonl_line(m)); }
+    Status add(const ef::Message& m, const xml::Element*) override { return f_->write(ef::jsonl_line(m)); }
 };
 
 class CsvSink final : public FileSink {
 public:
     using FileSink::FileSink;
-    Status add(const ef::Message& m, const xml::Element&) override {
+    Status add(const ef::Message& m, const xml::Element*) override {
         if (Status s = start(); !s) return s;
         return f_->write(ef::csv_row(m));
     }
@@ -251,7 +255,7 @@ class HtmlSink final : public FileSink {
 public:
     HtmlSink(std::unique_ptr<OutFile> f, std::string title, std::string scope_line)
         : FileSink(std::move(f)), title_(std::move(title)), scope_line_(std::move(scope_line)) {}
-    Status add(const ef::Message& m, const xml::Element&) override {
+    Status add(const ef::Message& m, const xml::Element*) override {
         if (Status s = start(); !s) return s;
         const std::string day = ef::day_of(m.time_ms);
         if (day != day_) {
@@ -284,7 +288,7 @@ private:
 class EmlSink final : public Sink {
 public:
     EmlSink(fs::path dir, std::string case_id) : dir_(std::move(dir)), case_(std::move(case_id)) {}
-    Status add(const ef::Message& m, const xml::Element&) override {
+    Status add(const ef::Message& m, const xml::Element*) override {
         const std::string day = ef::day_of(m.time_ms);
         if (day != day_) {
             if (Status s = write_out(true); !s) return s;
@@ -361,8 +365,9 @@ class XmlSink final : public Sink {
 public:
     XmlSink(fs::path dir, std::unique_ptr<OutFile> f, std::string only_owner)
         : dir_(std::move(dir)), f_(std::move(f)), only_(std::move(only_owner)) {}
-    Status add(const ef::Message& m, const xml::Element& stanza) override {
-        const std::string result = ef::xml_result(m, stanza);
+    bool needs_tree() const override { return true; }
+    Status add(const ef::Message& m, const xml::Element* stanza) override {
+        const std::string result = ef::xml_result(m, *stanza);
         auto put = [&](const std::string& owner) -> Status {
             Part& p = parts_[split(owner)];
             p.text += result;
@@ -633,12 +638,22 @@ int archive_export(const std::string& config_path, const std::vector<std::string
     Progress progress(err);
     uint64_t count = 0, first_id = 0, last_id = 0;
     Status problem = Status::ok();
+    const bool need_tree = std::any_of(sinks.begin(), sinks.end(), [](const auto& s) { return s->needs_tree(); });
+    std::optional<xml::Element> stanza;
     auto take = [&](archive::Record&& r) {
-        auto stanza = ef::parse_stanza(r.entry.stanza);
-        if (!stanza) {
-            problem = Status::error("corrupt", "record " + archive::stanza_id_text(r.id) + ": " +
-                                                   stanza.status().message() + " (run parleyctl archive verify)");
-            return false;
+        std::optional<std::optional<std::string>> body;
+        stanza.reset();
+        if (!need_tree) body = ef::stored_body(r.entry.stanza);
+        if (!body) {
+            // A stanza the quick reading does not vouch for is parsed.
+            auto parsed = ef::parse_stanza(r.entry.stanza);
+            if (!parsed) {
+                problem = Status::error("corrupt", "record " + archive::stanza_id_text(r.id) + ": " +
+                                                       parsed.status().message() + " (run parleyctl archive verify)");
+                return false;
+            }
+            stanza = std::move(parsed).value();
+            body = ef::body_of(*stanza);
         }
         ef::Message m;
         m.id = r.id;
@@ -649,10 +664,10 @@ int archive_export(const std::string& config_path, const std::vector<std::string
         m.origin = archive::to_string(r.entry.origin);
         m.outcome = std::move(r.entry.outcome);
         for (auto& v : r.entry.views) m.views.emplace_back(std::move(v.owner), std::move(v.peer));
-        m.body = ef::body_of(*stanza);
+        m.body = std::move(*body);
         m.stanza = std::move(r.entry.stanza);
         for (auto& s : sinks) {
-            problem = s->add(m, *stanza);
+            problem = s->add(m, stanza ? &*stanza : nullptr);
             if (!problem) return false;
         }
         if (!first_id) first_id = m.id;

@@ -404,6 +404,141 @@ Result<xml::Element> parse_stanza(std::string_view stored) {
     return e;
 }
 
+namespace {
+
+// Text as the serializer escapes it, unescaped; nullopt for a reference
+// outside the serializer's set.
+std::optional<std::string> unescape_stored(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    size_t i = 0;
+    while (i < text.size()) {
+        const size_t amp = text.find('&', i);
+        if (amp == std::string_view::npos) {
+            out.append(text.substr(i));
+            break;
+        }
+        out.append(text.substr(i, amp - i));
+        const std::string_view rest = text.substr(amp);
+        static constexpr std::pair<std::string_view, char> kRefs[] = {
+            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''}, {"&quot;", '"'},
+            {"&#13;", '\r'}, {"&#9;", '\t'}, {"&#10;", '\n'}};
+        bool known = false;
+        for (const auto& [ref, c] : kRefs) {
+            if (rest.starts_with(ref)) {
+                out.push_back(c);
+                i = amp + ref.size();
+                known = true;
+                break;
+            }
+        }
+        if (!known) return std::nullopt;
+    }
+    return out;
+}
+
+}  // namespace
+
+namespace {
+
+// The names of a start tag's attributes ("a='1' xml:lang='en'" as the
+// serializer writes them: one space before each, values in single quotes
+// that hold no raw quote); nullopt for anything else.
+std::optional<std::vector<std::string_view>> stored_attr_names(std::string_view attrs) {
+    std::vector<std::string_view> names;
+    size_t i = 0;
+    while (i < attrs.size()) {
+        if (attrs[i] != ' ') return std::nullopt;
+        const size_t eq = attrs.find("='", i);
+        if (eq == std::string_view::npos) return std::nullopt;
+        const size_t close = attrs.find('\'', eq + 2);
+        if (close == std::string_view::npos) return std::nullopt;
+        names.push_back(attrs.substr(i + 1, eq - i - 1));
+        i = close + 1;
+    }
+    return names;
+}
+
+}  // namespace
+
+std::optional<std::optional<std::string>> stored_body(std::string_view s) {
+    using Answer = std::optional<std::optional<std::string>>;
+    // One tag at a time: '>' is never raw inside a tag (values are escaped)
+    // nor '<' in text.
+    struct Tag {
+        std::string_view name;
+        std::vector<std::string_view> attrs;
+        bool closing = false, empty = false;
+    };
+    size_t p = 0;
+    auto next_tag = [&](size_t from) -> std::optional<Tag> {
+        const size_t lt = s.find('<', from);
+        if (lt == std::string_view::npos || lt + 1 >= s.size()) return std::nullopt;
+        const size_t gt = s.find('>', lt);
+        if (gt == std::string_view::npos) return std::nullopt;
+        Tag t;
+        std::string_view inner = s.substr(lt + 1, gt - lt - 1);
+        p = gt + 1;
+        if (inner.starts_with('/')) {
+            t.closing = true;
+            t.name = inner.substr(1);
+            return t;
+        }
+        if (inner.ends_with('/')) {
+            t.empty = true;
+            inner.remove_suffix(1);
+        }
+        const size_t sp = std::min(inner.find(' '), inner.size());
+        t.name = inner.substr(0, sp);
+        if (t.name.empty() || t.name.find_first_of("!?") != std::string_view::npos) return std::nullopt;
+        auto attrs = stored_attr_names(inner.substr(sp));
+        if (!attrs) return std::nullopt;
+        t.attrs = std::move(*attrs);
+        return t;
+    };
+    auto has = [](const Tag& t, std::string_view name) {
+        return std::find(t.attrs.begin(), t.attrs.end(), name) != t.attrs.end();
+    };
+    auto root = next_tag(0);
+    // Only a stanza in jabber:client, as stored, is read here.
+    if (!root || s[0] != '<' || root->closing || root->name.find(':') != std::string_view::npos || has(*root, "xmlns"))
+        return std::nullopt;
+    if (root->empty) return p == s.size() ? Answer(std::optional<std::string>()) : std::nullopt;
+    std::optional<std::string> answer;
+    bool found = false;  // answer is a body without xml:lang
+    size_t depth = 1;
+    while (depth > 0) {
+        auto t = next_tag(p);
+        if (!t) return std::nullopt;
+        if (t->closing) {
+            --depth;
+            continue;
+        }
+        if (depth == 1 && t->name == "body" && !has(*t, "xmlns")) {
+            std::optional<std::string> text = std::string();
+            if (!t->empty) {
+                const size_t close = s.find('<', p);
+                if (close == std::string_view::npos || s.substr(close, 7) != "</body>") return std::nullopt;
+                text = unescape_stored(s.substr(p, close - p));
+                if (!text) return std::nullopt;
+                p = close + 7;
+            }
+            // The first without xml:lang, else the first; the rest is
+            // still read to the end (one element, nothing unknown).
+            if (!found && !has(*t, "xml:lang")) {
+                answer = std::move(text);
+                found = true;
+            } else if (!found && !answer) {
+                answer = std::move(text);
+            }
+            continue;
+        }
+        if (!t->empty) ++depth;
+    }
+    if (p != s.size()) return std::nullopt;  // not one element
+    return Answer(std::move(answer));
+}
+
 std::optional<std::string> body_of(const xml::Element& stanza) {
     const xml::Element* first = nullptr;
     for (const xml::Element& c : stanza.children()) {

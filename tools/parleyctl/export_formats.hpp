@@ -106,5 +106,14 @@ Result<xml::Element> parse_stanza(std::string_view stored);
 // Its body: the first <body/> in jabber:client without xml:lang, else the
 // first; nullopt when it has none.
 std::optional<std::string> body_of(const xml::Element& stanza);
+// The same body read straight from a stored stanza, without building its
+// tree, for exports that need nothing else of it. The archive stores what
+// xml::serialize wrote (jabber:client the default namespace), whose form is
+// plain: no comments, CDATA, DTD or entity but the five and character
+// references; a body as a direct child of the root, text only. Anything
+// else (another root namespace, a body with child elements, a reference it
+// does not know, text that is not one stanza) is not guessed at: the outer
+// nullopt says "parse it" (parse_stanza, then body_of).
+std::optional<std::optional<std::string>> stored_body(std::string_view stored);
 
 }  // namespace parley::ctl::export_format
