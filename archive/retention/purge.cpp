@@ -1,8 +1,10 @@
 #include "archive/retention/purge.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "archive/chain/checkpoint.hpp"
+#include "archive/crypto/keys.hpp"
 #include "archive/journal/raw_db.hpp"
 
 namespace parley::archive {
@@ -97,10 +99,33 @@ uint32_t shortest_days(const Policy& policy) {
     return out;
 }
 
+std::string decision_basis(const Policy& policy, const std::vector<LegalHold>& holds) {
+    // Each field with its length first, so that no two lists read the same.
+    std::string text;
+    auto field = [&text](std::string_view f) { text += std::to_string(f.size()) + ":" + std::string(f) + ";"; };
+    for (const Rule& r : policy.rules()) {
+        field("rule");
+        field(std::to_string(static_cast<int>(r.scope)));
+        field(r.target);
+        field(r.type);
+        field(std::to_string(r.days));
+    }
+    for (const LegalHold& h : holds) {
+        if (!h.active()) continue;
+        field("hold");
+        field(h.case_id);
+        field(std::to_string(static_cast<int>(h.scope)));
+        field(h.target);
+    }
+    const Digest d = sha256(text);
+    return to_hex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+
 Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Policy& policy,
                                 const std::vector<LegalHold>& holds, const PurgeOptions& o) {
     PurgeResult result;
     result.next_id = o.from_id;
+    result.basis = decision_basis(policy, holds);
     const uint32_t shortest = shortest_days(policy);
     auto keys_r = journal.keys(txn, db);
     if (shortest == 0 || (!keys_r && keys_r.status().code() == "not-found")) {
@@ -166,6 +191,12 @@ Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db
             continue;
         }
         if (Status f = runs.flush(); !f) return f;
+        // Kept: when could it (or one of its views) be due next?
+        auto at = [&](uint32_t days) { return days == 0 ? UINT64_MAX : id_time_ms(c.id) + uint64_t{days} * kDayMs; };
+        result.next_due_ms = std::min(result.next_due_ms, at(policy.record_days(*entry)));
+        for (const View& v : entry->views)
+            if (const uint64_t when = at(policy.decide(v.owner, entry->type).days); when > o.now_ms)
+                result.next_due_ms = std::min(result.next_due_ms, when);
         for (const View& v : entry->views) {
             if (!due(policy.decide(v.owner, entry->type).days)) continue;
             const std::string tag = Journal::owner_tag(keys, v.owner);

@@ -47,12 +47,24 @@ struct PurgeResult {
     std::vector<PurgedRun> runs;
     uint64_t next_id = 0;  // where the next batch starts
     bool done = false;     // nothing further can be due now
+    // The earliest time at which a record this batch examined and kept could
+    // be due, as long as the rules and holds stay what `basis` says
+    // (UINT64_MAX: never). A pass that saw one basis throughout may start
+    // its successor at its own end while that successor's time is earlier
+    // and the basis is the same: nothing before it can be due.
+    uint64_t next_due_ms = UINT64_MAX;
+    std::string basis;     // decision_basis() of the rules and holds the batch used
     // "removed 12 records (3 runs: 0190..-0190.. ...), 4 views; 2 held"
     std::string summary() const;
 };
 
 // The smallest number of days any rule keeps (0: every rule keeps forever).
 uint32_t shortest_days(const Policy& policy);
+
+// What a purge decision depends on besides a record and the time: every
+// rule and every active hold, as a digest (hex). Equal digests, equal
+// decisions.
+std::string decision_basis(const Policy& policy, const std::vector<LegalHold>& holds);
 
 Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Policy& policy,
                                 const std::vector<LegalHold>& holds, const PurgeOptions& options);

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <charconv>
+#include <algorithm>
 #include <chrono>
 
 #include "archive/audit/audit.hpp"
@@ -87,6 +88,8 @@ struct Keeper::Pass {
     uint64_t from = 0;
     uint64_t started_ms = 0;
     uint64_t batches = 0;
+    std::string basis;  // the rules and holds the batches used; "" once they changed during the pass
+    uint64_t next_due_ms = UINT64_MAX;
     archive::PurgeResult total;
     std::vector<std::function<void(Result<std::string>)>> waiting;
 };
@@ -155,16 +158,24 @@ uint64_t Keeper::purge(std::string who, std::function<void(Result<std::string>)>
 
 void Keeper::next_batch() {
     auto result = std::make_shared<archive::PurgeResult>();
+    auto resumed = std::make_shared<bool>(false);
     const uint64_t now = now_ms();
     Status s = db_->write(
         [journal = journal_, rules = settings_.rules, from = pass_->from, batch = settings_.purge_batch, now,
-         who = pass_->who, result](store::Txn& t, MDB_dbi db) {
+         who = pass_->who, result, first = pass_->batches == 0, resume = resume_,
+         resumed = resumed](store::Txn& t, MDB_dbi db) {
             auto runtime = archive::load_rules(t.handle(), db);
             if (!runtime) return runtime.status();
             auto holds = archive::load_holds(t.handle(), db);
             if (!holds) return holds.status();
             archive::Policy policy(rules, *runtime);
-            auto r = archive::purge_batch(journal, t.handle(), db, policy, *holds, {now, from, batch});
+            uint64_t start = from;
+            // A pass starts where the last one ended when nothing it kept
+            // can be due yet under the same rules and holds.
+            *resumed = first && resume && now < resume->until_ms &&
+                       resume->basis == archive::decision_basis(policy, *holds);
+            if (*resumed) start = resume->from;
+            auto r = archive::purge_batch(journal, t.handle(), db, policy, *holds, {now, start, batch});
             if (!r) return r.status();
             *result = *r;
             if (r->removed || r->views_removed || r->held) {
@@ -174,7 +185,7 @@ void Keeper::next_batch() {
             }
             return Status::ok();
         },
-        [this, alive = std::weak_ptr<bool>(alive_), result](Status st) {
+        [this, alive = std::weak_ptr<bool>(alive_), result, resumed](Status st) {
             if (alive.expired() || !pass_) return;
             auto finish = [&](Result<std::string> outcome) {
                 auto waiting = std::move(pass_->waiting);
@@ -188,6 +199,11 @@ void Keeper::next_batch() {
                 finish(st);
                 return;
             }
+            // What the records before a resumed start may need stays owed.
+            if (*resumed && resume_) pass_->next_due_ms = resume_->until_ms;
+            if (pass_->batches == 0) pass_->basis = result->basis;
+            else if (pass_->basis != result->basis) pass_->basis.clear();
+            pass_->next_due_ms = std::min(pass_->next_due_ms, result->next_due_ms);
             archive::PurgeResult& t = pass_->total;
             t.examined += result->examined;
             t.removed += result->removed;
@@ -201,6 +217,8 @@ void Keeper::next_batch() {
                 next_batch();
                 return;
             }
+            if (pass_->basis.empty()) resume_.reset();
+            else resume_ = Resume{pass_->basis, result->next_id, pass_->next_due_ms};
             std::string summary = t.summary();
             if (t.removed || t.views_removed) log::info("archive", "retention purge: {}", summary);
             finish(summary);

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,16 @@ private:
 
     struct Pass;
     std::unique_ptr<Pass> pass_;  // the purge pass running, if any
+    // What the last whole pass proved: under the rules and holds of
+    // `basis`, nothing before record `from` can be due before `until_ms`.
+    // The next pass starts at `from` when both still hold (in memory only:
+    // the first pass after a start walks everything).
+    struct Resume {
+        std::string basis;
+        uint64_t from = 0;
+        uint64_t until_ms = 0;
+    };
+    std::optional<Resume> resume_;
     uint64_t pass_seq_ = 0;
     // How the latest passes ended (by pass number), for `archive purge-status`.
     static constexpr size_t kPassesKept = 16;
