@@ -114,6 +114,7 @@ struct ControlServer::Client {
     bool answered = false;  // its request was read: later input is ignored
     bool replied = false;   // its answer is being written
     bool permitted = true;  // its peer credentials are parleyd's user or root
+    ucred peer{};           // as the kernel gave them (SO_PEERCRED)
     struct Write {
         uv_write_t req{};
         std::string data;
@@ -244,6 +245,7 @@ void ControlServer::on_connection(uv_stream_t* server, int status) {
         c->close();
         return;
     }
+    c->peer = cred;
     if (cred.uid != 0 && cred.uid != ::geteuid()) {
         log::warn("control", "refused a client with uid {} (pid {}): only uid {} and root may use the control socket",
                   cred.uid, cred.pid, ::geteuid());
@@ -274,7 +276,7 @@ void ControlServer::on_connection(uv_stream_t* server, int status) {
                 c->answer(error_json("permission denied: only parleyd's own user and root may use this socket"));
                 return;
             }
-            if (auto now = c->server->dispatch(line, c->id)) {
+            if (auto now = c->server->dispatch(line, c->id, c->peer)) {
                 c->answer(*now);
                 return;
             }
@@ -306,7 +308,7 @@ void ControlServer::on_mail(uv_async_t* async) {
     }
 }
 
-std::optional<std::string> ControlServer::dispatch(const std::string& line, uint64_t client_id) {
+std::optional<std::string> ControlServer::dispatch(const std::string& line, uint64_t client_id, const ucred& peer) {
     std::string cmd = line.substr(0, line.find(' '));
     // The core's requests (as Host::control_command refuses their names to
     // modules); anything else is a module's.
@@ -324,7 +326,9 @@ std::optional<std::string> ControlServer::dispatch(const std::string& line, uint
         args.push_back(percent_decode(line.substr(start, end - start)));
         at = end;
     }
-    log::info("control", "request '{}' for a module", cmd);
+    // Who asked, as the kernel says (what the audit log records is what
+    // parleyctl says: its user, which only root or parleyd's user can be).
+    log::info("control", "request '{}' for a module from uid {} (pid {})", cmd, peer.uid, peer.pid);
     auto box = mailbox_;
     shared.workers[0]->post([box, client_id, cmd, args = std::move(args)](loop::Worker& w) {
         const module::ControlHandler* fn = w.hooks().find_control(cmd);

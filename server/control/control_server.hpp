@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unordered_set>
 
@@ -63,7 +64,7 @@ public:
 
     // Answers a core request now, or hands a module's to worker 0 (nullopt:
     // the answer comes later to `client_id`).
-    std::optional<std::string> dispatch(const std::string& line, uint64_t client_id);
+    std::optional<std::string> dispatch(const std::string& line, uint64_t client_id, const ucred& peer);
 
 private:
     struct Client;
