@@ -215,3 +215,18 @@ modules_muc_mod_muc_la_LDFLAGS = $(PARLEY_MODULE_LINK)
 modules_muc_mod_muc_la_LIBADD = libparley.la archive/libparley_archive.la $(GNUTLS_LIBS) $(FMT_LIBS)
 tests_unit_parley_unit_SOURCES += modules/muc/muc.cpp modules/muc/room.cpp tests/unit/modules/muc_room_test.cpp
 EXTRA_DIST += modules/muc/README.md
+
+# content_policy: data-loss prevention rules on messages (modules/content_policy/README.md).
+modules_LTLIBRARIES += modules/content_policy/mod_content_policy.la
+modules_content_policy_mod_content_policy_la_SOURCES = modules/content_policy/mod_content_policy.cpp \
+	modules/content_policy/content_policy.hpp modules/content_policy/content_policy.cpp \
+	modules/content_policy/policy.hpp modules/content_policy/policy.cpp \
+	modules/content_policy/detectors.hpp modules/content_policy/detectors.cpp
+modules_content_policy_mod_content_policy_la_CXXFLAGS = $(PARLEY_MODULE_CXX) $(RE2_CFLAGS)
+modules_content_policy_mod_content_policy_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_content_policy_mod_content_policy_la_LIBADD = libparley.la $(RE2_LIBS) $(FMT_LIBS)
+tests_unit_parley_unit_SOURCES += modules/content_policy/content_policy.cpp modules/content_policy/policy.cpp \
+	modules/content_policy/detectors.cpp tests/unit/modules/content_policy_detectors_test.cpp \
+	tests/unit/modules/content_policy_test.cpp
+tests_unit_parley_unit_LDADD += $(RE2_LIBS)
+EXTRA_DIST += modules/content_policy/README.md

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "archive/audit/audit.hpp"
 #include "log/log.hpp"
 #include "prefs.hpp"
 #include "xml/serializer.hpp"
@@ -296,6 +297,19 @@ Result<uint64_t> Service::append(module::Host& host, archive::Entry entry, std::
     if (!s) return s;
     last_ = id;
     return id;
+}
+
+Status Service::audit(module::Host& host, std::string who, std::string action, std::string scope,
+                      std::string result, std::function<void(Status)> done) {
+    auto db = database(host.worker_index());
+    if (!db) return Status::error("stopped", "the archive is not open on this worker");
+    archive::AuditEvent e{0, now_ms(), std::move(who), std::move(action), std::move(scope), std::move(result)};
+    return db->write(
+        [journal = *journal_, e](store::Txn& txn, MDB_dbi dbi) {
+            auto r = archive::append_audit(journal, txn.handle(), dbi, e);
+            return r ? Status::ok() : r.status();
+        },
+        done ? std::move(done) : [](Status) {});
 }
 
 // Archiver

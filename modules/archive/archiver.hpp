@@ -136,6 +136,8 @@ public:
     void set_room_journal(const std::string& domain, bool on) override;
     bool room_journal(std::string_view domain) const override;
     uint64_t last_id() const override;
+    Status audit(module::Host& host, std::string who, std::string action, std::string scope, std::string result,
+                 std::function<void(Status)> done) override;
 
     // From each worker's module start/stop, on that worker.
     void attach(unsigned worker, std::shared_ptr<module::Database> journal, std::shared_ptr<module::Database> prefs);

@@ -108,6 +108,15 @@ public:
     // The highest id given so far (or found on disk at start); every id
     // given later is above it, whatever the clock does. Any thread.
     virtual uint64_t last_id() const = 0;
+    // Appends an event to the archive's audit log (archive/audit/audit.hpp:
+    // hash-chained, listed and verified by `parleyctl archive audit`), e.g.
+    // a content policy's decisions: who decided, the action ("content.block"),
+    // the scope ("from A to B") and the result (the rule; never what it
+    // matched). Written through this worker's writer with the traffic's
+    // group commits; `done` (if any) runs on this worker once it is on disk.
+    // Code "busy" as for append(). From a worker's loop thread.
+    virtual Status audit(module::Host& host, std::string who, std::string action, std::string scope,
+                         std::string result, std::function<void(Status)> done) = 0;
 };
 
 // The XEP-0359 stanza-id text of a journal id (16 lowercase hex digits, so
