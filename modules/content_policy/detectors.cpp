@@ -14,7 +14,7 @@ namespace parley::mod_content_policy {
 // One pattern, and what confirms (and may narrow) a candidate it found:
 // returns the match to keep, or a size of 0 to drop it.
 struct Detector::Pattern {
-    std::unique_ptr<re2::RE2> re;
+    std::unique_ptr<re2::RE2> re;  // its pattern() is the source
     std::function<Match(std::string_view text, Match candidate)> confirm;
 };
 
@@ -274,6 +274,12 @@ Result<std::shared_ptr<const Detector>> Detector::custom(std::string name, const
     }
     if (ps.empty()) return Status::error("invalid", "detector '" + name + "' has no pattern and no word");
     return std::shared_ptr<const Detector>(new Detector(std::move(name), std::move(ps)));
+}
+
+std::vector<std::string> Detector::patterns() const {
+    std::vector<std::string> out;
+    for (const Pattern& p : patterns_) out.push_back(p.re->pattern());
+    return out;
 }
 
 std::vector<Match> Detector::find(std::string_view text) const {

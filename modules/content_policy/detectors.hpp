@@ -65,6 +65,9 @@ public:
 
     // The names of the built-in detectors.
     static const std::vector<std::string>& builtin_names();
+    // The RE2 patterns it searches with (what finds candidates), for a
+    // caller that first asks one RE2::Set which detectors can match at all.
+    std::vector<std::string> patterns() const;
 
 private:
     struct Pattern;

@@ -2,8 +2,11 @@
 
 #include <re2/re2.h>
 
+#include <re2/set.h>
+
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 namespace parley::mod_content_policy {
 
@@ -97,6 +100,37 @@ const config::OptionSpec kOptions[] = {
 };
 const size_t kOptionCount = std::size(kOptions);
 
+struct Settings::Prefilter {
+    Prefilter() : set(options(), re2::RE2::UNANCHORED) {}
+    static re2::RE2::Options options() {
+        re2::RE2::Options o;
+        o.set_log_errors(false);
+        o.set_max_mem(64 << 20);
+        return o;
+    }
+    re2::RE2::Set set;
+    std::vector<const Detector*> owner;  // by the set's index
+};
+
+namespace {
+
+std::shared_ptr<const Settings::Prefilter> make_prefilter(const std::vector<Rule>& rules) {
+    auto p = std::make_shared<Settings::Prefilter>();
+    std::set<const Detector*> seen;
+    for (const Rule& r : rules)
+        for (const auto& d : r.detectors) {
+            if (!seen.insert(d.get()).second) continue;
+            for (const std::string& pattern : d->patterns()) {
+                if (p->set.Add(pattern, nullptr) < 0) return nullptr;
+                p->owner.push_back(d.get());
+            }
+        }
+    if (p->owner.empty() || !p->set.Compile()) return nullptr;  // then every detector searches
+    return p;
+}
+
+}  // namespace
+
 const char* to_string(Direction d) {
     switch (d) {
         case Direction::internal: return "internal";
@@ -155,6 +189,7 @@ Result<Settings> read_settings(const config::Section& section) {
     for (const auto& d : links.get_list("allow")) s.links.allow.push_back(lower(d));
     s.links.directions = directions_of(links.get_list("direction"));
     s.links.action = links.get_string("action", "block") == "flag" ? Action::flag : Action::block;
+    s.prefilter = make_prefilter(s.rules);
     return s;
 }
 
@@ -180,6 +215,17 @@ bool in_domain(std::string_view host, std::string_view domain) {
 Verdict judge(const Settings& settings, const Message& m) {
     Verdict v;
     v.texts = m.texts;
+    // Which detectors can find anything at all: one pass of the set per text.
+    std::set<const Detector*> possible;
+    if (settings.prefilter) {
+        std::vector<int> hits;
+        for (const auto& t : m.texts) {
+            hits.clear();
+            if (settings.prefilter->set.Match(re2::StringPiece(t.data(), t.size()), &hits))
+                for (int i : hits) possible.insert(settings.prefilter->owner[static_cast<size_t>(i)]);
+        }
+    }
+    auto may_find = [&](const Detector* d) { return !settings.prefilter || possible.count(d) != 0; };
     // What each redacting rule found, per text.
     std::vector<std::vector<std::pair<Match, const Rule*>>> cuts(m.texts.size());
     for (const Rule& rule : settings.rules) {
@@ -188,11 +234,13 @@ Verdict judge(const Settings& settings, const Message& m) {
             continue;
         bool hit = false;
         for (size_t t = 0; t < m.texts.size(); ++t)
-            for (const auto& d : rule.detectors)
+            for (const auto& d : rule.detectors) {
+                if (!may_find(d.get())) continue;
                 for (const Match& found : d->find(m.texts[t])) {
                     hit = true;
                     if (rule.action == Action::redact) cuts[t].emplace_back(found, &rule);
                 }
+            }
         if (!hit) continue;
         if (rule.action == Action::allow) {
             v.allowed_by = rule.name;

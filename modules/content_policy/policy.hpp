@@ -61,6 +61,11 @@ struct Settings {
     LinkPolicy links;
     bool strip_xhtml = true;
     bool notify_sender = true;
+    // One RE2::Set of every detector's patterns: a single pass over a text
+    // says which detectors can find anything in it, and only those search.
+    // Built by read_settings (nullptr: every detector searches).
+    struct Prefilter;
+    std::shared_ptr<const Prefilter> prefilter;
 };
 
 extern const config::OptionSpec kOptions[];

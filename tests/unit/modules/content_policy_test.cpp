@@ -122,6 +122,20 @@ BOOST_AUTO_TEST_CASE(rules_apply_in_order_by_direction_and_room) {
                "bluebird");
     BOOST_TEST(!judge(s, text("bluebird ships", Direction::room, "other@conference.example.org")).blocked);
     BOOST_TEST(!judge(s, text("bluebird ships", Direction::internal)).blocked);
+    // The prefilter (one RE2::Set pass) only skips detectors that cannot
+    // find anything: the same verdicts without it.
+    BOOST_TEST(s.prefilter != nullptr);
+    Settings plain = s;
+    plain.prefilter.reset();
+    for (const std::string& t : {std::string("ssn 123-45-6789 and ") + kCard, std::string("Bluebird"),
+                                 std::string("nothing here"), std::string(kCard) + " https://paste.example/"})
+        for (Direction d : {Direction::internal, Direction::room, Direction::external}) {
+            const Verdict a = judge(s, text(t, d, "lobby@conference.example.org"));
+            const Verdict b = judge(plain, text(t, d, "lobby@conference.example.org"));
+            BOOST_TEST((a.blocked == b.blocked && a.blocking_rule == b.blocking_rule && a.flagged == b.flagged &&
+                        a.redacted == b.redacted && a.texts == b.texts),
+                       t);
+        }
     // Nothing found: nothing decided.
     v = judge(s, text("lunch at noon?", Direction::external));
     BOOST_TEST(!v.blocked);
