@@ -214,4 +214,90 @@ Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db
     return result;
 }
 
+Result<PurgeResult> forget_owner_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db, const std::string& owner,
+                                       const std::vector<LegalHold>& holds, const PurgeOptions& o) {
+    PurgeResult result;
+    result.next_id = o.from_id;
+    auto keys_r = journal.keys(txn, db);
+    if (!keys_r && keys_r.status().code() == "not-found") {
+        result.done = true;
+        return result;
+    }
+    if (!keys_r) return keys_r.status();
+    const ArchiveKeys& keys = *keys_r;
+    const std::string tag = Journal::owner_tag(keys, owner);
+    const std::string prefix = std::string(1, layout::kOwner) + tag;
+
+    std::vector<uint64_t> ids;
+    bool reached_end = true;
+    Status s = raw::scan(txn, db, prefix, prefix + layout::u64_be(o.from_id),
+                         [&](std::string_view key, std::string_view) {
+                             if (key.size() != prefix.size() + 8) return true;
+                             if (ids.size() == o.max_examined) {
+                                 reached_end = false;
+                                 return false;
+                             }
+                             ids.push_back(layout::read_u64_be(key.substr(prefix.size())));
+                             return true;
+                         });
+    if (!s) return s;
+
+    Runs runs(txn, db, keys, o.now_ms, result);
+    for (uint64_t id : ids) {
+        ++result.examined;
+        result.next_id = id + 1;
+        auto value = raw::get(txn, db, layout::record_key(id));
+        if (!value) return value.status();
+        if (!*value) {
+            // A view of a record that is gone: only the view goes.
+            if (Status f = runs.flush(); !f) return f;
+            if (auto d = raw::del(txn, db, prefix + layout::u64_be(id)); !d) return d.status();
+            continue;
+        }
+        // A copy: the record's page changes under the deletes below.
+        const std::string stored(**value);
+        auto raw = parse_record(id, stored);
+        auto entry = raw ? Journal::open_record(keys, *raw) : Result<Entry>(raw.status());
+        if (!entry) {
+            ++result.unreadable;
+            if (Status f = runs.flush(); !f) return f;
+            continue;
+        }
+        if (held(holds, *entry)) {
+            ++result.held;
+            if (Status f = runs.flush(); !f) return f;
+            continue;
+        }
+        const bool others = std::any_of(entry->views.begin(), entry->views.end(),
+                                        [&](const View& v) { return v.owner != owner; });
+        if (!others) {
+            if (auto d = raw::del(txn, db, layout::record_key(id)); !d) return d.status();
+            for (const std::string& w : entry->words)
+                if (auto d = raw::del(txn, db, std::string(1, layout::kWord) + Journal::word_tag(keys, w) +
+                                                   layout::u64_be(id));
+                    !d)
+                    return d.status();
+            for (const View& v : entry->views) {
+                if (Status d = delete_view(txn, db, keys, id, v); !d) return d;
+                if (auto m = raw::del(txn, db, view_marker_key(id, Journal::owner_tag(keys, v.owner))); !m)
+                    return m.status();
+            }
+            ++result.removed;
+            if (Status r = runs.removed(*raw); !r) return r;
+            continue;
+        }
+        if (Status f = runs.flush(); !f) return f;
+        for (const View& v : entry->views) {
+            if (v.owner != owner) continue;
+            if (Status d = delete_view(txn, db, keys, id, v); !d) return d;
+            if (Status m = raw::put(txn, db, view_marker_key(id, tag), as_view(view_marker_mac(keys, id, tag))); !m)
+                return m;
+            ++result.views_removed;
+        }
+    }
+    if (Status f = runs.flush(); !f) return f;
+    result.done = reached_end;
+    return result;
+}
+
 }  // namespace parley::archive

@@ -69,4 +69,16 @@ std::string decision_basis(const Policy& policy, const std::vector<LegalHold>& h
 Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db, const Policy& policy,
                                 const std::vector<LegalHold>& holds, const PurgeOptions& options);
 
+// A deleted account's archive (outside compliance mode): forget_owner_batch()
+// walks `owner`'s view (a bare JID) from `from_id`, at most `max_examined`
+// records in one write transaction. A record in no one else's view goes
+// (with its words and views, under a checkpoint as a purge leaves); a record
+// that is also in others' views stays for them and loses only the owner's
+// view (a marker says it was removed, as a purge's). What an active legal
+// hold covers stays whole, and an unreadable record stays for verify to
+// report. `next_id` and `done` as for purge_batch; nothing of `policy`
+// applies.
+Result<PurgeResult> forget_owner_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db, const std::string& owner,
+                                       const std::vector<LegalHold>& holds, const PurgeOptions& options);
+
 }  // namespace parley::archive

@@ -355,6 +355,11 @@ Status Archiver::start(module::Host& host) {
         keeper_ = std::make_unique<Keeper>(host, db_, service_->journal(), keeper_settings_);
         if (Status k = keeper_->start(); !k) return k;
     }
+    // Registered on every worker, called on worker 0 (where the keeper is).
+    host.on_account_deleted([this](const xmpp::Jid& bare, std::function<void(Status)> done) {
+        if (!keeper_) return done(Status::error("stopped", "the archive's keeper runs on worker 0"));
+        keeper_->forget(bare.bare_str(), service_->compliance(), std::move(done));
+    });
     return Status::ok();
 }
 

@@ -234,6 +234,74 @@ void Keeper::next_batch() {
     }
 }
 
+void Keeper::forget(const std::string& owner, bool compliance, std::function<void(Status)> done) {
+    if (compliance) {
+        // The journal keeps everything in compliance mode (disclosed in disco).
+        Status s = db_->write(
+            [journal = journal_, owner, now = now_ms()](store::Txn& t, MDB_dbi db) {
+                auto a = archive::append_audit(journal, t.handle(), db,
+                                               {0, now, "parleyd (account deleted)", "account.forget", "user " + owner,
+                                                "kept: compliance mode"});
+                return a ? Status::ok() : a.status();
+            },
+            [alive = std::weak_ptr<bool>(alive_), done](Status st) {
+                if (!alive.expired()) done(st);
+            });
+        if (!s) done(s);
+        return;
+    }
+    forget_batch(owner, 0, std::make_shared<archive::PurgeResult>(), std::move(done));
+}
+
+void Keeper::forget_batch(std::string owner, uint64_t from, std::shared_ptr<archive::PurgeResult> total,
+                          std::function<void(Status)> done) {
+    auto result = std::make_shared<archive::PurgeResult>();
+    Status s = db_->write(
+        [journal = journal_, owner, from, batch = settings_.purge_batch, now = now_ms(), so_far = *total,
+         result](store::Txn& t, MDB_dbi db) {
+            auto holds = archive::load_holds(t.handle(), db);
+            if (!holds) return holds.status();
+            auto r = archive::forget_owner_batch(journal, t.handle(), db, owner, *holds, {now, from, batch});
+            if (!r) return r.status();
+            *result = *r;
+            if (r->done) {
+                archive::PurgeResult all = so_far;
+                all.examined += r->examined;
+                all.removed += r->removed;
+                all.views_removed += r->views_removed;
+                all.held += r->held;
+                all.unreadable += r->unreadable;
+                all.runs.insert(all.runs.end(), r->runs.begin(), r->runs.end());
+                auto a = archive::append_audit(journal, t.handle(), db,
+                                               {0, now, "parleyd (account deleted)", "account.forget", "user " + owner,
+                                                all.summary()});
+                if (!a) return a.status();
+            }
+            return Status::ok();
+        },
+        [this, alive = std::weak_ptr<bool>(alive_), owner, total, result, done](Status st) {
+            if (alive.expired()) return;
+            if (!st) {
+                log::error("archive", "removing the archive of the deleted account {} failed: {}", owner, st.to_string());
+                done(st);
+                return;
+            }
+            total->examined += result->examined;
+            total->removed += result->removed;
+            total->views_removed += result->views_removed;
+            total->held += result->held;
+            total->unreadable += result->unreadable;
+            total->runs.insert(total->runs.end(), result->runs.begin(), result->runs.end());
+            if (!result->done) {
+                forget_batch(owner, result->next_id, total, done);
+                return;
+            }
+            log::info("archive", "the archive of the deleted account {}: {}", owner, total->summary());
+            done(Status::ok());
+        });
+    if (!s) done(s);
+}
+
 void Keeper::retention(const std::vector<std::string>& args, module::ControlReply reply) {
     auto usage = [&] {
         reply(Status::error("usage", "usage: retention list | retention set SCOPE TARGET TYPE DAYS WHO | "

@@ -30,6 +30,7 @@
 
 #include "archive/journal/journal.hpp"
 #include "archive/retention/policy.hpp"
+#include "archive/retention/purge.hpp"
 #include "config/config.hpp"
 #include "module/module_api.hpp"
 
@@ -53,11 +54,20 @@ public:
     // Returns the number of the pass (the one started, or the one running).
     uint64_t purge(std::string who, std::function<void(Result<std::string>)> done);
 
+    // A deleted account (Host::on_account_deleted, worker 0): outside
+    // compliance mode its archive goes (archive::forget_owner_batch, in
+    // batches of purge_batch through the writer); in compliance mode the
+    // journal keeps it. Either way the audit log says so (action
+    // "account.forget"). done(ok) once that is on disk.
+    void forget(const std::string& owner, bool compliance, std::function<void(Status)> done);
+
 private:
     void retention(const std::vector<std::string>& args, module::ControlReply reply);
     void hold(const std::vector<std::string>& args, module::ControlReply reply);
     void archive_cmd(const std::vector<std::string>& args, module::ControlReply reply);
     void next_batch();
+    void forget_batch(std::string owner, uint64_t from, std::shared_ptr<archive::PurgeResult> total,
+                      std::function<void(Status)> done);
 
     module::Host& host_;
     std::shared_ptr<module::Database> db_;

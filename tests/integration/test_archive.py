@@ -104,7 +104,7 @@ async def next_body(client, body, timeout=15):
 
 
 class ArchiveTestCase(ServerTestCase):
-    users = ('alice', 'bob', 'carol', 'dave')
+    users = ('alice', 'bob', 'carol', 'dave', 'erin')
     compliance = False
 
     @classmethod
@@ -151,6 +151,31 @@ class Archive(ArchiveTestCase):
             for c in (alice, bob):
                 await c.bye()
         run(go(), timeout=120)
+
+    def test_a_deleted_account_takes_its_archive_and_its_peers_keep_their_copies(self):
+        async def go():
+            erin, bob = await on_two_workers(self.server, 'erin', 'bob')
+            erin.send_message(mto=jid('bob'), mbody='from erin, before she left', mtype='chat')
+            await next_body(bob, 'from erin, before she left')
+            for c in (erin, bob):
+                await c.bye()
+        run(go(), timeout=60)
+        self.assertEqual([r['body'] for r in search(self.server, jid('erin'))], ['from erin, before she left'])
+        self.server.ctl('user', 'del', jid('erin'))
+        # The archive module answers worker 0's removal through the writer: bounded wait.
+        deadline = time.monotonic() + 20
+        forgot = []
+        while time.monotonic() < deadline and not forgot:
+            audit = json.loads(self.server.ctl('archive', 'audit', '--json').stdout)
+            forgot = [e for e in audit['last'] if e['action'] == 'account.forget' and jid('erin') in e['scope']]
+            if not forgot:
+                time.sleep(0.2)
+        self.assertTrue(forgot, 'the audit log records the deleted account\'s archive going')
+        self.assertIn('1 view(s) of records that stay', forgot[0]['result'])
+        self.assertEqual(search(self.server, jid('erin')), [], 'nothing is left in erin\'s archive')
+        self.assertIn('from erin, before she left', [r['body'] for r in search(self.server, jid('bob'))],
+                      'bob keeps his copy')
+        self.records()  # and the archive still verifies
 
     def test_a_forged_stanza_id_for_the_recipient_is_replaced_by_the_servers(self):
         async def go():

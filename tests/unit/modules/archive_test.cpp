@@ -644,4 +644,51 @@ BOOST_AUTO_TEST_CASE(a_pass_starts_where_the_last_ended_until_a_kept_record_come
     BOOST_TEST(sixth.find("examined 1,") != std::string::npos, sixth);
 }
 
+BOOST_AUTO_TEST_CASE(a_deleted_account_takes_its_archive_with_it_unless_in_compliance_mode) {
+    for (bool compliance : {false, true}) {
+        ArchiverFixture f("durable", compliance);
+        const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                       .count());
+        std::vector<uint64_t> ids;
+        for (const char* to : {"bob@example.org", "outside@remote.example"}) {
+            Status s = f.env->write([&](store::Txn& t) {
+                archive::Entry e;
+                e.from = "alice@example.org/a";
+                e.to = to;
+                e.type = "chat";
+                e.views = {{"alice@example.org", to}};
+                if (std::string(to).starts_with("bob")) e.views.push_back({to, "alice@example.org"});
+                e.stanza = "<message/>";
+                auto id = f.service.journal().append(t.handle(), f.db_dbi(), now - 1000, e);
+                if (id) ids.push_back(*id);
+                return id ? Status::ok() : id.status();
+            });
+            BOOST_REQUIRE(s);
+        }
+        f.host.delete_account(jid("alice@example.org"));
+        for (int i = 0; i < 10 && f.host.purge_results->empty(); ++i) f.db->flush();
+        BOOST_REQUIRE(f.host.purge_results->size() == 1u);
+        BOOST_TEST(f.host.purge_results->front().is_ok(), f.host.purge_results->front().to_string());
+        // Bob keeps his copy; the message only alice had goes, outside compliance mode.
+        BOOST_TEST(f.record(ids[0]).has_value());
+        BOOST_TEST(f.record(ids[1]).has_value() == compliance, "compliance " << compliance);
+        Status s = f.db->read([&](const store::Txn& t, MDB_dbi d) {
+            auto events = archive::list_audit(f.service.journal(), t.handle(), d, 0, 100);
+            BOOST_REQUIRE(events);
+            BOOST_REQUIRE(!events->empty());
+            const auto& e = events->back();
+            BOOST_TEST(e.action == "account.forget");
+            BOOST_TEST(e.scope == "user alice@example.org");
+            BOOST_TEST(e.result.find(compliance ? "kept: compliance mode" : "removed 1 record(s)") != std::string::npos,
+                       e.result);
+            auto v = archive::verify(f.service.journal(), t.handle(), d, {});
+            BOOST_REQUIRE(v);
+            BOOST_TEST(v->ok());
+            return Status::ok();
+        });
+        BOOST_REQUIRE(s);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
