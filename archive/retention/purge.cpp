@@ -161,6 +161,9 @@ Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db
         auto entry = raw ? Journal::open_record(keys, *raw) : Result<Entry>(raw.status());
         if (!entry) {
             ++result.unreadable;
+            // Unknown: it may be readable again (repaired), so no later pass
+            // may skip it.
+            result.next_due_ms = std::min(result.next_due_ms, o.now_ms);
             if (Status f = runs.flush(); !f) return f;
             continue;
         }

@@ -18,6 +18,21 @@ bool is_text(const xml::Element& e) {
     return e.ns() == xmpp::kNsClient && (e.name() == "body" || e.name() == "subject");
 }
 
+// Every text node under e, in order, with a space between elements.
+std::string all_text(const xml::Element& e) {
+    std::string out;
+    for (const xml::Element::Node& n : e.nodes()) {
+        if (n.is_text()) {
+            out += n.text();
+        } else {
+            out += ' ';
+            out += all_text(n.element());
+            out += ' ';
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 Status ContentPolicy::configure(const config::Section& section) {
@@ -56,13 +71,19 @@ Direction ContentPolicy::direction_of(const xmpp::Jid& from, const xmpp::Jid& to
 
 module::HookResult ContentPolicy::on_in(module::StanzaContext& c) {
     xml::Element& m = c.stanza;
-    if (!c.from_local_client || m.name() != "message" || m.attr_or("type") == "error") return module::HookResult::pass();
+    // Errors too: a client's error reply may carry any body (a bounce of an
+    // error is dropped by the router, never answered).
+    if (!c.from_local_client || m.name() != "message") return module::HookResult::pass();
     const Settings& s = *settings_;
     if (s.strip_xhtml && m.remove_children("html", kNsXhtmlIm) > 0) ++counters_.stripped;
 
     Message msg;
     for (const xml::Element& e : m.children())
         if (is_text(e)) msg.texts.push_back(e.text());
+    // Markup that stays (strip_xhtml = false) is judged by its text too.
+    const size_t plain_texts = msg.texts.size();
+    for (const xml::Element& e : m.children())
+        if (e.name() == "html" && e.ns() == kNsXhtmlIm) msg.texts.push_back(all_text(e));
     for (const xml::Element& e : m.children())
         if (e.name() == "x" && e.ns() == kNsOob)
             if (const xml::Element* url = e.child("url", kNsOob)) msg.links.push_back(url->text());
@@ -79,6 +100,8 @@ module::HookResult ContentPolicy::on_in(module::StanzaContext& c) {
     }
     if (!v.redacted.empty()) {
         ++counters_.redacted;
+        // Markup cannot be redacted in place: it goes, the plain body stays.
+        if (msg.texts.size() > plain_texts) m.remove_children("html", kNsXhtmlIm);
         // The texts in the order they were read, each replaced by its redacted form.
         size_t i = 0;
         xml::Element out(m.name(), m.ns());

@@ -11,11 +11,19 @@
 
 namespace parley::mod_content_policy {
 
-// One pattern, and what confirms (and may narrow) a candidate it found:
-// returns the match to keep, or a size of 0 to drop it.
+// One pattern, and what confirms a candidate it found: appends the matches
+// it holds (none, one, or several for a run of numbers) to `out`.
+using Confirm = void (*)(std::string_view text, Match candidate, std::vector<Match>& out);
 struct Detector::Pattern {
     std::unique_ptr<re2::RE2> re;  // its pattern() is the source
-    std::function<Match(std::string_view text, Match candidate)> confirm;
+    Confirm confirm;
+    // A candidate that holds nothing is searched again from its second
+    // character (bounded candidates only: an IBAN may start inside a longer
+    // word-run). Otherwise the search goes on after it, which keeps every
+    // search linear in the text.
+    bool retry_inside = false;
+    // The match is submatch 1 (a custom word between its edges), not 0.
+    bool inner = false;
 };
 
 namespace {
@@ -49,12 +57,14 @@ std::unique_ptr<re2::RE2> compile(const std::string& pattern) {
     return std::make_unique<re2::RE2>(pattern, o);
 }
 
-Match keep(std::string_view, Match m) { return m; }
+void keep(std::string_view, Match m, std::vector<Match>& out) { out.push_back(m); }
 
-Match confirm_card(std::string_view text, Match m) {
-    // The candidate may have taken in numbers written next to the card's
-    // ("card 4111 1111 1111 1111 12/27"): the longest run of whole groups
-    // that is a card is the match.
+void confirm_card(std::string_view text, Match m, std::vector<Match>& out) {
+    // The candidate is a whole run of digit groups with single separators;
+    // the cards in it may sit next to other numbers ("card 4111 1111 1111
+    // 1111 12/27"): from each group, the longest card starting there, and
+    // the scan goes on after it. A card spans at most 5 groups (or one), so
+    // this is linear in the run.
     const std::string_view s = text.substr(m.at, m.size);
     std::vector<std::pair<size_t, size_t>> groups;  // [begin, end) in s
     for (size_t i = 0; i < s.size();) {
@@ -74,17 +84,22 @@ Match confirm_card(std::string_view text, Match m) {
             if (sizes[k] != 4) return false;
         return sizes.back() >= 1 && sizes.back() <= 4;
     };
-    for (size_t len = groups.size(); len > 0; --len)
-        for (size_t i = 0; i + len <= groups.size(); ++i) {
+    for (size_t i = 0; i < groups.size();) {
+        size_t found = 0;
+        for (size_t len = std::min<size_t>(5, groups.size() - i); len > 0 && !found; --len) {
             const size_t b = groups[i].first, e = groups[i + len - 1].second;
+            if (e - b > 19 + 4) continue;  // more than 19 digits with their separators
             const std::string d = digits_of(s.substr(b, e - b));
-            if (d.size() >= 13 && d.size() <= 19 && written_as_card(i, len) && card_prefix_known(d) && luhn_valid(d))
-                return {m.at + b, e - b};
+            if (d.size() >= 13 && d.size() <= 19 && written_as_card(i, len) && card_prefix_known(d) && luhn_valid(d)) {
+                out.push_back({m.at + b, e - b});
+                found = len;
+            }
         }
-    return {};
+        i += found ? found : 1;
+    }
 }
 
-Match confirm_iban(std::string_view text, Match m) {
+void confirm_iban(std::string_view text, Match m, std::vector<Match>& out) {
     // The candidate may run on into following words: keep exactly as many
     // characters as the country's IBAN has.
     const std::string_view s = text.substr(m.at, m.size);
@@ -96,42 +111,42 @@ Match confirm_iban(std::string_view text, Match m) {
         compact.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i]))));
         if (compact.size() == 2) {
             it = iban_lengths().find(compact);
-            if (it == iban_lengths().end()) return {};
+            if (it == iban_lengths().end()) return;
         }
         if (it != iban_lengths().end() && compact.size() == it->second) {
             used = i + 1;
             break;
         }
     }
-    if (!used || !iban_valid(compact)) return {};
+    if (!used || !iban_valid(compact)) return;
     // Not the start of a longer word.
-    if (m.at + used < text.size() && std::isalnum(static_cast<unsigned char>(text[m.at + used]))) return {};
-    return {m.at, used};
+    if (m.at + used < text.size() && std::isalnum(static_cast<unsigned char>(text[m.at + used]))) return;
+    out.push_back({m.at, used});
 }
 
-Match confirm_ssn(std::string_view text, Match m) {
+void confirm_ssn(std::string_view text, Match m, std::vector<Match>& out) {
     const std::string_view s = text.substr(m.at, m.size);
-    if (s.size() != 11 || !us_ssn_issuable(s.substr(0, 3), s.substr(4, 2), s.substr(7, 4))) return {};
-    return m;
+    if (s.size() == 11 && us_ssn_issuable(s.substr(0, 3), s.substr(4, 2), s.substr(7, 4))) out.push_back(m);
 }
 
-Match confirm_jwt(std::string_view text, Match m) {
+void confirm_jwt(std::string_view text, Match m, std::vector<Match>& out) {
     const std::string_view s = text.substr(m.at, m.size);
-    if (!jwt_header_valid(s.substr(0, s.find('.')))) return {};
-    return m;
+    if (jwt_header_valid(s.substr(0, s.find('.')))) out.push_back(m);
 }
 
 struct Builtin {
     const char* name;
     std::vector<std::string> patterns;
-    Match (*confirm)(std::string_view, Match);
+    Confirm confirm;
+    bool retry_inside = false;
 };
 
 const std::vector<Builtin>& builtins() {
     static const std::vector<Builtin> b = {
-        {"card", {R"(\b(?:\d[ -]?){12,18}\d\b)"}, confirm_card},
-        {"iban", {R"((?i)\b[a-z]{2}\d{2}(?: ?[a-z0-9]){11,34})"}, confirm_iban},
-        {"us_ssn", {R"(\b\d{3}-\d{2}-\d{4}\b)"}, confirm_ssn},
+        // A whole run of digit groups (the cards in it are found by confirm_card).
+        {"card", {R"(\b\d+(?:[ -]\d+)*\b)"}, confirm_card},
+        {"iban", {R"((?i)\b[a-z]{2}\d{2}(?: ?[a-z0-9]){11,34})"}, confirm_iban, true},
+        {"us_ssn", {R"(\b\d{3}-\d{2}-\d{4}\b)"}, confirm_ssn, true},
         {"private_key",
          {R"((?s)-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z))"},
          keep},
@@ -146,7 +161,7 @@ const std::vector<Builtin>& builtins() {
           R"(\b[rs]k_live_[0-9A-Za-z]{24,})",
           R"(\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,})"},
          keep},
-        {"jwt", {R"(\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)"}, confirm_jwt},
+        {"jwt", {R"(\beyJ[A-Za-z0-9_-]{5,1000}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)"}, confirm_jwt},
     };
     return b;
 }
@@ -247,7 +262,7 @@ Result<std::shared_ptr<const Detector>> Detector::builtin(std::string_view name)
         for (const auto& p : b.patterns) {
             auto re = compile(p);
             if (!re->ok()) return Status::error("invalid", "built-in detector " + std::string(name) + ": " + re->error());
-            ps.push_back({std::move(re), b.confirm});
+            ps.push_back({std::move(re), b.confirm, b.retry_inside});
         }
         return std::shared_ptr<const Detector>(new Detector(std::string(name), std::move(ps)));
     }
@@ -268,9 +283,12 @@ Result<std::shared_ptr<const Detector>> Detector::custom(std::string name, const
             if (w.empty()) return Status::error("invalid", "an empty word");
             alt += (alt.empty() ? "" : "|") + re2::RE2::QuoteMeta(w);
         }
-        auto re = compile("(?i)\\b(?:" + alt + ")\\b");
+        // Whole words in any script: RE2's \b knows only ASCII word
+        // characters, so the edges are "not a letter, digit or _" (or the
+        // text's ends) and the word itself is submatch 1.
+        auto re = compile("(?i)(?:^|[^\\pL\\pN_])(" + alt + ")(?:$|[^\\pL\\pN_])");
         if (!re->ok()) return Status::error("invalid", "words: " + re->error());
-        ps.push_back({std::move(re), keep});
+        ps.push_back({std::move(re), keep, false, true});
     }
     if (ps.empty()) return Status::error("invalid", "detector '" + name + "' has no pattern and no word");
     return std::shared_ptr<const Detector>(new Detector(std::move(name), std::move(ps)));
@@ -283,24 +301,23 @@ std::vector<std::string> Detector::patterns() const {
 }
 
 std::vector<Match> Detector::find(std::string_view text) const {
-    std::vector<Match> all;
+    std::vector<Match> all, got;
     const re2::StringPiece input(text.data(), text.size());
     for (const Pattern& p : patterns_) {
         size_t pos = 0;
-        re2::StringPiece m;
-        // After a match the search goes on past it; after a candidate that
-        // is not confirmed, from its next character (a card may start inside
-        // a run of numbers that was not one): the text before `pos` is still
-        // the context of \b. Candidates are short, so this stays linear.
-        while (pos <= text.size() && p.re->Match(input, pos, text.size(), re2::RE2::UNANCHORED, &m, 1)) {
-            const size_t at = static_cast<size_t>(m.data() - text.data());
-            const Match got = p.confirm(text, {at, m.size()});
-            if (got.size) {
-                all.push_back(got);
-                pos = got.at + got.size;
-            } else {
-                pos = at + 1;
-            }
+        re2::StringPiece m[2];
+        const int groups = p.inner ? 2 : 1;
+        // The text before `pos` stays the context of \b and ^.
+        while (pos <= text.size() && p.re->Match(input, pos, text.size(), re2::RE2::UNANCHORED, m, groups)) {
+            const re2::StringPiece& hit = m[groups - 1];
+            const size_t at = static_cast<size_t>(hit.data() - text.data());
+            const size_t whole_end = static_cast<size_t>(m[0].data() - text.data()) + m[0].size();
+            got.clear();
+            p.confirm(text, {at, hit.size()}, got);
+            all.insert(all.end(), got.begin(), got.end());
+            if (p.inner) pos = at + std::max<size_t>(hit.size(), 1);  // the next word may share this one's edge
+            else if (got.empty() && p.retry_inside) pos = at + 1;     // bounded candidates only
+            else pos = std::max(whole_end, at + 1);
         }
     }
     std::sort(all.begin(), all.end(), [](const Match& a, const Match& b) { return a.at < b.at || (a.at == b.at && a.size > b.size); });

@@ -193,13 +193,37 @@ Result<Settings> read_settings(const config::Section& section) {
     return s;
 }
 
+namespace {
+
+// %XX escapes decoded (a browser decodes them in a host); a bad escape
+// stays as it is.
+std::string percent_decoded(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        auto hex = [](char c) {
+            return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        };
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<std::string> link_hosts(std::string_view text) {
-    static const re2::RE2 kLink(R"((?i)\b(?:https?|ftp)://(?:[^\s/?#@]*@)?(\[[0-9a-f:.]+\]|[^\s/?#:\[\]<>"']+))");
+    // The host as a browser reads it (the WHATWG URL rules for these
+    // schemes): a backslash ends it as a slash does, and %XX is decoded.
+    static const re2::RE2 kLink(R"((?i)\b(?:https?|ftp):[/\\]{2}(?:[^\s/\\?#@]*@)?(\[[0-9a-f:.]+\]|[^\s/\\?#:\[\]<>"']+))");
     std::vector<std::string> out;
     re2::StringPiece input(text.data(), text.size());
     std::string host;
     while (re2::RE2::FindAndConsume(&input, kLink, &host)) {
-        host = lower(host);
+        host = lower(percent_decoded(host));
         while (!host.empty() && (host.back() == '.' || host.back() == ',' || host.back() == ')')) host.pop_back();
         if (!host.empty()) out.push_back(host);
     }
@@ -217,15 +241,19 @@ Verdict judge(const Settings& settings, const Message& m) {
     v.texts = m.texts;
     // Which detectors can find anything at all: one pass of the set per text.
     std::set<const Detector*> possible;
+    bool every = !settings.prefilter;
     if (settings.prefilter) {
         std::vector<int> hits;
         for (const auto& t : m.texts) {
             hits.clear();
-            if (settings.prefilter->set.Match(re2::StringPiece(t.data(), t.size()), &hits))
+            re2::RE2::Set::ErrorInfo error{};
+            if (settings.prefilter->set.Match(re2::StringPiece(t.data(), t.size()), &hits, &error))
                 for (int i : hits) possible.insert(settings.prefilter->owner[static_cast<size_t>(i)]);
+            else if (error.kind != re2::RE2::Set::kNoError)
+                every = true;  // the set could not decide (out of memory): every detector searches
         }
     }
-    auto may_find = [&](const Detector* d) { return !settings.prefilter || possible.count(d) != 0; };
+    auto may_find = [&](const Detector* d) { return every || possible.count(d) != 0; };
     // What each redacting rule found, per text.
     std::vector<std::vector<std::pair<Match, const Rule*>>> cuts(m.texts.size());
     for (const Rule& rule : settings.rules) {

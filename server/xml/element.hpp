@@ -113,6 +113,10 @@ public:
 
     // The first element child with this name and namespace, or nullptr.
     const Element* child(std::string_view name, std::string_view ns) const;
+    // The same, for writing: shared children (share_children) are copied
+    // first when there is such a child, which invalidates pointers and
+    // references to children taken before. To read only, call the const
+    // overload (std::as_const), which never copies.
     Element* child(std::string_view name, std::string_view ns);
     // Removes every element child with this name and namespace; returns how many.
     size_t remove_children(std::string_view name, std::string_view ns);

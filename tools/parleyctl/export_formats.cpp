@@ -441,9 +441,23 @@ std::optional<std::string> unescape_stored(std::string_view text) {
 
 namespace {
 
+// A name as the serializer writes one: ASCII name characters or UTF-8
+// (the parser checked them when the stanza came in); ':' only where allowed.
+bool plain_name(std::string_view n, bool colon) {
+    if (n.empty()) return false;
+    for (char ch : n) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                        c == '-' || c == '.' || c >= 0x80 || (colon && c == ':');
+        if (!ok) return false;
+    }
+    return !(n[0] >= '0' && n[0] <= '9') && n[0] != '-' && n[0] != '.' && n[0] != ':';
+}
+
 // The names of a start tag's attributes ("a='1' xml:lang='en'" as the
 // serializer writes them: one space before each, values in single quotes
-// that hold no raw quote); nullopt for anything else.
+// with no raw quote, '<' or unknown reference; no name twice); nullopt for
+// anything else.
 std::optional<std::vector<std::string_view>> stored_attr_names(std::string_view attrs) {
     std::vector<std::string_view> names;
     size_t i = 0;
@@ -453,18 +467,53 @@ std::optional<std::vector<std::string_view>> stored_attr_names(std::string_view 
         if (eq == std::string_view::npos) return std::nullopt;
         const size_t close = attrs.find('\'', eq + 2);
         if (close == std::string_view::npos) return std::nullopt;
-        names.push_back(attrs.substr(i + 1, eq - i - 1));
+        const std::string_view name = attrs.substr(i + 1, eq - i - 1);
+        const std::string_view value = attrs.substr(eq + 2, close - eq - 2);
+        if (!plain_name(name, true) || value.find('<') != std::string_view::npos || !unescape_stored(value) ||
+            std::find(names.begin(), names.end(), name) != names.end())
+            return std::nullopt;
+        names.push_back(name);
         i = close + 1;
     }
     return names;
+}
+
+// Text the parser takes as it is: valid UTF-8, no control character but tab
+// and line feed (a raw CR would be read as LF), no "]]>" (the serializer
+// escapes '>').
+bool plain_text(std::string_view s) {
+    if (s.find("]]>") != std::string_view::npos) return false;
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t' && c != '\n') return false;
+            ++i;
+            continue;
+        }
+        const size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        uint32_t cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+        for (size_t k = 1; k < n; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if ((b & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (b & 0x3F);
+        }
+        static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+            return false;
+        i += n;
+    }
+    return true;
 }
 
 }  // namespace
 
 std::optional<std::optional<std::string>> stored_body(std::string_view s) {
     using Answer = std::optional<std::optional<std::string>>;
+    constexpr size_t kMaxDepth = 64;  // as parse_stanza allows
+    if (s.empty() || s[0] != '<' || !plain_text(s)) return std::nullopt;
     // One tag at a time: '>' is never raw inside a tag (values are escaped)
-    // nor '<' in text.
+    // nor '<' in text; every text between tags must unescape.
     struct Tag {
         std::string_view name;
         std::vector<std::string_view> attrs;
@@ -474,10 +523,12 @@ std::optional<std::optional<std::string>> stored_body(std::string_view s) {
     auto next_tag = [&](size_t from) -> std::optional<Tag> {
         const size_t lt = s.find('<', from);
         if (lt == std::string_view::npos || lt + 1 >= s.size()) return std::nullopt;
+        if (!unescape_stored(s.substr(from, lt - from))) return std::nullopt;
         const size_t gt = s.find('>', lt);
         if (gt == std::string_view::npos) return std::nullopt;
         Tag t;
         std::string_view inner = s.substr(lt + 1, gt - lt - 1);
+        if (inner.find('<') != std::string_view::npos) return std::nullopt;
         p = gt + 1;
         if (inner.starts_with('/')) {
             t.closing = true;
@@ -490,7 +541,9 @@ std::optional<std::optional<std::string>> stored_body(std::string_view s) {
         }
         const size_t sp = std::min(inner.find(' '), inner.size());
         t.name = inner.substr(0, sp);
-        if (t.name.empty() || t.name.find_first_of("!?") != std::string_view::npos) return std::nullopt;
+        // No prefixed element names: the serializer writes them only for
+        // the stream's and the xml namespace, which a stored stanza has not.
+        if (!plain_name(t.name, false)) return std::nullopt;
         auto attrs = stored_attr_names(inner.substr(sp));
         if (!attrs) return std::nullopt;
         t.attrs = std::move(*attrs);
@@ -501,20 +554,22 @@ std::optional<std::optional<std::string>> stored_body(std::string_view s) {
     };
     auto root = next_tag(0);
     // Only a stanza in jabber:client, as stored, is read here.
-    if (!root || s[0] != '<' || root->closing || root->name.find(':') != std::string_view::npos || has(*root, "xmlns"))
-        return std::nullopt;
+    if (!root || root->closing || has(*root, "xmlns")) return std::nullopt;
     if (root->empty) return p == s.size() ? Answer(std::optional<std::string>()) : std::nullopt;
+    std::vector<std::string_view> open{root->name};
     std::optional<std::string> answer;
     bool found = false;  // answer is a body without xml:lang
-    size_t depth = 1;
-    while (depth > 0) {
+    while (!open.empty()) {
         auto t = next_tag(p);
         if (!t) return std::nullopt;
         if (t->closing) {
-            --depth;
+            if (t->name != open.back()) return std::nullopt;
+            open.pop_back();
             continue;
         }
-        if (depth == 1 && t->name == "body" && !has(*t, "xmlns")) {
+        if (open.size() == 1 && t->name == "body") {
+            // A body in another namespace, or declaring its own: parse it.
+            if (has(*t, "xmlns")) return std::nullopt;
             std::optional<std::string> text = std::string();
             if (!t->empty) {
                 const size_t close = s.find('<', p);
@@ -533,7 +588,10 @@ std::optional<std::optional<std::string>> stored_body(std::string_view s) {
             }
             continue;
         }
-        if (!t->empty) ++depth;
+        if (!t->empty) {
+            if (open.size() == kMaxDepth) return std::nullopt;
+            open.push_back(t->name);
+        }
     }
     if (p != s.size()) return std::nullopt;  // not one element
     return Answer(std::move(answer));

@@ -128,6 +128,33 @@ BOOST_AUTO_TEST_CASE(custom_patterns_and_words) {
     BOOST_TEST(Detector::builtin_names().size() == 6u);
 }
 
+BOOST_AUTO_TEST_CASE(words_in_any_script_and_with_symbols) {
+    auto d = Detector::custom("w", {}, {"секрет", "café", "C++", "機密"});
+    BOOST_REQUIRE(d);
+    BOOST_TEST(found(**d, "это Секрет, a café, C++ code; 機密 です") == (Texts{"Секрет", "café", "C++", "機密"}));
+    BOOST_TEST(found(**d, "секреты cafés xC++").empty(), "not inside longer words");
+    BOOST_TEST(found(**d, "секрет секрет").size() == 2u, "two words sharing an edge");
+}
+
+BOOST_AUTO_TEST_CASE(long_hostile_texts_are_searched_in_one_pass) {
+    // Runs of candidates that are never confirmed: each is read once (these
+    // took seconds when a rejected candidate was searched again from its
+    // next character).
+    std::string jwtish = "eyJ";
+    while (jwtish.size() < 200000) jwtish += "-eyJ";
+    jwtish += ".eyJAAAAA.x";
+    std::string ones;
+    while (ones.size() < 200000) ones += "1 ";
+    for (const auto& n : Detector::builtin_names()) {
+        auto d = builtin(n.c_str());
+        BOOST_TEST(d->find(jwtish).empty(), n);
+        BOOST_TEST(d->find(ones).empty(), n);
+    }
+    // A run of numbers with two cards in it finds both.
+    BOOST_TEST(found(*builtin("card"), "12 4111 1111 1111 1111 5555 5555 5555 4444 2027") ==
+               (Texts{"4111 1111 1111 1111", "5555 5555 5555 4444"}));
+}
+
 BOOST_AUTO_TEST_CASE(matches_are_in_order_and_never_overlap) {
     // Property over random texts built from pieces: matches are sorted,
     // inside the text and apart; each built-in finds what was put in.

@@ -154,6 +154,10 @@ BOOST_AUTO_TEST_CASE(links_by_domain_in_bodies_and_out_of_band_data) {
     BOOST_TEST(judge(s, oob).blocking_rule == "links");
     BOOST_TEST(link_hosts("a http://user@a.example/b, (https://b.example). ftp://c.example:21") ==
                (std::vector<std::string>{"a.example", "b.example", "c.example"}));
+    // Hosts as a browser reads them: a backslash ends the host, %XX is decoded.
+    BOOST_TEST(link_hosts("https://evil.org\\.example.com/ https://evil%2Eorg/x https:\\\\paste.example") ==
+               (std::vector<std::string>{"evil.org", "evil.org", "paste.example"}));
+    BOOST_TEST(judge(s, text("go https://paste%2Eexample/x")).blocking_rule == "links");
     // An allow list: every other domain is refused; flag only records it.
     s = settings(dir, R"([modules.content_policy.links]
 allow = ["example.org"]
@@ -250,10 +254,14 @@ BOOST_AUTO_TEST_CASE(the_hook_blocks_redacts_flags_and_strips) {
     m.add_child("html", kNsXhtmlIm).add_child("body", "http://www.w3.org/1999/xhtml").add_text("<b>hi</b>");
     BOOST_TEST((f.send(m, "bob@example.org").verdict == module::HookResult::Verdict::pass));
     BOOST_TEST(m.child("html", kNsXhtmlIm) == nullptr);
+    // A client's error message is checked too (the router drops, never answers, a refused error).
+    m = message(kCard);
+    m.set_attr("type", "error");
+    BOOST_TEST((f.send(m, "bob@remote.example").verdict == module::HookResult::Verdict::reject));
     // Only what our clients send: a message from the server is left alone.
     m = message(kCard);
     BOOST_TEST((f.send(m, "bob@remote.example", false).verdict == module::HookResult::Verdict::pass));
-    BOOST_TEST(f.module.counters().blocked == 2u);
+    BOOST_TEST(f.module.counters().blocked == 3u);
     BOOST_TEST(f.module.counters().redacted == 1u);
     BOOST_TEST(f.module.counters().stripped == 1u);
 }
@@ -268,6 +276,26 @@ BOOST_AUTO_TEST_CASE(a_reload_applies_new_rules) {
     m.add_child("html", kNsXhtmlIm);
     f.send(m, "bob@example.org");
     BOOST_TEST(m.child("html", kNsXhtmlIm) != nullptr, "strip_xhtml = false keeps the markup");
+    // Kept markup is judged by its text, and goes when something is redacted.
+    BOOST_REQUIRE(f.module.reload(section(f.dir, R"([modules.content_policy]
+strip_xhtml = false
+[[modules.content_policy.rule]]
+name = "ssn"
+detect = ["us_ssn"]
+action = "redact"
+[[modules.content_policy.rule]]
+name = "cards"
+detect = ["card"]
+action = "block"
+)")));
+    m = message("see the formatted version");
+    m.add_child("html", kNsXhtmlIm).add_child("body", "http://www.w3.org/1999/xhtml").add_text(kCard);
+    BOOST_TEST((f.send(m, "bob@example.org").verdict == module::HookResult::Verdict::reject));
+    m = message("ssn 123-45-6789");
+    m.add_child("html", kNsXhtmlIm).add_child("body", "http://www.w3.org/1999/xhtml").add_text("ssn 123-45-6789");
+    BOOST_TEST((f.send(m, "bob@example.org").verdict == module::HookResult::Verdict::pass));
+    BOOST_TEST(m.child("body", xmpp::kNsClient)->text() == "ssn [redacted: ssn]");
+    BOOST_TEST(m.child("html", kNsXhtmlIm) == nullptr);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

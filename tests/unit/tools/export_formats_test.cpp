@@ -342,7 +342,14 @@ BOOST_AUTO_TEST_CASE(a_stored_body_is_read_as_the_parsed_stanza_gives_it) {
     for (const char* refused : {"", "<message>", "<message><body>a</body>", "<message/><message/>",
                                 "<message><!-- x --><body>a</body></message>", "<message><body>&nbsp;</body></message>",
                                 "<message xmlns='urn:x'><body>a</body></message>", "text",
-                                "<message><body a=\"1\">a</body></message>"})
+                                "<message><body a=\"1\">a</body></message>", "<message><body\n>hi</body></message>",
+                                "<message><body xmlns='jabber:client'>hi</body></message>",
+                                "<message><ns1:body xmlns:ns1='jabber:client'>hi</ns1:body></message>",
+                                "<message><body>a\r\nb</body></message>", "<message><a></b><body>x</body></message>",
+                                "<message>&nbsp;<body>x</body></message>", "<message><x a='<'/><body>x</body></message>",
+                                "<message><x a='1' a='2'/><body>x</body></message>",
+                                "<message><body>\xff</body></message>", "<message><body>a\x01</body></message>",
+                                "<message>]]&gt;]]><body>x</body></message>"})
         BOOST_TEST(!stored_body(refused).has_value(), "export: no quick body for " << refused);
     BOOST_TEST((stored_body("<message/>") == std::optional<std::optional<std::string>>(std::optional<std::string>())));
     BOOST_TEST((stored_body("<message><body xml:lang='en'>a</body><body>b &amp; c&#13;</body></message>") ==
