@@ -70,7 +70,38 @@ Status delete_view(MDB_txn* txn, MDB_dbi db, const ArchiveKeys& keys, uint64_t i
     return Status::ok();
 }
 
+// Deletes a record with its words, views and view markers.
+Status delete_record(MDB_txn* txn, MDB_dbi db, const ArchiveKeys& keys, uint64_t id, const Entry& e) {
+    if (auto d = raw::del(txn, db, layout::record_key(id)); !d) return d.status();
+    for (const std::string& w : e.words)
+        if (auto d = raw::del(txn, db, std::string(1, layout::kWord) + Journal::word_tag(keys, w) + layout::u64_be(id));
+            !d)
+            return d.status();
+    for (const View& v : e.views) {
+        if (Status d = delete_view(txn, db, keys, id, v); !d) return d;
+        if (auto m = raw::del(txn, db, view_marker_key(id, Journal::owner_tag(keys, v.owner))); !m) return m.status();
+    }
+    return Status::ok();
+}
+
+// Deletes one view of a record that stays, leaving the marker that says it
+// was removed on purpose (verify reports a view missing without one).
+Status drop_view(MDB_txn* txn, MDB_dbi db, const ArchiveKeys& keys, uint64_t id, const View& v,
+                 const std::string& owner_tag) {
+    if (Status d = delete_view(txn, db, keys, id, v); !d) return d;
+    return raw::put(txn, db, view_marker_key(id, owner_tag), as_view(view_marker_mac(keys, id, owner_tag)));
+}
+
 }  // namespace
+
+void PurgeResult::add(const PurgeResult& r) {
+    examined += r.examined;
+    removed += r.removed;
+    views_removed += r.views_removed;
+    held += r.held;
+    unreadable += r.unreadable;
+    runs.insert(runs.end(), r.runs.begin(), r.runs.end());
+}
 
 std::string PurgeResult::summary() const {
     std::string s = "examined " + std::to_string(examined) + ", removed " + std::to_string(removed) + " record(s)";
@@ -178,17 +209,7 @@ Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db
             continue;
         }
         if (expired) {
-            if (auto d = raw::del(txn, db, layout::record_key(c.id)); !d) return d.status();
-            for (const std::string& w : entry->words)
-                if (auto d = raw::del(txn, db, std::string(1, layout::kWord) + Journal::word_tag(keys, w) +
-                                                   layout::u64_be(c.id));
-                    !d)
-                    return d.status();
-            for (const View& v : entry->views) {
-                if (Status d = delete_view(txn, db, keys, c.id, v); !d) return d;
-                if (auto m = raw::del(txn, db, view_marker_key(c.id, Journal::owner_tag(keys, v.owner))); !m)
-                    return m.status();
-            }
+            if (Status d = delete_record(txn, db, keys, c.id, *entry); !d) return d;
             ++result.removed;
             if (Status r = runs.removed(*raw); !r) return r;
             continue;
@@ -206,9 +227,7 @@ Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db
             auto present = raw::get(txn, db, std::string(1, layout::kOwner) + tag + layout::u64_be(c.id));
             if (!present) return present.status();
             if (!*present) continue;  // purged before
-            if (Status d = delete_view(txn, db, keys, c.id, v); !d) return d;
-            if (Status m = raw::put(txn, db, view_marker_key(c.id, tag), as_view(view_marker_mac(keys, c.id, tag))); !m)
-                return m;
+            if (Status d = drop_view(txn, db, keys, c.id, v, tag); !d) return d;
             ++result.views_removed;
         }
     }
@@ -274,17 +293,7 @@ Result<PurgeResult> forget_owner_batch(const Journal& journal, MDB_txn* txn, MDB
         const bool others = std::any_of(entry->views.begin(), entry->views.end(),
                                         [&](const View& v) { return v.owner != owner; });
         if (!others) {
-            if (auto d = raw::del(txn, db, layout::record_key(id)); !d) return d.status();
-            for (const std::string& w : entry->words)
-                if (auto d = raw::del(txn, db, std::string(1, layout::kWord) + Journal::word_tag(keys, w) +
-                                                   layout::u64_be(id));
-                    !d)
-                    return d.status();
-            for (const View& v : entry->views) {
-                if (Status d = delete_view(txn, db, keys, id, v); !d) return d;
-                if (auto m = raw::del(txn, db, view_marker_key(id, Journal::owner_tag(keys, v.owner))); !m)
-                    return m.status();
-            }
+            if (Status d = delete_record(txn, db, keys, id, *entry); !d) return d;
             ++result.removed;
             if (Status r = runs.removed(*raw); !r) return r;
             continue;
@@ -292,9 +301,7 @@ Result<PurgeResult> forget_owner_batch(const Journal& journal, MDB_txn* txn, MDB
         if (Status f = runs.flush(); !f) return f;
         for (const View& v : entry->views) {
             if (v.owner != owner) continue;
-            if (Status d = delete_view(txn, db, keys, id, v); !d) return d;
-            if (Status m = raw::put(txn, db, view_marker_key(id, tag), as_view(view_marker_mac(keys, id, tag))); !m)
-                return m;
+            if (Status d = drop_view(txn, db, keys, id, v, tag); !d) return d;
             ++result.views_removed;
         }
     }

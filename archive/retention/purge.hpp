@@ -56,6 +56,8 @@ struct PurgeResult {
     std::string basis;     // decision_basis() of the rules and holds the batch used
     // "removed 12 records (3 runs: 0190..-0190.. ...), 4 views; 2 held"
     std::string summary() const;
+    // Adds r's counts and runs (a pass adding up its batches).
+    void add(const PurgeResult& r);
 };
 
 // The smallest number of days any rule keeps (0: every rule keeps forever).

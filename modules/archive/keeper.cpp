@@ -205,12 +205,7 @@ void Keeper::next_batch() {
             else if (pass_->basis != result->basis) pass_->basis.clear();
             pass_->next_due_ms = std::min(pass_->next_due_ms, result->next_due_ms);
             archive::PurgeResult& t = pass_->total;
-            t.examined += result->examined;
-            t.removed += result->removed;
-            t.views_removed += result->views_removed;
-            t.held += result->held;
-            t.unreadable += result->unreadable;
-            t.runs.insert(t.runs.end(), result->runs.begin(), result->runs.end());
+            t.add(*result);
             ++pass_->batches;
             if (!result->done) {
                 pass_->from = result->next_id;
@@ -266,12 +261,7 @@ void Keeper::forget_batch(std::string owner, uint64_t from, std::shared_ptr<arch
             *result = *r;
             if (r->done) {
                 archive::PurgeResult all = so_far;
-                all.examined += r->examined;
-                all.removed += r->removed;
-                all.views_removed += r->views_removed;
-                all.held += r->held;
-                all.unreadable += r->unreadable;
-                all.runs.insert(all.runs.end(), r->runs.begin(), r->runs.end());
+                all.add(*r);
                 auto a = archive::append_audit(journal, t.handle(), db,
                                                {0, now, "parleyd (account deleted)", "account.forget", "user " + owner,
                                                 all.summary()});
@@ -286,12 +276,7 @@ void Keeper::forget_batch(std::string owner, uint64_t from, std::shared_ptr<arch
                 done(st);
                 return;
             }
-            total->examined += result->examined;
-            total->removed += result->removed;
-            total->views_removed += result->views_removed;
-            total->held += result->held;
-            total->unreadable += result->unreadable;
-            total->runs.insert(total->runs.end(), result->runs.begin(), result->runs.end());
+            total->add(*result);
             if (!result->done) {
                 forget_batch(owner, result->next_id, total, done);
                 return;

@@ -31,11 +31,7 @@ struct PurgeFixture : test::ArchiveFixture {
                 return Status::ok();
             });
             BOOST_REQUIRE_MESSAGE(s, s.to_string());
-            total.examined += r.examined;
-            total.removed += r.removed;
-            total.views_removed += r.views_removed;
-            total.held += r.held;
-            total.runs.insert(total.runs.end(), r.runs.begin(), r.runs.end());
+            total.add(r);
             from = r.next_id;
             if (r.done) return total;
         }
@@ -203,10 +199,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_accounts_archive_goes_and_what_others_keep_stays)
             return Status::ok();
         });
         BOOST_REQUIRE_MESSAGE(st, st.to_string());
-        total.examined += r.examined;
-        total.removed += r.removed;
-        total.views_removed += r.views_removed;
-        total.held += r.held;
+        total.add(r);
         from = r.next_id;
         if (r.done) break;
     }
