@@ -36,6 +36,7 @@ constexpr const char* kPriority = PARLEY_TLS_POLICY ":%SERVER_PRECEDENCE";
 constexpr const char* kClientPriority = PARLEY_TLS_POLICY;
 #undef PARLEY_TLS_POLICY
 constexpr const char* kAlpnClient = "xmpp-client";
+constexpr const char* kAlpnServer = "xmpp-server";
 // The most gnutls_record_recv can return at once (one record).
 constexpr size_t kRecordChunk = 16384;
 
@@ -99,7 +100,36 @@ bool PeerVerification::not_yet_valid() const { return (status & GNUTLS_CERT_NOT_
 
 // ---- TlsContext ------------------------------------------------------------
 
-Result<std::shared_ptr<const TlsContext>> TlsContext::create(const std::vector<TlsCertificate>& hosts) {
+// Loads the trust anchors into cred: the system's store for "", else a PEM
+// file. Both calls return how many CA certificates they loaded: none is an
+// error, since every verification would then fail as "untrusted".
+static Status load_trust(gnutls_certificate_credentials_t cred, const std::string& ca_file) {
+    int rc = 0;
+    if (ca_file.empty()) {
+        rc = gnutls_certificate_set_x509_system_trust(cred);
+        if (rc < 0) return gnutls_status("cannot load the system's trust store", rc);
+        if (rc == 0) return Status::error("tls", "the system's trust store holds no CA certificate");
+    } else {
+        rc = gnutls_certificate_set_x509_trust_file(cred, ca_file.c_str(), GNUTLS_X509_FMT_PEM);
+        if (rc < 0) return gnutls_status("cannot load the CA file " + ca_file, rc);
+        if (rc == 0) return Status::error("tls", "the CA file " + ca_file + " holds no certificate");
+    }
+    return Status::ok();
+}
+
+static bool ascii_iequal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+Result<std::shared_ptr<const TlsContext>> TlsContext::create(const std::vector<TlsCertificate>& hosts,
+                                                             const std::optional<std::string>& trust) {
     if (hosts.empty()) return Status::error("tls", "no host certificate to load");
     std::shared_ptr<TlsContext> ctx(new TlsContext());
     int rc = gnutls_certificate_allocate_credentials(&ctx->cred_);
@@ -120,6 +150,11 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::create(const std::vector<T
         check_names(ctx->cred_, static_cast<unsigned>(rc), h);
         ctx->domains_.push_back(h.domain);
     }
+    if (trust) {
+        Status t = load_trust(ctx->cred_, *trust);
+        if (!t) return t;
+        ctx->trust_ = true;
+    }
     rc = gnutls_session_ticket_key_generate(&ctx->ticket_key_);
     if (rc < 0) return gnutls_status("gnutls_session_ticket_key_generate", rc);
     Status s = init_priority(&ctx->priority_, kPriority);
@@ -133,17 +168,9 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::create_client(const TlsCli
     int rc = gnutls_certificate_allocate_credentials(&ctx->cred_);
     if (rc < 0) return gnutls_status("gnutls_certificate_allocate_credentials", rc);
     gnutls_certificate_set_flags(ctx->cred_, GNUTLS_CERTIFICATE_API_V2);
-    // Both return how many CA certificates they loaded: none is an error,
-    // since every verification would then fail as "untrusted".
-    if (options.ca_file.empty()) {
-        rc = gnutls_certificate_set_x509_system_trust(ctx->cred_);
-        if (rc < 0) return gnutls_status("cannot load the system's trust store", rc);
-        if (rc == 0) return Status::error("tls", "the system's trust store holds no CA certificate");
-    } else {
-        rc = gnutls_certificate_set_x509_trust_file(ctx->cred_, options.ca_file.c_str(), GNUTLS_X509_FMT_PEM);
-        if (rc < 0) return gnutls_status("cannot load the CA file " + options.ca_file, rc);
-        if (rc == 0) return Status::error("tls", "the CA file " + options.ca_file + " holds no certificate");
-    }
+    Status t = load_trust(ctx->cred_, options.ca_file);
+    if (!t) return t;
+    ctx->trust_ = true;
     const TlsCertificate& c = options.client;
     if (!c.certificate.empty() || !c.key.empty()) {
         if (c.certificate.empty() || c.key.empty())
@@ -177,7 +204,8 @@ TlsSession::~TlsSession() {
     if (session_) gnutls_deinit(session_);
 }
 
-Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const TlsContext> ctx, Mode mode) {
+Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const TlsContext> ctx, Mode mode,
+                                                      Peer peer) {
     if (!ctx) return Status::error("tls", "no TLS context");
     if (ctx->is_client()) return Status::error("tls", "a server session needs a server context");
     std::unique_ptr<TlsSession> s(new TlsSession(std::move(ctx), mode));
@@ -196,12 +224,16 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<const Tls
     if (rc < 0) return gnutls_status("gnutls_credentials_set", rc);
     rc = gnutls_session_ticket_enable_server(s->session_, &s->ctx_->ticket_key());
     if (rc < 0) return gnutls_status("gnutls_session_ticket_enable_server", rc);
-    gnutls_certificate_server_set_request(s->session_, GNUTLS_CERT_IGNORE);
+    // A server peer may prove its domain with its certificate (SASL
+    // EXTERNAL, XEP-0178); one without a certificate may still use dialback.
+    const bool ask = peer == Peer::server && s->ctx_->has_trust();
+    gnutls_certificate_server_set_request(s->session_, ask ? GNUTLS_CERT_REQUEST : GNUTLS_CERT_IGNORE);
     if (mode == Mode::direct) {
-        // XEP-0368: ALPN "xmpp-client". Not mandatory: a client that offers
-        // no ALPN at all is still served.
-        gnutls_datum_t proto{reinterpret_cast<unsigned char*>(const_cast<char*>(kAlpnClient)),
-                             static_cast<unsigned>(std::strlen(kAlpnClient))};
+        // XEP-0368: ALPN "xmpp-client" or "xmpp-server". Not mandatory: a
+        // peer that offers no ALPN at all is still served.
+        const char* name = peer == Peer::server ? kAlpnServer : kAlpnClient;
+        gnutls_datum_t proto{reinterpret_cast<unsigned char*>(const_cast<char*>(name)),
+                             static_cast<unsigned>(std::strlen(name))};
         rc = gnutls_alpn_set_protocols(s->session_, &proto, 1, GNUTLS_ALPN_SERVER_PRECEDENCE);
         if (rc < 0) return gnutls_status("gnutls_alpn_set_protocols", rc);
     }
@@ -297,6 +329,53 @@ void TlsSession::verify_peer() {
         }
     }
     verification_ = std::move(v);
+}
+
+PeerVerification TlsSession::verify_domain(std::string_view domain) const {
+    PeerVerification v;
+    if (!handshake_done_) return v;
+    Crt crt = peer_certificate(session_);
+    if (!crt) {
+        v.result = PeerVerification::Result::no_certificate;
+        v.text = "the peer showed no certificate";
+        return v;
+    }
+    // The chain and the dates here; the name below, since GnuTLS knows only
+    // DNS names. A client checks that the server's certificate is for a TLS
+    // server; a server does not ask the same of its peer's client
+    // certificate, which servers take from their own server certificate.
+    gnutls_typed_vdata_st purpose{GNUTLS_DT_KEY_PURPOSE_OID,
+                                  reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)), 0};
+    unsigned status = 0;
+    int rc = gnutls_certificate_verify_peers(session_, client_ ? &purpose : nullptr, client_ ? 1 : 0, &status);
+    if (rc < 0) {
+        v.result = PeerVerification::Result::failed;
+        v.status = GNUTLS_CERT_INVALID;
+        v.text = std::string("cannot verify the certificate: ") + gnutls_strerror(rc);
+        return v;
+    }
+    const std::string name(domain);
+    bool named = gnutls_x509_crt_check_hostname2(crt.get(), name.c_str(), 0) != 0;
+    if (!named) {
+        const PeerIdentities ids = peer_identities();
+        const std::string srv = "_xmpp-server." + name;
+        for (const auto& a : ids.xmpp_addrs) named = named || ascii_iequal(a, name);
+        for (const auto& a : ids.srv_ids) named = named || ascii_iequal(a, srv);
+    }
+    if (!named) status |= GNUTLS_CERT_INVALID | GNUTLS_CERT_UNEXPECTED_OWNER;
+    v.result = status == 0 ? PeerVerification::Result::verified : PeerVerification::Result::failed;
+    v.status = status;
+    if (status != 0) {
+        gnutls_datum_t out{};
+        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) == 0) {
+            v.text.assign(reinterpret_cast<const char*>(out.data), out.size);
+            gnutls_free(out.data);
+        }
+        if (!named) v.text += " (it does not name " + name + ")";
+    } else {
+        v.text = "the certificate is valid for " + name;
+    }
+    return v;
 }
 
 PeerIdentities TlsSession::peer_identities() const {

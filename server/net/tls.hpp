@@ -107,7 +107,11 @@ class TlsContext {
 public:
     // Loads every host's certificate and key; the error names the host and
     // the files that could not be loaded. At least one host is needed.
-    static Result<std::shared_ptr<const TlsContext>> create(const std::vector<TlsCertificate>& hosts);
+    // `trust`: the CAs that vouch for peers' certificates (server-to-server
+    // peers show one as TLS clients): nullopt, none (no session asks for a
+    // peer certificate then); "", the system's trust store; else a PEM file.
+    static Result<std::shared_ptr<const TlsContext>> create(const std::vector<TlsCertificate>& hosts,
+                                                            const std::optional<std::string>& trust = std::nullopt);
     // A context for outbound sessions; the error names the file (or the
     // system trust store) that could not be loaded.
     static Result<std::shared_ptr<const TlsContext>> create_client(const TlsClientOptions& options);
@@ -122,10 +126,14 @@ public:
     const gnutls_datum_t& ticket_key() const { return ticket_key_; }
     const std::vector<std::string>& domains() const { return domains_; }
     bool is_client() const { return client_; }
+    // Whether peers' certificates can be checked (a client context always; a
+    // server context made with `trust`).
+    bool has_trust() const { return trust_; }
 
 private:
     TlsContext() = default;
     bool client_ = false;
+    bool trust_ = false;
     gnutls_certificate_credentials_t cred_ = nullptr;
     gnutls_priority_t priority_ = nullptr;
     gnutls_datum_t ticket_key_{nullptr, 0};
@@ -137,8 +145,13 @@ public:
     // starttls: after <proceed/> (RFC 6120 §5). direct: TLS from the first
     // byte (XEP-0368), negotiating ALPN "xmpp-client" when the client offers it.
     enum class Mode { starttls, direct };
+    // Who the peer is: a client (c2s; ALPN "xmpp-client") or another server
+    // (s2s; ALPN "xmpp-server", and its certificate is asked for, when the
+    // context has trust, to be checked with verify_domain()).
+    enum class Peer { client, server };
 
-    static Result<std::unique_ptr<TlsSession>> create(std::shared_ptr<const TlsContext> ctx, Mode mode);
+    static Result<std::unique_ptr<TlsSession>> create(std::shared_ptr<const TlsContext> ctx, Mode mode,
+                                                      Peer peer = Peer::client);
     // An outbound session on a client context. Its ClientHello is queued
     // already (has_output()); feed() what the server answers.
     static Result<std::unique_ptr<TlsSession>> create_client(std::shared_ptr<const TlsContext> ctx,
@@ -177,6 +190,14 @@ public:
     // The identities the peer's certificate names; empty before the
     // handshake or when the peer showed no certificate.
     PeerIdentities peer_identities() const;
+    // Whether the peer's certificate proves it is the XMPP service `domain`
+    // (RFC 6120 §13.7.2, RFC 6125, RFC 7590), on either side once the
+    // handshake is done: it chains to a trusted CA and is valid now (a
+    // client session also checks the TLS server key purpose), and it names
+    // `domain` in a DNS-ID (a wildcard only as the whole leftmost label), an
+    // SRV-ID (_xmpp-server.DOMAIN) or an XmppAddr (the CN only when it has
+    // no DNS-ID, as GnuTLS reads it). pending before the handshake.
+    PeerVerification verify_domain(std::string_view domain) const;
 
 private:
     TlsSession(std::shared_ptr<const TlsContext> ctx, Mode mode);

@@ -4,14 +4,18 @@
 # Test certificates for Parley: a test CA (OUTDIR/ca.pem, OUTDIR/ca.key,
 # ECDSA P-256, made once) and for each DOMAIN a certificate OUTDIR/DOMAIN.pem
 # with its key OUTDIR/DOMAIN.key (ECDSA P-256, subjectAltName dNSName=DOMAIN,
-# signed by that CA). A KIND: prefix makes another kind of certificate,
-# written as OUTDIR/KIND-DOMAIN.pem and OUTDIR/KIND-DOMAIN.key:
+# for TLS servers and clients, signed by that CA). A KIND: prefix makes
+# another kind of certificate, written as OUTDIR/KIND-DOMAIN.pem and OUTDIR/KIND-DOMAIN.key:
 #   xmpp:DOMAIN         signed by the CA, naming DOMAIN also in SRV-IDs
 #                       (_xmpp-server.DOMAIN, _xmpp-client.DOMAIN) and in
 #                       an XmppAddr (RFC 6120 section 13.7.1.2)
 #   expired:DOMAIN      signed by the CA, valid only during 2019
 #   self-signed:DOMAIN  naming DOMAIN, signed by its own key (no CA)
 #   client:DOMAIN       signed by the CA, for a TLS client (SASL EXTERNAL)
+#   xmppaddr:DOMAIN     signed by the CA, naming DOMAIN only in an XmppAddr
+#                       (no DNS-ID; its CN names no domain)
+#   srv:DOMAIN          signed by the CA, naming DOMAIN only in the SRV-ID
+#                       _xmpp-server.DOMAIN (no DNS-ID; its CN names no domain)
 # Idempotent: files that exist are kept. Quiet unless something fails.
 # Needs certtool (Debian: gnutls-bin). For tests only: the keys are
 # unencrypted and the CA is trusted by nothing.
@@ -89,15 +93,27 @@ for arg in "$@"; do
         *) kind=host; d=$arg ;;
     esac
     if [ -s "$out/$base.pem" ] && [ -s "$out/$base.key" ]; then continue; fi
-    printf 'cn = "%s"\ndns_name = "%s"\nsigning_key\n' "$d" "$d" >"$tmp/host.tmpl"
+    case "$kind" in
+        xmppaddr | srv) printf 'cn = "XMPP service"\nsigning_key\n' >"$tmp/host.tmpl" ;;
+        *) printf 'cn = "%s"\ndns_name = "%s"\nsigning_key\n' "$d" "$d" >"$tmp/host.tmpl" ;;
+    esac
     case "$kind" in
         host | self-signed)
-            printf 'expiration_days = 825\ntls_www_server\n' >>"$tmp/host.tmpl"
+            # Both purposes: servers show their certificate as TLS clients
+            # too (s2s, SASL EXTERNAL), and ejabberd checks for clientAuth.
+            printf 'expiration_days = 825\ntls_www_server\ntls_www_client\n' >>"$tmp/host.tmpl"
             ;;
         xmpp)
             printf 'expiration_days = 825\ntls_www_server\nxmpp_name = "%s"\n' "$d" >>"$tmp/host.tmpl"
             srv_name "_xmpp-server.$d" >>"$tmp/host.tmpl"
             srv_name "_xmpp-client.$d" >>"$tmp/host.tmpl"
+            ;;
+        xmppaddr)
+            printf 'expiration_days = 825\ntls_www_server\nxmpp_name = "%s"\n' "$d" >>"$tmp/host.tmpl"
+            ;;
+        srv)
+            printf 'expiration_days = 825\ntls_www_server\n' >>"$tmp/host.tmpl"
+            srv_name "_xmpp-server.$d" >>"$tmp/host.tmpl"
             ;;
         expired)
             printf 'activation_date = "2019-01-01 00:00:00"\nexpiration_date = "2019-12-31 23:59:59"\n' \
@@ -108,7 +124,7 @@ for arg in "$@"; do
             printf 'expiration_days = 825\ntls_www_client\n' >>"$tmp/host.tmpl"
             ;;
         *)
-            echo "$0: unknown kind '$kind' in '$arg' (known: xmpp, expired, self-signed, client)" >&2
+            echo "$0: unknown kind '$kind' in '$arg' (known: xmpp, xmppaddr, srv, expired, self-signed, client)" >&2
             exit 2
             ;;
     esac

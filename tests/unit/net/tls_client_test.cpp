@@ -43,7 +43,7 @@ struct Certs {
         const std::string make_trusted =
             "sh '" + script + "' '" + trusted +
             "' a.example other.example xmpp:x.example expired:a.example "
-            "self-signed:a.example client:c.example";
+            "self-signed:a.example client:c.example xmppaddr:q.example srv:r.example";
         const std::string make_stranger = "sh '" + script + "' '" + stranger + "' a.example";
         if (std::system(make_trusted.c_str()) != 0 || std::system(make_stranger.c_str()) != 0)
             throw std::runtime_error(
@@ -376,6 +376,79 @@ BOOST_AUTO_TEST_CASE(a_client_certificate_is_shown_when_asked) {
         unsigned n = 0;
         BOOST_TEST((gnutls_certificate_get_peers(server.s, &n) == nullptr || n == 0),
                    "tls: without a client certificate none is shown");
+    }
+}
+
+// Server-to-server identities (RFC 6125, RFC 7590): the client checks the
+// server's certificate for a domain; the server, asked with Peer::server and
+// trust, checks the client's.
+BOOST_AUTO_TEST_CASE(verify_domain_checks_an_xmpp_domain_either_way) {
+    // DNS-ID, XmppAddr only, SRV-ID only: each proves its domain and no other.
+    struct Case {
+        const char* base;
+        const char* domain;
+    };
+    for (const Case c : {Case{"a.example", "a.example"}, Case{"xmppaddr-q.example", "q.example"},
+                         Case{"srv-r.example", "r.example"}}) {
+        auto client = connect({certs().host(c.base, c.domain)}, {c.domain, "", {}});
+        const PeerVerification v = client->verify_domain(c.domain);
+        BOOST_TEST(v.ok(), c.base << ": " << v.text);
+        const PeerVerification other = client->verify_domain("other.example");
+        BOOST_TEST(!other.ok(), c.base << " must not prove other.example");
+        BOOST_TEST(other.name_mismatch(), other.text);
+        BOOST_TEST(has(other.text, "other.example"), other.text);
+    }
+    // The SRV-ID of a client service is not a server's.
+    {
+        auto client = connect({certs().host("srv-r.example", "r.example")}, {"r.example", "", {}});
+        BOOST_TEST(!client->verify_domain("xmpp-server.r.example").ok());
+    }
+
+    // The server side: a peer server shows its certificate as a client.
+    auto trusted_server = [](bool trust) {
+        auto ctx = TlsContext::create({certs().host("a.example", "a.example")},
+                                      trust ? std::optional<std::string>(certs().ca()) : std::nullopt);
+        BOOST_REQUIRE_MESSAGE(ctx, ctx.status().to_string());
+        auto s = TlsSession::create(ctx.value(), TlsSession::Mode::starttls, TlsSession::Peer::server);
+        BOOST_REQUIRE(s);
+        return std::move(s.value());
+    };
+    auto handshake = [](TlsSession& client, TlsSession& server) {
+        Pumped p = pump(client, server);
+        BOOST_REQUIRE_MESSAGE(p.client && p.server && server.handshake_done(), "tls: handshake");
+    };
+    TlsClientOptions as_other;
+    as_other.client = certs().host("other.example", "other.example");
+    {
+        auto server = trusted_server(true);
+        BOOST_TEST((server->verify_domain("other.example").result == PeerVerification::Result::pending));
+        auto client = client_session(client_context(as_other), {"a.example", "", {}});
+        handshake(*client, *server);
+        const PeerVerification v = server->verify_domain("other.example");
+        BOOST_TEST(v.ok(), v.text);
+        BOOST_TEST(!server->verify_domain("a.example").ok(), "tls: it names other.example only");
+    }
+    {
+        // Without trust the server asks for nothing (c2s).
+        auto server = trusted_server(false);
+        auto client = client_session(client_context(as_other), {"a.example", "", {}});
+        handshake(*client, *server);
+        BOOST_TEST((server->verify_domain("other.example").result == PeerVerification::Result::no_certificate));
+    }
+    {
+        // No certificate shown; a certificate of another CA.
+        auto server = trusted_server(true);
+        auto client = client_session(client_context(), {"a.example", "", {}});
+        handshake(*client, *server);
+        BOOST_TEST((server->verify_domain("a.example").result == PeerVerification::Result::no_certificate));
+        TlsClientOptions stranger;
+        stranger.client = certs().host("a.example", "a.example", certs().stranger);
+        auto server2 = trusted_server(true);
+        auto client2 = client_session(client_context(stranger), {"a.example", "", {}});
+        handshake(*client2, *server2);
+        const PeerVerification v = server2->verify_domain("a.example");
+        BOOST_TEST(!v.ok());
+        BOOST_TEST(v.untrusted(), v.text);
     }
 }
 
