@@ -30,3 +30,11 @@ libparley_la_SOURCES += server/component/handshake.hpp server/component/handshak
 	server/component/directory.hpp server/component/directory.cpp \
 	server/component/session.hpp server/component/session.cpp \
 	server/component/routing.hpp server/component/routing.cpp
+
+# Server-to-server federation (RFC 6120, XEP-0178, XEP-0220, XEP-0368):
+# dialback keys, incoming streams, outgoing links and their queues.
+libparley_la_SOURCES += server/s2s/dialback.hpp server/s2s/dialback.cpp \
+	server/s2s/links.hpp server/s2s/links.cpp \
+	server/s2s/inbound.hpp server/s2s/inbound.cpp \
+	server/s2s/outbound.hpp server/s2s/outbound.cpp
+tests_unit_parley_unit_SOURCES += tests/unit/s2s/dialback_test.cpp

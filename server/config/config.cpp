@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "config/components.hpp"
+#include "config/s2s.hpp"
 #include "config/toml_reader.hpp"
 
 // The installed module directory comes from the build (Makefile.am); a
@@ -462,8 +463,10 @@ Result<Config> load(const std::string& path) {
                 }},
                {"component", [&](const Node& n, const Key&) { detail::read_components(r, n, cfg); }},
                table("component_listener", detail::read_component_listener),
+               table("s2s", detail::read_s2s),
            });
     detail::check_components(r, root, cfg);
+    detail::check_s2s(r, root, cfg);
 
     if (!have_data_dir && !root.contains("data_dir"))
         r.error(0, "data_dir", "missing: the directory of the server's state (required)");
@@ -513,6 +516,11 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     if (la.address != lb.address) out.push_back("component_listener.address");
     if (la.port != lb.port) out.push_back("component_listener.port");
     if (la.allow_non_loopback != lb.allow_non_loopback) out.push_back("component_listener.allow_non_loopback");
+    // The s2s listeners; routes, trust, dialback and timeouts are read again.
+    if (running.s2s.enabled != next.s2s.enabled) out.push_back("s2s.enabled");
+    if (running.s2s.address != next.s2s.address) out.push_back("s2s.address");
+    if (running.s2s.port != next.s2s.port) out.push_back("s2s.port");
+    if (running.s2s.direct_tls_port != next.s2s.direct_tls_port) out.push_back("s2s.direct_tls_port");
     return out;
 }
 

@@ -39,6 +39,15 @@ struct Component {
     std::string secret;       // its content without the trailing newline; never logged
 };
 
+// A static server-to-server route: `domain` is reached at host:port, not
+// through DNS.
+struct S2sRoute {
+    std::string domain;  // lowercased
+    std::string host;    // an IP address
+    uint16_t port = 5269;
+    bool direct_tls = false;  // TLS from the first byte (XEP-0368) instead of STARTTLS
+};
+
 // The SASL mechanisms parleyd knows, strongest first.
 extern const char* const kKnownMechanisms[];
 extern const size_t kKnownMechanismCount;
@@ -115,6 +124,25 @@ struct Config {
         bool allow_non_loopback = false;
         unsigned handshake_timeout_s = 30;
     } component_listener;
+
+    // Server-to-server federation ([s2s]). Streams are always encrypted
+    // (STARTTLS or direct TLS); a peer proves its domain with a certificate
+    // (SASL EXTERNAL, XEP-0178) or, where allowed, with dialback (XEP-0220).
+    struct S2s {
+        bool enabled = false;
+        std::string address = "0.0.0.0";
+        uint16_t port = 5269;            // inbound STARTTLS; 0: none (outbound only)
+        uint16_t direct_tls_port = 0;    // inbound direct TLS (XEP-0368); 0: none
+        std::string ca_file;             // CAs for peers' certificates; empty: the system's store
+        bool dialback = true;            // accept and use dialback when a certificate does not prove a domain
+        unsigned handshake_timeout_s = 30;  // connect, TLS and authentication, each way
+        unsigned idle_timeout_s = 600;   // a link without traffic is closed; 0: never
+        size_t queue_max_stanzas = 1000;   // waiting for one remote domain's link
+        unsigned queue_timeout_s = 60;   // how long a stanza may wait for it
+        std::vector<S2sRoute> routes;
+    } s2s;
+    // The static route for a remote domain (ASCII case-insensitive), or nullptr.
+    const S2sRoute* find_route(std::string_view domain) const;
 
     // The component serving domain (ASCII case-insensitive), or nullptr.
     const Component* find_component(std::string_view domain) const;

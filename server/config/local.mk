@@ -13,3 +13,7 @@ tests_unit_parley_unit_SOURCES += \
 # XEP-0114 components: [[component]] and [component_listener].
 libparley_la_SOURCES += server/config/components.hpp server/config/components.cpp
 tests_unit_parley_unit_SOURCES += tests/unit/config/components_test.cpp
+tests_unit_parley_unit_SOURCES += tests/unit/config/s2s_test.cpp
+
+# Server-to-server federation: [s2s] and [[s2s.route]].
+libparley_la_SOURCES += server/config/s2s.hpp server/config/s2s.cpp

@@ -14,6 +14,7 @@
 
 #include "log/log.hpp"
 #include "module/services.hpp"
+#include "s2s/dialback.hpp"
 #include "store/writer.hpp"
 
 namespace parley::daemon {
@@ -29,7 +30,24 @@ net::ConnectionLimits connection_limits(const config::Config& cfg) {
 Result<std::shared_ptr<const net::TlsContext>> make_tls(const config::Config& cfg) {
     std::vector<net::TlsCertificate> certs;
     for (const auto& h : cfg.hosts) certs.push_back(net::TlsCertificate{h.domain, h.certificate, h.key});
-    return net::TlsContext::create(certs);
+    // With federation on, peers' certificates are checked (SASL EXTERNAL).
+    std::optional<std::string> trust;
+    if (cfg.s2s.enabled) trust = cfg.s2s.ca_file;
+    return net::TlsContext::create(certs, trust);
+}
+
+Result<std::shared_ptr<const daemon::Shared::S2sClients>> make_s2s_clients(const config::Config& cfg) {
+    auto out = std::make_shared<daemon::Shared::S2sClients>();
+    if (!cfg.s2s.enabled) return std::shared_ptr<const daemon::Shared::S2sClients>(std::move(out));
+    for (const auto& h : cfg.hosts) {
+        net::TlsClientOptions o;
+        o.ca_file = cfg.s2s.ca_file;
+        o.client = net::TlsCertificate{h.domain, h.certificate, h.key};
+        auto ctx = net::TlsContext::create_client(o);
+        if (!ctx) return Status::error("tls", "s2s for " + h.domain + ": " + ctx.status().message());
+        (*out)[h.domain] = ctx.value();
+    }
+    return std::shared_ptr<const daemon::Shared::S2sClients>(std::move(out));
 }
 
 namespace {
@@ -84,6 +102,8 @@ Status Daemon::start() {
 
     auto tls = make_tls(*config);
     if (!tls) return tls.status();
+    auto s2s_clients = make_s2s_clients(*config);
+    if (!s2s_clients) return s2s_clients.status();
     auto env = store::Env::open(config->data_dir + "/state");
     if (!env) return env.status();
     env_ = std::move(env.value());
@@ -108,6 +128,8 @@ Status Daemon::start() {
     throttle_ = std::make_unique<sasl::LoginThrottle>(config->sasl.failure_delay_ms, config->sasl.failure_delay_max_ms);
     shared_.set_config(config);
     shared_.set_tls(tls.value());
+    shared_.set_s2s_clients(s2s_clients.value());
+    shared_.dialback_secret = s2s::make_dialback_secret();
     shared_.accounts = accounts_.get();
     shared_.registry = registry_.get();
     shared_.throttle = throttle_.get();
@@ -209,9 +231,15 @@ Status Daemon::reload() {
     cfg->c2s.address = old->c2s.address;
     cfg->c2s.starttls_port = old->c2s.starttls_port;
     cfg->c2s.direct_tls_port = old->c2s.direct_tls_port;
+    cfg->s2s.enabled = old->s2s.enabled;
+    cfg->s2s.address = old->s2s.address;
+    cfg->s2s.port = old->s2s.port;
+    cfg->s2s.direct_tls_port = old->s2s.direct_tls_port;
     auto config = std::make_shared<const config::Config>(std::move(cfg.value()));
     auto tls = make_tls(*config);
     if (!tls) return tls.status();
+    auto s2s_clients = make_s2s_clients(*config);
+    if (!s2s_clients) return s2s_clients.status();
     auto modules = module::load_all(*config);
     if (!modules) return modules.status();
     // A module loaded before keeps its instance (reload() is called on it).
@@ -250,6 +278,7 @@ Status Daemon::reload() {
     if (!s) log::error("parleyd", "SASL mechanisms not changed: {}", s.message());
     shared_.set_config(config);
     shared_.set_tls(tls.value());
+    shared_.set_s2s_clients(s2s_clients.value());
     modules_ = next;
     std::string line = fmt::format("reloaded: modules {}", fmt::join(config->modules, ", "));
     if (!restart.empty()) line += fmt::format("; these changes need a restart: {}", fmt::join(restart, ", "));

@@ -54,5 +54,7 @@ private:
 
 // Builds the TLS context from the virtual hosts' certificates.
 Result<std::shared_ptr<const net::TlsContext>> make_tls(const config::Config& cfg);
+// Builds each virtual host's TLS client context for s2s (empty when s2s is off).
+Result<std::shared_ptr<const Shared::S2sClients>> make_s2s_clients(const config::Config& cfg);
 
 }  // namespace parley::daemon

@@ -9,7 +9,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <string>
 #include <mutex>
 #include <string_view>
 #include <vector>
@@ -50,7 +52,23 @@ public:
         tls_ = std::move(t);
     }
 
+    // Server-to-server: the TLS client context of each virtual host (its
+    // certificate, shown to peers for SASL EXTERNAL; the CAs of [s2s]
+    // ca_file), swapped as a whole at reload; empty unless s2s is enabled.
+    using S2sClients = std::map<std::string, std::shared_ptr<const net::TlsContext>>;
+    std::shared_ptr<const S2sClients> s2s_clients() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return s2s_clients_;
+    }
+    void set_s2s_clients(std::shared_ptr<const S2sClients> c) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        s2s_clients_ = std::move(c);
+    }
+
     uint64_t next_session_id() { return next_session_id_.fetch_add(1) + 1; }
+    // The dialback secret (s2s/dialback.hpp): made before the workers start,
+    // constant after; never logged.
+    std::string dialback_secret;
 
     store::AccountStore* accounts = nullptr;
     sessions::Registry* registry = nullptr;
@@ -66,6 +84,7 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<const config::Config> config_;
     std::shared_ptr<const net::TlsContext> tls_;
+    std::shared_ptr<const S2sClients> s2s_clients_ = std::make_shared<const S2sClients>();
     std::atomic<uint64_t> next_session_id_{0};
 };
 

@@ -12,6 +12,8 @@
 #include "c2s/session.hpp"
 #include "component/routing.hpp"
 #include "component/session.hpp"
+#include "s2s/inbound.hpp"
+#include "s2s/links.hpp"
 #include "log/log.hpp"
 #include "loop/account_purge.hpp"
 #include "loop/worker_host.hpp"
@@ -26,7 +28,7 @@ struct Worker::Listener {
     uv_tcp_t handle{};
     Worker* worker = nullptr;
     net::TlsSession::Mode mode = net::TlsSession::Mode::starttls;
-    bool component = false;  // the XEP-0114 listener
+    enum class Kind { c2s, component, s2s } kind = Kind::c2s;
 };
 
 struct Worker::RunningModule {
@@ -77,6 +79,7 @@ void Worker::run(std::promise<Status>& started,
     uv_timer_init(&loop_, &shutdown_timer_);
     shutdown_timer_.data = this;
     router_ = std::make_unique<router::Router>(*this);
+    s2s_ = std::make_unique<s2s::Links>(*this);
 
     // Components first: a module asking for a component's domain is refused.
     Status s = component::register_domains(*this, *config_);
@@ -108,18 +111,23 @@ void Worker::run(std::promise<Status>& started,
 
 Status Worker::open_listeners() {
     const auto& c = config_->c2s;
+    using Kind = Listener::Kind;
     struct Want {
         std::string address;
         uint16_t port;
         net::TlsSession::Mode mode;
-        bool component;
+        Kind kind;
     };
-    std::vector<Want> wanted = {Want{c.address, c.starttls_port, net::TlsSession::Mode::starttls, false},
-                                Want{c.address, c.direct_tls_port, net::TlsSession::Mode::direct, false}};
+    std::vector<Want> wanted = {Want{c.address, c.starttls_port, net::TlsSession::Mode::starttls, Kind::c2s},
+                                Want{c.address, c.direct_tls_port, net::TlsSession::Mode::direct, Kind::c2s}};
     // XEP-0114: only when a component is configured.
     if (!config_->components.empty())
         wanted.push_back(Want{config_->component_listener.address, config_->component_listener.port,
-                              net::TlsSession::Mode::starttls, true});
+                              net::TlsSession::Mode::starttls, Kind::component});
+    if (const auto& s2s = config_->s2s; s2s.enabled) {
+        wanted.push_back(Want{s2s.address, s2s.port, net::TlsSession::Mode::starttls, Kind::s2s});
+        wanted.push_back(Want{s2s.address, s2s.direct_tls_port, net::TlsSession::Mode::direct, Kind::s2s});
+    }
     for (const Want& w : wanted) {
         if (w.port == 0) continue;
         struct sockaddr_storage addr {};
@@ -148,7 +156,7 @@ Status Worker::open_listeners() {
         auto l = std::make_unique<Listener>();
         l->worker = this;
         l->mode = w.mode;
-        l->component = w.component;
+        l->kind = w.kind;
         uv_tcp_init(&loop_, &l->handle);
         l->handle.data = l.get();
         int rc = uv_tcp_open(&l->handle, fd);
@@ -159,9 +167,11 @@ Status Worker::open_listeners() {
             return Status::error("listen", fmt::format("listen {}:{}: {}", w.address, w.port, uv_strerror(rc)));
         }
         if (index_ == 0)
-            log::info("worker", "listening on {}:{} ({})", w.address, w.port,
-                      w.component ? "XEP-0114 components"
-                      : w.mode == net::TlsSession::Mode::direct ? "c2s direct TLS" : "c2s STARTTLS");
+            log::info("worker", "listening on {}:{} ({} {})", w.address, w.port,
+                      w.kind == Kind::component ? "XEP-0114" : w.kind == Kind::s2s ? "s2s" : "c2s",
+                      w.kind == Kind::component                   ? "components"
+                      : w.mode == net::TlsSession::Mode::direct ? "direct TLS"
+                                                                  : "STARTTLS");
         listeners_.push_back(std::move(l));
     }
     return Status::ok();
@@ -175,9 +185,14 @@ void Worker::on_connection(uv_stream_t* server, int status) {
         return;
     }
     if (w.shutting_down_) return;
-    if (l->component) {
+    if (l->kind == Listener::Kind::component) {
         Status s = component::Session::accept(w, server);
         if (!s) log::warn("component", "accept failed: {}", s.message());
+        return;
+    }
+    if (l->kind == Listener::Kind::s2s) {
+        Status s = s2s::Inbound::accept(w, server, l->mode == net::TlsSession::Mode::direct);
+        if (!s) log::warn("s2s", "accept failed: {}", s.message());
         return;
     }
     Status s = c2s::Session::accept(w, server, l->mode);
@@ -408,6 +423,7 @@ void Worker::begin_shutdown() {
     if (shutting_down_) return;
     shutting_down_ = true;
     if (account_purge_) account_purge_->close();
+    if (s2s_) s2s_->stop();
     for (auto& l : listeners_)
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l->handle)))
             uv_close(reinterpret_cast<uv_handle_t*>(&l->handle), nullptr);

@@ -40,6 +40,9 @@ class Executor;
 namespace parley::router {
 class Router;
 }
+namespace parley::s2s {
+class Links;
+}
 
 namespace parley::loop {
 
@@ -71,6 +74,7 @@ public:
     daemon::Shared& shared() { return shared_; }
     hooks::HookTable& hooks() { return hooks_; }
     router::Router& router() { return *router_; }
+    s2s::Links& s2s() { return *s2s_; }
     const config::Config& config() const { return *config_; }  // this worker's snapshot
 
     // The read buffer every connection of this worker reads into (no idle
@@ -159,6 +163,7 @@ private:
     std::unique_ptr<char[]> read_buffer_;
     hooks::HookTable hooks_;
     std::unique_ptr<router::Router> router_;
+    std::unique_ptr<s2s::Links> s2s_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<RunningModule>> modules_;  // in start (dependency) order
     std::unique_ptr<PendingReload> pending_reload_;

@@ -55,7 +55,7 @@ namespace parley::module {
 // 4: Host::tls_server and module/tls.hpp (TLS for a module's own listener).
 // 5: SessionInfo::ending (a session whose `closed` event runs), left out of
 // Host::sessions_of and all_sessions on every worker.
-inline constexpr uint32_t kAbiVersion = 5;
+inline constexpr uint32_t kAbiVersion = 6;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
 struct XepInfo {
@@ -98,7 +98,7 @@ using StanzaHook = std::function<HookResult(StanzaContext&)>;
 enum class Origin {
     local_client,   // one of our c2s sessions
     server,         // the server itself or a module (replies, bounces, pushes)
-    remote_server,  // an s2s stream (UNFINISHED: federation is a later capability)
+    remote_server,  // an s2s stream: a stanza from another server's domain
 };
 
 // A bound session as modules see it: plain data, valid on any worker.
@@ -117,8 +117,9 @@ struct RouteOutcome {
         server,       // for the server: an iq answered by a module for a domain or
                       // an account, a reply to a server-sent iq, presence to the server
         domain,       // handed to the domain handler of `owner` (a domain, e.g. a MUC service)
-        bounced,      // refused; `error` went back to the sender (remote domains
-                      // too, until s2s exists)
+        remote,       // for another server's domain: handed to its s2s link (queued
+                      // until the link is up; a link that fails bounces it later)
+        bounced,      // refused; `error` went back to the sender
         dropped,      // dropped without a reply (errors, results, presence to nowhere)
         consumed,     // handled by the stanza_in hook of module `owner` before routing
     };

@@ -182,7 +182,7 @@ void StreamTransport::authenticated(xml::StreamLimits limits) {
 
 Status StreamTransport::start_tls(TlsSession::Mode mode) {
     auto ctx = worker_.shared().tls();
-    auto s = TlsSession::create(ctx, mode);
+    auto s = TlsSession::create(ctx, mode, tls_peer_);
     if (!s) return s.status();
     tls_ = std::move(s.value());
     return Status::ok();
@@ -283,7 +283,6 @@ void StreamTransport::feed_parser(const char* data, size_t len) {
         if (!restart_pending_) return;
         restart_pending_ = false;
         parser_.reset();
-        header_sent_ = false;
         size_t used = std::min(r.consumed, len);
         data += used;
         len -= used;
@@ -309,11 +308,13 @@ void StreamTransport::starttls_after_current() {
 }
 
 void StreamTransport::restart_stream() {
+    // Our side of the old stream is over at once: the next header we send
+    // opens the new one (an initiating server sends it right away).
+    header_sent_ = false;
     if (!in_feed_) {
         // Called outside a parse (e.g. when a SASL step finished on the
         // thread pool): the next bytes are the new stream header.
         parser_.reset();
-        header_sent_ = false;
         return;
     }
     restart_pending_ = true;
@@ -368,7 +369,11 @@ void StreamTransport::send_stream_header(std::string_view from, std::string_view
     if (!id.empty()) attrs.emplace_back("id", std::string(id));
     attrs.emplace_back("version", "1.0");
     attrs.emplace_back(xml::xml_lang(), "en");
-    send_raw(xml::stream_header(default_ns(), attrs));
+    std::string header = xml::stream_header(default_ns(), attrs);
+    // Server streams declare the dialback prefix (XEP-0220 §2.1): peers
+    // written before namespaces were parsed look for "db:".
+    if (default_ns() == "jabber:server") header.insert(header.size() - 1, " xmlns:db='jabber:server:dialback'");
+    send_raw(header);
 }
 
 void StreamTransport::stream_error(xmpp::StreamErrorCondition condition, std::string_view text) {

@@ -89,6 +89,10 @@ public:
     const std::string& remote_addr() const override { return remote_addr_; }
     const std::string& local_addr() const override { return local_addr_; }
 
+    // Who the peer is, for the TLS this transport starts as a server
+    // (start_tls): a client (the default) or another server (s2s).
+    void set_tls_peer(TlsSession::Peer peer) { tls_peer_ = peer; }
+
     // SIGTERM: <system-shutdown/>.
     void shutdown_stream();
     loop::Worker& worker() { return worker_; }
@@ -139,6 +143,7 @@ private:
     bool in_feed_ = false;     // inside parser_.feed(): a restart waits for the stanza's end
     bool tls_pending_ = false;
     TlsSession::Mode tls_pending_mode_ = TlsSession::Mode::starttls;
+    TlsSession::Peer tls_peer_ = TlsSession::Peer::client;
     bool tls_was_done_ = false;
     bool closing_quietly_ = false;  // refused at accept: logged (or not) by the limiter's rule
     size_t max_queue_;

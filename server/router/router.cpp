@@ -5,6 +5,7 @@
 #include "log/log.hpp"
 #include "loop/delay.hpp"
 #include "loop/worker.hpp"
+#include "s2s/links.hpp"
 #include "sessions/local_session.hpp"
 #include "xmpp/errors.hpp"
 #include "xmpp/namespaces.hpp"
@@ -19,6 +20,7 @@ const char* to_string(RouteOutcome::Kind kind) {
         case RouteOutcome::Kind::no_account: return "no_account";
         case RouteOutcome::Kind::server: return "server";
         case RouteOutcome::Kind::domain: return "domain";
+        case RouteOutcome::Kind::remote: return "remote";
         case RouteOutcome::Kind::bounced: return "bounced";
         case RouteOutcome::Kind::dropped: return "dropped";
         case RouteOutcome::Kind::consumed: return "consumed";
@@ -84,7 +86,7 @@ bool parse_iq_id(std::string_view id, unsigned& worker, uint64_t& seq) {
 // One stanza on its way: the decision, then (after the routed hooks and any
 // holds) what to do with it.
 struct Router::Flight {
-    enum class Then { nothing, deliver, bounce, iq_server, iq_account, domain, iq_reply };
+    enum class Then { nothing, deliver, bounce, iq_server, iq_account, domain, iq_reply, remote };
     explicit Flight(xml::Element s) : stanza(std::move(s)) {}
     xml::Element stanza;
     xmpp::Jid from;
@@ -284,11 +286,20 @@ void Router::decide(Flight& f) {
     }
     // The worker's own config snapshot: no lock on the stanza path.
     if (worker_.config().find_host(f.to.domain()) == nullptr) {
-        // UNFINISHED: server-to-server federation is a later capability.
-        f.outcome.kind = Kind::bounced;
-        f.outcome.error =
-            StanzaError::cancel("remote-server-not-found", "this server does not federate with other domains yet");
-        f.then = Flight::Then::bounce;
+        // Another server's domain. A stanza that came from a remote server is
+        // never relayed on to a third (an s2s stream accepts only stanzas
+        // for domains served here; this guards every other path).
+        if (!worker_.config().s2s.enabled || f.origin == module::Origin::remote_server) {
+            f.outcome.kind = Kind::bounced;
+            f.outcome.error = StanzaError::cancel(
+                "remote-server-not-found", worker_.config().s2s.enabled
+                                               ? "this server does not relay stanzas between other servers"
+                                               : "this server does not federate with other domains");
+            f.then = Flight::Then::bounce;
+            return;
+        }
+        f.outcome.kind = Kind::remote;
+        f.then = Flight::Then::remote;
         return;
     }
     if (!f.to.has_node()) {
@@ -495,6 +506,12 @@ void Router::carry_out(Flight& f) {
             } catch (const std::exception& e) {
                 log::error("router", "domain handler for {} failed: {}", f.to.domain(), e.what());
             }
+            return;
+        }
+        case Flight::Then::remote: {
+            std::string local = f.from.domain();
+            std::string remote = f.to.domain();
+            s2s::Links::send(worker_, std::move(f.stanza), std::move(local), std::move(remote));
             return;
         }
         case Flight::Then::iq_reply: {

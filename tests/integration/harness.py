@@ -32,7 +32,7 @@ def cert_dir():
     global _CERT_DIR
     if _CERT_DIR is None:
         d = os.path.join(tempfile.gettempdir(), 'parley-test-certs-%d' % os.getpid())
-        subprocess.run(['bash', os.path.join(TOP, 'tests/support/certs.sh'), d, DOMAIN, 'other.test'],
+        subprocess.run(['bash', os.path.join(TOP, 'tests/support/certs.sh'), d, DOMAIN, 'other.test', 'third.test'],
                        check=True, stdout=subprocess.DEVNULL, timeout=60)
         _CERT_DIR = d
     return _CERT_DIR
@@ -64,7 +64,9 @@ def module_dir_with_test_modules(into):
 
 class ParleyServer:
     def __init__(self, workers=2, modules=('disco', 'ping', 'version', 'time'), extra='', module_options=None,
-                 module_dir=None, log=None, sasl=None):
+                 module_dir=None, log=None, sasl=None, domain=DOMAIN):
+        """`domain`: the virtual host (its certificate comes from cert_dir())."""
+        self.domain = domain
         self.dir = tempfile.mkdtemp(prefix='parley-it-')
         self.data = os.path.join(self.dir, 'data')
         self.starttls_port = free_port()
@@ -117,9 +119,9 @@ direct_tls_port = {self.direct_port}
 {sasl}
 
 [[virtual_host]]
-domain = "{DOMAIN}"
-certificate = "{certs}/{DOMAIN}.pem"
-key = "{certs}/{DOMAIN}.key"
+domain = "{self.domain}"
+certificate = "{certs}/{self.domain}.pem"
+key = "{certs}/{self.domain}.key"
 {extra}
 ''')
 
@@ -142,8 +144,8 @@ key = "{certs}/{DOMAIN}.key"
         return key_id
 
     def add_user(self, node, password):
-        self.ctl('user', 'add', '%s@%s' % (node, DOMAIN), input=password + '\n')
-        return '%s@%s' % (node, DOMAIN)
+        self.ctl('user', 'add', '%s@%s' % (node, self.domain), input=password + '\n')
+        return '%s@%s' % (node, self.domain)
 
     def start(self):
         # A port found free can be taken before parleyd binds it (another

@@ -1,4 +1,5 @@
-"""Runs every integration test (tests/integration/test_*.py) and writes the
+"""Runs every integration test (tests/integration/test_*.py) and every
+interop test with real peer servers (tests/interop/test_*.py), and writes the
 counts to the file named by --counts as 'PASSED FAILED'. Each test is
 reported on its own line; failures print their traceback and parleyd's log
 tail is in the assertion messages."""
@@ -9,7 +10,9 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+INTEROP = os.path.join(os.path.dirname(HERE), 'interop')
 sys.path.insert(0, HERE)
+sys.path.insert(0, INTEROP)
 
 
 class Result(unittest.TextTestResult):
@@ -28,6 +31,7 @@ def main():
     ap.add_argument('pattern', nargs='?', default='test_*.py')
     args = ap.parse_args()
     suite = unittest.defaultTestLoader.discover(HERE, pattern=args.pattern, top_level_dir=HERE)
+    suite.addTests(unittest.defaultTestLoader.discover(INTEROP, pattern=args.pattern, top_level_dir=INTEROP))
     runner = unittest.TextTestRunner(verbosity=2, resultclass=Result, stream=sys.stdout)
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)

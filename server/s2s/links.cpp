@@ -1,0 +1,212 @@
+#include "s2s/links.hpp"
+
+#include "log/log.hpp"
+#include "loop/worker.hpp"
+#include "router/router.hpp"
+#include "s2s/outbound.hpp"
+
+namespace parley::s2s {
+
+struct Links::Link {
+    std::string local, remote;
+    struct Queued {
+        xml::Element stanza;
+        uint64_t since_ms;
+    };
+    std::deque<Queued> queue;             // waiting for the link to be up
+    std::deque<VerifyRequest> verifies;   // waiting for the stream to carry them
+    Outbound* conn = nullptr;
+    bool up = false;
+};
+
+namespace {
+
+std::string key_of(const std::string& local, const std::string& remote) { return local + ' ' + remote; }
+
+}  // namespace
+
+Links::Links(loop::Worker& worker) : worker_(worker) {
+    uv_timer_init(worker_.loop(), &tick_);
+    tick_.data = this;
+}
+
+Links::~Links() = default;
+
+unsigned Links::owner(const loop::Worker& any, const std::string& local, const std::string& remote) {
+    const size_t n = const_cast<loop::Worker&>(any).shared().workers.size();
+    if (n == 0) return any.index();
+    return static_cast<unsigned>(std::hash<std::string>{}(key_of(local, remote)) % n);
+}
+
+void Links::send(loop::Worker& here, xml::Element stanza, std::string local, std::string remote) {
+    const unsigned o = owner(here, local, remote);
+    if (o == here.index()) {
+        here.s2s().enqueue(std::move(stanza), local, remote);
+        return;
+    }
+    here.shared().workers[o]->post(
+        [stanza = std::move(stanza), local = std::move(local), remote = std::move(remote)](loop::Worker& w) mutable {
+            w.s2s().enqueue(std::move(stanza), local, remote);
+        });
+}
+
+void Links::verify(loop::Worker& here, std::string local, std::string remote, VerifyRequest request) {
+    // The answer goes back to the asking worker, whichever worker sends the check.
+    daemon::Shared& shared = here.shared();
+    const unsigned back = here.index();
+    auto done = std::move(request.done);
+    request.done = [&shared, back, done = std::move(done)](bool valid) {
+        if (back < shared.workers.size())
+            shared.workers[back]->post([done, valid](loop::Worker&) { done(valid); });
+    };
+    const unsigned o = owner(here, local, remote);
+    if (o == here.index() || shared.workers.empty()) {
+        here.s2s().add_verify(local, remote, std::move(request));
+        return;
+    }
+    shared.workers[o]->post([local = std::move(local), remote = std::move(remote),
+                             request = std::move(request)](loop::Worker& w) mutable {
+        w.s2s().add_verify(local, remote, std::move(request));
+    });
+}
+
+Inbound* Links::find_inbound(uint64_t id) const {
+    auto it = inbound_.find(id);
+    return it == inbound_.end() ? nullptr : it->second;
+}
+
+Links::Link& Links::link(const std::string& local, const std::string& remote) {
+    auto& slot = links_[key_of(local, remote)];
+    if (!slot) {
+        slot = std::make_unique<Link>();
+        slot->local = local;
+        slot->remote = remote;
+    }
+    return *slot;
+}
+
+void Links::enqueue(xml::Element stanza, const std::string& local, const std::string& remote) {
+    if (stopped_) {
+        log::debug("s2s", "{} -> {}: a stanza dropped at shutdown", local, remote);
+        return;
+    }
+    Link& l = link(local, remote);
+    if (l.up && l.conn) {
+        l.conn->send_stanza(stanza);
+        return;
+    }
+    if (l.queue.size() >= worker_.config().s2s.queue_max_stanzas) {
+        worker_.router().bounce(stanza, StanzaError::wait("resource-constraint",
+                                                          "too many stanzas are waiting for the connection to " + remote));
+        return;
+    }
+    l.queue.push_back(Link::Queued{std::move(stanza), uv_now(worker_.loop())});
+    if (!tick_running_) {
+        tick_running_ = true;
+        uv_timer_start(&tick_, &Links::on_tick, 1000, 1000);
+    }
+    if (!l.conn) connect(l);  // may fail at once and bounce what waits; l is not used after
+}
+
+void Links::add_verify(const std::string& local, const std::string& remote, VerifyRequest request) {
+    if (stopped_) {
+        request.done(false);
+        return;
+    }
+    Link& l = link(local, remote);
+    l.verifies.push_back(std::move(request));
+    if (l.conn) l.conn->send_verifies();
+    else connect(l);
+}
+
+std::deque<VerifyRequest> Links::take_verifies(const std::string& local, const std::string& remote) {
+    auto it = links_.find(key_of(local, remote));
+    if (it == links_.end()) return {};
+    return std::exchange(it->second->verifies, {});
+}
+
+void Links::connect(Link& l) {
+    l.conn = Outbound::create(worker_, *this, l.local, l.remote);
+    l.conn->begin();
+}
+
+void Links::link_established(Outbound& o) {
+    auto it = links_.find(key_of(o.local(), o.remote()));
+    if (it == links_.end() || it->second->conn != &o) return;
+    Link& l = *it->second;
+    l.up = true;
+    log::info("s2s", "{} -> {}: link up, {} stanza(s) were waiting", l.local, l.remote, l.queue.size());
+    while (!l.queue.empty()) {
+        o.send_stanza(l.queue.front().stanza);
+        l.queue.pop_front();
+    }
+}
+
+void Links::link_closed(Outbound& o, const StanzaError* error) {
+    auto it = links_.find(key_of(o.local(), o.remote()));
+    if (it == links_.end() || it->second->conn != &o) return;
+    Link& l = *it->second;
+    l.conn = nullptr;
+    l.up = false;
+    if (error) fail(l, *error);
+    if (l.queue.empty() && l.verifies.empty()) {
+        links_.erase(it);
+        return;
+    }
+    // It ended cleanly with work waiting (the peer closed an idle link as
+    // a stanza arrived): once more, on a new connection.
+    if (!stopped_) connect(l);
+}
+
+void Links::fail(Link& l, const StanzaError& error) {
+    if (!l.queue.empty())
+        log::info("s2s", "{} -> {}: {} waiting stanza(s) bounced: {}", l.local, l.remote, l.queue.size(), error.text);
+    auto queue = std::exchange(l.queue, {});
+    auto verifies = std::exchange(l.verifies, {});
+    for (auto& q : queue) worker_.router().bounce(q.stanza, error);
+    for (auto& v : verifies)
+        if (v.done) v.done(false);
+}
+
+void Links::on_tick(uv_timer_t* t) { static_cast<Links*>(t->data)->expire(); }
+
+void Links::expire() {
+    const uint64_t now = uv_now(worker_.loop());
+    const uint64_t limit = uint64_t{worker_.config().s2s.queue_timeout_s} * 1000;
+    bool waiting = false;
+    for (auto& [key, l] : links_) {
+        size_t expired = 0;
+        while (!l->queue.empty() && l->queue.front().since_ms + limit <= now) {
+            auto q = std::move(l->queue.front());
+            l->queue.pop_front();
+            worker_.router().bounce(q.stanza, StanzaError::wait("remote-server-timeout",
+                                                                "the connection to " + l->remote + " took too long"));
+            ++expired;
+        }
+        if (expired) log::info("s2s", "{} -> {}: {} stanza(s) waited too long and bounced", l->local, l->remote, expired);
+        waiting = waiting || !l->queue.empty();
+    }
+    if (!waiting && tick_running_) {
+        tick_running_ = false;
+        uv_timer_stop(&tick_);
+    }
+}
+
+void Links::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    std::vector<Outbound*> conns;
+    for (auto& [key, l] : links_) {
+        if (!l->queue.empty())
+            log::info("s2s", "{} -> {}: {} waiting stanza(s) dropped at shutdown", l->local, l->remote, l->queue.size());
+        l->queue.clear();
+        for (auto& v : std::exchange(l->verifies, {}))
+            if (v.done) v.done(false);
+        if (l->conn) conns.push_back(l->conn);
+    }
+    for (Outbound* o : conns) o->close();
+    uv_timer_stop(&tick_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+}
+
+}  // namespace parley::s2s

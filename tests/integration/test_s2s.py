@@ -1,0 +1,338 @@
+"""Federation between real parleyd servers (RFC 6120 server-to-server).
+
+Each test starts two or three parleyd, each serving its own domain
+(parley.test, other.test, third.test) on 127.0.0.1, with static routes to
+one another's s2s ports, and drives them with real slixmpp clients; raw TLS
+connections play a misbehaving peer. Certificates come from the test CA
+(tests/support/certs.sh); a second CA made here ("stranger") lets a server
+distrust the others' certificates, which must then fall back to dialback,
+or be refused when dialback is off.
+"""
+import os
+import re
+import ssl
+import subprocess
+import tempfile
+import unittest
+
+from clients import Client
+from harness import TOP, ParleyServer, RawStream, cert_dir, free_port, run
+
+_STRANGER = None
+
+
+def stranger_ca():
+    """A CA that signed none of the test servers' certificates."""
+    global _STRANGER
+    if _STRANGER is None:
+        d = os.path.join(tempfile.gettempdir(), 'parley-test-stranger-%d' % os.getpid())
+        subprocess.run(['bash', os.path.join(TOP, 'tests/support/certs.sh'), d, 'stranger.test'],
+                       check=True, stdout=subprocess.DEVNULL, timeout=60)
+        _STRANGER = os.path.join(d, 'ca.pem')
+    return _STRANGER
+
+
+def s2s_table(port, routes, dialback=True, ca=None, extra='', address='127.0.0.1'):
+    """The [s2s] table and [[s2s.route]] entries of one server; `routes`:
+    {domain: port on 127.0.0.1, or (address, port)}."""
+    lines = ['', '[s2s]', 'enabled = true', 'address = "%s"' % address, 'port = %d' % port,
+             'ca_file = "%s"' % (ca or os.path.join(cert_dir(), 'ca.pem')),
+             'dialback = %s' % ('true' if dialback else 'false'),
+             'handshake_timeout_s = 10', 'queue_timeout_s = 20']
+    if extra:
+        lines.append(extra)
+    for domain, where in routes.items():
+        host, port_of = where if isinstance(where, tuple) else ('127.0.0.1', where)
+        lines += ['', '[[s2s.route]]', 'domain = "%s"' % domain, 'host = "%s"' % host, 'port = %d' % port_of]
+    return '\n'.join(lines) + '\n'
+
+
+class Federation:
+    """Servers for `domains`, each routed to every other; `options[domain]`:
+    s2s_table keyword arguments for that server."""
+
+    def __init__(self, domains, options=None, modules=('disco', 'ping', 'roster')):
+        options = options or {}
+        self.ports = {d: free_port() for d in domains}
+        self.servers = {}
+        for d in domains:
+            routes = {o: self.ports[o] for o in domains if o != d}
+            routes.update(options.get(d, {}).pop('routes', {}))
+            self.servers[d] = ParleyServer(domain=d, modules=modules,
+                                           extra=s2s_table(self.ports[d], routes, **options.get(d, {})))
+
+    def start(self):
+        for s in self.servers.values():
+            s.add_user('user', 'secret')
+            s.start()
+        return self
+
+    def __getitem__(self, domain):
+        return self.servers[domain]
+
+    def stop(self):
+        errors = []
+        for s in self.servers.values():
+            try:
+                s.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+            finally:
+                s.cleanup()
+        if errors:
+            raise AssertionError('\n'.join(errors))
+
+
+async def login(server, node='user'):
+    c = Client('%s@%s/t' % (node, server.domain), 'secret', server.ca, plugins=('xep_0199',))
+    assert await c.login(server.starttls_port) == 'session', server.log_text()[-3000:]
+    await c.available
+    return c
+
+
+async def next_chat(client, timeout=15):
+    """The next message the client receives (chat or error), bounded in time."""
+    return await client.next_message(timeout=timeout)
+
+
+def error_condition(message):
+    return message['error']['condition'] if message['type'] == 'error' else None
+
+
+class PeerStream:
+    """A raw s2s connection to a parleyd, as a misbehaving peer would open it:
+    jabber:server, STARTTLS with a client certificate of our choosing."""
+
+    def __init__(self, server, port, from_domain, cert_domain=None):
+        self.raw = RawStream(port)
+        self.server = server
+        self.from_domain = from_domain
+        self.cert_domain = cert_domain
+
+    def open(self):
+        self.raw.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                      "xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' "
+                      "from='%s' to='%s' version='1.0'>" % (self.from_domain, self.server.domain))
+        return self.raw.read_until('</stream:features>|<stream:features/>')
+
+    def secure(self):
+        """Header, STARTTLS (showing the certificate of cert_domain, if any),
+        header again: returns the features offered over TLS."""
+        first = self.open()
+        assert 'xmpp-tls' in first and '<required' in first, first
+        self.raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        self.raw.read_until('<proceed')
+        self.raw.buf = b''
+        ctx = ssl.create_default_context(cafile=os.path.join(cert_dir(), 'ca.pem'))
+        if self.cert_domain:
+            ctx.load_cert_chain(os.path.join(cert_dir(), self.cert_domain + '.pem'),
+                                os.path.join(cert_dir(), self.cert_domain + '.key'))
+        self.raw.sock = ctx.wrap_socket(self.raw.sock, server_hostname=self.server.domain)
+        features = self.open()
+        self.raw.buf = b''
+        return features
+
+    def external(self):
+        self.raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
+        return self.raw.read_until('<success|<failure')
+
+    def close(self):
+        self.raw.close()
+
+
+class Federating(unittest.TestCase):
+    def test_messages_and_subscriptions_cross_both_ways_on_certificates_alone(self):
+        # Dialback off on both: only SASL EXTERNAL on the test CA's certificates can work.
+        fed = Federation(['parley.test', 'other.test'],
+                         {'parley.test': {'dialback': False}, 'other.test': {'dialback': False}}).start()
+        try:
+            async def conversation():
+                alice = await login(fed['parley.test'])
+                bob = await login(fed['other.test'])
+                alice.send_message(mto='user@other.test', mbody='hello from parley.test', mtype='chat')
+                m = await next_chat(bob)
+                self.assertEqual(m['body'], 'hello from parley.test')
+                self.assertEqual(m['from'].bare, 'user@parley.test')
+                bob.send_message(mto='user@parley.test/t', mbody='hello back', mtype='chat')
+                m = await next_chat(alice)
+                self.assertEqual(m['body'], 'hello back')
+                self.assertEqual(m['from'].bare, 'user@other.test')
+                # An iq to the remote server itself, answered over the links.
+                pong = await alice['xep_0199'].ping('other.test', timeout=10)
+                self.assertIsNotNone(pong)
+                # A presence subscription (slixmpp authorises it on its own).
+                subscribed = alice.loop.create_future()
+                alice.add_event_handler('presence_subscribed',
+                                        lambda p: subscribed.done() or subscribed.set_result(p['from'].bare))
+                alice.send_presence(pto='user@other.test', ptype='subscribe')
+                self.assertEqual(await _wait(subscribed, 15), 'user@other.test')
+                await alice.bye()
+                await bob.bye()
+            run(conversation(), timeout=90)
+            for d, other in (('parley.test', 'other.test'), ('other.test', 'parley.test')):
+                self.assertTrue(fed[d].wait_log(r'%s authenticated by SASL EXTERNAL' % re.escape(other)))
+                self.assertNotIn('authenticated by dialback', fed[d].log_text())
+        finally:
+            fed.stop()
+
+    def test_an_untrusted_certificate_falls_back_to_dialback_or_is_refused(self):
+        # third.test trusts another CA: parley.test's certificate proves
+        # nothing to it. With dialback it checks parley.test's key with
+        # parley.test itself; without, the message bounces.
+        for dialback in (True, False):
+            with self.subTest(dialback=dialback):
+                fed = Federation(['parley.test', 'third.test'],
+                                 {'third.test': {'dialback': dialback, 'ca': stranger_ca()}}).start()
+                try:
+                    async def conversation():
+                        alice = await login(fed['parley.test'])
+                        carol = await login(fed['third.test'])
+                        alice.send_message(mto='user@third.test', mbody='via dialback?', mtype='chat')
+                        if dialback:
+                            m = await next_chat(carol)
+                            self.assertEqual(m['body'], 'via dialback?')
+                            self.assertEqual(m['from'].bare, 'user@parley.test')
+                        else:
+                            m = await next_chat(alice, timeout=25)
+                            self.assertEqual(error_condition(m), 'remote-server-not-found')
+                            self.assertIn('third.test', m['error']['text'])
+                            with self.assertRaises(Exception):
+                                await carol.next_message(timeout=1)
+                        await alice.bye()
+                        await carol.bye()
+                    run(conversation(), timeout=90)
+                    third = fed['third.test']
+                    if dialback:
+                        self.assertTrue(third.wait_log('parley.test authenticated by dialback'))
+                        self.assertNotIn('parley.test authenticated by SASL EXTERNAL', third.log_text())
+                    else:
+                        self.assertTrue(third.wait_log("dialback for 'parley.test' refused"))
+                finally:
+                    fed.stop()
+
+    def test_an_unreachable_domain_bounces_its_stanzas(self):
+        closed = free_port()  # nothing listens there
+        fed = Federation(['parley.test'], {'parley.test': {'routes': {'gone.test': closed}}}).start()
+        try:
+            async def conversation():
+                alice = await login(fed['parley.test'])
+                for i in range(3):
+                    alice.send_message(mto='someone@gone.test', mbody='lost %d' % i, mtype='chat')
+                conditions = []
+                for _ in range(3):
+                    m = await next_chat(alice, timeout=15)
+                    conditions.append(error_condition(m))
+                    self.assertIn('gone.test', m['error']['text'])
+                self.assertEqual(conditions, ['remote-server-not-found'] * 3)
+                await alice.bye()
+            run(conversation(), timeout=60)
+        finally:
+            fed.stop()
+
+
+class MisbehavingPeers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # parley.test alone; dialback off, so only certificates count.
+        cls.fed = Federation(['parley.test'], {'parley.test': {'dialback': False}}).start()
+        cls.server = cls.fed['parley.test']
+        cls.port = cls.fed.ports['parley.test']
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fed.stop()
+
+    def authenticated_peer(self):
+        peer = PeerStream(self.server, self.port, 'other.test', cert_domain='other.test')
+        features = peer.secure()
+        self.assertIn('EXTERNAL', features)
+        self.assertIn('<success', peer.external())
+        peer.raw.buf = b''
+        peer.open()
+        peer.raw.buf = b''
+        return peer
+
+    def test_a_peer_with_a_valid_certificate_delivers_and_a_spoofed_from_ends_its_stream(self):
+        async def scenario():
+            alice = await login(self.server)
+            peer = self.authenticated_peer()
+            try:
+                peer.raw.send("<message from='bob@other.test/x' to='user@parley.test' type='chat'>"
+                              "<body>straight from a peer</body></message>")
+                m = await next_chat(alice)
+                self.assertEqual(m['body'], 'straight from a peer')
+                self.assertEqual(str(m['from']), 'bob@other.test/x')
+                # A domain this stream never proved.
+                peer.raw.send("<message from='mallory@third.test' to='user@parley.test' type='chat'>"
+                              "<body>spoofed</body></message>")
+                text = peer.raw.read_until('</stream:stream>')
+                self.assertIn('<invalid-from', text)
+                self.assertTrue(peer.raw.closed_by_peer())
+                with self.assertRaises(Exception):
+                    await alice.next_message(timeout=1)
+            finally:
+                peer.close()
+            await alice.bye()
+        run(scenario(), timeout=60)
+
+    def test_stanzas_for_other_servers_are_not_relayed(self):
+        peer = self.authenticated_peer()
+        try:
+            peer.raw.send("<message from='bob@other.test' to='victim@elsewhere.test' type='chat'>"
+                          "<body>relay me</body></message>")
+            text = peer.raw.read_until('</stream:stream>')
+            self.assertIn('<host-unknown', text)
+        finally:
+            peer.close()
+
+    def test_a_certificate_for_another_domain_proves_nothing(self):
+        # The certificate names other.test; the stream claims third.test.
+        peer = PeerStream(self.server, self.port, 'third.test', cert_domain='other.test')
+        try:
+            features = peer.secure()
+            self.assertNotIn('EXTERNAL', features)
+            self.assertIn('<failure', peer.external())
+            # Dialback is off here: a key for third.test is refused outright.
+            peer.raw.buf = b''
+            peer.raw.send("<db:result from='third.test' to='parley.test'>0123abcd</db:result>")
+            text = peer.raw.read_until("type='error'|type=\"error\"")
+            self.assertIn('policy-violation', text)
+            self.assertTrue(peer.raw.closed_by_peer())
+        finally:
+            peer.close()
+        self.assertTrue(self.server.wait_log(r"dialback for 'third.test' refused"))
+
+    def test_nothing_before_tls_and_no_stanza_before_authentication(self):
+        peer = PeerStream(self.server, self.port, 'other.test')
+        try:
+            peer.open()
+            peer.raw.send("<db:result from='other.test' to='parley.test'>00</db:result>")
+            self.assertIn('<policy-violation', peer.raw.read_until('</stream:stream>'))
+        finally:
+            peer.close()
+        peer = PeerStream(self.server, self.port, 'other.test', cert_domain='other.test')
+        try:
+            peer.secure()
+            peer.raw.send("<message from='bob@other.test' to='user@parley.test'><body>early</body></message>")
+            self.assertIn('<not-authorized', peer.raw.read_until('</stream:stream>'))
+        finally:
+            peer.close()
+
+    def test_a_stream_to_a_domain_not_served_here_is_refused(self):
+        raw = RawStream(self.port)
+        try:
+            raw.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                     "xmlns:stream='http://etherx.jabber.org/streams' from='other.test' to='nowhere.test' "
+                     "version='1.0'>")
+            self.assertIn('<host-unknown', raw.read_until('</stream:stream>'))
+        finally:
+            raw.close()
+
+
+async def _wait(future, timeout):
+    import asyncio
+    return await asyncio.wait_for(future, timeout)
+
+
+if __name__ == '__main__':
+    unittest.main()
