@@ -318,6 +318,29 @@ void HookTable::drop(const std::string& owner) {
     std::erase_if(stream_features_, [&](const auto& f) { return f.owner == owner; });
     std::erase_if(nonzas_, [&](const auto& kv) { return kv.second.first == owner; });
     std::erase_if(account_deleted_, [&](const auto& a) { return a.first == owner; });
+    std::erase_if(s2s_gates_, [&](const auto& g) { return g.first == owner; });
+}
+
+void HookTable::add_s2s_gate(const std::string& owner, module::S2sGate fn) {
+    s2s_gates_.emplace_back(owner, std::move(fn));
+}
+
+std::optional<std::string> HookTable::check_s2s(const module::S2sAuth& auth, std::string* decided_by) const {
+    for (const auto& [owner, fn] : s2s_gates_) {
+        std::optional<std::string> refusal;
+        try {
+            refusal = fn(auth);
+        } catch (const std::exception& e) {
+            // A gate that fails refuses: a policy that cannot be read must not let a peer in.
+            log::error("hooks", "s2s gate of {} failed: {}", owner, e.what());
+            refusal = "the federation policy could not be applied";
+        }
+        if (refusal) {
+            if (decided_by) *decided_by = owner;
+            return refusal;
+        }
+    }
+    return std::nullopt;
 }
 
 void HookTable::add_account_deleted(const std::string& owner, module::AccountDeletedHandler fn) {

@@ -91,6 +91,11 @@ public:
         return account_deleted_;
     }
 
+    // s2s gates (module::Host::s2s_gate): the first refusal, with its
+    // module's name in `decided_by`; nullopt when every gate allows.
+    void add_s2s_gate(const std::string& owner, module::S2sGate fn);
+    bool has_s2s_gates() const { return !s2s_gates_.empty(); }
+    std::optional<std::string> check_s2s(const module::S2sAuth& auth, std::string* decided_by = nullptr) const;
     void drop(const std::string& owner);
 
 private:
@@ -141,6 +146,7 @@ private:
     std::vector<std::pair<std::string, module::AccountNodeDisco>> account_nodes_;
     std::map<std::string, std::pair<std::string, module::ControlHandler>, std::less<>> controls_;
     std::vector<std::pair<std::string, module::AccountDeletedHandler>> account_deleted_;
+    std::vector<std::pair<std::string, module::S2sGate>> s2s_gates_;
     uint64_t seq_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include "loop/module_database.hpp"
 #include "module/services.hpp"
 #include "router/router.hpp"
+#include "s2s/links.hpp"
 #include "sessions/local_session.hpp"
 
 namespace parley::loop {
@@ -160,6 +161,12 @@ void WorkerHost::on_timer(uv_timer_t* h) {
 
 void WorkerHost::on_routed(int priority, module::RoutedHook fn) {
     worker_.hooks().add_routed(name_, priority, std::move(fn));
+}
+
+void WorkerHost::s2s_gate(module::S2sGate fn) { worker_.hooks().add_s2s_gate(name_, std::move(fn)); }
+
+size_t WorkerHost::s2s_close(std::function<bool(std::string_view remote)> which, std::string_view text) {
+    return worker_.s2s().close_matching(which, text);
 }
 
 void WorkerHost::on_unavailable(int priority, module::UnavailableHandler fn) {

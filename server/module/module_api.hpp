@@ -91,6 +91,9 @@ struct StanzaContext {
     // stanza_in: the session that sent it; stanza_out: the session it is
     // delivered to (on this worker). 0 when there is none.
     uint64_t session_id = 0;
+    // stanza_in: it came over an s2s stream from another server's domain
+    // (from.domain() is that domain, proven on the stream).
+    bool from_remote_server = false;
 };
 using StanzaHook = std::function<HookResult(StanzaContext&)>;
 
@@ -406,6 +409,21 @@ using AccountItemsProvider =
 
 // The answer to a parleyctl command a module serves: a JSON object (its
 // text; "ok":true is added), or an error parleyctl prints.
+// Federation: a remote server's domain about to be accepted on a stream
+// (incoming: it proved `remote` to us; outgoing: our link to `remote` is
+// up to TLS and about to authenticate). See Host::s2s_gate.
+struct S2sAuth {
+    std::string_view local;   // our domain on the stream
+    std::string_view remote;  // the other server's domain
+    bool incoming = false;    // the peer connected to us
+    bool certificate_valid = false;  // its certificate proves `remote` (PKIX, RFC 6125)
+    bool dialback = false;    // the domain is (to be) proven by dialback, not by that certificate
+    std::string_view address; // the peer's IP address
+};
+// nullopt: allowed; a text: refused (the stream is closed, or the link
+// fails, with policy-violation and this text).
+using S2sGate = std::function<std::optional<std::string>(const S2sAuth&)>;
+
 using ControlReply = std::function<void(Result<std::string> json_fields)>;
 // `args`: the words after the command's name. Call reply once, now or later
 // on the same worker; a reply dropped unanswered answers with an error.
@@ -547,7 +565,21 @@ public:
     // The domains modules own under `vhost`, sorted.
     virtual std::vector<std::string> domains_of(std::string_view vhost) const = 0;
 
-    // --- Streams (client streams; s2s later) ---
+    // --- Federation (s2s) ---
+    // Consulted (every gate, in registration order, until one refuses)
+    // before a remote domain is accepted on an incoming stream and before
+    // an outgoing link authenticates. Incoming stanzas from remote servers
+    // reach the stanza_in hooks (StanzaContext::from_remote_server) and
+    // outgoing ones the routed hooks (RouteOutcome::Kind::remote), where a
+    // module may refuse them.
+    virtual void s2s_gate(S2sGate fn) = 0;
+    // Ends this worker's s2s streams and links whose remote domain `which`
+    // picks, with <policy-violation/> and `text` (stanzas waiting for such
+    // a link bounce with policy-violation); returns how many it ended.
+    // Post it to every worker to end them all.
+    virtual size_t s2s_close(std::function<bool(std::string_view remote)> which, std::string_view text) = 0;
+
+    // --- Streams (client streams) ---
     // Adds an element to the stream features offered at `stage`.
     virtual void stream_feature(StreamStage stage, FeatureProvider fn) = 0;
     // Handles the top-level element {ns}name (not a stanza) at `stage`. One

@@ -171,10 +171,30 @@ void Inbound::on_auth(const xml::Element& el) {
     }
     const net::PeerVerification v = transport_->tls()->verify_domain(header_from_);
     if (!v.ok()) return failure("not-authorized", v.text);
+    if (auto refusal = gate(header_from_, true, false)) {
+        failure("not-authorized", "refused by policy");
+        transport_->stream_error(StreamErrorCondition::policy_violation, *refusal);
+        return;
+    }
     sasl_done_ = true;
     transport_->send_raw("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
     authenticate(header_from_, "SASL EXTERNAL");
     transport_->restart_stream();
+}
+
+std::optional<std::string> Inbound::gate(const std::string& remote, bool certificate_valid, bool dialback) const {
+    const module::S2sAuth auth{header_to_, remote, true, certificate_valid, dialback, transport_->remote_ip()};
+    return worker_.s2s().gate(auth);
+}
+
+bool Inbound::close_if(const std::function<bool(std::string_view)>& which, std::string_view text) {
+    if (!transport_ || transport_->closing()) return false;
+    for (const auto& d : authenticated_)
+        if (which(d)) {
+            transport_->stream_error(StreamErrorCondition::policy_violation, text);
+            return true;
+        }
+    return false;
 }
 
 void Inbound::authenticate(const std::string& remote, const char* how) {
@@ -217,7 +237,13 @@ void Inbound::on_db_result(const xml::Element& el) {
         return answer_result(remote, local, "error", "item-not-found", "that domain is not served here");
     if (authenticated_.count(remote)) return answer_result(remote, local, "valid");
     // XEP-0344: a certificate that proves the domain needs no dialing back.
-    if (transport_->tls()->verify_domain(remote).ok()) {
+    const bool certified = transport_->tls()->verify_domain(remote).ok();
+    if (auto refusal = gate(remote, certified, !certified)) {
+        answer_result(remote, local, "error", "policy-violation", *refusal);
+        transport_->stream_error(StreamErrorCondition::policy_violation, *refusal);
+        return;
+    }
+    if (certified) {
         authenticate(remote, "dialback with a valid certificate");
         return answer_result(remote, local, "valid");
     }
@@ -339,6 +365,21 @@ void Inbound::on_remote_stanza(xml::Element in) {
     }
     const unsigned idle = worker_.config().s2s.idle_timeout_s;
     if (idle) transport_->set_deadline(uint64_t{idle} * 1000);
+    auto& hooks = worker_.hooks();
+    if (hooks.has_hooks(module::HookPoint::stanza_in)) {
+        module::StanzaContext ctx{stanza, from.value(), to.value(), false, 0};
+        ctx.from_remote_server = true;
+        std::string owner;
+        const module::HookResult r = hooks.run(module::HookPoint::stanza_in, ctx, &owner);
+        if (r.verdict == module::HookResult::Verdict::handled) {
+            router.consumed(stanza, from.value(), to.value(), module::Origin::remote_server, owner);
+            return;
+        }
+        if (r.verdict == module::HookResult::Verdict::reject) {
+            router.refuse(std::move(stanza), from.value(), to.value(), module::Origin::remote_server, r.error);
+            return;
+        }
+    }
     router.route(std::move(stanza), std::move(from.value()), std::move(to.value()), module::Origin::remote_server);
 }
 

@@ -30,6 +30,8 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -53,6 +55,10 @@ public:
     // key the peer gave for `remote` -> `local`.
     void dialback_checked(const std::string& remote, const std::string& local, bool valid);
 
+    // Policy (module::Host::s2s_close): ends the stream with
+    // <policy-violation/> if `which` picks a domain authenticated on it.
+    bool close_if(const std::function<bool(std::string_view)>& which, std::string_view text);
+
     // net::TransportUser
     void on_stream_open(const xml::StreamHeader& header) override;
     void on_stanza(xml::Element stanza) override;
@@ -71,6 +77,8 @@ private:
     void answer_result(const std::string& remote, const std::string& local, std::string_view type,
                        std::string_view error_condition = {}, std::string_view error_text = {});
     void authenticate(const std::string& remote, const char* how);
+    // The federation gates' refusal for accepting `remote`, or nullopt.
+    std::optional<std::string> gate(const std::string& remote, bool certificate_valid, bool dialback) const;
     void on_remote_stanza(xml::Element stanza);
 
     loop::Worker& worker_;

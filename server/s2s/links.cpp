@@ -3,6 +3,7 @@
 #include "log/log.hpp"
 #include "loop/worker.hpp"
 #include "router/router.hpp"
+#include "s2s/inbound.hpp"
 #include "s2s/outbound.hpp"
 
 namespace parley::s2s {
@@ -190,6 +191,36 @@ void Links::expire() {
         tick_running_ = false;
         uv_timer_stop(&tick_);
     }
+}
+
+std::optional<std::string> Links::gate(const module::S2sAuth& auth) const {
+    std::string owner;
+    auto refusal = worker_.hooks().check_s2s(auth, &owner);
+    if (refusal)
+        log::info("s2s", "{} {} {}: refused by {}: {}", auth.local, auth.incoming ? "<-" : "->", auth.remote, owner,
+                  *refusal);
+    return refusal;
+}
+
+size_t Links::close_matching(const std::function<bool(std::string_view)>& which, std::string_view text) {
+    size_t n = 0;
+    std::vector<Inbound*> streams;
+    for (const auto& [id, s] : inbound_) streams.push_back(s);
+    for (Inbound* s : streams)
+        if (s->close_if(which, text)) ++n;
+    std::vector<Link*> hit;
+    for (auto& [key, l] : links_)
+        if (which(l->remote)) hit.push_back(l.get());
+    const StanzaError error = StanzaError::cancel("policy-violation", std::string(text));
+    for (Link* l : hit) {
+        Outbound* conn = l->conn;
+        fail(*l, error);
+        if (conn) {
+            conn->refuse(std::string(text));
+            ++n;
+        }
+    }
+    return n;
 }
 
 void Links::stop() {

@@ -31,10 +31,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "errors/stanza_error.hpp"
+#include "module/module_api.hpp"
 #include "xml/element.hpp"
 
 namespace parley::loop {
@@ -84,6 +87,13 @@ public:
     void link_closed(Outbound& o, const StanzaError* error);
     // Verifications waiting for a link's stream to be ready to carry them.
     std::deque<VerifyRequest> take_verifies(const std::string& local, const std::string& remote);
+
+    // Ends the inbound streams and outbound links of this worker whose
+    // remote domain `which` picks (module::Host::s2s_close).
+    size_t close_matching(const std::function<bool(std::string_view)>& which, std::string_view text);
+    // The federation gates of the running modules (module::Host::s2s_gate):
+    // the refusal's text, or nullopt.
+    std::optional<std::string> gate(const module::S2sAuth& auth) const;
 
     // Worker shutdown: no new link starts; queued stanzas are dropped.
     void stop();

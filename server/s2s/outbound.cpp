@@ -94,6 +94,10 @@ void Outbound::on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* r
 }
 
 void Outbound::connect_to(const sockaddr_storage& addr, bool direct_tls) {
+    if (refused_) {
+        fail(*error_, "refused by policy");
+        return;
+    }
     if (worker_.shutting_down()) {
         fail(StanzaError::cancel("remote-server-not-found", "the server is shutting down"), "shutting down");
         return;
@@ -152,6 +156,11 @@ void Outbound::on_tls_established() {
         fail(StanzaError::cancel("remote-server-not-found",
                                  remote_ + " did not prove its identity with a valid certificate"),
              "certificate refused: " + v.text);
+        return;
+    }
+    const module::S2sAuth auth{local_, remote_, false, cert_ok_, !cert_ok_, transport_->remote_ip()};
+    if (auto refusal = links_.gate(auth)) {
+        fail(StanzaError::cancel("policy-violation", *refusal), "refused by policy: " + *refusal);
         return;
     }
     open_stream();
@@ -323,6 +332,15 @@ void Outbound::close() {
     if (transport_ && !transport_->closing()) transport_->close_stream();
 }
 
+void Outbound::refuse(std::string text) {
+    error_ = std::make_unique<StanzaError>(StanzaError::cancel("policy-violation", text));
+    if (!transport_) {
+        refused_ = true;  // the lookup's end sees it
+        return;
+    }
+    if (!transport_->closing()) transport_->stream_error(xmpp::StreamErrorCondition::policy_violation, text);
+}
+
 void Outbound::on_deadline() {
     if (phase_ == Phase::established) {
         log::info("s2s", "{} -> {}: idle, closing", local_, remote_);
@@ -343,7 +361,11 @@ void Outbound::fail(StanzaError error, const std::string& log_text) {
     if (transport_) {
         if (!transport_->closing()) {
             if (phase_ == Phase::resolving || phase_ == Phase::connecting) transport_->close_now();
-            else transport_->stream_error(xmpp::StreamErrorCondition::undefined_condition, log_text);
+            else
+                transport_->stream_error(error_->condition == "policy-violation"
+                                             ? xmpp::StreamErrorCondition::policy_violation
+                                             : xmpp::StreamErrorCondition::undefined_condition,
+                                         log_text);
         }
         return;  // on_transport_closed reports and deletes
     }

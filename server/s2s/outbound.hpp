@@ -65,6 +65,8 @@ public:
     const std::string& remote() const { return remote_; }
     // Worker shutdown or an idle link: ends the stream.
     void close();
+    // Policy (module::Host::s2s_close): ends the link with <policy-violation/>.
+    void refuse(std::string text);
 
     // net::TransportUser
     void on_stream_open(const xml::StreamHeader& header) override;
@@ -100,6 +102,7 @@ private:
     bool authenticated_ = false; // SASL EXTERNAL succeeded
     bool cert_ok_ = false;       // the peer's certificate proves remote_
     bool reported_ = false;      // Links heard link_closed
+    bool refused_ = false;       // refused by policy while looking up
     std::unique_ptr<StanzaError> error_;
     std::unordered_map<std::string, std::deque<VerifyRequest>> verifies_;  // by stream id, sent
 };

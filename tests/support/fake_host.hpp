@@ -300,6 +300,20 @@ public:
             if (h.domain == domain) return h;
         return std::nullopt;
     }
+    // s2s: the gates as registered (a test calls them), and what s2s_close was asked.
+    void s2s_gate(module::S2sGate fn) override { s2s_gates.push_back(std::move(fn)); }
+    size_t s2s_close(std::function<bool(std::string_view remote)> which, std::string_view text) override {
+        size_t n = 0;
+        for (const auto& d : s2s_remotes)
+            if (which(d)) {
+                s2s_closed.emplace_back(d, std::string(text));
+                ++n;
+            }
+        return n;
+    }
+    std::vector<module::S2sGate> s2s_gates;
+    std::vector<std::string> s2s_remotes;  // domains with a link, for s2s_close
+    std::vector<std::pair<std::string, std::string>> s2s_closed;
     // The server's own implementation: a fake of TLS would test nothing.
     Result<std::shared_ptr<const module::TlsServer>> tls_server(const module::TlsIdentity& identity) const override {
         return loop::make_tls_server(identity);
