@@ -230,3 +230,14 @@ tests_unit_parley_unit_SOURCES += modules/content_policy/content_policy.cpp modu
 	tests/unit/modules/content_policy_test.cpp
 tests_unit_parley_unit_LDADD += $(RE2_LIBS)
 EXTRA_DIST += modules/content_policy/README.md
+
+# federation_policy: tiers per remote domain for s2s (modules/federation_policy/README.md).
+modules_LTLIBRARIES += modules/federation_policy/mod_federation_policy.la
+modules_federation_policy_mod_federation_policy_la_SOURCES = modules/federation_policy/mod_federation_policy.cpp \
+	modules/federation_policy/federation_policy.hpp modules/federation_policy/federation_policy.cpp \
+	modules/federation_policy/policy.hpp modules/federation_policy/policy.cpp
+modules_federation_policy_mod_federation_policy_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
+modules_federation_policy_mod_federation_policy_la_LDFLAGS = $(PARLEY_MODULE_LINK)
+modules_federation_policy_mod_federation_policy_la_LIBADD = libparley.la $(FMT_LIBS)
+tests_unit_parley_unit_SOURCES += modules/federation_policy/policy.cpp tests/unit/modules/federation_policy_test.cpp
+EXTRA_DIST += modules/federation_policy/README.md

@@ -72,6 +72,15 @@ void usage(std::ostream& out) {
            "  room config set ROOM OPTION VALUE      name, description, persistent, public, members-only,\n"
            "                      moderated, password, max-users, whois, change-subject, allow-invites,\n"
            "                      allow-pm, history, archived, internal\n"
+           "  federation show [DOMAIN]              the federation policy (mod_federation_policy): tiers,\n"
+           "                      rules, refusals; with DOMAIN, its tier and the rule that chose it\n"
+           "  federation allow DOMAIN [TIER]        put DOMAIN (or *.DOMAIN) in TIER (default trusted)\n"
+           "  federation deny DOMAIN                block DOMAIN; its links close at once\n"
+           "  federation tier DOMAIN TIER           put DOMAIN in TIER\n"
+           "  federation clear DOMAIN               remove the run-time rule for DOMAIN\n"
+           "  federation explain JID [KIND [in|out [LOCAL]]]\n"
+           "                      would a stanza of KIND (chat, presence, iq, muc, files, pep) to (out) or\n"
+           "                      from (in) JID pass, and under which rule\n"
            "  status              is parleyd running; workers, sessions, uptime\n"
            "  reload              ask parleyd to reload its configuration and modules\n"
            "  retention list                         the retention rules (configured and set at run time)\n"
@@ -580,6 +589,44 @@ int roster_command(const std::string& config_path, std::vector<std::string> args
     return kExitOk;
 }
 
+// `parleyctl federation ...`: served by the federation_policy module of a
+// running parleyd (worker 0). Changes carry who ran parleyctl, for the audit log.
+int federation_command(const std::string& config_path, std::vector<std::string> args) {
+    bool json = false;
+    std::erase_if(args, [&](const std::string& a) { return a == "--json" ? (json = true) : false; });
+    const std::string verb = args.empty() ? "" : args[0];
+    const bool change = verb == "allow" || verb == "deny" || verb == "tier" || verb == "clear";
+    const bool ok = (verb == "show" && args.size() <= 2) || (verb == "explain" && args.size() >= 2 && args.size() <= 5) ||
+                    (verb == "allow" && (args.size() == 2 || args.size() == 3)) ||
+                    ((verb == "deny" || verb == "clear") && args.size() == 2) || (verb == "tier" && args.size() == 3);
+    if (!ok) {
+        usage(std::cerr);
+        return kExitUsage;
+    }
+    auto cfg = config::load(config_path);
+    if (!cfg) return fail(cfg.status());
+    std::string line = "federation";
+    for (const auto& a : args) line += " " + ctl::control_arg(a);
+    if (change) line += " " + ctl::control_arg(ctl::who_runs());
+    auto r = ctl::control_request(cfg->control_socket, line, 15000);
+    if (!r) {
+        if (r.status().code() == "not-running") {
+            std::cerr << "parleyctl: parleyd is not running; the federation policy is read and changed through it\n";
+            return kExitNotRunning;
+        }
+        return fail(r.status());
+    }
+    const std::string& j = r.value();
+    if (j.find("\"ok\":true") == std::string::npos)
+        return fail(Status::error("federation", json_string_field(j, "error")));
+    if (json) std::cout << j << "\n";
+    else if (change)
+        std::cout << args[1] << ": tier " << json_string_field(j, "tier") << " (rule " << json_string_field(j, "rule")
+                  << ")\n";
+    else std::cout << json_string_field(j, "text");
+    return kExitOk;
+}
+
 // `parleyctl room ...`: served by the muc module of a running parleyd, on
 // the worker that owns the room, so that occupants are told of each change.
 int room_command(const std::string& config_path, std::vector<std::string> args) {
@@ -747,6 +794,7 @@ int main(int argc, char** argv) {
     if (cmd == "user") return user_command(config_path, args);
     if (cmd == "roster") return roster_command(config_path, args);
     if (cmd == "room") return room_command(config_path, args);
+    if (cmd == "federation") return federation_command(config_path, args);
     if (cmd == "invite") return invite_command(config_path, args);
     if (cmd == "session") return session_command(config_path, args);
     if (cmd == "status" && args.empty()) return status_command(config_path);

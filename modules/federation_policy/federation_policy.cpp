@@ -1,0 +1,348 @@
+#include "federation_policy.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "../archive/journal_service.hpp"
+#include "log/log.hpp"
+#include "module/control_json.hpp"
+#include "xml/serializer.hpp"
+#include "xmpp/jid.hpp"
+#include "xmpp/namespaces.hpp"
+
+namespace parley::mod_federation_policy {
+
+namespace {
+
+// Before content rules and the archive: a refused stanza goes no further.
+constexpr int kInPriority = 2000;
+constexpr int kRoutedPriority = 2000;
+
+constexpr const char* kUsage =
+    "federation show [DOMAIN] | allow DOMAIN [TIER] | deny DOMAIN | tier DOMAIN TIER | clear DOMAIN | "
+    "explain JID|DOMAIN [KIND [in|out]]";
+
+using Rules = std::map<std::string, std::string>;  // pattern -> tier, set at run time
+
+struct Counts {
+    uint64_t streams = 0, inbound = 0, outbound = 0, rate = 0;
+};
+
+// What the instances of all workers share: the run-time rules (a snapshot
+// swapped whole) and the refusal counts.
+struct Shared {
+    std::mutex mutex;
+    std::shared_ptr<const Rules> runtime = std::make_shared<const Rules>();
+    bool loaded = false;
+    std::map<std::string, Counts> counts;  // by remote domain
+};
+
+Shared& shared() {
+    static Shared s;
+    return s;
+}
+
+std::shared_ptr<const Rules> runtime_rules() {
+    std::lock_guard<std::mutex> lock(shared().mutex);
+    return shared().runtime;
+}
+
+uint64_t now_ms() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+}
+
+std::string kinds_text(const std::set<Kind>& ks) {
+    std::string out;
+    for (Kind k : ks) out += (out.empty() ? "" : ",") + std::string(to_string(k));
+    return out.empty() ? "nothing" : out;
+}
+
+std::string tier_line(const Tier& t) {
+    if (t.blocked) return fmt::format("{}: blocked\n", t.name);
+    return fmt::format("{}: {}; in: {}; out: {}; at most {} bytes; {} stanzas/s in (burst {})\n", t.name,
+                       t.certificate_required ? "valid certificate required" : "certificate or dialback",
+                       kinds_text(t.inbound), kinds_text(t.outbound), t.max_stanza_bytes,
+                       t.rate_per_s > 0 ? fmt::format("{:g}", t.rate_per_s) : std::string("unlimited"), t.burst);
+}
+
+}  // namespace
+
+Status FederationPolicy::configure(const config::Section& section) {
+    auto s = read_settings(section);
+    if (!s) return s.status();
+    settings_ = std::make_shared<const Settings>(std::move(s).value());
+    return Status::ok();
+}
+
+Status FederationPolicy::start(module::Host& host) {
+    host_ = &host;
+    if (!settings_) {
+        if (Status s = configure(host.config()); !s) return s;
+    }
+    auto db = host.open_database({"rules", 1, {}, ""});
+    if (!db) return db.status();
+    db_ = db.value();
+    {
+        std::lock_guard<std::mutex> lock(shared().mutex);
+        if (!shared().loaded) {
+            auto rules = std::make_shared<Rules>();
+            Status s = db_->read([&](const store::Txn& txn, MDB_dbi dbi) {
+                return txn.scan(dbi, "", [&](std::string_view k, std::string_view v) {
+                    rules->emplace(std::string(k), std::string(v));
+                    return true;
+                });
+            });
+            if (!s) return s;
+            shared().runtime = std::move(rules);
+            shared().loaded = true;
+        }
+    }
+    host.s2s_gate([this](const module::S2sAuth& a) { return on_gate(a); });
+    host.hook(module::HookPoint::stanza_in, kInPriority, [this](module::StanzaContext& c) { return on_in(c); });
+    host.on_routed(kRoutedPriority, [this](module::RoutedContext& c) { on_routed(c); });
+    if (host.worker_index() == 0) {
+        Status s = host.control_command(
+            "federation", [this](const std::vector<std::string>& args, module::ControlReply r) { control(args, r); });
+        if (!s) return s;
+        close_blocked();  // rules stored earlier apply to links that exist (none at start; after a module reload)
+    }
+    return Status::ok();
+}
+
+Status FederationPolicy::reload(const config::Section& section) {
+    auto s = read_settings(section);
+    if (!s) return s.status();
+    settings_ = std::make_shared<const Settings>(std::move(s).value());
+    if (host_ && host_->worker_index() == 0) close_blocked();
+    return Status::ok();
+}
+
+void FederationPolicy::stop() {
+    db_.reset();
+    host_ = nullptr;
+}
+
+Placement FederationPolicy::placement(std::string_view domain) {
+    return place(*settings_, *runtime_rules(), domain);
+}
+
+void FederationPolicy::refused(const std::string& domain, const std::string& action, const std::string& scope,
+                               const std::string& why) {
+    {
+        std::lock_guard<std::mutex> lock(shared().mutex);
+        Counts& c = shared().counts[domain];
+        if (action == "federation.refuse_stream") ++c.streams;
+        else if (action == "federation.refuse_in") ++c.inbound;
+        else if (action == "federation.refuse_out") ++c.outbound;
+        else ++c.rate;
+    }
+    log::info("federation_policy", "{}: {}: {}", action, scope, why);
+    if (!host_) return;
+    auto* journal = module::service<archive::JournalService>(*host_);
+    if (!journal) return;
+    Status s = journal->audit(*host_, "parleyd federation_policy", action, scope, why, [action](Status done) {
+        if (!done) log::error("federation_policy", "{} could not be written to the audit log: {}", action, done.message());
+    });
+    if (!s) log::error("federation_policy", "{} could not be written to the audit log: {}", action, s.message());
+}
+
+std::optional<std::string> FederationPolicy::on_gate(const module::S2sAuth& a) {
+    const Placement p = placement(a.remote);
+    auto refusal = admit(p, a.remote, a.certificate_valid);
+    if (refusal)
+        refused(std::string(a.remote), "federation.refuse_stream",
+                fmt::format("{} {} {} ({})", a.local, a.incoming ? "from" : "to", a.remote, a.address), *refusal);
+    return refusal;
+}
+
+bool FederationPolicy::over_rate(const std::string& domain, const Tier& t) {
+    if (t.rate_per_s <= 0) return false;
+    const uint64_t now = now_ms();
+    auto [it, fresh] = buckets_.try_emplace(domain);
+    Bucket& b = it->second;
+    if (fresh) {
+        b.tokens = t.burst;
+    } else {
+        b.tokens = std::min(t.burst, b.tokens + static_cast<double>(now - b.at_ms) * t.rate_per_s / 1000.0);
+    }
+    b.at_ms = now;
+    if (b.tokens < 1) return true;
+    b.tokens -= 1;
+    return false;
+}
+
+module::HookResult FederationPolicy::on_in(module::StanzaContext& c) {
+    if (!c.from_remote_server) return module::HookResult::pass();
+    const std::string& domain = c.from.domain();
+    const Placement p = placement(domain);
+    const std::string scope = "from " + c.from.str() + " to " + c.to.str();
+    if (over_rate(domain, *p.tier)) {
+        const std::string why = fmt::format("{} sends more than {:g} stanzas a second (tier {}, rule {})", domain,
+                                            p.tier->rate_per_s, p.tier->name, p.rule);
+        refused(domain, "federation.rate_limit", scope, why);
+        return module::HookResult::reject(StanzaError::wait("resource-constraint", why));
+    }
+    const size_t bytes = xml::to_string(c.stanza, xmpp::kNsClient).size();
+    if (auto why = judge(p, true, c.stanza, bytes)) {
+        refused(domain, "federation.refuse_in", scope, *why);
+        return module::HookResult::reject(StanzaError::cancel("policy-violation", *why));
+    }
+    return module::HookResult::pass();
+}
+
+void FederationPolicy::on_routed(module::RoutedContext& c) {
+    if (c.outcome.kind != module::RouteOutcome::Kind::remote) return;
+    const std::string& domain = c.to.domain();
+    const Placement p = placement(domain);
+    const size_t bytes = xml::to_string(c.stanza, xmpp::kNsClient).size();
+    if (auto why = judge(p, false, c.stanza, bytes)) {
+        refused(domain, "federation.refuse_out", "from " + c.from.str() + " to " + c.to.str(), *why);
+        c.hold()->reject(StanzaError::cancel("policy-violation", *why));
+    }
+}
+
+void FederationPolicy::close_blocked() {
+    for (unsigned w = 0; w < host_->worker_count(); ++w)
+        host_->post(w, [](module::Host& h) {
+            auto& self = static_cast<FederationPolicy&>(h.instance());
+            const size_t n = h.s2s_close(
+                [&self](std::string_view remote) { return self.placement(remote).tier->blocked; },
+                "federation with this domain is blocked by policy");
+            if (n) log::info("federation_policy", "worker {}: {} link(s) to blocked domains closed", h.worker_index(), n);
+        });
+}
+
+void FederationPolicy::change(const std::string& pattern, const std::string& tier, const std::string& who,
+                              module::ControlReply reply) {
+    // Stored first; in force (and links closed) once on disk.
+    Status s = db_->write(
+        [pattern, tier](store::Txn& txn, MDB_dbi dbi) -> Status {
+            if (tier.empty()) {
+                auto r = txn.del(dbi, pattern);
+                return r ? Status::ok() : r.status();
+            }
+            return txn.put(dbi, pattern, tier);
+        },
+        [this, pattern, tier, who, reply](Status done) {
+            if (!done) return reply(done);
+            {
+                std::lock_guard<std::mutex> lock(shared().mutex);
+                auto next = std::make_shared<Rules>(*shared().runtime);
+                if (tier.empty()) next->erase(pattern);
+                else (*next)[pattern] = tier;
+                shared().runtime = std::move(next);
+            }
+            const std::string what = tier.empty() ? "run-time rule removed" : "tier " + tier;
+            log::info("federation_policy", "{}: {} (by {})", pattern, what, who);
+            if (auto* journal = module::service<archive::JournalService>(*host_))
+                (void)journal->audit(*host_, who, "federation.rule", pattern, what, nullptr);
+            close_blocked();
+            const Placement p = placement(pattern.rfind("*.", 0) == 0 ? "x." + pattern.substr(2) : pattern);
+            reply("{\"domain\":" + module::json_string(pattern) + ",\"tier\":" + module::json_string(p.tier->name) +
+                  ",\"rule\":" + module::json_string(p.rule) + "}");
+        });
+    if (!s) reply(s);
+}
+
+void FederationPolicy::control(const std::vector<std::string>& args, module::ControlReply reply) {
+    auto usage = [&] { reply(Status::error("usage", kUsage)); };
+    if (args.empty()) return usage();
+    const std::string& verb = args[0];
+    // Changes carry who asked as their last word (parleyctl adds it).
+    if (verb == "allow" || verb == "deny" || verb == "tier" || verb == "clear") {
+        const size_t want = verb == "tier" ? 4 : verb == "allow" ? 0 : 3;
+        if ((want && args.size() != want) || (!want && args.size() != 3 && args.size() != 4)) return usage();
+        std::string pattern = args[1];
+        if (!valid_pattern(pattern)) return reply(Status::error("usage", "'" + args[1] + "' is not a domain or *.domain"));
+        std::string tier = verb == "deny" ? "blocked" : verb == "clear" ? "" : verb == "allow" ? "trusted" : args[2];
+        if (verb == "allow" && args.size() == 4) tier = args[2];
+        if (!tier.empty() && !settings_->tiers.count(tier))
+            return reply(Status::error("usage", "no tier is called '" + tier + "'"));
+        return change(pattern, tier, args.back(), std::move(reply));
+    }
+    if (verb == "show" && args.size() <= 2) {
+        if (args.size() == 2) {
+            const Placement p = placement(args[1]);
+            Counts c;
+            {
+                std::lock_guard<std::mutex> lock(shared().mutex);
+                if (auto it = shared().counts.find(args[1]); it != shared().counts.end()) c = it->second;
+            }
+            const std::string text = fmt::format(
+                "{}: tier {} (rule {})\n  {}  refused: {} stream(s), {} stanza(s) in, {} out, {} over the rate\n",
+                args[1], p.tier->name, p.rule, tier_line(*p.tier), c.streams, c.inbound, c.outbound, c.rate);
+            return reply(fmt::format(
+                "{{\"domain\":{},\"tier\":{},\"rule\":{},\"refused\":{{\"streams\":{},\"in\":{},\"out\":{},\"rate\":{}}},"
+                "\"text\":{}}}",
+                module::json_string(args[1]), module::json_string(p.tier->name), module::json_string(p.rule), c.streams,
+                c.inbound, c.outbound, c.rate, module::json_string(text)));
+        }
+        std::string text = "default: " + settings_->default_tier + "\ntiers:\n";
+        for (const auto& [name, t] : settings_->tiers) text += "  " + tier_line(t);
+        std::string rules_json;
+        text += "rules:\n";
+        auto rule = [&](const std::string& pattern, const std::string& tier, const char* source) {
+            text += fmt::format("  {} -> {} ({})\n", pattern, tier, source);
+            rules_json += fmt::format("{}{{\"domain\":{},\"tier\":{},\"source\":\"{}\"}}", rules_json.empty() ? "" : ",",
+                                      module::json_string(pattern), module::json_string(tier), source);
+        };
+        for (const auto& [pattern, tier] : *runtime_rules()) rule(pattern, tier, "parleyctl");
+        for (const Rule& r : settings_->rules) rule(r.pattern, r.tier, "config");
+        std::string counts_json;
+        {
+            std::lock_guard<std::mutex> lock(shared().mutex);
+            if (!shared().counts.empty()) text += "refused (streams, in, out, over the rate):\n";
+            for (const auto& [d, c] : shared().counts) {
+                text += fmt::format("  {}: {}, {}, {}, {}\n", d, c.streams, c.inbound, c.outbound, c.rate);
+                counts_json += fmt::format("{}{}:{{\"streams\":{},\"in\":{},\"out\":{},\"rate\":{}}}",
+                                           counts_json.empty() ? "" : ",", module::json_string(d), c.streams,
+                                           c.inbound, c.outbound, c.rate);
+            }
+        }
+        return reply("{\"default_tier\":" + module::json_string(settings_->default_tier) + ",\"rules\":[" + rules_json +
+                     "],\"refused\":{" + counts_json + "},\"text\":" + module::json_string(text) + "}");
+    }
+    if (verb == "explain" && args.size() >= 2 && args.size() <= 5) {
+        // explain TARGET [KIND [in|out [LOCAL]]]
+        auto target = xmpp::Jid::parse(args[1]);
+        if (!target || target->empty()) return reply(Status::error("usage", "'" + args[1] + "' is not a JID"));
+        const std::string kind_name = args.size() >= 3 ? args[2] : "chat";
+        const auto kind = kind_of(kind_name);
+        if (!kind) return reply(Status::error("usage", "kinds: chat, presence, iq, muc, files, pep"));
+        const bool inbound = args.size() >= 4 && args[3] == "in";
+        if (args.size() >= 4 && args[3] != "in" && args[3] != "out") return usage();
+        const std::string domain = target->domain();
+        if (host_->is_local_domain(domain))
+            return reply(Status::error("usage", domain + " is served here: federation policy does not apply"));
+        const Placement p = placement(domain);
+        // A stanza of that kind, to judge as the hooks would.
+        xml::Element probe(*kind == Kind::presence || *kind == Kind::muc ? "presence"
+                           : *kind == Kind::iq                           ? "iq"
+                                                                         : "message",
+                           std::string(xmpp::kNsClient));
+        if (*kind == Kind::muc) probe.add_child("x", "http://jabber.org/protocol/muc");
+        if (*kind == Kind::files) probe.add_child("x", "jabber:x:oob");
+        if (*kind == Kind::pep) probe.add_child("event", "http://jabber.org/protocol/pubsub#event");
+        const auto why = judge(p, inbound, probe, 0);
+        const std::string who = args.size() == 5 ? args[4] : std::string("a local account");
+        const std::string what = fmt::format("a {} stanza {} {} {} {}", kind_name, inbound ? "from" : "to",
+                                             target->str(), inbound ? "to" : "from", who);
+        std::string text = fmt::format("{}: {} (tier {}, rule {})\n", what, why ? "refused: " + *why : "passes",
+                                       p.tier->name, p.rule);
+        if (!p.tier->blocked)
+            text += p.tier->certificate_required
+                        ? "  the peer must prove " + domain + " with a valid certificate; dialback is refused\n"
+                        : "  the peer may prove " + domain + " with a valid certificate or by dialback\n";
+        return reply(fmt::format("{{\"verdict\":\"{}\",\"tier\":{},\"rule\":{},\"why\":{},\"text\":{}}}",
+                                 why ? "refused" : "passes", module::json_string(p.tier->name),
+                                 module::json_string(p.rule), module::json_string(why ? *why : ""),
+                                 module::json_string(text)));
+    }
+    usage();
+}
+
+}  // namespace parley::mod_federation_policy
