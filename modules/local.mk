@@ -235,6 +235,7 @@ EXTRA_DIST += modules/content_policy/README.md
 modules_LTLIBRARIES += modules/federation_policy/mod_federation_policy.la
 modules_federation_policy_mod_federation_policy_la_SOURCES = modules/federation_policy/mod_federation_policy.cpp \
 	modules/federation_policy/federation_policy.hpp modules/federation_policy/federation_policy.cpp \
+	modules/federation_policy/federation_service.hpp \
 	modules/federation_policy/policy.hpp modules/federation_policy/policy.cpp
 modules_federation_policy_mod_federation_policy_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 modules_federation_policy_mod_federation_policy_la_LDFLAGS = $(PARLEY_MODULE_LINK)

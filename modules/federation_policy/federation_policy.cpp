@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <mutex>
 
 #include "../archive/journal_service.hpp"
 #include "log/log.hpp"
@@ -23,31 +22,6 @@ constexpr int kRoutedPriority = 2000;
 constexpr const char* kUsage =
     "federation show [DOMAIN] | allow DOMAIN [TIER] | deny DOMAIN | tier DOMAIN TIER | clear DOMAIN | "
     "explain JID|DOMAIN [KIND [in|out]]";
-
-using Rules = std::map<std::string, std::string>;  // pattern -> tier, set at run time
-
-struct Counts {
-    uint64_t streams = 0, inbound = 0, outbound = 0, rate = 0;
-};
-
-// What the instances of all workers share: the run-time rules (a snapshot
-// swapped whole) and the refusal counts.
-struct Shared {
-    std::mutex mutex;
-    std::shared_ptr<const Rules> runtime = std::make_shared<const Rules>();
-    bool loaded = false;
-    std::map<std::string, Counts> counts;  // by remote domain
-};
-
-Shared& shared() {
-    static Shared s;
-    return s;
-}
-
-std::shared_ptr<const Rules> runtime_rules() {
-    std::lock_guard<std::mutex> lock(shared().mutex);
-    return shared().runtime;
-}
 
 uint64_t now_ms() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -71,35 +45,107 @@ std::string tier_line(const Tier& t) {
 
 }  // namespace
 
-Status FederationPolicy::configure(const config::Section& section) {
+Status Policy::start(module::ServiceHost& host) { return reload(host.config()); }
+
+Status Policy::reload(const config::Section& section) {
     auto s = read_settings(section);
     if (!s) return s.status();
-    settings_ = std::make_shared<const Settings>(std::move(s).value());
+    auto next = std::make_shared<const Settings>(std::move(s).value());
+    std::lock_guard<std::mutex> lock(mutex_);
+    settings_ = std::move(next);
     return Status::ok();
+}
+
+std::shared_ptr<const Settings> Policy::settings() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return settings_;
+}
+
+std::shared_ptr<const Policy::Rules> Policy::rules() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return rules_;
+}
+
+Placement Policy::place(std::string_view domain) const {
+    std::shared_ptr<const Settings> s;
+    std::shared_ptr<const Rules> r;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        s = settings_;
+        r = rules_;
+    }
+    // The tiers live in the settings: keep them alive with the placement's caller.
+    Placement p = mod_federation_policy::place(*s, *r, domain);
+    p.keep = s;
+    return p;
+}
+
+std::string Policy::tier_of(std::string_view domain) const { return place(domain).tier->name; }
+
+bool Policy::rules_loaded() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return loaded_;
+}
+
+void Policy::load_rules(Rules rules) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (loaded_) return;
+    rules_ = std::make_shared<const Rules>(std::move(rules));
+    loaded_ = true;
+}
+
+void Policy::set_rule(const std::string& pattern, const std::string& tier) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto next = std::make_shared<Rules>(*rules_);
+    if (tier.empty()) next->erase(pattern);
+    else (*next)[pattern] = tier;
+    rules_ = std::move(next);
+}
+
+void Policy::count(const std::string& domain, const std::string& action) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Counts& c = counts_[domain];
+    if (action == "federation.refuse_stream") ++c.streams;
+    else if (action == "federation.refuse_in") ++c.inbound;
+    else if (action == "federation.refuse_out") ++c.outbound;
+    else ++c.rate;
+}
+
+Counts Policy::counts_of(const std::string& domain) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = counts_.find(domain);
+    return it == counts_.end() ? Counts{} : it->second;
+}
+
+std::map<std::string, Counts> Policy::counts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return counts_;
+}
+
+Status FederationPolicy::configure(const config::Section& section) {
+    // Checked here so that a bad section is refused before anything starts;
+    // the service holds the settings.
+    auto s = read_settings(section);
+    return s ? Status::ok() : s.status();
 }
 
 Status FederationPolicy::start(module::Host& host) {
     host_ = &host;
-    if (!settings_) {
-        if (Status s = configure(host.config()); !s) return s;
-    }
+    policy_ = static_cast<Policy*>(module::service<FederationService>(host));
+    if (!policy_) return Status::error("federation_policy", "the federation policy's service is not running");
     auto db = host.open_database({"rules", 1, {}, ""});
     if (!db) return db.status();
     db_ = db.value();
-    {
-        std::lock_guard<std::mutex> lock(shared().mutex);
-        if (!shared().loaded) {
-            auto rules = std::make_shared<Rules>();
-            Status s = db_->read([&](const store::Txn& txn, MDB_dbi dbi) {
-                return txn.scan(dbi, "", [&](std::string_view k, std::string_view v) {
-                    rules->emplace(std::string(k), std::string(v));
-                    return true;
-                });
+    if (!policy_->rules_loaded()) {
+        Policy::Rules rules;
+        Status s = db_->read([&](const store::Txn& txn, MDB_dbi dbi) {
+            return txn.scan(dbi, "", [&](std::string_view k, std::string_view v) {
+                rules.emplace(std::string(k), std::string(v));
+                return true;
             });
-            if (!s) return s;
-            shared().runtime = std::move(rules);
-            shared().loaded = true;
-        }
+        });
+        if (!s) return s;
+        policy_->load_rules(std::move(rules));
     }
     host.s2s_gate([this](const module::S2sAuth& a) { return on_gate(a); });
     host.hook(module::HookPoint::stanza_in, kInPriority, [this](module::StanzaContext& c) { return on_in(c); });
@@ -113,10 +159,8 @@ Status FederationPolicy::start(module::Host& host) {
     return Status::ok();
 }
 
-Status FederationPolicy::reload(const config::Section& section) {
-    auto s = read_settings(section);
-    if (!s) return s.status();
-    settings_ = std::make_shared<const Settings>(std::move(s).value());
+Status FederationPolicy::reload(const config::Section&) {
+    // The service took the new section already (services reload first).
     if (host_ && host_->worker_index() == 0) close_blocked();
     return Status::ok();
 }
@@ -124,22 +168,12 @@ Status FederationPolicy::reload(const config::Section& section) {
 void FederationPolicy::stop() {
     db_.reset();
     host_ = nullptr;
-}
-
-Placement FederationPolicy::placement(std::string_view domain) {
-    return place(*settings_, *runtime_rules(), domain);
+    policy_ = nullptr;
 }
 
 void FederationPolicy::refused(const std::string& domain, const std::string& action, const std::string& scope,
                                const std::string& why) {
-    {
-        std::lock_guard<std::mutex> lock(shared().mutex);
-        Counts& c = shared().counts[domain];
-        if (action == "federation.refuse_stream") ++c.streams;
-        else if (action == "federation.refuse_in") ++c.inbound;
-        else if (action == "federation.refuse_out") ++c.outbound;
-        else ++c.rate;
-    }
+    if (policy_) policy_->count(domain, action);
     log::info("federation_policy", "{}: {}: {}", action, scope, why);
     if (!host_) return;
     auto* journal = module::service<archive::JournalService>(*host_);
@@ -229,13 +263,8 @@ void FederationPolicy::change(const std::string& pattern, const std::string& tie
         },
         [this, pattern, tier, who, reply](Status done) {
             if (!done) return reply(done);
-            {
-                std::lock_guard<std::mutex> lock(shared().mutex);
-                auto next = std::make_shared<Rules>(*shared().runtime);
-                if (tier.empty()) next->erase(pattern);
-                else (*next)[pattern] = tier;
-                shared().runtime = std::move(next);
-            }
+            if (!policy_) return reply(Status::error("federation", "the module stopped"));
+            policy_->set_rule(pattern, tier);
             const std::string what = tier.empty() ? "run-time rule removed" : "tier " + tier;
             log::info("federation_policy", "{}: {} (by {})", pattern, what, who);
             if (auto* journal = module::service<archive::JournalService>(*host_))
@@ -260,18 +289,14 @@ void FederationPolicy::control(const std::vector<std::string>& args, module::Con
         if (!valid_pattern(pattern)) return reply(Status::error("usage", "'" + args[1] + "' is not a domain or *.domain"));
         std::string tier = verb == "deny" ? "blocked" : verb == "clear" ? "" : verb == "allow" ? "trusted" : args[2];
         if (verb == "allow" && args.size() == 4) tier = args[2];
-        if (!tier.empty() && !settings_->tiers.count(tier))
+        if (!tier.empty() && !policy_->settings()->tiers.count(tier))
             return reply(Status::error("usage", "no tier is called '" + tier + "'"));
         return change(pattern, tier, args.back(), std::move(reply));
     }
     if (verb == "show" && args.size() <= 2) {
         if (args.size() == 2) {
             const Placement p = placement(args[1]);
-            Counts c;
-            {
-                std::lock_guard<std::mutex> lock(shared().mutex);
-                if (auto it = shared().counts.find(args[1]); it != shared().counts.end()) c = it->second;
-            }
+            const Counts c = policy_->counts_of(args[1]);
             const std::string text = fmt::format(
                 "{}: tier {} (rule {})\n  {}  refused: {} stream(s), {} stanza(s) in, {} out, {} over the rate\n",
                 args[1], p.tier->name, p.rule, tier_line(*p.tier), c.streams, c.inbound, c.outbound, c.rate);
@@ -281,8 +306,9 @@ void FederationPolicy::control(const std::vector<std::string>& args, module::Con
                 module::json_string(args[1]), module::json_string(p.tier->name), module::json_string(p.rule), c.streams,
                 c.inbound, c.outbound, c.rate, module::json_string(text)));
         }
-        std::string text = "default: " + settings_->default_tier + "\ntiers:\n";
-        for (const auto& [name, t] : settings_->tiers) text += "  " + tier_line(t);
+        const auto settings = policy_->settings();
+        std::string text = "default: " + settings->default_tier + "\ntiers:\n";
+        for (const auto& [name, t] : settings->tiers) text += "  " + tier_line(t);
         std::string rules_json;
         text += "rules:\n";
         auto rule = [&](const std::string& pattern, const std::string& tier, const char* source) {
@@ -290,20 +316,20 @@ void FederationPolicy::control(const std::vector<std::string>& args, module::Con
             rules_json += fmt::format("{}{{\"domain\":{},\"tier\":{},\"source\":\"{}\"}}", rules_json.empty() ? "" : ",",
                                       module::json_string(pattern), module::json_string(tier), source);
         };
-        for (const auto& [pattern, tier] : *runtime_rules()) rule(pattern, tier, "parleyctl");
-        for (const Rule& r : settings_->rules) rule(r.pattern, r.tier, "config");
+        for (const auto& [pattern, tier] : *policy_->rules()) rule(pattern, tier, "parleyctl");
+        for (const Rule& r : settings->rules) rule(r.pattern, r.tier, "config");
         std::string counts_json;
         {
-            std::lock_guard<std::mutex> lock(shared().mutex);
-            if (!shared().counts.empty()) text += "refused (streams, in, out, over the rate):\n";
-            for (const auto& [d, c] : shared().counts) {
+            const auto counts = policy_->counts();
+            if (!counts.empty()) text += "refused (streams, in, out, over the rate):\n";
+            for (const auto& [d, c] : counts) {
                 text += fmt::format("  {}: {}, {}, {}, {}\n", d, c.streams, c.inbound, c.outbound, c.rate);
                 counts_json += fmt::format("{}{}:{{\"streams\":{},\"in\":{},\"out\":{},\"rate\":{}}}",
                                            counts_json.empty() ? "" : ",", module::json_string(d), c.streams,
                                            c.inbound, c.outbound, c.rate);
             }
         }
-        return reply("{\"default_tier\":" + module::json_string(settings_->default_tier) + ",\"rules\":[" + rules_json +
+        return reply("{\"default_tier\":" + module::json_string(settings->default_tier) + ",\"rules\":[" + rules_json +
                      "],\"refused\":{" + counts_json + "},\"text\":" + module::json_string(text) + "}");
     }
     if (verb == "explain" && args.size() >= 2 && args.size() <= 5) {

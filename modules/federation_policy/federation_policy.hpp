@@ -14,19 +14,57 @@
 // applies the config's rules the same way. Every refusal is counted, logged
 // and written to the archive's audit log when the archive module runs.
 //
-// One instance per worker; the run-time rules and the counters are shared by
-// the instances (the library is loaded once), under a mutex.
+// One instance per worker. What they share (the settings, the run-time
+// rules, the counts) is the module's process-wide service, Policy.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "federation_service.hpp"
 #include "module/module_api.hpp"
 #include "policy.hpp"
 
 namespace parley::mod_federation_policy {
+
+// Refusals per remote domain since parleyd started.
+struct Counts {
+    uint64_t streams = 0, inbound = 0, outbound = 0, rate = 0;
+};
+
+// The service: settings (swapped whole at reload), run-time rules (loaded
+// from the module's database by the first instance that starts, then
+// changed by parleyctl), counts. Any thread.
+class Policy final : public FederationService {
+public:
+    using Rules = std::map<std::string, std::string>;  // pattern -> tier, set at run time
+
+    Status start(module::ServiceHost& host) override;
+    Status reload(const config::Section& section) override;
+    std::string tier_of(std::string_view domain) const override;
+
+    std::shared_ptr<const Settings> settings() const;
+    std::shared_ptr<const Rules> rules() const;
+    Placement place(std::string_view domain) const;
+    // Whether the run-time rules were loaded; load_rules() sets them once.
+    bool rules_loaded() const;
+    void load_rules(Rules rules);
+    void set_rule(const std::string& pattern, const std::string& tier);  // "" removes
+    void count(const std::string& domain, const std::string& action);
+    Counts counts_of(const std::string& domain) const;
+    std::map<std::string, Counts> counts() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const Settings> settings_;
+    std::shared_ptr<const Rules> rules_ = std::make_shared<const Rules>();
+    bool loaded_ = false;
+    std::map<std::string, Counts> counts_;
+};
 
 class FederationPolicy final : public module::Module {
 public:
@@ -35,8 +73,9 @@ public:
     Status reload(const config::Section& section) override;
     void stop() override;
 
+    Placement placement(std::string_view domain) const { return policy_->place(domain); }
+
 private:
-    Placement placement(std::string_view domain);
     std::optional<std::string> on_gate(const module::S2sAuth& auth);
     module::HookResult on_in(module::StanzaContext& c);
     void on_routed(module::RoutedContext& c);
@@ -50,7 +89,7 @@ private:
     void close_blocked();
 
     module::Host* host_ = nullptr;
-    std::shared_ptr<const Settings> settings_;
+    Policy* policy_ = nullptr;
     std::shared_ptr<module::Database> db_;
     struct Bucket {
         double tokens = 0;

@@ -18,7 +18,9 @@ const module::Descriptor kDescriptor{module::kAbiVersion,
                                      mod_federation_policy::kOptionCount,
                                      []() -> module::Module* { return new mod_federation_policy::FederationPolicy(); },
                                      [](module::Module* m) { delete m; },
-                                     nullptr, nullptr, nullptr};
+                                     mod_federation_policy::FederationService::kServiceName,
+                                     []() -> module::Service* { return new mod_federation_policy::Policy(); },
+                                     [](module::Service* s) { delete s; }};
 
 }  // namespace
 

@@ -221,9 +221,9 @@ Placement place(const Settings& s, const std::map<std::string, std::string>& run
         return it == s.tiers.end() ? &s.tiers.at("blocked") : &it->second;
     };
     const std::string d(domain);
-    if (auto it = runtime.find(d); it != runtime.end()) return {tier_of(it->second), "domain " + d + " (parleyctl)"};
+    if (auto it = runtime.find(d); it != runtime.end()) return {tier_of(it->second), "domain " + d + " (parleyctl)", nullptr};
     for (const Rule& r : s.rules)
-        if (r.pattern == d) return {tier_of(r.tier), "domain " + d + " (config)"};
+        if (r.pattern == d) return {tier_of(r.tier), "domain " + d + " (config)", nullptr};
     // The longest wildcard suffix; a run-time rule before the config's.
     const std::string* best = nullptr;
     std::string best_rule;
@@ -238,8 +238,8 @@ Placement place(const Settings& s, const std::map<std::string, std::string>& run
     };
     for (const auto& [pattern, tier] : runtime) consider(pattern, tier, "parleyctl");
     for (const Rule& r : s.rules) consider(r.pattern, r.tier, "config");
-    if (best) return {tier_of(*best), best_rule};
-    return {tier_of(s.default_tier), "default"};
+    if (best) return {tier_of(*best), best_rule, nullptr};
+    return {tier_of(s.default_tier), "default", nullptr};
 }
 
 std::optional<std::string> admit(const Placement& p, std::string_view remote, bool certificate_valid) {

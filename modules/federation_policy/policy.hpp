@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -75,6 +76,7 @@ bool valid_pattern(std::string& pattern);
 struct Placement {
     const Tier* tier = nullptr;
     std::string rule;
+    std::shared_ptr<const Settings> keep;  // what `tier` points into, when the caller must keep it alive
 };
 Placement place(const Settings& s, const std::map<std::string, std::string>& runtime, std::string_view domain);
 
