@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "../archive/journal_service.hpp"
+#include "../federation_policy/federation_service.hpp"
 #include "log/log.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -47,6 +48,11 @@ Status ContentPolicy::start(module::Host& host) {
     if (!settings_) {
         if (Status s = configure(host.config()); !s) return s;
     }
+    federation_ = module::service<mod_federation_policy::FederationService>(host);
+    for (const Rule& r : settings_->rules)
+        if (!r.tiers.empty() && !federation_)
+            return Status::error("config", "content rule '" + r.name +
+                                               "' names federation tiers, but the federation_policy module does not run");
     host.hook(module::HookPoint::stanza_in, kPriority, [this](module::StanzaContext& c) { return on_in(c); });
     return Status::ok();
 }
@@ -54,6 +60,12 @@ Status ContentPolicy::start(module::Host& host) {
 Status ContentPolicy::reload(const config::Section& section) {
     auto s = read_settings(section);
     if (!s) return s.status();
+    auto* federation = host_ ? module::service<mod_federation_policy::FederationService>(*host_) : nullptr;
+    for (const Rule& r : s->rules)
+        if (!r.tiers.empty() && !federation)
+            return Status::error("config", "content rule '" + r.name +
+                                               "' names federation tiers, but the federation_policy module does not run");
+    federation_ = federation;
     settings_ = std::make_shared<const Settings>(std::move(s).value());
     return Status::ok();
 }
@@ -73,7 +85,7 @@ module::HookResult ContentPolicy::on_in(module::StanzaContext& c) {
     xml::Element& m = c.stanza;
     // Errors too: a client's error reply may carry any body (a bounce of an
     // error is dropped by the router, never answered).
-    if (!c.from_local_client || m.name() != "message") return module::HookResult::pass();
+    if ((!c.from_local_client && !c.from_remote_server) || m.name() != "message") return module::HookResult::pass();
     const Settings& s = *settings_;
     if (s.strip_xhtml && m.remove_children("html", kNsXhtmlIm) > 0) ++counters_.stripped;
 
@@ -88,8 +100,10 @@ module::HookResult ContentPolicy::on_in(module::StanzaContext& c) {
         if (e.name() == "x" && e.ns() == kNsOob)
             if (const xml::Element* url = e.child("url", kNsOob)) msg.links.push_back(url->text());
     if (msg.texts.empty() && msg.links.empty()) return module::HookResult::pass();
-    msg.direction = direction_of(c.from, c.to);
+    msg.direction = c.from_remote_server ? Direction::incoming : direction_of(c.from, c.to);
     msg.room = c.to.bare_str();
+    if (federation_ && (msg.direction == Direction::external || msg.direction == Direction::incoming))
+        msg.tier = federation_->tier_of(msg.direction == Direction::incoming ? c.from.domain() : c.to.domain());
 
     const Verdict v = judge(s, msg);
     if (v.blocked) {
@@ -125,7 +139,8 @@ module::HookResult ContentPolicy::on_in(module::StanzaContext& c) {
         std::string rules;
         for (const auto& r : v.redacted) rules += (rules.empty() ? "" : ", ") + r;
         record(c, "content.redact", "rule " + rules + ", " + std::to_string(v.redactions) + " part(s)");
-        if (s.notify_sender) notify(c, v);
+        // A remote sender is not ours to notify; its message arrives redacted.
+        if (s.notify_sender && c.from_local_client) notify(c, v);
     }
     if (!v.flagged.empty()) {
         ++counters_.flagged;

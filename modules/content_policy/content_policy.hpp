@@ -16,6 +16,10 @@
 #include "module/module_api.hpp"
 #include "policy.hpp"
 
+namespace parley::mod_federation_policy {
+class FederationService;
+}
+
 namespace parley::mod_content_policy {
 
 inline constexpr const char* kNsXhtmlIm = "http://jabber.org/protocol/xhtml-im";
@@ -40,6 +44,7 @@ private:
     void notify(const module::StanzaContext& c, const Verdict& v);
 
     module::Host* host_ = nullptr;
+    mod_federation_policy::FederationService* federation_ = nullptr;  // when that module runs
     std::shared_ptr<const Settings> settings_;
     Counters counters_;
 };

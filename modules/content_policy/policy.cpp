@@ -12,7 +12,7 @@ namespace parley::mod_content_policy {
 
 namespace {
 
-const char* const kDirections[] = {"internal", "room", "external", nullptr};
+const char* const kDirections[] = {"internal", "room", "external", "incoming", nullptr};
 const char* const kActions[] = {"allow", "flag", "redact", "block", nullptr};
 const char* const kLinkActions[] = {"flag", "block", nullptr};
 const char* const kDetectors[] = {"card", "iban", "us_ssn", "private_key", "api_token", "jwt", nullptr};
@@ -34,10 +34,13 @@ const config::OptionSpec kRule[] = {
      .type = config::OptionType::string_list,
      .default_value = "[\"internal\", \"room\", \"external\"]",
      .help = "where the rule applies: internal (to our accounts), room (to our services' rooms), external (to "
-             "other domains)",
+             "other domains), incoming (from other servers; not by default)",
      .choices = kDirections},
     {"rooms", config::OptionType::string_list, "[]",
      "only messages into these rooms (bare JIDs); empty: every room the directions allow"},
+    {"tiers", config::OptionType::string_list, "[]",
+     "only messages to (external) or from (incoming) domains in these federation tiers (needs the "
+     "federation_policy module); empty: any"},
     {.name = "action",
      .type = config::OptionType::string,
      .default_value = nullptr,
@@ -63,7 +66,10 @@ const config::OptionSpec kLinks[] = {
 };
 
 Direction direction_of(std::string_view s) {
-    return s == "internal" ? Direction::internal : s == "room" ? Direction::room : Direction::external;
+    return s == "internal" ? Direction::internal
+           : s == "room"   ? Direction::room
+           : s == "incoming" ? Direction::incoming
+                             : Direction::external;
 }
 
 Action action_of(std::string_view s) {
@@ -136,6 +142,7 @@ const char* to_string(Direction d) {
         case Direction::internal: return "internal";
         case Direction::room: return "room";
         case Direction::external: return "external";
+        case Direction::incoming: return "incoming";
     }
     return "internal";
 }
@@ -176,6 +183,8 @@ Result<Settings> read_settings(const config::Section& section) {
             return Status::error("config", r.where("detect") + ": rule '" + rule.name +
                                                "' detects nothing (give detect, patterns or words)");
         rule.rooms = r.get_list("rooms");
+        rule.tiers = r.get_list("tiers");
+        for (auto& t : rule.tiers) t = lower(t);
         for (auto& room : rule.rooms) room = lower(room);
         rule.directions = r.has("direction") ? directions_of(r.get_list("direction"))
                                              : std::vector<Direction>{Direction::internal, Direction::room,
@@ -259,6 +268,8 @@ Verdict judge(const Settings& settings, const Message& m) {
     for (const Rule& rule : settings.rules) {
         if (!has(rule.directions, m.direction)) continue;
         if (!rule.rooms.empty() && std::find(rule.rooms.begin(), rule.rooms.end(), lower(m.room)) == rule.rooms.end())
+            continue;
+        if (!rule.tiers.empty() && std::find(rule.tiers.begin(), rule.tiers.end(), m.tier) == rule.tiers.end())
             continue;
         bool hit = false;
         for (size_t t = 0; t < m.texts.size(); ++t)

@@ -34,7 +34,9 @@
 
 namespace parley::mod_content_policy {
 
-enum class Direction { internal, room, external };
+// internal: to our accounts; room: to our services' rooms; external: to
+// other servers' domains; incoming: from other servers to us.
+enum class Direction { internal, room, external, incoming };
 const char* to_string(Direction d);
 
 enum class Action { allow, flag, redact, block };
@@ -45,6 +47,9 @@ struct Rule {
     std::vector<std::shared_ptr<const Detector>> detectors;
     std::vector<Direction> directions;  // never empty
     std::vector<std::string> rooms;     // bare room JIDs; empty: any (direction room only then)
+    // Federation tiers (mod_federation_policy) the other server's domain
+    // must be in, for external and incoming messages; empty: any.
+    std::vector<std::string> tiers;
     Action action = Action::flag;
 };
 
@@ -82,6 +87,7 @@ struct Message {
     std::vector<std::string> links;  // URLs from out-of-band data
     Direction direction = Direction::internal;
     std::string room;  // the bare JID it goes to, for direction room
+    std::string tier;  // external and incoming: the other domain's federation tier ("" when unknown)
 };
 
 struct Verdict {

@@ -15,6 +15,22 @@ from test_content_policy import error_of as content_error_of
 from test_mam import write_key
 from test_s2s import login, s2s_table, stranger_ca
 
+CONTENT = '''
+[[modules.content_policy.rule]]
+name = "no-cards-to-restricted"
+detect = ["card"]
+tiers = ["restricted"]
+action = "block"
+
+[[modules.content_policy.rule]]
+name = "no-keys-coming-in"
+detect = ["private_key"]
+direction = ["incoming"]
+action = "block"
+'''
+CARD = '4111 1111 1111 1111'
+KEY = '-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----'
+
 POLICY = '''
 [[modules.federation_policy.tier]]
 name = "restricted"
@@ -53,8 +69,10 @@ class FederationPolicy(unittest.TestCase):
         # parley.test trusts only a CA that signed nobody: every peer's
         # certificate is unproven there, so third.test can only use dialback.
         # other.test is let in anyway by its own test below (a tier that takes dialback).
-        self.a = ParleyServer(domain='parley.test', modules=('disco', 'ping', 'roster', 'archive', 'federation_policy'),
-                              module_options={'archive': 'key_file = "archive.key"', 'federation_policy': POLICY},
+        self.a = ParleyServer(domain='parley.test',
+                              modules=('disco', 'ping', 'roster', 'archive', 'federation_policy', 'content_policy'),
+                              module_options={'archive': 'key_file = "archive.key"', 'federation_policy': POLICY,
+                                              'content_policy': CONTENT},
                               extra=s2s_table(self.ports['parley.test'], routes('parley.test')))
         write_key(self.a.dir)
         self.b = ParleyServer(domain='other.test', modules=('disco', 'ping', 'roster'),
@@ -113,6 +131,31 @@ class FederationPolicy(unittest.TestCase):
         self.assertIn('federation.refuse_out', actions)
         self.assertIn('federation.refuse_in', actions)
         self.assertIn('federation.rate_limit', actions)
+
+    def test_content_rules_by_tier_and_on_what_comes_in(self):
+        async def scenario():
+            alice = await login(self.a)
+            bob = await login(self.b)
+            carol = await login(self.c)
+            # other.test is restricted: no card number goes there. third.test
+            # (restricted by default) is made trusted: there a card passes.
+            self.a.ctl('federation', 'allow', 'third.test')
+            alice.send_message(mto='user@other.test', mbody='card ' + CARD, mtype='chat')
+            condition, text = error_of(await alice.next_message(timeout=15))
+            self.assertEqual(condition, 'policy-violation')
+            self.assertIn('no-cards-to-restricted', text)
+            alice.send_message(mto='user@third.test', mbody='card ' + CARD, mtype='chat')
+            self.assertEqual((await carol.next_message(timeout=20))['body'], 'card ' + CARD)
+            # A private key sent to us from another server is refused, back to its sender.
+            bob.send_message(mto='user@parley.test', mbody=KEY, mtype='chat')
+            condition, text = error_of(await bob.next_message(timeout=15))
+            self.assertEqual(condition, 'policy-violation')
+            self.assertIn('no-keys-coming-in', text)
+            bob.send_message(mto='user@parley.test', mbody='just words', mtype='chat')
+            self.assertEqual([m['body'] for m in await drain(alice, 3)], ['just words'])
+            for c in (alice, bob, carol):
+                await c.bye()
+        run(scenario(), timeout=120)
 
     def test_deny_closes_the_link_and_refuses_both_ways(self):
         async def scenario():

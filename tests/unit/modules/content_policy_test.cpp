@@ -143,6 +143,43 @@ BOOST_AUTO_TEST_CASE(rules_apply_in_order_by_direction_and_room) {
     BOOST_TEST(v.redacted.empty());
 }
 
+BOOST_AUTO_TEST_CASE(rules_scoped_to_federation_tiers_and_incoming_messages) {
+    test::TempDir dir;
+    const Settings s = settings(dir, R"([modules.content_policy]
+[[modules.content_policy.rule]]
+name = "cards-to-restricted"
+detect = ["card"]
+tiers = ["Restricted"]
+action = "block"
+[[modules.content_policy.rule]]
+name = "keys-coming-in"
+detect = ["private_key"]
+direction = ["incoming"]
+action = "block"
+[[modules.content_policy.rule]]
+name = "cards-flagged"
+detect = ["card"]
+action = "flag"
+)");
+    auto to_tier = [](std::string t, Direction d, std::string tier) {
+        Message m = text(std::move(t), d);
+        m.tier = std::move(tier);
+        return m;
+    };
+    BOOST_TEST(judge(s, to_tier(kCard, Direction::external, "restricted")).blocking_rule == "cards-to-restricted");
+    const Verdict trusted = judge(s, to_tier(kCard, Direction::external, "trusted"));
+    BOOST_TEST(!trusted.blocked, "another tier: the tier rule does not apply");
+    BOOST_TEST(trusted.flagged == std::vector<std::string>{"cards-flagged"});
+    BOOST_TEST(!judge(s, to_tier(kCard, Direction::internal, "")).blocked, "a tier rule never applies inside");
+    BOOST_TEST(!judge(s, to_tier(kCard, Direction::incoming, "restricted")).blocked,
+               "a rule judges incoming messages only when it names that direction");
+    const std::string key = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----";
+    BOOST_TEST(judge(s, to_tier(key, Direction::incoming, "trusted")).blocking_rule == "keys-coming-in");
+    BOOST_TEST(!judge(s, to_tier(key, Direction::external, "trusted")).blocked, "incoming only");
+    // Incoming is never a default direction: existing rules do not start judging what arrives.
+    BOOST_TEST(judge(s, to_tier(kCard, Direction::incoming, "trusted")).flagged.empty());
+}
+
 BOOST_AUTO_TEST_CASE(links_by_domain_in_bodies_and_out_of_band_data) {
     test::TempDir dir;
     Settings s = settings(dir, kRules);
