@@ -34,7 +34,7 @@ def stranger_ca():
 
 def s2s_table(port, routes, dialback=True, ca=None, extra='', address='127.0.0.1'):
     """The [s2s] table and [[s2s.route]] entries of one server; `routes`:
-    {domain: port on 127.0.0.1, or (address, port)}."""
+    {domain: port on 127.0.0.1, or (address, port, direct TLS?)}."""
     lines = ['', '[s2s]', 'enabled = true', 'address = "%s"' % address, 'port = %d' % port,
              'ca_file = "%s"' % (ca or os.path.join(cert_dir(), 'ca.pem')),
              'dialback = %s' % ('true' if dialback else 'false'),
@@ -42,8 +42,10 @@ def s2s_table(port, routes, dialback=True, ca=None, extra='', address='127.0.0.1
     if extra:
         lines.append(extra)
     for domain, where in routes.items():
-        host, port_of = where if isinstance(where, tuple) else ('127.0.0.1', where)
+        host, port_of, direct = where if isinstance(where, tuple) else ('127.0.0.1', where, False)
         lines += ['', '[[s2s.route]]', 'domain = "%s"' % domain, 'host = "%s"' % host, 'port = %d' % port_of]
+        if direct:
+            lines.append('direct_tls = true')
     return '\n'.join(lines) + '\n'
 
 
@@ -209,6 +211,37 @@ class Federating(unittest.TestCase):
                         self.assertTrue(third.wait_log("dialback for 'parley.test' refused"))
                 finally:
                     fed.stop()
+
+    def test_direct_tls_both_ways_and_idle_links_close_and_come_back(self):
+        # XEP-0368: each server reaches the other's direct TLS port; links
+        # idle for 2 s close, and the next stanza opens a new one.
+        direct = {'parley.test': free_port(), 'other.test': free_port()}
+        fed = Federation(['parley.test', 'other.test'], {
+            d: {'extra': 'direct_tls_port = %d\nidle_timeout_s = 2' % direct[d],
+                'routes': {o: ('127.0.0.1', direct[o], True) for o in direct if o != d}}
+            for d in direct}).start()
+        try:
+            async def conversation():
+                alice = await login(fed['parley.test'])
+                bob = await login(fed['other.test'])
+                for round in range(2):
+                    alice.send_message(mto='user@other.test', mbody='direct %d' % round, mtype='chat')
+                    self.assertEqual((await next_chat(bob))['body'], 'direct %d' % round)
+                    bob.send_message(mto='user@parley.test', mbody='back %d' % round, mtype='chat')
+                    self.assertEqual((await next_chat(alice))['body'], 'back %d' % round)
+                    if round == 0:
+                        # Either end may notice first that the link is idle.
+                        self.assertTrue(fed['parley.test'].wait_log(
+                            'parley.test -> other.test: (idle, closing|the peer closed the stream)', 10))
+                await alice.bye()
+                await bob.bye()
+            run(conversation(), timeout=90)
+            self.assertTrue(fed['parley.test'].wait_log(
+                r'(?s)parley\.test -> other\.test: link up.*parley\.test -> other\.test: link up'),
+                'a new link after the idle one')
+            self.assertIn('(s2s direct TLS)', fed['parley.test'].log_text())
+        finally:
+            fed.stop()
 
     def test_an_unreachable_domain_bounces_its_stanzas(self):
         closed = free_port()  # nothing listens there
