@@ -23,7 +23,7 @@ tools_bench_parley_bench_SOURCES = tools/bench/main.cpp \
 	tools/bench/proc_stats.hpp tools/bench/proc_stats.cpp
 tools_bench_parley_bench_LDADD = $(UV_LIBS) $(GNUTLS_LIBS) $(FMT_LIBS) -lpthread
 EXTRA_DIST += tools/bench/run-bench tools/bench/preauth-memory tools/bench/login-cost \
-	tools/bench/bench-lib.sh tools/bench/roster-bench tools/bench/roster_bench.py tools/bench/muc-bench
+	tools/bench/bench-lib.sh tools/bench/roster-bench tools/bench/roster_bench.py tools/bench/muc-bench tools/bench/s2s-bench
 
 # store-writer: durable writes per second through the store's writer thread
 # (doc/bench.md). Built with the tree, not installed.

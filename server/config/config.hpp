@@ -139,6 +139,10 @@ struct Config {
         unsigned idle_timeout_s = 600;   // a link without traffic is closed; 0: never
         size_t queue_max_stanzas = 1000;   // waiting for one remote domain's link
         unsigned queue_timeout_s = 60;   // how long a stanza may wait for it
+        // What one authenticated incoming stream may send (it carries a
+        // whole domain's traffic; before authentication [limits]
+        // max_read_bytes_per_s applies); 0: no limit.
+        size_t max_read_bytes_per_s = size_t{64} << 20;
         std::vector<S2sRoute> routes;
     } s2s;
     // The static route for a remote domain (ASCII case-insensitive), or nullptr.

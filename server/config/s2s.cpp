@@ -87,6 +87,7 @@ void read_s2s(TomlReader& r, const toml::table& t, Config& cfg) {
                r.integer_field("idle_timeout_s", 0, 86400, s.idle_timeout_s),
                r.integer_field("queue_max_stanzas", 1, 1000000, s.queue_max_stanzas),
                r.integer_field("queue_timeout_s", 1, 3600, s.queue_timeout_s),
+               r.integer_field("max_read_bytes_per_s", 0, int64_t{1} << 40, s.max_read_bytes_per_s),
                {"route",
                 [&](const toml::node& n, const std::string& k) {
                     const auto* a = n.as_array();

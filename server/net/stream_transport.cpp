@@ -180,6 +180,13 @@ void StreamTransport::authenticated(xml::StreamLimits limits) {
     parser_.set_limits(limits);
 }
 
+void StreamTransport::set_read_rate(size_t bytes_per_s) {
+    read_rate_ = static_cast<double>(bytes_per_s);
+    read_burst_ = std::max(read_rate_, static_cast<double>(worker_.config().limits.max_stanza_bytes));
+    read_tokens_ = std::min(read_tokens_, read_burst_);
+    if (read_rate_ <= 0) read_tokens_ = read_burst_;
+}
+
 Status StreamTransport::start_tls(TlsSession::Mode mode) {
     auto ctx = worker_.shared().tls();
     auto s = TlsSession::create(ctx, mode, tls_peer_);

@@ -77,6 +77,7 @@ public:
     // The peer no longer counts against the limits on unauthenticated
     // connections, and its stanzas may be as large as `limits` says.
     void authenticated(xml::StreamLimits limits) override;
+    void set_read_rate(size_t bytes_per_s) override;
     void set_deadline(uint64_t ms) override;
     // A hold counts like an open handle: deletion waits for its release.
     void hold() override { ++open_handles_; }

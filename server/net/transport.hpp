@@ -67,6 +67,9 @@ public:
     virtual Status start_tls(TlsSession::Mode mode) = 0;
     // The peer authenticated: the limits that apply from the next stanza on.
     virtual void authenticated(xml::StreamLimits limits) = 0;
+    // What the peer may send on average, in bytes per second (0: no
+    // limit), from now on; a transport without a read limit ignores it.
+    virtual void set_read_rate(size_t bytes_per_s) { (void)bytes_per_s; }
     // Deadline for the current phase; 0 cancels. on_deadline() when it passes.
     virtual void set_deadline(uint64_t ms) = 0;
     // Work in flight that refers to the user (a thread-pool job) keeps the

@@ -204,6 +204,7 @@ void Inbound::authenticate(const std::string& remote, const char* how) {
     if (first) {
         const auto& l = worker_.config().limits;
         transport_->authenticated(xml::StreamLimits::for_stanza_bytes(l.max_stanza_bytes, l.max_depth));
+        transport_->set_read_rate(worker_.config().s2s.max_read_bytes_per_s);
         const unsigned idle = worker_.config().s2s.idle_timeout_s;
         transport_->set_deadline(idle ? uint64_t{idle} * 1000 : 0);
     }

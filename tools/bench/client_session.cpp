@@ -66,7 +66,8 @@ void ClientSession::start() {
     uv_tcp_nodelay(&tcp_, 1);
     step_ = Step::connecting;
     connect_req_.data = this;
-    rc = uv_tcp_connect(&connect_req_, &tcp_, runner_.server_addr(), &ClientSession::on_connect);
+    rc = uv_tcp_connect(&connect_req_, &tcp_, on_peer() ? runner_.peer_addr() : runner_.server_addr(),
+                        &ClientSession::on_connect);
     if (rc < 0) fail(std::string("connect: ") + uv_strerror(rc));
 }
 
@@ -75,7 +76,9 @@ void ClientSession::on_connect(uv_connect_t* req, int status) {
     if (status == UV_ECANCELED || s->step_ != Step::connecting) return;
     const Options& o = s->runner_.shared().opt;
     if (status < 0) {
-        s->fail("connect to " + o.host + " port " + std::to_string(o.port) + ": " + uv_strerror(status));
+        const bool peer = s->on_peer();
+        s->fail("connect to " + (peer ? o.peer_host : o.host) + " port " + std::to_string(peer ? o.peer_port : o.port) +
+                ": " + uv_strerror(status));
         return;
     }
     const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp_), &ClientSession::on_alloc, &ClientSession::on_read);
@@ -202,7 +205,7 @@ void ClientSession::handle_element(std::string_view el) {
         stream_open_ = false;
         std::string err;
         tls_ = std::make_unique<TlsClient>();
-        if (!tls_->start(runner_.shared().tls, o.domain, err)) return fail(err);
+        if (!tls_->start(runner_.shared().tls, domain(), err)) return fail(err);
         tls_->feed(rest);
         step_ = Step::handshake;
         drive_handshake();
@@ -229,7 +232,7 @@ void ClientSession::handle_element(std::string_view el) {
         return;
     }
     case Step::sasl_challenge: {
-        if (name == "failure") return fail("SASL " + o.mech + " refused for " + user() + "@" + o.domain + ": " + excerpt(el));
+        if (name == "failure") return fail("SASL " + o.mech + " refused for " + user() + "@" + domain() + ": " + excerpt(el));
         if (name != "challenge") return expected("<challenge/>");
         std::string server_first, reply, err;
         if (!base64_decode(inner_text(el), server_first)) return fail("the SCRAM challenge is not base64");
@@ -239,7 +242,7 @@ void ClientSession::handle_element(std::string_view el) {
         return;
     }
     case Step::sasl_result:
-        if (name == "failure") return fail("SASL " + o.mech + " refused for " + user() + "@" + o.domain + ": " + excerpt(el));
+        if (name == "failure") return fail("SASL " + o.mech + " refused for " + user() + "@" + domain() + ": " + excerpt(el));
         if (name != "success") return expected("<success/>");
         if (scram_) {
             std::string server_final;
@@ -301,9 +304,19 @@ void ClientSession::handle_bound_element(std::string_view name, std::string_view
     }
 }
 
+bool ClientSession::on_peer() const {
+    const Options& o = runner_.shared().opt;
+    return o.peer_port != 0 && o.mode == Mode::messages && index_ % 2 == 1 && index_ < 2 * o.pairs;
+}
+
+const std::string& ClientSession::domain() const {
+    const Options& o = runner_.shared().opt;
+    return on_peer() ? o.peer_domain : o.domain;
+}
+
 void ClientSession::send_header() {
     send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" +
-         runner_.shared().opt.domain + "' version='1.0'>");
+         domain() + "' version='1.0'>");
 }
 
 void ClientSession::send(std::string_view stanza) {

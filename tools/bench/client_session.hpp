@@ -61,6 +61,10 @@ public:
     ClientSession& operator=(const ClientSession&) = delete;
 
     int index() const { return index_; }
+    // Its server's domain: the peer's (--peer-domain) for a receiver of
+    // messages mode across federation, else --domain.
+    const std::string& domain() const;
+    bool on_peer() const;
     Step step() const { return step_; }
     const char* step_name() const;
     uint64_t started_ns() const { return started_ns_; }

@@ -11,6 +11,9 @@ const char* usage_text() {
            "  --host ADDR          server address (IPv4 or IPv6 literal; default 127.0.0.1)\n"
            "  --port P             the STARTTLS c2s port\n"
            "  --domain D           XMPP domain, also the TLS server name\n"
+           "  --peer-port P, --peer-domain D, --peer-host H\n"
+           "                       messages mode: the receivers are on this other server (its\n"
+           "                       domain D), so every message crosses a server-to-server link\n"
            "  --ca FILE            CA certificate (PEM) the server's certificate must chain to\n"
            "  --users PREFIX       accounts PREFIX0..PREFIX(N-1)@D (default bench)\n"
            "  --password PW        the password all those accounts share\n"
@@ -105,6 +108,14 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& err) {
             o.port = static_cast<int>(n);
         } else if (flag == "--domain") {
             o.domain = v;
+        } else if (flag == "--peer-host") {
+            o.peer_host = v;
+        } else if (flag == "--peer-port") {
+            if (!to_long(v, 1, 65535, n)) return bad("a port");
+            o.peer_port = static_cast<int>(n);
+        } else if (flag == "--peer-domain") {
+            if (!plain_name(v)) return bad("a plain lower-case domain");
+            o.peer_domain = v;
         } else if (flag == "--ca") {
             o.ca_file = v;
         } else if (flag == "--users") {
@@ -184,6 +195,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& err) {
     else if (o.domain.empty()) err = "--domain is required";
     else if (!plain_name(o.domain)) err = "--domain: '" + o.domain + "' is not a plain lower-case domain";
     else if (o.ca_file.empty()) err = "--ca is required";
+    else if (o.peer_port != 0 && (o.peer_domain.empty() || o.mode != Mode::messages))
+        err = "--peer-port needs --peer-domain and --mode messages";
     else if (o.password.empty()) err = "--password is required";
     if (!err.empty()) return std::nullopt;
     if (o.mode == Mode::messages) {

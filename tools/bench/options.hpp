@@ -27,6 +27,11 @@ struct Options {
     int pairs = 100;
     int window = 64;                  // messages in flight per sender (room: until its own copy is back)
     int body_bytes = 64;
+    // Messages mode across federation: the receivers log in to this other
+    // server (its own domain; senders address them there); port 0: none.
+    std::string peer_host = "127.0.0.1";
+    int peer_port = 0;
+    std::string peer_domain;
     double settle_s = 3;              // idle: wait before reading the RSS
     double warmup_s = 2;              // messages, room: traffic before counting
     double login_timeout_s = 30;      // per session, connect to bound

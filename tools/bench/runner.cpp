@@ -36,6 +36,10 @@ Runner::Runner(Shared& shared, std::vector<int> indices, int runner_count)
     if (uv_ip4_addr(o.host.c_str(), o.port, reinterpret_cast<sockaddr_in*>(&addr_)) != 0 &&
         uv_ip6_addr(o.host.c_str(), o.port, reinterpret_cast<sockaddr_in6*>(&addr_)) != 0)
         throw std::runtime_error("--host '" + o.host + "' is not an IPv4 or IPv6 address");
+    if (o.peer_port != 0 &&
+        uv_ip4_addr(o.peer_host.c_str(), o.peer_port, reinterpret_cast<sockaddr_in*>(&peer_addr_)) != 0 &&
+        uv_ip6_addr(o.peer_host.c_str(), o.peer_port, reinterpret_cast<sockaddr_in6*>(&peer_addr_)) != 0)
+        throw std::runtime_error("--peer-host '" + o.peer_host + "' is not an IPv4 or IPv6 address");
     // A constructor that cannot finish is the one place we throw.
     const int rc = uv_loop_init(&loop_);
     if (rc < 0) throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
@@ -67,7 +71,7 @@ void Runner::pair_up() {
         s->sender = true;
         s->partner = r;
         r->partner = s.get();
-        s->message_to_partner = "<message to='" + o.user_prefix + std::to_string(i + 1) + "@" + o.domain + "/b" +
+        s->message_to_partner = "<message to='" + o.user_prefix + std::to_string(i + 1) + "@" + r->domain() + "/b" +
                                 std::to_string(i + 1) + "' type='chat'><body>" + body + "</body></message>";
     }
 }

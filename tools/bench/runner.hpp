@@ -89,6 +89,8 @@ public:
     uv_loop_t* loop() { return &loop_; }
     Shared& shared() { return shared_; }
     const sockaddr* server_addr() const { return reinterpret_cast<const sockaddr*>(&addr_); }
+    // The peer server's address (--peer-port), for the receivers of messages mode.
+    const sockaddr* peer_addr() const { return reinterpret_cast<const sockaddr*>(&peer_addr_); }
     char* read_buffer() { return read_buf_.get(); }
     static constexpr size_t kReadBufferBytes = 65536;
     void mark_dirty(ClientSession& s);
@@ -132,6 +134,7 @@ private:
     Shared& shared_;
     uv_loop_t loop_{};
     sockaddr_storage addr_{};
+    sockaddr_storage peer_addr_{};
     uv_timer_t tick_{};
     uv_check_t check_{};
     std::unique_ptr<char[]> read_buf_;

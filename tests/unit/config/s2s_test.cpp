@@ -62,6 +62,7 @@ handshake_timeout_s = 5
 idle_timeout_s = 0
 queue_max_stanzas = 10
 queue_timeout_s = 3
+max_read_bytes_per_s = 0
 
 [[s2s.route]]
 domain = "Remote.Example"
@@ -85,6 +86,7 @@ direct_tls = true
     BOOST_TEST(s.idle_timeout_s == 0u);
     BOOST_TEST(s.queue_max_stanzas == 10u);
     BOOST_TEST(s.queue_timeout_s == 3u);
+    BOOST_TEST(s.max_read_bytes_per_s == 0u);
     BOOST_REQUIRE(s.routes.size() == 2u);
     const config::S2sRoute* a = r->find_route("REMOTE.example");
     BOOST_REQUIRE(a != nullptr);
@@ -136,7 +138,7 @@ BOOST_AUTO_TEST_CASE(every_key_is_documented_in_the_man_page_and_the_example) {
           "`ca_file` (string; default: the system's trust store)", "`dialback` (boolean; default `true`)",
           "`handshake_timeout_s` (integer, 1-3600; default 30)", "`idle_timeout_s` (integer, 0-86400; default 600)",
           "`queue_max_stanzas` (integer, 1-1000000; default 1000)", "`queue_timeout_s` (integer, 1-3600; default 60)",
-          "`host` (string, required)", "`port` (integer, 1-65535; default 5269)",
+          "`max_read_bytes_per_s` (integer, 0-1099511627776; default 67108864)", "`host` (string, required)", "`port` (integer, 1-65535; default 5269)",
           "`direct_tls` (boolean; default `false`)"})
         BOOST_TEST(has(man, key), "config: parley.toml(5) must document " << key);
     for (const char* key : {"# [s2s]", "# enabled =", "# dialback =", "# [[s2s.route]]", "# direct_tls ="})
