@@ -42,7 +42,7 @@ def s2s_table(port, routes, dialback=True, ca=None, extra='', address='127.0.0.1
     if extra:
         lines.append(extra)
     for domain, where in routes.items():
-        host, port_of, direct = where if isinstance(where, tuple) else ('127.0.0.1', where, False)
+        host, port_of, direct = (tuple(where) + (False,))[:3] if isinstance(where, tuple) else ('127.0.0.1', where, False)
         lines += ['', '[[s2s.route]]', 'domain = "%s"' % domain, 'host = "%s"' % host, 'port = %d' % port_of]
         if direct:
             lines.append('direct_tls = true')

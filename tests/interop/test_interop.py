@@ -12,6 +12,7 @@ import unittest
 
 from clients import Client
 from harness import ParleyServer, cert_dir, run
+from muc_helpers import create, instant, join_refused
 from peers import EjabberdPeer, ProsodyPeer, cert_files, make_certs
 from test_s2s import s2s_table
 
@@ -153,3 +154,76 @@ class WithEjabberd(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class GroupChatAcrossServers(unittest.TestCase):
+    """A Prosody user in a Parley room, a Parley user in a Prosody room."""
+
+    def test_remote_occupants_both_ways_and_internal_only_rooms(self):
+        ca = peer_certs()
+        room_service = 'conference.parley.test'
+        server = ParleyServer(domain='parley.test', modules=('disco', 'ping', 'roster', 'muc'),
+                              module_options={'muc': 'domain = "%s"' % room_service},
+                              extra=s2s_table(PARLEY_S2S[1], {PROSODY[0]: (PROSODY[1], 5269),
+                                                              'conference.prosody.test': (PROSODY[1], 5269)},
+                                              address=PARLEY_S2S[0]))
+        server.add_user('alice', 'secret')
+        self.addCleanup(server.cleanup)
+        server.start()
+        self.addCleanup(server.stop)
+        peer = ProsodyPeer(PROSODY[0], PROSODY[1], ca, *cert_files(cert_dir(), PROSODY[0]),
+                           routes={'parley.test': PARLEY_S2S, room_service: PARLEY_S2S},
+                           extra_config='Component "conference.prosody.test" "muc"')
+        self.addCleanup(peer.cleanup)
+        peer.start()
+        peer.register('bob', 'secret')
+
+        async def scenario():
+            alice = await connect('alice@parley.test', '127.0.0.1', server.starttls_port, ca)
+            bob = await connect('bob@prosody.test', PROSODY[1], 5222, ca)
+            for c in (alice, bob):
+                c.register_plugin('xep_0045')
+            # Bob (Prosody) in a Parley room: he sees the room, alice is told
+            # someone from outside is there, and they talk.
+            lobby = 'lobby@' + room_service
+            await create(alice, lobby, 'alice')
+            await bob['xep_0045'].join_muc_wait(lobby, 'bob', maxstanzas=0, timeout=20)
+            notice = await alice.next_message(timeout=20)
+            self.assertIn('prosody.test', notice['body'])
+            self.assertIn('outside the organisation', notice['body'])
+            bob.send_message(mto=lobby, mbody='hello from prosody', mtype='groupchat')
+            got = [m['body'] for m in await _collect(alice, 3)]
+            self.assertIn('hello from prosody', got)
+            # An internal-only room refuses him.
+            staff = 'staff@' + room_service
+            await create(alice, staff, 'alice', **{'parley#roomconfig_internal': '1'})
+            self.assertEqual(await join_refused(bob, staff, 'bob'), 'not-allowed')
+            # Alice (Parley) in a Prosody room.
+            there = 'team@conference.prosody.test'
+            await bob['xep_0045'].join_muc_wait(there, 'bob', maxstanzas=0, timeout=20)
+            await instant(bob, there)  # Prosody keeps a new room locked until its owner says so
+            await alice['xep_0045'].join_muc_wait(there, 'alice', maxstanzas=0, timeout=20)
+            alice.send_message(mto=there, mbody='hello from parley', mtype='groupchat')
+            got = [m['body'] for m in await _collect(bob, 3)]
+            self.assertIn('hello from parley', got)
+            await alice.bye()
+            await bob.bye()
+        try:
+            run(scenario(), timeout=150)
+        except BaseException:
+            print(server.log_text()[-6000:])
+            print(peer.log_text()[-4000:])
+            raise
+
+
+async def _collect(client, seconds):
+    got = []
+    end = asyncio.get_event_loop().time() + seconds
+    while True:
+        left = end - asyncio.get_event_loop().time()
+        if left <= 0:
+            return got
+        try:
+            got.append(await client.next_message(timeout=left))
+        except asyncio.TimeoutError:
+            return got
