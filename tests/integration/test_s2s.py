@@ -8,6 +8,7 @@ connections play a misbehaving peer. Certificates come from the test CA
 distrust the others' certificates, which must then fall back to dialback,
 or be refused when dialback is off.
 """
+import asyncio
 import os
 import re
 import ssl
@@ -261,6 +262,45 @@ class Federating(unittest.TestCase):
             run(conversation(), timeout=60)
         finally:
             fed.stop()
+
+
+class RemoteSendersAndTheArchive(unittest.TestCase):
+    def test_offline_storage_and_the_archive_hold_federated_messages(self):
+        from test_mam import PLUGINS, history, write_key
+        ports = {'parley.test': free_port(), 'other.test': free_port()}
+        a = ParleyServer(domain='parley.test', modules=('disco', 'ping', 'roster', 'offline', 'archive', 'mam'),
+                         module_options={'archive': 'key_file = "archive.key"'},
+                         extra=s2s_table(ports['parley.test'], {'other.test': ports['other.test']}))
+        write_key(a.dir)
+        b = ParleyServer(domain='other.test', modules=('disco', 'ping', 'roster'),
+                         extra=s2s_table(ports['other.test'], {'parley.test': ports['parley.test']}))
+        for s in (a, b):
+            self.addCleanup(s.cleanup)
+            s.add_user('user', 'secret')
+            s.start()
+            self.addCleanup(s.stop)
+
+        async def scenario():
+            bob = await login(b)
+            # Alice is offline: parley.test keeps what bob sends for her.
+            bob.send_message(mto='user@parley.test', mbody='while you were away', mtype='chat')
+            await asyncio.sleep(1)
+            with self.assertRaises(asyncio.TimeoutError):
+                await bob.next_message(timeout=1)  # no bounce
+            alice = Client('user@parley.test/t', 'secret', a.ca, plugins=PLUGINS)
+            self.assertEqual(await alice.login(a.starttls_port), 'session')
+            m = await alice.next_message(timeout=15)
+            self.assertEqual((m['body'], m['from'].bare), ('while you were away', 'user@other.test'))
+            self.assertTrue(m['delay']['stamp'], 'offline delivery carries its delay')
+            alice.send_message(mto='user@other.test', mbody='back now', mtype='chat')
+            self.assertEqual((await bob.next_message(timeout=15))['body'], 'back now')
+            # Both directions are in alice's archive, as any conversation.
+            iq, results = await history(alice, with_jid='user@other.test')
+            bodies = [msg['body'] for _, msg in results]
+            self.assertEqual(bodies, ['while you were away', 'back now'])
+            await alice.bye()
+            await bob.bye()
+        run(scenario(), timeout=90)
 
 
 class MisbehavingPeers(unittest.TestCase):
