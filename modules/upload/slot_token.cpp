@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "xmpp/base64.hpp"
+#include "xmpp/hex.hpp"
 
 namespace parley::mod_upload {
 
@@ -14,17 +15,6 @@ namespace {
 
 constexpr std::string_view kLabel = "parley-upload-token-v1";
 constexpr std::string_view kBearer = "Bearer ";
-
-std::string hex(const unsigned char* p, size_t n) {
-    static const char* d = "0123456789abcdef";
-    std::string out;
-    out.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) {
-        out.push_back(d[p[i] >> 4]);
-        out.push_back(d[p[i] & 15]);
-    }
-    return out;
-}
 
 std::string mac(std::string_view secret, std::string_view slot_id, std::string_view filename,
                 std::string_view payload) {
@@ -34,7 +24,7 @@ std::string mac(std::string_view secret, std::string_view slot_id, std::string_v
     unsigned char out[32];
     int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret.data(), secret.size(), msg.data(), msg.size(), out);
     if (rc < 0) return {};  // never equal to a real mac
-    return hex(out, sizeof out);
+    return xmpp::hex(out, sizeof out);
 }
 
 // Version 2: "2", the time of the grant in milliseconds, then version 1's
@@ -60,12 +50,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
             start = i + 1;
         }
     return out;
-}
-
-std::string random_hex(gnutls_rnd_level_t level, size_t bytes) {
-    std::vector<unsigned char> buf(bytes);
-    if (gnutls_rnd(level, buf.data(), buf.size()) < 0) return {};
-    return hex(buf.data(), buf.size());
 }
 
 // One UTF-8 sequence at s[i]: its length, or 0 when it is not well formed.
@@ -197,8 +181,8 @@ bool valid_slot_id(std::string_view id) {
     return true;
 }
 
-std::string new_slot_id() { return random_hex(GNUTLS_RND_NONCE, 16); }
-std::string new_secret() { return random_hex(GNUTLS_RND_KEY, 32); }
+std::string new_slot_id() { return xmpp::random_hex(16); }
+std::string new_secret() { return xmpp::random_hex(32, GNUTLS_RND_KEY); }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
     // The length of a mac is public; only the bytes must not leak.

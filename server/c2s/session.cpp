@@ -13,6 +13,7 @@
 #include "router/router.hpp"
 #include "xml/serializer.hpp"
 #include "xmpp/base64.hpp"
+#include "xmpp/hex.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::c2s {
@@ -22,19 +23,6 @@ using xmpp::StreamErrorCondition;
 namespace {
 
 constexpr int kMaxSaslFailures = 5;
-
-std::string random_hex(size_t bytes) {
-    std::string raw(bytes, '\0');
-    gnutls_rnd(GNUTLS_RND_NONCE, raw.data(), raw.size());
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes * 2);
-    for (unsigned char c : raw) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 15]);
-    }
-    return out;
-}
 
 // Before authentication a peer is anonymous: small stanzas only (SASL and
 // bind fit in RFC 6120's 10000 bytes).
@@ -154,7 +142,7 @@ void Session::on_stream_open(const xml::StreamHeader& header) {
         if (j && !j->has_node() && !j->has_resource()) domain = j->domain();
     }
     const bool hosted = !domain.empty() && cfg.find_host(domain) != nullptr;
-    state_.stream_id = random_hex(12);
+    state_.stream_id = xmpp::random_hex(12);
     std::string reply_to;
     if (auto f = xmpp::Jid::parse(client_from); f && !client_from.empty()) reply_to = f->str();
     send_stream_header(hosted ? domain : std::string_view{}, reply_to, state_.stream_id);
@@ -652,7 +640,7 @@ void Session::handle_bind(const xml::Element& iq) {
     const xml::Element* bind = iq.child("bind", xmpp::kNsBind);
     std::string resource;
     if (const xml::Element* r = bind->child("resource", xmpp::kNsBind)) resource = r->text();
-    if (resource.empty()) resource = "parley-" + random_hex(6);
+    if (resource.empty()) resource = "parley-" + xmpp::random_hex(6);
     auto full = state_.jid.bare().with_resource(resource);
     if (!full) {
         send_iq_error(iq, StanzaError::modify("bad-request", "the resource is not a valid resourcepart"));

@@ -10,33 +10,14 @@
 #include "loop/worker.hpp"
 #include "net/stream_transport.hpp"
 #include "router/router.hpp"
+#include "xmpp/errors.hpp"
+#include "xmpp/hex.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::component {
 
 using xmpp::StreamErrorCondition;
-
-namespace {
-
-std::string random_hex(size_t bytes) {
-    std::string raw(bytes, '\0');
-    gnutls_rnd(GNUTLS_RND_NONCE, raw.data(), raw.size());
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes * 2);
-    for (unsigned char c : raw) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 15]);
-    }
-    return out;
-}
-
-bool valid_iq_type(std::string_view t) {
-    return t == "get" || t == "set" || t == "result" || t == "error";
-}
-
-}  // namespace
 
 Status Session::accept(loop::Worker& worker, uv_stream_t* server) {
     const auto& l = worker.config().limits;
@@ -84,7 +65,7 @@ void Session::on_stream_open(const xml::StreamHeader& header) {
         domain = j->domain();
     const bool known =
         !domain.empty() && worker_.config().find_component(domain) && routed_here(worker_, domain);
-    stream_id_ = random_hex(16);
+    stream_id_ = xmpp::random_hex(16);
     // XEP-0114 §3: the answer names the component's domain and carries the id.
     transport_->send_stream_header(known ? std::string_view(domain) : std::string_view{}, {},
                                    stream_id_);
@@ -173,19 +154,9 @@ void Session::from_component(xml::Element in) {
         return;
     }
     stanza.set_attr("to", to->str());
-    const std::string_view type = stanza.attr_or("type");
     if (name == "iq") {
-        if (!valid_iq_type(type) || !stanza.attr("id")) {
-            router.refuse(
-                std::move(stanza), from.value(), to.value(), module::Origin::remote_server,
-                StanzaError::modify("bad-request",
-                                    "an iq needs an id and a type of get, set, result or error"));
-            return;
-        }
-        if ((type == "get" || type == "set") && stanza.child_count() != 1) {
-            router.refuse(
-                std::move(stanza), from.value(), to.value(), module::Origin::remote_server,
-                StanzaError::modify("bad-request", "an iq request carries exactly one child"));
+        if (auto bad = xmpp::iq_shape_error(stanza)) {
+            router.refuse(std::move(stanza), from.value(), to.value(), module::Origin::remote_server, *bad);
             return;
         }
     }

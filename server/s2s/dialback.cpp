@@ -3,27 +3,11 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "xmpp/hex.hpp"
+
 namespace parley::s2s {
 
 namespace {
-
-std::string hex(const unsigned char* p, size_t n) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) {
-        out.push_back(digits[p[i] >> 4]);
-        out.push_back(digits[p[i] & 15]);
-    }
-    return out;
-}
-
-std::string random_hex(size_t bytes, gnutls_rnd_level_t level) {
-    unsigned char raw[32];
-    if (bytes > sizeof raw) bytes = sizeof raw;
-    gnutls_rnd(level, raw, bytes);
-    return hex(raw, bytes);
-}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
@@ -39,7 +23,7 @@ std::string dialback_key(std::string_view secret, std::string_view receiving, st
                          std::string_view stream_id) {
     unsigned char digest[32];
     gnutls_hash_fast(GNUTLS_DIG_SHA256, secret.data(), secret.size(), digest);
-    const std::string key = hex(digest, sizeof digest);
+    const std::string key = xmpp::hex(digest, sizeof digest);
     std::string text;
     text.reserve(receiving.size() + originating.size() + stream_id.size() + 2);
     text.append(receiving).push_back(' ');
@@ -47,7 +31,7 @@ std::string dialback_key(std::string_view secret, std::string_view receiving, st
     text.append(stream_id);
     unsigned char mac[32];
     gnutls_hmac_fast(GNUTLS_MAC_SHA256, key.data(), key.size(), text.data(), text.size(), mac);
-    return hex(mac, sizeof mac);
+    return xmpp::hex(mac, sizeof mac);
 }
 
 bool dialback_key_matches(std::string_view secret, std::string_view receiving, std::string_view originating,
@@ -58,8 +42,8 @@ bool dialback_key_matches(std::string_view secret, std::string_view receiving, s
     return gnutls_memcmp(offered.data(), want.data(), want.size()) == 0;
 }
 
-std::string make_dialback_secret() { return random_hex(32, GNUTLS_RND_KEY); }
+std::string make_dialback_secret() { return xmpp::random_hex(32, GNUTLS_RND_KEY); }
 
-std::string random_stream_id() { return random_hex(16, GNUTLS_RND_NONCE); }
+std::string random_stream_id() { return xmpp::random_hex(16); }
 
 }  // namespace parley::s2s

@@ -8,6 +8,7 @@
 #include "s2s/dialback.hpp"
 #include "s2s/links.hpp"
 #include "xmpp/base64.hpp"
+#include "xmpp/errors.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/namespaces.hpp"
 
@@ -16,8 +17,6 @@ namespace parley::s2s {
 using xmpp::StreamErrorCondition;
 
 namespace {
-
-bool valid_iq_type(std::string_view t) { return t == "get" || t == "set" || t == "result" || t == "error"; }
 
 // A domain as a peer names it: a JID with only a domain part, normalised.
 std::string domain_of(std::string_view s) {
@@ -351,16 +350,9 @@ void Inbound::on_remote_stanza(xml::Element in) {
         return;
     }
     stanza.set_attr("to", to->str());
-    const std::string_view type = stanza.attr_or("type");
     if (name == "iq") {
-        if (!valid_iq_type(type) || !stanza.attr("id")) {
-            router.refuse(std::move(stanza), from.value(), to.value(), module::Origin::remote_server,
-                          StanzaError::modify("bad-request", "an iq needs an id and a type of get, set, result or error"));
-            return;
-        }
-        if ((type == "get" || type == "set") && stanza.child_count() != 1) {
-            router.refuse(std::move(stanza), from.value(), to.value(), module::Origin::remote_server,
-                          StanzaError::modify("bad-request", "an iq request carries exactly one child"));
+        if (auto bad = xmpp::iq_shape_error(stanza)) {
+            router.refuse(std::move(stanza), from.value(), to.value(), module::Origin::remote_server, *bad);
             return;
         }
     }

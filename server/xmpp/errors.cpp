@@ -102,4 +102,13 @@ xml::Element make_error_reply(const xml::Element& stanza, const StanzaError& err
     return reply;
 }
 
+std::optional<StanzaError> iq_shape_error(const xml::Element& iq) {
+    const std::string_view t = iq.attr_or("type");
+    if ((t != "get" && t != "set" && t != "result" && t != "error") || !iq.attr("id"))
+        return StanzaError::modify("bad-request", "an iq needs an id and a type of get, set, result or error");
+    if ((t == "get" || t == "set") && iq.child_count() != 1)
+        return StanzaError::modify("bad-request", "an iq request carries exactly one child");
+    return std::nullopt;
+}
+
 }  // namespace parley::xmpp

@@ -8,6 +8,7 @@
 // answered with an error (RFC 6120 §8.3.1). Pure functions: any thread.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include "errors/stanza_error.hpp"
@@ -57,6 +58,12 @@ xml::Element make_stream_error(StreamErrorCondition condition, std::string_view 
 // bad_namespace_prefix map to the condition of that name; the limits
 // (too_large, too_deep) to policy_violation; none to undefined_condition.
 StreamErrorCondition from_parse_error(xml::ParseError error);
+
+// What is wrong with an iq from a peer that addresses it itself (another
+// server, a component): not a type of get, set, result or error, or no id
+// (bad-request); a request without exactly one child (bad-request);
+// nullopt when it is well formed.
+std::optional<StanzaError> iq_shape_error(const xml::Element& iq);
 
 // True for an iq of type result or error and for any stanza of type error.
 bool is_error_or_result(const xml::Element& stanza);

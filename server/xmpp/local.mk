@@ -1,6 +1,6 @@
 # server/xmpp: sources and unit tests (owned by this area)
 libparley_la_SOURCES += \
-	server/xmpp/namespaces.hpp \
+	server/xmpp/namespaces.hpp server/xmpp/hex.hpp \
 	server/xmpp/jid.hpp server/xmpp/jid.cpp \
 	server/xmpp/base64.hpp server/xmpp/base64.cpp \
 	server/xmpp/datetime.hpp server/xmpp/datetime.cpp \

@@ -50,6 +50,7 @@ const Allowed kInterface[] = {
     {"server/xmpp/jid.hpp", "xmpp::Jid, the address value type"},
     {"server/xmpp/namespaces.hpp", "XMPP namespace names"},
     {"server/xmpp/base64.hpp", "base64, a pure function (entity capabilities hashes, upload slot tokens)"},
+    {"server/xmpp/hex.hpp", "hex and random hex tokens (upload slot ids and secrets)"},
     {"server/xmpp/datetime.hpp", "XEP-0082 dates and times, pure functions (MAM's start/end fields and stamps)"},
     {"server/xml/element.hpp", "xml::Element, the stanza tree"},
     {"server/xml/serializer.hpp", "an Element as text, for records kept as text"},

@@ -11,6 +11,7 @@
 #include "../modules/upload/upload.hpp"
 #include "modules/archive/archiver.hpp"
 #include "modules/content_policy/policy.hpp"
+#include "modules/federation_policy/policy.hpp"
 #include "support/option_docs.hpp"
 
 using namespace parley;
@@ -42,6 +43,7 @@ BOOST_AUTO_TEST_CASE(readmes_document_every_option_with_its_default) {
     check("vcard", mod_vcard::kOptions, mod_vcard::kOptionCount);
     check("upload", mod_upload::kOptions, mod_upload::kOptionCount);
     check("content_policy", mod_content_policy::kOptions, mod_content_policy::kOptionCount);
+    check("federation_policy", mod_federation_policy::kOptions, mod_federation_policy::kOptionCount);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
