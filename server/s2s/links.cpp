@@ -149,14 +149,22 @@ void Links::link_closed(Outbound& o, const StanzaError* error) {
     Link& l = *it->second;
     l.conn = nullptr;
     l.up = false;
-    if (error) fail(l, *error);
-    if (l.queue.empty() && l.verifies.empty()) {
+    const std::string key = key_of(o.local(), o.remote());
+    if (error) {
+        // A bounce may route new stanzas (a room telling its other
+        // occupants), even to this pair: the map may have changed.
+        fail(l, *error);
+        it = links_.find(key);
+        if (it == links_.end()) return;
+    }
+    if (it->second->queue.empty() && it->second->verifies.empty() && !it->second->conn) {
         links_.erase(it);
         return;
     }
+    if (it->second->conn) return;  // a stanza bounced above started a new connection
     // It ended cleanly with work waiting (the peer closed an idle link as
     // a stanza arrived): once more, on a new connection.
-    if (!stopped_) connect(l);
+    if (!stopped_) connect(*it->second);
 }
 
 void Links::fail(Link& l, const StanzaError& error) {
@@ -208,13 +216,16 @@ size_t Links::close_matching(const std::function<bool(std::string_view)>& which,
     for (const auto& [id, s] : inbound_) streams.push_back(s);
     for (Inbound* s : streams)
         if (s->close_if(which, text)) ++n;
-    std::vector<Link*> hit;
+    std::vector<std::string> hit;
     for (auto& [key, l] : links_)
-        if (which(l->remote)) hit.push_back(l.get());
+        if (which(l->remote)) hit.push_back(key);
     const StanzaError error = StanzaError::cancel("policy-violation", std::string(text));
-    for (Link* l : hit) {
-        Outbound* conn = l->conn;
-        fail(*l, error);
+    // By key: a bounce may route new stanzas and change the map.
+    for (const std::string& key : hit) {
+        auto it = links_.find(key);
+        if (it == links_.end()) continue;
+        Outbound* conn = it->second->conn;
+        fail(*it->second, error);
         if (conn) {
             conn->refuse(std::string(text));
             ++n;
