@@ -521,6 +521,10 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
     if (running.s2s.address != next.s2s.address) out.push_back("s2s.address");
     if (running.s2s.port != next.s2s.port) out.push_back("s2s.port");
     if (running.s2s.direct_tls_port != next.s2s.direct_tls_port) out.push_back("s2s.direct_tls_port");
+    // Each worker's resolver is made at its start.
+    if (running.s2s.dns_servers != next.s2s.dns_servers) out.push_back("s2s.dns_servers");
+    if (running.s2s.dns_timeout_ms != next.s2s.dns_timeout_ms) out.push_back("s2s.dns_timeout_ms");
+    if (running.s2s.dns_tries != next.s2s.dns_tries) out.push_back("s2s.dns_tries");
     return out;
 }
 

@@ -143,6 +143,12 @@ struct Config {
         // whole domain's traffic; before authentication [limits]
         // max_read_bytes_per_s applies); 0: no limit.
         size_t max_read_bytes_per_s = size_t{64} << 20;
+        // Finding a remote server without a route: DNS SRV, then A/AAAA
+        // (c-ares). The name servers ("ip", "ip:port", "[ipv6]:port");
+        // empty: those of /etc/resolv.conf. Restart only.
+        std::vector<std::string> dns_servers;
+        unsigned dns_timeout_ms = 2000;  // per query and server, before the next try
+        unsigned dns_tries = 2;
         std::vector<S2sRoute> routes;
     } s2s;
     // The static route for a remote domain (ASCII case-insensitive), or nullptr.

@@ -63,6 +63,30 @@ void read_route(TomlReader& r, const toml::table& t, std::map<std::string, int>&
     if (!route.domain.empty() && !route.host.empty()) cfg.s2s.routes.push_back(std::move(route));
 }
 
+// "ip", "ip:port" or "[ipv6]:port": what c-ares takes as a server.
+bool dns_server(const std::string& s) {
+    if (ip_literal(s)) return true;
+    std::string host, port;
+    if (!s.empty() && s.front() == '[') {
+        const size_t close = s.find(']');
+        if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+        host = s.substr(1, close - 1);
+        port = s.substr(close + 2);
+        unsigned char buf[sizeof(in6_addr)];
+        if (inet_pton(AF_INET6, host.c_str(), buf) != 1) return false;
+    } else {
+        const size_t colon = s.rfind(':');
+        if (colon == std::string::npos) return false;
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+        unsigned char buf[sizeof(in_addr)];
+        if (inet_pton(AF_INET, host.c_str(), buf) != 1) return false;
+    }
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+    const unsigned long p = std::stoul(port);
+    return p >= 1 && p <= 65535;
+}
+
 }  // namespace
 
 void read_s2s(TomlReader& r, const toml::table& t, Config& cfg) {
@@ -88,6 +112,23 @@ void read_s2s(TomlReader& r, const toml::table& t, Config& cfg) {
                r.integer_field("queue_max_stanzas", 1, 1000000, s.queue_max_stanzas),
                r.integer_field("queue_timeout_s", 1, 3600, s.queue_timeout_s),
                r.integer_field("max_read_bytes_per_s", 0, int64_t{1} << 40, s.max_read_bytes_per_s),
+               {"dns_servers",
+                [&](const toml::node& n, const std::string& k) {
+                    const auto* a = n.as_array();
+                    if (!a) return r.wrong_type(n, k, "an array of strings");
+                    s.dns_servers.clear();
+                    for (const auto& e : *a) {
+                        std::string v;
+                        if (!r.string(e, k, v)) continue;
+                        if (!dns_server(v))
+                            r.error(line_of(e), k,
+                                    fmt::format("'{}' is not an address, address:port or [IPv6 address]:port", v));
+                        else
+                            s.dns_servers.push_back(v);
+                    }
+                }},
+               r.integer_field("dns_timeout_ms", 100, 60000, s.dns_timeout_ms),
+               r.integer_field("dns_tries", 1, 10, s.dns_tries),
                {"route",
                 [&](const toml::node& n, const std::string& k) {
                     const auto* a = n.as_array();

@@ -235,6 +235,9 @@ Status Daemon::reload() {
     cfg->s2s.address = old->s2s.address;
     cfg->s2s.port = old->s2s.port;
     cfg->s2s.direct_tls_port = old->s2s.direct_tls_port;
+    cfg->s2s.dns_servers = old->s2s.dns_servers;
+    cfg->s2s.dns_timeout_ms = old->s2s.dns_timeout_ms;
+    cfg->s2s.dns_tries = old->s2s.dns_tries;
     auto config = std::make_shared<const config::Config>(std::move(cfg.value()));
     auto tls = make_tls(*config);
     if (!tls) return tls.status();

@@ -2,6 +2,7 @@
 
 #include "log/log.hpp"
 #include "loop/worker.hpp"
+#include "net/resolver.hpp"
 #include "router/router.hpp"
 #include "s2s/inbound.hpp"
 #include "s2s/outbound.hpp"
@@ -31,7 +32,22 @@ Links::Links(loop::Worker& worker) : worker_(worker) {
     tick_.data = this;
 }
 
-Links::~Links() = default;
+Links::~Links() {
+    if (resolver_) resolver_->close();
+}
+
+net::Resolver* Links::resolver() {
+    if (resolver_ || resolver_failed_ || stopped_) return resolver_;
+    const auto& s = worker_.config().s2s;
+    auto r = net::Resolver::create(worker_.loop(), net::Resolver::Options{s.dns_servers, s.dns_timeout_ms, s.dns_tries});
+    if (!r) {
+        resolver_failed_ = true;
+        log::error("s2s", "DNS lookups are not possible on worker {}: {}", worker_.index(), r.status().message());
+        return nullptr;
+    }
+    resolver_ = r.value();
+    return resolver_;
+}
 
 unsigned Links::owner(const loop::Worker& any, const std::string& local, const std::string& remote) {
     const size_t n = const_cast<loop::Worker&>(any).shared().workers.size();
@@ -247,6 +263,8 @@ void Links::stop() {
         if (l->conn) conns.push_back(l->conn);
     }
     for (Outbound* o : conns) o->close();
+    // Links still looking up their peer hear "cancelled" and end.
+    if (net::Resolver* r = std::exchange(resolver_, nullptr)) r->close();
     uv_timer_stop(&tick_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
 }

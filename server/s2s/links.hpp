@@ -43,6 +43,9 @@
 namespace parley::loop {
 class Worker;
 }
+namespace parley::net {
+class Resolver;
+}
 
 namespace parley::s2s {
 
@@ -95,7 +98,13 @@ public:
     // the refusal's text, or nullopt.
     std::optional<std::string> gate(const module::S2sAuth& auth) const;
 
-    // Worker shutdown: no new link starts; queued stanzas are dropped.
+    // This worker's DNS resolver ([s2s] dns_servers, dns_timeout_ms,
+    // dns_tries), made at first use; nullptr (logged once) when c-ares
+    // cannot start, or after stop().
+    net::Resolver* resolver();
+
+    // Worker shutdown: no new link starts; queued stanzas are dropped;
+    // lookups in flight are cancelled.
     void stop();
 
 private:
@@ -113,6 +122,8 @@ private:
     std::unordered_map<uint64_t, Inbound*> inbound_;
     uv_timer_t tick_{};
     bool tick_running_ = false;
+    net::Resolver* resolver_ = nullptr;  // frees itself after close()
+    bool resolver_failed_ = false;
     bool stopped_ = false;
 };
 

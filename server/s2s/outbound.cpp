@@ -1,9 +1,10 @@
 #include "s2s/outbound.hpp"
 
-#include <netdb.h>
+#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "component/handshake.hpp"
 #include "log/log.hpp"
@@ -11,17 +12,12 @@
 #include "net/stream_transport.hpp"
 #include "s2s/dialback.hpp"
 #include "xmpp/base64.hpp"
+#include "xmpp/jid.hpp"
 #include "xmpp/namespaces.hpp"
 
 namespace parley::s2s {
 
 namespace {
-
-struct Lookup {
-    uv_getaddrinfo_t req{};
-    Outbound* self = nullptr;
-    uint16_t port = 5269;
-};
 
 // The client context of the virtual host that `local` is, or is a
 // subdomain of (a service such as conference.example.org).
@@ -59,38 +55,114 @@ void Outbound::resolve() {
                  "bad route address " + r->host);
             return;
         }
-        connect_to(addr, r->direct_tls);
+        addresses_ = {addr};
+        direct_tls_ = r->direct_tls;
+        target_text_ = "route " + r->host + ":" + std::to_string(r->port) + (r->direct_tls ? ", direct TLS" : "");
+        next_address();
         return;
     }
-    // No route: the domain's own addresses (A/AAAA) on the default port,
-    // looked up off the loop.
-    auto* l = new Lookup();
-    l->self = this;
-    l->req.data = l;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(worker_.loop(), &l->req, &Outbound::on_resolved, remote_.c_str(), "5269", &hints);
-    if (rc != 0) {
-        delete l;
+    net::Resolver* dns = links_.resolver();
+    auto ascii = xmpp::domain_to_ascii(remote_);
+    if (!dns || !ascii) {
         fail(StanzaError::cancel("remote-server-not-found", "cannot look up " + remote_),
-             std::string("lookup: ") + uv_strerror(rc));
+             !dns ? "no DNS resolver" : ascii.status().message());
+        return;
     }
+    remote_ascii_ = std::move(ascii.value());
+    // RFC 6120 §3.2.1 and XEP-0368 §3: both services' SRV records, at once.
+    srv_waiting_ = 2;
+    for (const bool direct : {true, false})
+        dns->srv(std::string(direct ? "_xmpps-server._tcp." : "_xmpp-server._tcp.") + remote_ascii_, direct,
+                 [this](net::Answer a, std::vector<net::SrvTarget> records, std::string error) {
+                     on_srv(a, std::move(records), error);
+                 });
 }
 
-void Outbound::on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res) {
-    std::unique_ptr<Lookup> l(static_cast<Lookup*>(req->data));
-    Outbound* self = l->self;
-    if (status != 0 || !res) {
-        if (res) uv_freeaddrinfo(res);
-        self->fail(StanzaError::cancel("remote-server-not-found", "the domain " + self->remote_ + " was not found"),
-                   std::string("lookup failed: ") + uv_strerror(status));
+void Outbound::on_srv(net::Answer answer, std::vector<net::SrvTarget> records, const std::string& error) {
+    switch (answer) {
+    case net::Answer::ok:
+        for (auto& r : records) targets_.push_back(std::move(r));
+        break;
+    case net::Answer::unavailable: ++srv_unavailable_; break;
+    case net::Answer::cancelled: lookup_cancelled_ = true; break;
+    case net::Answer::failed: log::info("s2s", "{} -> {}: SRV lookup failed: {}", local_, remote_, error); break;
+    case net::Answer::no_records: break;
+    }
+    if (--srv_waiting_ > 0) return;
+    if (lookup_cancelled_) {
+        fail(StanzaError::cancel("remote-server-not-found", "the server is shutting down"), "lookup cancelled");
         return;
     }
-    sockaddr_storage addr{};
-    std::memcpy(&addr, res->ai_addr, std::min<size_t>(res->ai_addrlen, sizeof addr));
-    uv_freeaddrinfo(res);
-    self->connect_to(addr, false);
+    if (!targets_.empty()) {
+        srv_ = true;
+        std::mt19937 rng(std::random_device{}());
+        targets_ = net::order_srv(std::move(targets_), rng);
+    } else if (srv_unavailable_ > 0) {
+        // "." (RFC 2782) and nothing else: the domain says it does not federate.
+        fail(StanzaError::cancel("remote-server-not-found", remote_ + " does not accept server connections (its SRV "
+                                                                      "record says the service is not available)"),
+             "SRV target \".\": no XMPP server for the domain");
+        return;
+    } else {
+        // No SRV: the domain itself, on the default port (RFC 6120 §3.2.2).
+        targets_.push_back(net::SrvTarget{remote_ascii_, 5269, 0, 0, false});
+    }
+    next_target();
+}
+
+void Outbound::next_target() {
+    if (refused_) {
+        fail(*error_, "refused by policy");
+        return;
+    }
+    if (next_target_ >= targets_.size() || attempts_ >= kMaxAttempts) {
+        if (!error_)
+            error_ = std::make_unique<StanzaError>(StanzaError::cancel(
+                "remote-server-not-found", attempts_ ? "no server of " + remote_ + " could be reached"
+                                                     : "no address was found for " + remote_));
+        fail(*error_, attempts_ ? "every address failed" : "no address found");
+        return;
+    }
+    const net::SrvTarget& t = targets_[next_target_++];
+    direct_tls_ = t.direct_tls;
+    target_text_ = t.host + ":" + std::to_string(t.port) +
+                   (!srv_ ? " (A/AAAA)" : t.direct_tls ? " (SRV, direct TLS)" : " (SRV)");
+    net::Resolver* dns = links_.resolver();
+    if (!dns) {
+        fail(StanzaError::cancel("remote-server-not-found", "cannot look up " + remote_), "no DNS resolver");
+        return;
+    }
+    dns->addresses(t.host, t.port, [this](net::Answer a, std::vector<sockaddr_storage> found, std::string error) {
+        if (a == net::Answer::cancelled) {
+            fail(StanzaError::cancel("remote-server-not-found", "the server is shutting down"), "lookup cancelled");
+            return;
+        }
+        if (a != net::Answer::ok) {
+            log::info("s2s", "{} -> {}: no address for {}{}", local_, remote_, target_text_,
+                      error.empty() ? "" : ": " + error);
+            next_target();
+            return;
+        }
+        addresses_ = std::move(found);
+        next_address_ = 0;
+        next_address();
+    });
+}
+
+void Outbound::next_address() {
+    if (next_address_ >= addresses_.size() || attempts_ >= kMaxAttempts) {
+        next_target();
+        return;
+    }
+    ++attempts_;
+    const sockaddr_storage addr = addresses_[next_address_++];
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, ip, sizeof ip);
+    else
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, ip, sizeof ip);
+    log::debug("s2s", "{} -> {}: connecting to {} at {}", local_, remote_, target_text_, ip);
+    connect_to(addr, direct_tls_);
 }
 
 void Outbound::connect_to(const sockaddr_storage& addr, bool direct_tls) {
@@ -113,7 +185,7 @@ void Outbound::connect_to(const sockaddr_storage& addr, bool direct_tls) {
         if (!st) {
             error_ = std::make_unique<StanzaError>(
                 StanzaError::cancel("remote-server-not-found", "cannot connect to " + remote_));
-            log::info("s2s", "{} -> {}: {}", local_, remote_, st.message());
+            log::info("s2s", "{} -> {}: {}: {}", local_, remote_, target_text_, st.message());
             return;  // the transport closes; on_transport_closed reports
         }
         if (direct_tls) {
@@ -148,6 +220,7 @@ void Outbound::open_stream() {
 
 void Outbound::on_tls_established() {
     if (!transport_ || transport_->closing()) return;
+    tls_up_ = true;
     const net::PeerVerification v = transport_->tls()->verify_domain(remote_);
     cert_ok_ = v.ok();
     log::debug("s2s", "{} -> {}: TLS up ({}); certificate: {}", local_, remote_, transport_->tls()->protocol_name(),
@@ -374,6 +447,17 @@ void Outbound::fail(StanzaError error, const std::string& log_text) {
 }
 
 void Outbound::on_transport_closed() {
+    // Before TLS was up, another address or target may do better
+    // (RFC 6120 §3.2.1 step 5); the transport is gone either way.
+    if (!tls_up_ && !refused_ && !reported_ && phase_ != Phase::closed && !worker_.shutting_down() &&
+        (next_address_ < addresses_.size() || next_target_ < targets_.size()) && attempts_ < kMaxAttempts) {
+        transport_ = nullptr;
+        phase_ = Phase::resolving;
+        stream_id_.clear();
+        error_.reset();
+        next_address();
+        return;
+    }
     std::unique_ptr<Outbound> self(this);
     const bool was_up = phase_ == Phase::established;
     phase_ = Phase::closed;

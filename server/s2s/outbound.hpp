@@ -3,9 +3,19 @@
 //
 // The conversation, as the initiating server:
 //   1. where: a static route ([[s2s.route]]: address, port, STARTTLS or
-//      direct TLS), else the remote domain's addresses on port 5269 (looked
-//      up on libuv's thread pool; DNS SRV is not implemented yet, so a
-//      domain that publishes only SRV records is not found);
+//      direct TLS); else DNS (RFC 6120 §3.2, XEP-0368) through the
+//      worker's resolver: the SRV records of _xmpps-server._tcp (direct
+//      TLS) and _xmpp-server._tcp (STARTTLS) of the remote domain, ordered
+//      together by priority and weight; the A/AAAA addresses of each
+//      target in turn. A single SRV record with the target "." means the
+//      domain does not federate: the link fails without a fallback.
+//      Without SRV records (or when the SRV lookup fails) the domain's own
+//      A/AAAA addresses on port 5269 are tried. An attempt that fails
+//      before TLS is up (no connection, a refused or broken TLS handshake,
+//      no STARTTLS, a timeout) moves on to the next address, then the next
+//      target, up to kMaxAttempts; a failure after it (the certificate,
+//      authentication, policy) ends the link. The certificate is always
+//      checked against the remote domain, never against an SRV target;
 //   2. the stream header (from = local, to = remote); TLS always: STARTTLS
 //      when offered (a peer that does not offer it is refused), or direct
 //      TLS (XEP-0368, ALPN xmpp-server), with SNI = the remote domain and
@@ -34,8 +44,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "errors/stanza_error.hpp"
+#include "net/resolver.hpp"
 #include "net/transport.hpp"
 #include "s2s/links.hpp"
 
@@ -77,11 +89,16 @@ public:
     void on_transport_closed() override;
     std::string_view default_ns() const override;
 
+    // Connection attempts one link makes (addresses of every target) before it fails.
+    static constexpr unsigned kMaxAttempts = 8;
+
 private:
     enum class Phase { resolving, connecting, features, starttls, tls, sasl, dialback, established, closed };
     Outbound(loop::Worker& worker, Links& links, std::string local, std::string remote);
     void resolve();
-    static void on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
+    void on_srv(net::Answer answer, std::vector<net::SrvTarget> records, const std::string& error);
+    void next_target();
+    void next_address();
     void connect_to(const sockaddr_storage& addr, bool direct_tls);
     Status start_tls();
     void open_stream();
@@ -103,6 +120,21 @@ private:
     bool cert_ok_ = false;       // the peer's certificate proves remote_
     bool reported_ = false;      // Links heard link_closed
     bool refused_ = false;       // refused by policy while looking up
+    bool tls_up_ = false;        // past this, a failure does not try another address
+    // Where to go: SRV targets (or the domain itself), and the addresses
+    // of the one being tried.
+    std::string remote_ascii_;   // remote_ as DNS names it
+    int srv_waiting_ = 0;
+    bool srv_ = false;           // the targets came from SRV records
+    unsigned srv_unavailable_ = 0;
+    bool lookup_cancelled_ = false;
+    std::vector<net::SrvTarget> targets_;
+    size_t next_target_ = 0;
+    std::vector<sockaddr_storage> addresses_;
+    size_t next_address_ = 0;
+    bool direct_tls_ = false;    // of the target being tried
+    unsigned attempts_ = 0;
+    std::string target_text_;    // for the log: "host:port (SRV, direct TLS)"
     std::unique_ptr<StanzaError> error_;
     std::unordered_map<std::string, std::deque<VerifyRequest>> verifies_;  // by stream id, sent
 };

@@ -4,6 +4,7 @@
 #include <idna.h>
 #include <stringprep.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -182,6 +183,18 @@ Result<std::string> prep_domain(std::string_view domain) {
 }
 
 }  // namespace
+
+Result<std::string> domain_to_ascii(std::string_view domain) {
+    if (std::all_of(domain.begin(), domain.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+        return std::string(domain);
+    char* ascii = nullptr;
+    const int rc = idna_to_ascii_8z(std::string(domain).c_str(), &ascii, IDNA_USE_STD3_ASCII_RULES);
+    std::unique_ptr<char, decltype(&std::free)> hold(ascii, &std::free);
+    if (rc != IDNA_SUCCESS)
+        return Status::error("jid-malformed", std::string("not a valid domain name: ") +
+                                                  idna_strerror(static_cast<Idna_rc>(rc)));
+    return std::string(ascii);
+}
 
 namespace detail {
 void set_fast_paths(bool on) { g_fast_paths = on; }

@@ -59,6 +59,10 @@ private:
     std::string resource_;
 };
 
+// A prepared domainpart (Jid::domain()) as DNS names it: IDNA ToASCII
+// (A-labels, "xn--..."); ASCII domains come back unchanged.
+Result<std::string> domain_to_ascii(std::string_view domain);
+
 namespace detail {
 // Tests only, never while other threads parse JIDs: turns the printable-ASCII
 // fast paths off, so that both paths can be compared.

@@ -47,6 +47,9 @@ BOOST_AUTO_TEST_CASE(federation_is_off_unless_enabled) {
     BOOST_TEST(r->s2s.dialback);
     BOOST_TEST(r->s2s.routes.empty());
     BOOST_TEST(r->find_route("remote.example") == nullptr);
+    BOOST_TEST(r->s2s.dns_servers.empty());
+    BOOST_TEST(r->s2s.dns_timeout_ms == 2000u);
+    BOOST_TEST(r->s2s.dns_tries == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(settings_and_routes_are_read) {
@@ -63,6 +66,9 @@ idle_timeout_s = 0
 queue_max_stanzas = 10
 queue_timeout_s = 3
 max_read_bytes_per_s = 0
+dns_servers = ["127.0.0.53", "127.0.0.1:5353", "[::1]:53"]
+dns_timeout_ms = 500
+dns_tries = 3
 
 [[s2s.route]]
 domain = "Remote.Example"
@@ -87,6 +93,10 @@ direct_tls = true
     BOOST_TEST(s.queue_max_stanzas == 10u);
     BOOST_TEST(s.queue_timeout_s == 3u);
     BOOST_TEST(s.max_read_bytes_per_s == 0u);
+    std::vector<std::string> servers = {"127.0.0.53", "127.0.0.1:5353", "[::1]:53"};
+    BOOST_TEST(s.dns_servers == servers, boost::test_tools::per_element());
+    BOOST_TEST(s.dns_timeout_ms == 500u);
+    BOOST_TEST(s.dns_tries == 3u);
     BOOST_REQUIRE(s.routes.size() == 2u);
     const config::S2sRoute* a = r->find_route("REMOTE.example");
     BOOST_REQUIRE(a != nullptr);
@@ -105,6 +115,10 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_refused_by_name) {
     BOOST_TEST(has(error_of("[s2s]\nport = 5269\ndirect_tls_port = 5269\n"), "both 5269"));
     BOOST_TEST(has(error_of("[s2s]\nqueue_max_stanzas = 0\n"), "s2s.queue_max_stanzas"));
     BOOST_TEST(has(error_of("[s2s]\nbogus = 1\n"), "s2s.bogus"));
+    for (const char* bad : {"ns.example", "127.0.0.1:", "127.0.0.1:70000", "::1]:53", "[::1]", "[127.0.0.1]:53"})
+        BOOST_TEST(has(error_of(std::string("[s2s]\ndns_servers = [\"") + bad + "\"]\n"), "s2s.dns_servers"), bad);
+    BOOST_TEST(has(error_of("[s2s]\ndns_servers = \"127.0.0.1\"\n"), "s2s.dns_servers"));
+    BOOST_TEST(has(error_of("[s2s]\ndns_tries = 0\n"), "s2s.dns_tries"));
     BOOST_TEST(has(error_of("[[s2s.route]]\ndomain = \"a.example\"\n"), "s2s.route.host"));
     BOOST_TEST(has(error_of("[[s2s.route]]\ndomain = \"a.example\"\nhost = \"a.example\"\n"),
                    "not an IPv4 or IPv6 address"));
@@ -118,12 +132,12 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_refused_by_name) {
 BOOST_AUTO_TEST_CASE(listeners_need_a_restart_routes_do_not) {
     auto a = load("[s2s]\nenabled = true\n[[s2s.route]]\ndomain = \"a.example\"\nhost = \"127.0.0.2\"\n");
     auto b = load("[s2s]\nenabled = true\ndialback = false\n");
-    auto c = load("[s2s]\nport = 5999\n");
+    auto c = load("[s2s]\nport = 5999\ndns_servers = [\"127.0.0.1:53\"]\n");
     BOOST_REQUIRE(a.is_ok());
     BOOST_REQUIRE(b.is_ok());
     BOOST_REQUIRE(c.is_ok());
     BOOST_TEST(config::restart_only_changes(*a, *b).empty());
-    std::vector<std::string> want = {"s2s.enabled", "s2s.port"};
+    std::vector<std::string> want = {"s2s.enabled", "s2s.port", "s2s.dns_servers"};
     BOOST_TEST(config::restart_only_changes(*a, *c) == want, boost::test_tools::per_element());
 }
 
@@ -139,9 +153,11 @@ BOOST_AUTO_TEST_CASE(every_key_is_documented_in_the_man_page_and_the_example) {
           "`handshake_timeout_s` (integer, 1-3600; default 30)", "`idle_timeout_s` (integer, 0-86400; default 600)",
           "`queue_max_stanzas` (integer, 1-1000000; default 1000)", "`queue_timeout_s` (integer, 1-3600; default 60)",
           "`max_read_bytes_per_s` (integer, 0-1099511627776; default 67108864)", "`host` (string, required)", "`port` (integer, 1-65535; default 5269)",
-          "`direct_tls` (boolean; default `false`)"})
+          "`direct_tls` (boolean; default `false`)",
+          "`dns_servers` (array of strings; default: those of /etc/resolv.conf)",
+          "`dns_timeout_ms` (integer, 100-60000; default 2000)", "`dns_tries` (integer, 1-10; default 2)"})
         BOOST_TEST(has(man, key), "config: parley.toml(5) must document " << key);
-    for (const char* key : {"# [s2s]", "# enabled =", "# dialback =", "# [[s2s.route]]", "# direct_tls ="})
+    for (const char* key : {"# [s2s]", "# enabled =", "# dialback =", "# dns_servers =", "# [[s2s.route]]", "# direct_tls ="})
         BOOST_TEST(has(example, key), "config: doc/parley.example.toml must show " << key);
 }
 

@@ -156,4 +156,11 @@ BOOST_AUTO_TEST_CASE(fast_paths_agree_with_stringprep) {
     BOOST_TEST(accepted > 1000u, "jid: the inputs must exercise accepted JIDs too");
 }
 
+BOOST_AUTO_TEST_CASE(domains_as_dns_names_them) {
+    BOOST_TEST(parley::xmpp::domain_to_ascii("example.org").value() == "example.org");
+    // RFC 3492's own example label, and a prepared JID's domain.
+    BOOST_TEST(parley::xmpp::domain_to_ascii(must("user@b\xc3\xbc" "cher.example").domain()).value() ==
+               "xn--bcher-kva.example");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
