@@ -36,5 +36,6 @@ libparley_la_SOURCES += server/component/handshake.hpp server/component/handshak
 libparley_la_SOURCES += server/s2s/dialback.hpp server/s2s/dialback.cpp \
 	server/s2s/links.hpp server/s2s/links.cpp \
 	server/s2s/inbound.hpp server/s2s/inbound.cpp \
-	server/s2s/outbound.hpp server/s2s/outbound.cpp
+	server/s2s/outbound.hpp server/s2s/outbound.cpp \
+	server/s2s/receive.hpp server/s2s/receive.cpp
 tests_unit_parley_unit_SOURCES += tests/unit/s2s/dialback_test.cpp

@@ -135,6 +135,7 @@ struct Config {
         uint16_t direct_tls_port = 0;    // inbound direct TLS (XEP-0368); 0: none
         std::string ca_file;             // CAs for peers' certificates; empty: the system's store
         bool dialback = true;            // accept and use dialback when a certificate does not prove a domain
+        bool bidi = true;                // XEP-0288 bidirectional streams, both roles
         unsigned handshake_timeout_s = 30;  // connect, TLS and authentication, each way
         unsigned idle_timeout_s = 600;   // a link without traffic is closed; 0: never
         size_t queue_max_stanzas = 1000;   // waiting for one remote domain's link

@@ -17,6 +17,9 @@ namespace parley::s2s {
 inline constexpr std::string_view kNsDialback = "jabber:server:dialback";
 // RFC 6120 streams announce dialback among their features (XEP-0220 §2.4).
 inline constexpr std::string_view kNsDialbackFeature = "urn:xmpp:features:dialback";
+// XEP-0288 bidirectional server-to-server streams: the feature, and the request.
+inline constexpr std::string_view kNsBidiFeature = "urn:xmpp:features:bidi";
+inline constexpr std::string_view kNsBidi = "urn:xmpp:bidi";
 
 std::string dialback_key(std::string_view secret, std::string_view receiving, std::string_view originating,
                          std::string_view stream_id);

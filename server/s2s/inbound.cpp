@@ -7,6 +7,7 @@
 #include "router/router.hpp"
 #include "s2s/dialback.hpp"
 #include "s2s/links.hpp"
+#include "s2s/receive.hpp"
 #include "xmpp/base64.hpp"
 #include "xmpp/errors.hpp"
 #include "xmpp/jid.hpp"
@@ -54,11 +55,6 @@ Inbound::Inbound(loop::Worker& worker, net::Transport& transport)
 
 std::string_view Inbound::default_ns() const { return xmpp::kNsServer; }
 
-bool Inbound::served_here(const std::string& domain) const {
-    const config::Config& cfg = worker_.config();
-    return cfg.find_host(domain) || cfg.find_component(domain) || worker_.hooks().find_domain(domain);
-}
-
 void Inbound::on_deadline() {
     if (!authenticated_.empty()) {
         log::info("s2s", "{}: idle, closing the stream from {}", transport_->remote_ip(), *authenticated_.begin());
@@ -83,7 +79,7 @@ void Inbound::on_stream_open(const xml::StreamHeader& header) {
     const std::string to = domain_of(header.attr("to"));
     stream_id_ = random_stream_id();  // a new id for every stream, restarts included
     transport_->send_stream_header(to, header.attr("from"), stream_id_);
-    if (to.empty() || !served_here(to)) {
+    if (to.empty() || !served_here(worker_, to)) {
         log::info("s2s", "{}: refused a stream for '{}', not served here", transport_->remote_ip(), header.attr("to"));
         transport_->stream_error(StreamErrorCondition::host_unknown, "that domain is not served here");
         return;
@@ -106,6 +102,9 @@ void Inbound::on_stream_open(const xml::StreamHeader& header) {
 
 void Inbound::send_features() {
     xml::Element features("features", std::string(xml::kStreamNs));
+    // XEP-0288 §2.1: before and after TLS (it is used only after).
+    if (worker_.config().s2s.bidi && authenticated_.empty())
+        features.add_child("bidi", std::string(kNsBidiFeature));
     if (!transport_->secure()) {
         features.add_child("starttls", std::string(xmpp::kNsTls)).add_child("required", std::string(xmpp::kNsTls));
     } else {
@@ -137,6 +136,13 @@ void Inbound::on_stanza(xml::Element el) {
             return;
         }
         transport_->stream_error(StreamErrorCondition::policy_violation, "this server federates only over TLS");
+        return;
+    }
+    if (ns == kNsBidi && name == "bidi" && worker_.config().s2s.bidi) {
+        if (!bidi_) log::debug("s2s", "{}: the peer asks for a bidirectional stream", transport_->remote_ip());
+        bidi_ = true;
+        for (const auto& [local, remote] : pairs_) Links::offer_bidi(worker_, local, remote, id_);
+        bidi_offered_ = bidi_offered_ || !pairs_.empty();
         return;
     }
     if (ns == xmpp::kNsSasl && name == "auth") return on_auth(el);
@@ -177,7 +183,7 @@ void Inbound::on_auth(const xml::Element& el) {
     }
     sasl_done_ = true;
     transport_->send_raw("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
-    authenticate(header_from_, "SASL EXTERNAL");
+    authenticate(header_from_, header_to_, "SASL EXTERNAL");
     transport_->restart_stream();
 }
 
@@ -196,10 +202,15 @@ bool Inbound::close_if(const std::function<bool(std::string_view)>& which, std::
     return false;
 }
 
-void Inbound::authenticate(const std::string& remote, const char* how) {
+void Inbound::authenticate(const std::string& remote, const std::string& local, const char* how) {
     const bool first = authenticated_.empty();
+    if (pairs_.emplace(local, remote).second && bidi_) {
+        Links::offer_bidi(worker_, local, remote, id_);
+        bidi_offered_ = true;
+    }
     if (!authenticated_.insert(remote).second) return;
-    log::info("s2s", "{}: {} authenticated by {} (to {})", transport_->remote_ip(), remote, how, header_to_);
+    log::info("s2s", "{}: {} authenticated by {} (to {}{})", transport_->remote_ip(), remote, how, local,
+              bidi_ ? ", bidirectional" : "");
     if (first) {
         const auto& l = worker_.config().limits;
         transport_->authenticated(xml::StreamLimits::for_stanza_bytes(l.max_stanza_bytes, l.max_depth));
@@ -233,9 +244,12 @@ void Inbound::on_db_result(const xml::Element& el) {
                                  "<db:result/> needs 'from' and 'to' domains");
         return;
     }
-    if (!served_here(local))
+    if (!served_here(worker_, local))
         return answer_result(remote, local, "error", "item-not-found", "that domain is not served here");
-    if (authenticated_.count(remote)) return answer_result(remote, local, "valid");
+    if (authenticated_.count(remote)) {
+        authenticate(remote, local, "dialback for another of our domains");
+        return answer_result(remote, local, "valid");
+    }
     // XEP-0344: a certificate that proves the domain needs no dialing back.
     const bool certified = transport_->tls()->verify_domain(remote).ok();
     if (auto refusal = gate(remote, certified, !certified)) {
@@ -244,7 +258,7 @@ void Inbound::on_db_result(const xml::Element& el) {
         return;
     }
     if (certified) {
-        authenticate(remote, "dialback with a valid certificate");
+        authenticate(remote, local, "dialback with a valid certificate");
         return answer_result(remote, local, "valid");
     }
     if (!worker_.config().s2s.dialback) {
@@ -275,7 +289,7 @@ void Inbound::dialback_checked(const std::string& remote, const std::string& loc
     if (pending_verifies_ > 0) --pending_verifies_;
     if (transport_->closing()) return;
     if (valid) {
-        authenticate(remote, "dialback");
+        authenticate(remote, local, "dialback");
         answer_result(remote, local, "valid");
         return;
     }
@@ -299,7 +313,7 @@ void Inbound::on_db_verify(const xml::Element& el) {
     v.set_attr("from", originating);
     v.set_attr("to", receiving);
     v.set_attr("id", stream_id);
-    if (!served_here(originating)) {
+    if (!served_here(worker_, originating)) {
         v.set_attr("type", "error");
         auto& e = v.add_child("error", std::string(kNsDialback));
         e.set_attr("type", "cancel");
@@ -317,63 +331,29 @@ void Inbound::on_remote_stanza(xml::Element in) {
         transport_->stream_error(StreamErrorCondition::not_authorized, "authenticate before sending stanzas");
         return;
     }
-    const std::string* from_attr = in.attr("from");
-    const std::string* to_attr = in.attr("to");
-    if (!from_attr || !to_attr) {
-        transport_->stream_error(StreamErrorCondition::improper_addressing,
-                                 "stanzas between servers carry both 'from' and 'to'");
-        return;
-    }
-    auto from = xmpp::Jid::parse(*from_attr);
-    if (!from || !authenticated_.count(from->domain())) {
-        log::warn("s2s", "{}: a stanza from '{}', not at a domain authenticated on this stream: closed",
-                  transport_->remote_ip(), *from_attr);
-        transport_->stream_error(StreamErrorCondition::invalid_from,
-                                 "the 'from' address is not at a domain authenticated on this stream");
-        return;
-    }
-    auto to = xmpp::Jid::parse(*to_attr);
-    const std::string& name = in.name();
-    xml::Element stanza = component::translate_ns(in, xmpp::kNsServer, xmpp::kNsClient);
-    stanza.set_attr("from", from->str());
-    auto& router = worker_.router();
-    if (!to || to->empty()) {
-        stanza.remove_attr("to");
-        router.refuse(std::move(stanza), from.value(), {}, module::Origin::remote_server,
-                      StanzaError::modify("jid-malformed", "the 'to' address is not a valid JID"));
-        return;
-    }
-    if (!served_here(to->domain())) {
-        log::warn("s2s", "{}: {} sent a stanza to '{}', not served here: closed", transport_->remote_ip(),
-                  from->domain(), to->domain());
-        transport_->stream_error(StreamErrorCondition::host_unknown, "the 'to' address is not served here");
-        return;
-    }
-    stanza.set_attr("to", to->str());
-    if (name == "iq") {
-        if (auto bad = xmpp::iq_shape_error(stanza)) {
-            router.refuse(std::move(stanza), from.value(), to.value(), module::Origin::remote_server, *bad);
-            return;
-        }
-    }
     const unsigned idle = worker_.config().s2s.idle_timeout_s;
     if (idle) transport_->set_deadline(uint64_t{idle} * 1000);
-    auto& hooks = worker_.hooks();
-    if (hooks.has_hooks(module::HookPoint::stanza_in)) {
-        module::StanzaContext ctx{stanza, from.value(), to.value(), false, 0};
-        ctx.from_remote_server = true;
-        std::string owner;
-        const module::HookResult r = hooks.run(module::HookPoint::stanza_in, ctx, &owner);
-        if (r.verdict == module::HookResult::Verdict::handled) {
-            router.consumed(stanza, from.value(), to.value(), module::Origin::remote_server, owner);
-            return;
-        }
-        if (r.verdict == module::HookResult::Verdict::reject) {
-            router.refuse(std::move(stanza), from.value(), to.value(), module::Origin::remote_server, r.error);
-            return;
-        }
+    auto refusal = receive_stanza(
+        worker_, in, [this](const std::string& d) { return authenticated_.count(d) > 0; },
+        [this](const std::string& d) { return served_here(worker_, d); }, transport_->remote_ip());
+    if (refusal) transport_->stream_error(refusal->condition, refusal->text);
+}
+
+bool Inbound::send_stanza(const xml::Element& stanza) {
+    if (!transport_ || transport_->closing()) {
+        withdraw_bidi();
+        return false;
     }
-    router.route(std::move(stanza), std::move(from.value()), std::move(to.value()), module::Origin::remote_server);
+    transport_->send(component::translate_ns(stanza, xmpp::kNsClient, xmpp::kNsServer));
+    const unsigned idle = worker_.config().s2s.idle_timeout_s;
+    if (idle) transport_->set_deadline(uint64_t{idle} * 1000);
+    return true;
+}
+
+void Inbound::withdraw_bidi() {
+    if (!bidi_offered_) return;
+    bidi_offered_ = false;
+    for (const auto& [local, remote] : pairs_) Links::withdraw_bidi(worker_, local, remote, id_);
 }
 
 void Inbound::on_stream_close() {
@@ -383,6 +363,7 @@ void Inbound::on_stream_close() {
 
 void Inbound::on_transport_closed() {
     std::unique_ptr<Inbound> self(this);
+    withdraw_bidi();
     worker_.s2s().remove_inbound(id_);
     if (!authenticated_.empty())
         log::info("s2s", "{}: stream from {} closed", transport_->remote_ip(), *authenticated_.begin());

@@ -21,6 +21,10 @@
 //     at an authenticated domain (<invalid-from/>) and 'to' at a domain
 //     served here (<host-unknown/>): a peer that lies about addresses loses
 //     its stream. Accepted stanzas are routed as module::Origin::remote_server.
+//   - bidirectional streams (XEP-0288), when [s2s] bidi is on: the feature
+//     is offered; a peer that sends <bidi/> (after TLS) gets our stanzas
+//     for each pair it authenticated (local -> remote) over this stream
+//     too (Links::offer_bidi), instead of a connection of ours.
 // Limits: [limits] max_stanza_bytes_before_auth until a domain is
 // authenticated, then max_stanza_bytes; [s2s] handshake_timeout_s until
 // then, then idle_timeout_s without traffic. At most kMaxPendingVerifies
@@ -34,6 +38,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "errors/status.hpp"
 #include "net/transport.hpp"
@@ -55,6 +60,11 @@ public:
     // key the peer gave for `remote` -> `local`.
     void dialback_checked(const std::string& remote, const std::string& local, bool valid);
 
+    // A stanza (jabber:client) of ours for the peer, on a bidirectional
+    // stream; false when the stream is closing (then its offers are
+    // withdrawn, and the caller sends the stanza another way).
+    bool send_stanza(const xml::Element& stanza);
+
     // Policy (module::Host::s2s_close): ends the stream with
     // <policy-violation/> if `which` picks a domain authenticated on it.
     bool close_if(const std::function<bool(std::string_view)>& which, std::string_view text);
@@ -69,14 +79,14 @@ public:
 
 private:
     Inbound(loop::Worker& worker, net::Transport& transport);
-    bool served_here(const std::string& domain) const;
     void send_features();
     void on_auth(const xml::Element& el);
     void on_db_result(const xml::Element& el);
     void on_db_verify(const xml::Element& el);
     void answer_result(const std::string& remote, const std::string& local, std::string_view type,
                        std::string_view error_condition = {}, std::string_view error_text = {});
-    void authenticate(const std::string& remote, const char* how);
+    void authenticate(const std::string& remote, const std::string& local, const char* how);
+    void withdraw_bidi();
     // The federation gates' refusal for accepting `remote`, or nullopt.
     std::optional<std::string> gate(const std::string& remote, bool certificate_valid, bool dialback) const;
     void on_remote_stanza(xml::Element stanza);
@@ -91,6 +101,9 @@ private:
     bool sasl_done_ = false;
     size_t pending_verifies_ = 0;
     std::set<std::string> authenticated_;  // remote domains proven on this stream
+    std::set<std::pair<std::string, std::string>> pairs_;  // (local, remote) authenticated
+    bool bidi_ = false;        // the peer asked for XEP-0288
+    bool bidi_offered_ = false;  // Links heard offers for pairs_
 };
 
 }  // namespace parley::s2s

@@ -1,5 +1,7 @@
 #include "s2s/links.hpp"
 
+#include <optional>
+
 #include "log/log.hpp"
 #include "loop/worker.hpp"
 #include "net/resolver.hpp"
@@ -19,6 +21,12 @@ struct Links::Link {
     std::deque<VerifyRequest> verifies;   // waiting for the stream to carry them
     Outbound* conn = nullptr;
     bool up = false;
+    // An incoming stream that carries this pair's stanzas too (XEP-0288).
+    struct Bidi {
+        unsigned worker;
+        uint64_t stream;
+    };
+    std::optional<Bidi> bidi;
 };
 
 namespace {
@@ -67,6 +75,67 @@ void Links::send(loop::Worker& here, xml::Element stanza, std::string local, std
         });
 }
 
+namespace {
+
+// Runs `f` on the owner worker of the pair: here, or posted there.
+template <typename F>
+void at_owner(loop::Worker& here, const std::string& local, const std::string& remote, F f) {
+    const unsigned o = Links::owner(here, local, remote);
+    if (o == here.index() || here.shared().workers.empty()) {
+        f(here);
+        return;
+    }
+    here.shared().workers[o]->post(std::move(f));
+}
+
+}  // namespace
+
+void Links::offer_bidi(loop::Worker& here, std::string local, std::string remote, uint64_t stream) {
+    const unsigned w = here.index();
+    at_owner(here, local, remote, [local, remote, w, stream](loop::Worker& o) { o.s2s().add_bidi(local, remote, w, stream); });
+}
+
+void Links::withdraw_bidi(loop::Worker& here, std::string local, std::string remote, uint64_t stream) {
+    const unsigned w = here.index();
+    at_owner(here, local, remote,
+             [local, remote, w, stream](loop::Worker& o) { o.s2s().remove_bidi(local, remote, w, stream); });
+}
+
+void Links::add_bidi(const std::string& local, const std::string& remote, unsigned worker, uint64_t stream) {
+    if (stopped_) return;
+    Link& l = link(local, remote);
+    l.bidi = Link::Bidi{worker, stream};
+    log::info("s2s", "{} -> {}: the peer's stream carries this server's stanzas too (XEP-0288)", local, remote);
+    if (l.up && l.conn) return;
+    auto waiting = std::exchange(l.queue, {});
+    for (auto& q : waiting) forward_bidi(l, std::move(q.stanza));
+}
+
+void Links::remove_bidi(const std::string& local, const std::string& remote, unsigned worker, uint64_t stream) {
+    auto it = links_.find(key_of(local, remote));
+    if (it == links_.end()) return;
+    Link& l = *it->second;
+    if (!l.bidi || l.bidi->worker != worker || l.bidi->stream != stream) return;
+    l.bidi.reset();
+    log::debug("s2s", "{} -> {}: the peer's bidirectional stream ended", local, remote);
+    if (l.queue.empty() && l.verifies.empty() && !l.conn) links_.erase(it);
+}
+
+void Links::forward_bidi(const Link& l, xml::Element stanza) {
+    const Link::Bidi path = *l.bidi;
+    auto deliver = [path, local = l.local, remote = l.remote](loop::Worker& w, xml::Element st) {
+        if (Inbound* s = w.s2s().find_inbound(path.stream); s && s->send_stanza(st)) return;
+        // Gone: its withdrawal reached the owner first; there it connects.
+        Links::send(w, std::move(st), local, remote);
+    };
+    if (path.worker == worker_.index() || path.worker >= worker_.shared().workers.size()) {
+        deliver(worker_, std::move(stanza));
+        return;
+    }
+    worker_.shared().workers[path.worker]->post(
+        [deliver, st = std::move(stanza)](loop::Worker& w) mutable { deliver(w, std::move(st)); });
+}
+
 void Links::verify(loop::Worker& here, std::string local, std::string remote, VerifyRequest request) {
     // The answer goes back to the asking worker, whichever worker sends the check.
     daemon::Shared& shared = here.shared();
@@ -112,6 +181,10 @@ void Links::enqueue(xml::Element stanza, const std::string& local, const std::st
         l.conn->send_stanza(stanza);
         return;
     }
+    if (l.bidi) {
+        forward_bidi(l, std::move(stanza));
+        return;
+    }
     if (l.queue.size() >= worker_.config().s2s.queue_max_stanzas) {
         worker_.router().bounce(stanza, StanzaError::wait("resource-constraint",
                                                           "too many stanzas are waiting for the connection to " + remote));
@@ -152,7 +225,8 @@ void Links::link_established(Outbound& o) {
     if (it == links_.end() || it->second->conn != &o) return;
     Link& l = *it->second;
     l.up = true;
-    log::info("s2s", "{} -> {}: link up, {} stanza(s) were waiting", l.local, l.remote, l.queue.size());
+    log::info("s2s", "{} -> {}: link up{}, {} stanza(s) were waiting", l.local, l.remote,
+              o.bidirectional() ? " (bidirectional)" : "", l.queue.size());
     while (!l.queue.empty()) {
         o.send_stanza(l.queue.front().stanza);
         l.queue.pop_front();
@@ -173,10 +247,11 @@ void Links::link_closed(Outbound& o, const StanzaError* error) {
         it = links_.find(key);
         if (it == links_.end()) return;
     }
-    if (it->second->queue.empty() && it->second->verifies.empty() && !it->second->conn) {
+    if (it->second->queue.empty() && it->second->verifies.empty() && !it->second->conn && !it->second->bidi) {
         links_.erase(it);
         return;
     }
+    if (it->second->queue.empty() && it->second->verifies.empty()) return;  // the bidi stream stays
     if (it->second->conn) return;  // a stanza bounced above started a new connection
     // It ended cleanly with work waiting (the peer closed an idle link as
     // a stanza arrived): once more, on a new connection.

@@ -16,6 +16,16 @@
 // that a dialback verification answered on another worker finds its stream
 // again (or learns it is gone).
 //
+// Bidirectional streams (XEP-0288): an incoming stream whose peer asked
+// for bidi offers, once a (remote -> local) pair is authenticated on it, to
+// carry our stanzas for (local -> remote) as well (offer_bidi, told to the
+// pair's owner worker). A link that is not up then sends through that
+// stream (on whichever worker holds it) instead of opening a connection of
+// its own; an established outgoing connection is still preferred. When
+// the stream ends it withdraws its offer (withdraw_bidi) before any
+// stanza could come back from it, and a stanza that finds it gone is sent
+// again through the owner, which then connects.
+//
 // Dialback verification (XEP-0220 §2.3): an inbound stream asks, through
 // verify(), the authoritative server of the domain it is asked to accept;
 // the request travels as <db:verify/> on the outbound link of that pair,
@@ -76,6 +86,11 @@ public:
     // `done` runs on `here` (not at all if that worker stops first).
     static void verify(loop::Worker& here, std::string local, std::string remote, VerifyRequest request);
 
+    // From the worker of an incoming bidi stream `stream`: it may carry
+    // stanzas from `local` to `remote` (offer) or no longer (withdraw).
+    static void offer_bidi(loop::Worker& here, std::string local, std::string remote, uint64_t stream);
+    static void withdraw_bidi(loop::Worker& here, std::string local, std::string remote, uint64_t stream);
+
     // Inbound streams of this worker.
     void add_inbound(uint64_t id, Inbound* s) { inbound_[id] = s; }
     void remove_inbound(uint64_t id) { inbound_.erase(id); }
@@ -109,6 +124,9 @@ public:
 
 private:
     struct Link;
+    void add_bidi(const std::string& local, const std::string& remote, unsigned worker, uint64_t stream);
+    void remove_bidi(const std::string& local, const std::string& remote, unsigned worker, uint64_t stream);
+    void forward_bidi(const Link& l, xml::Element stanza);
     void enqueue(xml::Element stanza, const std::string& local, const std::string& remote);
     void add_verify(const std::string& local, const std::string& remote, VerifyRequest request);
     Link& link(const std::string& local, const std::string& remote);

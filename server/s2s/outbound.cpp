@@ -11,6 +11,7 @@
 #include "loop/worker.hpp"
 #include "net/stream_transport.hpp"
 #include "s2s/dialback.hpp"
+#include "s2s/receive.hpp"
 #include "xmpp/base64.hpp"
 #include "xmpp/jid.hpp"
 #include "xmpp/namespaces.hpp"
@@ -290,8 +291,19 @@ void Outbound::on_stanza(xml::Element el) {
         return;
     }
     if (phase_ == Phase::dialback && ns == kNsDialback && name == "result") return on_dialback_result(el);
+    if (phase_ == Phase::established && ns == xmpp::kNsServer && bidi_ &&
+        (name == "message" || name == "presence" || name == "iq")) {
+        // XEP-0288: the peer answers on our stream, only from the domain
+        // its certificate proved, only to ours.
+        touch();
+        auto refusal = receive_stanza(
+            worker_, el, [this](const std::string& d) { return d == remote_; },
+            [this](const std::string& d) { return d == local_; }, remote_);
+        if (refusal) transport_->stream_error(refusal->condition, refusal->text);
+        return;
+    }
     if (phase_ == Phase::established && ns == xmpp::kNsServer) {
-        // One direction per stream (RFC 6120 §4.2.2): nothing comes back on ours.
+        // One direction per stream (RFC 6120 §4.2.2) unless bidi was agreed.
         transport_->stream_error(xmpp::StreamErrorCondition::unsupported_stanza_type,
                                  "this stream carries stanzas one way; open a stream of your own");
         return;
@@ -313,6 +325,18 @@ void Outbound::on_features(const xml::Element& features) {
         return;
     }
     send_verifies();
+    // XEP-0288: ask the peer to use this stream for its stanzas to us too,
+    // when its certificate proves its domain (its stanzas are then as
+    // authenticated as on a stream it opened) and policy would accept it
+    // as a sender.
+    if (!bidi_ && !authenticated_ && cert_ok_ && worker_.config().s2s.bidi &&
+        features.child("bidi", kNsBidiFeature)) {
+        const module::S2sAuth in{local_, remote_, true, true, false, transport_->remote_ip()};
+        if (!links_.gate(in)) {
+            bidi_ = true;
+            transport_->send_raw("<bidi xmlns='urn:xmpp:bidi'/>");
+        }
+    }
     if (authenticated_) {
         phase_ = Phase::established;
         links_.link_established(*this);
@@ -355,8 +379,8 @@ void Outbound::on_dialback_result(const xml::Element& el) {
     if (el.attr_or("from") != remote_ || el.attr_or("to") != local_) return;  // another pair's answer
     const std::string_view type = el.attr_or("type");
     if (type == "valid") {
-        log::info("s2s", "{} -> {}: established (dialback{})", local_, remote_,
-                  cert_ok_ ? ", certificate valid" : ", certificate not verified");
+        log::info("s2s", "{} -> {}: established (dialback{}{})", local_, remote_,
+                  cert_ok_ ? ", certificate valid" : ", certificate not verified", bidi_ ? ", bidirectional" : "");
         phase_ = Phase::established;
         links_.link_established(*this);
         return;

@@ -29,6 +29,10 @@
 //      allowed: <db:result/> with the XEP-0185 key, valid or not;
 //   5. established: the link's queue goes out; later stanzas go straight
 //      through. The link closes after [s2s] idle_timeout_s without traffic.
+// Bidirectional (XEP-0288, [s2s] bidi): when the peer offers it and its
+// certificate proved its domain, <bidi/> is sent before authenticating;
+// the peer may then send its stanzas from remote to local on this stream
+// (checked as on an incoming stream, s2s::receive_stanza).
 // Every phase before 5 runs under [s2s] handshake_timeout_s.
 //
 // The same stream carries our dialback verifications (<db:verify/>) for
@@ -73,6 +77,7 @@ public:
     // Sends the verifications Links holds for this pair, if the stream can carry them.
     void send_verifies();
     bool established() const { return phase_ == Phase::established; }
+    bool bidirectional() const { return bidi_; }
     const std::string& local() const { return local_; }
     const std::string& remote() const { return remote_; }
     // Worker shutdown or an idle link: ends the stream.
@@ -118,6 +123,7 @@ private:
     std::string stream_id_;      // the peer's id for our stream (dialback key)
     bool authenticated_ = false; // SASL EXTERNAL succeeded
     bool cert_ok_ = false;       // the peer's certificate proves remote_
+    bool bidi_ = false;          // XEP-0288 asked for: the peer may send on this stream
     bool reported_ = false;      // Links heard link_closed
     bool refused_ = false;       // refused by policy while looking up
     bool tls_up_ = false;        // past this, a failure does not try another address

@@ -10,7 +10,9 @@ or be refused when dialback is off.
 """
 import asyncio
 import os
+import random
 import re
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -33,13 +35,20 @@ def stranger_ca():
     return _STRANGER
 
 
-def s2s_table(port, routes, dialback=True, ca=None, extra='', address='127.0.0.1'):
+# A name server address where none listens: lookups of domains without a
+# route fail at once, and no test asks the machine's DNS (only loopback
+# traffic).
+NO_DNS = '127.0.0.1:9'
+
+
+def s2s_table(port, routes, dialback=True, ca=None, extra='', address='127.0.0.1', dns=NO_DNS):
     """The [s2s] table and [[s2s.route]] entries of one server; `routes`:
-    {domain: port on 127.0.0.1, or (address, port, direct TLS?)}."""
+    {domain: port on 127.0.0.1, or (address, port, direct TLS?)}; `dns`:
+    the name server (address:port) for domains without a route."""
     lines = ['', '[s2s]', 'enabled = true', 'address = "%s"' % address, 'port = %d' % port,
              'ca_file = "%s"' % (ca or os.path.join(cert_dir(), 'ca.pem')),
              'dialback = %s' % ('true' if dialback else 'false'),
-             'handshake_timeout_s = 10', 'queue_timeout_s = 20']
+             'handshake_timeout_s = 10', 'queue_timeout_s = 20', 'dns_servers = ["%s"]' % dns]
     if extra:
         lines.append(extra)
     for domain, where in routes.items():
@@ -145,9 +154,11 @@ class PeerStream:
 
 class Federating(unittest.TestCase):
     def test_messages_and_subscriptions_cross_both_ways_on_certificates_alone(self):
-        # Dialback off on both: only SASL EXTERNAL on the test CA's certificates can work.
+        # Dialback off on both: only SASL EXTERNAL on the test CA's
+        # certificates can work. Bidi off: each opens its own stream.
         fed = Federation(['parley.test', 'other.test'],
-                         {'parley.test': {'dialback': False}, 'other.test': {'dialback': False}}).start()
+                         {'parley.test': {'dialback': False, 'extra': 'bidi = false'},
+                          'other.test': {'dialback': False, 'extra': 'bidi = false'}}).start()
         try:
             async def conversation():
                 alice = await login(fed['parley.test'])
@@ -175,6 +186,43 @@ class Federating(unittest.TestCase):
             for d, other in (('parley.test', 'other.test'), ('other.test', 'parley.test')):
                 self.assertTrue(fed[d].wait_log(r'%s authenticated by SASL EXTERNAL' % re.escape(other)))
                 self.assertNotIn('authenticated by dialback', fed[d].log_text())
+        finally:
+            fed.stop()
+
+    def test_one_stream_carries_both_directions_with_bidi(self):
+        # XEP-0288: parley.test connects first and asks for bidi; other.test
+        # answers, pings and subscribes over that stream and never opens
+        # one of its own.
+        fed = Federation(['parley.test', 'other.test'],
+                         {'parley.test': {'dialback': False}, 'other.test': {'dialback': False}}).start()
+        try:
+            async def conversation():
+                alice = await login(fed['parley.test'])
+                bob = await login(fed['other.test'])
+                alice.send_message(mto='user@other.test', mbody='one stream?', mtype='chat')
+                self.assertEqual((await next_chat(bob))['body'], 'one stream?')
+                self.assertTrue(fed['other.test'].wait_log(
+                    r'other\.test -> parley\.test: the peer.s stream carries this server.s stanzas too'))
+                for i in range(3):
+                    bob.send_message(mto='user@parley.test/t', mbody='back %d' % i, mtype='chat')
+                for i in range(3):
+                    m = await next_chat(alice)
+                    self.assertEqual((m['body'], m['from'].bare), ('back %d' % i, 'user@other.test'))
+                pong = await bob['xep_0199'].ping('parley.test', timeout=10)
+                self.assertIsNotNone(pong)
+                subscribed = bob.loop.create_future()
+                bob.add_event_handler('presence_subscribed',
+                                      lambda p: subscribed.done() or subscribed.set_result(p['from'].bare))
+                bob.send_presence(pto='user@parley.test', ptype='subscribe')
+                self.assertEqual(await _wait(subscribed, 15), 'user@parley.test')
+                await alice.bye()
+                await bob.bye()
+            run(conversation(), timeout=90)
+            self.assertTrue(fed['parley.test'].wait_log(r'parley\.test -> other\.test: link up \(bidirectional\)'))
+            self.assertTrue(fed['other.test'].wait_log(
+                r'parley\.test authenticated by SASL EXTERNAL \(to other\.test, bidirectional\)'))
+            self.assertNotIn('other.test -> parley.test: link up', fed['other.test'].log_text())
+            self.assertNotIn('other.test authenticated by', fed['parley.test'].log_text())
         finally:
             fed.stop()
 
@@ -348,6 +396,37 @@ class MisbehavingPeers(unittest.TestCase):
             await alice.bye()
         run(scenario(), timeout=60)
 
+    def test_a_bidi_peer_gets_our_stanzas_on_its_stream_once_authenticated(self):
+        # XEP-0288 as the receiving server: other.test asks for bidi; once
+        # authenticated, parley.test sends its stanzas for other.test on
+        # this stream (it has no route to other.test to connect by).
+        async def scenario():
+            alice = await login(self.server)
+            peer = PeerStream(self.server, self.port, 'other.test', cert_domain='other.test')
+            try:
+                features = peer.secure()
+                self.assertIn("<bidi xmlns='urn:xmpp:features:bidi'", features.replace('"', "'"))
+                peer.raw.send("<bidi xmlns='urn:xmpp:bidi'/>")
+                self.assertIn('<success', peer.external())
+                peer.raw.buf = b''
+                peer.open()
+                alice.send_message(mto='bob@other.test', mbody='over your stream', mtype='chat')
+                loop = asyncio.get_event_loop()
+                text = await loop.run_in_executor(None, peer.raw.read_until, 'over your stream', 15)
+                self.assertRegex(text, r"<message[^>]*from=.user@parley\.test/t.")
+                self.assertRegex(text, r"<message[^>]*to=.bob@other\.test.")
+                peer.raw.send("<message from='bob@other.test/x' to='user@parley.test' type='chat'>"
+                              "<body>and back</body></message>")
+                self.assertEqual((await next_chat(alice))['body'], 'and back')
+            finally:
+                peer.close()
+            # Its stream is gone: the next message has no way and bounces.
+            alice.send_message(mto='bob@other.test', mbody='anyone?', mtype='chat')
+            m = await next_chat(alice, timeout=25)
+            self.assertEqual(error_condition(m), 'remote-server-not-found')
+            await alice.bye()
+        run(scenario(), timeout=90)
+
     def test_stanzas_for_other_servers_are_not_relayed(self):
         peer = self.authenticated_peer()
         try:
@@ -400,6 +479,92 @@ class MisbehavingPeers(unittest.TestCase):
             self.assertIn('<host-unknown', raw.read_until('</stream:stream>'))
         finally:
             raw.close()
+
+
+class FakeReceiver:
+    """other.test's server played by the test, for parley.test to connect
+    to: STARTTLS with other.test's certificate, SASL EXTERNAL and the bidi
+    feature offered. Blocking; bounded by socket timeouts."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+
+    def header(self):
+        return ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                "xmlns:stream='http://etherx.jabber.org/streams' from='other.test' to='parley.test' "
+                "id='fake%d' version='1.0'>" % random.randint(1, 10 ** 9))
+
+    def accept(self, timeout=15):
+        self.listener.settimeout(timeout)
+        sock, _ = self.listener.accept()
+        sock.settimeout(10)
+        raw = RawStream.__new__(RawStream)
+        raw.sock, raw.buf = sock, b''
+        raw.read_until('<stream:stream[^>]*>')
+        raw.buf = b''
+        raw.send(self.header() + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                 "<required/></starttls></stream:features>")
+        raw.read_until('<starttls')
+        raw.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(cert_dir(), 'other.test.pem'), os.path.join(cert_dir(), 'other.test.key'))
+        raw.sock = ctx.wrap_socket(sock, server_side=True)
+        raw.buf = b''
+        raw.read_until('<stream:stream[^>]*>')
+        raw.buf = b''
+        raw.send(self.header() + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                 "<mechanism>EXTERNAL</mechanism></mechanisms><bidi xmlns='urn:xmpp:features:bidi'/>"
+                 "</stream:features>")
+        self.asked = raw.read_until('</auth>|<auth[^>]*/>')
+        raw.buf = b''
+        raw.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+        raw.read_until('<stream:stream[^>]*>')
+        raw.buf = b''
+        raw.send(self.header() + "<stream:features/>")
+        return raw
+
+    def close(self):
+        self.listener.close()
+
+
+class BidiOnOurStream(unittest.TestCase):
+    def test_a_peer_answering_on_our_stream_may_send_only_as_its_own_domain(self):
+        # XEP-0288 as the initiating server: the peer's stanzas come back on
+        # parley.test's stream, only from other.test and only to parley.test.
+        fake = FakeReceiver()
+        fed = Federation(['parley.test'], {'parley.test': {'dialback': False,
+                                                           'routes': {'other.test': fake.port}}}).start()
+        try:
+            async def scenario():
+                alice = await login(fed['parley.test'])
+                loop = asyncio.get_event_loop()
+                alice.send_message(mto='bob@other.test', mbody='hello, fake', mtype='chat')
+                raw = await loop.run_in_executor(None, fake.accept)
+                try:
+                    self.assertIn('urn:xmpp:bidi', fake.asked, 'bidi is asked for before authenticating')
+                    text = await loop.run_in_executor(None, raw.read_until, 'hello, fake', 15)
+                    self.assertRegex(text, r"<message[^>]*to=.bob@other\.test.")
+                    raw.send("<message from='bob@other.test/x' to='user@parley.test' type='chat'>"
+                             "<body>answer on your stream</body></message>")
+                    m = await next_chat(alice)
+                    self.assertEqual((m['body'], str(m['from'])), ('answer on your stream', 'bob@other.test/x'))
+                    raw.send("<message from='mallory@third.test' to='user@parley.test' type='chat'>"
+                             "<body>spoofed</body></message>")
+                    text = await loop.run_in_executor(None, raw.read_until, '</stream:stream>', 15)
+                    self.assertIn('<invalid-from', text)
+                    with self.assertRaises(Exception):
+                        await alice.next_message(timeout=1)
+                finally:
+                    raw.sock.close()
+                await alice.bye()
+            run(scenario(), timeout=90)
+            self.assertTrue(fed['parley.test'].wait_log(r'parley\.test -> other\.test: link up \(bidirectional\)'))
+        finally:
+            fake.close()
+            fed.stop()
 
 
 async def _wait(future, timeout):

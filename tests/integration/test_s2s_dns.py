@@ -15,9 +15,10 @@ from harness import ParleyServer, free_port, run
 from test_s2s import error_condition, login, next_chat, s2s_table
 
 
-def start(domain, port, routes, extra='', address='127.0.0.1'):
+def start(domain, port, routes, extra='', address='127.0.0.1', dns=None):
+    kw = {'dns': dns} if dns else {}
     s = ParleyServer(domain=domain, modules=('disco', 'ping', 'roster'),
-                     extra=s2s_table(port, routes, extra=extra, address=address))
+                     extra=s2s_table(port, routes, extra=extra, address=address, **kw))
     s.add_user('user', 'secret')
     s.start()
     return s
@@ -52,8 +53,7 @@ class SrvLookups(unittest.TestCase):
             dns.a[host] = ['127.0.0.1']
         servers = []
         try:
-            parley = start('parley.test', ports['parley.test'], {},
-                           extra='dns_servers = ["%s"]' % dns.address)
+            parley = start('parley.test', ports['parley.test'], {}, dns=dns.address)
             servers.append(parley)
             back = {'parley.test': ports['parley.test']}
             other = start('other.test', ports['other.test'], back, extra='direct_tls_port = %d' % other_direct)
@@ -96,7 +96,7 @@ class SrvLookups(unittest.TestCase):
         ports = {'parley.test': free_port()}
         servers = []
         try:
-            parley = start('parley.test', ports['parley.test'], {}, extra='dns_servers = ["%s"]' % dns.address)
+            parley = start('parley.test', ports['parley.test'], {}, dns=dns.address)
             servers.append(parley)
             other = start('other.test', 5269, {'parley.test': ports['parley.test']}, address='127.0.1.7')
             servers.append(other)
@@ -123,8 +123,8 @@ class SrvLookups(unittest.TestCase):
         dns.silent |= {'_xmpps-server._tcp.slow.test', '_xmpp-server._tcp.slow.test', 'slow.test'}
         servers = []
         try:
-            parley = start('parley.test', free_port(), {},
-                           extra='dns_servers = ["%s"]\ndns_timeout_ms = 300\ndns_tries = 1' % dns.address)
+            parley = start('parley.test', free_port(), {}, dns=dns.address,
+                           extra='dns_timeout_ms = 300\ndns_tries = 1')
             servers.append(parley)
 
             async def conversation():

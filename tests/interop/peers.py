@@ -223,9 +223,10 @@ class ProsodyPeer(_Peer):
     kind = 'prosody'
 
     def __init__(self, domain, address, ca_file, cert, key, routes, dialback=True, require_certs=False,
-                 c2s_port=5222, s2s_port=5269, extra_config=''):
+                 c2s_port=5222, s2s_port=5269, extra_config='', bidi=False):
         super().__init__(domain, address, ca_file, cert, key, routes, dialback, require_certs, c2s_port, s2s_port,
                          extra_config)
+        self.bidi = bidi  # mod_s2s_bidi (XEP-0288), not loaded by default in 0.12
         self.config = os.path.join(self.dir, 'prosody.cfg.lua')
         self.log_path = os.path.join(self.dir, 'prosody.log')
         self.pidfile = os.path.join(self.dir, 'prosody.pid')
@@ -240,6 +241,8 @@ class ProsodyPeer(_Peer):
         modules = ['saslauth', 'tls', 'roster', 'disco', 'ping', 'parley_test_routes']
         if self.dialback:
             modules.append('dialback')
+        if self.bidi:
+            modules.append('s2s_bidi')
         routes = ''.join('\t[%s] = { %s, %d };\n' % (_lua(d), _lua(ip), port)
                          for d, (ip, port) in sorted(self.routes.items()))
         with open(self.config, 'w') as f:

@@ -58,14 +58,15 @@ async def exchange(test, alice, remote, remote_jid):
 
 
 class WithProsody(unittest.TestCase):
-    def start(self, dialback=True, parley_dialback=True, cert=PROSODY[0], require_certs=False):
+    def start(self, dialback=True, parley_dialback=True, cert=PROSODY[0], require_certs=False, bidi=False):
         ca = peer_certs()
         self.parley = parley({PROSODY[0]: (PROSODY[1], 5269)}, dialback=parley_dialback)
         self.addCleanup(self.parley.cleanup)
         self.parley.start()
         self.addCleanup(self.parley.stop)
         self.peer = ProsodyPeer(PROSODY[0], PROSODY[1], ca, *cert_files(cert_dir(), cert),
-                                routes={'parley.test': PARLEY_S2S}, dialback=dialback, require_certs=require_certs)
+                                routes={'parley.test': PARLEY_S2S}, dialback=dialback, require_certs=require_certs,
+                                bidi=bidi)
         self.addCleanup(self.peer.cleanup)
         self.peer.start()
         self.peer.register('bob', 'secret')
@@ -82,6 +83,37 @@ class WithProsody(unittest.TestCase):
             await bob.bye()
         run(conversation(), timeout=120)
         self.assertTrue(self.parley.wait_log(r'prosody\.test authenticated by SASL EXTERNAL'))
+
+    def test_one_stream_serves_both_directions_with_bidi(self):
+        # XEP-0288 with Prosody's mod_s2s_bidi, each side opening first:
+        # the answer travels on the stream the first message opened.
+        for parley_first in (True, False):
+            with self.subTest(parley_first=parley_first):
+                ca = self.start(dialback=False, parley_dialback=False, require_certs=True, bidi=True)
+
+                async def conversation():
+                    alice = await connect('alice@parley.test', '127.0.0.1', self.parley.starttls_port, ca)
+                    bob = await connect('bob@prosody.test', PROSODY[1], 5222, ca)
+                    first, second = (alice, bob) if parley_first else (bob, alice)
+                    to_second = 'bob@prosody.test' if parley_first else 'alice@parley.test'
+                    to_first = 'alice@parley.test' if parley_first else 'bob@prosody.test'
+                    first.send_message(mto=to_second, mbody='opening', mtype='chat')
+                    self.assertEqual((await second.next_message(timeout=20))['body'], 'opening')
+                    second.send_message(mto=to_first, mbody='on your stream', mtype='chat')
+                    self.assertEqual((await first.next_message(timeout=20))['body'], 'on your stream')
+                    await alice.bye()
+                    await bob.bye()
+                run(conversation(), timeout=120)
+                if parley_first:
+                    self.assertTrue(self.parley.wait_log(r'parley\.test -> prosody\.test: link up \(bidirectional\)'))
+                    self.assertNotIn('prosody.test authenticated by', self.parley.log_text())
+                else:
+                    self.assertTrue(self.parley.wait_log(
+                        r'prosody\.test authenticated by SASL EXTERNAL \(to parley\.test, bidirectional\)'))
+                    self.assertTrue(self.parley.wait_log(
+                        r'parley\.test -> prosody\.test: the peer.s stream carries this server.s stanzas too'))
+                    self.assertNotIn('parley.test -> prosody.test: link up', self.parley.log_text())
+                self.doCleanups()
 
     def test_a_peer_with_an_untrusted_certificate_is_taken_by_dialback_only_if_allowed(self):
         for allowed in (True, False):
