@@ -193,9 +193,9 @@ std::optional<std::string> FederationPolicy::on_gate(const module::S2sAuth& a) {
     return refusal;
 }
 
-bool FederationPolicy::over_rate(const std::string& domain, const Tier& t) {
+bool Policy::over_rate(const std::string& domain, const Tier& t, uint64_t now) {
     if (t.rate_per_s <= 0) return false;
-    const uint64_t now = now_ms();
+    std::lock_guard lock(buckets_mutex_);
     auto [it, fresh] = buckets_.try_emplace(domain);
     Bucket& b = it->second;
     if (fresh) {
@@ -214,7 +214,7 @@ module::HookResult FederationPolicy::on_in(module::StanzaContext& c) {
     const std::string& domain = c.from.domain();
     const Placement p = placement(domain);
     const std::string scope = "from " + c.from.str() + " to " + c.to.str();
-    if (over_rate(domain, *p.tier)) {
+    if (policy_->over_rate(domain, *p.tier, now_ms())) {
         const std::string why = fmt::format("{} sends more than {:g} stanzas a second (tier {}, rule {})", domain,
                                             p.tier->rate_per_s, p.tier->name, p.rule);
         refused(domain, "federation.rate_limit", scope, why);
@@ -244,9 +244,13 @@ void FederationPolicy::close_blocked() {
         host_->post(w, [](module::Host& h) {
             auto& self = static_cast<FederationPolicy&>(h.instance());
             const size_t n = h.s2s_close(
-                [&self](std::string_view remote) { return self.placement(remote).tier->blocked; },
-                "federation with this domain is blocked by policy");
-            if (n) log::info("federation_policy", "worker {}: {} link(s) to blocked domains closed", h.worker_index(), n);
+                [&self](const module::S2sAuth& l) {
+                    return must_close(*self.placement(l.remote).tier, l.certificate_valid, l.dialback);
+                },
+                "federation with this domain is blocked by policy, or needs a valid certificate now");
+            if (n)
+                log::info("federation_policy", "worker {}: {} link(s) closed: blocked, or not proven as the tier requires now",
+                          h.worker_index(), n);
         });
 }
 

@@ -55,6 +55,9 @@ public:
     void load_rules(Rules rules);
     void set_rule(const std::string& pattern, const std::string& tier);  // "" removes
     void count(const std::string& domain, const std::string& action);
+    // The inbound rate of `domain` under `tier`, for the whole server (a
+    // token bucket; every worker draws from it): true when over it.
+    bool over_rate(const std::string& domain, const Tier& tier, uint64_t now_ms);
     Counts counts_of(const std::string& domain) const;
     std::map<std::string, Counts> counts() const;
 
@@ -64,6 +67,12 @@ private:
     std::shared_ptr<const Rules> rules_ = std::make_shared<const Rules>();
     bool loaded_ = false;
     std::map<std::string, Counts> counts_;
+    struct Bucket {
+        double tokens = 0;
+        uint64_t at_ms = 0;
+    };
+    std::mutex buckets_mutex_;  // apart from mutex_: taken for every stanza in
+    std::unordered_map<std::string, Bucket> buckets_;
 };
 
 class FederationPolicy final : public module::Module {
@@ -79,23 +88,19 @@ private:
     std::optional<std::string> on_gate(const module::S2sAuth& auth);
     module::HookResult on_in(module::StanzaContext& c);
     void on_routed(module::RoutedContext& c);
-    bool over_rate(const std::string& domain, const Tier& tier);
     void refused(const std::string& domain, const std::string& action, const std::string& scope,
                  const std::string& why);
     void control(const std::vector<std::string>& args, module::ControlReply reply);
     void change(const std::string& pattern, const std::string& tier, const std::string& who,
                 module::ControlReply reply);
-    // Ends, on every worker, the links of domains that are now blocked.
+    // Ends, on every worker, the links of domains that are now blocked,
+    // and those proven by dialback alone where the tier now requires a
+    // certificate.
     void close_blocked();
 
     module::Host* host_ = nullptr;
     Policy* policy_ = nullptr;
     std::shared_ptr<module::Database> db_;
-    struct Bucket {
-        double tokens = 0;
-        uint64_t at_ms = 0;
-    };
-    std::unordered_map<std::string, Bucket> buckets_;  // inbound rate, per remote domain
 };
 
 }  // namespace parley::mod_federation_policy

@@ -52,7 +52,7 @@ const config::OptionSpec kTier[] = {
     {.name = "rate_per_s",
      .type = config::OptionType::integer,
      .default_value = nullptr,
-     .help = "stanzas per second one remote domain may send (per worker); 0: no limit",
+     .help = "stanzas per second one remote domain may send (the whole server); 0: no limit",
      .min = 0,
      .max = 1000000},
     {.name = "burst",
@@ -249,6 +249,10 @@ std::optional<std::string> admit(const Placement& p, std::string_view remote, bo
         return fmt::format("{} must prove its domain with a valid certificate (tier {}, rule {})", remote,
                            p.tier->name, p.rule);
     return std::nullopt;
+}
+
+bool must_close(const Tier& t, bool certificate_valid, bool dialback) {
+    return t.blocked || (t.certificate_required && dialback && !certificate_valid);
 }
 
 std::optional<std::string> judge(const Placement& p, bool inbound, const xml::Element& stanza, size_t bytes) {

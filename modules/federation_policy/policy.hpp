@@ -5,7 +5,7 @@
 // A tier says how a peer must prove its domain (a certificate that proves
 // it, or dialback as well), which kinds of stanza may cross in each
 // direction, how large one may be, and how many per second a remote domain
-// may send (per worker). Three tiers exist from the start (trusted,
+// may send (to the whole server). Three tiers exist from the start (trusted,
 // restricted, blocked); the config may change them or add more.
 //
 // Which tier: a rule for the exact domain; else the wildcard rule
@@ -46,7 +46,7 @@ struct Tier {
     bool certificate_required = true;  // false: dialback is enough
     std::set<Kind> inbound, outbound;
     size_t max_stanza_bytes = 65536;
-    double rate_per_s = 20;            // inbound stanzas per remote domain and worker
+    double rate_per_s = 20;            // inbound stanzas per remote domain (the whole server)
     double burst = 40;
 };
 
@@ -87,5 +87,10 @@ std::optional<std::string> judge(const Placement& p, bool inbound, const xml::El
 
 // The gate: whether a peer proving `remote` this way may federate.
 std::optional<std::string> admit(const Placement& p, std::string_view remote, bool certificate_valid);
+// Whether a link that exists (proven as `certificate_valid` and `dialback`
+// say; a link still connecting has neither) must end under `tier`: the
+// tier is blocked, or wants a certificate where dialback alone proved the
+// domain. A link still connecting meets the gate when it authenticates.
+bool must_close(const Tier& tier, bool certificate_valid, bool dialback);
 
 }  // namespace parley::mod_federation_policy

@@ -165,7 +165,7 @@ void WorkerHost::on_routed(int priority, module::RoutedHook fn) {
 
 void WorkerHost::s2s_gate(module::S2sGate fn) { worker_.hooks().add_s2s_gate(name_, std::move(fn)); }
 
-size_t WorkerHost::s2s_close(std::function<bool(std::string_view remote)> which, std::string_view text) {
+size_t WorkerHost::s2s_close(std::function<bool(const module::S2sAuth& link)> which, std::string_view text) {
     return worker_.s2s().close_matching(which, text);
 }
 

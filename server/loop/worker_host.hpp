@@ -81,7 +81,7 @@ public:
     std::optional<config::VirtualHost> virtual_host(std::string_view domain) const override;
     Result<std::shared_ptr<const module::TlsServer>> tls_server(const module::TlsIdentity& identity) const override;
     void s2s_gate(module::S2sGate fn) override;
-    size_t s2s_close(std::function<bool(std::string_view remote)> which, std::string_view text) override;
+    size_t s2s_close(std::function<bool(const module::S2sAuth& link)> which, std::string_view text) override;
     void stream_feature(module::StreamStage stage, module::FeatureProvider fn) override;
     Status nonza(module::StreamStage stage, std::string_view ns, std::string_view name, module::NonzaHandler fn) override;
 

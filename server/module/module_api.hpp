@@ -55,7 +55,7 @@ namespace parley::module {
 // 4: Host::tls_server and module/tls.hpp (TLS for a module's own listener).
 // 5: SessionInfo::ending (a session whose `closed` event runs), left out of
 // Host::sessions_of and all_sessions on every worker.
-inline constexpr uint32_t kAbiVersion = 6;
+inline constexpr uint32_t kAbiVersion = 7;
 
 // A XEP the module implements, listed for docs and `parleyctl`.
 struct XepInfo {
@@ -573,11 +573,15 @@ public:
     // outgoing ones the routed hooks (RouteOutcome::Kind::remote), where a
     // module may refuse them.
     virtual void s2s_gate(S2sGate fn) = 0;
-    // Ends this worker's s2s streams and links whose remote domain `which`
-    // picks, with <policy-violation/> and `text` (stanzas waiting for such
-    // a link bounce with policy-violation); returns how many it ended.
-    // Post it to every worker to end them all.
-    virtual size_t s2s_close(std::function<bool(std::string_view remote)> which, std::string_view text) = 0;
+    // Ends this worker's s2s streams and links that `which` picks, with
+    // <policy-violation/> and `text` (stanzas waiting for such a link
+    // bounce with policy-violation); returns how many it ended. `which`
+    // sees each link as the gate saw it: one call per (local, remote)
+    // pair authenticated on an incoming stream, one per outgoing link
+    // (certificate_valid and dialback say how the remote domain was
+    // proven; both false for a link not yet authenticated). Post it to
+    // every worker to end them all.
+    virtual size_t s2s_close(std::function<bool(const S2sAuth& link)> which, std::string_view text) = 0;
 
     // --- Streams (client streams) ---
     // Adds an element to the stream features offered at `stage`.

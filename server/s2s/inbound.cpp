@@ -183,7 +183,7 @@ void Inbound::on_auth(const xml::Element& el) {
     }
     sasl_done_ = true;
     transport_->send_raw("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
-    authenticate(header_from_, header_to_, "SASL EXTERNAL");
+    authenticate(header_from_, header_to_, "SASL EXTERNAL", true, false);
     transport_->restart_stream();
 }
 
@@ -192,18 +192,21 @@ std::optional<std::string> Inbound::gate(const std::string& remote, bool certifi
     return worker_.s2s().gate(auth);
 }
 
-bool Inbound::close_if(const std::function<bool(std::string_view)>& which, std::string_view text) {
+bool Inbound::close_if(const std::function<bool(const module::S2sAuth&)>& which, std::string_view text) {
     if (!transport_ || transport_->closing()) return false;
-    for (const auto& d : authenticated_)
-        if (which(d)) {
+    for (const auto& [local, remote] : pairs_)
+        if (const How h = how_[remote];
+            which(module::S2sAuth{local, remote, true, h.certificate_valid, h.dialback, transport_->remote_ip()})) {
             transport_->stream_error(StreamErrorCondition::policy_violation, text);
             return true;
         }
     return false;
 }
 
-void Inbound::authenticate(const std::string& remote, const std::string& local, const char* how) {
+void Inbound::authenticate(const std::string& remote, const std::string& local, const char* how,
+                           bool certificate_valid, bool dialback) {
     const bool first = authenticated_.empty();
+    how_.try_emplace(remote, How{certificate_valid, dialback});
     if (pairs_.emplace(local, remote).second && bidi_) {
         Links::offer_bidi(worker_, local, remote, id_);
         bidi_offered_ = true;
@@ -247,7 +250,8 @@ void Inbound::on_db_result(const xml::Element& el) {
     if (!served_here(worker_, local))
         return answer_result(remote, local, "error", "item-not-found", "that domain is not served here");
     if (authenticated_.count(remote)) {
-        authenticate(remote, local, "dialback for another of our domains");
+        const How h = how_[remote];
+        authenticate(remote, local, "dialback for another of our domains", h.certificate_valid, h.dialback);
         return answer_result(remote, local, "valid");
     }
     // XEP-0344: a certificate that proves the domain needs no dialing back.
@@ -258,7 +262,7 @@ void Inbound::on_db_result(const xml::Element& el) {
         return;
     }
     if (certified) {
-        authenticate(remote, local, "dialback with a valid certificate");
+        authenticate(remote, local, "dialback with a valid certificate", true, true);
         return answer_result(remote, local, "valid");
     }
     if (!worker_.config().s2s.dialback) {
@@ -289,7 +293,7 @@ void Inbound::dialback_checked(const std::string& remote, const std::string& loc
     if (pending_verifies_ > 0) --pending_verifies_;
     if (transport_->closing()) return;
     if (valid) {
-        authenticate(remote, local, "dialback");
+        authenticate(remote, local, "dialback", false, true);
         answer_result(remote, local, "valid");
         return;
     }

@@ -35,12 +35,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 
 #include "errors/status.hpp"
+#include "module/module_api.hpp"
 #include "net/transport.hpp"
 
 namespace parley::loop {
@@ -67,7 +69,7 @@ public:
 
     // Policy (module::Host::s2s_close): ends the stream with
     // <policy-violation/> if `which` picks a domain authenticated on it.
-    bool close_if(const std::function<bool(std::string_view)>& which, std::string_view text);
+    bool close_if(const std::function<bool(const module::S2sAuth&)>& which, std::string_view text);
 
     // net::TransportUser
     void on_stream_open(const xml::StreamHeader& header) override;
@@ -85,7 +87,9 @@ private:
     void on_db_verify(const xml::Element& el);
     void answer_result(const std::string& remote, const std::string& local, std::string_view type,
                        std::string_view error_condition = {}, std::string_view error_text = {});
-    void authenticate(const std::string& remote, const std::string& local, const char* how);
+    // `remote` proven for `local`; `certificate_valid`, `dialback`: how.
+    void authenticate(const std::string& remote, const std::string& local, const char* how, bool certificate_valid,
+                      bool dialback);
     void withdraw_bidi();
     // The federation gates' refusal for accepting `remote`, or nullopt.
     std::optional<std::string> gate(const std::string& remote, bool certificate_valid, bool dialback) const;
@@ -102,6 +106,10 @@ private:
     size_t pending_verifies_ = 0;
     std::set<std::string> authenticated_;  // remote domains proven on this stream
     std::set<std::pair<std::string, std::string>> pairs_;  // (local, remote) authenticated
+    struct How {
+        bool certificate_valid = false, dialback = false;
+    };
+    std::map<std::string, How> how_;  // by remote domain, as first proven
     bool bidi_ = false;        // the peer asked for XEP-0288
     bool bidi_offered_ = false;  // Links heard offers for pairs_
 };

@@ -301,15 +301,20 @@ std::optional<std::string> Links::gate(const module::S2sAuth& auth) const {
     return refusal;
 }
 
-size_t Links::close_matching(const std::function<bool(std::string_view)>& which, std::string_view text) {
+size_t Links::close_matching(const std::function<bool(const module::S2sAuth&)>& which, std::string_view text) {
     size_t n = 0;
     std::vector<Inbound*> streams;
     for (const auto& [id, s] : inbound_) streams.push_back(s);
     for (Inbound* s : streams)
         if (s->close_if(which, text)) ++n;
     std::vector<std::string> hit;
-    for (auto& [key, l] : links_)
-        if (which(l->remote)) hit.push_back(key);
+    for (auto& [key, l] : links_) {
+        const Outbound* c = l->conn;
+        const bool up = c && c->established();
+        if (which(module::S2sAuth{l->local, l->remote, false, up && c->certificate_valid(), up && c->used_dialback(),
+                                  {}}))
+            hit.push_back(key);
+    }
     const StanzaError error = StanzaError::cancel("policy-violation", std::string(text));
     // By key: a bounce may route new stanzas and change the map.
     for (const std::string& key : hit) {

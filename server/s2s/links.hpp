@@ -108,7 +108,7 @@ public:
 
     // Ends the inbound streams and outbound links of this worker whose
     // remote domain `which` picks (module::Host::s2s_close).
-    size_t close_matching(const std::function<bool(std::string_view)>& which, std::string_view text);
+    size_t close_matching(const std::function<bool(const module::S2sAuth&)>& which, std::string_view text);
     // The federation gates of the running modules (module::Host::s2s_gate):
     // the refusal's text, or nullopt.
     std::optional<std::string> gate(const module::S2sAuth& auth) const;

@@ -78,6 +78,8 @@ public:
     void send_verifies();
     bool established() const { return phase_ == Phase::established; }
     bool bidirectional() const { return bidi_; }
+    bool certificate_valid() const { return cert_ok_; }
+    bool used_dialback() const { return phase_ == Phase::established && !authenticated_; }
     const std::string& local() const { return local_; }
     const std::string& remote() const { return remote_; }
     // Worker shutdown or an idle link: ends the stream.

@@ -165,7 +165,7 @@ class FederationPolicy(unittest.TestCase):
             self.assertEqual((await bob.next_message(timeout=15))['body'], 'before')
             out = self.a.ctl('federation', 'deny', 'other.test').stdout
             self.assertIn('tier blocked', out)
-            self.assertTrue(self.a.wait_log(r'link\(s\) to blocked domains closed'))
+            self.assertTrue(self.a.wait_log(r'link\(s\) closed: blocked'))
             alice.send_message(mto='user@other.test', mbody='after', mtype='chat')
             condition, text = error_of(await alice.next_message(timeout=15))
             self.assertEqual(condition, 'policy-violation')
@@ -201,6 +201,12 @@ class FederationPolicy(unittest.TestCase):
             carol.send_message(mto='user@parley.test', mbody='by dialback, allowed', mtype='chat')
             got = [m['body'] for m in await drain(alice, 10)]
             self.assertIn('by dialback, allowed', got)
+            # Back to a tier that wants a certificate: the stream proven by
+            # dialback alone ends at once, and dialback is refused again.
+            self.a.ctl('federation', 'tier', 'third.test', 'restricted')
+            self.assertTrue(self.a.wait_log(r'link\(s\) closed: blocked, or not proven as the tier requires now'))
+            carol.send_message(mto='user@parley.test', mbody='by dialback, again', mtype='chat')
+            self.assertEqual(await drain(alice, 3), [])
             await alice.bye()
             await carol.bye()
         run(scenario(), timeout=120)

@@ -302,17 +302,21 @@ public:
     }
     // s2s: the gates as registered (a test calls them), and what s2s_close was asked.
     void s2s_gate(module::S2sGate fn) override { s2s_gates.push_back(std::move(fn)); }
-    size_t s2s_close(std::function<bool(std::string_view remote)> which, std::string_view text) override {
+    size_t s2s_close(std::function<bool(const module::S2sAuth& link)> which, std::string_view text) override {
         size_t n = 0;
-        for (const auto& d : s2s_remotes)
-            if (which(d)) {
-                s2s_closed.emplace_back(d, std::string(text));
+        for (const auto& l : s2s_links)
+            if (which(module::S2sAuth{l.local, l.remote, l.incoming, l.certificate_valid, l.dialback, "127.0.0.1"})) {
+                s2s_closed.emplace_back(l.remote, std::string(text));
                 ++n;
             }
         return n;
     }
+    struct FakeLink {
+        std::string local, remote;
+        bool incoming = false, certificate_valid = true, dialback = false;
+    };
     std::vector<module::S2sGate> s2s_gates;
-    std::vector<std::string> s2s_remotes;  // domains with a link, for s2s_close
+    std::vector<FakeLink> s2s_links;  // the links s2s_close looks at
     std::vector<std::pair<std::string, std::string>> s2s_closed;
     // The server's own implementation: a fake of TLS would test nothing.
     Result<std::shared_ptr<const module::TlsServer>> tls_server(const module::TlsIdentity& identity) const override {

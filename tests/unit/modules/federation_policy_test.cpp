@@ -163,6 +163,25 @@ tier = "partners"
     BOOST_TEST(!judge(place(s, kNone, "b.example"), true, message("x"), 1).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(existing_links_end_when_blocked_or_proven_less_than_the_tier_wants) {
+    test::TempDir dir;
+    const Settings s = settings(dir, "");
+    BOOST_REQUIRE(s.tiers.count("trusted") && s.tiers.count("restricted") && s.tiers.count("blocked"));
+    const Tier* trusted = &s.tiers.at("trusted");
+    const Tier* restricted = &s.tiers.at("restricted");
+    const Tier* blocked = &s.tiers.at("blocked");
+    BOOST_REQUIRE(restricted->certificate_required);
+    BOOST_REQUIRE(!trusted->certificate_required);
+    // (certificate valid, dialback) -> must close?
+    BOOST_TEST(!must_close(*restricted, true, false), "a certificate (SASL EXTERNAL) meets it");
+    BOOST_TEST(!must_close(*restricted, true, true), "dialback with a valid certificate (XEP-0344) too");
+    BOOST_TEST(must_close(*restricted, false, true), "dialback alone does not");
+    BOOST_TEST(!must_close(*restricted, false, false), "a link still connecting meets the gate later");
+    BOOST_TEST(!must_close(*trusted, false, true), "dialback is enough for trusted");
+    for (bool cert : {false, true})
+        for (bool db : {false, true}) BOOST_TEST(must_close(*blocked, cert, db));
+}
+
 BOOST_AUTO_TEST_CASE(bad_policies_are_refused_by_name) {
     test::TempDir dir;
     auto error_of = [&](const std::string& body) {
