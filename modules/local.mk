@@ -213,7 +213,8 @@ modules_muc_mod_muc_la_SOURCES = modules/muc/mod_muc.cpp \
 modules_muc_mod_muc_la_CXXFLAGS = $(PARLEY_MODULE_CXX)
 modules_muc_mod_muc_la_LDFLAGS = $(PARLEY_MODULE_LINK)
 modules_muc_mod_muc_la_LIBADD = libparley.la archive/libparley_archive.la $(GNUTLS_LIBS) $(FMT_LIBS)
-tests_unit_parley_unit_SOURCES += modules/muc/muc.cpp modules/muc/room.cpp tests/unit/modules/muc_room_test.cpp
+tests_unit_parley_unit_SOURCES += modules/muc/muc.cpp modules/muc/room.cpp tests/unit/modules/muc_room_test.cpp \
+	tests/unit/modules/muc_service_test.cpp
 EXTRA_DIST += modules/muc/README.md
 
 # content_policy: data-loss prevention rules on messages (modules/content_policy/README.md).

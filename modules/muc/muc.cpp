@@ -202,7 +202,7 @@ void Muc::after_writes(std::function<void()> fn) {
         fn();
         return;
     }
-    held_.push_back(Held{issued_, {}, std::move(fn)});
+    held_.push_back(Held{issued_, {}, std::move(fn), 0});
 }
 
 std::unique_ptr<Room> Muc::make_room(const xmpp::Jid& jid, const xmpp::Jid& creator) {
@@ -275,6 +275,7 @@ Status Muc::load_rooms() {
 void Muc::save(const std::string& key, std::optional<std::string> record) {
     if (!record && !stored_.contains(key)) return;
     const uint64_t n = begin_write();
+    saving_ = n;
     Status s = db_->write(
         [key, record](store::Txn& txn, MDB_dbi d) -> Status {
             if (record) return txn.put(d, key, *record);
@@ -290,14 +291,47 @@ void Muc::save(const std::string& key, std::optional<std::string> record) {
                 // Kept in memory and saved again at the room's next change.
                 log::error("muc", "the room {} could not be saved: {}", key, done.message());
                 resave_.insert(key);
+                tell_unsaved(n);
             }
             end_write(n);
         });
     if (!s) {
         log::error("muc", "the room {} could not be saved: {}", key, s.message());
         resave_.insert(key);
+        unsaved_now_ = true;
         end_write(n);
     }
+}
+
+namespace {
+
+// An owner's or admin's result, turned into the truth: the change holds
+// in memory but is not on disk.
+void unsaved_error(xml::Element& e) {
+    if (e.name() != "iq" || e.attr_or("type") != "result") return;
+    xml::Element r("iq", std::string(xmpp::kNsClient));
+    for (const char* a : {"id", "from", "to"})
+        if (const std::string* v = e.attr(a)) r.set_attr(a, *v);
+    r.set_attr("type", "error");
+    xml::Element& err = r.add_child("error", std::string(xmpp::kNsClient));
+    err.set_attr("type", "wait");
+    err.add_child("internal-server-error", std::string(xmpp::kNsStanzas));
+    err.add_child("text", std::string(xmpp::kNsStanzas))
+        .add_text("the change applies now but could not be saved: it is saved again at the room's next change, "
+                  "and lost if the server stops before");
+    e = std::move(r);
+}
+
+}  // namespace
+
+void Muc::tell_unsaved(uint64_t n) {
+    if (n == 0) {
+        for (auto& e : outbox_) unsaved_error(e);
+        return;
+    }
+    for (Held& h : held_)
+        if (h.for_write == n)
+            for (auto& e : h.out) unsaved_error(e);
 }
 
 void Muc::reply_error(const xml::Element& stanza, const StanzaError& e) {
@@ -399,13 +433,15 @@ void Muc::settle(const std::string& key) {
 }
 
 void Muc::flush() {
+    if (std::exchange(unsaved_now_, false)) tell_unsaved(0);
+    const uint64_t saving = std::exchange(saving_, 0);
     if (outbox_.empty()) return;
     std::vector<xml::Element> out = std::move(outbox_);
     outbox_.clear();
     if (!held_.empty() || !pending_.empty()) {
         // Behind the writes issued so far: in order, after them.
         held_stanzas_ += out.size();
-        held_.push_back(Held{issued_, std::move(out), nullptr});
+        held_.push_back(Held{issued_, std::move(out), nullptr, saving});
         return;
     }
     // Taken out first: what is sent may come back here and add (and send) more.

@@ -128,6 +128,7 @@ private:
         uint64_t after = 0;              // the writes up to this number must have completed
         std::vector<xml::Element> out;
         std::function<void()> then;      // or something to run then (a parleyctl answer)
+        uint64_t for_write = 0;          // the write this request's change waits for (0: none)
     };
     std::deque<Held> held_;
     size_t held_stanzas_ = 0;
@@ -141,6 +142,12 @@ private:
     // wrote before it was sent).
     void after_writes(std::function<void()> fn);
     std::set<std::string> resave_;       // rooms whose last save failed: saved again at their next change
+    bool unsaved_now_ = false;           // a save just failed at once: flush() tells the requester
+    uint64_t saving_ = 0;                // the save issued for the request being handled
+    // The requests whose change write `n` was to keep (their iq results,
+    // held behind it) learn that it was not saved: the results become
+    // errors. For a write that failed at once, the outbox (n == 0).
+    void tell_unsaved(uint64_t n);
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::map<std::string, bool, std::less<>> own_domains_;  // a domain -> whether it is a virtual host (cache)
     bool own_domain(std::string_view domain);
