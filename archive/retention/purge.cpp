@@ -310,4 +310,36 @@ Result<PurgeResult> forget_owner_batch(const Journal& journal, MDB_txn* txn, MDB
     return result;
 }
 
+Result<PurgeResult> forget_record(const Journal& journal, MDB_txn* txn, MDB_dbi db, uint64_t id,
+                                  const std::vector<LegalHold>& holds, uint64_t now_ms) {
+    PurgeResult result;
+    result.next_id = id + 1;
+    result.done = true;
+    auto keys_r = journal.keys(txn, db);
+    if (!keys_r && keys_r.status().code() == "not-found") return result;
+    if (!keys_r) return keys_r.status();
+    const ArchiveKeys& keys = *keys_r;
+    auto value = raw::get(txn, db, layout::record_key(id));
+    if (!value) return value.status();
+    if (!*value) return result;
+    result.examined = 1;
+    const std::string stored(**value);  // the page changes under the deletes
+    auto raw = parse_record(id, stored);
+    auto entry = raw ? Journal::open_record(keys, *raw) : Result<Entry>(raw.status());
+    if (!entry) {
+        result.unreadable = 1;
+        return result;
+    }
+    if (held(holds, *entry)) {
+        result.held = 1;
+        return result;
+    }
+    if (Status d = delete_record(txn, db, keys, id, *entry); !d) return d;
+    result.removed = 1;
+    Runs runs(txn, db, keys, now_ms, result);
+    if (Status r = runs.removed(*raw); !r) return r;
+    if (Status f = runs.flush(); !f) return f;
+    return result;
+}
+
 }  // namespace parley::archive

@@ -83,4 +83,13 @@ Result<PurgeResult> purge_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db
 Result<PurgeResult> forget_owner_batch(const Journal& journal, MDB_txn* txn, MDB_dbi db, const std::string& owner,
                                        const std::vector<LegalHold>& holds, const PurgeOptions& options);
 
+// One record removed on purpose outside compliance mode (a moderated room
+// message whose service does not keep originals): record `id` goes with its
+// words and views, under a checkpoint of its own, so that the rest still
+// verifies. A record an active legal hold covers stays (`held`), as does
+// one that does not decrypt (`unreadable`); a record already gone changes
+// nothing (`examined` 0).
+Result<PurgeResult> forget_record(const Journal& journal, MDB_txn* txn, MDB_dbi db, uint64_t id,
+                                  const std::vector<LegalHold>& holds, uint64_t now_ms);
+
 }  // namespace parley::archive

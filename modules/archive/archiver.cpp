@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "archive/audit/audit.hpp"
+#include "archive/hold/holds.hpp"
+#include "archive/retention/purge.hpp"
 #include "log/log.hpp"
 #include "prefs.hpp"
 #include "xml/serializer.hpp"
@@ -310,6 +312,34 @@ Status Service::audit(module::Host& host, std::string who, std::string action, s
             return r ? Status::ok() : r.status();
         },
         done ? std::move(done) : [](Status) {});
+}
+
+Status Service::forget(module::Host& host, uint64_t id, std::string who, std::string why,
+                       std::function<void(Status, bool removed)> done) {
+    if (compliance()) return Status::error("compliance", "the journal keeps every record in compliance mode");
+    auto db = database(host.worker_index());
+    if (!db) return Status::error("stopped", "the archive is not open on this worker");
+    auto removed = std::make_shared<bool>(false);
+    return db->write(
+        [journal = *journal_, id, who = std::move(who), why = std::move(why), now = now_ms(),
+         removed](store::Txn& txn, MDB_dbi dbi) -> Status {
+            auto holds = archive::load_holds(txn.handle(), dbi);
+            if (!holds) return holds.status();
+            auto r = archive::forget_record(journal, txn.handle(), dbi, id, *holds, now);
+            if (!r) return r.status();
+            *removed = r->removed > 0;
+            const std::string outcome = r->removed  ? "removed"
+                                        : r->held   ? "kept: a legal hold covers it"
+                                        : r->unreadable ? "kept: it does not decrypt"
+                                                        : "already gone";
+            auto a = archive::append_audit(journal, txn.handle(), dbi,
+                                           {0, now, who, "journal.forget", "record " + archive::stanza_id_text(id),
+                                            outcome + (why.empty() ? "" : "; " + why)});
+            return a ? Status::ok() : a.status();
+        },
+        [done = std::move(done), removed](Status s) {
+            if (done) done(s, s && *removed);
+        });
 }
 
 // Archiver

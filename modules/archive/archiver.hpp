@@ -138,6 +138,8 @@ public:
     uint64_t last_id() const override;
     Status audit(module::Host& host, std::string who, std::string action, std::string scope, std::string result,
                  std::function<void(Status)> done) override;
+    Status forget(module::Host& host, uint64_t id, std::string who, std::string why,
+                  std::function<void(Status, bool removed)> done) override;
 
     // From each worker's module start/stop, on that worker.
     void attach(unsigned worker, std::shared_ptr<module::Database> journal, std::shared_ptr<module::Database> prefs);

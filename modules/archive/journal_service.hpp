@@ -117,6 +117,17 @@ public:
     // Code "busy" as for append(). From a worker's loop thread.
     virtual Status audit(module::Host& host, std::string who, std::string action, std::string scope,
                          std::string result, std::function<void(Status)> done) = 0;
+    // Removes record `id` from the journal on purpose (a moderated room
+    // message whose service does not keep originals), under a checkpoint of
+    // its own so that the rest still verifies (archive::forget_record), and
+    // writes "journal.forget" to the audit log with `who`, the record and
+    // `why` in the same transaction. Refused in compliance mode (code
+    // "compliance": the journal keeps everything). A record a legal hold
+    // covers stays, and the audit entry says so. `done(status, removed)`
+    // on this worker once on disk. Code "busy" as for append(). From a
+    // worker's loop thread.
+    virtual Status forget(module::Host& host, uint64_t id, std::string who, std::string why,
+                          std::function<void(Status, bool removed)> done) = 0;
 };
 
 // The XEP-0359 stanza-id text of a journal id (16 lowercase hex digits, so

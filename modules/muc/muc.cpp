@@ -53,6 +53,9 @@ const config::OptionSpec kOptions[] = {
     {"occupant_burst", config::OptionType::integer, "20", "and at once", 1, 100000},
     {"internal_only", config::OptionType::boolean, "false",
      "every room admits only users of the server's own virtual hosts (else each room's choice)"},
+    {"moderation_keeps_original", config::OptionType::boolean, "true",
+     "the journal keeps a moderated message beside its retraction; false: it is removed from the journal (a "
+     "legal hold still keeps it; in compliance mode the journal always keeps it)"},
 };
 const size_t kOptionCount = std::size(kOptions);
 
@@ -83,6 +86,7 @@ Result<Settings> read_settings(const config::Section& sec) {
     s.limits.rate = static_cast<uint32_t>(sec.get_int("occupant_rate", 10));
     s.limits.burst = static_cast<uint32_t>(sec.get_int("occupant_burst", 20));
     s.limits.internal_only = sec.get_bool("internal_only", false);
+    s.keep_moderated = sec.get_bool("moderation_keeps_original", true);
     s.anyone_creates = sec.get_string("create", "anyone") == "anyone";
     for (const std::string& c : sec.get_list("creators")) {
         auto j = xmpp::Jid::parse(c);
@@ -642,6 +646,24 @@ void Muc::retracted(const Room& room, uint64_t id, const xml::Element& moderated
     if (!s) {
         log::error("muc", "the retraction {} was not kept: {}", key, s.message());
         end_write(n);
+    }
+    // Outside compliance mode, when the service says so, the original goes
+    // (the retraction stays a record of its own: who, when, why).
+    archive::JournalService* svc = archive();
+    if (settings_.keep_moderated || !svc || svc->compliance()) return;
+    const std::string who = "moderator " + std::string(moderated.attr_or("by"));
+    const xml::Element* r = moderated.child("reason", kNsModerate);
+    const std::string why = "moderated in " + room.jid().bare_str() + (r ? ": " + r->text() : std::string());
+    const uint64_t f = begin_write();
+    Status fs = svc->forget(*host_, id, who, why, [this, alive = alive_, id, f](Status done, bool removed) {
+        if (!*alive) return;
+        if (!done) log::error("muc", "the moderated message {} was not removed: {}", id, done.message());
+        else if (!removed) log::info("muc", "the moderated message {} stays in the journal (a legal hold, or gone)", id);
+        end_write(f);
+    });
+    if (!fs) {
+        log::error("muc", "the moderated message {} was not removed: {}", id, fs.message());
+        end_write(f);
     }
 }
 

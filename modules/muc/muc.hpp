@@ -58,6 +58,7 @@ struct Settings {
     size_t max_rooms_per_user = 10;  // rooms one account has made and that still exist, per worker
     bool anyone_creates = true;       // any account of the virtual host, or only `creators`
     std::vector<std::string> creators;  // bare JIDs
+    bool keep_moderated = true;       // the journal keeps moderated originals (always, in compliance mode)
 };
 
 Result<Settings> read_settings(const config::Section& section);

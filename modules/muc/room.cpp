@@ -1772,7 +1772,7 @@ void Room::moderate(const xml::Element& stanza, const xmpp::Jid& from, const std
     old.add_child("retract", kNsRetract0);
     if (!reason.empty()) old.add_child("reason", kNsModerate0).add_text(reason);
     // The retraction is a record of its own (who, when, why); the original
-    // stays in the journal.
+    // stays in the journal unless the service removes it (retracted()).
     auto recorded = archive_->record(*this, m, from, true, "delivered");
     if (auto* refused = std::get_if<StanzaError>(&recorded)) {
         error(stanza, from, *refused);

@@ -126,8 +126,10 @@ public:
     virtual bool contains(const Room& room, uint64_t id) = 0;
     // Keeps that message `id` of the room was retracted by a moderator
     // (`moderated`: the XEP-0425 <moderated/> with who, when and why): its
-    // MAM results become tombstones; the journal keeps the original. The
-    // room's output waits until this is on disk.
+    // MAM results become tombstones. The journal keeps the original, unless
+    // the service is set not to (moderation_keeps_original, outside
+    // compliance mode): then it is removed. The room's output waits until
+    // this is on disk.
     virtual void retracted(const Room& room, uint64_t id, const xml::Element& moderated) = 0;
     // Answers a MAM request `iq` (urn:xmpp:mam:2) to the room from `from`,
     // who may read its history; `sees_real_jids`: results name the senders'

@@ -52,11 +52,12 @@ async def refused(client, room):
 class ArchivedRooms(ServerTestCase):
     """A server with the archive (its key written first) and rooms."""
     archive_options = 'key_file = "archive.key"'
+    muc_options = ''
 
     @classmethod
     def setUpClass(cls):
         cls.server = ParleyServer(modules=MODULES, module_options={
-            'archive': cls.archive_options, 'muc': 'domain = "%s"' % SERVICE})
+            'archive': cls.archive_options, 'muc': 'domain = "%s"\n%s' % (SERVICE, cls.muc_options)})
         write_key(cls.server.dir)
         for node in cls.users:
             cls.server.add_user(node, 'secret')
@@ -234,9 +235,74 @@ class MucArchive(ArchivedRooms):
         run(go(), timeout=60)
 
 
+async def moderate_secret(test, server, room):
+    """bob says a secret in `room`, alice (its owner) moderates it away;
+    returns its stanza-id once every occupant has the retraction."""
+    alice = await online(server, 'alice', resource='mod', plugins=PLUGINS)
+    bob = await online(server, 'bob', resource='mod', plugins=PLUGINS)
+    try:
+        await create(alice, room, 'Alice')
+        await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
+        retractions = asyncio.Queue()
+        bob.register_handler(Callback('retractions', MatchXPath(
+            '{jabber:client}message/{urn:xmpp:message-retract:1}retract'), retractions.put_nowait))
+        bob.send_message(mto=room, mbody='the vault code is 4711', mtype='groupchat')
+        said = await groupchat(alice, room, 1)
+        sid = room_ids(said[0], room)[0]
+        r = await query(alice, room, "<moderate xmlns='urn:xmpp:message-moderate:1' id='%s'>"
+                        "<retract xmlns='urn:xmpp:message-retract:1'/><reason>leaked</reason></moderate>" % sid, 'set')
+        test.assertEqual(r[0], 'result', r)
+        await asyncio.wait_for(retractions.get(), 10)
+        return sid
+    finally:
+        await alice.bye()
+        await bob.bye()
+
+
+def room_bodies(server, room):
+    found = json.loads(server.ctl('archive', 'search', '--room', room, '--json', '--limit', '1000').stdout)
+    return [r.get('body') for r in found['results']]
+
+
+class ModeratedOriginalsRemoved(ArchivedRooms):
+    users = ('alice', 'bob')
+    muc_options = 'moderation_keeps_original = false'
+
+    def test_a_moderated_message_leaves_the_journal_and_the_journal_still_verifies(self):
+        room = 'redacted@' + SERVICE
+        sid = run(moderate_secret(self, self.server, room), timeout=90)
+        self.assertNotIn('the vault code is 4711', room_bodies(self.server, room))
+        audit = json.loads(self.server.ctl('archive', 'audit', '--json').stdout)
+        forgot = [e for e in audit['last'] if e['action'] == 'journal.forget']
+        self.assertEqual(len(forgot), 1, audit['last'])
+        self.assertIn(sid, forgot[0]['scope'])
+        self.assertIn('removed', forgot[0]['result'])
+        self.assertIn('leaked', forgot[0]['result'])
+        self.assertIn(room + '/Alice', forgot[0]['who'])
+        r = self.server.ctl('archive', 'verify', '--json', check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+class ModeratedOriginalsKept(ArchivedRooms):
+    users = ('alice', 'bob')
+
+    def test_by_default_the_journal_keeps_the_moderated_original(self):
+        room = 'kept-original@' + SERVICE
+        run(moderate_secret(self, self.server, room), timeout=90)
+        self.assertIn('the vault code is 4711', room_bodies(self.server, room))
+        audit = json.loads(self.server.ctl('archive', 'audit', '--json').stdout)
+        self.assertEqual([e for e in audit['last'] if e['action'] == 'journal.forget'], [])
+
+
 class MucArchiveCompliance(ArchivedRooms):
     users = ('alice', 'bob')
     archive_options = 'key_file = "archive.key"\ncompliance = true'
+    muc_options = 'moderation_keeps_original = false'
+
+    def test_compliance_mode_keeps_a_moderated_original_whatever_the_room_service_says(self):
+        room = 'compliant@' + SERVICE
+        run(moderate_secret(self, self.server, room), timeout=90)
+        self.assertIn('the vault code is 4711', room_bodies(self.server, room))
 
     def test_a_room_cannot_stop_archiving(self):
         room = 'kept@' + SERVICE

@@ -221,4 +221,39 @@ BOOST_AUTO_TEST_CASE(a_deleted_accounts_archive_goes_and_what_others_keep_stays)
     BOOST_TEST(v.purged == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(one_record_goes_under_its_own_checkpoint_unless_held) {
+    PurgeFixture f;
+    uint64_t a = f.append(chat("alice@x", "bob@x", "first"), kT0);
+    uint64_t b = f.append(chat("alice@x", "bob@x", "moderated away"), kT0 + 1);
+    uint64_t c = f.append(chat("carol@x", "bob@x", "on hold"), kT0 + 2);
+    uint64_t d = f.append(chat("alice@x", "bob@x", "last"), kT0 + 3);
+    std::vector<LegalHold> holds{{"CASE-2", Scope::user, "carol@x", "why", "legal", kT0, 0, ""}};
+    auto forget = [&](uint64_t id) {
+        PurgeResult r;
+        Status st = f.env->write([&](store::Txn& t) {
+            auto x = forget_record(f.journal, t.handle(), f.db, id, holds, kT0 + kDay);
+            if (!x) return x.status();
+            r = *x;
+            return Status::ok();
+        });
+        BOOST_REQUIRE_MESSAGE(st, st.to_string());
+        return r;
+    };
+    PurgeResult gone = forget(b);
+    BOOST_TEST(gone.removed == 1u);
+    BOOST_TEST(gone.runs.size() == 1u);
+    BOOST_TEST(!f.exists(b));
+    BOOST_TEST(f.view("bob@x") == (std::vector<uint64_t>{a, c, d}), boost::test_tools::per_element());
+    PurgeResult kept = forget(c);
+    BOOST_TEST(kept.held == 1u);
+    BOOST_TEST(kept.removed == 0u);
+    BOOST_TEST(f.exists(c));
+    PurgeResult again = forget(b);
+    BOOST_TEST(again.examined == 0u, "a record already gone changes nothing");
+    // The journal still proves itself: the gap is the checkpoint's.
+    Report v = f.check();
+    BOOST_TEST(v.ok(), findings(v));
+    BOOST_TEST(v.purged == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
