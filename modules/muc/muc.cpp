@@ -60,7 +60,8 @@ const config::OptionSpec kOptions[] = {
 const size_t kOptionCount = std::size(kOptions);
 
 const module::XepInfo kXeps[] = {
-    {"0045", "1.35", "partial: rooms temporary or persistent, instant or configured (the full form), members-only, "
+    {"0045", "1.35", "partial (not offered: the configuration fields presencebroadcast, getmemberlist, lang, pubsub, "
+                     "roomadmins, roomowners, enablelogging): rooms temporary or persistent, instant or configured, members-only, "
                      "password, moderated, hidden; affiliations and roles with kick, ban, voice and lists; join with "
                      "history, nickname changes, groupchat, subject, private messages, mediated invitations, "
                      "multi-session nicknames, registered nicknames, voice requests, iq relayed to occupants, destroy, "
@@ -230,7 +231,8 @@ void Muc::wire(Room& room) {
 
 bool Muc::session_gone(const xmpp::Jid& full) {
     // A client of ours is gone when the registry no longer has its session.
-    // (Clients of other servers come with federation, issue 18.)
+    // One of another server is taken as gone when its copy bounced: its
+    // server refused it or could not be reached.
     if (!host_ || !own_domain(full.domain())) return true;
     for (const auto& s : host_->sessions_of(full.bare()))
         if (s.full_jid == full) return false;

@@ -24,9 +24,9 @@
 // takes its copies and its history entry back and tells the sender. MAM
 // queries to a room are answered here over the room's view (the same page
 // reader as mod_mam, modules/mam/page.hpp). Messages a moderator retracted
-// are kept in `muc.retracted` and answered as tombstones.
-//
-// UNFINISHED (issue 17): see room.hpp for what a room does not do yet.
+// are kept in `muc.retracted` and answered as tombstones (and, with
+// moderation_keeps_original = false outside compliance mode, the original
+// leaves the journal: JournalService::forget).
 #pragma once
 
 #include <map>
