@@ -136,6 +136,7 @@ struct Config {
         std::string ca_file;             // CAs for peers' certificates; empty: the system's store
         bool dialback = true;            // accept and use dialback when a certificate does not prove a domain
         bool bidi = true;                // XEP-0288 bidirectional streams, both roles
+        bool stream_management = true;   // XEP-0198 acks on server streams, both roles
         unsigned handshake_timeout_s = 30;  // connect, TLS and authentication, each way
         unsigned idle_timeout_s = 600;   // a link without traffic is closed; 0: never
         size_t queue_max_stanzas = 1000;   // waiting for one remote domain's link

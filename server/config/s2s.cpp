@@ -108,6 +108,7 @@ void read_s2s(TomlReader& r, const toml::table& t, Config& cfg) {
                r.path_field("ca_file", s.ca_file),
                r.boolean_field("dialback", s.dialback),
                r.boolean_field("bidi", s.bidi),
+               r.boolean_field("stream_management", s.stream_management),
                r.integer_field("handshake_timeout_s", 1, 3600, s.handshake_timeout_s),
                r.integer_field("idle_timeout_s", 0, 86400, s.idle_timeout_s),
                r.integer_field("queue_max_stanzas", 1, 1000000, s.queue_max_stanzas),

@@ -20,6 +20,8 @@ inline constexpr std::string_view kNsDialbackFeature = "urn:xmpp:features:dialba
 // XEP-0288 bidirectional server-to-server streams: the feature, and the request.
 inline constexpr std::string_view kNsBidiFeature = "urn:xmpp:features:bidi";
 inline constexpr std::string_view kNsBidi = "urn:xmpp:bidi";
+// XEP-0198 stream management, on server streams too.
+inline constexpr std::string_view kNsSm = "urn:xmpp:sm:3";
 
 std::string dialback_key(std::string_view secret, std::string_view receiving, std::string_view originating,
                          std::string_view stream_id);

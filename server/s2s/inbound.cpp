@@ -115,6 +115,7 @@ void Inbound::send_features() {
         if (worker_.config().s2s.dialback)
             features.add_child("dialback", std::string(kNsDialbackFeature))
                 .add_child("errors", std::string(kNsDialbackFeature));
+        if (worker_.config().s2s.stream_management && !sm_) features.add_child("sm", std::string(kNsSm));
     }
     transport_->send(features);
 }
@@ -144,6 +145,24 @@ void Inbound::on_stanza(xml::Element el) {
         for (const auto& [local, remote] : pairs_) Links::offer_bidi(worker_, local, remote, id_);
         bidi_offered_ = bidi_offered_ || !pairs_.empty();
         return;
+    }
+    if (ns == kNsSm && worker_.config().s2s.stream_management) {
+        if (name == "enable") {
+            if (authenticated_.empty() || sm_) {
+                transport_->send_raw("<failed xmlns='urn:xmpp:sm:3'><unexpected-request "
+                                     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
+                return;
+            }
+            sm_ = true;
+            handled_ = 0;
+            transport_->send_raw("<enabled xmlns='urn:xmpp:sm:3'/>");
+            return;
+        }
+        if (name == "r" && sm_) {
+            transport_->send_raw("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(handled_) + "'/>");
+            return;
+        }
+        if (name == "a" && sm_) return;  // nothing we send here is counted
     }
     if (ns == xmpp::kNsSasl && name == "auth") return on_auth(el);
     if (ns == kNsDialback && name == "result") return on_db_result(el);
@@ -337,6 +356,7 @@ void Inbound::on_remote_stanza(xml::Element in) {
     }
     const unsigned idle = worker_.config().s2s.idle_timeout_s;
     if (idle) transport_->set_deadline(uint64_t{idle} * 1000);
+    if (sm_) ++handled_;  // handled, whatever becomes of it (modulo 2^32)
     auto refusal = receive_stanza(
         worker_, in, [this](const std::string& d) { return authenticated_.count(d) > 0; },
         [this](const std::string& d) { return served_here(worker_, d); }, transport_->remote_ip());

@@ -21,6 +21,10 @@
 //     at an authenticated domain (<invalid-from/>) and 'to' at a domain
 //     served here (<host-unknown/>): a peer that lies about addresses loses
 //     its stream. Accepted stanzas are routed as module::Origin::remote_server.
+//   - stream management (XEP-0198), when [s2s] stream_management is on:
+//     offered with the other features after TLS; <enable/> once a domain
+//     is authenticated gets <enabled/> (no resumption), and from then on
+//     every stanza received is counted and <r/> answered with <a h/>;
 //   - bidirectional streams (XEP-0288), when [s2s] bidi is on: the feature
 //     is offered; a peer that sends <bidi/> (after TLS) gets our stanzas
 //     for each pair it authenticated (local -> remote) over this stream
@@ -111,6 +115,8 @@ private:
     };
     std::map<std::string, How> how_;  // by remote domain, as first proven
     bool bidi_ = false;        // the peer asked for XEP-0288
+    bool sm_ = false;          // XEP-0198 enabled: stanzas received are counted
+    uint32_t handled_ = 0;     // h
     bool bidi_offered_ = false;  // Links heard offers for pairs_
 };
 

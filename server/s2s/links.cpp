@@ -16,6 +16,7 @@ struct Links::Link {
     struct Queued {
         xml::Element stanza;
         uint64_t since_ms;
+        bool retried = false;  // sent once on a link that broke before the peer acknowledged it
     };
     std::deque<Queued> queue;             // waiting for the link to be up
     std::deque<VerifyRequest> verifies;   // waiting for the stream to carry them
@@ -190,7 +191,7 @@ void Links::enqueue(xml::Element stanza, const std::string& local, const std::st
                                                           "too many stanzas are waiting for the connection to " + remote));
         return;
     }
-    l.queue.push_back(Link::Queued{std::move(stanza), uv_now(worker_.loop())});
+    l.queue.push_back(Link::Queued{std::move(stanza), uv_now(worker_.loop()), false});
     if (!tick_running_) {
         tick_running_ = true;
         uv_timer_start(&tick_, &Links::on_tick, 1000, 1000);
@@ -228,22 +229,58 @@ void Links::link_established(Outbound& o) {
     log::info("s2s", "{} -> {}: link up{}, {} stanza(s) were waiting", l.local, l.remote,
               o.bidirectional() ? " (bidirectional)" : "", l.queue.size());
     while (!l.queue.empty()) {
-        o.send_stanza(l.queue.front().stanza);
+        o.send_stanza(l.queue.front().stanza, l.queue.front().retried);
         l.queue.pop_front();
     }
 }
 
-void Links::link_closed(Outbound& o, const StanzaError* error) {
+void Links::awaiting_acks() {
+    if (tick_running_ || stopped_) return;
+    tick_running_ = true;
+    uv_timer_start(&tick_, &Links::on_tick, 1000, 1000);
+}
+
+void Links::link_closed(Outbound& o, const StanzaError* error, std::deque<Unconfirmed> unconfirmed) {
     auto it = links_.find(key_of(o.local(), o.remote()));
     if (it == links_.end() || it->second->conn != &o) return;
     Link& l = *it->second;
     l.conn = nullptr;
     l.up = false;
     const std::string key = key_of(o.local(), o.remote());
+    if (!unconfirmed.empty()) {
+        // Sent, never acknowledged: once more first on the next
+        // connection; what was already sent twice bounces.
+        const uint64_t now = uv_now(worker_.loop());
+        std::vector<xml::Element> twice;
+        size_t again = 0;
+        for (auto u = unconfirmed.rbegin(); u != unconfirmed.rend(); ++u) {
+            if (u->retried || stopped_) {
+                twice.push_back(std::move(u->stanza));
+                continue;
+            }
+            l.queue.push_front(Link::Queued{std::move(u->stanza), now, true});
+            ++again;
+        }
+        const std::string remote = l.remote;
+        log::info("s2s", "{} -> {}: {} stanza(s) the peer did not acknowledge go again, {} bounce", l.local, remote,
+                  again, twice.size());
+        if (!stopped_)
+            for (auto t = twice.rbegin(); t != twice.rend(); ++t)
+                worker_.router().bounce(*t, StanzaError::cancel("remote-server-not-found",
+                                                                 "the connection to " + remote +
+                                                                     " broke twice before it confirmed this stanza"));
+        it = links_.find(key);
+        if (it == links_.end()) return;
+        if (!tick_running_ && !it->second->queue.empty()) {
+            tick_running_ = true;
+            uv_timer_start(&tick_, &Links::on_tick, 1000, 1000);
+        }
+    }
+    Link& l2 = *it->second;
     if (error) {
         // A bounce may route new stanzas (a room telling its other
         // occupants), even to this pair: the map may have changed.
-        fail(l, *error);
+        fail(l2, *error);
         it = links_.find(key);
         if (it == links_.end()) return;
     }
@@ -285,6 +322,10 @@ void Links::expire() {
         }
         if (expired) log::info("s2s", "{} -> {}: {} stanza(s) waited too long and bounced", l->local, l->remote, expired);
         waiting = waiting || !l->queue.empty();
+        if (l->up && l->conn && l->conn->unacknowledged() > 0) {
+            l->conn->ask_ack();
+            waiting = true;
+        }
     }
     if (!waiting && tick_running_) {
         tick_running_ = false;

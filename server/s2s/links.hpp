@@ -102,7 +102,18 @@ public:
     void link_established(Outbound& o);
     // The connection of a link ended; `error` is what queued stanzas get
     // (nullptr: it ended cleanly, e.g. idle, and nothing was waiting).
-    void link_closed(Outbound& o, const StanzaError* error);
+    // `unconfirmed`: stanzas it sent that the peer never acknowledged
+    // (XEP-0198), in order; they go first on the next connection, once
+    // (`retried` says which were already sent again), and bounce if that
+    // one fails too.
+    struct Unconfirmed {
+        xml::Element stanza;
+        bool retried = false;
+    };
+    void link_closed(Outbound& o, const StanzaError* error, std::deque<Unconfirmed> unconfirmed = {});
+    // An established link with stanzas waiting for the peer's ack: the
+    // once-a-second tick asks for one (Outbound::ask_ack).
+    void awaiting_acks();
     // Verifications waiting for a link's stream to be ready to carry them.
     std::deque<VerifyRequest> take_verifies(const std::string& local, const std::string& remote);
 

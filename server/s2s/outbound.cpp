@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <charconv>
 #include <random>
 
 #include "component/handshake.hpp"
@@ -266,6 +267,7 @@ void Outbound::on_stanza(xml::Element el) {
         return;
     }
     if (ns == xml::kStreamNs && name == "features") return on_features(el);
+    if (ns == kNsSm && phase_ == Phase::established) return on_sm(el);
     if (ns == kNsDialback && name == "verify") return on_verify_answer(el);
     if (phase_ == Phase::starttls && ns == xmpp::kNsTls) {
         if (name != "proceed") {
@@ -325,6 +327,7 @@ void Outbound::on_features(const xml::Element& features) {
         return;
     }
     send_verifies();
+    if (features.child("sm", kNsSm)) sm_offered_ = true;
     // XEP-0288: ask the peer to use this stream for its stanzas to us too,
     // when its certificate proves its domain (its stanzas are then as
     // authenticated as on a stream it opened) and policy would accept it
@@ -339,6 +342,7 @@ void Outbound::on_features(const xml::Element& features) {
     }
     if (authenticated_) {
         phase_ = Phase::established;
+        start_sm();
         links_.link_established(*this);
         return;
     }
@@ -382,6 +386,7 @@ void Outbound::on_dialback_result(const xml::Element& el) {
         log::info("s2s", "{} -> {}: established (dialback{}{})", local_, remote_,
                   cert_ok_ ? ", certificate valid" : ", certificate not verified", bidi_ ? ", bidirectional" : "");
         phase_ = Phase::established;
+        start_sm();
         links_.link_established(*this);
         return;
     }
@@ -414,10 +419,66 @@ void Outbound::on_verify_answer(const xml::Element& el) {
     if (r.done) r.done(el.attr_or("type") == "valid");
 }
 
-void Outbound::send_stanza(const xml::Element& stanza) {
+void Outbound::send_stanza(const xml::Element& stanza, bool retried) {
     if (phase_ != Phase::established || !transport_ || transport_->closing()) return;
     transport_->send(component::translate_ns(stanza, xmpp::kNsClient, xmpp::kNsServer));
     touch();
+    if (!sm_) return;
+    unacked_.push_back(Links::Unconfirmed{stanza, retried});
+    // One request outstanding at a time: an ack per round trip at most.
+    ask_ack();
+    links_.awaiting_acks();
+}
+
+void Outbound::start_sm() {
+    if (!sm_offered_ || sm_ || !worker_.config().s2s.stream_management) return;
+    sm_ = true;
+    acked_ = 0;
+    transport_->send_raw("<enable xmlns='urn:xmpp:sm:3'/>");
+}
+
+void Outbound::ask_ack() {
+    if (!sm_ || ack_asked_ || phase_ != Phase::established || !transport_ || transport_->closing()) return;
+    ack_asked_ = true;
+    transport_->send_raw("<r xmlns='urn:xmpp:sm:3'/>");
+}
+
+void Outbound::on_sm(const xml::Element& el) {
+    if (!sm_) {
+        transport_->stream_error(xmpp::StreamErrorCondition::unsupported_stanza_type,
+                                 "stream management was not enabled on this stream");
+        return;
+    }
+    if (el.name() == "enabled") return;
+    if (el.name() == "failed") {
+        // The peer will not count: nothing sent can be confirmed.
+        log::info("s2s", "{} -> {}: the peer refused stream management", local_, remote_);
+        sm_ = false;
+        unacked_.clear();
+        return;
+    }
+    if (el.name() == "r") {
+        // We count nothing the peer sends here (bidi stanzas are not covered).
+        transport_->send_raw("<a xmlns='urn:xmpp:sm:3' h='0'/>");
+        return;
+    }
+    if (el.name() != "a") return;
+    ack_asked_ = false;
+    uint32_t h = 0;
+    const std::string_view text = el.attr_or("h");
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), h);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+        transport_->stream_error(xmpp::StreamErrorCondition::invalid_xml, "<a/> needs a numeric 'h'");
+        return;
+    }
+    const uint32_t newly = h - acked_;  // modulo 2^32 (XEP-0198 §4)
+    if (newly > unacked_.size()) {
+        transport_->stream_error(xmpp::StreamErrorCondition::undefined_condition,
+                                 "the peer acknowledged more stanzas than were sent");
+        return;
+    }
+    unacked_.erase(unacked_.begin(), unacked_.begin() + newly);
+    acked_ = h;
 }
 
 void Outbound::touch() {
@@ -431,6 +492,7 @@ void Outbound::close() {
 
 void Outbound::refuse(std::string text) {
     error_ = std::make_unique<StanzaError>(StanzaError::cancel("policy-violation", text));
+    refused_ = true;
     if (!transport_) {
         refused_ = true;  // the lookup's end sees it
         return;
@@ -496,7 +558,13 @@ void Outbound::on_transport_closed() {
     if (!was_up && !error_)
         error_ = std::make_unique<StanzaError>(
             StanzaError::cancel("remote-server-not-found", "the connection to " + remote_ + " was lost"));
-    links_.link_closed(*this, was_up ? nullptr : error_.get());
+    // A link policy ended: what it carried is neither sent again nor
+    // bounced (it most likely arrived; the domain is refused from now on).
+    if (refused_ && !unacked_.empty())
+        log::info("s2s", "{} -> {}: {} stanza(s) not acknowledged when policy closed the link", local_, remote_,
+                  unacked_.size());
+    links_.link_closed(*this, was_up ? nullptr : error_.get(),
+                       refused_ ? std::deque<Links::Unconfirmed>{} : std::exchange(unacked_, {}));
 }
 
 }  // namespace parley::s2s

@@ -29,6 +29,14 @@
 //      allowed: <db:result/> with the XEP-0185 key, valid or not;
 //   5. established: the link's queue goes out; later stanzas go straight
 //      through. The link closes after [s2s] idle_timeout_s without traffic.
+// Stream management (XEP-0198, [s2s] stream_management): when the peer
+// offers it, <enable/> once established; every stanza sent from then on is
+// kept until the peer's <a h/> covers it (an ack is asked for as soon as
+// none is outstanding, so about once a round trip, and once a second
+// while some wait: Links' tick). If the link
+// breaks, what was not acknowledged goes to Links (link_closed) to be sent
+// again on the next connection, once. No resumption: a new stream is a new
+// count.
 // Bidirectional (XEP-0288, [s2s] bidi): when the peer offers it and its
 // certificate proved its domain, <bidi/> is sent before authenticating;
 // the peer may then send its stanzas from remote to local on this stream
@@ -72,8 +80,14 @@ public:
     static Outbound* create(loop::Worker& worker, Links& links, std::string local, std::string remote);
     void begin();
 
-    // A stanza in jabber:client, once established.
-    void send_stanza(const xml::Element& stanza);
+    // A stanza in jabber:client, once established. `retried`: it was sent
+    // before on a link that broke unacknowledged.
+    void send_stanza(const xml::Element& stanza, bool retried = false);
+    // Stream management (XEP-0198, when the peer offers it): stanzas sent
+    // and not yet acknowledged, and a request for an ack (<r/>) unless
+    // one is outstanding.
+    size_t unacknowledged() const { return unacked_.size(); }
+    void ask_ack();
     // Sends the verifications Links holds for this pair, if the stream can carry them.
     void send_verifies();
     bool established() const { return phase_ == Phase::established; }
@@ -126,6 +140,13 @@ private:
     bool authenticated_ = false; // SASL EXTERNAL succeeded
     bool cert_ok_ = false;       // the peer's certificate proves remote_
     bool bidi_ = false;          // XEP-0288 asked for: the peer may send on this stream
+    bool sm_offered_ = false;    // the peer's features offered XEP-0198
+    bool sm_ = false;            // <enable/> sent: stanzas are counted from then on
+    bool ack_asked_ = false;     // an <r/> is outstanding
+    uint32_t acked_ = 0;         // the peer's last h
+    std::deque<Links::Unconfirmed> unacked_;
+    void on_sm(const xml::Element& el);
+    void start_sm();
     bool reported_ = false;      // Links heard link_closed
     bool refused_ = false;       // refused by policy while looking up
     bool tls_up_ = false;        // past this, a failure does not try another address

@@ -427,6 +427,29 @@ class MisbehavingPeers(unittest.TestCase):
             await alice.bye()
         run(scenario(), timeout=90)
 
+    def test_an_incoming_stream_counts_what_it_received_once_enabled(self):
+        # XEP-0198 as the receiving server: offered after TLS, refused
+        # before authentication, then <r/> answered with the count.
+        peer = PeerStream(self.server, self.port, 'other.test', cert_domain='other.test')
+        try:
+            features = peer.secure()
+            self.assertIn("<sm xmlns='urn:xmpp:sm:3'", features.replace('"', "'"))
+            peer.raw.send("<enable xmlns='urn:xmpp:sm:3'/>")
+            self.assertIn('<unexpected-request', peer.raw.read_until('</failed>'))
+            self.assertIn('<success', peer.external())
+            peer.raw.buf = b''
+            peer.open()
+            peer.raw.send("<enable xmlns='urn:xmpp:sm:3'/>")
+            self.assertIn('<enabled', peer.raw.read_until('<enabled[^>]*>'))
+            for i in range(3):
+                peer.raw.send("<message from='bob@other.test' to='user@parley.test' type='chat'>"
+                              "<body>counted %d</body></message>" % i)
+            peer.raw.send("<r xmlns='urn:xmpp:sm:3'/>")
+            text = peer.raw.read_until("<a [^>]*h=.3.")
+            self.assertRegex(text, "<a xmlns=.urn:xmpp:sm:3. h=.3./>")
+        finally:
+            peer.close()
+
     def test_stanzas_for_other_servers_are_not_relayed(self):
         peer = self.authenticated_peer()
         try:
@@ -486,7 +509,8 @@ class FakeReceiver:
     to: STARTTLS with other.test's certificate, SASL EXTERNAL and the bidi
     feature offered. Blocking; bounded by socket timeouts."""
 
-    def __init__(self):
+    def __init__(self, sm=False):
+        self.sm = sm  # offer XEP-0198 too
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(('127.0.0.1', 0))
         self.listener.listen(1)
@@ -516,8 +540,8 @@ class FakeReceiver:
         raw.read_until('<stream:stream[^>]*>')
         raw.buf = b''
         raw.send(self.header() + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
-                 "<mechanism>EXTERNAL</mechanism></mechanisms><bidi xmlns='urn:xmpp:features:bidi'/>"
-                 "</stream:features>")
+                 "<mechanism>EXTERNAL</mechanism></mechanisms><bidi xmlns='urn:xmpp:features:bidi'/>" +
+                 ("<sm xmlns='urn:xmpp:sm:3'/>" if self.sm else '') + "</stream:features>")
         self.asked = raw.read_until('</auth>|<auth[^>]*/>')
         raw.buf = b''
         raw.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
@@ -562,6 +586,65 @@ class BidiOnOurStream(unittest.TestCase):
                 await alice.bye()
             run(scenario(), timeout=90)
             self.assertTrue(fed['parley.test'].wait_log(r'parley\.test -> other\.test: link up \(bidirectional\)'))
+        finally:
+            fake.close()
+            fed.stop()
+
+
+class StreamManagement(unittest.TestCase):
+    def test_what_a_broken_link_did_not_confirm_goes_again_once_then_bounces(self):
+        # XEP-0198 on parley.test's link to other.test (played by the test):
+        # a message the peer never acknowledged is sent again on the next
+        # connection; once acknowledged it is not; sent twice on links that
+        # both broke, it bounces.
+        fake = FakeReceiver(sm=True)
+        fed = Federation(['parley.test'], {'parley.test': {'dialback': False,
+                                                           'routes': {'other.test': fake.port}}}).start()
+        loop_of = asyncio.get_event_loop
+
+        def ack_everything(raw, upto):
+            """Answers <enabled/> and acks up to `upto` stanzas when asked."""
+            raw.read_until("<enable[^>]*xmlns=.urn:xmpp:sm:3", 10)
+            raw.send("<enabled xmlns='urn:xmpp:sm:3'/>")
+            raw.read_until("<r xmlns=.urn:xmpp:sm:3.", 10)
+            raw.send("<a xmlns='urn:xmpp:sm:3' h='%d'/>" % upto)
+
+        try:
+            async def scenario():
+                alice = await login(fed['parley.test'])
+                loop = loop_of()
+                alice.send_message(mto='bob@other.test', mbody='first', mtype='chat')
+                raw = await loop.run_in_executor(None, fake.accept)
+                await loop.run_in_executor(None, raw.read_until, "<enable[^>]*xmlns=.urn:xmpp:sm:3", 10)
+                await loop.run_in_executor(None, raw.read_until, 'first', 10)
+                raw.sock.close()  # broken, nothing acknowledged
+                raw = await loop.run_in_executor(None, fake.accept)
+                text = await loop.run_in_executor(None, raw.read_until, 'first', 10)
+                self.assertEqual(text.count('first'), 1)
+                await loop.run_in_executor(None, ack_everything, raw, 1)
+                alice.send_message(mto='bob@other.test', mbody='second', mtype='chat')
+                await loop.run_in_executor(None, raw.read_until, 'second', 10)
+                await loop.run_in_executor(None, raw.read_until, "<r xmlns=.urn:xmpp:sm:3.", 10)
+                raw.send("<a xmlns='urn:xmpp:sm:3' h='2'/>")
+                await asyncio.sleep(0.5)
+                raw.sock.close()  # broken, everything acknowledged: nothing goes again
+                fake.listener.settimeout(2)
+                with self.assertRaises(socket.timeout):
+                    await loop.run_in_executor(None, fake.listener.accept)
+                # Two broken links, no ack: the sender hears of it.
+                alice.send_message(mto='bob@other.test', mbody='third', mtype='chat')
+                for _ in range(2):
+                    raw = await loop.run_in_executor(None, fake.accept)
+                    await loop.run_in_executor(None, raw.read_until, 'third', 10)
+                    raw.sock.close()
+                m = await next_chat(alice, timeout=20)
+                self.assertEqual(error_condition(m), 'remote-server-not-found')
+                self.assertIn('broke twice', m['error']['text'])
+                with self.assertRaises(Exception):
+                    await alice.next_message(timeout=1)  # no bounce for first or second
+                await alice.bye()
+            run(scenario(), timeout=120)
+            self.assertTrue(fed['parley.test'].wait_log(r'1 stanza\(s\) the peer did not acknowledge go again, 0 bounce'))
         finally:
             fake.close()
             fed.stop()

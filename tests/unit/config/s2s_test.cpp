@@ -46,6 +46,7 @@ BOOST_AUTO_TEST_CASE(federation_is_off_unless_enabled) {
     BOOST_TEST(r->s2s.direct_tls_port == 0);
     BOOST_TEST(r->s2s.dialback);
     BOOST_TEST(r->s2s.bidi);
+    BOOST_TEST(r->s2s.stream_management);
     BOOST_TEST(r->s2s.routes.empty());
     BOOST_TEST(r->find_route("remote.example") == nullptr);
     BOOST_TEST(r->s2s.dns_servers.empty());
@@ -63,6 +64,7 @@ direct_tls_port = 25270
 ca_file = "ca.pem"
 dialback = false
 bidi = false
+stream_management = false
 handshake_timeout_s = 5
 idle_timeout_s = 0
 queue_max_stanzas = 10
@@ -91,6 +93,7 @@ direct_tls = true
     BOOST_TEST(s.ca_file == dir.sub("ca.pem"), "config: relative to the file");
     BOOST_TEST(!s.dialback);
     BOOST_TEST(!s.bidi);
+    BOOST_TEST(!s.stream_management);
     BOOST_TEST(s.handshake_timeout_s == 5u);
     BOOST_TEST(s.idle_timeout_s == 0u);
     BOOST_TEST(s.queue_max_stanzas == 10u);
@@ -152,7 +155,7 @@ BOOST_AUTO_TEST_CASE(every_key_is_documented_in_the_man_page_and_the_example) {
     for (const char* key :
          {"`enabled` (boolean; default `false`)", "`address` (string; default `0.0.0.0`)",
           "`port` (integer, 0-65535; default 5269)", "`direct_tls_port` (integer, 0-65535; default 0)",
-          "`ca_file` (string; default: the system's trust store)", "`dialback` (boolean; default `true`)", "`bidi` (boolean; default `true`)",
+          "`ca_file` (string; default: the system's trust store)", "`dialback` (boolean; default `true`)", "`bidi` (boolean; default `true`)", "`stream_management` (boolean; default `true`)",
           "`handshake_timeout_s` (integer, 1-3600; default 30)", "`idle_timeout_s` (integer, 0-86400; default 600)",
           "`queue_max_stanzas` (integer, 1-1000000; default 1000)", "`queue_timeout_s` (integer, 1-3600; default 60)",
           "`max_read_bytes_per_s` (integer, 0-1099511627776; default 67108864)", "`host` (string, required)", "`port` (integer, 1-65535; default 5269)",
