@@ -41,6 +41,20 @@ async def room_history(client, room):
     return out, iq['mam']['complete'] if 'complete' in iq['mam'].interfaces else None
 
 
+async def owner_and_guest(server, room, alice_resource, bob_resource):
+    """alice creates `room`, bob joins it; (alice, bob, the queue of the
+    retractions bob receives: slixmpp's 'message' event is for messages
+    with a body, and a retraction has none)."""
+    alice = await online(server, 'alice', resource=alice_resource, plugins=PLUGINS)
+    bob = await online(server, 'bob', resource=bob_resource, plugins=PLUGINS)
+    await create(alice, room, 'Alice')
+    await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
+    retractions = asyncio.Queue()
+    bob.register_handler(Callback('retractions', MatchXPath(
+        '{jabber:client}message/{urn:xmpp:message-retract:1}retract'), retractions.put_nowait))
+    return alice, bob, retractions
+
+
 async def refused(client, room):
     try:
         await client.plugin['xep_0313'].retrieve(jid=room, timeout=20)
@@ -166,15 +180,8 @@ class MucArchive(ArchivedRooms):
         room = 'floor@' + SERVICE
 
         async def go():
-            alice = await online(self.server, 'alice', resource='a3', plugins=PLUGINS)
-            bob = await online(self.server, 'bob', resource='b3', plugins=PLUGINS)
+            alice, bob, retractions = await owner_and_guest(self.server, room, 'a3', 'b3')
             try:
-                await create(alice, room, 'Alice')
-                await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
-                # slixmpp's 'message' event is for messages with a body; a retraction has none.
-                retractions = asyncio.Queue()
-                bob.register_handler(Callback('retractions', MatchXPath(
-                    '{jabber:client}message/{urn:xmpp:message-retract:1}retract'), retractions.put_nowait))
                 bob.send_message(mto=room, mbody='the password is hunter2', mtype='groupchat')
                 said = await groupchat(alice, room, 1)
                 self.assertEqual(len(said), 1)
@@ -238,14 +245,8 @@ class MucArchive(ArchivedRooms):
 async def moderate_secret(test, server, room):
     """bob says a secret in `room`, alice (its owner) moderates it away;
     returns its stanza-id once every occupant has the retraction."""
-    alice = await online(server, 'alice', resource='mod', plugins=PLUGINS)
-    bob = await online(server, 'bob', resource='mod', plugins=PLUGINS)
+    alice, bob, retractions = await owner_and_guest(server, room, 'mod', 'mod')
     try:
-        await create(alice, room, 'Alice')
-        await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
-        retractions = asyncio.Queue()
-        bob.register_handler(Callback('retractions', MatchXPath(
-            '{jabber:client}message/{urn:xmpp:message-retract:1}retract'), retractions.put_nowait))
         bob.send_message(mto=room, mbody='the vault code is 4711', mtype='groupchat')
         said = await groupchat(alice, room, 1)
         sid = room_ids(said[0], room)[0]

@@ -83,16 +83,7 @@ class Federation:
         return self.servers[domain]
 
     def stop(self):
-        errors = []
-        for s in self.servers.values():
-            try:
-                s.stop()
-            except AssertionError as e:
-                errors.append(str(e))
-            finally:
-                s.cleanup()
-        if errors:
-            raise AssertionError('\n'.join(errors))
+        stop_servers(self.servers.values())
 
 
 async def login(server, node='user'):
@@ -105,6 +96,32 @@ async def login(server, node='user'):
 async def next_chat(client, timeout=15):
     """The next message the client receives (chat or error), bounded in time."""
     return await client.next_message(timeout=timeout)
+
+
+async def ping_and_subscribe(test, client, domain):
+    """Pings the server of `domain` and subscribes to user@domain (slixmpp
+    there authorises it on its own): both answered across the link."""
+    pong = await client['xep_0199'].ping(domain, timeout=10)
+    test.assertIsNotNone(pong)
+    subscribed = client.loop.create_future()
+    client.add_event_handler('presence_subscribed',
+                             lambda p: subscribed.done() or subscribed.set_result(p['from'].bare))
+    client.send_presence(pto='user@' + domain, ptype='subscribe')
+    test.assertEqual(await _wait(subscribed, 15), 'user@' + domain)
+
+
+def stop_servers(servers):
+    """Stops and cleans up every server; raises once with every complaint."""
+    errors = []
+    for s in servers:
+        try:
+            s.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+        finally:
+            s.cleanup()
+    if errors:
+        raise AssertionError('\n'.join(errors))
 
 
 def error_condition(message):
@@ -171,15 +188,9 @@ class Federating(unittest.TestCase):
                 m = await next_chat(alice)
                 self.assertEqual(m['body'], 'hello back')
                 self.assertEqual(m['from'].bare, 'user@other.test')
-                # An iq to the remote server itself, answered over the links.
-                pong = await alice['xep_0199'].ping('other.test', timeout=10)
-                self.assertIsNotNone(pong)
-                # A presence subscription (slixmpp authorises it on its own).
-                subscribed = alice.loop.create_future()
-                alice.add_event_handler('presence_subscribed',
-                                        lambda p: subscribed.done() or subscribed.set_result(p['from'].bare))
-                alice.send_presence(pto='user@other.test', ptype='subscribe')
-                self.assertEqual(await _wait(subscribed, 15), 'user@other.test')
+                # An iq to the remote server itself, answered over the
+                # links, and a presence subscription.
+                await ping_and_subscribe(self, alice, 'other.test')
                 await alice.bye()
                 await bob.bye()
             run(conversation(), timeout=90)
@@ -208,13 +219,7 @@ class Federating(unittest.TestCase):
                 for i in range(3):
                     m = await next_chat(alice)
                     self.assertEqual((m['body'], m['from'].bare), ('back %d' % i, 'user@other.test'))
-                pong = await bob['xep_0199'].ping('parley.test', timeout=10)
-                self.assertIsNotNone(pong)
-                subscribed = bob.loop.create_future()
-                bob.add_event_handler('presence_subscribed',
-                                      lambda p: subscribed.done() or subscribed.set_result(p['from'].bare))
-                bob.send_presence(pto='user@parley.test', ptype='subscribe')
-                self.assertEqual(await _wait(subscribed, 15), 'user@parley.test')
+                await ping_and_subscribe(self, bob, 'parley.test')
                 await alice.bye()
                 await bob.bye()
             run(conversation(), timeout=90)

@@ -12,7 +12,7 @@ import unittest
 
 from dns_server import DnsServer
 from harness import ParleyServer, free_port, run
-from test_s2s import error_condition, login, next_chat, s2s_table
+from test_s2s import error_condition, login, next_chat, s2s_table, stop_servers
 
 
 def start(domain, port, routes, extra='', address='127.0.0.1', dns=None):
@@ -25,17 +25,10 @@ def start(domain, port, routes, extra='', address='127.0.0.1', dns=None):
 
 
 def stop_all(servers, dns):
-    errors = []
-    for s in servers:
-        try:
-            s.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-        finally:
-            s.cleanup()
-    dns.stop()
-    if errors:
-        raise AssertionError('\n'.join(errors))
+    try:
+        stop_servers(servers)
+    finally:
+        dns.stop()
 
 
 class SrvLookups(unittest.TestCase):
