@@ -178,10 +178,7 @@ void Links::enqueue(xml::Element stanza, const std::string& local, const std::st
         return;
     }
     Link& l = link(local, remote);
-    if (l.up && l.conn) {
-        l.conn->send_stanza(stanza);
-        return;
-    }
+    if (l.up && l.conn && l.conn->send_stanza(stanza)) return;
     if (l.bidi) {
         forward_bidi(l, std::move(stanza));
         return;
@@ -228,10 +225,9 @@ void Links::link_established(Outbound& o) {
     l.up = true;
     log::info("s2s", "{} -> {}: link up{}, {} stanza(s) were waiting", l.local, l.remote,
               o.bidirectional() ? " (bidirectional)" : "", l.queue.size());
-    while (!l.queue.empty()) {
-        o.send_stanza(l.queue.front().stanza, l.queue.front().retried);
-        l.queue.pop_front();
-    }
+    // What the stream does not take (it broke meanwhile) stays queued for
+    // the next connection.
+    while (!l.queue.empty() && o.send_stanza(l.queue.front().stanza, l.queue.front().retried)) l.queue.pop_front();
 }
 
 void Links::awaiting_acks() {

@@ -419,15 +419,26 @@ void Outbound::on_verify_answer(const xml::Element& el) {
     if (r.done) r.done(el.attr_or("type") == "valid");
 }
 
-void Outbound::send_stanza(const xml::Element& stanza, bool retried) {
-    if (phase_ != Phase::established || !transport_ || transport_->closing()) return;
+bool Outbound::send_stanza(xml::Element& stanza, bool retried) {
+    if (phase_ != Phase::established || !transport_ || transport_->closing()) return false;
+    if (sm_ && !retried && fresh_unacked_ >= worker_.config().s2s.queue_max_stanzas) {
+        // Bounded: a peer that acknowledges nothing loses the link; what
+        // waits goes again on the next connection (Links), then bounces.
+        // Stanzas sent again are not counted here, so that a connection
+        // can carry them and new ones (at most twice the bound in memory).
+        transport_->stream_error(xmpp::StreamErrorCondition::resource_constraint,
+                                 "too many stanzas wait for an acknowledgement");
+        return false;
+    }
     transport_->send(component::translate_ns(stanza, xmpp::kNsClient, xmpp::kNsServer));
     touch();
-    if (!sm_) return;
-    unacked_.push_back(Links::Unconfirmed{stanza, retried});
+    if (!sm_) return true;
+    if (!retried) ++fresh_unacked_;
+    unacked_.push_back(Links::Unconfirmed{std::move(stanza), retried});
     // One request outstanding at a time: an ack per round trip at most.
     ask_ack();
     links_.awaiting_acks();
+    return true;
 }
 
 void Outbound::start_sm() {
@@ -455,6 +466,7 @@ void Outbound::on_sm(const xml::Element& el) {
         log::info("s2s", "{} -> {}: the peer refused stream management", local_, remote_);
         sm_ = false;
         unacked_.clear();
+        fresh_unacked_ = 0;
         return;
     }
     if (el.name() == "r") {
@@ -477,7 +489,10 @@ void Outbound::on_sm(const xml::Element& el) {
                                  "the peer acknowledged more stanzas than were sent");
         return;
     }
-    unacked_.erase(unacked_.begin(), unacked_.begin() + newly);
+    for (uint32_t i = 0; i < newly; ++i) {
+        if (!unacked_.front().retried) --fresh_unacked_;
+        unacked_.pop_front();
+    }
     acked_ = h;
 }
 

@@ -33,7 +33,8 @@
 // offers it, <enable/> once established; every stanza sent from then on is
 // kept until the peer's <a h/> covers it (an ack is asked for as soon as
 // none is outstanding, so about once a round trip, and once a second
-// while some wait: Links' tick). If the link
+// while some wait: Links' tick). A peer that lets [s2s] queue_max_stanzas
+// new stanzas wait unacknowledged loses the link (<resource-constraint/>). If the link
 // breaks, what was not acknowledged goes to Links (link_closed) to be sent
 // again on the next connection, once. No resumption: a new stream is a new
 // count.
@@ -81,8 +82,10 @@ public:
     void begin();
 
     // A stanza in jabber:client, once established. `retried`: it was sent
-    // before on a link that broke unacknowledged.
-    void send_stanza(const xml::Element& stanza, bool retried = false);
+    // before on a link that broke unacknowledged. False (and `stanza`
+    // untouched) when the stream is not there to take it; true when sent
+    // (`stanza` may then have been moved from).
+    bool send_stanza(xml::Element& stanza, bool retried = false);
     // Stream management (XEP-0198, when the peer offers it): stanzas sent
     // and not yet acknowledged, and a request for an ack (<r/>) unless
     // one is outstanding.
@@ -145,6 +148,7 @@ private:
     bool ack_asked_ = false;     // an <r/> is outstanding
     uint32_t acked_ = 0;         // the peer's last h
     std::deque<Links::Unconfirmed> unacked_;
+    size_t fresh_unacked_ = 0;   // of unacked_, those sent for the first time
     void on_sm(const xml::Element& el);
     void start_sm();
     bool reported_ = false;      // Links heard link_closed

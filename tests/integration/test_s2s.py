@@ -654,6 +654,39 @@ class StreamManagement(unittest.TestCase):
             fake.close()
             fed.stop()
 
+    def test_a_peer_that_acknowledges_nothing_loses_its_link_not_our_memory(self):
+        # At most queue_max_stanzas wait for acks; then the link ends with
+        # resource-constraint and what waited goes on the next connection.
+        fake = FakeReceiver(sm=True)
+        fed = Federation(['parley.test'], {'parley.test': {'dialback': False, 'extra': 'queue_max_stanzas = 3',
+                                                           'routes': {'other.test': fake.port}}}).start()
+        try:
+            async def scenario():
+                alice = await login(fed['parley.test'])
+                loop = asyncio.get_event_loop()
+                alice.send_message(mto='bob@other.test', mbody='m0', mtype='chat')
+                raw = await loop.run_in_executor(None, fake.accept)
+                await loop.run_in_executor(None, raw.read_until, 'm0', 10)
+                for i in (1, 2, 3):
+                    alice.send_message(mto='bob@other.test', mbody='m%d' % i, mtype='chat')
+                text = await loop.run_in_executor(None, raw.read_until, '</stream:stream>', 15)
+                self.assertIn('<resource-constraint', text)
+                self.assertNotIn('m3', text, 'the fourth waits for the next connection')
+                raw.sock.close()
+                raw = await loop.run_in_executor(None, fake.accept)
+                text = await loop.run_in_executor(None, raw.read_until, 'm3', 10)
+                self.assertRegex(text, '(?s)m0.*m1.*m2.*m3')
+                raw.read_until("<enable[^>]*xmlns=.urn:xmpp:sm:3", 1)
+                raw.send("<enabled xmlns='urn:xmpp:sm:3'/><a xmlns='urn:xmpp:sm:3' h='4'/>")
+                with self.assertRaises(Exception):
+                    await alice.next_message(timeout=1)
+                raw.sock.close()
+                await alice.bye()
+            run(scenario(), timeout=90)
+        finally:
+            fake.close()
+            fed.stop()
+
 
 async def _wait(future, timeout):
     import asyncio
