@@ -57,7 +57,7 @@ std::string_view Inbound::default_ns() const { return xmpp::kNsServer; }
 
 void Inbound::on_deadline() {
     if (!authenticated_.empty()) {
-        log::info("s2s", "{}: idle, closing the stream from {}", transport_->remote_ip(), *authenticated_.begin());
+        log::info("s2s", "{}: idle, closing the stream from {}", transport_->remote_ip(), authenticated_.begin()->first);
         transport_->close_stream();
         return;
     }
@@ -214,7 +214,7 @@ std::optional<std::string> Inbound::gate(const std::string& remote, bool certifi
 bool Inbound::close_if(const std::function<bool(const module::S2sAuth&)>& which, std::string_view text) {
     if (!transport_ || transport_->closing()) return false;
     for (const auto& [local, remote] : pairs_)
-        if (const How h = how_[remote];
+        if (const How h = authenticated_[remote];
             which(module::S2sAuth{local, remote, true, h.certificate_valid, h.dialback, transport_->remote_ip()})) {
             transport_->stream_error(StreamErrorCondition::policy_violation, text);
             return true;
@@ -225,12 +225,12 @@ bool Inbound::close_if(const std::function<bool(const module::S2sAuth&)>& which,
 void Inbound::authenticate(const std::string& remote, const std::string& local, const char* how,
                            bool certificate_valid, bool dialback) {
     const bool first = authenticated_.empty();
-    how_.try_emplace(remote, How{certificate_valid, dialback});
+    const bool fresh = authenticated_.try_emplace(remote, How{certificate_valid, dialback}).second;
     if (pairs_.emplace(local, remote).second && bidi_) {
         Links::offer_bidi(worker_, local, remote, id_);
         bidi_offered_ = true;
     }
-    if (!authenticated_.insert(remote).second) return;
+    if (!fresh) return;
     log::info("s2s", "{}: {} authenticated by {} (to {}{})", transport_->remote_ip(), remote, how, local,
               bidi_ ? ", bidirectional" : "");
     if (first) {
@@ -269,7 +269,7 @@ void Inbound::on_db_result(const xml::Element& el) {
     if (!served_here(worker_, local))
         return answer_result(remote, local, "error", "item-not-found", "that domain is not served here");
     if (authenticated_.count(remote)) {
-        const How h = how_[remote];
+        const How h = authenticated_[remote];
         authenticate(remote, local, "dialback for another of our domains", h.certificate_valid, h.dialback);
         return answer_result(remote, local, "valid");
     }
@@ -390,7 +390,7 @@ void Inbound::on_transport_closed() {
     withdraw_bidi();
     worker_.s2s().remove_inbound(id_);
     if (!authenticated_.empty())
-        log::info("s2s", "{}: stream from {} closed", transport_->remote_ip(), *authenticated_.begin());
+        log::info("s2s", "{}: stream from {} closed", transport_->remote_ip(), authenticated_.begin()->first);
     transport_ = nullptr;
 }
 

@@ -108,12 +108,11 @@ private:
     bool opened_ = false;      // the first header arrived
     bool sasl_done_ = false;
     size_t pending_verifies_ = 0;
-    std::set<std::string> authenticated_;  // remote domains proven on this stream
     std::set<std::pair<std::string, std::string>> pairs_;  // (local, remote) authenticated
     struct How {
         bool certificate_valid = false, dialback = false;
     };
-    std::map<std::string, How> how_;  // by remote domain, as first proven
+    std::map<std::string, How> authenticated_;  // remote domains proven on this stream, and how (first)
     bool bidi_ = false;        // the peer asked for XEP-0288
     bool sm_ = false;          // XEP-0198 enabled: stanzas received are counted
     uint32_t handled_ = 0;     // h

@@ -189,10 +189,7 @@ void Links::enqueue(xml::Element stanza, const std::string& local, const std::st
         return;
     }
     l.queue.push_back(Link::Queued{std::move(stanza), uv_now(worker_.loop()), false});
-    if (!tick_running_) {
-        tick_running_ = true;
-        uv_timer_start(&tick_, &Links::on_tick, 1000, 1000);
-    }
+    start_tick();
     if (!l.conn) connect(l);  // may fail at once and bounce what waits; l is not used after
 }
 
@@ -230,7 +227,7 @@ void Links::link_established(Outbound& o) {
     while (!l.queue.empty() && o.send_stanza(l.queue.front().stanza, l.queue.front().retried)) l.queue.pop_front();
 }
 
-void Links::awaiting_acks() {
+void Links::start_tick() {
     if (tick_running_ || stopped_) return;
     tick_running_ = true;
     uv_timer_start(&tick_, &Links::on_tick, 1000, 1000);
@@ -267,10 +264,7 @@ void Links::link_closed(Outbound& o, const StanzaError* error, std::deque<Unconf
                                                                      " broke twice before it confirmed this stanza"));
         it = links_.find(key);
         if (it == links_.end()) return;
-        if (!tick_running_ && !it->second->queue.empty()) {
-            tick_running_ = true;
-            uv_timer_start(&tick_, &Links::on_tick, 1000, 1000);
-        }
+        if (!it->second->queue.empty()) start_tick();
     }
     Link& l2 = *it->second;
     if (error) {

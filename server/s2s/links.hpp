@@ -111,9 +111,11 @@ public:
         bool retried = false;
     };
     void link_closed(Outbound& o, const StanzaError* error, std::deque<Unconfirmed> unconfirmed = {});
-    // An established link with stanzas waiting for the peer's ack: the
-    // once-a-second tick asks for one (Outbound::ask_ack).
-    void awaiting_acks();
+    // Runs the once-a-second tick (if it does not run): it bounces what
+    // waited too long for a link, and asks established links with stanzas
+    // waiting for the peer's ack for one (Outbound::ask_ack). It stops
+    // when nothing waits.
+    void start_tick();
     // Verifications waiting for a link's stream to be ready to carry them.
     std::deque<VerifyRequest> take_verifies(const std::string& local, const std::string& remote);
 

@@ -437,7 +437,7 @@ bool Outbound::send_stanza(xml::Element& stanza, bool retried) {
     unacked_.push_back(Links::Unconfirmed{std::move(stanza), retried});
     // One request outstanding at a time: an ack per round trip at most.
     ask_ack();
-    links_.awaiting_acks();
+    links_.start_tick();
     return true;
 }
 
